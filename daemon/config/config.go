@@ -1,0 +1,430 @@
+// Package config loads and validates storebox's TOML configuration.
+//
+// Every key has a default, so an empty or absent file is a valid
+// configuration. Errors name the file, the line, the key and what is wrong,
+// because the person reading them is a technician with a text editor.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/pelletier/go-toml/v2"
+)
+
+// Installed default paths (SPEC §1).
+const (
+	DefaultConfigPath     = "/etc/storebox/storebox.toml"
+	DefaultInstallDataDir = "/var/lib/storebox"
+	DefaultHandDataDir    = "./storebox-data"
+)
+
+// Duration is a time.Duration written in TOML as a string such as "60s".
+type Duration struct{ time.Duration }
+
+// UnmarshalText parses Go duration syntax.
+func (d *Duration) UnmarshalText(b []byte) error {
+	v, err := time.ParseDuration(string(b))
+	if err != nil {
+		return fmt.Errorf("not a duration (use e.g. \"500ms\", \"60s\", \"15m\")")
+	}
+	if v < 0 {
+		return fmt.Errorf("duration must not be negative")
+	}
+	d.Duration = v
+	return nil
+}
+
+// MarshalText writes the duration back in Go syntax.
+func (d Duration) MarshalText() ([]byte, error) { return []byte(d.Duration.String()), nil }
+
+// Config is the whole daemon configuration.
+type Config struct {
+	StoreID   string `toml:"store_id"`
+	StoreName string `toml:"store_name"`
+	DataDir   string `toml:"data_dir"`
+	Warehouse string `toml:"warehouse"`
+
+	Log       Log       `toml:"log"`
+	Devices   Devices   `toml:"devices"`
+	Discovery Discovery `toml:"discovery"`
+	MQTT      MQTT      `toml:"mqtt"`
+	HTTP      HTTP      `toml:"http"`
+	Upstream  Upstream  `toml:"upstream"`
+	Orders    Orders    `toml:"orders"`
+	Payments  Payments  `toml:"payments"`
+	Doors     []Door    `toml:"doors"`
+	Scales    []Scale   `toml:"scales"`
+
+	// Path is the file this configuration came from ("" for defaults).
+	Path string `toml:"-"`
+	// lines maps dotted keys to their line in the file, for error messages.
+	lines map[string]int
+}
+
+// Log selects log level and format.
+type Log struct {
+	Level  string `toml:"level"`  // debug|info|warn|error
+	Format string `toml:"format"` // auto|text|json
+}
+
+// Devices configures the device protocol server (SPEC §2).
+type Devices struct {
+	Listen         string            `toml:"listen"`
+	Admission      string            `toml:"admission"` // open|pairing
+	Heartbeat      Duration          `toml:"heartbeat"`
+	MaxConnections int               `toml:"max_connections"`
+	OutboundQueue  int               `toml:"outbound_queue"`
+	Tokens         map[string]string `toml:"tokens"` // equipId → token the device must present
+}
+
+// Discovery configures UDP discovery and mDNS (SPEC §3).
+type Discovery struct {
+	Listen string `toml:"listen"`
+	MDNS   bool   `toml:"mdns"`
+}
+
+// MQTT configures the embedded broker (SPEC §4).
+type MQTT struct {
+	Listen      string `toml:"listen"`
+	TLSListen   string `toml:"tls_listen"`
+	TLSCert     string `toml:"tls_cert"`
+	TLSKey      string `toml:"tls_key"`
+	TLSClientCA string `toml:"tls_client_ca"`
+}
+
+// HTTP configures the local status page, API and metrics (SPEC §5).
+type HTTP struct {
+	Listen     string `toml:"listen"`
+	AdminToken string `toml:"admin_token"`
+}
+
+// Upstream configures the cloud connection (SPEC §6).
+type Upstream struct {
+	URL             string   `toml:"url"`
+	Secret          string   `toml:"secret"`
+	Kind            string   `toml:"kind"` // http|nats
+	BatchEvents     int      `toml:"batch_events"`
+	CatalogInterval Duration `toml:"catalog_interval"`
+	Timeout         Duration `toml:"timeout"`
+	NATSURL         string   `toml:"nats_url"`
+	NATSStream      string   `toml:"nats_stream"`
+	NATSSubject     string   `toml:"nats_subject"`
+}
+
+// Orders configures order handling.
+type Orders struct {
+	PaymentTTL Duration `toml:"payment_ttl"`
+}
+
+// Payments selects the provider for qr, card and atm payments.
+type Payments struct {
+	Provider string `toml:"provider"` // ""|qpay|test
+	QPay     QPay   `toml:"qpay"`
+}
+
+// QPay holds SinoPac QPay credentials and endpoints.
+type QPay struct {
+	BaseURL      string   `toml:"base_url"`
+	ShopNo       string   `toml:"shop_no"`
+	A1           string   `toml:"a1"`
+	A2           string   `toml:"a2"`
+	B1           string   `toml:"b1"`
+	B2           string   `toml:"b2"`
+	ReturnURL    string   `toml:"return_url"`
+	BackendURL   string   `toml:"backend_url"`
+	PollInterval Duration `toml:"poll_interval"`
+	PollMax      Duration `toml:"poll_max"`
+}
+
+// Door is one MQTT-connected door (SPEC §4).
+type Door struct {
+	ID       string   `toml:"id"`
+	Secret   string   `toml:"secret"` // plain or bcrypt hash ($2a$/$2b$/$2y$)
+	Policy   string   `toml:"policy"` // entry|exit|staff
+	Terminal string   `toml:"terminal"`
+	Staff    []string `toml:"staff"`
+	OpenMS   int      `toml:"open_ms"`
+}
+
+// Scale is one serial scale.
+type Scale struct {
+	ID       string `toml:"id"`
+	Port     string `toml:"port"`
+	Protocol string `toml:"protocol"`
+	Baud     int    `toml:"baud"`
+	DataBits int    `toml:"data_bits"`
+	Parity   string `toml:"parity"`    // none|even|odd
+	StopBits int    `toml:"stop_bits"` // 1|2
+	PollMS   int    `toml:"poll_ms"`
+	Terminal string `toml:"terminal"`
+}
+
+// Default returns the configuration used when no file is given.
+func Default() *Config {
+	return &Config{
+		StoreID:   "store-1",
+		StoreName: "storebox",
+		DataDir:   DefaultHandDataDir,
+		Warehouse: "main",
+		Log:       Log{Level: "info", Format: "auto"},
+		Devices: Devices{
+			Listen:         ":8686",
+			Admission:      "pairing",
+			Heartbeat:      Duration{15 * time.Second},
+			MaxConnections: 10000,
+			OutboundQueue:  256,
+		},
+		Discovery: Discovery{Listen: ":8686", MDNS: true},
+		MQTT:      MQTT{Listen: ":1883"},
+		HTTP:      HTTP{Listen: ":8680"},
+		Upstream: Upstream{
+			Kind:            "http",
+			BatchEvents:     500,
+			CatalogInterval: Duration{60 * time.Second},
+			Timeout:         Duration{10 * time.Second},
+			NATSStream:      "STOREBOX",
+			NATSSubject:     "storebox.events",
+		},
+		Orders:   Orders{PaymentTTL: Duration{15 * time.Minute}},
+		Payments: Payments{QPay: QPay{PollInterval: Duration{2 * time.Second}, PollMax: Duration{30 * time.Second}}},
+	}
+}
+
+// Error is a configuration error located in the file.
+type Error struct {
+	File string
+	Line int // 0 when unknown (e.g. a missing key)
+	Key  string
+	Msg  string
+}
+
+func (e *Error) Error() string {
+	loc := e.File
+	if loc == "" {
+		loc = "config"
+	}
+	if e.Line > 0 {
+		loc = fmt.Sprintf("%s:%d", loc, e.Line)
+	}
+	if e.Key == "" {
+		return fmt.Sprintf("%s: %s", loc, e.Msg)
+	}
+	return fmt.Sprintf("%s: %s: %s", loc, e.Key, e.Msg)
+}
+
+// Errors is a list of configuration errors, reported together.
+type Errors []*Error
+
+func (es Errors) Error() string {
+	parts := make([]string, len(es))
+	for i, e := range es {
+		parts[i] = e.Error()
+	}
+	return strings.Join(parts, "\n")
+}
+
+// Load reads path (if non-empty) over the defaults and validates the result.
+func Load(path string) (*Config, error) {
+	c := Default()
+	if path == "" {
+		return c, c.Validate()
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read config: %w", err)
+	}
+	return Parse(path, b)
+}
+
+// Parse decodes TOML bytes over the defaults and validates the result.
+func Parse(name string, b []byte) (*Config, error) {
+	c := Default()
+	c.Path = name
+	b = bytes.TrimPrefix(b, []byte("\xef\xbb\xbf"))
+	c.lines = keyLines(b)
+	dec := toml.NewDecoder(bytes.NewReader(b)).DisallowUnknownFields()
+	if err := dec.Decode(c); err != nil {
+		return nil, decodeError(name, err)
+	}
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+func decodeError(file string, err error) error {
+	var sm *toml.StrictMissingError
+	if errors.As(err, &sm) {
+		var out Errors
+		for _, de := range sm.Errors {
+			row, _ := de.Position()
+			out = append(out, &Error{File: file, Line: row, Key: strings.Join(de.Key(), "."), Msg: "unknown key"})
+		}
+		return out
+	}
+	var de *toml.DecodeError
+	if errors.As(err, &de) {
+		row, _ := de.Position()
+		msg := de.Error()
+		msg = strings.TrimPrefix(msg, "toml: ")
+		return Errors{{File: file, Line: row, Key: strings.Join(de.Key(), "."), Msg: msg}}
+	}
+	return Errors{{File: file, Msg: err.Error()}}
+}
+
+// LineOf returns the line a dotted key was written on, or 0.
+func (c *Config) LineOf(key string) int { return c.lines[key] }
+
+func (c *Config) errorf(key, format string, args ...any) *Error {
+	return &Error{File: c.Path, Line: c.lines[key], Key: key, Msg: fmt.Sprintf(format, args...)}
+}
+
+// Validate checks values that TOML typing cannot.
+func (c *Config) Validate() error {
+	var es Errors
+	add := func(e *Error) { es = append(es, e) }
+	req := func(key, v string) {
+		if strings.TrimSpace(v) == "" {
+			add(c.errorf(key, "must not be empty"))
+		}
+	}
+	req("store_id", c.StoreID)
+	req("warehouse", c.Warehouse)
+	if strings.ContainsAny(c.StoreID, "/#+ ") {
+		add(c.errorf("store_id", "must not contain '/', '#', '+' or spaces (it is part of MQTT topics and URLs)"))
+	}
+	addr := func(key, v string, optional bool) {
+		if v == "" && optional {
+			return
+		}
+		if err := checkAddr(v); err != nil {
+			add(c.errorf(key, "%v", err))
+		}
+	}
+	oneOf := func(key, v string, allowed ...string) {
+		for _, a := range allowed {
+			if v == a {
+				return
+			}
+		}
+		add(c.errorf(key, "%q is not one of %s", v, strings.Join(allowed, ", ")))
+	}
+	oneOf("log.level", c.Log.Level, "debug", "info", "warn", "error")
+	oneOf("log.format", c.Log.Format, "auto", "text", "json")
+	addr("devices.listen", c.Devices.Listen, false)
+	oneOf("devices.admission", c.Devices.Admission, "open", "pairing")
+	if c.Devices.Heartbeat.Duration < time.Second {
+		add(c.errorf("devices.heartbeat", "must be at least 1s"))
+	}
+	if c.Devices.MaxConnections < 1 {
+		add(c.errorf("devices.max_connections", "must be at least 1"))
+	}
+	if c.Devices.OutboundQueue < 1 {
+		add(c.errorf("devices.outbound_queue", "must be at least 1"))
+	}
+	addr("discovery.listen", c.Discovery.Listen, true)
+	addr("mqtt.listen", c.MQTT.Listen, true)
+	addr("mqtt.tls_listen", c.MQTT.TLSListen, true)
+	if c.MQTT.TLSListen != "" && (c.MQTT.TLSCert == "" || c.MQTT.TLSKey == "") {
+		add(c.errorf("mqtt.tls_listen", "needs mqtt.tls_cert and mqtt.tls_key"))
+	}
+	addr("http.listen", c.HTTP.Listen, true)
+	oneOf("upstream.kind", c.Upstream.Kind, "http", "nats")
+	if c.Upstream.URL != "" && c.Upstream.Kind == "http" {
+		if !strings.HasPrefix(c.Upstream.URL, "http://") && !strings.HasPrefix(c.Upstream.URL, "https://") {
+			add(c.errorf("upstream.url", "must start with http:// or https://"))
+		}
+		if c.Upstream.Secret == "" {
+			add(c.errorf("upstream.secret", "is required when upstream.url is set"))
+		}
+	}
+	if c.Upstream.Kind == "nats" && c.Upstream.NATSURL == "" {
+		add(c.errorf("upstream.nats_url", "is required when upstream.kind = \"nats\""))
+	}
+	if c.Upstream.BatchEvents < 1 || c.Upstream.BatchEvents > 10000 {
+		add(c.errorf("upstream.batch_events", "must be between 1 and 10000"))
+	}
+	if c.Upstream.CatalogInterval.Duration < time.Second {
+		add(c.errorf("upstream.catalog_interval", "must be at least 1s"))
+	}
+	if c.Upstream.Timeout.Duration < 100*time.Millisecond {
+		add(c.errorf("upstream.timeout", "must be at least 100ms"))
+	}
+	if c.Orders.PaymentTTL.Duration < time.Second {
+		add(c.errorf("orders.payment_ttl", "must be at least 1s"))
+	}
+	oneOf("payments.provider", c.Payments.Provider, "", "qpay", "test")
+	if c.Payments.Provider == "qpay" {
+		q := c.Payments.QPay
+		for k, v := range map[string]string{"base_url": q.BaseURL, "shop_no": q.ShopNo, "a1": q.A1, "a2": q.A2, "b1": q.B1, "b2": q.B2} {
+			if v == "" {
+				add(c.errorf("payments.qpay."+k, "is required when payments.provider = \"qpay\""))
+			}
+		}
+	}
+	seen := map[string]bool{}
+	for i, d := range c.Doors {
+		key := fmt.Sprintf("doors[%d]", i)
+		if d.ID == "" || strings.ContainsAny(d.ID, "/#+ ") {
+			add(c.errorf(key+".id", "must be non-empty without '/', '#', '+' or spaces"))
+		}
+		if seen["door:"+d.ID] {
+			add(c.errorf(key+".id", "duplicate door id %q", d.ID))
+		}
+		seen["door:"+d.ID] = true
+		if d.Secret == "" {
+			add(c.errorf(key+".secret", "must not be empty"))
+		}
+		oneOf(key+".policy", d.Policy, "entry", "exit", "staff")
+	}
+	for i, s := range c.Scales {
+		key := fmt.Sprintf("scales[%d]", i)
+		if s.ID == "" {
+			add(c.errorf(key+".id", "must not be empty"))
+		}
+		if seen["scale:"+s.ID] {
+			add(c.errorf(key+".id", "duplicate scale id %q", s.ID))
+		}
+		seen["scale:"+s.ID] = true
+		if s.Port == "" {
+			add(c.errorf(key+".port", "must not be empty (e.g. /dev/serial/by-id/...)"))
+		}
+		if s.Parity != "" {
+			oneOf(key+".parity", s.Parity, "none", "even", "odd")
+		}
+		if s.StopBits != 0 && s.StopBits != 1 && s.StopBits != 2 {
+			add(c.errorf(key+".stop_bits", "must be 1 or 2"))
+		}
+		if s.PollMS < 0 {
+			add(c.errorf(key+".poll_ms", "must not be negative"))
+		}
+	}
+	if len(es) == 0 {
+		return nil
+	}
+	sort.SliceStable(es, func(i, j int) bool { return es[i].Line < es[j].Line })
+	return es
+}
+
+func checkAddr(v string) error {
+	host, port, err := net.SplitHostPort(v)
+	if err != nil {
+		return fmt.Errorf("%q is not host:port (e.g. \":8686\" or \"0.0.0.0:8686\")", v)
+	}
+	if host != "" && host != "localhost" && net.ParseIP(host) == nil {
+		return fmt.Errorf("%q: host must be an IP address, localhost or empty", v)
+	}
+	p, err := strconv.Atoi(port)
+	if err != nil || p < 0 || p > 65535 {
+		return fmt.Errorf("%q: port must be 0-65535", v)
+	}
+	return nil
+}
