@@ -1,0 +1,10 @@
+package main
+
+import "github.com/spf13/cobra"
+
+// subcommands lists every top-level command; each lives in its own cmd_*.go.
+func subcommands(g *globals) []*cobra.Command {
+	return []*cobra.Command{
+		versionCommand(),
+	}
+}

@@ -1,0 +1,66 @@
+// Command storebox is the store daemon and its technician CLI.
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+	"github.com/storebox/storebox/daemon/config"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "0.1.0-dev"
+
+// globals are the flags every subcommand accepts.
+type globals struct {
+	configPath string
+	dataDir    string
+}
+
+// loadConfig finds the config the way SPEC §1 says: --config, else the
+// installed default when it exists, else embedded defaults; --data-dir wins.
+func (g *globals) loadConfig() (*config.Config, error) {
+	path := g.configPath
+	if path == "" {
+		if _, err := os.Stat(config.DefaultConfigPath); err == nil {
+			path = config.DefaultConfigPath
+		}
+	}
+	c, err := config.Load(path)
+	if err != nil {
+		return nil, err
+	}
+	if g.dataDir != "" {
+		c.DataDir = g.dataDir
+	}
+	return c, nil
+}
+
+func rootCommand() *cobra.Command {
+	g := &globals{}
+	root := &cobra.Command{
+		Use:           "storebox",
+		Short:         "storebox: the store's local daemon and technician tools",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.PersistentFlags().StringVar(&g.configPath, "config", "", "config file (default "+config.DefaultConfigPath+" when present)")
+	root.PersistentFlags().StringVar(&g.dataDir, "data-dir", "", "data directory (overrides data_dir)")
+	for _, c := range subcommands(g) {
+		root.AddCommand(c)
+	}
+	return root
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := rootCommand().ExecuteContext(ctx); err != nil {
+		fmt.Fprintln(os.Stderr, "storebox:", err)
+		os.Exit(1)
+	}
+}
