@@ -1,0 +1,134 @@
+// Command storebox-cloud is the reference cloud of SPEC §6 for tests and
+// demos: signed ledger events, a catalog feed, store credit, and fault
+// injection. The first line on stdout is the address listened on, e.g. "127.0.0.1:41234" (useful with
+// --listen 127.0.0.1:0). See package sync/cloudref.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"github.com/storebox/storebox/sync/cloudref"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "storebox-cloud:", err)
+		os.Exit(2)
+	}
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("storebox-cloud", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var (
+		opt        cloudref.Options
+		listen     = fs.String("listen", "127.0.0.1:8700", "address to listen on (port 0 picks one; the address is printed)")
+		creditFile = fs.String("credits", "", "JSON file {\"account_token\": balance, ...}")
+		rejects    = fs.String("reject-type", "", "comma-separated event types whose batches get 400")
+		hang       = fs.Bool("hang", false, "accept every /v1 request and never answer (same as --hang-rate 1)")
+		verbose    = fs.Bool("v", false, "log requests refused")
+	)
+	opt.StoreSecrets = map[string]string{}
+	opt.Credits = map[string]int64{}
+	fs.StringVar(&opt.DataDir, "data", "", "directory for the event log, catalog and credit state (default: memory only)")
+	fs.StringVar(&opt.Secret, "secret", "", "HMAC secret for every store (or use --store-secret)")
+	fs.Func("store-secret", "STORE=SECRET (repeatable)", func(v string) error {
+		k, s, ok := strings.Cut(v, "=")
+		if !ok || k == "" || s == "" {
+			return errors.New("want STORE=SECRET")
+		}
+		opt.StoreSecrets[k] = s
+		return nil
+	})
+	fs.StringVar(&opt.CatalogFile, "catalog", "", "goods for the catalog feed: JSON Lines or a JSON array")
+	fs.Func("credit", "ACCOUNT=AMOUNT in minor units (repeatable)", func(v string) error {
+		k, s, ok := strings.Cut(v, "=")
+		n, err := strconv.ParseInt(s, 10, 64)
+		if !ok || k == "" || err != nil || n < 0 {
+			return errors.New("want ACCOUNT=AMOUNT with a non-negative integer amount")
+		}
+		opt.Credits[k] = n
+		return nil
+	})
+	fs.Float64Var(&opt.FailRate, "fail-rate", 0, "fraction of /v1 requests answered 503")
+	fs.Float64Var(&opt.HangRate, "hang-rate", 0, "fraction of /v1 requests accepted and never answered")
+	fs.Float64Var(&opt.ThrottleRate, "throttle-rate", 0, "fraction of /v1 requests answered 429 with Retry-After: 1")
+	fs.Float64Var(&opt.LoseAckRate, "lose-ack-rate", 0, "fraction of event batches stored and then answered 503")
+	fs.DurationVar(&opt.Latency, "latency", 0, "delay added to every /v1 request")
+	fs.DurationVar(&opt.DownFor, "down-for", 0, "close every connection at once for this long after start")
+	fs.BoolVar(&opt.PartialAck, "partial-ack", false, "store only the first half of each batch and ack through it")
+	fs.Uint64Var(&opt.Seed, "seed", 0, "seed for the fault dice (0 = random)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	if opt.Secret == "" && len(opt.StoreSecrets) == 0 {
+		return errors.New("no secret: pass --secret or --store-secret STORE=SECRET")
+	}
+	for _, r := range []float64{opt.FailRate, opt.HangRate, opt.ThrottleRate, opt.LoseAckRate} {
+		if r < 0 || r > 1 {
+			return fmt.Errorf("rates must be between 0 and 1, got %v", r)
+		}
+	}
+	if *hang {
+		opt.HangRate = 1
+	}
+	if *rejects != "" {
+		for _, t := range strings.Split(*rejects, ",") {
+			if t = strings.TrimSpace(t); t != "" {
+				opt.RejectTypes = append(opt.RejectTypes, t)
+			}
+		}
+	}
+	if *creditFile != "" {
+		b, err := os.ReadFile(*creditFile)
+		if err != nil {
+			return fmt.Errorf("credits: %w", err)
+		}
+		var m map[string]int64
+		if err := json.Unmarshal(b, &m); err != nil {
+			return fmt.Errorf("credits %s: %w", *creditFile, err)
+		}
+		for k, v := range m {
+			if _, set := opt.Credits[k]; !set {
+				opt.Credits[k] = v
+			}
+		}
+	}
+	level := slog.LevelError
+	if *verbose {
+		level = slog.LevelInfo
+	}
+	opt.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+
+	srv, err := cloudref.New(opt)
+	if err != nil {
+		return err
+	}
+	defer srv.Close()
+	ln, err := net.Listen("tcp", *listen)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	fmt.Fprintln(stdout, ln.Addr().String())
+	if f, ok := stdout.(*os.File); ok {
+		f.Sync()
+	}
+	return srv.Serve(ctx, ln)
+}
