@@ -1,0 +1,130 @@
+package store
+
+import (
+	"encoding/json"
+	"fmt"
+	"sort"
+	"time"
+
+	"go.etcd.io/bbolt"
+
+	"github.com/storebox/storebox/protocol/ledger"
+)
+
+// Device admission states.
+const (
+	DevicePending  = "pending"
+	DeviceApproved = "approved"
+	DeviceRejected = "rejected"
+)
+
+// Device is what the store remembers about a device that tried to log in.
+type Device struct {
+	EquipID   string    `json:"equipId"`
+	Kind      string    `json:"kind"`
+	Name      string    `json:"name,omitempty"`
+	MacID     string    `json:"mac_id,omitempty"`
+	Status    string    `json:"status"`
+	Addr      string    `json:"addr,omitempty"`
+	FirstSeen time.Time `json:"first_seen"`
+	LastSeen  time.Time `json:"last_seen"`
+}
+
+// Device returns one device record.
+func (s *Store) Device(id string) (d Device, ok bool, err error) {
+	err = s.db.View(func(tx *bbolt.Tx) error {
+		v := tx.Bucket(bktDevices).Get([]byte(id))
+		if v == nil {
+			return nil
+		}
+		ok = true
+		return json.Unmarshal(v, &d)
+	})
+	return d, ok, err
+}
+
+// SeeDevice records a login attempt: a new device is stored with status
+// newStatus (pending under pairing, approved under open admission); a known
+// device keeps its status and gets its last-seen details updated.
+func (s *Store) SeeDevice(seen Device, newStatus string) (Device, error) {
+	var out Device
+	err := s.Batch(func(t *Tx) error {
+		b := t.Bucket(bktDevices)
+		now := time.Now().UTC()
+		var d Device
+		if v := b.Get([]byte(seen.EquipID)); v != nil {
+			if err := json.Unmarshal(v, &d); err != nil {
+				return err
+			}
+		} else {
+			d = Device{EquipID: seen.EquipID, Status: newStatus, FirstSeen: now}
+		}
+		d.Kind, d.Addr, d.LastSeen = seen.Kind, seen.Addr, now
+		if seen.Name != "" {
+			d.Name = seen.Name
+		}
+		if seen.MacID != "" {
+			d.MacID = seen.MacID
+		}
+		v, err := json.Marshal(d)
+		if err != nil {
+			return err
+		}
+		out = d
+		return b.Put([]byte(d.EquipID), v)
+	})
+	return out, err
+}
+
+// SetDeviceStatus approves or rejects a device (creating its record if the
+// technician approves ahead of the first login) and records the event.
+func (s *Store) SetDeviceStatus(id, status string) (Device, error) {
+	if status != DeviceApproved && status != DeviceRejected && status != DevicePending {
+		return Device{}, fmt.Errorf("%w: status %q", ErrInvalid, status)
+	}
+	var out Device
+	err := s.Update(func(t *Tx) error {
+		b := t.Bucket(bktDevices)
+		var d Device
+		if v := b.Get([]byte(id)); v != nil {
+			if err := json.Unmarshal(v, &d); err != nil {
+				return err
+			}
+		} else {
+			d = Device{EquipID: id, FirstSeen: time.Now().UTC()}
+		}
+		d.Status = status
+		v, err := json.Marshal(d)
+		if err != nil {
+			return err
+		}
+		if err := b.Put([]byte(id), v); err != nil {
+			return err
+		}
+		out = d
+		typ := ledger.DeviceApproved
+		if status == DeviceRejected {
+			typ = ledger.DeviceRejected
+		}
+		_, err = t.AppendEvent(typ, map[string]string{"equipId": id, "kind": d.Kind, "status": status})
+		return err
+	})
+	return out, err
+}
+
+// Devices lists every known device by equipId.
+func (s *Store) Devices() ([]Device, error) {
+	var out []Device
+	err := s.db.View(func(tx *bbolt.Tx) error {
+		return tx.Bucket(bktDevices).ForEach(func(_, v []byte) error {
+			var d Device
+			if err := json.Unmarshal(v, &d); err != nil {
+				return err
+			}
+			out = append(out, d)
+			return nil
+		})
+	})
+	sort.Slice(out, func(i, j int) bool { return out[i].EquipID < out[j].EquipID })
+	return out, err
+}

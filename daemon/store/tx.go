@@ -1,0 +1,97 @@
+package store
+
+import (
+	"go.etcd.io/bbolt"
+
+	"github.com/storebox/storebox/protocol/goods"
+)
+
+// Tx is a write transaction that also collects what must happen after it
+// commits: in-memory index updates, goods-changed notifications and the
+// outbox wake-up. Nothing here runs if the transaction rolls back.
+type Tx struct {
+	*bbolt.Tx
+	s       *Store
+	after   []func()
+	changed map[string]bool
+	events  bool
+	// bulk skips per-row index upkeep; the caller rebuilds after commit.
+	bulk bool
+}
+
+// After runs fn once the transaction has committed.
+func (t *Tx) After(fn func()) { t.after = append(t.after, fn) }
+
+// MarkChanged records that a goods visible to labels changed.
+func (t *Tx) MarkChanged(gid string) {
+	if t.changed == nil {
+		t.changed = map[string]bool{}
+	}
+	t.changed[gid] = true
+}
+
+// Store returns the store the transaction belongs to.
+func (t *Tx) Store() *Store { return t.s }
+
+// Update runs fn in a write transaction.
+func (s *Store) Update(fn func(*Tx) error) error {
+	var t *Tx
+	err := s.db.Update(func(btx *bbolt.Tx) error {
+		t = &Tx{Tx: btx, s: s}
+		return fn(t)
+	})
+	if err != nil {
+		return err
+	}
+	s.committed(t)
+	return nil
+}
+
+// Batch runs fn in a write transaction shared with concurrent callers
+// (bbolt's Batch: one fsync for many small writes). fn may run more than
+// once, so it must have no side effects outside the transaction.
+func (s *Store) Batch(fn func(*Tx) error) error {
+	var t *Tx
+	err := s.db.Batch(func(btx *bbolt.Tx) error {
+		t = &Tx{Tx: btx, s: s}
+		return fn(t)
+	})
+	if err != nil {
+		return err
+	}
+	s.committed(t)
+	return nil
+}
+
+// View runs fn in a read transaction.
+func (s *Store) View(fn func(*bbolt.Tx) error) error { return s.db.View(fn) }
+
+func (s *Store) committed(t *Tx) {
+	for _, fn := range t.after {
+		fn()
+	}
+	if t.events {
+		s.wakeOutbox()
+	}
+	if len(t.changed) == 0 {
+		return
+	}
+	s.hooks.mu.Lock()
+	subs := append([]func([]goods.Goods){}, s.hooks.goodsChanged...)
+	s.hooks.mu.Unlock()
+	if len(subs) == 0 {
+		return
+	}
+	var changed []goods.Goods
+	_ = s.db.View(func(tx *bbolt.Tx) error {
+		for gid := range t.changed {
+			if g, ok, err := s.GoodsTx(tx, gid); err == nil && ok {
+				changed = append(changed, g)
+			}
+		}
+		return nil
+	})
+	for _, fn := range subs {
+		fn(changed)
+	}
+}
