@@ -1,0 +1,300 @@
+package doors
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	mqtt "github.com/mochi-mqtt/server/v2"
+	"github.com/mochi-mqtt/server/v2/listeners"
+	"github.com/mochi-mqtt/server/v2/packets"
+	"golang.org/x/crypto/bcrypt"
+)
+
+// bind opens the configured listeners, all or none.
+func (s *Service) bind() ([]*netListener, error) {
+	var out []*netListener
+	fail := func(err error) ([]*netListener, error) {
+		for _, l := range out {
+			_ = l.ln.Close()
+		}
+		return nil, err
+	}
+	m := s.cfg.MQTT
+	if m.Listen != "" {
+		ln, err := listen("mqtt.listen", m.Listen)
+		if err != nil {
+			return fail(err)
+		}
+		out = append(out, s.newListener("mqtt", ln))
+	}
+	if m.TLSListen != "" {
+		tc, err := tlsConfig(m.TLSCert, m.TLSKey, m.TLSClientCA)
+		if err != nil {
+			return fail(err)
+		}
+		ln, err := listen("mqtt.tls_listen", m.TLSListen)
+		if err != nil {
+			return fail(err)
+		}
+		nl := s.newListener("mqtts", ln)
+		nl.tls = tc
+		out = append(out, nl)
+	}
+	return out, nil
+}
+
+// listen binds addr and words a failure as "mqtt.listen 0.0.0.0:1883:
+// address already in use": the config key, the address, the cause.
+func listen(key, addr string) (net.Listener, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err == nil {
+		return ln, nil
+	}
+	shown := addr
+	if strings.HasPrefix(shown, ":") {
+		shown = "0.0.0.0" + shown
+	}
+	var errno syscall.Errno
+	if errors.As(err, &errno) {
+		return nil, fmt.Errorf("%s %s: %w", key, shown, errno)
+	}
+	return nil, fmt.Errorf("%s %s: %w", key, shown, err)
+}
+
+func tlsConfig(certFile, keyFile, caFile string) (*tls.Config, error) {
+	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+	if err != nil {
+		return nil, fmt.Errorf("mqtt.tls_cert/tls_key: load %s, %s: %w", certFile, keyFile, err)
+	}
+	tc := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	if caFile != "" {
+		pem, err := os.ReadFile(caFile)
+		if err != nil {
+			return nil, fmt.Errorf("mqtt.tls_client_ca: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("mqtt.tls_client_ca: %s holds no PEM certificate", caFile)
+		}
+		tc.ClientCAs = pool
+		tc.ClientAuth = tls.RequireAndVerifyClientCert
+	}
+	return tc, nil
+}
+
+// netListener is a mochi listener over an already bound socket. Unlike
+// mochi's own, it gives each connection a deadline for its CONNECT (mochi
+// replaces it with the keepalive deadline once CONNECT is read) and keeps
+// accepting after a transient accept error.
+type netListener struct {
+	id      string
+	ln      net.Listener
+	tls     *tls.Config
+	timeout time.Duration
+	log     *slog.Logger
+	closed  atomic.Bool
+}
+
+func (s *Service) newListener(id string, ln net.Listener) *netListener {
+	return &netListener{id: id, ln: ln, timeout: s.cfg.ConnectTimeout, log: s.log.With("listener", id)}
+}
+
+func (l *netListener) Init(*slog.Logger) error { return nil }
+func (l *netListener) ID() string              { return l.id }
+func (l *netListener) Address() string         { return l.ln.Addr().String() }
+func (l *netListener) Protocol() string {
+	if l.tls != nil {
+		return "tls"
+	}
+	return "tcp"
+}
+
+func (l *netListener) Serve(establish listeners.EstablishFn) {
+	backoff := 5 * time.Millisecond
+	for {
+		c, err := l.ln.Accept()
+		if err != nil {
+			if l.closed.Load() || errors.Is(err, net.ErrClosed) {
+				return
+			}
+			l.log.Warn("mqtt accept", "error", err)
+			time.Sleep(backoff)
+			backoff = min(2*backoff, time.Second)
+			continue
+		}
+		backoff = 5 * time.Millisecond
+		_ = c.SetDeadline(time.Now().Add(l.timeout))
+		if l.tls != nil {
+			c = tls.Server(c, l.tls)
+		}
+		go func() {
+			if err := establish(l.id, c); err != nil {
+				l.log.Debug("mqtt connection ended", "remote", c.RemoteAddr().String(), "error", err)
+			}
+		}()
+	}
+}
+
+func (l *netListener) Close(closeClients listeners.CloseFn) {
+	if l.closed.CompareAndSwap(false, true) {
+		closeClients(l.id)
+		_ = l.ln.Close()
+	}
+}
+
+// aclHook authenticates doors, enforces the topic ACL and tracks presence.
+type aclHook struct {
+	mqtt.HookBase
+	s *Service
+}
+
+func (h *aclHook) ID() string { return "storebox-doors" }
+
+func (h *aclHook) Provides(b byte) bool {
+	return bytes.Contains([]byte{mqtt.OnConnectAuthenticate, mqtt.OnACLCheck,
+		mqtt.OnSessionEstablished, mqtt.OnDisconnect, mqtt.OnPacketRead}, []byte{b})
+}
+
+func (h *aclHook) OnConnectAuthenticate(cl *mqtt.Client, pk packets.Packet) bool {
+	s := h.s
+	user := string(pk.Connect.Username)
+	refuse := func(why string) bool {
+		s.authRefused.Add(1)
+		s.log.Info("mqtt connection refused", "door", user, "remote", cl.Net.Remote, "reason", why)
+		return false
+	}
+	d := s.doors[user]
+	if d == nil || !pk.Connect.UsernameFlag {
+		if user == "" {
+			return refuse("anonymous")
+		}
+		return refuse("unknown door")
+	}
+	if !s.checkSecret(d, pk.Connect.Password) {
+		return refuse("wrong password")
+	}
+	if id := pk.Connect.ClientIdentifier; id != "" && id != user {
+		return refuse(fmt.Sprintf("client id %q must be the door id", id))
+	}
+	if pk.Connect.WillFlag && !h.mayPublish(d, pk.Connect.WillTopic) {
+		return refuse(fmt.Sprintf("will topic %q not allowed", pk.Connect.WillTopic))
+	}
+	return true
+}
+
+// checkSecret compares a door password with its configured secret. Plain
+// secrets compare in constant time; a bcrypt hash is checked once per new
+// password and the match remembered as a digest, so 1,000 doors
+// reconnecting do not cost 1,000 bcrypt runs each time.
+func (s *Service) checkSecret(d *door, pw []byte) bool {
+	sum := sha256.Sum256(pw)
+	if !d.bcrypt {
+		want := sha256.Sum256([]byte(d.cfg.Secret))
+		return subtle.ConstantTimeCompare(sum[:], want[:]) == 1
+	}
+	d.mu.Lock()
+	known := d.verified
+	d.mu.Unlock()
+	if known != nil && subtle.ConstantTimeCompare(sum[:], known) == 1 {
+		return true
+	}
+	s.bcryptSem <- struct{}{}
+	err := bcrypt.CompareHashAndPassword([]byte(d.cfg.Secret), pw)
+	<-s.bcryptSem
+	if err != nil {
+		return false
+	}
+	d.mu.Lock()
+	d.verified = sum[:]
+	d.mu.Unlock()
+	return true
+}
+
+func (h *aclHook) mayPublish(d *door, topic string) bool {
+	return topic == d.topics[tAck] || topic == d.topics[tState] || topic == d.topics[tEvent]
+}
+
+func (h *aclHook) OnACLCheck(cl *mqtt.Client, topic string, write bool) bool {
+	if cl.Net.Inline {
+		return true
+	}
+	d := h.s.doors[string(cl.Properties.Username)]
+	if d == nil {
+		return false
+	}
+	if write {
+		return h.mayPublish(d, topic)
+	}
+	return topic == d.topics[tCmd]
+}
+
+func (h *aclHook) OnSessionEstablished(cl *mqtt.Client, _ packets.Packet) {
+	d := h.s.doors[string(cl.Properties.Username)]
+	if d == nil {
+		return
+	}
+	d.seen(time.Now())
+	d.mu.Lock()
+	d.conns[cl] = struct{}{}
+	d.mu.Unlock()
+	h.s.log.Info("door connected", "door", d.cfg.ID, "remote", cl.Net.Remote)
+}
+
+func (h *aclHook) OnDisconnect(cl *mqtt.Client, err error, _ bool) {
+	d := h.s.doors[string(cl.Properties.Username)]
+	if d == nil {
+		return
+	}
+	d.mu.Lock()
+	_, had := d.conns[cl]
+	delete(d.conns, cl)
+	d.mu.Unlock()
+	if had {
+		h.s.log.Info("door disconnected", "door", d.cfg.ID, "error", err)
+	}
+}
+
+func (h *aclHook) OnPacketRead(cl *mqtt.Client, pk packets.Packet) (packets.Packet, error) {
+	if d := h.s.doors[string(cl.Properties.Username)]; d != nil {
+		d.seen(time.Now())
+	}
+	return pk, nil
+}
+
+// levelHandler drops records below min: mochi logs every connection at
+// info and every failed one at warn, too much for a store's journal.
+type levelHandler struct {
+	h   slog.Handler
+	min slog.Level
+}
+
+func (l *levelHandler) Enabled(ctx context.Context, lv slog.Level) bool {
+	return lv >= l.min && l.h.Enabled(ctx, lv)
+}
+func (l *levelHandler) Handle(ctx context.Context, r slog.Record) error { return l.h.Handle(ctx, r) }
+func (l *levelHandler) WithAttrs(a []slog.Attr) slog.Handler {
+	return &levelHandler{h: l.h.WithAttrs(a), min: l.min}
+}
+func (l *levelHandler) WithGroup(n string) slog.Handler {
+	return &levelHandler{h: l.h.WithGroup(n), min: l.min}
+}
+
+func brokerLevel(p *slog.Level) slog.Level {
+	if p != nil {
+		return *p
+	}
+	return slog.LevelError
+}
