@@ -1,0 +1,5 @@
+//go:build !linux
+
+package servicectl
+
+func stderrIsJournal() bool { return false }

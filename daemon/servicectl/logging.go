@@ -1,0 +1,61 @@
+package servicectl
+
+import (
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"runtime"
+
+	"github.com/kardianos/service"
+	"golang.org/x/term"
+)
+
+// Interactive reports whether a person is likely reading the logs: false
+// under systemd (stderr is the journal stream, or INVOCATION_ID is set and
+// stderr is no terminal) and under the Windows service manager.
+func Interactive() bool {
+	if runtime.GOOS == "windows" {
+		return service.Interactive()
+	}
+	if stderrIsJournal() {
+		return false
+	}
+	if os.Getenv("INVOCATION_ID") != "" && !term.IsTerminal(int(os.Stderr.Fd())) {
+		return false
+	}
+	return true
+}
+
+// Logger returns the daemon's logger: readable text on stderr when
+// interactive; JSON lines otherwise, on stderr (the journal under systemd)
+// or, for a Windows service, which has no stderr, in
+// %ProgramData%\storebox\logs\storebox.log.
+func Logger(interactive bool, level slog.Level) *slog.Logger {
+	if interactive {
+		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	}
+	return slog.New(slog.NewJSONHandler(serviceLogWriter(), &slog.HandlerOptions{Level: level}))
+}
+
+// NewLogger builds a logger for config's log.level and log.format
+// (auto|text|json; auto asks Interactive).
+func NewLogger(w io.Writer, format, level string) (*slog.Logger, error) {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("log level %q: use debug, info, warn or error", level)
+	}
+	opts := &slog.HandlerOptions{Level: lv}
+	switch format {
+	case "auto", "":
+		if Interactive() {
+			return slog.New(slog.NewTextHandler(w, opts)), nil
+		}
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return nil, fmt.Errorf("log format %q: use auto, text or json", format)
+}
