@@ -6,5 +6,10 @@ import "github.com/spf13/cobra"
 func subcommands(g *globals) []*cobra.Command {
 	return []*cobra.Command{
 		versionCommand(),
+		runCommand(g),
+		configCommand(),
+		catalogCommand(g),
+		devicesCommand(g),
+		clientCommand(),
 	}
 }

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"encoding/json"
 	"fmt"
 	"sort"
 
@@ -225,4 +226,59 @@ func (s *Store) ApplyCatalogPage(cursor string, items []goods.Goods, deleted []s
 		return nil
 	})
 	return out, err
+}
+
+// ExportGoods is a goods with its on-hand stock in every warehouse.
+type ExportGoods struct {
+	Goods  goods.Goods
+	OnHand map[string]int64
+}
+
+// ForEachGoods walks the catalog in gid order in pages, so a long export
+// never holds one read transaction open for its whole length.
+func (s *Store) ForEachGoods(fn func(ExportGoods) error) error {
+	after := ""
+	first := true
+	for {
+		var page []ExportGoods
+		err := s.db.View(func(tx *bbolt.Tx) error {
+			whs := stockWarehouses(tx)
+			c := tx.Bucket(bktGoods).Cursor()
+			var k, v []byte
+			if first {
+				k, v = c.First()
+			} else {
+				k, v = c.Seek([]byte(after))
+				if k != nil && string(k) == after {
+					k, v = c.Next()
+				}
+			}
+			for ; k != nil && len(page) < 1000; k, v = c.Next() {
+				var r record
+				if err := json.Unmarshal(v, &r); err != nil {
+					return fmt.Errorf("decode goods %s: %w", k, err)
+				}
+				eg := ExportGoods{Goods: r.goods(0), OnHand: map[string]int64{}}
+				for _, wh := range whs {
+					if sv := tx.Bucket(bktStock).Get(ikey(wh, r.GID)); sv != nil {
+						eg.OnHand[wh] = decodeStock(sv).OnHand
+					}
+				}
+				page = append(page, eg)
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		for _, g := range page {
+			if err := fn(g); err != nil {
+				return err
+			}
+		}
+		if len(page) < 1000 {
+			return nil
+		}
+		after, first = page[len(page)-1].Goods.GID, false
+	}
 }

@@ -10,6 +10,7 @@ import (
 
 	"go.etcd.io/bbolt"
 
+	"github.com/storebox/storebox/protocol/catalogfile"
 	"github.com/storebox/storebox/protocol/goods"
 )
 
@@ -196,8 +197,18 @@ func deleteIndexes(tx *bbolt.Tx, r record) error {
 	return nil
 }
 
-// normalizeMac makes label MACs compare equal however a device spells them.
-func normalizeMac(m string) string { return strings.ToUpper(strings.TrimSpace(m)) }
+// normalizeMac makes label MACs compare equal however a device spells them
+// ("a4-c1-…", "A4C1…", "ESL_A4C1…"); ids that are not MACs compare as
+// upper-cased text.
+func normalizeMac(m string) string { return NormalizeMAC(m) }
+
+// NormalizeMAC is the canonical form of a label id.
+func NormalizeMAC(m string) string {
+	if c, err := catalogfile.NormalizeMAC(m); err == nil {
+		return c
+	}
+	return strings.ToUpper(strings.TrimSpace(m))
+}
 
 func (r record) equal(o record) bool {
 	return r.GID == o.GID && r.Barcode == o.Barcode && r.Name == o.Name && r.Price == o.Price &&

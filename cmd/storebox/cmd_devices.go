@@ -1,0 +1,98 @@
+package main
+
+import (
+	"fmt"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/storebox/storebox/daemon/devices"
+	"github.com/storebox/storebox/daemon/store"
+)
+
+func devicesCommand(g *globals) *cobra.Command {
+	c := &cobra.Command{
+		Use:   "devices",
+		Short: "list devices, pending approvals and live sessions",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := g.loadConfig()
+			if err != nil {
+				return err
+			}
+			var resp struct {
+				Devices  []store.Device        `json:"devices"`
+				Sessions []devices.SessionInfo `json:"sessions"`
+			}
+			api := newLocalAPI(cfg)
+			if api.reachable() {
+				if err := api.do("GET", "/api/v1/devices", nil, &resp); err != nil {
+					return err
+				}
+			} else {
+				st, err := store.Open(cfg.DataDir, store.Options{Warehouse: cfg.Warehouse})
+				if err != nil {
+					return err
+				}
+				resp.Devices, err = st.Devices()
+				st.Close()
+				if err != nil {
+					return err
+				}
+			}
+			online := map[string]devices.SessionInfo{}
+			for _, s := range resp.Sessions {
+				online[s.EquipID] = s
+			}
+			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "EQUIP ID\tKIND\tSTATUS\tONLINE\tADDR\tLAST SEEN")
+			for _, d := range resp.Devices {
+				on := "-"
+				if s, ok := online[d.EquipID]; ok {
+					on = "yes (" + s.Framing + ", " + s.Charset + ")"
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", d.EquipID, d.Kind, d.Status, on, d.Addr, d.LastSeen.Local().Format(time.DateTime))
+			}
+			return tw.Flush()
+		},
+	}
+	for _, verb := range []string{"approve", "reject"} {
+		verb := verb
+		c.AddCommand(&cobra.Command{
+			Use:   verb + " EQUIP_ID",
+			Short: verb + " a device",
+			Args:  cobra.ExactArgs(1),
+			RunE: func(cmd *cobra.Command, args []string) error {
+				cfg, err := g.loadConfig()
+				if err != nil {
+					return err
+				}
+				api := newLocalAPI(cfg)
+				var dev store.Device
+				if api.reachable() {
+					if err := api.do("POST", "/api/v1/devices/"+args[0]+"/"+verb, nil, &dev); err != nil {
+						return err
+					}
+				} else {
+					st, err := store.Open(cfg.DataDir, store.Options{Warehouse: cfg.Warehouse})
+					if err != nil {
+						return err
+					}
+					status := store.DeviceApproved
+					if verb == "reject" {
+						status = store.DeviceRejected
+					}
+					dev, err = st.SetDeviceStatus(args[0], status)
+					st.Close()
+					if err != nil {
+						return err
+					}
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "%s: %s\n", dev.EquipID, dev.Status)
+				return nil
+			},
+		})
+	}
+	return c
+}

@@ -1,0 +1,90 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/storebox/storebox/daemon"
+	"github.com/storebox/storebox/daemon/config"
+)
+
+// localAPI talks to the running daemon's HTTP API on this machine.
+type localAPI struct {
+	base  string
+	token string
+	hc    *http.Client
+}
+
+func newLocalAPI(c *config.Config) *localAPI {
+	host, port, _ := net.SplitHostPort(c.HTTP.Listen)
+	if host == "" || host == "0.0.0.0" || host == "::" {
+		host = "127.0.0.1"
+	}
+	tok, _ := daemon.ReadAdminToken(c)
+	return &localAPI{base: "http://" + net.JoinHostPort(host, port), token: tok, hc: &http.Client{Timeout: 10 * time.Minute}}
+}
+
+// reachable reports whether a daemon answers on the local API.
+func (a *localAPI) reachable() bool {
+	hc := &http.Client{Timeout: time.Second}
+	resp, err := hc.Get(a.base + "/healthz")
+	if err != nil {
+		return false
+	}
+	resp.Body.Close()
+	return resp.StatusCode == 200
+}
+
+func (a *localAPI) do(method, path string, body io.Reader, out any) error {
+	req, err := http.NewRequest(method, a.base+path, body)
+	if err != nil {
+		return err
+	}
+	if a.token != "" {
+		req.Header.Set("Authorization", "Bearer "+a.token)
+	}
+	resp, err := a.hc.Do(req)
+	if err != nil {
+		return fmt.Errorf("storebox daemon at %s: %w (is it running?)", a.base, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode >= 300 {
+		var e struct {
+			Error string `json:"error"`
+		}
+		if json.Unmarshal(b, &e) == nil && e.Error != "" {
+			return fmt.Errorf("%s", e.Error)
+		}
+		return fmt.Errorf("%s %s: %s: %s", method, path, resp.Status, bytes.TrimSpace(b))
+	}
+	if out != nil {
+		return json.Unmarshal(b, out)
+	}
+	return nil
+}
+
+// stream copies a GET response body to w.
+func (a *localAPI) stream(method, path string, w io.Writer) error {
+	req, err := http.NewRequest(method, a.base+path, nil)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+a.token)
+	resp, err := a.hc.Do(req)
+	if err != nil {
+		return fmt.Errorf("storebox daemon at %s: %w", a.base, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != 200 {
+		b, _ := io.ReadAll(resp.Body)
+		return fmt.Errorf("%s %s: %s: %s", method, path, resp.Status, bytes.TrimSpace(b))
+	}
+	_, err = io.Copy(w, resp.Body)
+	return err
+}

@@ -1,0 +1,187 @@
+package devices
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/storebox/storebox/daemon/store"
+	"github.com/storebox/storebox/protocol/devmsg"
+	"github.com/storebox/storebox/protocol/goods"
+)
+
+// MapStoreError turns store sentinel errors into protocol codes.
+func MapStoreError(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, store.ErrNotFound):
+		return devmsg.Errorf(devmsg.CodeNotFound, "%v", err)
+	case errors.Is(err, store.ErrConflict):
+		return devmsg.Errorf(devmsg.CodeConflict, "%v", err)
+	case errors.Is(err, store.ErrOutOfStock):
+		return devmsg.Errorf(devmsg.CodeOutOfStock, "%v", err)
+	case errors.Is(err, store.ErrInvalid):
+		return devmsg.Errorf(devmsg.CodeBadRequest, "%v", err)
+	}
+	return err
+}
+
+type goodsReply struct {
+	Goods []goods.Goods `json:"goods"`
+	Total *int          `json:"total,omitempty"`
+}
+
+func nonNil(gs []goods.Goods) []goods.Goods {
+	if gs == nil {
+		return []goods.Goods{}
+	}
+	return gs
+}
+
+type getGoodsBody struct {
+	Code  *string   `json:"code"`
+	MacID *string   `json:"mac_id"`
+	GID   *string   `json:"gid"`
+	GName *string   `json:"gname"`
+	RFIDs *[]string `json:"rfids"`
+}
+
+func (s *Server) getGoods(_ context.Context, _ *Session, req *devmsg.Request) (any, error) {
+	var b getGoodsBody
+	if e := req.DecodeBody(&b); e != nil {
+		return nil, e
+	}
+	n := 0
+	for _, set := range []bool{b.Code != nil, b.MacID != nil, b.GID != nil, b.GName != nil, b.RFIDs != nil} {
+		if set {
+			n++
+		}
+	}
+	if n != 1 {
+		return nil, devmsg.Errorf(devmsg.CodeBadRequest, "getGoods takes exactly one of code, mac_id, gid, gname, rfids (got %d)", n)
+	}
+	var gs []goods.Goods
+	var err error
+	var what string
+	switch {
+	case b.Code != nil:
+		what = "barcode " + *b.Code
+		gs, err = s.st.ByBarcode(strings.TrimSpace(*b.Code))
+	case b.MacID != nil:
+		what = "label " + *b.MacID
+		gs, err = s.st.ByMac(*b.MacID)
+	case b.GID != nil:
+		what = "gid " + *b.GID
+		gs, err = s.st.ByGID(*b.GID)
+	case b.GName != nil:
+		q := strings.TrimSpace(*b.GName)
+		if q == "" {
+			return nil, devmsg.Errorf(devmsg.CodeBadRequest, "gname must not be empty")
+		}
+		what = "name containing " + q
+		gs, err = s.st.SearchName(q, store.MaxLookup)
+	case b.RFIDs != nil:
+		if len(*b.RFIDs) == 0 || len(*b.RFIDs) > 1000 {
+			return nil, devmsg.Errorf(devmsg.CodeBadRequest, "rfids must hold 1 to 1000 tags")
+		}
+		what = fmt.Sprintf("%d RFID tags", len(*b.RFIDs))
+		gs, err = s.st.ByRFIDs(*b.RFIDs)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if len(gs) == 0 {
+		return nil, devmsg.Errorf(devmsg.CodeNotFound, "no goods for %s", what)
+	}
+	return goodsReply{Goods: gs}, nil
+}
+
+// Paging limits (SPEC §2).
+const (
+	DefaultLimit = 150
+	MaxLimit     = 1000
+)
+
+type pageBody struct {
+	WHID *string `json:"whid"`
+	Ost  *int    `json:"ost"`
+	Lmt  *int    `json:"lmt"`
+}
+
+func (b pageBody) bounds() (int, int, *devmsg.Error) {
+	ost, lmt := 0, DefaultLimit
+	if b.Ost != nil {
+		ost = *b.Ost
+	}
+	if b.Lmt != nil {
+		lmt = *b.Lmt
+	}
+	if ost < 0 {
+		return 0, 0, devmsg.Errorf(devmsg.CodeBadRequest, "ost must not be negative")
+	}
+	if lmt < 1 || lmt > MaxLimit {
+		return 0, 0, devmsg.Errorf(devmsg.CodeBadRequest, "lmt must be 1..%d", MaxLimit)
+	}
+	return ost, lmt, nil
+}
+
+func (s *Server) getAllGoods(_ context.Context, _ *Session, req *devmsg.Request) (any, error) {
+	var b pageBody
+	if e := req.DecodeBody(&b); e != nil {
+		return nil, e
+	}
+	ost, lmt, e := b.bounds()
+	if e != nil {
+		return nil, e
+	}
+	gs, total, err := s.st.AllGoods(ost, lmt)
+	if err != nil {
+		return nil, err
+	}
+	return goodsReply{Goods: nonNil(gs), Total: &total}, nil
+}
+
+func (s *Server) getWarehouseGoods(_ context.Context, _ *Session, req *devmsg.Request) (any, error) {
+	var b pageBody
+	if e := req.DecodeBody(&b); e != nil {
+		return nil, e
+	}
+	if b.WHID == nil || strings.TrimSpace(*b.WHID) == "" {
+		return nil, devmsg.Errorf(devmsg.CodeBadRequest, "whid is required")
+	}
+	ost, lmt, e := b.bounds()
+	if e != nil {
+		return nil, e
+	}
+	gs, total, err := s.st.WarehouseGoods(*b.WHID, ost, lmt)
+	if err != nil {
+		return nil, err
+	}
+	return goodsReply{Goods: nonNil(gs), Total: &total}, nil
+}
+
+type stockBody struct {
+	WHID  string       `json:"whid"`
+	Ref   string       `json:"ref"`
+	Lines []store.Line `json:"lines"`
+}
+
+func (s *Server) stockGoods(_ context.Context, sess *Session, req *devmsg.Request) (any, error) {
+	if k := sess.Kind(); k != KindTerminal {
+		return nil, devmsg.Errorf(devmsg.CodeForbidden, "only terminals receive stock (this session is a %s)", k)
+	}
+	var b stockBody
+	if e := req.DecodeBody(&b); e != nil {
+		return nil, e
+	}
+	if strings.TrimSpace(b.WHID) == "" {
+		return nil, devmsg.Errorf(devmsg.CodeBadRequest, "whid is required")
+	}
+	id, err := s.st.Receive(b.Ref, b.WHID, b.Lines, sess.EquipID())
+	if err != nil {
+		return nil, MapStoreError(err)
+	}
+	return map[string]string{"picking_id": id}, nil
+}

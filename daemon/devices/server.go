@@ -1,0 +1,324 @@
+// Package devices is the device protocol server (SPEC §2): TCP sessions
+// for terminals, network scales, e-labels and doors, with login, admission,
+// heartbeats, per-session charset and bounded outbound queues.
+package devices
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/storebox/storebox/daemon/store"
+	"github.com/storebox/storebox/protocol/devmsg"
+)
+
+// Handler answers one action for a logged-in session. It returns the reply
+// body (a struct or map marshalling to a JSON object, or nil) or an error; a
+// *devmsg.Error carries its code, anything else is reported as internal.
+type Handler func(ctx context.Context, sess *Session, req *devmsg.Request) (body any, err error)
+
+// Config is the server's configuration.
+type Config struct {
+	Listen         string
+	Admission      string // open|pairing
+	Heartbeat      time.Duration
+	MaxConnections int
+	OutboundQueue  int
+	Tokens         map[string]string
+	// WriteTimeout bounds one socket write; a peer that stops reading is
+	// dropped after it rather than holding a goroutine forever.
+	WriteTimeout time.Duration
+}
+
+// Server accepts device connections.
+type Server struct {
+	cfg Config
+	st  *store.Store
+	log *slog.Logger
+
+	handlers map[string]Handler
+	ln       net.Listener
+
+	mu       sync.Mutex
+	sessions map[string]*Session // by equipId, logged-in only
+	conns    map[*Session]struct{}
+	labels   map[string]map[*Session]struct{} // label MAC → sessions
+
+	nconns  atomic.Int64
+	loginN  atomic.Uint64
+	started time.Time
+
+	// OnAction, if set, observes every answered request (metrics).
+	OnAction func(action, code string, d time.Duration)
+	// OnSessionsChanged, if set, is called after a login or a close.
+	OnSessionsChanged func()
+}
+
+// New creates a server; call Listen then Serve.
+func New(cfg Config, st *store.Store, log *slog.Logger) *Server {
+	if cfg.Heartbeat <= 0 {
+		cfg.Heartbeat = 15 * time.Second
+	}
+	if cfg.OutboundQueue <= 0 {
+		cfg.OutboundQueue = 256
+	}
+	if cfg.MaxConnections <= 0 {
+		cfg.MaxConnections = 10000
+	}
+	if cfg.WriteTimeout <= 0 {
+		cfg.WriteTimeout = 10 * time.Second
+	}
+	s := &Server{
+		cfg: cfg, st: st, log: log,
+		handlers: map[string]Handler{},
+		sessions: map[string]*Session{},
+		conns:    map[*Session]struct{}{},
+		labels:   map[string]map[*Session]struct{}{},
+	}
+	s.Handle("getGoods", s.getGoods)
+	s.Handle("getAllGoods", s.getAllGoods)
+	s.Handle("getWarehouseGoods", s.getWarehouseGoods)
+	s.Handle("stockGoods", s.stockGoods)
+	st.OnGoodsChanged(s.pushGoodsUpdates)
+	return s
+}
+
+// Handle registers h for action (replacing any earlier handler). Call it
+// before Serve.
+func (s *Server) Handle(action string, h Handler) { s.handlers[action] = h }
+
+// Listen binds the TCP listener, so a taken port fails the daemon's start.
+func (s *Server) Listen() error {
+	ln, err := net.Listen("tcp", s.cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("devices.listen %s: %w", s.cfg.Listen, unwrapOp(err))
+	}
+	s.ln = ln
+	return nil
+}
+
+// unwrapOp turns "listen tcp :8686: bind: address already in use" into
+// "address already in use" for the one-line startup error.
+func unwrapOp(err error) error {
+	var oe *net.OpError
+	if errors.As(err, &oe) && oe.Err != nil {
+		var se interface{ Unwrap() error }
+		if errors.As(oe.Err, &se) && se.Unwrap() != nil {
+			return se.Unwrap()
+		}
+		return oe.Err
+	}
+	return err
+}
+
+// Addr is the bound address (after Listen).
+func (s *Server) Addr() net.Addr { return s.ln.Addr() }
+
+// Serve accepts connections until ctx ends, then closes every session.
+func (s *Server) Serve(ctx context.Context) error {
+	if s.ln == nil {
+		if err := s.Listen(); err != nil {
+			return err
+		}
+	}
+	s.started = time.Now()
+	go func() {
+		<-ctx.Done()
+		s.ln.Close()
+	}()
+	go s.heartbeatLoop(ctx)
+	var wg sync.WaitGroup
+	defer func() {
+		s.closeAll()
+		wg.Wait()
+	}()
+	var backoff time.Duration
+	for {
+		c, err := s.ln.Accept()
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			if errors.Is(err, net.ErrClosed) {
+				return fmt.Errorf("devices accept: %w", err)
+			}
+			// Running out of descriptors must slow the server down, not stop it.
+			backoff = min(max(backoff*2, 5*time.Millisecond), time.Second)
+			s.log.Warn("accept failed; retrying", "err", err, "backoff", backoff)
+			time.Sleep(backoff)
+			continue
+		}
+		backoff = 0
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s.serveConn(ctx, c)
+		}()
+	}
+}
+
+func (s *Server) closeAll() {
+	s.mu.Lock()
+	all := make([]*Session, 0, len(s.conns))
+	for c := range s.conns {
+		all = append(all, c)
+	}
+	s.mu.Unlock()
+	for _, c := range all {
+		c.close("server stopping")
+	}
+}
+
+func (s *Server) heartbeatLoop(ctx context.Context) {
+	t := time.NewTicker(s.cfg.Heartbeat)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			s.mu.Lock()
+			all := make([]*Session, 0, len(s.sessions))
+			for _, c := range s.sessions {
+				all = append(all, c)
+			}
+			s.mu.Unlock()
+			for _, c := range all {
+				c.Push("health", nil)
+			}
+		}
+	}
+}
+
+// Push sends a server push to equipID's current session.
+func (s *Server) Push(equipID, action string, body any) bool {
+	s.mu.Lock()
+	c := s.sessions[equipID]
+	s.mu.Unlock()
+	if c == nil {
+		return false
+	}
+	return c.Push(action, body)
+}
+
+// SessionInfo describes a connected device for the status page.
+type SessionInfo struct {
+	EquipID   string    `json:"equipId"`
+	Kind      string    `json:"kind"`
+	Addr      string    `json:"addr"`
+	Charset   string    `json:"charset"`
+	Framing   string    `json:"framing"`
+	MacID     string    `json:"mac_id,omitempty"`
+	Since     time.Time `json:"since"`
+	LastFrame time.Time `json:"last_frame"`
+}
+
+// Sessions lists logged-in sessions.
+func (s *Server) Sessions() []SessionInfo {
+	s.mu.Lock()
+	out := make([]SessionInfo, 0, len(s.sessions))
+	for _, c := range s.sessions {
+		out = append(out, c.info())
+	}
+	s.mu.Unlock()
+	sort.Slice(out, func(i, j int) bool { return out[i].EquipID < out[j].EquipID })
+	return out
+}
+
+// Counts returns logged-in sessions by kind and the open connection count.
+func (s *Server) Counts() (byKind map[string]int, conns int) {
+	byKind = map[string]int{}
+	s.mu.Lock()
+	for _, c := range s.sessions {
+		byKind[c.kind]++
+	}
+	s.mu.Unlock()
+	return byKind, int(s.nconns.Load())
+}
+
+// Disconnect closes equipID's session (e.g. after a technician rejects it).
+func (s *Server) Disconnect(equipID, reason string) {
+	s.mu.Lock()
+	c := s.sessions[equipID]
+	s.mu.Unlock()
+	if c != nil {
+		c.close(reason)
+	}
+}
+
+func (s *Server) register(c *Session) (replaced *Session) {
+	s.mu.Lock()
+	old := s.sessions[c.equipID]
+	s.sessions[c.equipID] = c
+	if c.macID != "" {
+		set := s.labels[c.macID]
+		if set == nil {
+			set = map[*Session]struct{}{}
+			s.labels[c.macID] = set
+		}
+		set[c] = struct{}{}
+	}
+	s.mu.Unlock()
+	if old != nil && old != c {
+		old.close("replaced by a new login")
+	}
+	if s.OnSessionsChanged != nil {
+		s.OnSessionsChanged()
+	}
+	return old
+}
+
+func (s *Server) unregister(c *Session) {
+	s.mu.Lock()
+	delete(s.conns, c)
+	if s.sessions[c.equipID] == c {
+		delete(s.sessions, c.equipID)
+	}
+	if set := s.labels[c.macID]; set != nil {
+		delete(set, c)
+		if len(set) == 0 {
+			delete(s.labels, c.macID)
+		}
+	}
+	s.mu.Unlock()
+	if c.loggedIn.Load() && s.OnSessionsChanged != nil {
+		s.OnSessionsChanged()
+	}
+}
+
+func (s *Server) observe(action, code string, start time.Time) {
+	if s.OnAction != nil {
+		s.OnAction(action, code, time.Since(start))
+	}
+}
+
+// readTimeout is how long a connection may stay silent.
+func (s *Server) readTimeout() time.Duration { return 3 * s.cfg.Heartbeat }
+
+func (s *Server) serveConn(ctx context.Context, nc net.Conn) {
+	n := s.nconns.Add(1)
+	defer s.nconns.Add(-1)
+	if tc, ok := nc.(*net.TCPConn); ok {
+		tc.SetNoDelay(true)
+		tc.SetKeepAlive(true)
+	}
+	c := newSession(s, nc)
+	if n > int64(s.cfg.MaxConnections) {
+		c.refuseBusy()
+		return
+	}
+	s.mu.Lock()
+	s.conns[c] = struct{}{}
+	s.mu.Unlock()
+	defer s.unregister(c)
+	c.run(ctx)
+}
+
+var errFull = errors.New("outbound queue full")
+
