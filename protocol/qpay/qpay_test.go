@@ -286,3 +286,20 @@ func TestValidate(t *testing.T) {
 		t.Errorf("limits exactly: %v", err)
 	}
 }
+
+func BenchmarkSealOpen(b *testing.B) {
+	keys := Keys{ShopNo: "BA0026_001", HashID: "17D8E6558DC60E702A6B57E1B9B7060D"}
+	reply := OrderPayQueryReply{ShopNo: "BA0026_001", Status: "S", Description: "S0000 – 處理成功",
+		TSResultContent: &OrderRecord{TSNo: "BA002600000001", OrderNo: "S1-20261127-0001", Amount: 50000, Status: "S", PayType: "C"}}
+	b.ReportAllocs()
+	for b.Loop() {
+		env, err := keys.Seal(ServiceOrderPayQuery, "NjM2NjA0MzI4ODIyODguMzo3NzI0ZDg4ZmI5Nzc2YzQ1MTNhYzg2MTk3NDBlYTRh", reply)
+		if err != nil {
+			b.Fatal(err)
+		}
+		var out OrderPayQueryReply
+		if err := keys.OpenInto(env, &out); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -366,14 +366,23 @@ func (c *Client) call(ctx context.Context, service string, req, reply any) (err 
 	if err != nil {
 		return fmt.Errorf("qpay %s: %w: %v", service, ErrInvalid, err)
 	}
-	var renv wire.Envelope
+	var renv struct {
+		wire.Envelope
+		// An error the bank reports outside an envelope is unsigned: shown
+		// for diagnosis only.
+		Status      string `json:"Status"`
+		Description string `json:"Description"`
+	}
 	if err := c.post(ctx, service, "/Order", env, &renv); err != nil {
 		return fmt.Errorf("qpay %s: %w", service, err)
+	}
+	if renv.Message == "" {
+		return fmt.Errorf("qpay %s: %w: reply has no Message (unsigned status %q: %q)", service, ErrUntrusted, renv.Status, snippet([]byte(renv.Description)))
 	}
 	if renv.APIService != "" && renv.APIService != service {
 		return fmt.Errorf("qpay %s: %w: reply is for service %q", service, ErrUntrusted, renv.APIService)
 	}
-	if err := c.keys.OpenInto(renv, reply); err != nil {
+	if err := c.keys.OpenInto(renv.Envelope, reply); err != nil {
 		return fmt.Errorf("qpay %s: %w: %w", service, ErrUntrusted, err)
 	}
 	return nil

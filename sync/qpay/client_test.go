@@ -359,3 +359,49 @@ func TestNewRejectsBadConfig(t *testing.T) {
 		}
 	}
 }
+
+func TestUnsignedErrorReplyIsUntrusted(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasSuffix(r.URL.Path, "/Nonce") {
+			_, _ = w.Write([]byte(`{"Nonce":"abc"}`))
+			return
+		}
+		// A reply outside the envelope claiming success must not be believed.
+		_, _ = w.Write([]byte(`{"Status":"S","Description":"paid","TSResultContent":{"OrderNo":"S1-1","Amount":"100","Status":"S"}}`))
+	}))
+	defer srv.Close()
+	c, err := qpay.New(qpay.Config{BaseURL: srv.URL, ShopNo: shopNo, A1: a1, A2: a2, B1: b1, B2: b2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tx, err := c.QueryOrder(ctxT(t), "S1-1")
+	if !errors.Is(err, qpay.ErrUntrusted) || tx.PaidFor("S1-1", 100) {
+		t.Fatalf("unsigned reply: %+v, %v", tx, err)
+	}
+	tx, err = c.QueryPayToken(ctxT(t), "tok")
+	if !errors.Is(err, qpay.ErrUntrusted) || tx.PaidFor("S1-1", 100) {
+		t.Fatalf("unsigned reply: %+v, %v", tx, err)
+	}
+}
+
+func BenchmarkQueryOrder(b *testing.B) {
+	bank, err := fakebank.New(shopNo, a1, a2, b1, b2)
+	if err != nil {
+		b.Fatal(err)
+	}
+	srv := httptest.NewServer(bank)
+	defer srv.Close()
+	c, err := qpay.New(qpay.Config{BaseURL: srv.URL, ShopNo: shopNo, A1: a1, A2: a2, B1: b1, B2: b2})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	if _, err := c.CreateOrder(ctx, qpay.CreateRequest{OrderNo: "B-1", Amount: 100, PayType: "C", ProductName: "x"}); err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		if _, err := c.QueryOrder(ctx, "B-1"); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
