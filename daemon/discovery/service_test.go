@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -199,6 +200,51 @@ func TestAnswerHostWildcard(t *testing.T) {
 			}
 			if tc.from != "" && from.Addr().Unmap().String() != tc.from {
 				t.Fatalf("answer from %s, want %s", from, tc.from)
+			}
+		})
+	}
+	// Broadcasts over a real interface: the directed broadcast of each local
+	// IPv4 subnet announces our address in it; the limited broadcast (out
+	// the default route) one of our addresses, never a broadcast address.
+	ifaces, _ := net.Interfaces()
+	for _, ifi := range ifaces {
+		if ifi.Flags&net.FlagUp == 0 || ifi.Flags&net.FlagBroadcast == 0 {
+			continue
+		}
+		addrs, _ := ifi.Addrs()
+		for _, a := range addrs {
+			ipn, ok := a.(*net.IPNet)
+			ones, _ := ipn.Mask.Size()
+			ip, _ := netip.AddrFromSlice(ipn.IP)
+			if !ok || !ip.Unmap().Is4() || ones >= 31 {
+				continue
+			}
+			bc := lastAddr(netip.PrefixFrom(ip.Unmap(), ones))
+			t.Run(bc.String(), func(t *testing.T) {
+				c := client(t, "0.0.0.0")
+				sendTo(t, c, netip.AddrPortFrom(bc, port), probe(t))
+				a, _, ok := readAnswer(t, c, 10*time.Second)
+				if !ok {
+					t.Fatal("no answer")
+				}
+				if a.Host != ip.Unmap().String() {
+					t.Fatalf("host %q, want %s", a.Host, ip.Unmap())
+				}
+			})
+		}
+	}
+	if locals := localIPv4s(t); len(locals) > 0 {
+		t.Run("255.255.255.255", func(t *testing.T) {
+			c := client(t, "0.0.0.0")
+			if _, err := c.WriteToUDPAddrPort(probe(t), netip.AddrPortFrom(netip.AddrFrom4([4]byte{255, 255, 255, 255}), port)); err != nil {
+				t.Skipf("no broadcast route: %v", err)
+			}
+			a, _, ok := readAnswer(t, c, 10*time.Second)
+			if !ok {
+				t.Fatal("no answer")
+			}
+			if h, err := netip.ParseAddr(a.Host); err != nil || !slices.Contains(locals, h) {
+				t.Fatalf("host %q is not one of our addresses %v", a.Host, locals)
 			}
 		})
 	}
