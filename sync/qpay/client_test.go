@@ -317,20 +317,30 @@ func TestWaitPaid(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Paid after a few polls, one of them through a bank outage.
+	settled := make(chan error, 1)
 	go func() {
 		for r.bank.Stats().Calls[wire.ServiceOrderQuery] < 2 {
+			if ctx.Err() != nil {
+				settled <- ctx.Err()
+				return
+			}
 			time.Sleep(5 * time.Millisecond)
 		}
 		r.bank.SetFault(fakebank.FaultServerError)
 		time.Sleep(60 * time.Millisecond)
 		r.bank.SetFault(fakebank.FaultNone)
-		if _, err := r.bank.MarkPaid("S1-0400"); err != nil {
-			t.Error(err)
-		}
+		_, err := r.bank.MarkPaid("S1-0400")
+		settled <- err
 	}()
 	tx, err := r.client.WaitPaid(ctx, "S1-0400", 700)
+	if serr := <-settled; serr != nil {
+		t.Fatal(serr)
+	}
 	if err != nil || !tx.PaidFor("S1-0400", 700) {
 		t.Fatalf("WaitPaid: %+v, %v", tx, err)
+	}
+	if st := r.bank.Stats(); st.Calls[wire.ServiceOrderQuery] < 3 {
+		t.Fatalf("paid without polling through the outage: %+v", st)
 	}
 
 	// Never paid: gives up after PollMax with ErrUnavailable and the last state.
