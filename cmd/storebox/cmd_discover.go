@@ -1,0 +1,103 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/storebox/storebox/daemon/discovery"
+	wire "github.com/storebox/storebox/protocol/discovery"
+)
+
+func discoverCommand() *cobra.Command {
+	var (
+		timeout time.Duration
+		addrs   []string
+		asJSON  bool
+		mdns    bool
+	)
+	cmd := &cobra.Command{
+		Use:   "discover",
+		Short: "find storebox daemons on the local network",
+		Long: `discover sends the UDP discovery probe (SPEC §3) and browses mDNS for
+_storebox._tcp, then lists every box that answered, one line each:
+store id, name, device address, MQTT and HTTP ports, version, and how it
+answered. By default the probe is broadcast (255.255.255.255, each
+interface's subnet broadcast, and 127.0.0.1, all on port 8686); --addr
+probes given addresses instead and then skips mDNS unless --mdns is set.`,
+		Example: `  storebox discover
+  storebox discover --timeout 5s --json
+  storebox discover --addr 192.168.1.20`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if timeout <= 0 {
+				return fmt.Errorf("--timeout must be positive, e.g. 2s")
+			}
+			useMDNS := mdns
+			if !cmd.Flags().Changed("mdns") {
+				useMDNS = len(addrs) == 0
+			}
+			var targets []string
+			for _, a := range addrs {
+				if _, _, err := net.SplitHostPort(a); err != nil {
+					a = net.JoinHostPort(strings.Trim(a, "[]"), fmt.Sprint(wire.DefaultPort))
+				}
+				targets = append(targets, a)
+			}
+			log := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: slog.LevelWarn}))
+			boxes, err := discovery.Find(cmd.Context(), discovery.FindOptions{
+				Targets: targets,
+				Timeout: timeout,
+				MDNS:    useMDNS,
+				Log:     log,
+			})
+			if err != nil {
+				return err
+			}
+			if len(boxes) == 0 {
+				how := "broadcast UDP " + fmt.Sprint(wire.DefaultPort)
+				if len(targets) > 0 {
+					how = "UDP " + strings.Join(targets, ", ")
+				}
+				if useMDNS {
+					how += " and mDNS"
+				}
+				return fmt.Errorf("no storebox answered within %s (%s); check that the box is running, on this network, and that UDP %d is not blocked, or try --timeout 5s", timeout, how, wire.DefaultPort)
+			}
+			out := cmd.OutOrStdout()
+			if asJSON {
+				enc := json.NewEncoder(out)
+				enc.SetEscapeHTML(false)
+				for _, b := range boxes {
+					if err := enc.Encode(b); err != nil {
+						return err
+					}
+				}
+				return nil
+			}
+			tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+			for _, b := range boxes {
+				line := fmt.Sprintf("%s\t%s\t%s\tmqtt=%d\thttp=%d\tversion=%s\tvia=%s",
+					b.StoreID, b.Name, net.JoinHostPort(b.Host, fmt.Sprint(b.Port)),
+					b.MQTTPort, b.HTTPPort, b.Version, strings.Join(b.Via, ","))
+				if len(b.Addrs) > 1 {
+					line += "\talso=" + strings.Join(b.Addrs[1:], ",")
+				}
+				fmt.Fprintln(tw, line)
+			}
+			return tw.Flush()
+		},
+	}
+	f := cmd.Flags()
+	f.DurationVar(&timeout, "timeout", 2*time.Second, "how long to wait for answers")
+	f.StringArrayVar(&addrs, "addr", nil, "UDP address to probe instead of broadcasting (repeatable; port defaults to 8686)")
+	f.BoolVar(&asJSON, "json", false, "print one JSON object per box")
+	f.BoolVar(&mdns, "mdns", true, "also browse mDNS (default: on unless --addr is given)")
+	return cmd
+}
