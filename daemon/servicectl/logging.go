@@ -39,8 +39,12 @@ func Logger(interactive bool, level slog.Level) *slog.Logger {
 }
 
 // NewLogger builds a logger for config's log.level and log.format
-// (auto|text|json; auto asks Interactive).
+// (auto|text|json; auto asks Interactive). Given os.Stderr under the
+// Windows service manager, it writes to the service's log file instead.
 func NewLogger(w io.Writer, format, level string) (*slog.Logger, error) {
+	if f, ok := w.(*os.File); ok && f == os.Stderr && !Interactive() {
+		w = serviceLogWriter()
+	}
 	var lv slog.Level
 	if err := lv.UnmarshalText([]byte(level)); err != nil {
 		return nil, fmt.Errorf("log level %q: use debug, info, warn or error", level)

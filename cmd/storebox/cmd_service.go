@@ -1,0 +1,146 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"runtime"
+
+	"github.com/spf13/cobra"
+
+	"github.com/storebox/storebox/daemon/config"
+	"github.com/storebox/storebox/daemon/servicectl"
+)
+
+// serviceCommand is `storebox service install|uninstall|start|stop|restart|status`.
+func serviceCommand(g *globals) *cobra.Command {
+	var executable string
+	controller := func() (servicectl.Controller, error) {
+		return servicectl.New(servicectl.Options{Executable: executable, ConfigPath: g.configPath, DataDir: g.dataDir})
+	}
+	c := &cobra.Command{
+		Use:   "service",
+		Short: "install and control storebox as a system service (systemd, Windows service)",
+	}
+	c.PersistentFlags().StringVar(&executable, "executable", "", "storebox binary the service runs (default: this one)")
+
+	install := &cobra.Command{
+		Use:   "install",
+		Short: "install and enable the service (run as root / Administrator)",
+		Long: "Install storebox as a service that starts at boot and restarts on failure.\n" +
+			"On Linux it installs the hardened systemd unit, creates the storebox user and,\n" +
+			"when missing, a commented default config at " + config.DefaultConfigPath + ".",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			path := g.configPath
+			if path == "" && runtime.GOOS == "linux" {
+				path = config.DefaultConfigPath
+			}
+			if path != "" {
+				if _, err := os.Stat(path); err == nil {
+					if _, err := config.Load(path); err != nil {
+						return fmt.Errorf("the service would not start; fix the config first:\n%w", err)
+					}
+				}
+			}
+			ctl, err := controller()
+			if err != nil {
+				return err
+			}
+			if err := ctl.Install(cmd.Context()); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "storebox service installed and enabled (%s); start it with: storebox service start\n", ctl.Platform())
+			return nil
+		},
+	}
+	uninstall := &cobra.Command{
+		Use:   "uninstall",
+		Short: "stop and remove the service (config and data are kept)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctl, err := controller()
+			if err != nil {
+				return err
+			}
+			if err := ctl.Uninstall(cmd.Context()); err != nil {
+				return err
+			}
+			fmt.Fprintln(cmd.OutOrStdout(), "storebox service removed; its config and data directory were kept")
+			return nil
+		},
+	}
+	c.AddCommand(install, uninstall)
+	for _, a := range []struct {
+		verb, short, done string
+		fn                func(servicectl.Controller, *cobra.Command) error
+	}{
+		{"start", "start the service", "started", func(ctl servicectl.Controller, cmd *cobra.Command) error { return ctl.Start(cmd.Context()) }},
+		{"stop", "stop the service", "stopped", func(ctl servicectl.Controller, cmd *cobra.Command) error { return ctl.Stop(cmd.Context()) }},
+		{"restart", "restart the service (e.g. after editing the config)", "restarted", func(ctl servicectl.Controller, cmd *cobra.Command) error { return ctl.Restart(cmd.Context()) }},
+	} {
+		c.AddCommand(&cobra.Command{
+			Use:   a.verb,
+			Short: a.short,
+			Args:  cobra.NoArgs,
+			RunE: func(cmd *cobra.Command, _ []string) error {
+				ctl, err := controller()
+				if err != nil {
+					return err
+				}
+				if err := a.fn(ctl, cmd); err != nil {
+					return err
+				}
+				fmt.Fprintln(cmd.OutOrStdout(), "storebox service", a.done)
+				return nil
+			},
+		})
+	}
+	c.AddCommand(&cobra.Command{
+		Use:   "status",
+		Short: "show the service state (exit status 1 unless running)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctl, err := controller()
+			if err != nil {
+				return err
+			}
+			st, err := ctl.Status(cmd.Context())
+			if err != nil {
+				return err
+			}
+			printServiceStatus(cmd, st)
+			if st.State != servicectl.StateRunning {
+				if st.State == servicectl.StateNotInstalled {
+					return servicectl.ErrNotInstalled
+				}
+				return errors.New("the storebox service is " + string(st.State))
+			}
+			return nil
+		},
+	})
+	return c
+}
+
+func printServiceStatus(cmd *cobra.Command, st servicectl.Status) {
+	w := cmd.OutOrStdout()
+	fmt.Fprintf(w, "storebox service: %s\n", st.State)
+	fmt.Fprintf(w, "  platform: %s\n", st.Platform)
+	if st.State == servicectl.StateNotInstalled {
+		return
+	}
+	if st.Enabled != "" {
+		fmt.Fprintf(w, "  unit:     %s (%s)\n", st.Unit, st.Enabled)
+	} else {
+		fmt.Fprintf(w, "  unit:     %s\n", st.Unit)
+	}
+	if st.PID > 0 {
+		fmt.Fprintf(w, "  pid:      %d\n", st.PID)
+	}
+	if st.Platform == "linux-systemd" {
+		fmt.Fprintf(w, "  restarts: %d\n", st.Restarts)
+	}
+	if st.Text != "" {
+		fmt.Fprintf(w, "  status:   %s\n", st.Text)
+	}
+}
