@@ -1,0 +1,314 @@
+package orders
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/storebox/storebox/protocol/devmsg"
+	"github.com/storebox/storebox/protocol/goods"
+)
+
+// Order states.
+const (
+	StatusPending     = "pending"
+	StatusPaid        = "paid"
+	StatusCancelled   = "cancelled"
+	StatusExpired     = "expired"
+	StatusNeedsReview = "needs_review"
+)
+
+// Pay methods (SPEC §2).
+const (
+	MethodQR          = "qr"
+	MethodCard        = "card"
+	MethodATM         = "atm"
+	MethodCredit      = "credit"
+	MethodCash        = "cash"
+	MethodCardOffline = "card_offline"
+)
+
+// Limits on a line (issue 3).
+const (
+	MaxQty     = 9999
+	MaxWeightG = 100000
+	MaxLines   = 200
+	maxIDLen   = 64
+)
+
+// Line is one line of an order, priced when the order was made.
+type Line struct {
+	GID     string `json:"gid"`
+	Name    string `json:"gname,omitempty"`
+	Unit    string `json:"unit"`
+	Qty     int64  `json:"qty,omitempty"`
+	WeightG int64  `json:"weight_g,omitempty"`
+	Price   int64  `json:"price"`
+	Amount  int64  `json:"amount"`
+}
+
+// stockQty is what the line holds in stock units: pieces, or grams for kg goods.
+func (l Line) stockQty() int64 {
+	if l.Unit == goods.UnitKg {
+		return l.WeightG
+	}
+	return l.Qty
+}
+
+// Attempt is one try at collecting the money for an order. Attempts are
+// numbered from 1; the provider's order number embeds the number, so a new
+// attempt is a new provider order and a retried attempt is the same one.
+type Attempt struct {
+	N        int       `json:"n"`
+	Method   string    `json:"method"`
+	Provider string    `json:"provider,omitempty"` // qpay|test|credit|local
+	Ref      string    `json:"ref,omitempty"`      // provider order number or credit order id
+	URL      string    `json:"url,omitempty"`
+	AtmPayNo string    `json:"atm_pay_no,omitempty"`
+	Account  string    `json:"account,omitempty"` // credit account token
+	Token    string    `json:"token,omitempty"`   // credit transaction token
+	State    string    `json:"state"`
+	Error    string    `json:"error,omitempty"`
+	At       time.Time `json:"at"`
+	Flagged  bool      `json:"flagged,omitempty"`  // a contradicting report was flagged
+	Settled  bool      `json:"settled,omitempty"`  // credit captured
+	Released bool      `json:"released,omitempty"` // credit hold cancelled (or nothing to cancel)
+}
+
+// Attempt states.
+const (
+	// AttemptSending: written before the provider call; the provider may or
+	// may not know it (a lost reply). Polling and a retry find out.
+	AttemptSending = "sending"
+	// AttemptOpen: the provider has it and the customer can pay.
+	AttemptOpen   = "open"
+	AttemptPaid   = "paid"
+	AttemptFailed = "failed"
+	// AttemptSuperseded: a later attempt replaced it; the provider is still
+	// asked about it while the order is pending, so a payment made on an old
+	// QR code is not lost.
+	AttemptSuperseded = "superseded"
+)
+
+// Review says why a person must look at an order.
+type Review struct {
+	Reason string    `json:"reason"`
+	At     time.Time `json:"at"`
+}
+
+// Order is the stored order.
+type Order struct {
+	OID         string     `json:"oid"`
+	OrderID     string     `json:"order_id"`
+	EquipID     string     `json:"equipId"`
+	OpenID      string     `json:"openId,omitempty"`
+	Status      string     `json:"status"`
+	Warehouse   string     `json:"whid"`
+	Lines       []Line     `json:"lines"`
+	AmountTotal int64      `json:"amount_total"`
+	Method      string     `json:"method"`
+	CreatedAt   time.Time  `json:"created_at"`
+	ExpiresAt   time.Time  `json:"expires_at"`
+	PaidAt      *time.Time `json:"paid_at,omitempty"`
+	ClosedAt    *time.Time `json:"closed_at,omitempty"`
+	PaidBy      int        `json:"paid_by,omitempty"` // attempt number that paid
+	Attempts    []Attempt  `json:"attempts,omitempty"`
+	Reviews     []Review   `json:"reviews,omitempty"`
+	// TestMode marks an order whose payment went through the test provider.
+	TestMode bool `json:"test_mode,omitempty"`
+}
+
+// NeedsReview reports whether a person must look at the order.
+func (o *Order) NeedsReview() bool { return len(o.Reviews) > 0 || o.Status == StatusNeedsReview }
+
+// Final reports whether the order left pending.
+func (o *Order) Final() bool { return o.Status != StatusPending }
+
+func (o *Order) attempt(n int) *Attempt {
+	for i := range o.Attempts {
+		if o.Attempts[i].N == n {
+			return &o.Attempts[i]
+		}
+	}
+	return nil
+}
+
+func (o *Order) lastAttempt() *Attempt {
+	if len(o.Attempts) == 0 {
+		return nil
+	}
+	return &o.Attempts[len(o.Attempts)-1]
+}
+
+// View is the order as getOrder shows it (SPEC §2).
+type View struct {
+	OID         string     `json:"oid"`
+	OrderID     string     `json:"order_id"`
+	Status      string     `json:"status"`
+	AmountTotal int64      `json:"amount_total"`
+	Lines       []Line     `json:"lines"`
+	Method      string     `json:"method"`
+	PaidAt      *time.Time `json:"paid_at,omitempty"`
+	ExpiresAt   time.Time  `json:"expires_at"`
+	NeedsReview bool       `json:"needs_review,omitempty"`
+	TestMode    bool       `json:"test_mode,omitempty"`
+}
+
+// View returns the device view of the order.
+func (o *Order) View() View {
+	return View{OID: o.OID, OrderID: o.OrderID, Status: o.Status, AmountTotal: o.AmountTotal, Lines: o.Lines,
+		Method: o.Method, PaidAt: o.PaidAt, ExpiresAt: o.ExpiresAt, NeedsReview: o.NeedsReview(), TestMode: o.TestMode}
+}
+
+// LineRequest is a line as a terminal sends it. Qty and WeightG are
+// pointers so "absent" and "0" differ; json.Number keeps 1.5 from being
+// silently truncated.
+type LineRequest struct {
+	GID     string   `json:"gid"`
+	Qty     *float64 `json:"qty"`
+	WeightG *float64 `json:"weight_g"`
+}
+
+// PayRequest is getPayInfo's body.
+type PayRequest struct {
+	OrderID      string        `json:"order_id"`
+	Lines        []LineRequest `json:"lines"`
+	PayMethod    string        `json:"pay_method"`
+	OpenID       string        `json:"openId"`
+	AccountToken string        `json:"account_token"`
+}
+
+// PayInfo is getPayInfo's reply.
+type PayInfo struct {
+	OID         string    `json:"oid"`
+	AmountTotal int64     `json:"amount_total"`
+	URL         string    `json:"url"`
+	ExpiresAt   time.Time `json:"expires_at"`
+	Status      string    `json:"status"`
+	Method      string    `json:"method"`
+	AtmPayNo    string    `json:"atm_pay_no,omitempty"`
+	TestMode    bool      `json:"test_mode,omitempty"`
+}
+
+func badRequest(format string, args ...any) *devmsg.Error {
+	return devmsg.Errorf(devmsg.CodeBadRequest, format, args...)
+}
+
+func validID(field, v string) *devmsg.Error {
+	if v == "" {
+		return badRequest("%s is required", field)
+	}
+	if len(v) > maxIDLen {
+		return badRequest("%s is longer than %d characters", field, maxIDLen)
+	}
+	for _, r := range v {
+		if r < 0x20 || r == 0x7f || r == '\'' || r == '"' || r == '%' {
+			return badRequest("%s holds a character that is not allowed (control characters, quotes, %%)", field)
+		}
+	}
+	return nil
+}
+
+// wholeNumber checks that f is an integer in [1, max].
+func wholeNumber(f float64, max int64) (int64, bool) {
+	if f != f || f < 1 || f > float64(max) || f != float64(int64(f)) {
+		return 0, false
+	}
+	return int64(f), true
+}
+
+// validateShape checks what can be checked without the catalog.
+func (r *PayRequest) validateShape() *devmsg.Error {
+	if e := validID("order_id", r.OrderID); e != nil {
+		return e
+	}
+	switch r.PayMethod {
+	case MethodQR, MethodCard, MethodATM, MethodCredit, MethodCash:
+	case "":
+		return badRequest("pay_method is required: qr, card, atm, credit or cash")
+	default:
+		return badRequest("pay_method %q is not one of qr, card, atm, credit, cash", r.PayMethod)
+	}
+	if len(r.Lines) == 0 {
+		return badRequest("lines must not be empty")
+	}
+	if len(r.Lines) > MaxLines {
+		return badRequest("at most %d lines per order", MaxLines)
+	}
+	if len(r.OpenID) > 128 {
+		return badRequest("openId is longer than 128 characters")
+	}
+	for i, l := range r.Lines {
+		if l.GID == "" {
+			return badRequest("lines[%d].gid is required", i)
+		}
+		if l.Qty != nil && l.WeightG != nil {
+			return badRequest("lines[%d]: give qty or weight_g, not both", i)
+		}
+		if l.Qty == nil && l.WeightG == nil {
+			return badRequest("lines[%d]: qty (pieces) or weight_g (kg goods) is required", i)
+		}
+	}
+	return nil
+}
+
+// priceLine checks one requested line against its goods and prices it.
+func priceLine(i int, l LineRequest, g goods.Goods) (Line, *devmsg.Error) {
+	out := Line{GID: g.GID, Name: g.Name, Unit: g.Unit, Price: g.Price}
+	switch g.Unit {
+	case goods.UnitKg:
+		if l.WeightG == nil {
+			return Line{}, badRequest("lines[%d]: %s is sold by weight: send weight_g (grams), not qty", i, g.GID)
+		}
+		w, ok := wholeNumber(*l.WeightG, MaxWeightG)
+		if !ok {
+			return Line{}, badRequest("lines[%d].weight_g: must be a whole number of grams from 1 to %d", i, MaxWeightG)
+		}
+		out.WeightG = w
+	default:
+		if l.Qty == nil {
+			return Line{}, badRequest("lines[%d]: %s is sold by the piece: send qty, not weight_g", i, g.GID)
+		}
+		q, ok := wholeNumber(*l.Qty, MaxQty)
+		if !ok {
+			return Line{}, badRequest("lines[%d].qty: must be a whole number from 1 to %d", i, MaxQty)
+		}
+		out.Qty = q
+	}
+	out.Amount = goods.LineAmount(g.Price, out.Qty, out.WeightG, g.Unit)
+	return out, nil
+}
+
+// sameRequest reports whether the stored order was made from these lines
+// (same goods and quantities in the same order; prices may have moved since).
+func sameRequest(o *Order, req []LineRequest) bool {
+	if len(o.Lines) != len(req) {
+		return false
+	}
+	for i, l := range req {
+		ol := o.Lines[i]
+		if ol.GID != l.GID {
+			return false
+		}
+		var want *float64
+		var have int64
+		if ol.Unit == goods.UnitKg {
+			want, have = l.WeightG, ol.WeightG
+		} else {
+			want, have = l.Qty, ol.Qty
+		}
+		if want == nil || *want != float64(have) {
+			return false
+		}
+		if (ol.Unit == goods.UnitKg && l.Qty != nil) || (ol.Unit != goods.UnitKg && l.WeightG != nil) {
+			return false
+		}
+	}
+	return true
+}
+
+func fmtLines(short []string) string {
+	if len(short) == 1 {
+		return short[0]
+	}
+	return fmt.Sprint(short)
+}

@@ -1,0 +1,452 @@
+package orders
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"log/slog"
+	"sync"
+	"time"
+
+	"go.etcd.io/bbolt"
+
+	"github.com/storebox/storebox/daemon/store"
+	"github.com/storebox/storebox/protocol/devmsg"
+	"github.com/storebox/storebox/protocol/ledger"
+)
+
+// Config tunes a Service. Zero values take the defaults noted.
+type Config struct {
+	TTL       time.Duration // orders.payment_ttl; default 15m
+	Warehouse string        // selling warehouse; default the store's
+	StoreID   string
+	// PollInterval and PollMax bound the provider polling backoff
+	// (payments.qpay.poll_interval / poll_max; defaults 2s and 30s).
+	PollInterval time.Duration
+	PollMax      time.Duration
+	// LatePoll is how long a provider payment is still asked about after
+	// its order closed, so a payment made at the last second is recorded
+	// (default 30m).
+	LatePoll time.Duration
+	// CreditHoldTTL is the lifetime asked for a credit hold (default 24h);
+	// the capture normally follows within seconds.
+	CreditHoldTTL time.Duration
+	// NotifySecret is upstream.secret: relayed notifies must be signed with
+	// it. Empty disables the notify endpoint.
+	NotifySecret string
+	// PayPageBase is the local HTTP server's base URL as devices reach it
+	// ("http://192.168.1.10:8680"); the test provider's pay links use it.
+	PayPageBase string
+	// Now is the clock; default time.Now.
+	Now func() time.Time
+}
+
+// Service owns orders. Create it with New and run Serve.
+type Service struct {
+	cfg      Config
+	st       *store.Store
+	instance string
+	pay      Provider
+	credit   Credit
+	log      *slog.Logger
+	// commit runs a write transaction; Batch shares one fsync among
+	// concurrent terminals. The benchmark swaps it for Update to measure
+	// one fsync per order.
+	commit func(func(*store.Tx) error) error
+
+	hookMu  sync.RWMutex
+	pusher  Pusher
+	openIDs func(equipID string) (string, bool)
+
+	locks [64]sync.Mutex
+
+	sched *scheduler
+}
+
+// New opens the orders buckets in st and returns the service.
+func New(cfg Config, st *store.Store, pay Providers, pusher Pusher, log *slog.Logger) (*Service, error) {
+	if cfg.TTL <= 0 {
+		cfg.TTL = 15 * time.Minute
+	}
+	if cfg.Warehouse == "" {
+		cfg.Warehouse = st.Warehouse()
+	}
+	if cfg.PollInterval <= 0 {
+		cfg.PollInterval = 2 * time.Second
+	}
+	if cfg.PollMax < cfg.PollInterval {
+		cfg.PollMax = max(30*time.Second, cfg.PollInterval)
+	}
+	if cfg.LatePoll <= 0 {
+		cfg.LatePoll = 30 * time.Minute
+	}
+	if cfg.CreditHoldTTL <= 0 {
+		cfg.CreditHoldTTL = 24 * time.Hour
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	inst, err := openBuckets(st)
+	if err != nil {
+		return nil, err
+	}
+	s := &Service{cfg: cfg, st: st, instance: inst, pay: pay.Payment, credit: pay.Credit, log: log, pusher: pusher}
+	s.commit = st.Batch
+	s.sched = newScheduler()
+	return s, nil
+}
+
+// SetPusher sets where orderPaid and orderExpired go (the device server).
+func (s *Service) SetPusher(p Pusher) {
+	s.hookMu.Lock()
+	s.pusher = p
+	s.hookMu.Unlock()
+}
+
+// SetOpenIDProvider sets the lookup used when getPayInfo carries no openId
+// (a terminal beside a door uses the door's last admitted scan).
+func (s *Service) SetOpenIDProvider(fn func(equipID string) (openID string, ok bool)) {
+	s.hookMu.Lock()
+	s.openIDs = fn
+	s.hookMu.Unlock()
+}
+
+// TestMode reports whether qr, card and atm go to the test provider, which
+// moves no money.
+func (s *Service) TestMode() bool { return s.pay != nil && s.pay.TestMode() }
+
+func (s *Service) now() time.Time { return s.cfg.Now().UTC() }
+
+func (s *Service) push(equipID, action string, body any) {
+	s.hookMu.RLock()
+	p := s.pusher
+	s.hookMu.RUnlock()
+	if p == nil || equipID == "" {
+		return
+	}
+	if !p.Push(equipID, action, body) {
+		s.log.Debug("push not delivered: device not connected", "equipId", equipID, "action", action)
+	}
+}
+
+func (s *Service) lock(oid string) func() {
+	h := fnv.New32a()
+	h.Write([]byte(oid))
+	m := &s.locks[h.Sum32()%uint32(len(s.locks))]
+	m.Lock()
+	return m.Unlock
+}
+
+func internal(op string, err error) error {
+	var de *devmsg.Error
+	if errors.As(err, &de) {
+		return de
+	}
+	return fmt.Errorf("%s: %w", op, err)
+}
+
+// GetPayInfo creates the order for (equipID, req.OrderID) — or finds the one
+// already made — and starts collecting the payment. The order and its
+// reservation are on disk before it returns.
+func (s *Service) GetPayInfo(ctx context.Context, equipID string, req PayRequest) (PayInfo, error) {
+	if e := validID("equipId", equipID); e != nil {
+		return PayInfo{}, e
+	}
+	if e := req.validateShape(); e != nil {
+		return PayInfo{}, e
+	}
+	if e := s.methodAvailable(req); e != nil {
+		return PayInfo{}, e
+	}
+	if req.OpenID == "" {
+		s.hookMu.RLock()
+		fn := s.openIDs
+		s.hookMu.RUnlock()
+		if fn != nil {
+			if id, ok := fn(equipID); ok {
+				req.OpenID = id
+			}
+		}
+	}
+	now := s.now()
+	var (
+		o     *Order
+		fresh bool
+		derr  *devmsg.Error
+	)
+	err := s.commit(func(t *store.Tx) error {
+		// Batch may run this more than once: start clean every time.
+		o, fresh, derr = nil, false, nil
+		if oid := oidByKey(t.Tx, equipID, req.OrderID); oid != "" {
+			old, err := loadOrder(t.Tx, oid)
+			if err != nil {
+				return err
+			}
+			if old == nil {
+				return fmt.Errorf("order key %s/%s points at missing order %s", equipID, req.OrderID, oid)
+			}
+			if !sameRequest(old, req.Lines) {
+				derr = devmsg.Errorf(devmsg.CodeConflict, "order_id %q was already used for an order with other lines (%s); use a new order_id", req.OrderID, oid)
+				return nil
+			}
+			o, fresh, err = s.reissue(t, old, req, now)
+			return err
+		}
+		lines := make([]Line, len(req.Lines))
+		var total int64
+		for i, lr := range req.Lines {
+			g, ok, err := s.st.GoodsTx(t.Tx, lr.GID)
+			if err != nil {
+				return err
+			}
+			if !ok {
+				derr = devmsg.Errorf(devmsg.CodeNotFound, "lines[%d]: no goods with gid %q", i, lr.GID)
+				return nil
+			}
+			l, e := priceLine(i, lr, g)
+			if e != nil {
+				derr = e
+				return nil
+			}
+			lines[i] = l
+			total += l.Amount
+		}
+		if short := shortLines(t, s.cfg.Warehouse, lines); len(short) > 0 {
+			derr = devmsg.Errorf(devmsg.CodeOutOfStock, "not enough stock for %s", fmtLines(short))
+			return nil
+		}
+		if err := stockMove(t, s.cfg.Warehouse, lines, 0, 1); err != nil {
+			return err
+		}
+		o = &Order{OID: nextOID(t, s.instance), OrderID: req.OrderID, EquipID: equipID, OpenID: req.OpenID,
+			Status: StatusPending, Warehouse: s.cfg.Warehouse, Lines: lines, AmountTotal: total,
+			Method: req.PayMethod, CreatedAt: now, ExpiresAt: now.Add(s.cfg.TTL)}
+		a := s.newAttempt(o, req, now)
+		if err := event(t, ledger.OrderCreated, o, nil, ""); err != nil {
+			return err
+		}
+		if err := event(t, ledger.PaymentCreated, o, a, ""); err != nil {
+			return err
+		}
+		fresh = true
+		return saveOrder(t, nil, o, s)
+	})
+	if err != nil {
+		return PayInfo{}, internal("getPayInfo: save order", err)
+	}
+	if derr != nil {
+		return PayInfo{}, derr
+	}
+	o, err = s.drive(ctx, o.OID, fresh)
+	if o == nil {
+		return PayInfo{}, err
+	}
+	return s.payInfo(o), err
+}
+
+func (s *Service) methodAvailable(req PayRequest) *devmsg.Error {
+	switch req.PayMethod {
+	case MethodQR, MethodCard, MethodATM:
+		if s.pay == nil {
+			return badRequest("pay_method %s is not available: no payment provider is configured (payments.provider); use cash", req.PayMethod)
+		}
+	case MethodCredit:
+		if req.AccountToken == "" {
+			return badRequest("pay_method credit needs account_token")
+		}
+		if len(req.AccountToken) > 256 {
+			return badRequest("account_token is longer than 256 characters")
+		}
+		if s.credit == nil {
+			return devmsg.Errorf(devmsg.CodeOffline, "store credit needs the cloud, and no upstream is configured; pay another way")
+		}
+	}
+	return nil
+}
+
+// newAttempt appends the attempt that collects req.PayMethod to o.
+func (s *Service) newAttempt(o *Order, req PayRequest, now time.Time) *Attempt {
+	n := len(o.Attempts) + 1
+	a := Attempt{N: n, Method: req.PayMethod, At: now}
+	switch req.PayMethod {
+	case MethodCash, MethodCardOffline:
+		a.Provider, a.State = providerLocal, AttemptOpen
+	case MethodCredit:
+		// The cloud dedupes holds by order id, so every credit attempt of an
+		// order names the same hold.
+		a.Provider, a.Ref, a.Account, a.State = providerCredit, o.OID, req.AccountToken, AttemptSending
+	default:
+		a.Provider, a.Ref, a.State = s.pay.Name(), fmt.Sprintf("%s-%d", o.OID, n), AttemptSending
+		o.TestMode = o.TestMode || s.pay.TestMode()
+	}
+	o.Method = req.PayMethod
+	o.Attempts = append(o.Attempts, a)
+	return &o.Attempts[len(o.Attempts)-1]
+}
+
+// reissue answers a repeated getPayInfo: the same method again is the same
+// payment; another method (or a retry after a failure) is a new attempt on
+// the same order.
+func (s *Service) reissue(t *store.Tx, old *Order, req PayRequest, now time.Time) (*Order, bool, error) {
+	if old.Status != StatusPending {
+		return old, false, nil
+	}
+	if last := old.lastAttempt(); last != nil && last.Method == req.PayMethod && last.State != AttemptFailed {
+		return old, false, nil
+	}
+	o := old.clone()
+	for i := range o.Attempts {
+		if o.Attempts[i].State == AttemptOpen || (o.Attempts[i].State == AttemptSending && o.Attempts[i].Provider != providerCredit) {
+			o.Attempts[i].State = AttemptSuperseded
+		}
+	}
+	a := s.newAttempt(o, req, now)
+	if err := event(t, ledger.PaymentCreated, o, a, "re-issued"); err != nil {
+		return nil, false, err
+	}
+	return o, true, saveOrder(t, old, o, s)
+}
+
+// Get returns one order.
+func (s *Service) Get(oid string) (Order, bool, error) {
+	var o *Order
+	err := s.st.View(func(tx *bbolt.Tx) (err error) {
+		o, err = loadOrder(tx, oid)
+		return err
+	})
+	if err != nil || o == nil {
+		return Order{}, false, err
+	}
+	return *o, true, nil
+}
+
+// GetOrder is getOrder: the device view of one order.
+func (s *Service) GetOrder(oid string) (View, error) {
+	if e := validID("oid", oid); e != nil {
+		return View{}, e
+	}
+	o, ok, err := s.Get(oid)
+	if err != nil {
+		return View{}, internal("getOrder", err)
+	}
+	if !ok {
+		return View{}, devmsg.Errorf(devmsg.CodeNotFound, "no order %q", oid)
+	}
+	return o.View(), nil
+}
+
+// CancelOrder is cancelOrder: a pending order is cancelled and its stock
+// released. Cancelling a cancelled or expired order again is fine; a paid
+// one is a conflict.
+func (s *Service) CancelOrder(equipID, oid string) error {
+	if e := validID("oid", oid); e != nil {
+		return e
+	}
+	var derr *devmsg.Error
+	err := s.commit(func(t *store.Tx) error {
+		derr = nil
+		o, err := loadOrder(t.Tx, oid)
+		if err != nil {
+			return err
+		}
+		switch {
+		case o == nil:
+			derr = devmsg.Errorf(devmsg.CodeNotFound, "no order %q", oid)
+		case o.EquipID != equipID:
+			derr = devmsg.Errorf(devmsg.CodeForbidden, "order %s belongs to terminal %s", oid, o.EquipID)
+		case o.Status == StatusPaid || o.Status == StatusNeedsReview:
+			derr = devmsg.Errorf(devmsg.CodeConflict, "order %s is %s and cannot be cancelled", oid, o.Status)
+		case o.Status == StatusPending:
+			_, err = s.close(t, o, StatusCancelled, s.now())
+		}
+		return err
+	})
+	if err != nil {
+		return internal("cancelOrder", err)
+	}
+	if derr != nil {
+		return derr
+	}
+	return nil
+}
+
+// MakePayment is makePayment: cash or an offline card terminal paid the
+// exact amount_total. A retry of the same payment succeeds again.
+func (s *Service) MakePayment(equipID, oid, method string, amount int64) error {
+	if e := validID("oid", oid); e != nil {
+		return e
+	}
+	if method != MethodCash && method != MethodCardOffline {
+		return badRequest("method must be cash or card_offline, not %q", method)
+	}
+	var derr *devmsg.Error
+	err := s.commit(func(t *store.Tx) error {
+		derr = nil
+		old, err := loadOrder(t.Tx, oid)
+		if err != nil {
+			return err
+		}
+		switch {
+		case old == nil:
+			derr = devmsg.Errorf(devmsg.CodeNotFound, "no order %q", oid)
+			return nil
+		case old.EquipID != equipID:
+			derr = devmsg.Errorf(devmsg.CodeForbidden, "order %s belongs to terminal %s", oid, old.EquipID)
+			return nil
+		case amount != old.AmountTotal:
+			derr = badRequest("amount %d does not equal the order's amount_total %d", amount, old.AmountTotal)
+			return nil
+		case old.Status == StatusPaid:
+			if a := old.attempt(old.PaidBy); a != nil && a.Provider == providerLocal && a.Method == method {
+				return nil // the same payment, retried
+			}
+			derr = devmsg.Errorf(devmsg.CodeConflict, "order %s is already paid by %s", oid, old.Method)
+			return nil
+		case old.Status == StatusNeedsReview:
+			derr = devmsg.Errorf(devmsg.CodeConflict, "order %s needs review and cannot take another payment", oid)
+			return nil
+		}
+		now := s.now()
+		o := old.clone()
+		a := o.lastAttempt()
+		if a == nil || a.Provider != providerLocal || a.Method != method || a.State != AttemptOpen {
+			a = s.newAttempt(o, PayRequest{PayMethod: method}, now)
+			a.Provider, a.State = providerLocal, AttemptOpen
+			if err := event(t, ledger.PaymentCreated, o, a, "makePayment"); err != nil {
+				return err
+			}
+			if err := saveOrder(t, old, o, s); err != nil {
+				return err
+			}
+			old = o
+		}
+		paid, err := s.markPaid(t, old, a.N, now)
+		if err != nil {
+			return err
+		}
+		if paid.Status == StatusNeedsReview {
+			derr = devmsg.Errorf(devmsg.CodeConflict, "order %s had %s and its stock is gone; the payment is recorded and the order needs review", oid, old.Status)
+		}
+		return nil
+	})
+	if err != nil {
+		return internal("makePayment", err)
+	}
+	if derr != nil {
+		return derr
+	}
+	return nil
+}
+
+func (s *Service) payInfo(o *Order) PayInfo {
+	p := PayInfo{OID: o.OID, AmountTotal: o.AmountTotal, ExpiresAt: o.ExpiresAt, Status: o.Status, Method: o.Method, TestMode: o.TestMode}
+	if a := o.lastAttempt(); a != nil && o.Status == StatusPending {
+		p.URL, p.AtmPayNo = a.URL, a.AtmPayNo
+	}
+	return p
+}
+
