@@ -1,0 +1,74 @@
+package orders
+
+import (
+	"context"
+
+	"github.com/storebox/storebox/daemon/devices"
+	"github.com/storebox/storebox/protocol/devmsg"
+)
+
+// Register adds getPayInfo, makePayment, getOrder and cancelOrder to the
+// device server.
+func (s *Service) Register(h interface{ Handle(string, devices.Handler) }) {
+	h.Handle("getPayInfo", s.actGetPayInfo)
+	h.Handle("makePayment", s.actMakePayment)
+	h.Handle("getOrder", s.actGetOrder)
+	h.Handle("cancelOrder", s.actCancelOrder)
+}
+
+func (s *Service) actGetPayInfo(ctx context.Context, sess *devices.Session, req *devmsg.Request) (any, error) {
+	var body PayRequest
+	if e := req.DecodeBody(&body); e != nil {
+		return nil, e
+	}
+	return s.GetPayInfo(ctx, sess.EquipID(), body)
+}
+
+type oidBody struct {
+	OID string `json:"oid"`
+}
+
+type makePaymentBody struct {
+	OID    string   `json:"oid"`
+	Method string   `json:"method"`
+	Amount *float64 `json:"amount"`
+}
+
+func (s *Service) actMakePayment(_ context.Context, sess *devices.Session, req *devmsg.Request) (any, error) {
+	var body makePaymentBody
+	if e := req.DecodeBody(&body); e != nil {
+		return nil, e
+	}
+	if body.Amount == nil {
+		return nil, badRequest("amount is required (minor units, equal to amount_total)")
+	}
+	amt := *body.Amount
+	if amt != float64(int64(amt)) || amt < 0 {
+		return nil, badRequest("amount must be a whole, non-negative number of minor units")
+	}
+	return nil, s.MakePayment(sess.EquipID(), body.OID, body.Method, int64(amt))
+}
+
+type orderReply struct {
+	Order View `json:"order"`
+}
+
+func (s *Service) actGetOrder(_ context.Context, _ *devices.Session, req *devmsg.Request) (any, error) {
+	var body oidBody
+	if e := req.DecodeBody(&body); e != nil {
+		return nil, e
+	}
+	v, err := s.GetOrder(body.OID)
+	if err != nil {
+		return nil, err
+	}
+	return orderReply{Order: v}, nil
+}
+
+func (s *Service) actCancelOrder(_ context.Context, sess *devices.Session, req *devmsg.Request) (any, error) {
+	var body oidBody
+	if e := req.DecodeBody(&body); e != nil {
+		return nil, e
+	}
+	return nil, s.CancelOrder(sess.EquipID(), body.OID)
+}

@@ -1,0 +1,68 @@
+package orders
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/storebox/storebox/sync/qpay"
+)
+
+// QPay is the SinoPac QPay provider. qr and card become card orders (the
+// QR code encodes the card pay URL), atm a virtual account. Amounts are
+// passed as they are: the store's minor unit is the bank's TWD×100.
+type QPay struct{ c *qpay.Client }
+
+// NewQPay wraps a QPay client.
+func NewQPay(c *qpay.Client) *QPay { return &QPay{c: c} }
+
+// Name implements Provider.
+func (*QPay) Name() string { return "qpay" }
+
+// TestMode implements Provider.
+func (*QPay) TestMode() bool { return false }
+
+// classify keeps "we learnt nothing" apart from "the bank said no": an
+// unreachable bank and a reply that fails decryption or Sign are both
+// unknown outcomes, retried and never acted on.
+func classify(op string, err error) error {
+	if qpay.Retryable(err) || errors.Is(err, qpay.ErrUntrusted) {
+		return fmt.Errorf("qpay %s: %w: %w", op, ErrUnavailable, err)
+	}
+	return fmt.Errorf("qpay %s: %w", op, err)
+}
+
+// Create implements Provider.
+func (q *QPay) Create(ctx context.Context, r CreateRequest) (Created, error) {
+	pt := "C"
+	if r.Method == MethodATM {
+		pt = "A"
+	}
+	res, err := q.c.CreateOrder(ctx, qpay.CreateRequest{OrderNo: r.Ref, Amount: r.Amount, PayType: pt, ProductName: r.Product})
+	if err != nil {
+		return Created{}, classify("create "+r.Ref, err)
+	}
+	return Created{URL: res.PayURL, AtmPayNo: res.AtmPayNo}, nil
+}
+
+func report(t qpay.Transaction) Report {
+	return Report{Found: t.Found && t.OrderNo != "", Ref: t.OrderNo, Amount: t.Amount, Status: t.Status, Detail: t.Description}
+}
+
+// Query implements Provider (OrderQuery).
+func (q *QPay) Query(ctx context.Context, ref string) (Report, error) {
+	t, err := q.c.QueryOrder(ctx, ref)
+	if err != nil {
+		return Report{}, classify("query "+ref, err)
+	}
+	return report(t), nil
+}
+
+// QueryToken implements Provider (OrderPayQuery).
+func (q *QPay) QueryToken(ctx context.Context, token string) (Report, error) {
+	t, err := q.c.QueryPayToken(ctx, token)
+	if err != nil {
+		return Report{}, classify("pay query", err)
+	}
+	return report(t), nil
+}
