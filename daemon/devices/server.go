@@ -321,4 +321,3 @@ func (s *Server) serveConn(ctx context.Context, nc net.Conn) {
 }
 
 var errFull = errors.New("outbound queue full")
-

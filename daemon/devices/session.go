@@ -209,10 +209,24 @@ func (c *Session) readFailed(err error) {
 		c.mu.Unlock()
 		c.nc.SetWriteDeadline(time.Now().Add(time.Second))
 		c.nc.Write(frame.Append(nil, mode, b))
+		c.lingerClose()
 		c.srv.log.Info("closing device connection on framing error", "addr", c.nc.RemoteAddr(), "equipId", c.EquipID(), "err", err)
 	case errors.As(err, &ne) && ne.Timeout():
 		c.srv.log.Info("closing silent device connection", "addr", c.nc.RemoteAddr(), "equipId", c.EquipID(), "silent_for", c.srv.readTimeout())
 	}
+}
+
+// lingerClose half-closes and drains what the peer is still sending for a
+// moment, so closing with unread input does not reset the connection and
+// destroy the error frame before the device reads it.
+func (c *Session) lingerClose() {
+	tc, ok := c.nc.(*net.TCPConn)
+	if !ok {
+		return
+	}
+	tc.CloseWrite()
+	tc.SetReadDeadline(time.Now().Add(500 * time.Millisecond))
+	io.Copy(io.Discard, io.LimitReader(tc, 8<<20))
 }
 
 func (c *Session) replyErr(h devmsg.Head, e *devmsg.Error) {

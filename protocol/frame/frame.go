@@ -5,6 +5,7 @@ package frame
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -101,37 +102,38 @@ func (r *Reader) nextLine() ([]byte, error) {
 func (r *Reader) readLine() ([]byte, error) {
 	r.acc = r.acc[:0]
 	for {
-		chunk, err := r.br.ReadSlice('\n')
-		if len(r.acc)+len(chunk) > r.max+2 { // +2: the terminator is not payload
-			return nil, ErrTooLarge
-		}
-		switch {
-		case err == nil:
-			var line []byte
-			if len(r.acc) == 0 {
-				line = append([]byte(nil), chunk...)
-			} else {
-				line = append(append([]byte(nil), r.acc...), chunk...)
-			}
-			line = line[:len(line)-1]
-			if n := len(line); n > 0 && line[n-1] == '\r' {
-				line = line[:n-1]
-			}
-			if len(line) > r.max {
-				return nil, ErrTooLarge
-			}
-			if cap(r.acc) > 64<<10 {
-				r.acc = nil // do not pin a large buffer to an idle session
-			}
-			return line, nil
-		case errors.Is(err, bufio.ErrBufferFull):
-			r.acc = append(r.acc, chunk...)
-		default:
-			if err == io.EOF && (len(r.acc) > 0 || len(chunk) > 0) {
+		// Count bytes as they arrive, so a line that never ends is refused
+		// as soon as it passes the limit rather than when it ends.
+		if _, err := r.br.Peek(1); err != nil {
+			if err == io.EOF && len(r.acc) > 0 {
 				return nil, io.ErrUnexpectedEOF
 			}
 			return nil, err
 		}
+		buf, _ := r.br.Peek(r.br.Buffered())
+		i := bytes.IndexByte(buf, '\n')
+		if i < 0 {
+			r.acc = append(r.acc, buf...)
+			r.br.Discard(len(buf))
+			if len(r.acc) > r.max+1 { // +1: a '\r' may precede the '\n'
+				return nil, ErrTooLarge
+			}
+			continue
+		}
+		r.acc = append(r.acc, buf[:i]...)
+		r.br.Discard(i + 1)
+		line := r.acc
+		if n := len(line); n > 0 && line[n-1] == '\r' {
+			line = line[:n-1]
+		}
+		if len(line) > r.max {
+			return nil, ErrTooLarge
+		}
+		out := append([]byte(nil), line...)
+		if cap(r.acc) > 64<<10 {
+			r.acc = nil // do not pin a large buffer to an idle session
+		}
+		return out, nil
 	}
 }
 

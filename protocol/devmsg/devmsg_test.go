@@ -1,0 +1,85 @@
+package devmsg
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+)
+
+func TestDecode(t *testing.T) {
+	cases := []struct {
+		name, in, code, body string
+	}{
+		{"object body", `{"head":{"action":"getGoods","seq":7},"body":{"code":"1"}}`, "", `{"code":"1"}`},
+		{"string body", `{"head":{"action":"getGoods"},"body":"{\"code\":\"1\"}"}`, "", `{"code":"1"}`},
+		{"no body", `{"head":{"action":"health"}}`, "", `{}`},
+		{"null body", `{"head":{"action":"health"},"body":null}`, "", `{}`},
+		{"string not json", `{"head":{"action":"x"},"body":"hello"}`, CodeBadRequest, ""},
+		{"string array", `{"head":{"action":"x"},"body":"[1]"}`, CodeBadRequest, ""},
+		{"array body", `{"head":{"action":"x"},"body":[1]}`, CodeBadRequest, ""},
+		{"no head", `{"body":{}}`, CodeBadRequest, ""},
+		{"no action", `{"head":{"seq":1}}`, CodeBadRequest, ""},
+		{"invalid json", `{"head":`, CodeBadRequest, ""},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			req, err := Decode([]byte(c.in))
+			if c.code != "" {
+				if err == nil || err.Code != c.code {
+					t.Fatalf("want %s, got %v", c.code, err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if string(req.Body) != c.body {
+				t.Fatalf("body %s", req.Body)
+			}
+		})
+	}
+}
+
+func TestEncodeReply(t *testing.T) {
+	seq := int64(7)
+	b, err := EncodeReply(Head{Action: "getGoods", Seq: &seq, UniqueID: "T#1"}, map[string]any{"goods": []int{}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r struct {
+		Head Head           `json:"head"`
+		Body map[string]any `json:"body"`
+	}
+	if err := json.Unmarshal(b, &r); err != nil {
+		t.Fatalf("%s: %v", b, err)
+	}
+	if r.Head.Action != "getGoodsReturn" || *r.Head.Seq != 7 || r.Head.UniqueID != "T#1" || r.Body["exception"] != "" {
+		t.Fatalf("%s", b)
+	}
+	b, _ = EncodeReply(Head{Action: "x"}, nil, Errorf(CodeNotFound, "no \"such\" goods"))
+	if !strings.Contains(string(b), `"exception":"no \"such\" goods","code":"not_found"`) || !json.Valid(b) {
+		t.Fatalf("%s", b)
+	}
+}
+
+// FuzzDecode: any input decodes or fails with a code; a decoded body is
+// always a valid JSON object, and a reply to it is valid JSON.
+func FuzzDecode(f *testing.F) {
+	f.Add([]byte(`{"head":{"action":"getGoods","seq":7},"body":{"code":"1"}}`))
+	f.Add([]byte(`{"head":{"action":"x"},"body":"{\"a\":1}"}`))
+	f.Add([]byte(`{"head":{"action":"x"},"body":"nope"}`))
+	f.Fuzz(func(t *testing.T, in []byte) {
+		req, err := Decode(in)
+		if err != nil {
+			if err.Code == "" {
+				t.Fatal("error without code")
+			}
+		} else if !json.Valid(req.Body) || req.Body[0] != '{' {
+			t.Fatalf("body not an object: %q", req.Body)
+		}
+		out, eerr := EncodeReply(req.Head, nil, err)
+		if eerr != nil || !json.Valid(out) {
+			t.Fatalf("reply invalid: %q %v", out, eerr)
+		}
+	})
+}
