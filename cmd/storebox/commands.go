@@ -11,5 +11,8 @@ func subcommands(g *globals) []*cobra.Command {
 		catalogCommand(g),
 		devicesCommand(g),
 		clientCommand(),
+		discoverCommand(),
+		qpayCommand(g),
+		serviceCommand(g),
 	}
 }
