@@ -160,3 +160,50 @@ func TestMDNS(t *testing.T) {
 		t.Fatalf("box %+v", box)
 	}
 }
+
+// TestMDNSQuickStop stops the service right after mDNS registration started:
+// the daemon may be stopped at any moment, and zeroconf's shutdown must not
+// hang or race.
+func TestMDNSQuickStop(t *testing.T) {
+	if !hasMulticast() {
+		t.Skip("no up multicast interface with an address on this host: mDNS cannot work here")
+	}
+	for i := range 5 {
+		cfg := testConfig("127.0.0.1:0")
+		cfg.MDNS = true
+		cfg.StoreID = "S-quick"
+		cfg.StoreName = "Quick " + string(rune('a'+i))
+		s, err := New(cfg, testLogger(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- s.Serve(ctx) }()
+		time.Sleep(time.Duration(i) * 20 * time.Millisecond)
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatal(err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("Serve did not return")
+		}
+	}
+}
+
+// TestMDNSFailureKeepsUDP: an mDNS advertisement that cannot be made (here:
+// no device port to announce) is a warning; probes are still answered.
+func TestMDNSFailureKeepsUDP(t *testing.T) {
+	cfg := testConfig("127.0.0.1:0")
+	cfg.MDNS = true
+	cfg.DevicePort = 0
+	_, addr := startService(t, cfg)
+	c := client(t, "127.0.0.1")
+	sendTo(t, c, addr, probe(t))
+	a, _, ok := readAnswer(t, c, 10*time.Second)
+	if !ok || a.Port != 0 || a.StoreID != "S-42" {
+		t.Fatalf("answer %+v ok=%v", a, ok)
+	}
+}

@@ -1,6 +1,18 @@
 // Package discovery is the wire format of storebox's LAN discovery (SPEC §3):
 // the UDP probe a device broadcasts, the answer the daemon sends back, and
 // the names and TXT keys of the mDNS advertisement. It does no I/O.
+//
+// Decisions SPEC §3 leaves open:
+//   - A probe is one JSON object of at most 1024 bytes with "action":
+//     "discover"; surrounding whitespace is allowed, trailing data is not.
+//     Member names match exactly (not case-insensitively); unknown members
+//     are ignored; equipId and kind are optional strings (a wrong type makes
+//     the datagram junk).
+//   - Answer ports are JSON integers; 0 means "not listening".
+//   - The mDNS instance name is the store name cut to 63 bytes (one DNS
+//     label) at a character boundary, "storebox" when empty.
+//   - The rate limit is exact: at most 10 answers in any one-second window
+//     per source IP (not IP:port), enforced by the daemon.
 package discovery
 
 import (
