@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/storebox/storebox/daemon/config"
 	wire "github.com/storebox/storebox/protocol/discovery"
 )
 
@@ -528,5 +529,19 @@ func TestFindNothing(t *testing.T) {
 	}
 	if _, err := Find(context.Background(), FindOptions{Targets: []string{"no-such-host.invalid:1"}, Timeout: 300 * time.Millisecond}); err == nil {
 		t.Fatal("no usable target: no error")
+	}
+}
+
+func TestConfigFrom(t *testing.T) {
+	c := config.Default()
+	c.StoreID, c.StoreName = "S-9", "Nine"
+	c.MQTT.Listen = ""
+	got, err := ConfigFrom(c, "2.0.0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Config{Listen: ":8686", StoreID: "S-9", StoreName: "Nine", Version: "2.0.0", DevicePort: 8686, MQTTPort: 0, HTTPPort: 8680, MDNS: true}
+	if got != want {
+		t.Fatalf("got %+v\nwant %+v", got, want)
 	}
 }
