@@ -13,7 +13,7 @@ import (
 	"net"
 	"os"
 	"strings"
-	"sync/atomic"
+	"sync"
 	"syscall"
 	"time"
 
@@ -97,19 +97,25 @@ func tlsConfig(certFile, keyFile, caFile string) (*tls.Config, error) {
 
 // netListener is a mochi listener over an already bound socket. Unlike
 // mochi's own, it gives each connection a deadline for its CONNECT (mochi
-// replaces it with the keepalive deadline once CONNECT is read) and keeps
-// accepting after a transient accept error.
+// replaces it with the keepalive deadline once CONNECT is read), keeps
+// accepting after a transient accept error, and on Close ends every
+// connection it handed out and waits for them: mochi's Close waits on a
+// WaitGroup that its connection goroutines Add to, which must not race.
 type netListener struct {
 	id      string
 	ln      net.Listener
 	tls     *tls.Config
 	timeout time.Duration
 	log     *slog.Logger
-	closed  atomic.Bool
+
+	mu     sync.Mutex
+	closed bool
+	conns  map[net.Conn]struct{}
+	wg     sync.WaitGroup
 }
 
 func (s *Service) newListener(id string, ln net.Listener) *netListener {
-	return &netListener{id: id, ln: ln, timeout: s.cfg.ConnectTimeout, log: s.log.With("listener", id)}
+	return &netListener{id: id, ln: ln, timeout: s.cfg.ConnectTimeout, log: s.log.With("listener", id), conns: map[net.Conn]struct{}{}}
 }
 
 func (l *netListener) Init(*slog.Logger) error { return nil }
@@ -127,7 +133,7 @@ func (l *netListener) Serve(establish listeners.EstablishFn) {
 	for {
 		c, err := l.ln.Accept()
 		if err != nil {
-			if l.closed.Load() || errors.Is(err, net.ErrClosed) {
+			if l.isClosed() || errors.Is(err, net.ErrClosed) {
 				return
 			}
 			l.log.Warn("mqtt accept", "error", err)
@@ -137,22 +143,58 @@ func (l *netListener) Serve(establish listeners.EstablishFn) {
 		}
 		backoff = 5 * time.Millisecond
 		_ = c.SetDeadline(time.Now().Add(l.timeout))
-		if l.tls != nil {
-			c = tls.Server(c, l.tls)
+		l.mu.Lock()
+		if l.closed {
+			l.mu.Unlock()
+			_ = c.Close()
+			return
 		}
-		go func() {
-			if err := establish(l.id, c); err != nil {
-				l.log.Debug("mqtt connection ended", "remote", c.RemoteAddr().String(), "error", err)
-			}
-		}()
+		l.conns[c] = struct{}{}
+		l.wg.Add(1)
+		l.mu.Unlock()
+		go l.handle(c, establish)
 	}
 }
 
-func (l *netListener) Close(closeClients listeners.CloseFn) {
-	if l.closed.CompareAndSwap(false, true) {
-		closeClients(l.id)
-		_ = l.ln.Close()
+func (l *netListener) handle(raw net.Conn, establish listeners.EstablishFn) {
+	defer func() {
+		l.mu.Lock()
+		delete(l.conns, raw)
+		l.mu.Unlock()
+		_ = raw.Close()
+		l.wg.Done()
+	}()
+	c := raw
+	if l.tls != nil {
+		c = tls.Server(raw, l.tls)
 	}
+	if err := establish(l.id, c); err != nil {
+		l.log.Debug("mqtt connection ended", "remote", raw.RemoteAddr().String(), "error", err)
+	}
+}
+
+func (l *netListener) isClosed() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.closed
+}
+
+func (l *netListener) Close(closeClients listeners.CloseFn) {
+	l.mu.Lock()
+	if l.closed {
+		l.mu.Unlock()
+		return
+	}
+	l.closed = true
+	l.mu.Unlock()
+	_ = l.ln.Close()
+	closeClients(l.id)
+	l.mu.Lock()
+	for c := range l.conns {
+		_ = c.Close()
+	}
+	l.mu.Unlock()
+	l.wg.Wait()
 }
 
 // aclHook authenticates doors, enforces the topic ACL and tracks presence.
@@ -186,12 +228,16 @@ func (h *aclHook) OnConnectAuthenticate(cl *mqtt.Client, pk packets.Packet) bool
 	if !s.checkSecret(d, pk.Connect.Password) {
 		return refuse("wrong password")
 	}
-	if id := pk.Connect.ClientIdentifier; id != "" && id != user {
-		return refuse(fmt.Sprintf("client id %q must be the door id", id))
-	}
 	if pk.Connect.WillFlag && !h.mayPublish(d, pk.Connect.WillTopic) {
 		return refuse(fmt.Sprintf("will topic %q not allowed", pk.Connect.WillTopic))
 	}
+	// Every connection is its own broker session, named by the door and
+	// a counter: a client id can then never take over another door's
+	// session (or the daemon's "inline" one), and a door's reconnect does
+	// not go through mochi v2.7.9's session takeover, whose cleanup of the
+	// old connection can delete the new one's session and leave the door
+	// deaf to cmds. A stale connection of the door ends by keepalive.
+	cl.ID = fmt.Sprintf("%s#%d", user, s.connSeq.Add(1))
 	return true
 }
 

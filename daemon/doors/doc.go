@@ -12,8 +12,10 @@
 //     recorded as door.open_failed with the door's error.
 //   - cmd is published with QoS 0 and never retained: a door that was offline
 //     must not open later on a queued command. The ack is the delivery check.
-//   - A door's MQTT client id must be its door id (or empty, letting the
-//     broker assign one), so one door cannot take over another's session.
+//   - A door's MQTT client id is free: the broker names every connection's
+//     session "<door id>#<n>" itself, so no client id can take over another
+//     door's session. Sessions end with their connection (no persistent
+//     sessions: cmds are QoS 0 and a door resubscribes on connect).
 //   - A will message is allowed only on a topic the door may publish to.
 //   - Subscriptions must name the door's cmd topic exactly (no wildcards).
 //   - A client must send CONNECT within Config.ConnectTimeout (10 s) of

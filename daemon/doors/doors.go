@@ -165,6 +165,7 @@ type Service struct {
 	pending map[string]*pending
 
 	bcryptSem chan struct{}
+	connSeq   atomic.Uint64
 
 	startMu   sync.Mutex
 	started   bool
@@ -265,8 +266,8 @@ func isBcrypt(secret string) bool {
 
 func capabilities() *mqtt.Capabilities {
 	c := mqtt.NewDefaultServerCapabilities()
-	c.MaximumPacketSize = 64 * 1024       // doors send small JSON
-	c.MaximumSessionExpiryInterval = 3600 // sessions live in memory only
+	c.MaximumPacketSize = 64 * 1024    // doors send small JSON
+	c.MaximumSessionExpiryInterval = 0 // a session ends with its connection (see OnConnectAuthenticate)
 	return c
 }
 
@@ -434,11 +435,7 @@ func (s *Service) handleScan(ctx context.Context, d *door, ev doormsg.Event) {
 		s.record(d, ledger.DoorDenied, data)
 		return
 	}
-	if err := s.openDoor(ctx, d, &data); err == nil {
-		d.mu.Lock()
-		d.admitted, d.admittedAt = ev.OpenID, time.Now()
-		d.mu.Unlock()
-	}
+	_ = s.openDoor(ctx, d, &data, true)
 }
 
 // decide applies the door's policy to a scanned openId.
@@ -490,14 +487,16 @@ func (s *Service) Open(ctx context.Context, doorID, openID, reason string) error
 		s.record(d, ledger.DoorOpenFailed, data)
 		return fmt.Errorf("open door %s: %w", doorID, ErrDoorOffline)
 	}
-	if err := s.openDoor(ctx, d, &data); err != nil {
+	if err := s.openDoor(ctx, d, &data, false); err != nil {
 		return fmt.Errorf("open door %s: %w", doorID, err)
 	}
 	return nil
 }
 
 // openDoor sends the open cmd up to cfg.Sends times and records the result.
-func (s *Service) openDoor(ctx context.Context, d *door, data *doormsg.LedgerData) error {
+// For a scan (admits) the openId becomes the door's last admitted one before
+// door.opened is recorded, so whoever reacts to the event sees it.
+func (s *Service) openDoor(ctx context.Context, d *door, data *doormsg.LedgerData, admits bool) error {
 	reqID := newRequestID()
 	p := &pending{door: d.cfg.ID, ch: make(chan doormsg.Ack, 1)}
 	s.pendMu.Lock()
@@ -512,6 +511,11 @@ func (s *Service) openDoor(ctx context.Context, d *door, data *doormsg.LedgerDat
 	body := doormsg.Encode(doormsg.Cmd{Cmd: doormsg.CmdOpen, RequestID: reqID, OpenID: data.OpenID, DurationMS: d.cfg.OpenMS})
 	err := s.sendUntilAck(ctx, d, p, body, data)
 	if err == nil {
+		if admits {
+			d.mu.Lock()
+			d.admitted, d.admittedAt = data.OpenID, time.Now()
+			d.mu.Unlock()
+		}
 		s.record(d, ledger.DoorOpened, *data)
 		return nil
 	}

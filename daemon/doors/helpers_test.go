@@ -176,13 +176,18 @@ type doorOpts struct {
 	keepalive uint16
 	will      *paho.WillMessage
 	noSub     bool
+	dial      func() (net.Conn, error) // default: plain TCP to addr
 }
 
 // connectDoor connects a paho door and subscribes to its cmd topic. It
 // returns the connack error (if any) instead of failing.
 func connectDoor(t testing.TB, addr, id string, o doorOpts, ack func(doormsg.Cmd) *doormsg.Ack) (*simDoor, error) {
 	t.Helper()
-	conn, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	dial := o.dial
+	if dial == nil {
+		dial = func() (net.Conn, error) { return net.DialTimeout("tcp", addr, 5*time.Second) }
+	}
+	conn, err := dial()
 	if err != nil {
 		return nil, err
 	}
