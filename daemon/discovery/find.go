@@ -262,6 +262,12 @@ func (bs *boxes) add(a wire.Answer, addr, via string) {
 	if addr != "" && !slices.Contains(b.Addrs, addr) {
 		b.Addrs = append(b.Addrs, addr)
 	}
+	// A technician on the box itself also gets the loopback answer; the LAN
+	// address is the one worth showing first.
+	if via == "udp" && isLoopback(b.Host) && !isLoopback(addr) {
+		b.Host = addr
+		b.Addrs = append([]string{addr}, slices.DeleteFunc(b.Addrs, func(s string) bool { return s == addr })...)
+	}
 	if !slices.Contains(b.Via, via) {
 		b.Via = append(b.Via, via)
 	}
@@ -303,4 +309,9 @@ func (bs boxes) sorted() []Box {
 	}
 	slices.SortFunc(out, func(x, y Box) int { return strings.Compare(x.StoreID, y.StoreID) })
 	return out
+}
+
+func isLoopback(host string) bool {
+	a, err := netip.ParseAddr(host)
+	return err == nil && a.IsLoopback()
 }

@@ -34,7 +34,8 @@ func newLocalAddrs() *localAddrs {
 // with header destination dst (zero if unknown) on interface ifIndex (0 if
 // unknown). It returns the zero Addr only when no address can be found.
 func (l *localAddrs) hostFor(dst netip.Addr, ifIndex int, src netip.Addr, now time.Time) netip.Addr {
-	dst, src = dst.Unmap(), src.Unmap()
+	// A zoned address never matches a prefix; the zone adds nothing here.
+	dst, src = dst.WithZone("").Unmap(), src.WithZone("").Unmap()
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if now.Sub(l.at) >= l.maxAge {

@@ -146,9 +146,12 @@ func (s *Service) bind() ([]boundConn, error) {
 		conns := []boundConn{v4}
 		// IPv6 on the port IPv4 got (which matters when port is 0).
 		v6, err := listen("udp6", netip.AddrPortFrom(netip.IPv6Unspecified(), v4.pc.local().Port()), false)
-		if err != nil {
+		switch {
+		case errors.Is(err, syscall.EAFNOSUPPORT) || errors.Is(err, syscall.EADDRNOTAVAIL):
+			s.log.Info("discovery: no IPv6 on this host; answering IPv4 only")
+		case err != nil:
 			s.log.Warn("discovery: no IPv6 listener; answering IPv4 only", "err", err)
-		} else {
+		default:
 			conns = append(conns, v6)
 		}
 		return conns, nil
