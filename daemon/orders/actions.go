@@ -21,7 +21,11 @@ func (s *Service) actGetPayInfo(ctx context.Context, sess *devices.Session, req 
 	if e := req.DecodeBody(&body); e != nil {
 		return nil, e
 	}
-	return s.GetPayInfo(ctx, sess.EquipID(), body)
+	info, err := s.GetPayInfo(ctx, sess.EquipID(), body)
+	if err != nil {
+		return nil, err
+	}
+	return info, nil
 }
 
 type oidBody struct {
