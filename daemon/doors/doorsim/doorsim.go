@@ -1,0 +1,284 @@
+// Package doorsim is a door that speaks SPEC §4 over MQTT, for the
+// `storebox sim door` command, tests and the door benchmark. It answers open
+// and lock commands with an ack (unless told not to), publishes its retained
+// state (open, then closed after duration_ms) and sends scan events.
+package doorsim
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/eclipse/paho.golang/autopaho"
+	"github.com/eclipse/paho.golang/paho"
+
+	"github.com/storebox/storebox/protocol/doormsg"
+)
+
+// Config describes one simulated door.
+type Config struct {
+	Broker  string // host:port of the daemon's MQTT listener
+	StoreID string
+	DoorID  string
+	Secret  string
+	NoAck   bool        // receive cmds but never ack them
+	TLS     *tls.Config // connect with TLS when set
+	// KeepAlive in seconds (default 30).
+	KeepAlive uint16
+	// OnCmd, if set, sees every cmd received (after the ack is sent).
+	OnCmd func(doormsg.Cmd)
+	Log   *slog.Logger
+}
+
+// Door is a running simulated door.
+type Door struct {
+	cfg    Config
+	cm     *autopaho.ConnectionManager
+	topics map[string]string
+	log    *slog.Logger
+
+	mu      sync.Mutex
+	closeAt *time.Timer
+}
+
+// Start connects the door (retrying in the background until ctx ends) and
+// waits for the first connection, or ctx.
+func Start(ctx context.Context, cfg Config) (*Door, error) {
+	if cfg.DoorID == "" || cfg.StoreID == "" || cfg.Broker == "" {
+		return nil, errors.New("doorsim: broker, store and door id are required")
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.KeepAlive == 0 {
+		cfg.KeepAlive = 30
+	}
+	scheme := "mqtt"
+	if cfg.TLS != nil {
+		scheme = "tls"
+	}
+	u, err := url.Parse(scheme + "://" + cfg.Broker)
+	if err != nil {
+		return nil, fmt.Errorf("doorsim: broker address %q: %w", cfg.Broker, err)
+	}
+	d := &Door{cfg: cfg, log: cfg.Log.With("door", cfg.DoorID), topics: map[string]string{}}
+	for _, k := range []string{doormsg.KindCmd, doormsg.KindAck, doormsg.KindState, doormsg.KindEvent} {
+		d.topics[k] = doormsg.Topic(cfg.StoreID, cfg.DoorID, k)
+	}
+	refused := make(chan error, 1)
+	ac := autopaho.ClientConfig{
+		ServerUrls:                    []*url.URL{u},
+		TlsCfg:                        cfg.TLS,
+		KeepAlive:                     cfg.KeepAlive,
+		CleanStartOnInitialConnection: true,
+		ConnectRetryDelay:             time.Second,
+		ConnectTimeout:                10 * time.Second,
+		ConnectUsername:               cfg.DoorID,
+		ConnectPassword:               []byte(cfg.Secret),
+		OnConnectionUp:                d.onUp,
+		OnConnectError: func(err error) {
+			d.log.Warn("door connect failed", "error", err)
+			var ce *autopaho.ConnackError
+			if errors.As(err, &ce) {
+				select {
+				case refused <- err:
+				default:
+				}
+			}
+		},
+		ClientConfig: paho.ClientConfig{
+			ClientID:          cfg.DoorID,
+			OnPublishReceived: []func(paho.PublishReceived) (bool, error){d.onPublish},
+		},
+	}
+	d.cm, err = autopaho.NewConnection(ctx, ac)
+	if err != nil {
+		return nil, fmt.Errorf("doorsim: connect %s: %w", cfg.Broker, err)
+	}
+	up := make(chan error, 1)
+	go func() { up <- d.cm.AwaitConnection(ctx) }()
+	select {
+	case err := <-up:
+		if err != nil {
+			return nil, fmt.Errorf("doorsim: connect %s: %w", cfg.Broker, err)
+		}
+		return d, nil
+	case err := <-refused:
+		_ = d.cm.Disconnect(context.Background())
+		return nil, fmt.Errorf("doorsim: broker %s refused door %s: %w", cfg.Broker, cfg.DoorID, err)
+	}
+}
+
+func (d *Door) onUp(cm *autopaho.ConnectionManager, _ *paho.Connack) {
+	d.log.Info("door connected")
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		sa, err := cm.Subscribe(ctx, &paho.Subscribe{Subscriptions: []paho.SubscribeOptions{{Topic: d.topics[doormsg.KindCmd], QoS: 1}}})
+		if err != nil || len(sa.Reasons) == 0 || sa.Reasons[0] >= 0x80 {
+			d.log.Error("subscribe to cmd refused", "error", err)
+		}
+		d.publishState(ctx, doormsg.StateClosed)
+	}()
+}
+
+func (d *Door) onPublish(pr paho.PublishReceived) (bool, error) {
+	c, err := doormsg.DecodeCmd(pr.Packet.Payload)
+	if err != nil {
+		d.log.Warn("bad cmd", "error", err)
+		return true, nil
+	}
+	go d.handle(c)
+	return true, nil
+}
+
+func (d *Door) handle(c doormsg.Cmd) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if !d.cfg.NoAck {
+		_ = d.publish(ctx, doormsg.KindAck, doormsg.Encode(doormsg.Ack{RequestID: c.RequestID, OK: true}), false)
+	}
+	if d.cfg.OnCmd != nil {
+		d.cfg.OnCmd(c)
+	}
+	if d.cfg.NoAck {
+		return
+	}
+	switch c.Cmd {
+	case doormsg.CmdOpen:
+		d.publishState(ctx, doormsg.StateOpen)
+		d.mu.Lock()
+		if d.closeAt != nil {
+			d.closeAt.Stop()
+		}
+		d.closeAt = time.AfterFunc(time.Duration(c.DurationMS)*time.Millisecond, func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			d.publishState(ctx, doormsg.StateClosed)
+		})
+		d.mu.Unlock()
+	case doormsg.CmdLock:
+		d.publishState(ctx, doormsg.StateClosed)
+	}
+}
+
+func (d *Door) publish(ctx context.Context, kind string, body []byte, retain bool) error {
+	_, err := d.cm.Publish(ctx, &paho.Publish{Topic: d.topics[kind], Payload: body, QoS: 1, Retain: retain})
+	if err != nil {
+		d.log.Warn("publish", "topic", d.topics[kind], "error", err)
+		return fmt.Errorf("publish %s: %w", kind, err)
+	}
+	return nil
+}
+
+func (d *Door) publishState(ctx context.Context, state string) {
+	_ = d.publish(ctx, doormsg.KindState, doormsg.Encode(doormsg.State{State: state, At: time.Now().UTC()}), true)
+}
+
+// Scan sends a scan event.
+func (d *Door) Scan(ctx context.Context, openID, code string) error {
+	return d.publish(ctx, doormsg.KindEvent, doormsg.Encode(doormsg.Event{Event: doormsg.EventScan, OpenID: openID, Code: code}), false)
+}
+
+// SetState publishes a retained state (open, closed or fault).
+func (d *Door) SetState(ctx context.Context, state string) error {
+	return d.publish(ctx, doormsg.KindState, doormsg.Encode(doormsg.State{State: state, At: time.Now().UTC()}), true)
+}
+
+// Close disconnects.
+func (d *Door) Close() {
+	d.mu.Lock()
+	if d.closeAt != nil {
+		d.closeAt.Stop()
+	}
+	d.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_ = d.cm.Disconnect(ctx)
+}
+
+// Run is the interactive simulator: it prints every cmd to out and reads
+// lines from in — "scan OPENID [CODE]", "state open|closed|fault", "quit" —
+// until ctx ends or "quit". The end of in does not stop it.
+func Run(ctx context.Context, cfg Config, in io.Reader, out io.Writer) error {
+	var mu sync.Mutex
+	say := func(format string, a ...any) {
+		mu.Lock()
+		defer mu.Unlock()
+		fmt.Fprintf(out, format+"\n", a...)
+	}
+	prev := cfg.OnCmd
+	cfg.OnCmd = func(c doormsg.Cmd) {
+		acked := "acked"
+		if cfg.NoAck {
+			acked = "not acked (--no-ack)"
+		}
+		say("cmd %s requestId=%s openId=%s duration_ms=%d: %s", c.Cmd, c.RequestID, c.OpenID, c.DurationMS, acked)
+		if prev != nil {
+			prev(c)
+		}
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	d, err := Start(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	say("door %s connected to %s (store %s); type: scan OPENID [CODE] | state open|closed|fault | quit", cfg.DoorID, cfg.Broker, cfg.StoreID)
+	lines := make(chan string)
+	go func() {
+		sc := bufio.NewScanner(in)
+		for sc.Scan() {
+			select {
+			case lines <- sc.Text():
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case line := <-lines:
+			f := strings.Fields(line)
+			if len(f) == 0 {
+				continue
+			}
+			switch {
+			case f[0] == "quit" || f[0] == "exit":
+				return nil
+			case f[0] == "scan" && (len(f) == 2 || len(f) == 3):
+				code := ""
+				if len(f) == 3 {
+					code = f[2]
+				}
+				if err := d.Scan(ctx, f[1], code); err != nil {
+					say("scan failed: %v", err)
+				} else {
+					say("scan %s sent", f[1])
+				}
+			case f[0] == "state" && len(f) == 2:
+				switch f[1] {
+				case doormsg.StateOpen, doormsg.StateClosed, doormsg.StateFault:
+					if err := d.SetState(ctx, f[1]); err != nil {
+						say("state failed: %v", err)
+					}
+				default:
+					say("state must be open, closed or fault")
+				}
+			default:
+				say("unknown command %q; use: scan OPENID [CODE] | state open|closed|fault | quit", line)
+			}
+		}
+	}
+}

@@ -1,0 +1,141 @@
+package doorsim
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/storebox/storebox/daemon/config"
+	"github.com/storebox/storebox/daemon/doors"
+	"github.com/storebox/storebox/protocol/doormsg"
+	"github.com/storebox/storebox/protocol/ledger"
+)
+
+type noOrders struct{}
+
+func (noOrders) HasPendingUnpaid(string) (bool, error) { return false, nil }
+func (noOrders) HasExpiredUnpaid(string) (bool, error) { return false, nil }
+
+type sink struct{ ch chan string }
+
+func (s sink) AppendEvent(typ string, data any) error {
+	s.ch <- typ + " " + data.(doormsg.LedgerData).OpenID
+	return nil
+}
+
+func startDaemon(t *testing.T) (*doors.Service, chan string) {
+	t.Helper()
+	ev := make(chan string, 100)
+	s, err := doors.New(doors.Config{StoreID: "s1", MQTT: config.MQTT{Listen: "127.0.0.1:0"}, AckTimeout: 300 * time.Millisecond,
+		Doors: []config.Door{{ID: "D1", Secret: "pw", Policy: "entry", OpenMS: 200}}}, noOrders{}, sink{ev}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Start(); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { _ = s.Serve(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	return s, ev
+}
+
+func nextEvent(t *testing.T, ch chan string) string {
+	t.Helper()
+	select {
+	case e := <-ch:
+		return e
+	case <-time.After(20 * time.Second):
+		t.Fatal("no ledger event")
+	}
+	return ""
+}
+
+type syncBuf struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuf) Write(p []byte) (int, error) { s.mu.Lock(); defer s.mu.Unlock(); return s.b.Write(p) }
+func (s *syncBuf) String() string              { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for end := time.Now().Add(20 * time.Second); !cond(); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(end) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+	}
+}
+
+func TestRunScanOpensAndCloses(t *testing.T) {
+	s, ev := startDaemon(t)
+	pr, pw := io.Pipe()
+	out := &syncBuf{}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- Run(ctx, Config{Broker: s.Addr(), StoreID: "s1", DoorID: "D1", Secret: "pw"}, pr, out) }()
+	waitFor(t, "connected", func() bool { return strings.Contains(out.String(), "connected") })
+	waitFor(t, "closed state", func() bool { return s.Snapshot()[0].State == doormsg.StateClosed })
+	_, _ = io.WriteString(pw, "bogus\nscan alice C-1\n")
+	if e := nextEvent(t, ev); e != ledger.DoorOpened+" alice" {
+		t.Fatalf("event %q", e)
+	}
+	waitFor(t, "open state", func() bool { return s.Snapshot()[0].State == doormsg.StateOpen })
+	waitFor(t, "closed after duration", func() bool { return s.Snapshot()[0].State == doormsg.StateClosed })
+	_, _ = io.WriteString(pw, "state fault\n")
+	waitFor(t, "fault state", func() bool { return s.Snapshot()[0].State == doormsg.StateFault })
+	_, _ = io.WriteString(pw, "quit\n")
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"unknown command", "cmd open requestId=", "openId=alice", "acked"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("output lacks %q:\n%s", want, out.String())
+		}
+	}
+	waitFor(t, "offline", func() bool { return !s.Snapshot()[0].Online })
+}
+
+func TestNoAck(t *testing.T) {
+	s, ev := startDaemon(t)
+	var mu sync.Mutex
+	got := 0
+	d, err := Start(context.Background(), Config{Broker: s.Addr(), StoreID: "s1", DoorID: "D1", Secret: "pw", NoAck: true,
+		OnCmd: func(doormsg.Cmd) { mu.Lock(); got++; mu.Unlock() }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	if err := d.Scan(context.Background(), "bob", ""); err != nil {
+		t.Fatal(err)
+	}
+	if e := nextEvent(t, ev); e != ledger.DoorOpenFailed+" bob" {
+		t.Fatalf("event %q", e)
+	}
+	n := func() int { mu.Lock(); defer mu.Unlock(); return got }
+	waitFor(t, "all sends", func() bool { return n() >= doors.DefaultSends })
+	time.Sleep(500 * time.Millisecond) // room for a stray extra send
+	if got := n(); got != doors.DefaultSends {
+		t.Fatalf("door saw %d cmds, want %d", got, doors.DefaultSends)
+	}
+}
+
+func TestWrongSecretFailsFast(t *testing.T) {
+	s, _ := startDaemon(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	_, err := Start(ctx, Config{Broker: s.Addr(), StoreID: "s1", DoorID: "D1", Secret: "nope"})
+	if err == nil || !strings.Contains(err.Error(), "refused") {
+		t.Fatalf("Start = %v", err)
+	}
+	if ctx.Err() != nil {
+		t.Fatal("refusal was not reported before the deadline")
+	}
+}
