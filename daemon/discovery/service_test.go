@@ -70,7 +70,7 @@ func startService(t *testing.T, cfg Config) (*Service, netip.AddrPort) {
 	return s, s.Addrs()[0]
 }
 
-func client(t *testing.T, ip string) *net.UDPConn {
+func client(t testing.TB, ip string) *net.UDPConn {
 	t.Helper()
 	c, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.ParseIP(ip)})
 	if err != nil {
@@ -87,7 +87,7 @@ func sendTo(t *testing.T, c *net.UDPConn, to netip.AddrPort, b []byte) {
 	}
 }
 
-func probe(t *testing.T) []byte {
+func probe(t testing.TB) []byte {
 	t.Helper()
 	b, err := wire.Probe{EquipID: "T-01", Kind: "terminal"}.Encode()
 	if err != nil {
