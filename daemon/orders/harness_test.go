@@ -201,8 +201,8 @@ func (e *env) checkInvariants() {
 
 func f(v float64) *float64 { return &v }
 
-func pcs(gid string, q float64) LineRequest     { return LineRequest{GID: gid, Qty: f(q)} }
-func grams(gid string, w float64) LineRequest   { return LineRequest{GID: gid, WeightG: f(w)} }
+func pcs(gid string, q float64) LineRequest   { return LineRequest{GID: gid, Qty: f(q)} }
+func grams(gid string, w float64) LineRequest { return LineRequest{GID: gid, WeightG: f(w)} }
 func cashReq(id string, l ...LineRequest) PayRequest {
 	return PayRequest{OrderID: id, Lines: l, PayMethod: MethodCash}
 }
@@ -354,3 +354,5 @@ func bigRows() []store.ImportRow {
 		{Line: 10, Goods: goods.Goods{GID: "BIGK", Name: "Sand", Price: 1, Unit: goods.UnitKg}, Stock: map[string]int64{"main": 200000}, HasStock: true},
 	}
 }
+
+type storeTx = store.Tx

@@ -449,4 +449,3 @@ func (s *Service) payInfo(o *Order) PayInfo {
 	}
 	return p
 }
-
