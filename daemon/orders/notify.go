@@ -106,9 +106,6 @@ func (s *Service) handleToken(r *http.Request, token string) (int, string) {
 		if tb.Get([]byte(token)) != nil {
 			return old, nil
 		}
-		if err := tb.Put([]byte(token), []byte(oid)); err != nil {
-			return nil, err
-		}
 		n := 0
 		for _, a := range old.Attempts {
 			if a.Ref == rep.Ref && a.Provider == s.pay.Name() {
@@ -117,6 +114,14 @@ func (s *Service) handleToken(r *http.Request, token string) (int, string) {
 		}
 		if n == 0 {
 			return old, nil
+		}
+		// Only news that settles the attempt uses the token up; a reply
+		// that matches nothing (another amount) leaves it open for a
+		// resend.
+		if rep.proves(rep.Ref, old.AmountTotal) || rep.failed(rep.Ref) {
+			if err := tb.Put([]byte(token), []byte(oid)); err != nil {
+				return nil, err
+			}
 		}
 		return s.applyReport(t, old, n, rep, s.now())
 	})
