@@ -64,6 +64,16 @@ check_package() { # DEB ARCH ELF_MACHINE
 }
 
 cd "$(dirname "$0")/.."
+# Leave a shared machine as it was if a check fails half-way.
+cleanup() {
+	rc=$?
+	if [ "$rc" != 0 ] && [ -z "${STOREBOX_TEST_KEEP_DATA:-}" ]; then
+		apt-get purge -y storebox >/dev/null 2>&1 || true
+		rm -rf /var/lib/storebox
+	fi
+	rm -f /tmp/storebox-smoke.log /tmp/storebox-data.before
+}
+trap cleanup EXIT
 check_package "$DEB" amd64 62
 check_package "${arm[0]}" arm64 183
 VERSION=$(dpkg-deb -f "$DEB" Version)
@@ -91,12 +101,17 @@ runuser -u storebox -- storebox config check /etc/storebox/storebox.toml >/dev/n
 verify=$(systemd-analyze verify /lib/systemd/system/storebox.service 2>&1) || fail "systemd-analyze verify: $verify"
 [ -z "$verify" ] || fail "systemd-analyze verify warnings: $verify"
 
-# Run the installed daemon briefly as the service user, on random loopback
+# Run the installed daemon briefly as the service user, on free loopback
 # ports (the machine may be shared), with data_dir from the packaged config.
-step "running the daemon as storebox"
-base=$((20000 + RANDOM % 30000))
-smoke=$(mktemp /tmp/storebox-smoke.XXXXXX.toml)
-cat >"$smoke" <<TOML
+port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+smoke_run() { # prints nothing; returns 0 when /healthz answered and SIGTERM exited 0
+	local base smoke pid ok rc
+	while :; do
+		base=$((20000 + RANDOM % 30000))
+		port_busy $base || port_busy $((base + 1)) || port_busy $((base + 2)) || port_busy $((base + 3)) || break
+	done
+	smoke=$(mktemp /tmp/storebox-smoke.XXXXXX.toml)
+	cat >"$smoke" <<TOML
 data_dir = "/var/lib/storebox"
 [devices]
 listen = "127.0.0.1:$base"
@@ -108,25 +123,39 @@ listen = "127.0.0.1:$((base + 2))"
 [http]
 listen = "127.0.0.1:$((base + 3))"
 TOML
-chmod 0644 "$smoke"
-setpriv --reuid=storebox --regid=storebox --init-groups -- storebox run --config "$smoke" >/tmp/storebox-smoke.log 2>&1 &
-pid=$!
-ok=
-for _ in $(seq 1 60); do
-	if curl -fsS "http://127.0.0.1:$((base + 3))/healthz" >/dev/null 2>&1; then ok=1; break; fi
-	kill -0 "$pid" 2>/dev/null || break
-	sleep 0.5
+	chmod 0644 "$smoke"
+	setpriv --reuid=storebox --regid=storebox --init-groups -- \
+		storebox run --config "$smoke" >/tmp/storebox-smoke.log 2>&1 &
+	pid=$!
+	ok=
+	for _ in $(seq 1 60); do
+		if curl -fsS "http://127.0.0.1:$((base + 3))/healthz" >/dev/null 2>&1; then ok=1; break; fi
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.5
+	done
+	rm -f "$smoke"
+	if [ -z "$ok" ]; then
+		kill "$pid" 2>/dev/null || true
+		wait "$pid" 2>/dev/null || true
+		return 1
+	fi
+	kill -TERM "$pid"
+	rc=0
+	wait "$pid" || rc=$?
+	[ "$rc" = 0 ] || { echo "daemon exited $rc after SIGTERM" >>/tmp/storebox-smoke.log; return 1; }
+}
+step "running the daemon as storebox"
+ran=
+for attempt in 1 2 3; do
+	if smoke_run; then ran=1; break; fi
+	# Another program may have taken a port between the check and the bind.
+	grep -q "address already in use" /tmp/storebox-smoke.log || break
+	step "port taken meanwhile; retrying ($attempt)"
 done
-if [ -z "$ok" ]; then
-	kill "$pid" 2>/dev/null || true
+if [ -z "$ran" ]; then
 	cat /tmp/storebox-smoke.log >&2
-	fail "daemon did not answer /healthz as user storebox"
+	fail "daemon did not run as user storebox (answer /healthz, exit 0 on SIGTERM)"
 fi
-kill -TERM "$pid"
-rc=0
-wait "$pid" || rc=$?
-[ "$rc" = 0 ] || { cat /tmp/storebox-smoke.log >&2; fail "daemon exited $rc after SIGTERM"; }
-rm -f "$smoke"
 [ -n "$(ls -A /var/lib/storebox)" ] || fail "daemon wrote nothing to /var/lib/storebox"
 bad=$(find /var/lib/storebox ! -user storebox | head -1)
 [ -z "$bad" ] || fail "$bad is not owned by storebox"
@@ -156,5 +185,4 @@ ls -A /var/lib/storebox | cmp -s - /tmp/storebox-data.before || fail "purge chan
 if [ -z "${STOREBOX_TEST_KEEP_DATA:-}" ]; then
 	rm -rf /var/lib/storebox
 fi
-rm -f /tmp/storebox-smoke.log /tmp/storebox-data.before
 step "ok: $DEB and ${arm[0]}"
