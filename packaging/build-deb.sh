@@ -33,7 +33,7 @@ done
 if [ -z "$NFPM" ]; then
 	# Build nfpm once into dist/tools instead of `go run` per package.
 	mkdir -p dist/tools
-	GOBIN="$(pwd)/dist/tools" GOOS= GOARCH= CGO_ENABLED=0 \
+	GOBIN="$(pwd)/dist/tools" GOOS='' GOARCH='' CGO_ENABLED=0 \
 		go install "github.com/goreleaser/nfpm/v2/cmd/nfpm@$NFPM_VERSION"
 	NFPM=./dist/tools/nfpm
 fi

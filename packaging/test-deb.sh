@@ -159,7 +159,8 @@ fi
 [ -n "$(ls -A /var/lib/storebox)" ] || fail "daemon wrote nothing to /var/lib/storebox"
 bad=$(find /var/lib/storebox ! -user storebox | head -1)
 [ -z "$bad" ] || fail "$bad is not owned by storebox"
-ls -A /var/lib/storebox >/tmp/storebox-data.before
+datalist() { find /var/lib/storebox -mindepth 1 -printf '%P %s %U\n' | sort; }
+datalist >/tmp/storebox-data.before
 
 step "apt-get remove"
 apt-get remove -y storebox >/dev/null 2>&1 || apt-get remove -y storebox
@@ -167,7 +168,7 @@ apt-get remove -y storebox >/dev/null 2>&1 || apt-get remove -y storebox
 [ ! -e /lib/systemd/system/storebox.service ] || fail "unit left after remove"
 [ -f /etc/storebox/storebox.toml ] || fail "remove deleted the conffile"
 [ -d /var/lib/storebox ] || fail "remove deleted /var/lib/storebox"
-ls -A /var/lib/storebox | cmp -s - /tmp/storebox-data.before || fail "remove changed /var/lib/storebox"
+datalist | cmp -s - /tmp/storebox-data.before || fail "remove changed /var/lib/storebox"
 
 step "reinstall over the kept config and data"
 apt-get install -y "./$DEB" >/dev/null 2>&1 || apt-get install -y "./$DEB"
@@ -180,7 +181,7 @@ apt-get purge -y storebox >/dev/null 2>&1 || apt-get purge -y storebox
 [ ! -e /etc/systemd/system/storebox.service ] || fail "purge left a mask"
 ! getent passwd storebox >/dev/null || fail "purge left the storebox user"
 [ -d /var/lib/storebox ] || fail "purge deleted /var/lib/storebox"
-ls -A /var/lib/storebox | cmp -s - /tmp/storebox-data.before || fail "purge changed /var/lib/storebox"
+datalist | cmp -s - /tmp/storebox-data.before || fail "purge changed /var/lib/storebox"
 
 if [ -z "${STOREBOX_TEST_KEEP_DATA:-}" ]; then
 	rm -rf /var/lib/storebox
