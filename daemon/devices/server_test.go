@@ -300,38 +300,41 @@ func TestSlowReaderIsDroppedOthersUnaffected(t *testing.T) {
 	h := newHarness(t, Config{OutboundQueue: 4, WriteTimeout: time.Second})
 	slow := h.dial(t, frame.ModeLine, "T-SLOW")
 	slow.mustLogin(nil)
-	if tc, ok := slow.c.(*net.TCPConn); ok {
-		tc.SetReadBuffer(4096)
-	}
-	// Flood requests with large replies and never read them.
-	go func() {
-		msg := []byte(`{"head":{"action":"getAllGoods","seq":1},"body":{"lmt":1000}}` + "\n")
-		for i := 0; i < 20000; i++ {
-			if _, err := slow.c.Write(msg); err != nil {
-				return
-			}
-		}
-	}()
 	fast := h.dial(t, frame.ModeLine, "T-FAST")
 	fast.mustLogin(nil)
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		if r := fast.call("getGoods", map[string]any{"gid": "G1"}); r.exception() != "" {
-			t.Fatalf("fast: %s", r.Raw)
-		}
-		found := false
-		for _, s := range h.srv.Sessions() {
-			if s.EquipID == "T-SLOW" {
-				found = true
+	// Push to a device that never reads: socket buffers fill, then the
+	// queue, then the session is dropped. Push itself never blocks.
+	big := map[string]string{"pad": strings.Repeat("x", 64<<10)}
+	dropped := false
+	for i := 0; i < 100000 && !dropped; i++ {
+		dropped = !h.srv.Push("T-SLOW", "goodsUpdate", big)
+		if i%100 == 0 {
+			if r := fast.call("getGoods", map[string]any{"gid": "G1"}); r.exception() != "" {
+				t.Fatalf("fast: %s", r.Raw)
 			}
 		}
-		if !found {
-			return
+	}
+	if !dropped {
+		t.Fatal("pushes to a device that never reads were never refused")
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		gone := true
+		for _, s := range h.srv.Sessions() {
+			if s.EquipID == "T-SLOW" {
+				gone = false
+			}
+		}
+		if gone {
+			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatal("slow reader was never dropped")
+			t.Fatal("slow session still listed")
 		}
-		time.Sleep(50 * time.Millisecond)
+		time.Sleep(20 * time.Millisecond)
+	}
+	if r := fast.call("getGoods", map[string]any{"gid": "G1"}); r.exception() != "" {
+		t.Fatalf("fast after drop: %s", r.Raw)
 	}
 }
 

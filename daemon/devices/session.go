@@ -25,6 +25,7 @@ type Session struct {
 	fr  *frame.Reader
 
 	out       chan []byte
+	wmu       sync.Mutex // one writer at a time: replies inline, pushes from writeLoop
 	done      chan struct{}
 	closeOnce sync.Once
 	closeWhy  atomic.Value
@@ -96,7 +97,7 @@ func (c *Session) Push(action string, body any) bool {
 	return c.enqueue(b) == nil
 }
 
-func (c *Session) enqueue(payload []byte) error {
+func (c *Session) frameBytes(payload []byte) []byte {
 	c.mu.Lock()
 	gbk, mode := c.gbk, c.mode
 	c.mu.Unlock()
@@ -106,7 +107,31 @@ func (c *Session) enqueue(payload []byte) error {
 	if mode == frame.ModeUnknown {
 		mode = frame.ModeLine
 	}
-	b := frame.Append(make([]byte, 0, len(payload)+5), mode, payload)
+	return frame.Append(make([]byte, 0, len(payload)+5), mode, payload)
+}
+
+// reply writes a reply from the session's own goroutine, saving a hand-off
+// to writeLoop; while pushes are queued it queues behind them instead. A
+// device that stops reading blocks only its own session, until the write
+// deadline closes it.
+func (c *Session) reply(payload []byte) {
+	b := c.frameBytes(payload)
+	if len(c.out) > 0 {
+		c.enqueueFramed(b)
+		return
+	}
+	c.wmu.Lock()
+	c.nc.SetWriteDeadline(time.Now().Add(c.srv.cfg.WriteTimeout))
+	_, err := c.nc.Write(b)
+	c.wmu.Unlock()
+	if err != nil {
+		c.close("write: " + err.Error())
+	}
+}
+
+func (c *Session) enqueue(payload []byte) error { return c.enqueueFramed(c.frameBytes(payload)) }
+
+func (c *Session) enqueueFramed(b []byte) error {
 	select {
 	case <-c.done:
 		return io.ErrClosedPipe
@@ -140,8 +165,11 @@ func (c *Session) writeLoop() {
 					break drain
 				}
 			}
+			c.wmu.Lock()
 			c.nc.SetWriteDeadline(time.Now().Add(c.srv.cfg.WriteTimeout))
-			if _, err := c.nc.Write(buf); err != nil {
+			_, err := c.nc.Write(buf)
+			c.wmu.Unlock()
+			if err != nil {
 				c.close("write: " + err.Error())
 				return
 			}
@@ -236,7 +264,7 @@ func (c *Session) replyErr(h devmsg.Head, e *devmsg.Error) {
 	h.UniqueID = c.UniqueID()
 	b, err := devmsg.EncodeReply(h, nil, e)
 	if err == nil {
-		c.enqueue(b)
+		c.reply(b)
 	}
 }
 
@@ -286,7 +314,7 @@ func (c *Session) handle(ctx context.Context, payload []byte) {
 		c.srv.log.Error("encode reply", "action", action, "err", merr)
 		b, _ = devmsg.EncodeReply(h, nil, devmsg.Errorf(devmsg.CodeInternal, "could not encode reply"))
 	}
-	c.enqueue(b)
+	c.reply(b)
 	c.srv.observe(orUnknown(action), code, start)
 	if action == "login" && err == nil && c.Kind() == KindLabel {
 		c.srv.pushLabelGoods(c) // after the reply, so the label sees it first

@@ -1,9 +1,11 @@
 package store
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"sort"
+	"strings"
 
 	"go.etcd.io/bbolt"
 
@@ -40,11 +42,16 @@ type ImportOptions struct {
 // error from source (e.g. a parse error with line and column) aborts too.
 // Stock in the file sets on-hand quantities; reservations are kept, and a
 // quantity below what is reserved is refused.
+//
+// Writes are collected and applied per bucket in key order: bbolt does not
+// split pages inside a transaction, so random-order inserts into one large
+// transaction cost quadratic time, while sorted inserts append.
 func (s *Store) Import(source func(yield func(ImportRow) error) error, opts ImportOptions) (ImportResult, error) {
 	var res ImportResult
 	err := s.Update(func(t *Tx) error {
 		res = ImportResult{}
 		t.bulk = true
+		puts := newBulkPuts()
 		var seen map[string]struct{}
 		if opts.Replace {
 			seen = map[string]struct{}{}
@@ -54,34 +61,52 @@ func (s *Store) Import(source func(yield func(ImportRow) error) error, opts Impo
 			if err := g.Validate(); err != nil {
 				return fmt.Errorf("line %d: %w", row.Line, err)
 			}
-			existed := t.Bucket(bktGoods).Get([]byte(g.GID)) != nil
-			changed, err := t.putRecord(toRecord(g))
+			r := toRecord(g)
+			old, existed, err := getRecord(t.Tx, g.GID)
 			if err != nil {
 				return fmt.Errorf("line %d: %w", row.Line, err)
 			}
 			switch {
 			case !existed:
 				res.Created++
-			case changed:
-				res.Updated++
-			default:
+			case old.equal(r):
 				res.Unchanged++
+			default:
+				res.Updated++
+				if err := deleteIndexes(t.Tx, old); err != nil {
+					return err
+				}
+				if old.Price != r.Price || old.Name != r.Name || old.Unit != r.Unit || !eqStrings(old.MacIDs, r.MacIDs) {
+					if len(r.MacIDs) > 0 || len(old.MacIDs) > 0 {
+						t.MarkChanged(g.GID)
+					}
+				}
+			}
+			if !existed || !old.equal(r) {
+				v, err := json.Marshal(r)
+				if err != nil {
+					return err
+				}
+				puts.add(bktGoods, []byte(r.GID), v)
+				puts.add(bktNames, []byte(r.GID), []byte(strings.ToLower(r.Name)))
+				for _, e := range indexEntries(r) {
+					puts.add(e.bucket, ikey(e.key, r.GID), nil)
+				}
 			}
 			if row.HasStock {
-				whs := make([]string, 0, len(row.Stock))
-				for wh := range row.Stock {
-					whs = append(whs, wh)
-				}
-				sort.Strings(whs)
-				for _, wh := range whs {
+				for wh, qty := range row.Stock {
 					lvl := GetStock(t.Tx, wh, g.GID)
-					lvl.OnHand = row.Stock[wh]
-					if lvl.OnHand < lvl.Reserved {
-						return fmt.Errorf("line %d, column stock: %s has %d reserved by pending orders; on hand cannot be set to %d", row.Line, wh, lvl.Reserved, lvl.OnHand)
+					if qty < lvl.Reserved {
+						return fmt.Errorf("line %d, column stock: %s has %d reserved by pending orders; on hand cannot be set to %d", row.Line, wh, lvl.Reserved, qty)
 					}
-					if err := t.PutStock(wh, g.GID, lvl); err != nil {
-						return fmt.Errorf("line %d: %w", row.Line, err)
+					if qty < 0 {
+						return fmt.Errorf("line %d, column stock: negative quantity", row.Line)
 					}
+					if wh == s.warehouse && (lvl.Available() > 0) != (qty-lvl.Reserved > 0) && len(r.MacIDs) > 0 {
+						t.MarkChanged(g.GID)
+					}
+					lvl.OnHand = qty
+					puts.add(bktStock, ikey(wh, g.GID), encodeStock(lvl))
 				}
 			}
 			if seen != nil {
@@ -94,6 +119,9 @@ func (s *Store) Import(source func(yield func(ImportRow) error) error, opts Impo
 			return nil
 		})
 		if err != nil {
+			return err
+		}
+		if err := puts.apply(t.Tx); err != nil {
 			return err
 		}
 		if seen != nil {
@@ -125,6 +153,33 @@ func (s *Store) Import(source func(yield func(ImportRow) error) error, opts Impo
 		return res, fmt.Errorf("import committed, rebuilding indexes: %w", err)
 	}
 	return res, nil
+}
+
+// bulkPuts collects writes per bucket to apply them in key order.
+type bulkPuts struct {
+	byBucket map[string][]kv
+}
+
+type kv struct{ k, v []byte }
+
+func newBulkPuts() *bulkPuts { return &bulkPuts{byBucket: map[string][]kv{}} }
+
+func (b *bulkPuts) add(bucket, k, v []byte) {
+	b.byBucket[string(bucket)] = append(b.byBucket[string(bucket)], kv{k, v})
+}
+
+func (b *bulkPuts) apply(tx *bbolt.Tx) error {
+	for name, kvs := range b.byBucket {
+		sort.Slice(kvs, func(i, j int) bool { return bytes.Compare(kvs[i].k, kvs[j].k) < 0 })
+		bk := tx.Bucket([]byte(name))
+		bk.FillPercent = 0.9
+		for _, e := range kvs {
+			if err := bk.Put(e.k, e.v); err != nil {
+				return fmt.Errorf("import: write %s: %w", name, err)
+			}
+		}
+	}
+	return nil
 }
 
 // deleteGoods removes a goods, its indexes and its stock rows. A goods

@@ -2,6 +2,7 @@ package store
 
 import (
 	"bytes"
+	"errors"
 	"sort"
 	"strings"
 	"sync"
@@ -17,21 +18,34 @@ type catalogIndex struct {
 	mu    sync.RWMutex
 	gids  []string            // all goods, sorted
 	byWH  map[string][]string // warehouse → gids with a stock row, sorted
-	names nameIndex
+	names *nameIndex          // nil while being built
+	// While the name index is built in the background, changes are logged
+	// here and replayed onto it, so start-up does not wait for it.
+	pending    []nameOp
+	namesReady chan struct{}
+}
+
+type nameOp struct {
+	gid, lname string
+	remove     bool
 }
 
 func newCatalogIndex() *catalogIndex {
-	return &catalogIndex{byWH: map[string][]string{}, names: newNameIndex()}
+	ready := make(chan struct{})
+	close(ready)
+	n := newNameIndex()
+	return &catalogIndex{byWH: map[string][]string{}, names: &n, namesReady: ready}
 }
 
+// rebuildIndexes reloads the paging indexes now and the name index in the
+// background (a million names take about a second; ready must not).
 func (s *Store) rebuildIndexes() error {
-	fresh := newCatalogIndex()
+	var gids []string
+	byWH := map[string][]string{}
 	err := s.db.View(func(tx *bbolt.Tx) error {
-		c := tx.Bucket(bktNames).Cursor()
-		for k, v := c.First(); k != nil; k, v = c.Next() {
-			gid := string(k)
-			fresh.gids = append(fresh.gids, gid)
-			fresh.names.add(gid, string(v))
+		c := tx.Bucket(bktGoods).Cursor()
+		for k, _ := c.First(); k != nil; k, _ = c.Next() {
+			gids = append(gids, string(k))
 		}
 		sc := tx.Bucket(bktStock).Cursor()
 		for k, _ := sc.First(); k != nil; k, _ = sc.Next() {
@@ -39,18 +53,69 @@ func (s *Store) rebuildIndexes() error {
 			if !ok {
 				continue
 			}
-			w := string(wh)
-			fresh.byWH[w] = append(fresh.byWH[w], string(gid))
+			byWH[string(wh)] = append(byWH[string(wh)], string(gid))
 		}
 		return nil
 	})
 	if err != nil {
 		return err
 	}
-	s.idx.mu.Lock()
-	s.idx.gids, s.idx.byWH, s.idx.names = fresh.gids, fresh.byWH, fresh.names
-	s.idx.mu.Unlock()
+	ci := s.idx
+	ready := make(chan struct{})
+	ci.mu.Lock()
+	ci.gids, ci.byWH = gids, byWH
+	ci.names, ci.pending, ci.namesReady = nil, nil, ready
+	ci.mu.Unlock()
+	go s.buildNameIndex(ready)
 	return nil
+}
+
+func (s *Store) buildNameIndex(ready chan struct{}) {
+	n := newNameIndex()
+	var after []byte
+	for done := false; !done; {
+		// Short read transactions: a long one would pin pages and grow the file.
+		err := s.db.View(func(tx *bbolt.Tx) error {
+			c := tx.Bucket(bktNames).Cursor()
+			var k, v []byte
+			if after == nil {
+				k, v = c.First()
+			} else if k, v = c.Seek(after); k != nil && bytes.Equal(k, after) {
+				k, v = c.Next()
+			}
+			for i := 0; i < 50000; i++ {
+				if k == nil {
+					done = true
+					return nil
+				}
+				n.add(string(k), string(v))
+				after = append(after[:0], k...)
+				k, v = c.Next()
+			}
+			return nil
+		})
+		if err != nil {
+			if errors.Is(err, bbolt.ErrDatabaseNotOpen) {
+				return
+			}
+			s.log.Error("building name index", "err", err)
+			return
+		}
+	}
+	ci := s.idx
+	ci.mu.Lock()
+	if ci.namesReady == ready {
+		for _, op := range ci.pending {
+			if op.remove {
+				n.remove(op.gid)
+			} else {
+				n.add(op.gid, op.lname)
+			}
+		}
+		ci.names, ci.pending = &n, nil
+		close(ready)
+	}
+	ci.mu.Unlock()
 }
 
 func insertSorted(xs []string, x string) []string {
@@ -75,7 +140,11 @@ func removeSorted(xs []string, x string) []string {
 func (ci *catalogIndex) upsert(gid, lname string) {
 	ci.mu.Lock()
 	ci.gids = insertSorted(ci.gids, gid)
-	ci.names.add(gid, lname)
+	if ci.names == nil {
+		ci.pending = append(ci.pending, nameOp{gid: gid, lname: lname})
+	} else {
+		ci.names.add(gid, lname)
+	}
 	ci.mu.Unlock()
 }
 
@@ -85,7 +154,11 @@ func (ci *catalogIndex) remove(gid string) {
 	for wh, xs := range ci.byWH {
 		ci.byWH[wh] = removeSorted(xs, gid)
 	}
-	ci.names.remove(gid)
+	if ci.names == nil {
+		ci.pending = append(ci.pending, nameOp{gid: gid, remove: true})
+	} else {
+		ci.names.remove(gid)
+	}
 	ci.mu.Unlock()
 }
 
@@ -137,10 +210,20 @@ func (ci *catalogIndex) warehouses() []string {
 	return out
 }
 
+// search waits for the name index if it is still being built.
 func (ci *catalogIndex) search(q string, limit int) []string {
-	ci.mu.RLock()
-	defer ci.mu.RUnlock()
-	return ci.names.search(q, limit)
+	for {
+		ci.mu.RLock()
+		ready := ci.namesReady
+		ci.mu.RUnlock()
+		<-ready
+		ci.mu.RLock()
+		if ci.names != nil {
+			defer ci.mu.RUnlock()
+			return ci.names.search(q, limit)
+		}
+		ci.mu.RUnlock() // rebuilt again meanwhile: wait for that one
+	}
 }
 
 // nameIndex maps each pair of adjacent runes of a lower-cased name to the

@@ -1,0 +1,295 @@
+// Command bench measures the figures the issues ask for against the real
+// binary on loopback and prints them. It asserts nothing: figures are
+// reported, not tested (timed assertions are flaky on a shared 2-core box).
+//
+//	go run ./test/bench [-goods 1000000] [-sessions 10000] [-only core]
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"math/rand"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/storebox/storebox/protocol/catalogfile"
+	"github.com/storebox/storebox/protocol/catalogfile/synth"
+	"github.com/storebox/storebox/protocol/frame"
+)
+
+type env struct {
+	bin, dir, cfg string
+	devAddr       string
+	httpAddr      string
+	proc          *exec.Cmd
+}
+
+func main() {
+	nGoods := flag.Int("goods", 1000000, "catalog size")
+	nSessions := flag.Int("sessions", 10000, "idle sessions for the RSS figure")
+	conns := flag.Int("conns", 100, "concurrent connections for throughput")
+	dur := flag.Duration("duration", 5*time.Second, "length of each throughput run")
+	bin := flag.String("bin", "bin/storebox", "storebox binary")
+	flag.Parse()
+	raiseNoFile()
+
+	dir, err := os.MkdirTemp("", "storebox-bench-")
+	check(err)
+	defer os.RemoveAll(dir)
+	e := &env{bin: *bin, dir: dir}
+	fmt.Printf("storebox bench: %d goods, %d conns, %d idle sessions, GOMAXPROCS-free machine with %d CPUs\n\n", *nGoods, *conns, *nSessions, numCPU())
+
+	// Catalog import.
+	csvPath := filepath.Join(dir, "catalog.csv")
+	writeCatalog(csvPath, *nGoods)
+	t0 := time.Now()
+	out, err := exec.Command(e.bin, "catalog", "import", csvPath, "--data-dir", filepath.Join(dir, "data")).CombinedOutput()
+	check(errOut(err, out))
+	figure("catalog import of %d goods", *nGoods)(time.Since(t0), "target < 60 s")
+
+	// Start-up to ready.
+	e.cfg = filepath.Join(dir, "storebox.toml")
+	e.devAddr, e.httpAddr = freeAddr(), freeAddr()
+	check(os.WriteFile(e.cfg, []byte(fmt.Sprintf(`store_id = "bench"
+data_dir = %q
+[log]
+level = "warn"
+[devices]
+listen = %q
+admission = "open"
+heartbeat = "15s"
+max_connections = 20000
+[discovery]
+listen = "127.0.0.1:0"
+mdns = false
+[mqtt]
+listen = "127.0.0.1:0"
+[http]
+listen = %q
+`, filepath.Join(dir, "data"), e.devAddr, e.httpAddr)), 0o644))
+	ready := e.start()
+	figure("storebox run ready (listeners up) with %d goods", *nGoods)(ready, "target < 1 s")
+	defer e.stop()
+
+	rng := rand.New(rand.NewSource(1))
+	barcode := func() map[string]any {
+		g, _ := synth.Goods(rng.Intn(*nGoods))
+		return map[string]any{"code": g.Barcode}
+	}
+	rate, p99 := e.load(*conns, *dur, "getGoods", func(*rand.Rand) map[string]any { return barcode() })
+	fmt.Printf("  %-58s %10.0f req/s   p99 %8s   (targets ≥ 50,000 req/s, p99 < 2 ms)\n", "getGoods by barcode, 100 connections", rate, p99)
+	for _, ost := range []int{0, *nGoods * 9 / 10} {
+		ost := ost
+		_, p99 := e.load(10, *dur/2, "getAllGoods", func(*rand.Rand) map[string]any { return map[string]any{"ost": ost, "lmt": 150} })
+		fmt.Printf("  %-58s p99 %8s   (target < 5 ms)\n", fmt.Sprintf("getAllGoods ost %d lmt 150", ost), p99)
+	}
+	words := []string{"米", "牛奶", "Cola", "apple", "550ml", "有机", "Premium", "饼干"}
+	_, p99 = e.load(10, *dur/2, "getGoods", func(r *rand.Rand) map[string]any {
+		return map[string]any{"gname": words[r.Intn(len(words))] + strconv.Itoa(r.Intn(10))}
+	})
+	fmt.Printf("  %-58s p99 %8s   (target < 20 ms)\n", "gname substring search", p99)
+
+	rss := e.idleSessions(*nSessions)
+	fmt.Printf("  %-58s %8.0f MB   (target < 300 MB)\n", fmt.Sprintf("RSS with %d idle sessions heartbeating", *nSessions), rss)
+}
+
+func numCPU() int { n, _ := strconv.Atoi(strings.TrimSpace(run("nproc"))); return n }
+
+func run(name string, args ...string) string {
+	out, _ := exec.Command(name, args...).Output()
+	return string(out)
+}
+
+func figure(format string, args ...any) func(time.Duration, string) {
+	return func(d time.Duration, target string) {
+		fmt.Printf("  %-58s %10s   (%s)\n", fmt.Sprintf(format, args...), d.Round(time.Millisecond), target)
+	}
+}
+
+func check(err error) {
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+func errOut(err error, out []byte) error {
+	if err != nil {
+		return fmt.Errorf("%v: %s", err, out)
+	}
+	return nil
+}
+
+func raiseNoFile() {
+	var l syscall.Rlimit
+	if syscall.Getrlimit(syscall.RLIMIT_NOFILE, &l) == nil {
+		l.Cur = l.Max
+		syscall.Setrlimit(syscall.RLIMIT_NOFILE, &l)
+	}
+}
+
+func freeAddr() string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	check(err)
+	defer l.Close()
+	return l.Addr().String()
+}
+
+func writeCatalog(path string, n int) {
+	f, err := os.Create(path)
+	check(err)
+	defer f.Close()
+	bw := bufio.NewWriterSize(f, 1<<20)
+	w := catalogfile.NewWriter(bw, catalogfile.FormatCSV)
+	for i := 0; i < n; i++ {
+		g, stock := synth.Goods(i)
+		check(w.Write(g, stock))
+	}
+	check(w.Flush())
+	check(bw.Flush())
+}
+
+func (e *env) start() time.Duration {
+	t0 := time.Now()
+	e.proc = exec.Command(e.bin, "run", "--config", e.cfg)
+	e.proc.Stderr = os.Stderr
+	check(e.proc.Start())
+	for {
+		resp, err := http.Get("http://" + e.httpAddr + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return time.Since(t0)
+			}
+		}
+		if time.Since(t0) > 60*time.Second {
+			check(fmt.Errorf("daemon not ready after 60 s"))
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+func (e *env) stop() {
+	if e.proc != nil {
+		e.proc.Process.Signal(syscall.SIGTERM)
+		e.proc.Wait()
+	}
+}
+
+func (e *env) rssMB() float64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", e.proc.Process.Pid))
+	check(err)
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(line, "VmRSS:") {
+			kb, _ := strconv.Atoi(strings.Fields(line)[1])
+			return float64(kb) / 1024
+		}
+	}
+	return 0
+}
+
+// conn is a logged-in length-framed device connection.
+type conn struct {
+	c  net.Conn
+	fr *frame.Reader
+	br *bufio.Writer
+}
+
+func (e *env) dial(id string) *conn {
+	c, err := net.Dial("tcp", e.devAddr)
+	check(err)
+	cn := &conn{c: c, fr: frame.NewReader(c, 0), br: bufio.NewWriter(c)}
+	cn.call(`{"head":{"action":"login","equipId":"` + id + `","seq":0},"body":{}}`)
+	return cn
+}
+
+func (cn *conn) call(msg string) []byte {
+	cn.br.Write(frame.Append(nil, frame.ModeLength, []byte(msg)))
+	check(cn.br.Flush())
+	for {
+		p, err := cn.fr.Next()
+		check(err)
+		if !strings.Contains(string(p[:min(len(p), 40)]), `"action":"health"`) {
+			return p
+		}
+	}
+}
+
+// load runs conns clients calling action back to back for d and returns
+// the request rate and p99 latency.
+func (e *env) load(conns int, d time.Duration, action string, body func(*rand.Rand) map[string]any) (float64, time.Duration) {
+	var mu sync.Mutex
+	var lat []time.Duration
+	var wg sync.WaitGroup
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	defer cancel()
+	start := time.Now()
+	for i := 0; i < conns; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			cn := e.dial(fmt.Sprintf("B-%s-%d", action, i))
+			defer cn.c.Close()
+			r := rand.New(rand.NewSource(int64(i)))
+			var local []time.Duration
+			for ctx.Err() == nil {
+				b, _ := json.Marshal(map[string]any{"head": map[string]any{"action": action, "seq": 1}, "body": body(r)})
+				t := time.Now()
+				reply := cn.call(string(b))
+				local = append(local, time.Since(t))
+				if !strings.Contains(string(reply), `"exception":""`) && !strings.Contains(string(reply), `"code":"not_found"`) {
+					check(fmt.Errorf("%s failed: %s", action, reply))
+				}
+			}
+			mu.Lock()
+			lat = append(lat, local...)
+			mu.Unlock()
+		}(i)
+	}
+	wg.Wait()
+	el := time.Since(start)
+	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+	if len(lat) == 0 {
+		return 0, 0
+	}
+	return float64(len(lat)) / el.Seconds(), lat[len(lat)*99/100]
+}
+
+// idleSessions logs n sessions in, keeps them answering heartbeats, and
+// reads the daemon's RSS.
+func (e *env) idleSessions(n int) float64 {
+	conns := make([]net.Conn, 0, n)
+	defer func() {
+		for _, c := range conns {
+			c.Close()
+		}
+	}()
+	for i := 0; i < n; i++ {
+		c, err := net.Dial("tcp", e.devAddr)
+		check(err)
+		conns = append(conns, c)
+		c.Write([]byte(`{"head":{"action":"login","equipId":"IDLE-` + strconv.Itoa(i) + `"},"body":{}}` + "\n"))
+		go func(c net.Conn) {
+			sc := bufio.NewScanner(c)
+			for sc.Scan() {
+				if strings.Contains(sc.Text(), `"action":"health"`) {
+					c.Write([]byte(`{"head":{"action":"healthReturn"},"body":{}}` + "\n"))
+				}
+			}
+		}(c)
+	}
+	time.Sleep(3 * time.Second)
+	return e.rssMB()
+}
