@@ -1,0 +1,415 @@
+// Package uploader drains the daemon's durable outbox of ledger events to
+// the cloud (SPEC §6), in seq order, at least once.
+//
+// One batch is in flight at a time, so events reach the cloud in seq order.
+// A batch holds at most BatchEvents events and MaxBatchBytes of JSON; its id
+// is "<store>-<first seq>-<last seq>", so a batch resent after a crash or a
+// lost reply carries the same Idempotency-Key (and the event ids make the
+// cloud's copy exactly-once anyway).
+//
+// Outcomes of a send:
+//   - acked_through ≥ the batch's first seq: events through it are deleted
+//     (never beyond the batch's last seq); the rest are sent again at once.
+//   - retryable (network, timeout, 5xx, 429, 401/403, or an ack that
+//     acknowledges nothing): exponential backoff with full jitter, capped at
+//     MaxBackoff (5 min), at least any Retry-After; reset after a success.
+//     While backing off, new events do not cut the wait short.
+//   - rejected (other 4xx, *upstream.RejectedError): the batch's events go to
+//     the dead-letter bucket and the queue goes on. A 413 first halves the
+//     batch size; only a single event that is still too large is
+//     dead-lettered.
+//
+// Note for the cloud side: events moved to the dead-letter bucket leave a gap
+// in the seqs the cloud sees; the cloud must not wait for them (see
+// sync/cloudref for acked_through semantics that allow this).
+//
+// Memory is bounded by one batch, whatever the queue length.
+package uploader
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/storebox/storebox/protocol/ledger"
+	"github.com/storebox/storebox/sync/upstream"
+)
+
+// Queue is the durable outbox (daemon/store implements it).
+type Queue interface {
+	// Pending returns events with seq > after, in seq order: at most max events whose
+	// JSON encodings total ≤ maxBytes (always at least one event if any is pending).
+	Pending(after uint64, max, maxBytes int) ([]ledger.Event, error)
+	Ack(through uint64) error                              // delete events with seq ≤ through
+	DeadLetter(events []ledger.Event, reason string) error // move them to the dead-letter bucket (removing from the queue)
+	QueueStats() (QueueStats, error)
+	Notify() <-chan struct{} // receives (non-blocking, coalesced) when events are appended
+}
+
+// QueueStats describes the outbox.
+type QueueStats struct {
+	Depth       int
+	Oldest      time.Time // zero if empty
+	DeadLetters int
+	LastSeq     uint64
+}
+
+// Sink delivers a batch and reports the highest seq the other side holds.
+// Errors are classified like sync/upstream's: upstream.IsRetryable for
+// "try later", *upstream.RejectedError for "this batch will never go".
+type Sink interface {
+	Send(ctx context.Context, b ledger.Batch) (ackedThrough uint64, err error)
+}
+
+// Pinger is an optional Sink interface used while the queue is idle, so
+// Online tells the truth without traffic.
+type Pinger interface {
+	Ping(ctx context.Context) error
+}
+
+// HTTPSink sends batches with an upstream.Client.
+func HTTPSink(c *upstream.Client) Sink { return httpSink{c} }
+
+type httpSink struct{ c *upstream.Client }
+
+func (s httpSink) Send(ctx context.Context, b ledger.Batch) (uint64, error) {
+	ack, err := s.c.PostEvents(ctx, b)
+	return ack.AckedThrough, err
+}
+
+func (s httpSink) Ping(ctx context.Context) error {
+	_, err := s.c.Ping(ctx)
+	return err
+}
+
+// Defaults.
+const (
+	DefaultBatchEvents = 500
+	DefaultBatchBytes  = 1 << 20
+	DefaultMinBackoff  = time.Second
+	DefaultMaxBackoff  = 5 * time.Minute
+	DefaultIdlePing    = time.Minute
+)
+
+// Config tunes an Uploader; zero fields take the defaults above.
+type Config struct {
+	StoreID       string
+	BatchEvents   int
+	MaxBatchBytes int
+	MinBackoff    time.Duration
+	MaxBackoff    time.Duration
+	IdlePing      time.Duration // how often an idle uploader pings a Pinger sink; <0 never
+	// OnReconnect, if set, is called (from the Serve goroutine) when a send
+	// or ping succeeds after a failure or at the first success, e.g. to pull
+	// the catalog at once.
+	OnReconnect func()
+	Logger      *slog.Logger
+}
+
+// State is what GET /api/v1/sync shows about the outbox.
+type State struct {
+	Online      bool          `json:"online"`
+	Depth       int           `json:"depth"`
+	OldestAge   time.Duration `json:"-"` // in JSON as oldest_age_s
+	LastSuccess time.Time     `json:"last_success,omitzero"`
+	LastError   string        `json:"last_error,omitempty"`
+	LastErrorAt time.Time     `json:"last_error_at,omitzero"`
+	DeadLetters int           `json:"dead_letters"`
+	Sent        uint64        `json:"sent"`
+	LastSeq     uint64        `json:"last_seq"`
+	NextRetry   time.Time     `json:"next_retry,omitzero"`
+}
+
+// MarshalJSON shows OldestAge as oldest_age_s (seconds, a number).
+func (s State) MarshalJSON() ([]byte, error) {
+	type plain State
+	return json.Marshal(struct {
+		plain
+		OldestAgeS float64 `json:"oldest_age_s"`
+	}{plain(s), s.OldestAge.Seconds()})
+}
+
+// Uploader drains a Queue into a Sink.
+type Uploader struct {
+	q    Queue
+	sink Sink
+	cfg  Config
+	log  *slog.Logger
+	rnd  *rand.Rand
+
+	sendMu    sync.Mutex // one batch in flight; guards after and batchLimit
+	after     uint64
+	batchMax  int // current event cap (halved on 413)
+	kick      chan struct{}
+	stateMu   sync.Mutex
+	st        State
+	failures  int
+	connected bool
+	everOK    bool
+}
+
+// New returns an Uploader; call Serve to run it.
+func New(q Queue, sink Sink, cfg Config) *Uploader {
+	if cfg.BatchEvents <= 0 {
+		cfg.BatchEvents = DefaultBatchEvents
+	}
+	if cfg.MaxBatchBytes <= 0 {
+		cfg.MaxBatchBytes = DefaultBatchBytes
+	}
+	if cfg.MinBackoff <= 0 {
+		cfg.MinBackoff = DefaultMinBackoff
+	}
+	if cfg.MaxBackoff <= 0 {
+		cfg.MaxBackoff = DefaultMaxBackoff
+	}
+	if cfg.IdlePing == 0 {
+		cfg.IdlePing = DefaultIdlePing
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Uploader{q: q, sink: sink, cfg: cfg, log: cfg.Logger, batchMax: cfg.BatchEvents,
+		kick: make(chan struct{}, 1), rnd: rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))}
+}
+
+// Status returns the current state; Depth and age come from the queue.
+func (u *Uploader) Status() State {
+	u.stateMu.Lock()
+	st := u.st
+	u.stateMu.Unlock()
+	if qs, err := u.q.QueueStats(); err == nil {
+		st.Depth, st.DeadLetters, st.LastSeq = qs.Depth, qs.DeadLetters, qs.LastSeq
+		if !qs.Oldest.IsZero() {
+			st.OldestAge = time.Since(qs.Oldest)
+		} else {
+			st.OldestAge = 0
+		}
+	}
+	return st
+}
+
+// step outcome.
+type outcome int
+
+const (
+	idle outcome = iota // queue empty
+	progressed
+	retryLater
+)
+
+// sendOnce sends the next batch. It returns how many events left the queue
+// (acked or dead-lettered) and the outcome; err is set for retryLater.
+func (u *Uploader) sendOnce(ctx context.Context) (int, outcome, error) {
+	u.sendMu.Lock()
+	defer u.sendMu.Unlock()
+	evs, err := u.q.Pending(u.after, u.batchMax, u.cfg.MaxBatchBytes)
+	if err != nil {
+		return 0, retryLater, fmt.Errorf("read outbox: %w", err)
+	}
+	if len(evs) == 0 {
+		return 0, idle, nil
+	}
+	first, last := evs[0].Seq, evs[len(evs)-1].Seq
+	b := ledger.Batch{BatchID: fmt.Sprintf("%s-%d-%d", u.cfg.StoreID, first, last), Events: evs}
+	acked, err := u.sink.Send(ctx, b)
+	if err != nil {
+		if ctx.Err() != nil {
+			return 0, retryLater, ctx.Err()
+		}
+		var rej *upstream.RejectedError
+		if errors.As(err, &rej) {
+			if rej.Status == http.StatusRequestEntityTooLarge && len(evs) > 1 {
+				u.batchMax = max(1, len(evs)/2)
+				u.log.Warn("cloud says batch too large; halving", "events", len(evs))
+				return 0, progressed, nil
+			}
+			if derr := u.q.DeadLetter(evs, err.Error()); derr != nil {
+				return 0, retryLater, fmt.Errorf("dead-letter seq %d..%d: %w", first, last, derr)
+			}
+			u.after = last
+			u.log.Error("cloud rejected a batch; events moved to dead letters", "first_seq", first, "last_seq", last, "err", err)
+			u.noteError(err, true)
+			return len(evs), progressed, nil
+		}
+		return 0, retryLater, err
+	}
+	if acked < first {
+		return 0, retryLater, fmt.Errorf("cloud acknowledged through %d, before the batch's first seq %d", acked, first)
+	}
+	acked = min(acked, last)
+	if err := u.q.Ack(acked); err != nil {
+		return 0, retryLater, fmt.Errorf("ack outbox through %d: %w", acked, err)
+	}
+	u.after = acked
+	n := 0
+	for _, e := range evs {
+		if e.Seq <= acked {
+			n++
+		}
+	}
+	if u.batchMax < u.cfg.BatchEvents {
+		u.batchMax = min(u.cfg.BatchEvents, u.batchMax*2)
+	}
+	u.noteSuccess(n)
+	return n, progressed, nil
+}
+
+func (u *Uploader) noteSuccess(sent int) {
+	u.stateMu.Lock()
+	u.st.Sent += uint64(sent)
+	u.st.LastSuccess = time.Now()
+	u.st.Online = true
+	u.st.NextRetry = time.Time{}
+	u.failures = 0
+	reconnect := !u.connected
+	u.connected = true
+	u.stateMu.Unlock()
+	if reconnect && u.cfg.OnReconnect != nil {
+		u.cfg.OnReconnect()
+	}
+}
+
+// noteError records err; online says whether the cloud answered (a rejection).
+func (u *Uploader) noteError(err error, online bool) {
+	u.stateMu.Lock()
+	u.st.LastError = err.Error()
+	u.st.LastErrorAt = time.Now()
+	if !online {
+		u.st.Online = false
+		u.connected = false
+	}
+	u.stateMu.Unlock()
+}
+
+// backoff returns the wait after the n-th consecutive failure (n ≥ 1):
+// full jitter over min(max, min·2^(n-1)), but at least Retry-After.
+func (u *Uploader) backoff(n int, err error) time.Duration {
+	ceil := u.cfg.MinBackoff
+	for i := 1; i < n && ceil < u.cfg.MaxBackoff; i++ {
+		ceil *= 2
+	}
+	ceil = min(ceil, u.cfg.MaxBackoff)
+	d := time.Duration(u.rnd.Int64N(int64(ceil) + 1))
+	if ra, ok := upstream.RetryAfter(err); ok && d < ra {
+		d = min(ra, u.cfg.MaxBackoff)
+	}
+	return d
+}
+
+// Serve drains the queue until ctx is cancelled.
+func (u *Uploader) Serve(ctx context.Context) error {
+	var idleTimer <-chan time.Time
+	if p, ok := u.sink.(Pinger); ok && u.cfg.IdlePing > 0 {
+		u.ping(ctx, p)
+		t := time.NewTicker(u.cfg.IdlePing)
+		defer t.Stop()
+		idleTimer = t.C
+	}
+	poll := time.NewTicker(30 * time.Second) // belt and braces if a Notify is missed
+	defer poll.Stop()
+	for {
+		_, out, err := u.sendOnce(ctx)
+		if ctx.Err() != nil {
+			return nil
+		}
+		switch out {
+		case progressed:
+			continue
+		case retryLater:
+			u.stateMu.Lock()
+			u.failures++
+			f := u.failures
+			u.stateMu.Unlock()
+			u.noteError(err, false)
+			d := u.backoff(f, err)
+			u.stateMu.Lock()
+			u.st.NextRetry = time.Now().Add(d)
+			u.stateMu.Unlock()
+			u.log.Warn("upload failed; retrying", "err", err, "in", d.Round(time.Millisecond), "attempt", f)
+			t := time.NewTimer(d)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return nil
+			case <-t.C:
+			case <-u.kick: // DrainNow asked for an attempt now
+				t.Stop()
+			}
+			continue
+		case idle:
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-u.q.Notify():
+		case <-u.kick:
+		case <-poll.C:
+		case <-idleTimer:
+			if p, ok := u.sink.(Pinger); ok {
+				u.ping(ctx, p)
+			}
+		}
+	}
+}
+
+func (u *Uploader) ping(ctx context.Context, p Pinger) {
+	if err := p.Ping(ctx); err != nil {
+		if ctx.Err() == nil {
+			var rej *upstream.RejectedError
+			u.noteError(fmt.Errorf("ping: %w", err), errors.As(err, &rej))
+		}
+		return
+	}
+	u.stateMu.Lock()
+	u.st.Online = true
+	reconnect := !u.connected
+	u.connected = true
+	u.stateMu.Unlock()
+	if reconnect && u.cfg.OnReconnect != nil {
+		u.cfg.OnReconnect()
+	}
+}
+
+// DrainNow sends until the queue is empty, calling progress after each
+// batch with the events sent so far and those remaining. It does not wait
+// for a backoff: the first failure is returned. It is safe alongside Serve.
+func (u *Uploader) DrainNow(ctx context.Context, progress func(sent, remaining int)) error {
+	select {
+	case u.kick <- struct{}{}:
+	default:
+	}
+	sent := 0
+	report := func() {
+		if progress == nil {
+			return
+		}
+		rem := 0
+		if qs, err := u.q.QueueStats(); err == nil {
+			rem = qs.Depth
+		}
+		progress(sent, rem)
+	}
+	report()
+	for {
+		n, out, err := u.sendOnce(ctx)
+		switch out {
+		case idle:
+			report()
+			return nil
+		case retryLater:
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			u.noteError(err, false)
+			return err
+		}
+		sent += n
+		report()
+	}
+}
