@@ -65,7 +65,7 @@ func countKey(status string) []byte { return []byte("count." + status) }
 // openBuckets creates the buckets and the instance prefix of oids. The
 // prefix is random per data directory, so a store whose data was lost never
 // reuses an oid, and with it a provider order number already paid.
-func openBuckets(st *store.Store) (instance string, err error) {
+func openBuckets(st *store.Store) (instance string, seq uint64, err error) {
 	err = st.Update(func(t *store.Tx) error {
 		for _, b := range buckets {
 			if _, err := t.CreateBucketIfNotExists(b); err != nil {
@@ -73,6 +73,7 @@ func openBuckets(st *store.Store) (instance string, err error) {
 			}
 		}
 		m := t.Bucket(bktMeta)
+		seq = readU64(m.Get(keySeq))
 		if v := m.Get(keyInstance); v != nil {
 			instance = string(v)
 			return nil
@@ -81,9 +82,9 @@ func openBuckets(st *store.Store) (instance string, err error) {
 		return m.Put(keyInstance, []byte(instance))
 	})
 	if err != nil {
-		return "", fmt.Errorf("open orders: %w", err)
+		return "", 0, fmt.Errorf("open orders: %w", err)
 	}
-	return instance, nil
+	return instance, seq, nil
 }
 
 func newInstance() string {
@@ -95,13 +96,6 @@ func newInstance() string {
 		out[i] = alphabet[int(b[i])%len(alphabet)]
 	}
 	return string(out)
-}
-
-func nextOID(t *store.Tx, instance string) string {
-	m := t.Bucket(bktMeta)
-	n := readU64(m.Get(keySeq)) + 1
-	_ = m.Put(keySeq, be64(n))
-	return fmt.Sprintf("%s-%08d", instance, n)
 }
 
 func loadOrder(tx *bbolt.Tx, oid string) (*Order, error) {
@@ -135,11 +129,23 @@ func saveOrder(t *store.Tx, old, o *Order, s *Service) error {
 	if err != nil {
 		return fmt.Errorf("encode order %s: %w", o.OID, err)
 	}
+	return saveOrderJSON(t, old, o, v, s)
+}
+
+// appendOnly is the fill for buckets whose keys mostly grow (oids, times):
+// full pages instead of half-full ones after a split.
+const appendOnly = 0.9
+
+// saveOrderJSON is saveOrder with o already encoded as v.
+func saveOrderJSON(t *store.Tx, old, o *Order, v []byte, s *Service) error {
 	oid := []byte(o.OID)
-	if err := t.Bucket(bktOrders).Put(oid, v); err != nil {
+	ob := t.Bucket(bktOrders)
+	ob.FillPercent = appendOnly
+	if err := ob.Put(oid, v); err != nil {
 		return err
 	}
 	st, m := t.Bucket(bktStatus), t.Bucket(bktMeta)
+	st.FillPercent = appendOnly
 	if old == nil {
 		if err := t.Bucket(bktKeys).Put(join(o.EquipID, o.OrderID), oid); err != nil {
 			return err
@@ -161,6 +167,7 @@ func saveOrder(t *store.Tx, old, o *Order, s *Service) error {
 		_ = m.Put(countKey(o.Status), be64(readU64(m.Get(countKey(o.Status)))+1))
 	}
 	ex := t.Bucket(bktExpiry)
+	ex.FillPercent = appendOnly
 	if old != nil && old.Status == StatusPending && (o.Status != StatusPending || !old.ExpiresAt.Equal(o.ExpiresAt)) {
 		_ = ex.Delete(expiryKey(old.ExpiresAt, o.OID))
 	}

@@ -2,11 +2,13 @@ package orders
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"hash/fnv"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.etcd.io/bbolt"
@@ -50,16 +52,21 @@ type Service struct {
 	pay      Provider
 	credit   Credit
 	log      *slog.Logger
-	// commit runs a write transaction; Batch shares one fsync among
-	// concurrent terminals. The benchmark swaps it for Update to measure
-	// one fsync per order.
+	// commit runs a write transaction; group commit shares one fsync
+	// among concurrent terminals. The benchmark swaps it for Update to
+	// measure one fsync per order.
 	commit func(func(*store.Tx) error) error
+	group  *groupCommit
 
 	hookMu  sync.RWMutex
 	pusher  Pusher
 	openIDs func(equipID string) (string, bool)
 
 	locks [64]sync.Mutex
+	// seq numbers oids. It is handed out before the write transaction (a
+	// number whose transaction fails is skipped) and each order's
+	// transaction raises the stored high-water mark to it.
+	seq atomic.Uint64
 
 	sched *scheduler
 }
@@ -90,12 +97,14 @@ func New(cfg Config, st *store.Store, pay Providers, pusher Pusher, log *slog.Lo
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	inst, err := openBuckets(st)
+	inst, seq, err := openBuckets(st)
 	if err != nil {
 		return nil, err
 	}
 	s := &Service{cfg: cfg, st: st, instance: inst, pay: pay.Payment, credit: pay.Credit, log: log, pusher: pusher}
-	s.commit = st.Batch
+	s.seq.Store(seq)
+	s.group = newGroupCommit(st)
+	s.commit = s.group.do
 	s.sched = newScheduler()
 	return s, nil
 }
@@ -173,13 +182,24 @@ func (s *Service) GetPayInfo(ctx context.Context, equipID string, req PayRequest
 		}
 	}
 	now := s.now()
+	// The new order is priced and encoded outside the write transaction
+	// that concurrent terminals share; inside, only the idempotency key and
+	// the stock are checked.
+	prep, perr := s.prepare(equipID, req, now)
+	if perr != nil {
+		var exists bool
+		_ = s.st.View(func(tx *bbolt.Tx) error { exists = oidByKey(tx, equipID, req.OrderID) != ""; return nil })
+		if !exists {
+			return PayInfo{}, perr
+		}
+	}
 	var (
 		o     *Order
 		fresh bool
 		derr  *devmsg.Error
 	)
 	err := s.commit(func(t *store.Tx) error {
-		// Batch may run this more than once: start clean every time.
+		// A commit may run this more than once: start clean every time.
 		o, fresh, derr = nil, false, nil
 		if oid := oidByKey(t.Tx, equipID, req.OrderID); oid != "" {
 			old, err := loadOrder(t.Tx, oid)
@@ -196,10 +216,63 @@ func (s *Service) GetPayInfo(ctx context.Context, equipID string, req PayRequest
 			o, fresh, err = s.reissue(t, old, req, now)
 			return err
 		}
-		lines := make([]Line, len(req.Lines))
-		var total int64
+		if prep == nil {
+			derr = perr
+			return nil
+		}
+		if short := shortLines(t, s.cfg.Warehouse, prep.o.Lines); len(short) > 0 {
+			derr = devmsg.Errorf(devmsg.CodeOutOfStock, "not enough stock for %s", fmtLines(short))
+			return nil
+		}
+		if err := stockMove(t, s.cfg.Warehouse, prep.o.Lines, 0, 1); err != nil {
+			return err
+		}
+		if _, err := t.AppendEvent(ledger.OrderCreated, prep.created); err != nil {
+			return err
+		}
+		if _, err := t.AppendEvent(ledger.PaymentCreated, prep.payment); err != nil {
+			return err
+		}
+		m := t.Bucket(bktMeta)
+		if readU64(m.Get(keySeq)) < prep.seq {
+			if err := m.Put(keySeq, be64(prep.seq)); err != nil {
+				return err
+			}
+		}
+		o, fresh = prep.o, true
+		return saveOrderJSON(t, nil, prep.o, prep.json, s)
+	})
+	if err != nil {
+		return PayInfo{}, internal("getPayInfo: save order", err)
+	}
+	if derr != nil {
+		return PayInfo{}, derr
+	}
+	if la := o.lastAttempt(); o.Status != StatusPending || la == nil || la.State != AttemptSending {
+		return s.payInfo(o), nil // nothing to send (cash, or already sent)
+	}
+	o, err = s.drive(ctx, o.OID, fresh)
+	if o == nil {
+		return PayInfo{}, err
+	}
+	return s.payInfo(o), err
+}
+
+// prepared is a new order built outside the transaction.
+type prepared struct {
+	o                *Order
+	seq              uint64
+	json             []byte
+	created, payment json.RawMessage
+}
+
+func (s *Service) prepare(equipID string, req PayRequest, now time.Time) (*prepared, *devmsg.Error) {
+	lines := make([]Line, len(req.Lines))
+	var total int64
+	var derr *devmsg.Error
+	err := s.st.View(func(tx *bbolt.Tx) error {
 		for i, lr := range req.Lines {
-			g, ok, err := s.st.GoodsTx(t.Tx, lr.GID)
+			g, ok, err := s.st.GoodsTx(tx, lr.GID)
 			if err != nil {
 				return err
 			}
@@ -215,37 +288,28 @@ func (s *Service) GetPayInfo(ctx context.Context, equipID string, req PayRequest
 			lines[i] = l
 			total += l.Amount
 		}
-		if short := shortLines(t, s.cfg.Warehouse, lines); len(short) > 0 {
-			derr = devmsg.Errorf(devmsg.CodeOutOfStock, "not enough stock for %s", fmtLines(short))
-			return nil
-		}
-		if err := stockMove(t, s.cfg.Warehouse, lines, 0, 1); err != nil {
-			return err
-		}
-		o = &Order{OID: nextOID(t, s.instance), OrderID: req.OrderID, EquipID: equipID, OpenID: req.OpenID,
-			Status: StatusPending, Warehouse: s.cfg.Warehouse, Lines: lines, AmountTotal: total,
-			Method: req.PayMethod, CreatedAt: now, ExpiresAt: now.Add(s.cfg.TTL)}
-		a := s.newAttempt(o, req, now)
-		if err := event(t, ledger.OrderCreated, o, nil, ""); err != nil {
-			return err
-		}
-		if err := event(t, ledger.PaymentCreated, o, a, ""); err != nil {
-			return err
-		}
-		fresh = true
-		return saveOrder(t, nil, o, s)
+		return nil
 	})
 	if err != nil {
-		return PayInfo{}, internal("getPayInfo: save order", err)
+		return nil, devmsg.Errorf(devmsg.CodeInternal, "getPayInfo: read goods: %v", err)
 	}
 	if derr != nil {
-		return PayInfo{}, derr
+		return nil, derr
 	}
-	o, err = s.drive(ctx, o.OID, fresh)
-	if o == nil {
-		return PayInfo{}, err
+	seq := s.seq.Add(1)
+	o := &Order{OID: fmt.Sprintf("%s-%08d", s.instance, seq), OrderID: req.OrderID, EquipID: equipID, OpenID: req.OpenID,
+		Status: StatusPending, Warehouse: s.cfg.Warehouse, Lines: lines, AmountTotal: total,
+		Method: req.PayMethod, CreatedAt: now, ExpiresAt: now.Add(s.cfg.TTL)}
+	a := s.newAttempt(o, req, now)
+	p := &prepared{o: o, seq: seq}
+	var e1, e2, e3 error
+	p.json, e1 = json.Marshal(o)
+	p.created, e2 = json.Marshal(newEventData(o, nil, ""))
+	p.payment, e3 = json.Marshal(newEventData(o, a, ""))
+	if err := errors.Join(e1, e2, e3); err != nil {
+		return nil, devmsg.Errorf(devmsg.CodeInternal, "getPayInfo: encode order: %v", err)
 	}
-	return s.payInfo(o), err
+	return p, nil
 }
 
 func (s *Service) methodAvailable(req PayRequest) *devmsg.Error {

@@ -72,14 +72,18 @@ type eventData struct {
 }
 
 func event(t *store.Tx, typ string, o *Order, a *Attempt, reason string) error {
+	_, err := t.AppendEvent(typ, newEventData(o, a, reason))
+	return err
+}
+
+func newEventData(o *Order, a *Attempt, reason string) eventData {
 	d := eventData{OID: o.OID, OrderID: o.OrderID, EquipID: o.EquipID, OpenID: o.OpenID, Status: o.Status,
 		AmountTotal: o.AmountTotal, Method: o.Method, Lines: o.Lines, Warehouse: o.Warehouse, PaidAt: o.PaidAt,
 		Reason: reason, TestMode: o.TestMode}
 	if a != nil {
 		d.Attempt, d.Provider, d.Ref, d.Method = a.N, a.Provider, a.Ref, a.Method
 	}
-	_, err := t.AppendEvent(typ, d)
-	return err
+	return d
 }
 
 func (o *Order) flag(reason string, now time.Time) {

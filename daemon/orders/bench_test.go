@@ -1,0 +1,82 @@
+package orders
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/storebox/storebox/daemon/store"
+	"github.com/storebox/storebox/protocol/goods"
+)
+
+// BenchmarkDurableOrders measures getPayInfo answered after the order is on
+// disk, with 100 concurrent terminals: first with the service's batched
+// commits (one fsync shared by the orders that arrive together), then with
+// one transaction and fsync per order, in the same run. Run with
+//
+//	go test -run '^$' -bench DurableOrders -benchtime 1x ./daemon/orders/
+func BenchmarkDurableOrders(b *testing.B) {
+	const terminals = 100
+	for range b.N {
+		batched := durableRate(b, terminals, 20000, false)
+		single := durableRate(b, terminals, 1000, true)
+		b.ReportMetric(batched, "batched_orders/s")
+		b.ReportMetric(single, "fsync_per_order_orders/s")
+		b.ReportMetric(batched/single, "speedup")
+	}
+}
+
+func durableRate(b *testing.B, terminals, orders int, perOrderFsync bool) float64 {
+	b.Helper()
+	dir := b.TempDir()
+	st, err := store.Open(dir, store.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer st.Close()
+	importRows(b, st, []store.ImportRow{
+		{Line: 1, Goods: goods.Goods{GID: "B1", Name: "Bench pcs", Price: 199, Unit: goods.UnitPieces}, Stock: map[string]int64{"main": 1 << 40}, HasStock: true},
+		{Line: 2, Goods: goods.Goods{GID: "B2", Name: "Bench kg", Price: 1290, Unit: goods.UnitKg}, Stock: map[string]int64{"main": 1 << 40}, HasStock: true},
+	})
+	svc, err := New(Config{}, st, Providers{}, nil, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if perOrderFsync {
+		svc.commit = st.Update
+	}
+	per := orders / terminals
+	var wg sync.WaitGroup
+	errs := make(chan error, terminals)
+	start := time.Now()
+	for i := range terminals {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			equip := fmt.Sprintf("T-%03d", i)
+			for j := range per {
+				_, err := svc.GetPayInfo(context.Background(), equip, PayRequest{OrderID: fmt.Sprintf("o-%d", j), PayMethod: MethodCash,
+					Lines: []LineRequest{pcs("B1", 2), grams("B2", 350)}})
+				if err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	el := time.Since(start)
+	close(errs)
+	for err := range errs {
+		b.Fatal(err)
+	}
+	if c := svc.Counts(); c[StatusPending] != per*terminals {
+		b.Fatalf("%d orders on disk, want %d", c[StatusPending], per*terminals)
+	}
+	if !perOrderFsync {
+		b.Logf("%d orders in %d commits", svc.group.calls.Load(), svc.group.batches.Load())
+	}
+	return float64(per*terminals) / el.Seconds()
+}

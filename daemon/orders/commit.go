@@ -1,0 +1,136 @@
+package orders
+
+import (
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/storebox/storebox/daemon/store"
+)
+
+// groupCommit runs concurrent write functions together: while one
+// transaction commits (and fsyncs), the functions that arrive queue up and
+// then share the next transaction. A lone caller commits at once. Under
+// load, the callers the previous commit released usually come straight
+// back, so the next batch waits a moment (at most gatherMax) for them:
+// one fsync then serves every busy terminal instead of half of them.
+//
+// As with bbolt's Batch, a function may run more than once (when another
+// function of its batch fails, the batch is retried without it), so it must
+// have no effects outside the transaction other than through Tx.After.
+type groupCommit struct {
+	st      *store.Store
+	mu      sync.Mutex
+	queue   []*commitCall
+	running bool
+	arrived chan struct{}
+
+	// Batches and Calls count commits and the functions they carried.
+	batches, calls atomic.Int64
+}
+
+type commitCall struct {
+	fn   func(*store.Tx) error
+	done chan error
+}
+
+const (
+	// maxGroup bounds one transaction, so a flood cannot build a huge one.
+	maxGroup = 512
+	// gatherMax bounds how long a batch waits for released callers.
+	gatherMax = 2 * time.Millisecond
+)
+
+func newGroupCommit(st *store.Store) *groupCommit {
+	return &groupCommit{st: st, arrived: make(chan struct{}, 1)}
+}
+
+func (g *groupCommit) do(fn func(*store.Tx) error) error {
+	c := &commitCall{fn: fn, done: make(chan error, 1)}
+	g.mu.Lock()
+	g.queue = append(g.queue, c)
+	if !g.running {
+		g.running = true
+		go g.loop()
+	}
+	g.mu.Unlock()
+	select {
+	case g.arrived <- struct{}{}:
+	default:
+	}
+	return <-c.done
+}
+
+func (g *groupCommit) loop() {
+	released := 0
+	var timer *time.Timer
+	for {
+		g.mu.Lock()
+		if target := min(len(g.queue)+released, maxGroup); released > 1 && len(g.queue) < target {
+			deadline := time.Now().Add(gatherMax)
+			for len(g.queue) < target {
+				wait := time.Until(deadline)
+				if wait <= 0 {
+					break
+				}
+				g.mu.Unlock()
+				if timer == nil {
+					timer = time.NewTimer(wait)
+				} else {
+					timer.Reset(wait)
+				}
+				select {
+				case <-g.arrived:
+				case <-timer.C:
+				}
+				timer.Stop()
+				g.mu.Lock()
+			}
+		}
+		n := min(len(g.queue), maxGroup)
+		if n == 0 {
+			g.running = false
+			g.mu.Unlock()
+			return
+		}
+		batch := append([]*commitCall(nil), g.queue[:n]...)
+		g.queue = g.queue[n:]
+		g.mu.Unlock()
+		g.batches.Add(1)
+		g.calls.Add(int64(n))
+		g.run(batch)
+		released = n
+	}
+}
+
+func (g *groupCommit) run(batch []*commitCall) {
+	for len(batch) > 0 {
+		failed := -1
+		var ferr error
+		err := g.st.Update(func(t *store.Tx) error {
+			for i, c := range batch {
+				if err := c.fn(t); err != nil {
+					failed, ferr = i, err
+					return err
+				}
+			}
+			return nil
+		})
+		if err == nil {
+			for _, c := range batch {
+				c.done <- nil
+			}
+			return
+		}
+		if failed < 0 {
+			// The commit itself failed (disk full, I/O error): nobody's
+			// write is on disk.
+			for _, c := range batch {
+				c.done <- err
+			}
+			return
+		}
+		batch[failed].done <- ferr
+		batch = append(batch[:failed:failed], batch[failed+1:]...)
+	}
+}
