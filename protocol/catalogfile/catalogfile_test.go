@@ -188,7 +188,7 @@ func TestReadJSONLErrors(t *testing.T) {
 		offset   int // -1: don't care
 		contains string
 	}{
-		{"unknown field", `{"gid":"A","gname":"Apple","price":5,"unit":"pcs","colour":"red"}`, 1, "colour", 0, `unknown field "colour"`},
+		{"unknown field", `{"gid":"A","gname":"Apple","price":5,"unit":"pcs","colour":"red"}`, 1, "colour", 51, `unknown field "colour"`},
 		{"syntax", ok + `{"gid":"A",,}`, 2, "", 12, "invalid JSON"},
 		{"not closed", ok + "\n" + `{"gid":"A"`, 3, "", -1, "invalid JSON"},
 		{"array", `["A"]`, 1, "", 1, "one JSON object per line"},
