@@ -262,7 +262,7 @@ func TestProviderReportsMustMatch(t *testing.T) {
 	}
 	ref := p.OID + "-1"
 	for _, bad := range []Report{
-		{Found: true, Ref: ref, Amount: p.AmountTotal + 1, Status: ReportPaid}, // amount
+		{Found: true, Ref: ref, Amount: p.AmountTotal + 1, Status: ReportPaid},   // amount
 		{Found: true, Ref: "other-1", Amount: p.AmountTotal, Status: ReportPaid}, // order number
 		{Found: false, Ref: ref, Amount: p.AmountTotal, Status: ReportPaid},      // not found
 		{Found: true, Ref: ref, Amount: p.AmountTotal, Status: "P"},              // not final
