@@ -14,10 +14,11 @@
 //     acknowledges nothing): exponential backoff with full jitter, capped at
 //     MaxBackoff (5 min), at least any Retry-After; reset after a success.
 //     While backing off, new events do not cut the wait short.
-//   - rejected (other 4xx, *upstream.RejectedError): the batch's events go to
-//     the dead-letter bucket and the queue goes on. A 413 first halves the
-//     batch size; only a single event that is still too large is
-//     dead-lettered.
+//   - rejected (other 4xx, *upstream.RejectedError): the batch is retried in
+//     halves until the refused events are isolated; a single refused event
+//     goes to the dead-letter bucket and the queue goes on. So one bad event
+//     never takes 499 good ones with it (and a 413 shrinks the batch). The
+//     batch size grows back by doubling after each success.
 //
 // Note for the cloud side: events moved to the dead-letter bucket leave a gap
 // in the seqs the cloud sees; the cloud must not wait for them (see
@@ -33,7 +34,6 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
-	"net/http"
 	"sync"
 	"time"
 
@@ -224,15 +224,19 @@ func (u *Uploader) sendOnce(ctx context.Context) (int, outcome, error) {
 		}
 		var rej *upstream.RejectedError
 		if errors.As(err, &rej) {
-			if rej.Status == http.StatusRequestEntityTooLarge && len(evs) > 1 {
+			if len(evs) > 1 {
+				// Narrow down to the events the cloud refuses (or to a
+				// size it takes, on 413) instead of dead-lettering
+				// good events along with a bad one.
 				u.batchMax = max(1, len(evs)/2)
-				u.log.Warn("cloud says batch too large; halving", "events", len(evs))
+				u.log.Warn("cloud rejected a batch; retrying in halves to isolate it", "first_seq", first, "last_seq", last, "status", rej.Status)
 				return 0, progressed, nil
 			}
 			if derr := u.q.DeadLetter(evs, err.Error()); derr != nil {
 				return 0, retryLater, fmt.Errorf("dead-letter seq %d..%d: %w", first, last, derr)
 			}
 			u.after = last
+			u.grow()
 			u.log.Error("cloud rejected a batch; events moved to dead letters", "first_seq", first, "last_seq", last, "err", err)
 			u.noteError(err, true)
 			return len(evs), progressed, nil
@@ -253,11 +257,16 @@ func (u *Uploader) sendOnce(ctx context.Context) (int, outcome, error) {
 			n++
 		}
 	}
+	u.grow()
+	u.noteSuccess(n)
+	return n, progressed, nil
+}
+
+// grow doubles a batch size shrunk by a rejection back toward BatchEvents.
+func (u *Uploader) grow() {
 	if u.batchMax < u.cfg.BatchEvents {
 		u.batchMax = min(u.cfg.BatchEvents, u.batchMax*2)
 	}
-	u.noteSuccess(n)
-	return n, progressed, nil
 }
 
 func (u *Uploader) noteSuccess(sent int) {
@@ -296,8 +305,10 @@ func (u *Uploader) backoff(n int, err error) time.Duration {
 	}
 	ceil = min(ceil, u.cfg.MaxBackoff)
 	d := time.Duration(u.rnd.Int64N(int64(ceil) + 1))
+	// The cloud's Retry-After wins over a shorter jitter (up to 5 min, so a
+	// wild value cannot park the queue for a day).
 	if ra, ok := upstream.RetryAfter(err); ok && d < ra {
-		d = min(ra, u.cfg.MaxBackoff)
+		d = min(ra, max(u.cfg.MaxBackoff, DefaultMaxBackoff))
 	}
 	return d
 }
