@@ -14,9 +14,9 @@ import (
 
 	"github.com/storebox/storebox/protocol/ledger"
 	"github.com/storebox/storebox/sync/cloudref"
-	"github.com/storebox/storebox/sync/upstream"
 	"github.com/storebox/storebox/sync/uploader"
 	"github.com/storebox/storebox/sync/uploader/uploadertest"
+	"github.com/storebox/storebox/sync/upstream"
 )
 
 func cloud(t *testing.T, opt cloudref.Options) (*cloudref.Server, *upstream.Client) {
