@@ -7,8 +7,9 @@ import (
 )
 
 // MTSICSProbeRequest asks for the serial number; only a SICS device answers
-// `I4 A "<serial>"`.
-var MTSICSProbeRequest = []byte("I4\r\n")
+// `I4 A "<serial>"`. The leading CR LF ends any junk already in the
+// scale's line buffer.
+var MTSICSProbeRequest = []byte("\r\nI4\r\n")
 
 // sicsTokens splits a SICS line on blanks, keeping a "quoted string" whole.
 func sicsTokens(line string) ([]string, error) {
