@@ -1,0 +1,510 @@
+// Package crash kills the real storebox binary with SIGKILL while 50
+// terminals create, pay and cancel orders over TCP, restarts it, and checks
+// that nothing acknowledged was lost and no stock was sold twice.
+package crash
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/storebox/storebox/daemon/orders"
+	"github.com/storebox/storebox/daemon/store"
+	"github.com/storebox/storebox/protocol/ledger"
+)
+
+const (
+	terminals = 50
+	cycles    = 5
+)
+
+type goodsSpec struct {
+	gid   string
+	unit  string
+	price int64
+	stock int64
+}
+
+var catalog = []goodsSpec{
+	{"P1", "pcs", 250, 400}, {"P2", "pcs", 990, 300}, {"P3", "pcs", 1200, 200},
+	{"P4", "pcs", 80, 500}, {"P5", "pcs", 4500, 60}, {"K1", "kg", 1290, 60000},
+}
+
+// what the terminals were told, by oid
+type acked struct {
+	orderID  string
+	equip    string
+	lines    []map[string]any
+	amount   int64
+	paid     bool // makePayment acknowledged
+	payTried bool // makePayment sent (maybe lost)
+	canceled bool // cancelOrder acknowledged
+}
+
+type book struct {
+	mu     sync.Mutex
+	orders map[string]*acked
+	errs   []string
+}
+
+func (b *book) fail(format string, args ...any) {
+	b.mu.Lock()
+	b.errs = append(b.errs, fmt.Sprintf(format, args...))
+	b.mu.Unlock()
+}
+
+func moduleRoot(t *testing.T) string {
+	out, err := exec.Command("go", "env", "GOMOD").Output()
+	if err != nil {
+		t.Fatalf("go env GOMOD: %v", err)
+	}
+	return filepath.Dir(strings.TrimSpace(string(out)))
+}
+
+func freePort(t *testing.T) int {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+type daemon struct {
+	t        *testing.T
+	bin, cfg string
+	devAddr  string
+	logPath  string
+	cmd      *exec.Cmd
+	exited   chan struct{}
+	starts   int
+}
+
+func (d *daemon) start() {
+	d.t.Helper()
+	d.starts++
+	logf, err := os.OpenFile(d.logPath, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	if err != nil {
+		d.t.Fatal(err)
+	}
+	fmt.Fprintf(logf, "==== start %d\n", d.starts)
+	d.cmd = exec.Command(d.bin, "run", "--config", d.cfg)
+	d.cmd.Stdout, d.cmd.Stderr = logf, logf
+	if err := d.cmd.Start(); err != nil {
+		d.t.Fatal(err)
+	}
+	d.exited = make(chan struct{})
+	go func() { d.cmd.Wait(); logf.Close(); close(d.exited) }()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		c, err := net.DialTimeout("tcp", d.devAddr, time.Second)
+		if err == nil {
+			c.Close()
+			return
+		}
+		select {
+		case <-d.exited:
+			d.t.Fatalf("storebox exited at start %d; log:\n%s", d.starts, tail(d.logPath))
+		default:
+		}
+		if time.Now().After(deadline) {
+			d.t.Fatalf("storebox did not listen on %s in 30s; log:\n%s", d.devAddr, tail(d.logPath))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func (d *daemon) kill9() {
+	d.cmd.Process.Signal(syscall.SIGKILL)
+	<-d.exited
+}
+
+func (d *daemon) stop() {
+	d.t.Helper()
+	d.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-d.exited:
+	case <-time.After(30 * time.Second):
+		d.kill9()
+		d.t.Fatalf("storebox did not stop on SIGTERM; log:\n%s", tail(d.logPath))
+	}
+}
+
+func tail(path string) string {
+	b, _ := os.ReadFile(path)
+	if len(b) > 4000 {
+		b = b[len(b)-4000:]
+	}
+	return string(b)
+}
+
+func TestKill9WhileSelling(t *testing.T) {
+	if testing.Short() {
+		t.Skip("crash test is not short")
+	}
+	root := moduleRoot(t)
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "storebox")
+	build := exec.Command("go", "build", "-o", bin, "./cmd/storebox")
+	build.Dir = root
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build storebox: %v\n%s", err, out)
+	}
+	data := filepath.Join(dir, "data")
+	devPort, httpPort := freePort(t), freePort(t)
+	cfg := filepath.Join(dir, "storebox.toml")
+	conf := fmt.Sprintf(`store_id = "crash-1"
+data_dir = %q
+
+[devices]
+listen = "127.0.0.1:%d"
+admission = "open"
+
+[discovery]
+listen = ""
+
+[mqtt]
+listen = ""
+
+[http]
+listen = "127.0.0.1:%d"
+
+[orders]
+payment_ttl = "3s"
+`, data, devPort, httpPort)
+	if err := os.WriteFile(cfg, []byte(conf), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var cat strings.Builder
+	for _, g := range catalog {
+		fmt.Fprintf(&cat, `{"gid":%q,"barcode":"","gname":"crash %s","price":%d,"unit":%q,"stock":{"main":%d}}`+"\n", g.gid, g.gid, g.price, g.unit, g.stock)
+	}
+	catPath := filepath.Join(dir, "catalog.jsonl")
+	os.WriteFile(catPath, []byte(cat.String()), 0o644)
+	if out, err := exec.Command(bin, "catalog", "import", catPath, "--config", cfg).CombinedOutput(); err != nil {
+		t.Fatalf("catalog import: %v\n%s", err, out)
+	}
+
+	d := &daemon{t: t, bin: bin, cfg: cfg, devAddr: fmt.Sprintf("127.0.0.1:%d", devPort), logPath: filepath.Join(dir, "storebox.log")}
+	bk := &book{orders: map[string]*acked{}}
+	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 7))
+	for cycle := range cycles {
+		d.start()
+		ctx, cancel := context.WithCancel(context.Background())
+		var wg sync.WaitGroup
+		for i := range terminals {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				sellUntilDead(ctx, d.devAddr, fmt.Sprintf("T-%02d", i), cycle, bk, uint64(cycle*1000+i))
+			}()
+		}
+		time.Sleep(time.Duration(600+rng.IntN(1400)) * time.Millisecond)
+		d.kill9()
+		cancel()
+		wg.Wait()
+	}
+	d.start()
+	verifyLive(t, d.devAddr, bk)
+	d.stop()
+	verifyDisk(t, data, bk)
+	bk.mu.Lock()
+	defer bk.mu.Unlock()
+	for _, e := range bk.errs {
+		t.Error(e)
+	}
+	paid := 0
+	for _, o := range bk.orders {
+		if o.paid {
+			paid++
+		}
+	}
+	t.Logf("%d orders acknowledged, %d payments acknowledged, over %d kill -9 restarts", len(bk.orders), paid, cycles)
+	if len(bk.orders) < 100 || paid < 20 {
+		t.Errorf("too little traffic to prove anything: %d orders, %d paid", len(bk.orders), paid)
+	}
+}
+
+// conn is a terminal session in line mode.
+type conn struct {
+	c   net.Conn
+	r   *bufio.Reader
+	id  string
+	seq int64
+}
+
+type reply struct {
+	Head struct {
+		Action string `json:"action"`
+		Seq    *int64 `json:"seq"`
+	} `json:"head"`
+	Body map[string]any `json:"body"`
+}
+
+func (r reply) exc() string  { s, _ := r.Body["exception"].(string); return s }
+func (r reply) code() string { s, _ := r.Body["code"].(string); return s }
+
+func dial(addr, equipID string) (*conn, error) {
+	c, err := net.DialTimeout("tcp", addr, 2*time.Second)
+	if err != nil {
+		return nil, err
+	}
+	cn := &conn{c: c, r: bufio.NewReaderSize(c, 1<<16), id: equipID}
+	r, err := cn.call("login", map[string]any{"kind": "terminal"})
+	if err != nil {
+		c.Close()
+		return nil, err
+	}
+	if r.exc() != "" {
+		c.Close()
+		return nil, fmt.Errorf("login: %s", r.exc())
+	}
+	return cn, nil
+}
+
+func (cn *conn) call(action string, body any) (reply, error) {
+	cn.seq++
+	b, _ := json.Marshal(map[string]any{"head": map[string]any{"action": action, "equipId": cn.id, "seq": cn.seq}, "body": body})
+	cn.c.SetDeadline(time.Now().Add(20 * time.Second))
+	if _, err := cn.c.Write(append(b, '\n')); err != nil {
+		return reply{}, err
+	}
+	for {
+		line, err := cn.r.ReadBytes('\n')
+		if err != nil {
+			return reply{}, err
+		}
+		var r reply
+		if err := json.Unmarshal(line, &r); err != nil {
+			return reply{}, fmt.Errorf("bad frame %q", line)
+		}
+		if r.Head.Seq != nil && *r.Head.Seq == cn.seq && r.Head.Action == action+"Return" {
+			return r, nil
+		}
+	}
+}
+
+func randomLines(rng *rand.Rand) []map[string]any {
+	n := 1 + rng.IntN(3)
+	var lines []map[string]any
+	for range n {
+		g := catalog[rng.IntN(len(catalog))]
+		if g.unit == "kg" {
+			lines = append(lines, map[string]any{"gid": g.gid, "weight_g": 100 + rng.IntN(900)})
+		} else {
+			lines = append(lines, map[string]any{"gid": g.gid, "qty": 1 + rng.IntN(3)})
+		}
+	}
+	return lines
+}
+
+func sellUntilDead(ctx context.Context, addr, equip string, cycle int, bk *book, seed uint64) {
+	rng := rand.New(rand.NewPCG(seed, uint64(time.Now().UnixNano())))
+	cn, err := dial(addr, equip)
+	if err != nil {
+		return // the daemon died already
+	}
+	defer cn.c.Close()
+	go func() { <-ctx.Done(); cn.c.Close() }()
+	var mine []string
+	for n := 0; ctx.Err() == nil; n++ {
+		// Now and then repeat an acknowledged getPayInfo: same oid, always,
+		// across restarts too.
+		if len(mine) > 0 && rng.IntN(10) == 0 {
+			oid := mine[rng.IntN(len(mine))]
+			bk.mu.Lock()
+			o := bk.orders[oid]
+			bk.mu.Unlock()
+			r, err := cn.call("getPayInfo", map[string]any{"order_id": o.orderID, "pay_method": "cash", "lines": o.lines})
+			if err != nil {
+				return
+			}
+			if got, _ := r.Body["oid"].(string); r.exc() != "" || got != oid {
+				bk.fail("%s: repeated getPayInfo %s gave oid %q (%s), want %s", equip, o.orderID, got, r.exc(), oid)
+			}
+			continue
+		}
+		orderID := fmt.Sprintf("c%d-%s-%d", cycle, equip, n)
+		lines := randomLines(rng)
+		r, err := cn.call("getPayInfo", map[string]any{"order_id": orderID, "pay_method": "cash", "lines": lines})
+		if err != nil {
+			return
+		}
+		if r.code() == "out_of_stock" {
+			continue
+		}
+		oid, _ := r.Body["oid"].(string)
+		amount, _ := r.Body["amount_total"].(float64)
+		if r.exc() != "" || oid == "" {
+			bk.fail("%s: getPayInfo: %v", equip, r.Body)
+			continue
+		}
+		o := &acked{orderID: orderID, equip: equip, lines: lines, amount: int64(amount)}
+		bk.mu.Lock()
+		if bk.orders[oid] != nil {
+			bk.errs = append(bk.errs, fmt.Sprintf("oid %s given to two orders", oid))
+		}
+		bk.orders[oid] = o
+		bk.mu.Unlock()
+		mine = append(mine, oid)
+		switch k := rng.IntN(10); {
+		case k < 6:
+			bk.mu.Lock()
+			o.payTried = true
+			bk.mu.Unlock()
+			r, err := cn.call("makePayment", map[string]any{"oid": oid, "method": "cash", "amount": o.amount})
+			if err != nil {
+				return
+			}
+			if r.exc() == "" {
+				bk.mu.Lock()
+				o.paid = true
+				bk.mu.Unlock()
+			} else if r.code() != "conflict" { // conflict: expired meanwhile and its stock is gone
+				bk.fail("%s: makePayment %s: %v", equip, oid, r.Body)
+			}
+		case k < 8:
+			r, err := cn.call("cancelOrder", map[string]any{"oid": oid})
+			if err != nil {
+				return
+			}
+			if r.exc() == "" {
+				bk.mu.Lock()
+				o.canceled = true
+				bk.mu.Unlock()
+			} else {
+				bk.fail("%s: cancelOrder %s: %v", equip, oid, r.Body)
+			}
+		}
+	}
+}
+
+// verifyLive asks the restarted daemon about every acknowledged order.
+func verifyLive(t *testing.T, addr string, bk *book) {
+	cn, err := dial(addr, "T-CHECK")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cn.c.Close()
+	bk.mu.Lock()
+	defer bk.mu.Unlock()
+	for oid, o := range bk.orders {
+		r, err := cn.call("getOrder", map[string]any{"oid": oid})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.exc() != "" {
+			t.Errorf("acknowledged order %s (%s) lost: %s", oid, o.orderID, r.exc())
+			continue
+		}
+		ord, _ := r.Body["order"].(map[string]any)
+		status, _ := ord["status"].(string)
+		total, _ := ord["amount_total"].(float64)
+		if int64(total) != o.amount {
+			t.Errorf("order %s: amount %v, acknowledged %d", oid, total, o.amount)
+		}
+		switch {
+		case o.paid && status != "paid":
+			t.Errorf("order %s: payment acknowledged, status %s", oid, status)
+		case o.canceled && status != "cancelled" && status != "expired":
+			t.Errorf("order %s: cancel acknowledged, status %s", oid, status)
+		case !o.payTried && status == "paid":
+			t.Errorf("order %s: paid without a payment", oid)
+		}
+	}
+}
+
+// verifyDisk opens the stopped daemon's store: stock never negative,
+// reservations equal the pending orders, and every paid order took its
+// stock exactly once.
+func verifyDisk(t *testing.T, data string, bk *book) {
+	st, err := store.Open(data, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	svc, err := orders.New(orders.Config{}, st, orders.Providers{}, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reserved, sold := map[string]int64{}, map[string]int64{}
+	seen := map[string]bool{}
+	for _, status := range []string{orders.StatusPending, orders.StatusPaid, orders.StatusCancelled, orders.StatusExpired, orders.StatusNeedsReview} {
+		for _, o := range svc.List(status, 1<<30) {
+			seen[o.OID] = true
+			for _, l := range o.Lines {
+				q := l.Qty
+				if l.Unit == "kg" {
+					q = l.WeightG
+				}
+				switch o.Status {
+				case orders.StatusPending:
+					reserved[l.GID] += q
+				case orders.StatusPaid:
+					sold[l.GID] += q
+				}
+			}
+		}
+	}
+	bk.mu.Lock()
+	for oid := range bk.orders {
+		if !seen[oid] {
+			t.Errorf("acknowledged order %s is not on disk", oid)
+		}
+	}
+	bk.mu.Unlock()
+	for _, g := range catalog {
+		l, err := st.StockOf("main", g.gid)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if l.OnHand < 0 || l.Reserved < 0 || l.Reserved > l.OnHand {
+			t.Errorf("%s: stock %+v", g.gid, l)
+		}
+		if l.Reserved != reserved[g.gid] {
+			t.Errorf("%s: reserved %d, pending orders hold %d", g.gid, l.Reserved, reserved[g.gid])
+		}
+		if g.stock-l.OnHand != sold[g.gid] {
+			t.Errorf("%s: on hand fell by %d, paid orders hold %d (an order paid twice or lost)", g.gid, g.stock-l.OnHand, sold[g.gid])
+		}
+	}
+	evs, err := st.Pending(0, 1<<30, 1<<40)
+	if err != nil {
+		t.Fatal(err)
+	}
+	paidEvents := map[string]int{}
+	for _, ev := range evs {
+		if ev.Type != ledger.OrderPaid {
+			continue
+		}
+		var d struct {
+			OID string `json:"oid"`
+		}
+		if err := json.Unmarshal(ev.Data, &d); err != nil {
+			t.Fatal(err)
+		}
+		paidEvents[d.OID]++
+	}
+	for oid, n := range paidEvents {
+		if n > 1 {
+			t.Errorf("order %s paid %d times", oid, n)
+		}
+	}
+	for _, o := range svc.List(orders.StatusPaid, 1<<30) {
+		if paidEvents[o.OID] != 1 {
+			t.Errorf("paid order %s has %d order.paid events", o.OID, paidEvents[o.OID])
+		}
+	}
+	t.Logf("on disk: %d orders, %d order.paid events", len(seen), len(paidEvents))
+}
