@@ -49,7 +49,8 @@ for arch in $ARCHES; do
 		-ldflags "-s -w -X main.version=$VERSION" \
 		-o "dist/linux_$arch/storebox" ./cmd/storebox
 	out="dist/storebox_${VERSION}_${arch}.deb"
-	rm -f "$out"
+	# One package per arch in dist/, so test-deb.sh knows which to test.
+	rm -f dist/storebox_*_"$arch".deb
 	GOARCH=$arch "$NFPM" package --packager deb --config packaging/nfpm.yaml --target "$out"
 	echo "$out"
 done

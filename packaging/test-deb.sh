@@ -9,7 +9,7 @@
 # STOREBOX_TEST_KEEP_DATA=1 leaves /var/lib/storebox after the run.
 set -euo pipefail
 
-DIST=${1:-dist}
+DIST=${1:-$(dirname "$0")/../dist}
 fail() { echo "test-deb: FAIL: $*" >&2; exit 1; }
 step() { echo "test-deb: $*" >&2; }
 
@@ -27,7 +27,8 @@ amd=("$DIST"/storebox_*_amd64.deb)
 arm=("$DIST"/storebox_*_arm64.deb)
 [ ${#amd[@]} = 1 ] || fail "want exactly one $DIST/storebox_*_amd64.deb, found ${#amd[@]}"
 [ ${#arm[@]} = 1 ] || fail "want exactly one $DIST/storebox_*_arm64.deb, found ${#arm[@]}"
-DEB=${amd[0]}
+DEB=$(realpath "${amd[0]}")
+ARM=$(realpath "${arm[0]}")
 
 # elf_machine FILE prints the ELF e_machine (62 x86-64, 183 aarch64).
 elf_machine() { od -An -t u2 -j 18 -N 2 "$1" | tr -d ' '; }
@@ -75,11 +76,11 @@ cleanup() {
 }
 trap cleanup EXIT
 check_package "$DEB" amd64 62
-check_package "${arm[0]}" arm64 183
+check_package "$ARM" arm64 183
 VERSION=$(dpkg-deb -f "$DEB" Version)
 
 step "installing $DEB"
-apt-get install -y "./$DEB" >/dev/null 2>&1 || apt-get install -y "./$DEB"
+apt-get install -y "$DEB" >/dev/null 2>&1 || apt-get install -y "$DEB"
 [ "$(dpkg-query -W -f '${Status}' storebox)" = "install ok installed" ] || fail "not installed"
 
 out=$(storebox version)
@@ -171,7 +172,7 @@ apt-get remove -y storebox >/dev/null 2>&1 || apt-get remove -y storebox
 datalist | cmp -s - /tmp/storebox-data.before || fail "remove changed /var/lib/storebox"
 
 step "reinstall over the kept config and data"
-apt-get install -y "./$DEB" >/dev/null 2>&1 || apt-get install -y "./$DEB"
+apt-get install -y "$DEB" >/dev/null 2>&1 || apt-get install -y "$DEB"
 storebox config check /etc/storebox/storebox.toml >/dev/null || fail "config check after reinstall"
 
 step "apt-get purge"
@@ -186,4 +187,4 @@ datalist | cmp -s - /tmp/storebox-data.before || fail "purge changed /var/lib/st
 if [ -z "${STOREBOX_TEST_KEEP_DATA:-}" ]; then
 	rm -rf /var/lib/storebox
 fi
-step "ok: $DEB and ${arm[0]}"
+step "ok: $DEB and $ARM"
