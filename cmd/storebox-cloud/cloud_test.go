@@ -20,9 +20,9 @@ import (
 
 	"github.com/storebox/storebox/protocol/ledger"
 	"github.com/storebox/storebox/sync/cloudref"
-	"github.com/storebox/storebox/sync/upstream"
 	"github.com/storebox/storebox/sync/uploader"
 	"github.com/storebox/storebox/sync/uploader/uploadertest"
+	"github.com/storebox/storebox/sync/upstream"
 )
 
 var cloudBin string
