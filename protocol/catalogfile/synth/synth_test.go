@@ -1,0 +1,43 @@
+package synth
+
+import (
+	"reflect"
+	"testing"
+
+	"github.com/storebox/storebox/protocol/catalogfile"
+)
+
+func TestGoodsDeterministicAndValid(t *testing.T) {
+	for _, i := range []int{0, 1, 9, 12345, 1<<24 - 1, 1 << 24, 999_999_999} {
+		g1, s1 := Goods(i)
+		g2, s2 := Goods(i)
+		if !reflect.DeepEqual(g1, g2) || !reflect.DeepEqual(s1, s2) {
+			t.Errorf("Goods(%d) is not deterministic", i)
+		}
+		if !catalogfile.ValidEAN13(g1.Barcode) {
+			t.Errorf("Goods(%d).Barcode = %q is not a valid EAN-13", i, g1.Barcode)
+		}
+		if err := g1.Validate(); err != nil {
+			t.Errorf("Goods(%d): %v", i, err)
+		}
+	}
+}
+
+// MACs switch prefix at 2^24 goods; the two ranges must not collide.
+func TestMACsUniqueAcrossPrefixes(t *testing.T) {
+	seen := map[string]int{}
+	for _, base := range []int{0, 1 << 24} {
+		for i := base; i < base+2000; i++ {
+			g, _ := Goods(i)
+			for _, m := range g.MacIDs {
+				if j, dup := seen[m]; dup {
+					t.Fatalf("goods %d and %d share mac_id %s", j, i, m)
+				}
+				seen[m] = i
+			}
+		}
+	}
+	if len(seen) == 0 {
+		t.Fatal("no mac_ids generated")
+	}
+}
