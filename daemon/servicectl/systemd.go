@@ -98,10 +98,28 @@ func execArg(s string, isArg bool) string {
 	if isArg {
 		s = strings.ReplaceAll(s, "$", "$$")
 	}
-	if !strings.ContainsAny(s, " \t\n\"'\\;") {
+	if !strings.ContainsFunc(s, needsQuote) {
 		return s
 	}
-	return `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`, "\t", `\t`).Replace(s) + `"`
+	var b strings.Builder
+	b.WriteByte('"')
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == '\\' || c == '"':
+			b.WriteByte('\\')
+			b.WriteByte(c)
+		case c < 0x20 || c == 0x7f:
+			fmt.Fprintf(&b, `\x%02x`, c)
+		default:
+			b.WriteByte(c)
+		}
+	}
+	b.WriteByte('"')
+	return b.String()
+}
+
+func needsQuote(r rune) bool {
+	return r <= ' ' || r == 0x7f || strings.ContainsRune("\"'\\;", r)
 }
 
 // Install writes the unit to UnitDir, creates the storebox user and the
