@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -270,6 +271,11 @@ func (d *Daemon) routes() {
 		}
 	}))
 	h.Mux.Handle("GET /metrics", d.metrics.handler(d))
+	// Profiles for diagnosing a slow store; behind the admin token.
+	h.Mux.HandleFunc("GET /debug/pprof/", h.Admin(pprof.Index))
+	h.Mux.HandleFunc("GET /debug/pprof/profile", h.Admin(pprof.Profile))
+	h.Mux.HandleFunc("GET /debug/pprof/heap", h.Admin(pprof.Handler("heap").ServeHTTP))
+	h.Mux.HandleFunc("GET /debug/pprof/goroutine", h.Admin(pprof.Handler("goroutine").ServeHTTP))
 }
 
 func nonNilSlice[T any](xs []T) []T {

@@ -2,6 +2,7 @@ package devices
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -33,6 +34,19 @@ type goodsReply struct {
 	Total *int          `json:"total,omitempty"`
 }
 
+// rawGoodsReply carries goods objects already encoded by the store.
+type rawGoodsReply struct {
+	Goods []json.RawMessage `json:"goods"`
+	Total *int              `json:"total,omitempty"`
+}
+
+func nonNilRaw(gs []json.RawMessage) []json.RawMessage {
+	if gs == nil {
+		return []json.RawMessage{}
+	}
+	return gs
+}
+
 func nonNil(gs []goods.Goods) []goods.Goods {
 	if gs == nil {
 		return []goods.Goods{}
@@ -62,32 +76,32 @@ func (s *Server) getGoods(_ context.Context, _ *Session, req *devmsg.Request) (a
 	if n != 1 {
 		return nil, devmsg.Errorf(devmsg.CodeBadRequest, "getGoods takes exactly one of code, mac_id, gid, gname, rfids (got %d)", n)
 	}
-	var gs []goods.Goods
+	var gs []json.RawMessage
 	var err error
 	var what string
 	switch {
 	case b.Code != nil:
 		what = "barcode " + *b.Code
-		gs, err = s.st.ByBarcode(strings.TrimSpace(*b.Code))
+		gs, err = s.st.RawLookup(store.ByKeyBarcode, strings.TrimSpace(*b.Code))
 	case b.MacID != nil:
 		what = "label " + *b.MacID
-		gs, err = s.st.ByMac(*b.MacID)
+		gs, err = s.st.RawLookup(store.ByKeyMac, *b.MacID)
 	case b.GID != nil:
 		what = "gid " + *b.GID
-		gs, err = s.st.ByGID(*b.GID)
+		gs, err = s.st.RawLookup(store.ByKeyGID, *b.GID)
 	case b.GName != nil:
 		q := strings.TrimSpace(*b.GName)
 		if q == "" {
 			return nil, devmsg.Errorf(devmsg.CodeBadRequest, "gname must not be empty")
 		}
 		what = "name containing " + q
-		gs, err = s.st.SearchName(q, store.MaxLookup)
+		gs, err = s.st.RawLookup(store.ByKeyName, q)
 	case b.RFIDs != nil:
 		if len(*b.RFIDs) == 0 || len(*b.RFIDs) > 1000 {
 			return nil, devmsg.Errorf(devmsg.CodeBadRequest, "rfids must hold 1 to 1000 tags")
 		}
 		what = fmt.Sprintf("%d RFID tags", len(*b.RFIDs))
-		gs, err = s.st.ByRFIDs(*b.RFIDs)
+		gs, err = s.st.RawRFIDs(*b.RFIDs)
 	}
 	if err != nil {
 		return nil, err
@@ -95,7 +109,7 @@ func (s *Server) getGoods(_ context.Context, _ *Session, req *devmsg.Request) (a
 	if len(gs) == 0 {
 		return nil, devmsg.Errorf(devmsg.CodeNotFound, "no goods for %s", what)
 	}
-	return goodsReply{Goods: gs}, nil
+	return rawGoodsReply{Goods: gs}, nil
 }
 
 // Paging limits (SPEC §2).
@@ -136,11 +150,11 @@ func (s *Server) getAllGoods(_ context.Context, _ *Session, req *devmsg.Request)
 	if e != nil {
 		return nil, e
 	}
-	gs, total, err := s.st.AllGoods(ost, lmt)
+	gs, total, err := s.st.RawPage("", ost, lmt)
 	if err != nil {
 		return nil, err
 	}
-	return goodsReply{Goods: nonNil(gs), Total: &total}, nil
+	return rawGoodsReply{Goods: nonNilRaw(gs), Total: &total}, nil
 }
 
 func (s *Server) getWarehouseGoods(_ context.Context, _ *Session, req *devmsg.Request) (any, error) {
@@ -155,11 +169,11 @@ func (s *Server) getWarehouseGoods(_ context.Context, _ *Session, req *devmsg.Re
 	if e != nil {
 		return nil, e
 	}
-	gs, total, err := s.st.WarehouseGoods(*b.WHID, ost, lmt)
+	gs, total, err := s.st.RawPage(*b.WHID, ost, lmt)
 	if err != nil {
 		return nil, err
 	}
-	return goodsReply{Goods: nonNil(gs), Total: &total}, nil
+	return rawGoodsReply{Goods: nonNilRaw(gs), Total: &total}, nil
 }
 
 type stockBody struct {

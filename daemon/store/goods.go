@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -18,7 +19,7 @@ import (
 // warehouse in its own bucket.
 type record struct {
 	GID      string   `json:"gid"`
-	Barcode  string   `json:"barcode,omitempty"`
+	Barcode  string   `json:"barcode"`
 	Name     string   `json:"gname"`
 	Price    int64    `json:"price"`
 	Unit     string   `json:"unit"`
@@ -256,6 +257,92 @@ func (s *Store) goodsFor(tx *bbolt.Tx, wh string, gids []string) ([]goods.Goods,
 		}
 	}
 	return out, nil
+}
+
+// rawGoods is a stored record with "stock" spliced in: the stored JSON is
+// the wire goods object minus stock, so device replies skip a decode and an
+// encode per goods.
+func rawGoods(v []byte, stock int64) json.RawMessage {
+	out := make([]byte, 0, len(v)+24)
+	out = append(out, v[:len(v)-1]...)
+	out = append(out, `,"stock":`...)
+	out = strconv.AppendInt(out, stock, 10)
+	return append(out, '}')
+}
+
+func (s *Store) rawFor(tx *bbolt.Tx, wh string, gids []string) []json.RawMessage {
+	if wh == "" {
+		wh = s.warehouse
+	}
+	out := make([]json.RawMessage, 0, len(gids))
+	gb := tx.Bucket(bktGoods)
+	for _, gid := range gids {
+		if v := gb.Get([]byte(gid)); len(v) > 1 {
+			out = append(out, rawGoods(v, GetStock(tx, wh, gid).Available()))
+		}
+	}
+	return out
+}
+
+// Lookup keys for RawLookup.
+const (
+	ByKeyBarcode = iota
+	ByKeyMac
+	ByKeyGID
+	ByKeyName
+)
+
+// RawLookup answers getGoods by one key with wire-ready goods objects.
+func (s *Store) RawLookup(kind int, key string) ([]json.RawMessage, error) {
+	var gids []string
+	if kind == ByKeyName {
+		gids = s.idx.search(strings.ToLower(key), MaxLookup)
+	}
+	var out []json.RawMessage
+	err := s.db.View(func(tx *bbolt.Tx) error {
+		switch kind {
+		case ByKeyBarcode:
+			gids = lookupIndex(tx, bktBarcode, key, MaxLookup)
+		case ByKeyMac:
+			gids = lookupIndex(tx, bktMac, normalizeMac(key), MaxLookup)
+		case ByKeyGID:
+			gids = []string{key}
+		}
+		out = s.rawFor(tx, "", gids)
+		return nil
+	})
+	return out, err
+}
+
+// RawRFIDs answers getGoods by RFID tags with wire-ready goods objects.
+func (s *Store) RawRFIDs(tags []string) ([]json.RawMessage, error) {
+	var out []json.RawMessage
+	err := s.db.View(func(tx *bbolt.Tx) error {
+		seen := map[string]bool{}
+		var gids []string
+		for _, t := range tags {
+			for _, gid := range lookupIndex(tx, bktRFID, strings.ToUpper(t), MaxLookup) {
+				if !seen[gid] {
+					seen[gid] = true
+					gids = append(gids, gid)
+				}
+			}
+		}
+		out = s.rawFor(tx, "", gids)
+		return nil
+	})
+	return out, err
+}
+
+// RawPage is AllGoods (wh == "") or WarehouseGoods with wire-ready objects.
+func (s *Store) RawPage(wh string, ost, lmt int) ([]json.RawMessage, int, error) {
+	gids, total := s.idx.page(wh, ost, lmt)
+	var out []json.RawMessage
+	err := s.db.View(func(tx *bbolt.Tx) error {
+		out = s.rawFor(tx, wh, gids)
+		return nil
+	})
+	return out, total, err
 }
 
 // ByBarcode returns the goods with this barcode.
