@@ -287,17 +287,31 @@ func nonNilSlice[T any](xs []T) []T {
 
 // StatusSnapshot is GET /api/v1/status.
 type StatusSnapshot struct {
-	StoreID   string         `json:"store_id"`
-	StoreName string         `json:"store_name"`
-	Version   string         `json:"version"`
-	Started   time.Time      `json:"started"`
-	UptimeS   int64          `json:"uptime_s"`
-	Ready     bool           `json:"ready"`
-	Goods     int            `json:"goods"`
-	Sessions  map[string]int `json:"sessions"`
-	Conns     int            `json:"connections"`
-	Pending   []store.Device `json:"pending_devices"`
-	Queue     QueueStatus    `json:"queue"`
+	StoreID   string                `json:"store_id"`
+	StoreName string                `json:"store_name"`
+	Version   string                `json:"version"`
+	Started   time.Time             `json:"started"`
+	UptimeS   int64                 `json:"uptime_s"`
+	Ready     bool                  `json:"ready"`
+	Goods     int                   `json:"goods"`
+	Sessions  map[string]int        `json:"sessions"`
+	Conns     int                   `json:"connections"`
+	Pending   []store.Device        `json:"pending_devices"`
+	Online    []devices.SessionInfo `json:"online"`
+	Queue     QueueStatus           `json:"queue"`
+	// Sections filled by the components that own them; absent or empty
+	// when the component is not configured.
+	Doors    []any        `json:"doors"`
+	Scales   []any        `json:"scales"`
+	Orders   OrdersStatus `json:"orders"`
+	TestMode bool         `json:"test_mode"`
+}
+
+// OrdersStatus summarises orders for the status page.
+type OrdersStatus struct {
+	Counts      map[string]int `json:"counts"`
+	Recent      []any          `json:"recent"`
+	NeedsReview []any          `json:"needs_review"`
 }
 
 // QueueStatus summarises the ledger outbox.
@@ -308,6 +322,10 @@ type QueueStatus struct {
 	DeadLetters int       `json:"dead_letters"`
 	LastSeq     uint64    `json:"last_seq"`
 	Upstream    bool      `json:"upstream_configured"`
+	Online      bool      `json:"online"`
+	LastSuccess time.Time `json:"last_success,omitempty"`
+	LastError   string    `json:"last_error,omitempty"`
+	LastErrorAt time.Time `json:"last_error_at,omitempty"`
 }
 
 // Status builds the status snapshot.
@@ -316,7 +334,8 @@ func (d *Daemon) Status() StatusSnapshot {
 	s := StatusSnapshot{
 		StoreID: d.cfg.StoreID, StoreName: d.cfg.StoreName, Version: d.version, Started: d.started.UTC(),
 		UptimeS: int64(time.Since(d.started).Seconds()), Ready: d.Ready(), Goods: d.Store.GoodsCount(),
-		Sessions: byKind, Conns: conns, Pending: []store.Device{},
+		Sessions: byKind, Conns: conns, Pending: []store.Device{}, Online: d.Devices.Sessions(),
+		Doors: []any{}, Scales: []any{}, Orders: OrdersStatus{Counts: map[string]int{}, Recent: []any{}, NeedsReview: []any{}},
 	}
 	if devs, err := d.Store.Devices(); err == nil {
 		for _, dv := range devs {
