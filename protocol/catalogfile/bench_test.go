@@ -79,7 +79,7 @@ func BenchmarkWrite1M(b *testing.B) {
 // file and checks that what stays live at the end is the duplicate-check
 // sets, not the rows.
 func TestReadMemoryBounded(t *testing.T) {
-	const n = 100_000
+	const n = 30_000
 	for _, format := range []catalogfile.Format{catalogfile.FormatCSV, catalogfile.FormatJSONL} {
 		t.Run(format.String(), func(t *testing.T) {
 			pr, pw := io.Pipe()
