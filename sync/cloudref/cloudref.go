@@ -100,7 +100,7 @@ type counters struct {
 }
 
 type storeState struct {
-	ids        map[string]struct{}
+	ids        map[string]uint64 // id → seq
 	seqs       bitset
 	distinct   uint64
 	lastSeq    uint64
@@ -357,7 +357,7 @@ type logLine struct {
 func (s *Server) state(store string) *storeState {
 	st := s.stores[store]
 	if st == nil {
-		st = &storeState{ids: map[string]struct{}{}, batchIDs: map[string]struct{}{}}
+		st = &storeState{ids: map[string]uint64{}, batchIDs: map[string]struct{}{}}
 		s.stores[store] = st
 	}
 	return st
@@ -370,7 +370,7 @@ func (s *Server) record(store string, e ledger.Event) bool {
 		s.counts.Duplicates++
 		return false
 	}
-	st.ids[e.ID] = struct{}{}
+	st.ids[e.ID] = e.Seq
 	if !st.seqs.has(e.Seq) {
 		st.seqs.set(e.Seq)
 		st.distinct++
@@ -450,6 +450,14 @@ func (s *Server) postEvents(w http.ResponseWriter, r *http.Request) {
 
 	s.evMu.Lock()
 	st := s.state(store)
+	for _, e := range take {
+		if seq, seen := st.ids[e.ID]; seen && seq != e.Seq {
+			s.counts.RejectedBatches++
+			s.evMu.Unlock()
+			writeErr(w, http.StatusBadRequest, "id_reused", fmt.Sprintf("event id %q was seq %d, now %d", e.ID, seq, e.Seq))
+			return
+		}
+	}
 	s.counts.Batches++
 	s.counts.Received += uint64(len(take))
 	if _, seen := st.batchIDs[b.BatchID]; seen {
@@ -590,21 +598,22 @@ func (s *Server) getStats(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// bitset is a growable set of small integers (seqs).
-type bitset struct{ w []uint64 }
+// bitset is a sparse set of seqs: 64 Ki-bit chunks, allocated on use.
+type bitset struct{ chunks map[uint64]*[1024]uint64 }
 
 func (b *bitset) has(i uint64) bool {
-	n := i / 64
-	return n < uint64(len(b.w)) && b.w[n]&(1<<(i%64)) != 0
+	c := b.chunks[i>>16]
+	return c != nil && c[(i>>6)&1023]&(1<<(i%64)) != 0
 }
 
 func (b *bitset) set(i uint64) {
-	n := i / 64
-	if n >= 1<<22 {
-		return // absurd seq; counted elsewhere but not indexed
+	if b.chunks == nil {
+		b.chunks = map[uint64]*[1024]uint64{}
 	}
-	for uint64(len(b.w)) <= n {
-		b.w = append(b.w, 0)
+	c := b.chunks[i>>16]
+	if c == nil {
+		c = new([1024]uint64)
+		b.chunks[i>>16] = c
 	}
-	b.w[n] |= 1 << (i % 64)
+	c[(i>>6)&1023] |= 1 << (i % 64)
 }
