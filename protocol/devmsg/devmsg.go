@@ -62,7 +62,7 @@ type Request struct {
 }
 
 type wire struct {
-	Head *Head          `json:"head"`
+	Head *Head           `json:"head"`
 	Body json.RawMessage `json:"body"`
 }
 
