@@ -32,6 +32,9 @@ func serviceCommand(g *globals) *cobra.Command {
 			"when missing, a commented default config at " + config.DefaultConfigPath + ".",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := needRoot("install"); err != nil {
+				return err
+			}
 			path := g.configPath
 			if path == "" && runtime.GOOS == "linux" {
 				path = config.DefaultConfigPath
@@ -59,6 +62,9 @@ func serviceCommand(g *globals) *cobra.Command {
 		Short: "stop and remove the service (config and data are kept)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := needRoot("uninstall"); err != nil {
+				return err
+			}
 			ctl, err := controller()
 			if err != nil {
 				return err
@@ -120,6 +126,14 @@ func serviceCommand(g *globals) *cobra.Command {
 		},
 	})
 	return c
+}
+
+// needRoot fails early, with the fix, where installing needs root.
+func needRoot(verb string) error {
+	if runtime.GOOS != "windows" && os.Geteuid() != 0 {
+		return fmt.Errorf("storebox service %s needs root: sudo storebox service %s", verb, verb)
+	}
+	return nil
 }
 
 func printServiceStatus(cmd *cobra.Command, st servicectl.Status) {
