@@ -32,9 +32,6 @@ func serviceCommand(g *globals) *cobra.Command {
 			"when missing, a commented default config at " + config.DefaultConfigPath + ".",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := needRoot("install"); err != nil {
-				return err
-			}
 			path := g.configPath
 			if path == "" && runtime.GOOS == "linux" {
 				path = config.DefaultConfigPath
@@ -45,6 +42,9 @@ func serviceCommand(g *globals) *cobra.Command {
 						return fmt.Errorf("the service would not start; fix the config first:\n%w", err)
 					}
 				}
+			}
+			if err := needRoot("install"); err != nil {
+				return err
 			}
 			ctl, err := controller()
 			if err != nil {
