@@ -252,7 +252,18 @@ func Parse(name string, b []byte) (*Config, error) {
 	c.lines = keyLines(b)
 	dec := toml.NewDecoder(bytes.NewReader(b)).DisallowUnknownFields()
 	if err := dec.Decode(c); err != nil {
-		return nil, decodeError(name, err)
+		var sm *toml.StrictMissingError
+		if !errors.As(err, &sm) {
+			return nil, decodeError(name, err)
+		}
+		// Unknown keys do not stop decoding: report them with the value
+		// errors, so one run of config check lists everything to fix.
+		es := decodeError(name, err).(Errors)
+		if verr := c.Validate(); verr != nil {
+			es = append(es, verr.(Errors)...)
+		}
+		sort.SliceStable(es, func(i, j int) bool { return es[i].Line < es[j].Line })
+		return nil, es
 	}
 	if err := c.Validate(); err != nil {
 		return nil, err

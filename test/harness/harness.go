@@ -1,0 +1,306 @@
+// Package harness runs the real storebox binary for black-box tests: build
+// once per test binary, start with a config on free loopback ports, wait
+// for /readyz, talk the device protocol, stop or kill -9.
+package harness
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/storebox/storebox/protocol/frame"
+)
+
+var (
+	buildOnce sync.Once
+	binPath   string
+	buildErr  error
+)
+
+// ModuleRoot is the repository root.
+func ModuleRoot() string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Dir(filepath.Dir(filepath.Dir(file)))
+}
+
+// Binary builds cmd/storebox once per test process and returns its path.
+func Binary(t testing.TB) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "storebox-bin-")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		binPath = filepath.Join(dir, "storebox")
+		cmd := exec.Command("go", "build", "-o", binPath, "./cmd/storebox")
+		cmd.Dir = ModuleRoot()
+		if out, err := cmd.CombinedOutput(); err != nil {
+			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return binPath
+}
+
+// FreeAddr returns a free 127.0.0.1 TCP address.
+func FreeAddr(t testing.TB) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// Daemon is one storebox process under test.
+type Daemon struct {
+	t        testing.TB
+	Bin      string
+	DataDir  string
+	Config   string
+	DevAddr  string
+	HTTPAddr string
+	MQTTAddr string
+	LogPath  string
+	Cmd      *exec.Cmd
+	exited   chan struct{}
+	exitErr  error
+}
+
+// New prepares a daemon with its own data directory and free ports. extra
+// is TOML appended to the generated config (it may add tables).
+func New(t testing.TB, extra string) *Daemon {
+	t.Helper()
+	dir := t.TempDir()
+	d := &Daemon{t: t, Bin: Binary(t), DataDir: filepath.Join(dir, "data"), Config: filepath.Join(dir, "storebox.toml"),
+		DevAddr: FreeAddr(t), HTTPAddr: FreeAddr(t), MQTTAddr: FreeAddr(t), LogPath: filepath.Join(dir, "storebox.log")}
+	cfg := fmt.Sprintf(`store_id = "test"
+store_name = "test store"
+data_dir = %q
+[log]
+level = "debug"
+format = "text"
+[devices]
+listen = %q
+admission = "open"
+[discovery]
+listen = "127.0.0.1:0"
+mdns = false
+[mqtt]
+listen = %q
+[http]
+listen = %q
+`, d.DataDir, d.DevAddr, d.MQTTAddr, d.HTTPAddr)
+	if err := os.WriteFile(d.Config, []byte(cfg+extra), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.Kill() })
+	return d
+}
+
+// Run runs a CLI subcommand with this daemon's config and returns its
+// combined output and exit error.
+func (d *Daemon) Run(args ...string) (string, error) {
+	cmd := exec.Command(d.Bin, append(args, "--config", d.Config)...)
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
+
+// Start starts `storebox run` and waits until /readyz answers.
+func (d *Daemon) Start() {
+	d.t.Helper()
+	if err := d.StartNoWait(); err != nil {
+		d.t.Fatal(err)
+	}
+	if err := d.WaitReady(30 * time.Second); err != nil {
+		d.t.Fatalf("%v\nlog:\n%s", err, d.Log())
+	}
+}
+
+// StartNoWait starts the process without waiting for readiness.
+func (d *Daemon) StartNoWait() error {
+	logf, err := os.OpenFile(d.LogPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return err
+	}
+	d.Cmd = exec.Command(d.Bin, "run", "--config", d.Config)
+	d.Cmd.Stdout, d.Cmd.Stderr = logf, logf
+	if err := d.Cmd.Start(); err != nil {
+		logf.Close()
+		return err
+	}
+	d.exited = make(chan struct{})
+	go func() {
+		d.exitErr = d.Cmd.Wait()
+		logf.Close()
+		close(d.exited)
+	}()
+	return nil
+}
+
+// WaitReady polls /readyz.
+func (d *Daemon) WaitReady(timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		select {
+		case <-d.exited:
+			return fmt.Errorf("storebox exited before ready: %v", d.exitErr)
+		default:
+		}
+		resp, err := http.Get("http://" + d.HTTPAddr + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return nil
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return fmt.Errorf("storebox not ready after %s", timeout)
+}
+
+// Wait waits for the process to exit and returns its error.
+func (d *Daemon) Wait(timeout time.Duration) (error, bool) {
+	select {
+	case <-d.exited:
+		return d.exitErr, true
+	case <-time.After(timeout):
+		return nil, false
+	}
+}
+
+// Stop sends SIGTERM and waits up to 10 s.
+func (d *Daemon) Stop() error {
+	if d.Cmd == nil || d.Cmd.Process == nil {
+		return nil
+	}
+	d.Cmd.Process.Signal(syscall.SIGTERM)
+	err, ok := d.Wait(10 * time.Second)
+	if !ok {
+		d.Cmd.Process.Kill()
+		<-d.exited
+		return fmt.Errorf("storebox did not stop within 10 s")
+	}
+	d.Cmd = nil
+	return err
+}
+
+// Kill sends SIGKILL (kill -9) and waits.
+func (d *Daemon) Kill() {
+	if d.Cmd == nil || d.Cmd.Process == nil {
+		return
+	}
+	d.Cmd.Process.Kill()
+	<-d.exited
+	d.Cmd = nil
+}
+
+// Log returns what the daemon wrote so far.
+func (d *Daemon) Log() string {
+	b, _ := os.ReadFile(d.LogPath)
+	return string(b)
+}
+
+// AdminToken reads the token the daemon created.
+func (d *Daemon) AdminToken() string {
+	b, _ := os.ReadFile(filepath.Join(d.DataDir, "admin.token"))
+	return strings.TrimSpace(string(b))
+}
+
+// Reply is a decoded device reply.
+type Reply struct {
+	Head struct {
+		Action   string `json:"action"`
+		Seq      int64  `json:"seq"`
+		UniqueID string `json:"uniqueId"`
+	} `json:"head"`
+	Body map[string]any `json:"body"`
+	Raw  []byte         `json:"-"`
+}
+
+// Exception is the reply's exception ("" on success).
+func (r Reply) Exception() string { s, _ := r.Body["exception"].(string); return s }
+
+// Code is the reply's error code.
+func (r Reply) Code() string { s, _ := r.Body["code"].(string); return s }
+
+// Device is a line-mode device connection.
+type Device struct {
+	EquipID string
+	c       net.Conn
+	br      *bufio.Writer
+	fr      *frame.Reader
+	seq     int64
+	Pushes  []Reply
+}
+
+// Dial connects a device (not logged in).
+func (d *Daemon) Dial(equipID string) (*Device, error) {
+	c, err := net.DialTimeout("tcp", d.DevAddr, 5*time.Second)
+	if err != nil {
+		return nil, err
+	}
+	return &Device{EquipID: equipID, c: c, br: bufio.NewWriter(c), fr: frame.NewReader(c, 0)}, nil
+}
+
+// Close closes the connection.
+func (dv *Device) Close() error { return dv.c.Close() }
+
+// Call sends one request and waits for its reply, keeping pushes aside.
+func (dv *Device) Call(action string, body any) (Reply, error) {
+	dv.seq++
+	msg, err := json.Marshal(map[string]any{"head": map[string]any{"action": action, "equipId": dv.EquipID, "seq": dv.seq}, "body": body})
+	if err != nil {
+		return Reply{}, err
+	}
+	dv.c.SetDeadline(time.Now().Add(15 * time.Second))
+	dv.br.Write(frame.Append(nil, frame.ModeLine, msg))
+	if err := dv.br.Flush(); err != nil {
+		return Reply{}, err
+	}
+	for {
+		p, err := dv.fr.Next()
+		if err != nil {
+			return Reply{}, err
+		}
+		var r Reply
+		if err := json.Unmarshal(p, &r); err != nil {
+			return Reply{}, fmt.Errorf("reply not JSON: %q", p)
+		}
+		r.Raw = p
+		if r.Head.Action == action+"Return" && r.Head.Seq == dv.seq {
+			return r, nil
+		}
+		dv.Pushes = append(dv.Pushes, r)
+	}
+}
+
+// Login logs in with body (kind etc.) and fails the test on refusal.
+func (dv *Device) Login(t testing.TB, body map[string]any) {
+	t.Helper()
+	if body == nil {
+		body = map[string]any{}
+	}
+	r, err := dv.Call("login", body)
+	if err != nil {
+		t.Fatalf("login %s: %v", dv.EquipID, err)
+	}
+	if r.Exception() != "" {
+		t.Fatalf("login %s: %s", dv.EquipID, r.Raw)
+	}
+}
