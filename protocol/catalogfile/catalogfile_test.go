@@ -228,7 +228,8 @@ func TestRowTooLong(t *testing.T) {
 	}
 	// An unclosed quote must not make the reader swallow the whole file.
 	_, err = readAll(t, FormatCSV, "gid,gname,price,unit\nA,\""+long+strings.Repeat("z", 200<<10)+"\n")
-	if !errors.Is(err, errRowTooLong) {
+	var re *RowError
+	if !errors.Is(err, errRowTooLong) || !errors.As(err, &re) || re.Line != 2 {
 		t.Fatalf("csv: err = %v", err)
 	}
 	// Just under the limit is fine.

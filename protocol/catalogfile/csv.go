@@ -51,7 +51,7 @@ func readCSV(r io.Reader, defaultWarehouse string, fn func(Row) error) error {
 		return &RowError{Format: FormatCSV, Line: 1, Err: errors.New("empty file: want a header row naming the columns, e.g. " + strings.Join(columns[:], ","))}
 	}
 	if err != nil {
-		return csvReadError(err)
+		return csvReadError(err, 1)
 	}
 	headerLine, _ := cr.FieldPos(0)
 	var idx [nColumns]int
@@ -90,16 +90,17 @@ func readCSV(r io.Reader, defaultWarehouse string, fn func(Row) error) error {
 	uniq := newUniques()
 	lim.reset()
 
+	line := headerLine
 	for {
 		rec, err := cr.Read()
 		if err == io.EOF {
 			return nil
 		}
 		if err != nil {
-			return csvReadError(err)
+			return csvReadError(err, line+1)
 		}
 		lim.reset()
-		line, _ := cr.FieldPos(0)
+		line, _ = cr.FieldPos(0)
 		if len(rec) != nFields {
 			if len(rec) == 1 && strings.TrimSpace(rec[0]) == "" {
 				continue // a line of spaces
@@ -228,9 +229,11 @@ func parseStockCell(s, defaultWarehouse string) (map[string]int64, error) {
 	return stock, nil
 }
 
-func csvReadError(err error) error {
+// csvReadError turns an error from csv.Reader into a RowError; nextLine is
+// where the row being read presumably starts.
+func csvReadError(err error, nextLine int) error {
 	if errors.Is(err, errRowTooLong) {
-		return &RowError{Format: FormatCSV, Err: fmt.Errorf("%w (a missing closing quote?)", errRowTooLong)}
+		return &RowError{Format: FormatCSV, Line: nextLine, Err: fmt.Errorf("%w (a missing closing quote?)", errRowTooLong)}
 	}
 	var pe *csv.ParseError
 	if errors.As(err, &pe) {

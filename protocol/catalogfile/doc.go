@@ -10,7 +10,8 @@
 //   - Columns. gid, gname, price and unit are required; barcode, category,
 //     stock, mac_ids and rfids are optional. Header names are matched
 //     case-insensitively after trimming spaces; an unknown or repeated column
-//     is an error. Rows whose cells are all empty (spreadsheet leftovers) are
+//     is an error. JSON field names match case-insensitively too (as
+//     encoding/json does); an unknown field is an error. Rows whose cells are all empty (spreadsheet leftovers) are
 //     skipped; so are blank lines in JSON Lines.
 //   - Whitespace. Spaces around structured values (gid, barcode, price, unit,
 //     stock, mac_ids, rfids) are trimmed; gname and category are kept as
@@ -44,8 +45,8 @@
 //     most 64 bytes; gname at most 200 characters; category at most 100
 //     characters; at most 64 mac_ids and 10000 rfids per goods.
 //   - Errors are *RowError values: the line, and the column name with its
-//     1-based field index (CSV) or the field name and byte offset in the line
-//     (JSON Lines), e.g.
+//     1-based field index (CSV) or the field name and/or 1-based byte offset
+//     in the line (JSON Lines), e.g.
 //     `line 17, column price (4): "12.5" is not an integer amount in minor units`.
 //   - Writers emit the canonical form: CSV with all nine columns in SPEC
 //     order, stock as "WH:qty" pairs sorted by warehouse; JSON Lines with

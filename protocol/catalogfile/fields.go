@@ -13,8 +13,11 @@ import (
 
 // Limits.
 const (
-	MaxRowBytes    = 1 << 20           // one CSV record or JSON line
-	MaxAmount      = 1_000_000_000_000 // price or stock quantity; keeps price×weight_g in int64
+	MaxRowBytes = 1 << 20           // one CSV record or JSON line
+	MaxAmount   = 1_000_000_000_000 // price or stock quantity; keeps price×weight_g in int64
+)
+
+const (
 	maxGIDBytes    = 64
 	maxNameRunes   = 200
 	maxCatRunes    = 100

@@ -45,46 +45,41 @@ func Read(r io.Reader, format Format, defaultWarehouse string, fn func(Row) erro
 // 128-bit hash and a line number per value instead of the value, so a
 // million-goods file costs about 30 MB and no row text is retained.
 type uniques struct {
-	seeds [2]maphash.Seed
-	sets  map[string]map[[2]uint64]int
+	seeds             [2]maphash.Seed
+	gids, macs, rfids map[[2]uint64]int
 }
 
 func newUniques() *uniques {
-	return &uniques{
-		seeds: [2]maphash.Seed{maphash.MakeSeed(), maphash.MakeSeed()},
-		sets:  make(map[string]map[[2]uint64]int),
-	}
+	return &uniques{seeds: [2]maphash.Seed{maphash.MakeSeed(), maphash.MakeSeed()}}
 }
 
-// add records value of kind at line; it returns the line of an earlier
+// add records value in *set at line; it returns the line of an earlier
 // occurrence, or 0.
-func (u *uniques) add(kind, value string, line int) int {
-	set := u.sets[kind]
-	if set == nil {
-		set = make(map[[2]uint64]int)
-		u.sets[kind] = set
+func (u *uniques) add(set *map[[2]uint64]int, value string, line int) int {
+	if *set == nil {
+		*set = make(map[[2]uint64]int)
 	}
 	k := [2]uint64{maphash.String(u.seeds[0], value), maphash.String(u.seeds[1], value)}
-	if first, ok := set[k]; ok {
+	if first, ok := (*set)[k]; ok {
 		return first
 	}
-	set[k] = line
+	(*set)[k] = line
 	return 0
 }
 
 // checkUnique returns a fieldError when g repeats a gid, mac_id or rfid seen
 // earlier in the file.
 func (u *uniques) checkUnique(g *goods.Goods, line int) *fieldError {
-	if first := u.add(columnGID, g.GID, line); first != 0 {
+	if first := u.add(&u.gids, g.GID, line); first != 0 {
 		return fieldErrorf(columnGID, "duplicate gid %q (first on line %d)", g.GID, first)
 	}
 	for _, m := range g.MacIDs {
-		if first := u.add(columnMacIDs, m, line); first != 0 {
+		if first := u.add(&u.macs, m, line); first != 0 {
 			return fieldErrorf(columnMacIDs, "mac_id %s is already bound to the goods on line %d", m, first)
 		}
 	}
 	for _, t := range g.RFIDs {
-		if first := u.add(columnRFIDs, t, line); first != 0 {
+		if first := u.add(&u.rfids, t, line); first != 0 {
 			return fieldErrorf(columnRFIDs, "rfid %s is already bound to the goods on line %d", t, first)
 		}
 	}
