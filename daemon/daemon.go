@@ -28,6 +28,9 @@ import (
 	"github.com/storebox/storebox/daemon/sdnotify"
 	"github.com/storebox/storebox/daemon/store"
 	"github.com/storebox/storebox/daemon/supervisor"
+	"github.com/storebox/storebox/sync/catalogfeed"
+	"github.com/storebox/storebox/sync/uploader"
+	"github.com/storebox/storebox/sync/upstream"
 )
 
 // AdminTokenFile is the admin token's file in the data directory.
@@ -47,6 +50,10 @@ type Daemon struct {
 	HTTP    *httpapi.Server
 	disc    *discovery.Service
 	metrics *metrics
+
+	Upstream *upstream.Client // nil without upstream.url
+	Uploader *uploader.Uploader
+	Feed     *catalogfeed.Feed
 
 	adminToken string
 }
@@ -127,6 +134,7 @@ func (d *Daemon) components() ([]supervisor.Component, error) {
 		Start: func(context.Context) error { return d.Devices.Listen() },
 		Serve: func(ctx context.Context) error { return d.Devices.Serve(ctx) },
 	})
+	comps = append(comps, d.syncComponents()...)
 	if c.Discovery.Listen != "" {
 		comps = append(comps, supervisor.Component{
 			Name: "discovery",
@@ -270,6 +278,7 @@ func (d *Daemon) routes() {
 			d.log.Error("catalog export", "err", err)
 		}
 	}))
+	d.syncRoutes()
 	h.Mux.Handle("GET /metrics", d.metrics.handler(d))
 	// Profiles for diagnosing a slow store; behind the admin token.
 	h.Mux.HandleFunc("GET /debug/pprof/", h.Admin(pprof.Index))
@@ -349,6 +358,10 @@ func (d *Daemon) Status() StatusSnapshot {
 		if !q.Oldest.IsZero() {
 			s.Queue.OldestAgeS = time.Since(q.Oldest).Seconds()
 		}
+	}
+	if d.Uploader != nil {
+		u := d.Uploader.Status()
+		s.Queue.Online, s.Queue.LastSuccess, s.Queue.LastError, s.Queue.LastErrorAt = u.Online, u.LastSuccess, u.LastError, u.LastErrorAt
 	}
 	return s
 }

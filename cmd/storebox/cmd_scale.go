@@ -236,7 +236,7 @@ func simCommand() *cobra.Command {
 		Use:   "sim",
 		Short: "simulate devices for tests and demos",
 	}
-	cmd.AddCommand(simScaleCommand())
+	cmd.AddCommand(simScaleCommand(), simDoorCommand())
 	return cmd
 }
 

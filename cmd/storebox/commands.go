@@ -14,5 +14,8 @@ func subcommands(g *globals) []*cobra.Command {
 		discoverCommand(),
 		qpayCommand(g),
 		serviceCommand(g),
+		doorCommand(g),
+		scaleCommand(g),
+		simCommand(),
 	}
 }
