@@ -22,6 +22,8 @@ type session struct {
 	sc       *scaleproto.Scanner
 	awaiting bool      // a weigh request is out
 	lastRx   time.Time // last decoded frame (streaming)
+	lastByte time.Time // last byte of any kind
+	waited   bool      // the previous tick let a half-received answer finish
 	missed   int
 	naks     int
 	served   bool
@@ -95,6 +97,7 @@ func (ss *session) run(ctx context.Context) (bool, error) {
 			return ss.served, nil
 		case c := <-rx:
 			if len(c.b) > 0 {
+				ss.lastByte = time.Now()
 				ss.sc.Write(c.b)
 				if err := ss.drain(); err != nil {
 					return ss.served, err
@@ -121,6 +124,13 @@ func (ss *session) run(ctx context.Context) (bool, error) {
 
 // onTick counts a missed answer and sends the next request.
 func (ss *session) onTick(now time.Time) error {
+	// An answer still arriving (slow line, loaded host) gets one more
+	// period instead of being cut off and asked for again.
+	if ss.sc.Pending() > 0 && now.Sub(ss.lastByte) < ss.poll && !ss.waited {
+		ss.waited = true
+		return nil
+	}
+	ss.waited = false
 	missed := false
 	if scaleproto.Polled(ss.proto) {
 		// Adam prints nothing when the weight has not changed, so its
