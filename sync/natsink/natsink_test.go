@@ -18,9 +18,9 @@ import (
 
 	"github.com/storebox/storebox/protocol/ledger"
 	"github.com/storebox/storebox/sync/natsink"
-	"github.com/storebox/storebox/sync/upstream"
 	"github.com/storebox/storebox/sync/uploader"
 	"github.com/storebox/storebox/sync/uploader/uploadertest"
+	"github.com/storebox/storebox/sync/upstream"
 	"github.com/storebox/storebox/test/testenv"
 )
 
