@@ -10,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"runtime"
 	"strings"
 	"sync"
 	"time"
@@ -352,9 +353,11 @@ func openPort(path string, line Line) (serial.Port, os.FileInfo, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("open %s: %w", path, err)
 	}
-	fi, err := os.Stat(path)
-	if err != nil {
-		return nil, nil, fmt.Errorf("open %s: %w", path, err)
+	var fi os.FileInfo
+	if runtime.GOOS != "windows" { // COM ports are no files to stat
+		if fi, err = os.Stat(path); err != nil {
+			return nil, nil, fmt.Errorf("open %s: %w", path, err)
+		}
 	}
 	port, err := serial.Open(path, mode)
 	if err != nil {
@@ -367,6 +370,9 @@ func openPort(path string, line Line) (serial.Port, os.FileInfo, error) {
 
 // samePort reports whether path still resolves to the device we opened.
 func samePort(path string, fi os.FileInfo) bool {
+	if fi == nil {
+		return true
+	}
 	now, err := os.Stat(path)
 	return err == nil && os.SameFile(fi, now)
 }
