@@ -69,7 +69,7 @@ cd "$(dirname "$0")/.."
 cleanup() {
 	rc=$?
 	if [ "$rc" != 0 ] && [ -z "${STOREBOX_TEST_KEEP_DATA:-}" ]; then
-		apt-get purge -y storebox >/dev/null 2>&1 || true
+		apt-get -o DPkg::Lock::Timeout=300 purge -y storebox >/dev/null 2>&1 || true
 		rm -rf /var/lib/storebox
 	fi
 	rm -f /tmp/storebox-smoke.log /tmp/storebox-data.before
@@ -80,7 +80,7 @@ check_package "$ARM" arm64 183
 VERSION=$(dpkg-deb -f "$DEB" Version)
 
 step "installing $DEB"
-apt-get install -y "$DEB" >/dev/null 2>&1 || apt-get install -y "$DEB"
+apt-get -o DPkg::Lock::Timeout=300 install -y "$DEB" >/dev/null 2>&1 || apt-get -o DPkg::Lock::Timeout=300 install -y "$DEB"
 [ "$(dpkg-query -W -f '${Status}' storebox)" = "install ok installed" ] || fail "not installed"
 
 out=$(storebox version)
@@ -98,6 +98,13 @@ getent passwd storebox >/dev/null || fail "user storebox not created"
 storebox config check /etc/storebox/storebox.toml || fail "installed config does not pass config check"
 runuser -u storebox -- storebox config check /etc/storebox/storebox.toml >/dev/null ||
 	fail "the storebox user cannot read its config"
+
+# The shipped sample catalog imports (into a scratch data dir).
+scratch=$(mktemp -d)
+for f in /usr/share/storebox/sample/catalog.csv /usr/share/storebox/sample/catalog.jsonl; do
+	storebox catalog import "$f" --data-dir "$scratch" >/dev/null || fail "sample $f does not import"
+done
+rm -rf "$scratch"
 
 verify=$(systemd-analyze verify /lib/systemd/system/storebox.service 2>&1) || fail "systemd-analyze verify: $verify"
 [ -z "$verify" ] || fail "systemd-analyze verify warnings: $verify"
@@ -164,7 +171,7 @@ datalist() { find /var/lib/storebox -mindepth 1 -printf '%P %s %U\n' | sort; }
 datalist >/tmp/storebox-data.before
 
 step "apt-get remove"
-apt-get remove -y storebox >/dev/null 2>&1 || apt-get remove -y storebox
+apt-get -o DPkg::Lock::Timeout=300 remove -y storebox >/dev/null 2>&1 || apt-get -o DPkg::Lock::Timeout=300 remove -y storebox
 [ ! -e /usr/bin/storebox ] || fail "/usr/bin/storebox left after remove"
 [ ! -e /lib/systemd/system/storebox.service ] || fail "unit left after remove"
 [ -f /etc/storebox/storebox.toml ] || fail "remove deleted the conffile"
@@ -172,11 +179,11 @@ apt-get remove -y storebox >/dev/null 2>&1 || apt-get remove -y storebox
 datalist | cmp -s - /tmp/storebox-data.before || fail "remove changed /var/lib/storebox"
 
 step "reinstall over the kept config and data"
-apt-get install -y "$DEB" >/dev/null 2>&1 || apt-get install -y "$DEB"
+apt-get -o DPkg::Lock::Timeout=300 install -y "$DEB" >/dev/null 2>&1 || apt-get -o DPkg::Lock::Timeout=300 install -y "$DEB"
 storebox config check /etc/storebox/storebox.toml >/dev/null || fail "config check after reinstall"
 
 step "apt-get purge"
-apt-get purge -y storebox >/dev/null 2>&1 || apt-get purge -y storebox
+apt-get -o DPkg::Lock::Timeout=300 purge -y storebox >/dev/null 2>&1 || apt-get -o DPkg::Lock::Timeout=300 purge -y storebox
 [ ! -e /etc/storebox/storebox.toml ] || fail "purge left the config"
 [ ! -e /etc/systemd/system/multi-user.target.wants/storebox.service ] || fail "purge left the unit enabled"
 [ ! -e /etc/systemd/system/storebox.service ] || fail "purge left a mask"
