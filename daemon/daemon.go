@@ -285,6 +285,13 @@ func (d *Daemon) routes() {
 	h.Mux.HandleFunc("GET /debug/pprof/profile", h.Admin(pprof.Profile))
 	h.Mux.HandleFunc("GET /debug/pprof/heap", h.Admin(pprof.Handler("heap").ServeHTTP))
 	h.Mux.HandleFunc("GET /debug/pprof/goroutine", h.Admin(pprof.Handler("goroutine").ServeHTTP))
+	// Status page and its live feed; the feed carries the first
+	// PageOnlineMax sessions (the counts cover all of them).
+	h.MountStatusPage(func() any {
+		s := d.Status()
+		s.Online = s.Online[:min(len(s.Online), httpapi.PageOnlineMax)]
+		return s
+	})
 }
 
 func nonNilSlice[T any](xs []T) []T {

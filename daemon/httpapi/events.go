@@ -1,0 +1,221 @@
+package httpapi
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"regexp"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Events streams a JSON snapshot as server-sent events (`event: status`),
+// sent when it changes. One goroutine builds the snapshot for every open
+// page, and only while a page is open: an idle store with no technician
+// looking costs nothing, and ten open phones cost the same as one.
+type Events struct {
+	// Snapshot builds the current state. It is called about once per
+	// Interval while at least one client is connected.
+	Snapshot func() any
+	// Event is the SSE event name (default "status").
+	Event string
+	// Interval is how often the snapshot is checked (default 1s).
+	Interval time.Duration
+	// Keepalive is how often a comment is sent on a quiet stream (default
+	// 15s) so proxies and phones keep the connection.
+	Keepalive time.Duration
+	// Volatile names JSON members (at any depth) whose value changes on its
+	// own every tick (uptime, ages, last-frame times): a change there alone
+	// does not send an event. Clients get the current values with the next
+	// real change and advance the clocks themselves.
+	Volatile []string
+	// MaxBuildShare bounds the CPU share spent building snapshots: when one
+	// build takes longer than MaxBuildShare × Interval (a very large store),
+	// the next check waits build/MaxBuildShare instead. Default 0.005.
+	MaxBuildShare float64
+	Log           *slog.Logger
+
+	once     sync.Once
+	volatile *regexp.Regexp
+
+	mu      sync.Mutex
+	subs    map[chan []byte]struct{}
+	stop    chan struct{}
+	last    []byte // the newest build (full payload)
+	lastKey []byte // the newest build with volatile members blanked
+}
+
+// StatusVolatile are the members of the daemon's status snapshot that tick
+// on their own.
+var StatusVolatile = []string{"uptime_s", "oldest_age_s", "last_frame"}
+
+func (e *Events) init() {
+	e.once.Do(func() {
+		if e.Event == "" {
+			e.Event = "status"
+		}
+		if e.Interval <= 0 {
+			e.Interval = time.Second
+		}
+		if e.Keepalive <= 0 {
+			e.Keepalive = 15 * time.Second
+		}
+		if e.MaxBuildShare <= 0 {
+			e.MaxBuildShare = 0.005
+		}
+		if e.Log == nil {
+			e.Log = slog.New(slog.DiscardHandler)
+		}
+		if len(e.Volatile) > 0 {
+			names := make([]string, len(e.Volatile))
+			for i, n := range e.Volatile {
+				names[i] = regexp.QuoteMeta(n)
+			}
+			// Matches "name":value for a string or number value in compact
+			// JSON. A name inside a string value is escaped (\"name\") and
+			// does not match.
+			e.volatile = regexp.MustCompile(`"(` + strings.Join(names, "|") + `)":("(?:[^"\\]|\\.)*"|[-+0-9.eE]+)`)
+		}
+		e.subs = map[chan []byte]struct{}{}
+	})
+}
+
+// key is the payload with volatile values blanked, for change detection.
+func (e *Events) key(b []byte) []byte {
+	if e.volatile == nil {
+		return b
+	}
+	return e.volatile.ReplaceAll(b, []byte(`"$1":0`))
+}
+
+// build makes one snapshot and reports whether it differs from the last.
+func (e *Events) build() (payload []byte, changed bool, took time.Duration) {
+	start := time.Now()
+	b, err := json.Marshal(e.Snapshot())
+	if err != nil {
+		e.Log.Error("status events: encode snapshot", "err", err)
+		return nil, false, time.Since(start)
+	}
+	k := e.key(b)
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.last = b
+	changed = !bytes.Equal(k, e.lastKey)
+	e.lastKey = k
+	return b, changed, time.Since(start)
+}
+
+func (e *Events) run(stop <-chan struct{}) {
+	t := time.NewTimer(0)
+	defer t.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-t.C:
+		}
+		b, changed, took := e.build()
+		if changed {
+			e.broadcast(b)
+		}
+		next := e.Interval
+		if slow := time.Duration(float64(took) / e.MaxBuildShare); slow > next {
+			next = min(slow, time.Minute)
+		}
+		t.Reset(next)
+	}
+}
+
+func (e *Events) broadcast(b []byte) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for ch := range e.subs {
+		offer(ch, b)
+	}
+}
+
+// offer puts b in ch, replacing an unsent older payload: a slow client
+// gets the newest state, never a backlog, and never blocks the others.
+func offer(ch chan []byte, b []byte) {
+	for {
+		select {
+		case ch <- b:
+			return
+		default:
+		}
+		select {
+		case <-ch:
+		default:
+		}
+	}
+}
+
+func (e *Events) subscribe() chan []byte {
+	e.init()
+	ch := make(chan []byte, 1)
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.subs[ch] = struct{}{}
+	if e.stop == nil {
+		// First client: start building; its first build is sent to all.
+		e.stop = make(chan struct{})
+		e.lastKey = nil
+		go e.run(e.stop)
+	} else if e.last != nil {
+		ch <- e.last
+	}
+	return ch
+}
+
+func (e *Events) unsubscribe(ch chan []byte) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	delete(e.subs, ch)
+	if len(e.subs) == 0 && e.stop != nil {
+		close(e.stop)
+		e.stop = nil
+		e.last = nil
+	}
+}
+
+// ServeHTTP streams events until the client goes away.
+func (e *Events) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	rc := http.NewResponseController(w)
+	h := w.Header()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-cache")
+	h.Set("X-Accel-Buffering", "no")
+	w.WriteHeader(http.StatusOK)
+	ch := e.subscribe()
+	defer e.unsubscribe(ch)
+	// Reconnect quickly after a daemon restart.
+	if _, err := fmt.Fprint(w, "retry: 2000\n\n"); err != nil {
+		return
+	}
+	if err := rc.Flush(); err != nil {
+		return
+	}
+	keep := time.NewTicker(e.Keepalive)
+	defer keep.Stop()
+	for {
+		var err error
+		select {
+		case <-r.Context().Done():
+			return
+		case b := <-ch:
+			_, err = fmt.Fprintf(w, "event: %s\ndata: %s\n\n", e.Event, b)
+			keep.Reset(e.Keepalive)
+		case <-keep.C:
+			_, err = fmt.Fprint(w, ": keepalive\n\n")
+		}
+		if err == nil {
+			err = rc.Flush()
+		}
+		if err != nil {
+			return
+		}
+	}
+}

@@ -1,0 +1,354 @@
+// storebox status page. Plain JS, no dependencies: it must work on a store
+// LAN with no internet. Data from devices (ids, names) is untrusted, so
+// everything is written with textContent, never innerHTML.
+"use strict";
+
+(function () {
+  const TOKEN_KEY = "storebox.adminToken";
+  const KINDS = ["terminal", "scale", "label", "door"];
+  const $ = (id) => document.getElementById(id);
+
+  let snap = null;       // last snapshot
+  let receivedAt = 0;    // performance.now() when it arrived
+  let pendingAction = null; // {id, verb} waiting for a token
+
+  // ---- formatting ----
+  function el(tag, text, cls) {
+    const e = document.createElement(tag);
+    if (text !== undefined && text !== null) e.textContent = String(text);
+    if (cls) e.className = cls;
+    return e;
+  }
+  function duration(s) {
+    s = Math.max(0, Math.floor(s));
+    const d = Math.floor(s / 86400), h = Math.floor(s % 86400 / 3600), m = Math.floor(s % 3600 / 60), sec = s % 60;
+    if (d > 0) return d + "d " + h + "h";
+    if (h > 0) return h + "h " + m + "m";
+    if (m > 0) return m + "m " + sec + "s";
+    return sec + "s";
+  }
+  function time(v) {
+    if (!v || typeof v !== "string" || v.startsWith("0001-")) return "–";
+    const t = new Date(v);
+    if (isNaN(t)) return v;
+    const now = new Date();
+    const same = t.toDateString() === now.toDateString();
+    return same ? t.toLocaleTimeString() : t.toLocaleString();
+  }
+  // money: integer minor units → "12.34"; never through floats.
+  function money(v) {
+    if (typeof v !== "number" || !Number.isFinite(v)) return v === undefined ? "–" : String(v);
+    const neg = v < 0, a = Math.abs(Math.trunc(v));
+    const cents = String(a % 100).padStart(2, "0");
+    return (neg ? "-" : "") + Math.floor(a / 100).toLocaleString("en-US") + "." + cents;
+  }
+  function weight(g) {
+    if (typeof g !== "number") return "–";
+    return g + " g";
+  }
+  function yesno(v) { return v === true ? "yes" : v === false ? "no" : (v === undefined || v === null ? "–" : String(v)); }
+  function show(node, on) { node.hidden = !on; }
+
+  // Column formatters by JSON member name, for the generic tables.
+  const FORMAT = {
+    amount_total: money, amount: money, weight_g: weight,
+    at: time, last_seen: time, created_at: time, paid_at: time, since: time, updated_at: time,
+    stable: yesno, online: yesno,
+  };
+  const LABEL = {
+    id: "ID", oid: "Order", amount_total: "Amount", weight_g: "Weight", at: "Reading at",
+    last_seen: "Last seen", created_at: "Created", paid_at: "Paid", equipId: "Terminal", order_id: "Terminal order",
+  };
+  function cell(key, v) {
+    if (FORMAT[key]) return FORMAT[key](v);
+    if (v === null || v === undefined || v === "") return "–";
+    if (typeof v === "object") return JSON.stringify(v);
+    return String(v);
+  }
+  function stateClass(v) {
+    if (typeof v !== "string") return "";
+    const s = v.toLowerCase();
+    if (["ok", "open", "closed", "online", "stable", "paid", "running", "ready", "locked"].includes(s)) return "good";
+    if (["fault", "error", "offline", "failed", "stale", "disconnected", "needs_review", "rejected"].includes(s)) return "bad";
+    if (["pending", "connecting", "unstable", "expired", "cancelled", "opening"].includes(s)) return "warn";
+    return "";
+  }
+
+  // Renders rows of objects: preferred columns first (when any row has
+  // them), then any other scalar member, so sections added later show up.
+  function table(tbl, rows, preferred, rowClass) {
+    const keys = [];
+    for (const k of preferred) if (rows.some((r) => r && r[k] !== undefined)) keys.push(k);
+    for (const r of rows) {
+      if (!r || typeof r !== "object") continue;
+      for (const k of Object.keys(r)) {
+        if (keys.includes(k) || keys.length >= 9) continue;
+        const v = r[k];
+        if (v === null || typeof v !== "object") keys.push(k);
+      }
+    }
+    const head = tbl.tHead || tbl.createTHead();
+    const hr = el("tr");
+    for (const k of keys) hr.appendChild(el("th", LABEL[k] || k.replace(/_/g, " ")));
+    head.replaceChildren(hr);
+    const body = tbl.tBodies[0] || tbl.createTBody();
+    const frag = document.createDocumentFragment();
+    for (const r of rows) {
+      const tr = el("tr");
+      if (rowClass) { const c = rowClass(r); if (c) tr.className = c; }
+      for (const k of keys) {
+        const td = el("td", cell(k, r ? r[k] : undefined));
+        if (k === "state" || k === "status") { const c = stateClass(r[k]); if (c) td.className = "st " + c; }
+        tr.appendChild(td);
+      }
+      frag.appendChild(tr);
+    }
+    body.replaceChildren(frag);
+  }
+
+  function list(v) { return Array.isArray(v) ? v : []; }
+
+  // ---- rendering ----
+  function render() {
+    const s = snap;
+    if (!s) return;
+    document.title = (s.store_name || "storebox") + " · storebox";
+    $("store-name").textContent = s.store_name || "storebox";
+    $("store-id").textContent = s.store_id || "";
+    $("version").textContent = s.version || "";
+    show($("testmode"), !!s.test_mode);
+    document.body.classList.toggle("testmode", !!s.test_mode);
+
+    // devices by kind
+    const sessions = s.sessions || {};
+    const kinds = KINDS.slice();
+    for (const k of Object.keys(sessions)) if (!kinds.includes(k)) kinds.push(k);
+    const cards = document.createDocumentFragment();
+    for (const k of kinds) {
+      const c = el("div", null, "card");
+      c.appendChild(el("div", sessions[k] || 0, "num"));
+      c.appendChild(el("div", k + "s", "lbl"));
+      cards.appendChild(c);
+    }
+    const cc = el("div", null, "card");
+    cc.appendChild(el("div", s.connections || 0, "num"));
+    cc.appendChild(el("div", "connections", "lbl"));
+    cards.appendChild(cc);
+    const gc = el("div", null, "card");
+    gc.appendChild(el("div", s.goods || 0, "num"));
+    gc.appendChild(el("div", "goods", "lbl"));
+    cards.appendChild(gc);
+    $("kinds").replaceChildren(cards);
+
+    renderPending(list(s.pending_devices));
+    renderOnline(list(s.online), Object.values(sessions).reduce((a, b) => a + (b || 0), 0));
+    generic("scales", list(s.scales), ["id", "state", "weight_g", "stable", "at", "error"]);
+    generic("doors", list(s.doors), ["id", "policy", "state", "online", "last_seen", "error"]);
+    renderQueue(s.queue || {});
+    renderOrders(s.orders || {});
+    tick();
+  }
+
+  function renderPending(rows) {
+    $("pending-count").textContent = rows.length ? String(rows.length) : "";
+    show($("pending-empty"), rows.length === 0);
+    const tbl = $("pending-table");
+    show(tbl, rows.length > 0);
+    const frag = document.createDocumentFragment();
+    for (const d of rows) {
+      const tr = el("tr");
+      tr.dataset.equipId = d.equipId;
+      tr.appendChild(el("td", d.equipId, "mono"));
+      tr.appendChild(el("td", d.kind || "–"));
+      tr.appendChild(el("td", d.name || "–"));
+      tr.appendChild(el("td", d.addr || "–", "mono"));
+      tr.appendChild(el("td", time(d.first_seen)));
+      const td = el("td", null, "actions");
+      const ok = el("button", "Approve", "approve");
+      ok.type = "button";
+      ok.addEventListener("click", () => act(d.equipId, "approve"));
+      const no = el("button", "Reject", "reject");
+      no.type = "button";
+      no.addEventListener("click", () => act(d.equipId, "reject"));
+      td.append(ok, no);
+      tr.appendChild(td);
+      frag.appendChild(tr);
+    }
+    tbl.tBodies[0].replaceChildren(frag);
+  }
+
+  function renderOnline(rows, total) {
+    total = Math.max(total, rows.length);
+    $("online-count").textContent = total ? String(total) : "";
+    show($("online-empty"), total === 0);
+    show($("online-table"), rows.length > 0);
+    const frag = document.createDocumentFragment();
+    for (const o of rows) {
+      const tr = el("tr");
+      tr.appendChild(el("td", o.equipId, "mono"));
+      tr.appendChild(el("td", o.kind));
+      tr.appendChild(el("td", o.addr, "mono"));
+      tr.appendChild(el("td", o.framing));
+      tr.appendChild(el("td", o.charset));
+      tr.appendChild(el("td", time(o.since)));
+      frag.appendChild(tr);
+    }
+    $("online-table").tBodies[0].replaceChildren(frag);
+    const more = $("online-more");
+    show(more, total > rows.length);
+    more.textContent = "Showing " + rows.length + " of " + total + " sessions. `storebox devices` lists them all.";
+  }
+
+  function generic(id, rows, preferred) {
+    const sec = $(id);
+    show(sec.querySelector(".empty"), rows.length === 0);
+    const tbl = sec.querySelector("table");
+    show(tbl, rows.length > 0);
+    if (rows.length) table(tbl, rows, preferred);
+  }
+
+  function renderQueue(q) {
+    const dl = $("queue");
+    const frag = document.createDocumentFragment();
+    function fact(label, value, cls, id) {
+      const dt = el("dt", label), dd = el("dd", value, cls);
+      if (id) dd.id = id;
+      frag.append(dt, dd);
+    }
+    if (!q.upstream_configured) {
+      fact("Cloud", "not configured (events wait in the queue)", "warn");
+    } else {
+      fact("Cloud", q.online ? "online" : (q.last_success ? "offline" : "not reached yet"), q.online ? "good" : "bad");
+    }
+    fact("Queue depth", String(q.depth || 0), (q.depth || 0) > 0 && !q.online ? "warn" : "");
+    fact("Oldest unsent", q.depth ? duration(q.oldest_age_s || 0) : "–", "", "oldest-age");
+    fact("Last sync", q.last_success ? time(q.last_success) : "never", "");
+    if (q.last_error) fact("Last error", (q.last_error_at ? time(q.last_error_at) + ": " : "") + q.last_error, "bad");
+    fact("Dead letters", String(q.dead_letters || 0), q.dead_letters ? "bad" : "");
+    fact("Last event seq", String(q.last_seq || 0), "mono");
+    dl.replaceChildren(frag);
+  }
+
+  function renderOrders(o) {
+    const counts = o.counts || {};
+    const frag = document.createDocumentFragment();
+    for (const k of Object.keys(counts).sort()) {
+      const c = el("div", null, "card " + stateClass(k));
+      c.appendChild(el("div", counts[k], "num"));
+      c.appendChild(el("div", k.replace(/_/g, " "), "lbl"));
+      frag.appendChild(c);
+    }
+    $("order-counts").replaceChildren(frag);
+    const cols = ["oid", "status", "amount_total", "method", "created_at", "equipId", "reason"];
+    const review = list(o.needs_review);
+    show($("review"), review.length > 0);
+    if (review.length) table($("review-table"), review, cols, () => "review");
+    const recent = list(o.recent);
+    const reviewIds = new Set(review.map((r) => r && r.oid));
+    show($("recent-empty"), recent.length === 0);
+    show($("recent-table"), recent.length > 0);
+    if (recent.length) table($("recent-table"), recent, cols, (r) => (r && (reviewIds.has(r.oid) || r.needs_review || r.status === "needs_review")) ? "review" : "");
+  }
+
+  // Clocks that advance between events (uptime, queue age).
+  function tick() {
+    if (!snap) return;
+    const dt = (performance.now() - receivedAt) / 1000;
+    $("uptime").textContent = duration((snap.uptime_s || 0) + dt);
+    const q = snap.queue || {};
+    const age = $("oldest-age");
+    if (age && q.depth) age.textContent = duration((q.oldest_age_s || 0) + dt);
+  }
+  setInterval(tick, 1000);
+
+  // ---- approvals ----
+  function token() { try { return localStorage.getItem(TOKEN_KEY) || ""; } catch (e) { return ""; } }
+  function setToken(t) { try { if (t) localStorage.setItem(TOKEN_KEY, t); else localStorage.removeItem(TOKEN_KEY); } catch (e) { /* private mode */ } }
+  function message(text, cls) { const m = $("action-msg"); m.textContent = text; m.className = "msg " + (cls || ""); }
+
+  function askToken(why) {
+    const f = $("token-form");
+    show(f, true);
+    $("token-error").textContent = why || "";
+    $("token-input").focus();
+  }
+
+  async function act(id, verb) {
+    const tok = token();
+    if (!tok) { pendingAction = { id, verb }; askToken(""); return; }
+    message((verb === "approve" ? "Approving " : "Rejecting ") + id + "…", "");
+    let resp;
+    try {
+      resp = await fetch("/api/v1/devices/" + encodeURIComponent(id) + "/" + verb, {
+        method: "POST", headers: { "Authorization": "Bearer " + tok },
+      });
+    } catch (e) {
+      message("Could not reach the daemon: " + e.message, "bad");
+      return;
+    }
+    if (resp.status === 401) {
+      setToken("");
+      pendingAction = { id, verb };
+      askToken("That token was not accepted. Paste the contents of admin.token.");
+      message("", "");
+      return;
+    }
+    if (!resp.ok) {
+      let msg = resp.status + " " + resp.statusText;
+      try { const j = await resp.json(); if (j && j.error) msg = j.error; } catch (e) { /* not JSON */ }
+      message(verb + " " + id + " failed: " + msg, "bad");
+      return;
+    }
+    message((verb === "approve" ? "Approved " : "Rejected ") + id + (verb === "approve" ? "; it is admitted at its next login." : "."), "good");
+    // Drop the row now; the next event confirms.
+    const row = Array.from($("pending-table").tBodies[0].rows).find((r) => r.dataset.equipId === id);
+    if (row) row.remove();
+  }
+
+  $("token-form").addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    const t = $("token-input").value.trim();
+    if (!t) return;
+    setToken(t);
+    $("token-input").value = "";
+    show($("token-form"), false);
+    const a = pendingAction;
+    pendingAction = null;
+    if (a) act(a.id, a.verb);
+  });
+
+  // ---- live updates ----
+  function live(state) {
+    const l = $("live");
+    l.textContent = state === "live" ? "live" : state === "down" ? "reconnecting…" : "connecting…";
+    l.className = "pill " + (state === "live" ? "good" : "warn");
+  }
+
+  function connect() {
+    if (!window.EventSource) { poll(); return; }
+    const es = new EventSource("/api/v1/events");
+    es.addEventListener("status", (ev) => {
+      let s;
+      try { s = JSON.parse(ev.data); } catch (e) { return; }
+      snap = s;
+      receivedAt = performance.now();
+      live("live");
+      render();
+    });
+    es.addEventListener("open", () => live("live"));
+    // EventSource reconnects by itself (retry: 2000 from the server).
+    es.addEventListener("error", () => live("down"));
+  }
+
+  // Fallback for browsers without EventSource.
+  async function poll() {
+    try {
+      const r = await fetch("/api/v1/status", { cache: "no-store" });
+      if (r.ok) { snap = await r.json(); receivedAt = performance.now(); live("live"); render(); }
+      else live("down");
+    } catch (e) { live("down"); }
+    setTimeout(poll, 2000);
+  }
+
+  connect();
+})();
