@@ -25,7 +25,52 @@ func BenchmarkDurableOrders(b *testing.B) {
 		b.ReportMetric(batched, "batched_orders/s")
 		b.ReportMetric(single, "fsync_per_order_orders/s")
 		b.ReportMetric(batched/single, "speedup")
+		b.ReportMetric(tcpRate(b, terminals, 10000), "tcp_orders/s")
 	}
+}
+
+// tcpRate is the same load through the real device server: 100 terminals
+// on TCP sockets, getPayInfo replies counted when they arrive.
+func tcpRate(b *testing.B, terminals, orders int) float64 {
+	e := newEnv(b, Config{}, Providers{})
+	importRows(b, e.st, []store.ImportRow{
+		{Line: 1, Goods: goods.Goods{GID: "B1", Name: "Bench pcs", Price: 199, Unit: goods.UnitPieces}, Stock: map[string]int64{"main": 1 << 40}, HasStock: true},
+		{Line: 2, Goods: goods.Goods{GID: "B2", Name: "Bench kg", Price: 1290, Unit: goods.UnitKg}, Stock: map[string]int64{"main": 1 << 40}, HasStock: true},
+	})
+	e.listen()
+	terms := make([]*term, terminals)
+	for i := range terms {
+		terms[i] = dialTerm(b, e.addr, fmt.Sprintf("T-%03d", i))
+	}
+	per := orders / terminals
+	var wg sync.WaitGroup
+	errs := make(chan error, terminals)
+	start := time.Now()
+	for _, tm := range terms {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := range per {
+				r, err := tm.try("getPayInfo", map[string]any{"order_id": fmt.Sprintf("o-%d", j), "pay_method": "cash",
+					"lines": []any{map[string]any{"gid": "B1", "qty": 2}, map[string]any{"gid": "B2", "weight_g": 350}}})
+				if err == nil && r.exc() != "" {
+					err = fmt.Errorf("%s", r.Raw)
+				}
+				if err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	el := time.Since(start)
+	close(errs)
+	for err := range errs {
+		b.Fatal(err)
+	}
+	b.Logf("tcp: %d orders in %d commits, %s", e.svc.group.calls.Load(), e.svc.group.batches.Load(), el)
+	return float64(per*terminals) / el.Seconds()
 }
 
 func durableRate(b *testing.B, terminals, orders int, perOrderFsync bool) float64 {
