@@ -1,12 +1,13 @@
 # storebox — build, run, test, bench.
 GO       ?= go
-VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo 0.1.0-dev)
+# A .deb version must start with a digit.
+VERSION  ?= 0.1.0-dev
 LDFLAGS  := -s -w -X main.version=$(VERSION)
 BIN      := bin/storebox
 DATA     ?= ./storebox-data
 PKGS     := ./...
 
-.PHONY: all build run test test-short vet fuzz bench cross deb clean
+.PHONY: all build run test test-short vet fuzz bench cross deb deb-test clean
 
 all: build
 
@@ -53,6 +54,9 @@ cross:
 
 deb:
 	packaging/build-deb.sh $(VERSION)
+
+deb-test: deb
+	packaging/test-deb.sh
 
 clean:
 	rm -rf bin dist

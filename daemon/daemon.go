@@ -206,6 +206,7 @@ func loadAdminToken(c *config.Config) (string, error) {
 	if err := os.WriteFile(path, []byte(tok+"\n"), 0o600); err != nil {
 		return "", fmt.Errorf("create admin token %s: %w", path, err)
 	}
+	store.MatchDirOwner(c.DataDir, path)
 	return tok, nil
 }
 

@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/storebox/storebox/daemon/config"
+	"github.com/storebox/storebox/daemon/servicectl"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -61,6 +62,7 @@ func main() {
 	defer stop()
 	if err := rootCommand().ExecuteContext(ctx); err != nil {
 		fmt.Fprintln(os.Stderr, "storebox:", err)
-		os.Exit(1)
+		// 78 for config errors: the unit does not restart those.
+		os.Exit(servicectl.ExitCode(err))
 	}
 }

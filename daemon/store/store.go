@@ -96,6 +96,7 @@ func Open(dataDir string, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
+	matchDirOwner(dataDir, path)
 	s := &Store{db: db, path: path, warehouse: opts.Warehouse, log: opts.Log, notify: make(chan struct{}, 1)}
 	if err := s.init(); err != nil {
 		db.Close()
