@@ -98,10 +98,19 @@ func probeOne(ctx context.Context, path string, p scaleproto.Protocol, l Line, t
 		if err := c.write(scaleproto.ToledoProbeRequest); err != nil {
 			return nil, err
 		}
+		// Late answers to earlier probes may come first; the echo reply
+		// must appear whole (an echoing port sends "Ehello", never STX E CR).
 		want := scaleproto.ToledoProbeReply
-		got := c.readN(len(want))
+		var got []byte
+		for !bytes.Contains(got, want) {
+			b, err := c.read()
+			if err != nil {
+				break
+			}
+			got = append(got, b...)
+		}
 		_ = c.write(scaleproto.ToledoProbeEnd)
-		if !bytes.Equal(got, want) {
+		if !bytes.Contains(got, want) {
 			return nil, nil
 		}
 		res.Ident = "echo"
@@ -110,7 +119,7 @@ func probeOne(ctx context.Context, path string, p scaleproto.Protocol, l Line, t
 		_ = port.ResetInputBuffer()
 		c.deadline = time.Now().Add(timeout)
 		if c.write([]byte("W")) == nil {
-			if m, ok := c.readMsg(p); ok && m.Kind == scaleproto.KindWeight {
+			if m, ok := c.expect(p, scaleproto.KindWeight); ok {
 				res.Reading = &m.Reading
 			}
 		}
@@ -132,8 +141,8 @@ func probeOne(ctx context.Context, path string, p scaleproto.Protocol, l Line, t
 			}
 		}
 	case scaleproto.CASContinuous:
-		m, ok := c.readMsg(p)
-		if !ok || m.Kind != scaleproto.KindWeight {
+		m, ok := c.expect(p, scaleproto.KindWeight)
+		if !ok {
 			return nil, nil
 		}
 		res.Reading = &m.Reading
@@ -142,15 +151,25 @@ func probeOne(ctx context.Context, path string, p scaleproto.Protocol, l Line, t
 		if err := c.write([]byte{scaleproto.ENQ}); err != nil {
 			return nil, err
 		}
-		m, ok := c.readMsg(p)
-		if !ok || m.Kind != scaleproto.KindAck {
-			return nil, nil
+		for acked := false; !acked; {
+			m, ok := c.readMsg(p)
+			if !ok {
+				return nil, nil
+			}
+			switch m.Kind {
+			case scaleproto.KindAck:
+				acked = true
+			case scaleproto.KindNak: // not ready (or a late answer to junk): ask again
+				if err := c.write([]byte{scaleproto.ENQ}); err != nil {
+					return nil, err
+				}
+			}
 		}
 		if err := c.write([]byte{scaleproto.DC1}); err != nil {
 			return nil, err
 		}
-		m, ok = c.readMsg(p)
-		if !ok || m.Kind != scaleproto.KindWeight {
+		m, ok := c.expect(p, scaleproto.KindWeight)
+		if !ok {
 			return nil, nil
 		}
 		res.Reading = &m.Reading
@@ -160,8 +179,8 @@ func probeOne(ctx context.Context, path string, p scaleproto.Protocol, l Line, t
 		if err := c.write(req); err != nil {
 			return nil, err
 		}
-		m, ok := c.readMsg(p)
-		if !ok || m.Kind != scaleproto.KindWeight {
+		m, ok := c.expect(p, scaleproto.KindWeight)
+		if !ok {
 			return nil, nil
 		}
 		res.Reading = &m.Reading
@@ -199,17 +218,15 @@ func (c *probeConn) read() ([]byte, error) {
 	return buf[:n], nil
 }
 
-// readN collects up to n bytes before the deadline.
-func (c *probeConn) readN(n int) []byte {
-	var got []byte
-	for len(got) < n {
-		b, err := c.read()
-		if err != nil {
-			break
+// expect returns the first message of kind k before the deadline,
+// skipping others.
+func (c *probeConn) expect(p scaleproto.Protocol, k scaleproto.Kind) (scaleproto.Msg, bool) {
+	for {
+		m, ok := c.readMsg(p)
+		if !ok || m.Kind == k {
+			return m, ok
 		}
-		got = append(got, b...)
 	}
-	return got
 }
 
 // readMsg returns the first message of protocol p that decodes cleanly;

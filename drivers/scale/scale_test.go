@@ -542,3 +542,28 @@ func TestConfigValidate(t *testing.T) {
 	}
 	_ = fmt.Sprint()
 }
+
+// TestPartialFrame: a frame cut off by the start of the next is counted as
+// partial and the next frame still reads.
+func TestPartialFrame(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		p   scaleproto.Protocol
+		cut string
+	}{
+		{scaleproto.CASContinuous, "ST,GS,01,0009"},
+		{scaleproto.Toledo8217, "\x02 9."},
+		{scaleproto.CASENQ, "\x01\x02S 9"},
+	} {
+		sim := startSim(t, tc.p, scalesim.Options{})
+		sim.SetWeight(10)
+		s := startScale(t, scale.Config{Port: sim.Path(), Protocol: string(tc.p)})
+		waitLatest(t, s, "first", weight(10, true))
+		sim.SetWeight(4321)
+		sim.InjectGarbage([]byte(tc.cut))
+		waitLatest(t, s, "after cut frame", weight(4321, true))
+		if c := s.Counters(); c.Partial == 0 {
+			t.Errorf("%s: partial frame not counted: %+v", tc.p, c)
+		}
+	}
+}
