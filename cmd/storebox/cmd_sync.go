@@ -1,0 +1,317 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/schollz/progressbar/v3"
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	"github.com/storebox/storebox/daemon/config"
+	"github.com/storebox/storebox/daemon/store"
+	"github.com/storebox/storebox/sync/uploader"
+	"github.com/storebox/storebox/sync/upstream"
+)
+
+func syncCommand(g *globals) *cobra.Command {
+	c := &cobra.Command{
+		Use:   "sync",
+		Short: "upstream sync: queue status, drain the queue now",
+	}
+	c.AddCommand(syncStatusCommand(g), syncNowCommand(g))
+	return c
+}
+
+// syncReport is GET /api/v1/sync: the uploader's State when upstream is
+// configured, {"upstream_configured": false, "queue": {...}} otherwise.
+type syncReport struct {
+	Configured  *bool     `json:"upstream_configured"`
+	Online      bool      `json:"online"`
+	Depth       int       `json:"depth"`
+	OldestAgeS  float64   `json:"oldest_age_s"`
+	LastSuccess time.Time `json:"last_success"`
+	LastError   string    `json:"last_error"`
+	LastErrorAt time.Time `json:"last_error_at"`
+	DeadLetters int       `json:"dead_letters"`
+	Sent        uint64    `json:"sent"`
+	LastSeq     uint64    `json:"last_seq"`
+	NextRetry   time.Time `json:"next_retry"`
+	Queue       *struct {
+		Depth       int       `json:"depth"`
+		DeadLetters int       `json:"dead_letters"`
+		LastSeq     uint64    `json:"last_seq"`
+		Oldest      time.Time `json:"oldest"`
+	} `json:"queue"`
+}
+
+func syncStatusCommand(g *globals) *cobra.Command {
+	var asJSON bool
+	c := &cobra.Command{
+		Use:   "status",
+		Short: "show the upstream queue: depth, age, last success and error, dead letters",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := g.loadConfig()
+			if err != nil {
+				return err
+			}
+			out := cmd.OutOrStdout()
+			api := newLocalAPI(cfg)
+			var rep syncReport
+			running := api.reachable()
+			if running {
+				var raw json.RawMessage
+				if err := api.do("GET", "/api/v1/sync", nil, &raw); err != nil {
+					return err
+				}
+				if asJSON {
+					fmt.Fprintln(out, string(raw))
+					return nil
+				}
+				if err := json.Unmarshal(raw, &rep); err != nil {
+					return fmt.Errorf("read /api/v1/sync: %w", err)
+				}
+			} else {
+				st, err := openStoreQueue(cfg)
+				if err != nil {
+					return fmt.Errorf("daemon not running and the data directory cannot be read: %w", err)
+				}
+				qs, err := st.QueueStats()
+				st.Close()
+				if err != nil {
+					return err
+				}
+				rep.Depth, rep.DeadLetters, rep.LastSeq = qs.Depth, qs.DeadLetters, qs.LastSeq
+				if !qs.Oldest.IsZero() {
+					rep.OldestAgeS = time.Since(qs.Oldest).Seconds()
+				}
+				if asJSON {
+					return json.NewEncoder(out).Encode(rep)
+				}
+			}
+			printSyncReport(out, cfg, rep, running)
+			return nil
+		},
+	}
+	c.Flags().BoolVar(&asJSON, "json", false, "print the daemon's JSON as is")
+	return c
+}
+
+func printSyncReport(w io.Writer, cfg *config.Config, r syncReport, running bool) {
+	if r.Queue != nil { // daemon without upstream
+		r.Depth, r.DeadLetters, r.LastSeq = r.Queue.Depth, r.Queue.DeadLetters, r.Queue.LastSeq
+		if !r.Queue.Oldest.IsZero() {
+			r.OldestAgeS = time.Since(r.Queue.Oldest).Seconds()
+		}
+	}
+	upstreamDesc := "not configured (set upstream.url and upstream.secret)"
+	switch {
+	case cfg.Upstream.Kind == "nats" && cfg.Upstream.NATSURL != "":
+		upstreamDesc = "nats " + cfg.Upstream.NATSURL
+	case cfg.Upstream.URL != "":
+		upstreamDesc = cfg.Upstream.URL
+	}
+	fmt.Fprintf(w, "upstream:      %s\n", upstreamDesc)
+	switch {
+	case !running:
+		fmt.Fprintln(w, "daemon:        not running (figures read from the data directory)")
+	case r.Configured != nil && !*r.Configured:
+		fmt.Fprintln(w, "daemon:        running, upstream off")
+	case r.Online:
+		fmt.Fprintln(w, "connection:    online")
+	default:
+		fmt.Fprintln(w, "connection:    OFFLINE")
+	}
+	fmt.Fprintf(w, "queue:         %d events", r.Depth)
+	if r.Depth > 0 {
+		fmt.Fprintf(w, ", oldest %s ago", (time.Duration(r.OldestAgeS) * time.Second).Round(time.Second))
+	}
+	fmt.Fprintf(w, " (last seq %d)\n", r.LastSeq)
+	if running && r.Configured == nil {
+		fmt.Fprintf(w, "sent:          %d events since start\n", r.Sent)
+		fmt.Fprintf(w, "last success:  %s\n", ago(r.LastSuccess))
+		if r.LastError != "" {
+			fmt.Fprintf(w, "last error:    %s (%s)\n", r.LastError, ago(r.LastErrorAt))
+		}
+		if !r.NextRetry.IsZero() && time.Until(r.NextRetry) > 0 {
+			fmt.Fprintf(w, "next retry:    in %s\n", time.Until(r.NextRetry).Round(time.Second))
+		}
+	}
+	fmt.Fprintf(w, "dead letters:  %d", r.DeadLetters)
+	if r.DeadLetters > 0 {
+		fmt.Fprint(w, " (refused by the cloud; see the status page)")
+	}
+	fmt.Fprintln(w)
+}
+
+func ago(t time.Time) string {
+	if t.IsZero() {
+		return "never"
+	}
+	return t.Local().Format(time.DateTime) + ", " + time.Since(t).Round(time.Second).String() + " ago"
+}
+
+func syncNowCommand(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "now",
+		Short: "send every queued event upstream now; exits 0 once the queue is empty",
+		Long: "Drains the upstream queue now, through the running daemon, or directly from the\n" +
+			"data directory when the daemon is stopped. Exits non-zero with the reason when\n" +
+			"the cloud cannot be reached or refuses the requests.",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := g.loadConfig()
+			if err != nil {
+				return err
+			}
+			p := newSyncProgress(cmd.ErrOrStderr())
+			defer p.finish()
+			api := newLocalAPI(cfg)
+			if api.reachable() {
+				return syncNowViaDaemon(cmd.Context(), api, p)
+			}
+			return syncNowDirect(cmd.Context(), cfg, p)
+		},
+	}
+}
+
+func syncNowViaDaemon(ctx context.Context, api *localAPI, p *syncProgress) error {
+	req, err := http.NewRequestWithContext(ctx, "POST", api.base+"/api/v1/sync/now", nil)
+	if err != nil {
+		return err
+	}
+	if api.token != "" {
+		req.Header.Set("Authorization", "Bearer "+api.token)
+	}
+	resp, err := api.hc.Do(req)
+	if err != nil {
+		return fmt.Errorf("storebox daemon at %s: %w", api.base, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+		var e struct {
+			Error string `json:"error"`
+		}
+		if json.Unmarshal(b, &e) == nil && e.Error != "" {
+			return errors.New(e.Error)
+		}
+		return fmt.Errorf("POST /api/v1/sync/now: %s: %s", resp.Status, strings.TrimSpace(string(b)))
+	}
+	sc := bufio.NewScanner(resp.Body)
+	var last uploader.Progress
+	for sc.Scan() {
+		if err := json.Unmarshal(sc.Bytes(), &last); err != nil {
+			return fmt.Errorf("read progress %q: %w", sc.Text(), err)
+		}
+		p.update(last.Sent, last.Remaining)
+		if last.Done {
+			break
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return fmt.Errorf("read progress: %w", err)
+	}
+	if !last.Done {
+		return errors.New("the daemon stopped answering before the queue was drained")
+	}
+	if last.Error != "" {
+		return fmt.Errorf("sync failed with %d events left: %s", last.Remaining, last.Error)
+	}
+	p.done(last.Sent)
+	return nil
+}
+
+// storeQueue adapts the store's outbox to uploader.Queue.
+type storeQueue struct{ *store.Store }
+
+func (q storeQueue) QueueStats() (uploader.QueueStats, error) {
+	s, err := q.Store.QueueStats()
+	return uploader.QueueStats{Depth: s.Depth, Oldest: s.Oldest, DeadLetters: s.DeadLetters, LastSeq: s.LastSeq}, err
+}
+
+func openStoreQueue(cfg *config.Config) (storeQueue, error) {
+	st, err := store.Open(cfg.DataDir, store.Options{Warehouse: cfg.Warehouse})
+	if err != nil {
+		return storeQueue{}, err
+	}
+	return storeQueue{st}, nil
+}
+
+func syncNowDirect(ctx context.Context, cfg *config.Config, p *syncProgress) error {
+	if cfg.Upstream.Kind == "nats" {
+		return errors.New("the daemon is not running; start it to sync to NATS (storebox run)")
+	}
+	if cfg.Upstream.URL == "" {
+		return errors.New("no upstream configured (set upstream.url and upstream.secret)")
+	}
+	q, err := openStoreQueue(cfg)
+	if err != nil {
+		return err
+	}
+	defer q.Close()
+	c := upstream.New(cfg.Upstream.URL, cfg.StoreID, cfg.Upstream.Secret, cfg.Upstream.Timeout.Duration)
+	u := uploader.New(q, uploader.HTTPSink(c), uploader.Config{StoreID: cfg.StoreID, BatchEvents: cfg.Upstream.BatchEvents})
+	var sent, rem int
+	err = u.DrainNow(ctx, func(s, r int) { sent, rem = s, r; p.update(s, r) })
+	if err != nil {
+		return fmt.Errorf("sync failed with %d events left: %w", rem, err)
+	}
+	p.done(sent)
+	return nil
+}
+
+// syncProgress draws a bar on a terminal and plain lines otherwise.
+type syncProgress struct {
+	w     io.Writer
+	bar   *progressbar.ProgressBar
+	last  time.Time
+	total int
+}
+
+func newSyncProgress(w io.Writer) *syncProgress {
+	p := &syncProgress{w: w}
+	if f, ok := w.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		p.bar = progressbar.NewOptions(-1, progressbar.OptionSetWriter(w), progressbar.OptionSetDescription("sending"),
+			progressbar.OptionShowCount(), progressbar.OptionSetItsString("events"), progressbar.OptionShowIts(), progressbar.OptionClearOnFinish())
+	}
+	return p
+}
+
+func (p *syncProgress) update(sent, remaining int) {
+	if t := sent + remaining; t > p.total {
+		p.total = t
+	}
+	if p.bar != nil {
+		if p.bar.GetMax() != p.total {
+			p.bar.ChangeMax(p.total)
+		}
+		p.bar.Set(sent)
+		return
+	}
+	if time.Since(p.last) >= time.Second || remaining == 0 {
+		p.last = time.Now()
+		fmt.Fprintf(p.w, "sent %d, %d remaining\n", sent, remaining)
+	}
+}
+
+func (p *syncProgress) done(sent int) {
+	p.finish()
+	fmt.Fprintf(p.w, "queue empty: %d events sent\n", sent)
+}
+
+func (p *syncProgress) finish() {
+	if p.bar != nil {
+		p.bar.Finish()
+		p.bar = nil
+	}
+}
