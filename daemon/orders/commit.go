@@ -1,6 +1,7 @@
 package orders
 
 import (
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -114,7 +115,7 @@ func (g *groupCommit) run(batch []*commitCall) {
 		var ferr error
 		err := g.st.Update(func(t *store.Tx) error {
 			for i, c := range batch {
-				if err := c.fn(t); err != nil {
+				if err := safeCall(c.fn, t); err != nil {
 					failed, ferr = i, err
 					return err
 				}
@@ -138,4 +139,15 @@ func (g *groupCommit) run(batch []*commitCall) {
 		batch[failed].done <- ferr
 		batch = append(batch[:failed:failed], batch[failed+1:]...)
 	}
+}
+
+// safeCall turns a panic in one caller's function into that caller's
+// error, so it cannot take down the commit loop and everyone waiting on it.
+func safeCall(fn func(*store.Tx) error, t *store.Tx) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("order transaction panicked: %v", r)
+		}
+	}()
+	return fn(t)
 }

@@ -32,7 +32,7 @@ func (s *Service) update(oid string, fn func(t *store.Tx, old *Order) (*Order, e
 }
 
 func (s *Service) load(oid string) (*Order, error) {
-	o, ok, err := s.Get(oid)
+	o, ok, err := s.get(oid)
 	if err != nil {
 		return nil, err
 	}

@@ -356,3 +356,5 @@ func bigRows() []store.ImportRow {
 }
 
 type storeTx = store.Tx
+
+type bboltTx = bbolt.Tx

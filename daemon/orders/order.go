@@ -117,6 +117,21 @@ type Order struct {
 	TestMode bool `json:"test_mode,omitempty"`
 }
 
+// redacted is o without credit account tokens (they are bearer secrets of
+// a customer's account), for the status page and the local API.
+func (o Order) redacted() Order {
+	if len(o.Attempts) == 0 {
+		return o
+	}
+	o.Attempts = append([]Attempt(nil), o.Attempts...)
+	for i := range o.Attempts {
+		if o.Attempts[i].Account != "" {
+			o.Attempts[i].Account = "(redacted)"
+		}
+	}
+	return o
+}
+
 // NeedsReview reports whether a person must look at the order.
 func (o *Order) NeedsReview() bool { return len(o.Reviews) > 0 || o.Status == StatusNeedsReview }
 

@@ -13,7 +13,7 @@ func (s *Service) Recent(n int) []Order {
 		c := tx.Bucket(bktOrders).Cursor()
 		for k, v := c.Last(); k != nil && len(out) < n; k, v = c.Prev() {
 			if o, err := decode(v); err == nil {
-				out = append(out, *o)
+				out = append(out, o.redacted())
 			}
 		}
 		return nil
@@ -34,7 +34,7 @@ func (s *Service) List(status string, limit int) []Order {
 	_ = s.st.View(func(tx *bbolt.Tx) error {
 		for _, oid := range prefixKeys(tx.Bucket(bktStatus), status, limit, true) {
 			if o, err := loadOrder(tx, oid); err == nil && o != nil {
-				out = append(out, *o)
+				out = append(out, o.redacted())
 			}
 		}
 		return nil
@@ -63,7 +63,7 @@ func (s *Service) NeedsReview() []Order {
 	_ = s.st.View(func(tx *bbolt.Tx) error {
 		return tx.Bucket(bktReview).ForEach(func(k, _ []byte) error {
 			if o, err := loadOrder(tx, string(k)); err == nil && o != nil {
-				out = append(out, *o)
+				out = append(out, o.redacted())
 			}
 			return nil
 		})

@@ -359,7 +359,7 @@ func (s *Service) reissue(t *store.Tx, old *Order, req PayRequest, now time.Time
 	if old.Status != StatusPending {
 		return old, false, nil
 	}
-	if last := old.lastAttempt(); last != nil && last.Method == req.PayMethod && last.State != AttemptFailed {
+	if last := old.lastAttempt(); last != nil && last.Method == req.PayMethod && last.State != AttemptFailed && !lostLink(last) {
 		return old, false, nil
 	}
 	o := old.clone()
@@ -375,8 +375,20 @@ func (s *Service) reissue(t *store.Tx, old *Order, req PayRequest, now time.Time
 	return o, true, saveOrder(t, old, o, s)
 }
 
-// Get returns one order.
+// lostLink reports a provider payment that exists but whose pay link we
+// never received (the create reply was lost; polling found the payment):
+// the customer cannot use it, so a repeated getPayInfo starts a new one.
+func lostLink(a *Attempt) bool {
+	return a.Provider != providerLocal && a.Provider != providerCredit && a.State == AttemptOpen && a.URL == "" && a.AtmPayNo == ""
+}
+
+// Get returns one order, without the credit account tokens it holds.
 func (s *Service) Get(oid string) (Order, bool, error) {
+	o, ok, err := s.get(oid)
+	return o.redacted(), ok, err
+}
+
+func (s *Service) get(oid string) (Order, bool, error) {
 	var o *Order
 	err := s.st.View(func(tx *bbolt.Tx) (err error) {
 		o, err = loadOrder(tx, oid)

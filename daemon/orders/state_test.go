@@ -377,3 +377,44 @@ func TestOpenIDLookups(t *testing.T) {
 		t.Fatalf("list paid %v", l)
 	}
 }
+
+func TestLostLinkStartsNewAttempt(t *testing.T) {
+	prov := newScripted()
+	e := newEnv(t, Config{}, Providers{Payment: prov})
+	ctx := context.Background()
+	req := PayRequest{OrderID: "LL-1", PayMethod: MethodQR, Lines: []LineRequest{pcs("G1", 1)}}
+	p, err := e.svc.GetPayInfo(ctx, "T-01", req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// As after a restart: polling found the payment, its link was never seen.
+	e.svc.update(p.OID, func(tx *storeTx, old *Order) (*Order, error) {
+		o := old.clone()
+		o.Attempts[0].URL = ""
+		return o, saveOrder(tx, old, o, e.svc)
+	})
+	p2, err := e.svc.GetPayInfo(ctx, "T-01", req)
+	if err != nil || p2.OID != p.OID || p2.URL != "https://pay.example/"+p.OID+"-2" {
+		t.Fatalf("%+v %v", p2, err)
+	}
+	if o := e.order(p.OID); o.Attempts[0].State != AttemptSuperseded {
+		t.Fatalf("old attempt %+v", o.Attempts[0])
+	}
+	// A repeat now is the same payment.
+	if p3, _ := e.svc.GetPayInfo(ctx, "T-01", req); p3.URL != p2.URL || len(e.order(p.OID).Attempts) != 2 {
+		t.Fatalf("repeat %+v", p3)
+	}
+	// Credit tokens never leave through the query API.
+	e.svc.update(p.OID, func(tx *storeTx, old *Order) (*Order, error) {
+		o := old.clone()
+		o.Attempts[0].Account = "secret-token"
+		return o, saveOrder(tx, old, o, e.svc)
+	})
+	for _, o := range append(e.svc.Recent(5), e.order(p.OID)) {
+		for _, a := range o.Attempts {
+			if a.Account == "secret-token" {
+				t.Fatal("account token exposed")
+			}
+		}
+	}
+}
