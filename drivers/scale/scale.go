@@ -1,6 +1,24 @@
 // Package scale drives serial scales: it opens the port by its configured
 // path, polls (or listens to) the scale, and keeps the latest reading with a
 // connection state that never passes an old weight off as current.
+//
+// Protocols (config scales[].protocol) and their factory lines:
+//
+//	toledo8217  9600 7E1  poll "W" every poll_ms (default 200ms); zero/tare/clear tare
+//	mt-sics     9600 8N1  poll "SI"; zero "Z", tare "T", clear "TAC" (acknowledged)
+//	cas         9600 8N1  continuous 22/18-byte stream; poll_ms = longest gap (500ms)
+//	cas-enq     9600 8N1  ENQ -> ACK -> DC1 -> frame with BCC
+//	cas-pd2     9600 7E1  poll "W"
+//	adam        4800 8N1  poll "P" every 3s (it beeps); zero/tare
+//	auto                  probe on every open (see Probe)
+//
+// States: disconnected (port not open), connected (answering), stale (port
+// open, StaleAfter polls unanswered). A port that disappears or errors is
+// reopened by the same path with backoff; when a stale port's path now
+// resolves to another device (udev re-enumeration behind a by-id link) it is
+// reopened at once. The Adam prints nothing when the weight has not
+// changed, so its silence after a first answer is not counted as a miss:
+// an Adam scale switched off behind a live USB adapter is not detected.
 package scale
 
 import (
@@ -44,13 +62,13 @@ var (
 
 // Counters are totals since the Scale was made.
 type Counters struct {
-	Frames   uint64 // messages decoded
-	Garbage  uint64 // bytes runs that were no message
-	Partial  uint64 // frames cut off (by another frame or a poll timeout)
-	Checksum uint64 // frames with a bad check byte
-	Missed   uint64 // polls (or frame intervals) without an answer
-	Opens    uint64 // successful port opens
-	Errors   uint64 // failed opens and port errors
+	Frames   uint64 `json:"frames"`   // messages decoded
+	Garbage  uint64 `json:"garbage"`  // bytes runs that were no message
+	Partial  uint64 `json:"partial"`  // frames cut off (by another frame or a poll timeout)
+	Checksum uint64 `json:"checksum"` // frames with a bad check byte
+	Missed   uint64 `json:"missed"`   // polls (or frame intervals) without an answer
+	Opens    uint64 `json:"opens"`    // successful port opens
+	Errors   uint64 `json:"errors"`   // failed opens and port errors
 }
 
 // Update is pushed to subscribers on every reading and state change.
@@ -375,4 +393,34 @@ func samePort(path string, fi os.FileInfo) bool {
 	}
 	now, err := os.Stat(path)
 	return err == nil && os.SameFile(fi, now)
+}
+
+// Status is a snapshot for status pages and metrics.
+type Status struct {
+	ID       string              `json:"id"`
+	Port     string              `json:"port"`
+	Protocol scaleproto.Protocol `json:"protocol"`
+	Line     string              `json:"line,omitempty"`
+	State    State               `json:"state"`
+	Error    string              `json:"error,omitempty"` // why Latest fails now
+	Last     *scaleproto.Reading `json:"-"`               // last reading, whatever the state
+	Counters Counters            `json:"counters"`
+}
+
+// Status returns a snapshot of the scale.
+func (s *Scale) Status() Status {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st := Status{ID: s.cfg.ID, Port: s.cfg.Port, Protocol: s.active, State: s.state, Counters: s.counters}
+	if s.line.Baud > 0 {
+		st.Line = s.line.String()
+	}
+	if _, err := s.latestLocked(); err != nil {
+		st.Error = err.Error()
+	}
+	if s.have {
+		r := s.last
+		st.Last = &r
+	}
+	return st
 }

@@ -262,6 +262,9 @@ func TestStale(t *testing.T) {
 			if last, ok := s.LastReading(); !ok || last.Grams != 700 {
 				t.Errorf("LastReading %+v %v", last, ok)
 			}
+			if st := s.Status(); st.State != scale.Stale || st.Error == "" || st.Last == nil || st.Protocol != p {
+				t.Errorf("Status %+v", st)
+			}
 			sim.SetSilent(false)
 			waitLatest(t, s, "recovered", weight(700, true))
 		})
