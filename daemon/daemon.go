@@ -25,6 +25,7 @@ import (
 	"github.com/storebox/storebox/daemon/devices"
 	"github.com/storebox/storebox/daemon/discovery"
 	"github.com/storebox/storebox/daemon/httpapi"
+	"github.com/storebox/storebox/daemon/orders"
 	"github.com/storebox/storebox/daemon/sdnotify"
 	"github.com/storebox/storebox/daemon/store"
 	"github.com/storebox/storebox/daemon/supervisor"
@@ -50,6 +51,8 @@ type Daemon struct {
 	HTTP    *httpapi.Server
 	disc    *discovery.Service
 	metrics *metrics
+
+	Orders *orders.Service
 
 	Upstream *upstream.Client // nil without upstream.url
 	Uploader *uploader.Uploader
@@ -129,6 +132,7 @@ func (d *Daemon) components() ([]supervisor.Component, error) {
 		},
 		Stop: func() error { return d.Store.Close() },
 	})
+	comps = append(comps, d.ordersComponent())
 	comps = append(comps, supervisor.Component{
 		Name:  "devices",
 		Start: func(context.Context) error { return d.Devices.Listen() },
@@ -280,6 +284,7 @@ func (d *Daemon) routes() {
 		}
 	}))
 	d.syncRoutes()
+	d.ordersRoutes()
 	h.Mux.Handle("GET /metrics", d.metrics.handler(d))
 	// Profiles for diagnosing a slow store; behind the admin token.
 	h.Mux.HandleFunc("GET /debug/pprof/", h.Admin(pprof.Index))
@@ -366,6 +371,16 @@ func (d *Daemon) Status() StatusSnapshot {
 		if !q.Oldest.IsZero() {
 			s.Queue.OldestAgeS = time.Since(q.Oldest).Seconds()
 		}
+	}
+	if d.Orders != nil {
+		s.Orders.Counts = d.Orders.Counts()
+		for _, o := range d.Orders.Recent(20) {
+			s.Orders.Recent = append(s.Orders.Recent, o)
+		}
+		for _, o := range d.Orders.NeedsReview() {
+			s.Orders.NeedsReview = append(s.Orders.NeedsReview, o)
+		}
+		s.TestMode = d.Orders.TestMode()
 	}
 	if d.Uploader != nil {
 		u := d.Uploader.Status()
