@@ -1,0 +1,311 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"slices"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/storebox/storebox/daemon"
+)
+
+func statusCommand(g *globals) *cobra.Command {
+	var (
+		asJSON bool
+		limit  int
+	)
+	cmd := &cobra.Command{
+		Use:   "status",
+		Short: "show what the status page shows: devices, approvals, scales, doors, sync, orders",
+		Long: `status asks the running daemon (its local HTTP API) for its status
+snapshot and prints it: store, version, uptime, devices by kind, pending
+approvals, online sessions, scales, doors, the upstream queue and recent
+orders. --json prints the snapshot exactly as GET /api/v1/status returns it.`,
+		Example: `  storebox status
+  storebox status --json | jq .queue
+  storebox status --config /etc/storebox/storebox.toml`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := g.loadConfig()
+			if err != nil {
+				return err
+			}
+			api := newLocalAPI(cfg)
+			var raw json.RawMessage
+			if err := api.do("GET", "/api/v1/status", nil, &raw); err != nil {
+				return fmt.Errorf("%w; start it with `storebox run` or `systemctl start storebox`, and `storebox doctor` checks the setup", err)
+			}
+			out := cmd.OutOrStdout()
+			if asJSON {
+				_, err := fmt.Fprintf(out, "%s\n", raw)
+				return err
+			}
+			var s daemon.StatusSnapshot
+			if err := json.Unmarshal(raw, &s); err != nil {
+				return fmt.Errorf("decode status from the daemon: %w", err)
+			}
+			return printStatus(out, &s, limit, time.Now())
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the raw JSON snapshot")
+	cmd.Flags().IntVar(&limit, "limit", 20, "online sessions and recent orders to list (0 = all)")
+	return cmd
+}
+
+// printStatus writes the snapshot for a person at a terminal.
+func printStatus(w io.Writer, s *daemon.StatusSnapshot, limit int, now time.Time) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	p := func(format string, args ...any) { fmt.Fprintf(tw, format, args...) }
+	ready := "ready"
+	if !s.Ready {
+		ready = "NOT READY (starting or stopping)"
+	}
+	p("Store\t%s (%s)\n", s.StoreName, s.StoreID)
+	p("Version\t%s, up %s, %s\n", s.Version, statusDuration(time.Duration(s.UptimeS)*time.Second), ready)
+	if s.TestMode {
+		p("TEST MODE\tpayments move no money\n")
+	}
+	kinds := []string{"terminal", "scale", "label", "door"}
+	for k := range s.Sessions {
+		if !slices.Contains(kinds, k) {
+			kinds = append(kinds, k)
+		}
+	}
+	var parts []string
+	total := 0
+	for _, k := range kinds {
+		parts = append(parts, fmt.Sprintf("%s %d", k+"s", s.Sessions[k]))
+		total += s.Sessions[k]
+	}
+	p("Devices\t%s; %d connections; %d goods\n", strings.Join(parts, ", "), s.Conns, s.Goods)
+	q := s.Queue
+	cloud := "not configured (events wait in the queue)"
+	if q.Upstream {
+		switch {
+		case q.Online:
+			cloud = "online"
+		case q.LastSuccess.IsZero():
+			cloud = "not reached yet"
+		default:
+			cloud = "OFFLINE"
+		}
+	}
+	p("Upstream\t%s\n", cloud)
+	oldest := "-"
+	if q.Depth > 0 {
+		oldest = statusDuration(time.Duration(q.OldestAgeS * float64(time.Second)))
+	}
+	p("Queue\t%d events unsent, oldest %s, %d dead letters, last seq %d\n", q.Depth, oldest, q.DeadLetters, q.LastSeq)
+	p("Last sync\t%s\n", statusTime(q.LastSuccess, now))
+	if q.LastError != "" {
+		p("Last error\t%s: %s\n", statusTime(q.LastErrorAt, now), q.LastError)
+	}
+	if len(s.Orders.Counts) > 0 {
+		keys := make([]string, 0, len(s.Orders.Counts))
+		for k := range s.Orders.Counts {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		parts = parts[:0]
+		for _, k := range keys {
+			parts = append(parts, fmt.Sprintf("%s %d", k, s.Orders.Counts[k]))
+		}
+		p("Orders\t%s\n", strings.Join(parts, ", "))
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+
+	if len(s.Pending) > 0 {
+		fmt.Fprintf(w, "\nPending approval (%d): approve with `storebox devices approve ID` or on the status page\n", len(s.Pending))
+		tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "  EQUIP ID\tKIND\tNAME\tADDR\tFIRST SEEN")
+		for _, d := range s.Pending {
+			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\n", d.EquipID, statusDash(d.Kind), statusDash(d.Name), statusDash(d.Addr), statusTime(d.FirstSeen, now))
+		}
+		tw.Flush()
+	}
+	statusSection(w, "Scales", statusRows(s.Scales), []string{"id", "state", "weight_g", "stable", "at", "error"}, 0, now)
+	statusSection(w, "Doors", statusRows(s.Doors), []string{"id", "policy", "state", "online", "last_seen", "error"}, 0, now)
+	orderCols := []string{"oid", "status", "amount_total", "method", "created_at", "equipId", "reason"}
+	statusSection(w, "NEEDS REVIEW", statusRows(s.Orders.NeedsReview), orderCols, 0, now)
+	statusSection(w, "Recent orders", statusRows(s.Orders.Recent), orderCols, limit, now)
+
+	if total > 0 || len(s.Online) > 0 {
+		n := len(s.Online)
+		fmt.Fprintf(w, "\nOnline sessions (%d)", max(total, n))
+		if limit > 0 && n > limit {
+			fmt.Fprintf(w, ", first %d; --limit 0 or `storebox devices` lists all", limit)
+			n = limit
+		}
+		fmt.Fprintln(w)
+		tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "  EQUIP ID\tKIND\tADDR\tFRAMING\tCHARSET\tSINCE")
+		for _, o := range s.Online[:n] {
+			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s\n", o.EquipID, o.Kind, o.Addr, o.Framing, o.Charset, statusTime(o.Since, now))
+		}
+		tw.Flush()
+	}
+	return nil
+}
+
+// toRows turns a section's generic JSON values into objects.
+func statusRows(xs []any) []map[string]any {
+	var out []map[string]any
+	for _, x := range xs {
+		if m, ok := x.(map[string]any); ok {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// section prints rows with the preferred columns first, then any other
+// scalar members, so sections that grow fields still show them.
+func statusSection(w io.Writer, title string, rows []map[string]any, preferred []string, limit int, now time.Time) {
+	if len(rows) == 0 {
+		return
+	}
+	var cols []string
+	for _, k := range preferred {
+		for _, r := range rows {
+			if _, ok := r[k]; ok {
+				cols = append(cols, k)
+				break
+			}
+		}
+	}
+	var extra []string
+	for _, r := range rows {
+		for k, v := range r {
+			if slices.Contains(cols, k) || slices.Contains(extra, k) {
+				continue
+			}
+			switch v.(type) {
+			case map[string]any, []any:
+				continue
+			}
+			extra = append(extra, k)
+		}
+	}
+	sort.Strings(extra)
+	cols = append(cols, extra...)
+	if len(cols) > 9 {
+		cols = cols[:9]
+	}
+	shown := rows
+	head := fmt.Sprintf("%s (%d)", title, len(rows))
+	if limit > 0 && len(rows) > limit {
+		shown = rows[:limit]
+		head += fmt.Sprintf(", first %d", limit)
+	}
+	fmt.Fprintf(w, "\n%s\n", head)
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	for i, c := range cols {
+		if i == 0 {
+			fmt.Fprint(tw, "  ")
+		} else {
+			fmt.Fprint(tw, "\t")
+		}
+		fmt.Fprint(tw, strings.ToUpper(strings.ReplaceAll(c, "_", " ")))
+	}
+	fmt.Fprintln(tw)
+	for _, r := range shown {
+		for i, c := range cols {
+			if i == 0 {
+				fmt.Fprint(tw, "  ")
+			} else {
+				fmt.Fprint(tw, "\t")
+			}
+			fmt.Fprint(tw, statusValue(c, r[c], now))
+		}
+		fmt.Fprintln(tw)
+	}
+	tw.Flush()
+}
+
+// fmtValue formats one member by its name: money in minor units with two
+// decimals, grams with a unit, RFC 3339 times in local time.
+func statusValue(key string, v any, now time.Time) string {
+	switch key {
+	case "amount_total", "amount":
+		if f, ok := v.(float64); ok {
+			return statusMoney(int64(f))
+		}
+	case "weight_g":
+		if f, ok := v.(float64); ok {
+			return fmt.Sprintf("%d g", int64(f))
+		}
+	case "stable", "online":
+		if b, ok := v.(bool); ok {
+			if b {
+				return "yes"
+			}
+			return "no"
+		}
+	}
+	switch x := v.(type) {
+	case nil:
+		return "-"
+	case string:
+		if x == "" {
+			return "-"
+		}
+		if t, err := time.Parse(time.RFC3339Nano, x); err == nil && len(x) >= 20 {
+			return statusTime(t, now)
+		}
+		return x
+	case float64:
+		return fmt.Sprint(int64(x))
+	}
+	return fmt.Sprint(v)
+}
+
+// fmtMoney shows minor units with two decimals, without floats.
+func statusMoney(v int64) string {
+	sign := ""
+	if v < 0 {
+		sign, v = "-", -v
+	}
+	return fmt.Sprintf("%s%d.%02d", sign, v/100, v%100)
+}
+
+func statusTime(t time.Time, now time.Time) string {
+	if t.IsZero() {
+		return "never"
+	}
+	lt := t.Local()
+	if y, m, d := lt.Date(); y == now.Local().Year() && m == now.Local().Month() && d == now.Local().Day() {
+		return lt.Format(time.TimeOnly)
+	}
+	return lt.Format(time.DateTime)
+}
+
+func statusDuration(d time.Duration) string {
+	if d < 0 {
+		d = 0
+	}
+	s := int64(d / time.Second)
+	switch {
+	case s >= 86400:
+		return fmt.Sprintf("%dd%dh", s/86400, s%86400/3600)
+	case s >= 3600:
+		return fmt.Sprintf("%dh%dm", s/3600, s%3600/60)
+	case s >= 60:
+		return fmt.Sprintf("%dm%ds", s/60, s%60)
+	}
+	return fmt.Sprintf("%ds", s)
+}
+
+func statusDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
