@@ -12,8 +12,8 @@ import (
 	"time"
 )
 
-// runCmd runs a cobra command tree with args and returns stdout.
-func runCmd(t *testing.T, ctx context.Context, c interface {
+// runScaleCmd runs a cobra command tree with args and returns stdout.
+func runScaleCmd(t *testing.T, ctx context.Context, c interface {
 	SetArgs([]string)
 	SetOut(io.Writer)
 	SetErr(io.Writer)
@@ -54,11 +54,11 @@ func TestSimScaleCLI(t *testing.T) {
 		t.Fatalf("sim path %q: %v", path, err)
 	}
 
-	out, err := runCmd(t, ctx, scaleCommand(&globals{}), "probe", path, "--baud", "9600", "--timeout", "300ms")
+	out, err := runScaleCmd(t, ctx, scaleCommand(&globals{}), "probe", path, "--baud", "9600", "--timeout", "300ms")
 	if err != nil || !strings.HasPrefix(out, "toledo8217\t9600 7E1") || !strings.Contains(out, "1234 g stable") {
 		t.Fatalf("probe: %q %v", out, err)
 	}
-	out, err = runCmd(t, ctx, scaleCommand(&globals{}), "read", path, "--protocol", "toledo")
+	out, err = runScaleCmd(t, ctx, scaleCommand(&globals{}), "read", path, "--protocol", "toledo")
 	if err != nil || !strings.Contains(out, "1234 g stable") {
 		t.Fatalf("read by path: %q %v", out, err)
 	}
@@ -68,11 +68,11 @@ func TestSimScaleCLI(t *testing.T) {
 	if err := os.WriteFile(cfg, []byte(doc), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	out, err = runCmd(t, ctx, scaleCommand(&globals{configPath: cfg}), "read", "scale-1")
+	out, err = runScaleCmd(t, ctx, scaleCommand(&globals{configPath: cfg}), "read", "scale-1")
 	if err != nil || !strings.HasPrefix(out, "scale-1\ttoledo8217\tconnected\t1234 g stable") {
 		t.Fatalf("read by id: %q %v", out, err)
 	}
-	if _, err := runCmd(t, ctx, scaleCommand(&globals{configPath: cfg}), "read", "scale-9"); err == nil || !strings.Contains(err.Error(), "scale-1") {
+	if _, err := runScaleCmd(t, ctx, scaleCommand(&globals{configPath: cfg}), "read", "scale-9"); err == nil || !strings.Contains(err.Error(), "scale-1") {
 		t.Fatalf("unknown id: %v", err)
 	}
 
@@ -89,7 +89,7 @@ func TestSimScaleCLI(t *testing.T) {
 
 // TestScaleReadNoScale fails clearly on a port where nothing answers.
 func TestScaleReadNoScale(t *testing.T) {
-	_, err := runCmd(t, context.Background(), scaleCommand(&globals{}), "read", filepath.Join(t.TempDir(), "ttyUSB9"), "--protocol", "cas", "--timeout", "300ms")
+	_, err := runScaleCmd(t, context.Background(), scaleCommand(&globals{}), "read", filepath.Join(t.TempDir(), "ttyUSB9"), "--protocol", "cas", "--timeout", "300ms")
 	if err == nil || !strings.Contains(err.Error(), "no weight") {
 		t.Fatalf("err %v", err)
 	}
