@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/storebox/storebox/protocol/ledger"
 )
@@ -236,6 +237,38 @@ func TestCancelOrderOverSocket(t *testing.T) {
 	// Released stock sells again.
 	if r := other.call("getPayInfo", map[string]any{"order_id": "X", "pay_method": "cash", "lines": []any{map[string]any{"gid": "G2", "qty": 3}}}); r.exc() != "" {
 		t.Fatalf("released stock: %s", r.Raw)
+	}
+	e.checkInvariants()
+}
+
+func TestPushesAndTestModeOverSocket(t *testing.T) {
+	tp := NewTestProvider("http://192.0.2.1:8680")
+	e := newEnv(t, Config{TTL: time.Second, PollInterval: 20 * time.Millisecond, PollMax: 100 * time.Millisecond}, Providers{Payment: tp})
+	e.listen()
+	e.serve()
+	tm := dialTerm(t, e.addr, "T-01")
+	r := tm.call("getPayInfo", map[string]any{"order_id": "X-1", "pay_method": "qr", "lines": []any{map[string]any{"gid": "G1", "qty": 1}}})
+	oid := r.str("oid")
+	if r.exc() != "" || r.Body["test_mode"] != true || r.str("url") != "http://192.0.2.1:8680/pay/test/"+oid {
+		t.Fatalf("pay info %s", r.Raw)
+	}
+	// Nobody pays: the order expires and the terminal hears of it.
+	p := tm.push("orderExpired")
+	if p.str("oid") != oid {
+		t.Fatalf("push %s", p.Raw)
+	}
+	g := tm.call("getOrder", map[string]any{"oid": oid})
+	if ord, _ := g.Body["order"].(map[string]any); ord["status"] != "expired" || ord["test_mode"] != true {
+		t.Fatalf("getOrder %s", g.Raw)
+	}
+	// The customer pays at the last second; the provider reports it late:
+	// the stock is still there, so the order is paid and the terminal told.
+	if _, err := tp.Settle(oid+"-1", true); err != nil {
+		t.Fatal(err)
+	}
+	p = tm.push("orderPaid")
+	if p.str("oid") != oid || p.str("method") != "qr" {
+		t.Fatalf("push %s", p.Raw)
 	}
 	e.checkInvariants()
 }
