@@ -24,6 +24,7 @@ import (
 	"github.com/storebox/storebox/daemon/config"
 	"github.com/storebox/storebox/daemon/devices"
 	"github.com/storebox/storebox/daemon/discovery"
+	"github.com/storebox/storebox/daemon/doors"
 	"github.com/storebox/storebox/daemon/httpapi"
 	"github.com/storebox/storebox/daemon/orders"
 	"github.com/storebox/storebox/daemon/sdnotify"
@@ -53,6 +54,7 @@ type Daemon struct {
 	metrics *metrics
 
 	Orders *orders.Service
+	Doors  *doors.Service // nil when mqtt.listen is empty
 
 	Upstream *upstream.Client // nil without upstream.url
 	Uploader *uploader.Uploader
@@ -138,6 +140,9 @@ func (d *Daemon) components() ([]supervisor.Component, error) {
 		Start: func(context.Context) error { return d.Devices.Listen() },
 		Serve: func(ctx context.Context) error { return d.Devices.Serve(ctx) },
 	})
+	if c.MQTT.Listen != "" || c.MQTT.TLSListen != "" {
+		comps = append(comps, d.doorsComponent())
+	}
 	comps = append(comps, d.syncComponents()...)
 	if c.Discovery.Listen != "" {
 		comps = append(comps, supervisor.Component{
@@ -285,6 +290,7 @@ func (d *Daemon) routes() {
 	}))
 	d.syncRoutes()
 	d.ordersRoutes()
+	d.doorsRoutes()
 	h.Mux.Handle("GET /metrics", d.metrics.handler(d))
 	// Profiles for diagnosing a slow store; behind the admin token.
 	h.Mux.HandleFunc("GET /debug/pprof/", h.Admin(pprof.Index))
@@ -370,6 +376,11 @@ func (d *Daemon) Status() StatusSnapshot {
 		s.Queue = QueueStatus{Depth: q.Depth, DeadLetters: q.DeadLetters, LastSeq: q.LastSeq, Oldest: q.Oldest, Upstream: d.cfg.Upstream.URL != ""}
 		if !q.Oldest.IsZero() {
 			s.Queue.OldestAgeS = time.Since(q.Oldest).Seconds()
+		}
+	}
+	if d.Doors != nil {
+		for _, ds := range d.Doors.Snapshot() {
+			s.Doors = append(s.Doors, ds)
 		}
 	}
 	if d.Orders != nil {

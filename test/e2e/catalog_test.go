@@ -73,7 +73,7 @@ func TestDevicesPairingThroughCLI(t *testing.T) {
 		t.Fatalf("approve: %v %s", err, out)
 	}
 	dev.Login(t, nil)
-	out, _ = d.Run("client", "--addr", d.DevAddr, "--equip", "T-NEW", "getGoods", "code=6901234567892")
+	out, _ = d.Run("client", "--addr", d.DevAddr, "--equip", "T-NEW", "getGoods", "code=6921168509256")
 	if !strings.Contains(out, "getGoodsReturn") {
 		t.Fatalf("client: %s", out)
 	}

@@ -17,7 +17,9 @@ import (
 	"github.com/storebox/storebox/test/harness"
 )
 
-func sample() string { return filepath.Join(harness.ModuleRoot(), "packaging", "sample", "catalog.csv") }
+func sample() string {
+	return filepath.Join(harness.ModuleRoot(), "packaging", "sample", "catalog.csv")
+}
 
 func TestStartServeStopCleanly(t *testing.T) {
 	d := harness.New(t, "")

@@ -1,0 +1,97 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/storebox/storebox/daemon/doors/doorsim"
+	"github.com/storebox/storebox/protocol/doormsg"
+	"github.com/storebox/storebox/test/harness"
+)
+
+// The exit door of the shipped daemon: a scan by a customer with an unpaid
+// order is denied; after paying (cash at a terminal) the same scan opens the
+// door; `storebox door open` opens it for staff.
+func TestExitDoorAgainstOrders(t *testing.T) {
+	d := harness.New(t, `
+[[doors]]
+id = "exit-1"
+secret = "door-secret"
+policy = "exit"
+`)
+	if out, err := d.Run("catalog", "import", sample()); err != nil {
+		t.Fatalf("%v %s", err, out)
+	}
+	d.Start()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmds := make(chan string, 10)
+	door, err := doorsim.Start(ctx, doorsim.Config{Broker: d.MQTTAddr, StoreID: "test", DoorID: "exit-1", Secret: "door-secret",
+		OnCmd: func(c doormsg.Cmd) { b, _ := json.Marshal(c); cmds <- string(b) }})
+	if err != nil {
+		t.Fatalf("door: %v\n%s", err, d.Log())
+	}
+	defer door.Close()
+
+	term, _ := d.Dial("T-EXIT")
+	term.Login(t, nil)
+	r, err := term.Call("getPayInfo", map[string]any{"order_id": "o-1", "lines": []any{map[string]any{"gid": "10001", "qty": 1}}, "pay_method": "cash", "openId": "cust-9"})
+	if err != nil || r.Exception() != "" {
+		t.Fatalf("getPayInfo: %s %v", r.Raw, err)
+	}
+	oid, _ := r.Body["oid"].(string)
+	amount := r.Body["amount_total"].(float64)
+
+	door.Scan(ctx, "cust-9", "")
+	waitDoor(t, d, "exit-1", "denied")
+	if r, _ := term.Call("makePayment", map[string]any{"oid": oid, "method": "cash", "amount": amount}); r.Exception() != "" {
+		t.Fatalf("makePayment: %s", r.Raw)
+	}
+	door.Scan(ctx, "cust-9", "")
+	waitDoor(t, d, "exit-1", "opened")
+	select {
+	case c := <-cmds:
+		if !strings.Contains(c, `"open"`) || !strings.Contains(c, "cust-9") {
+			t.Fatalf("cmd %s", c)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("door got no cmd")
+	}
+	if out, err := d.Run("door", "open", "exit-1", "--reason", "delivery"); err != nil || !strings.Contains(out, "opened") {
+		t.Fatalf("staff open: %v %s", err, out)
+	}
+}
+
+func waitDoor(t *testing.T, d *harness.Daemon, id, outcome string) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		resp, err := http.Get("http://" + d.HTTPAddr + "/api/v1/status")
+		if err == nil {
+			var st struct {
+				Doors []struct {
+					ID       string `json:"id"`
+					LastOpen struct {
+						Outcome string `json:"outcome"`
+						OpenID  string `json:"openId"`
+					} `json:"lastOpen"`
+				} `json:"doors"`
+			}
+			json.NewDecoder(resp.Body).Decode(&st)
+			resp.Body.Close()
+			for _, ds := range st.Doors {
+				if ds.ID == id && ds.LastOpen.Outcome == outcome {
+					return
+				}
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("door %s never reached %s\n%s", id, outcome, d.Log())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}

@@ -1,0 +1,43 @@
+package e2e
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/storebox/storebox/test/harness"
+)
+
+// A receipt taken while the cloud is unreachable reaches it, once, after it
+// comes back, in seq order without gaps.
+func TestEventsReachCloudAfterOutage(t *testing.T) {
+	cloud := harness.StartCloud(t, "--secret", "s3", "--down-for", "3s")
+	d := harness.New(t, fmt.Sprintf("[upstream]\nurl = %q\nsecret = \"s3\"\ncatalog_interval = \"2s\"\ntimeout = \"2s\"\n", cloud.URL))
+	if out, err := d.Run("catalog", "import", sample()); err != nil {
+		t.Fatalf("%v %s", err, out)
+	}
+	d.Start()
+	dev, _ := d.Dial("T-1")
+	dev.Login(t, nil)
+	for i := 0; i < 5; i++ {
+		r, err := dev.Call("stockGoods", map[string]any{"whid": "main", "ref": fmt.Sprintf("R-%d", i), "lines": []any{map[string]any{"gid": "10001", "qty": 1}}})
+		if err != nil || r.Exception() != "" {
+			t.Fatalf("stockGoods: %s %v", r.Raw, err)
+		}
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		st := cloud.Stats(t)
+		byType, _ := st["by_type"].(map[string]any)
+		if n, _ := byType["stock.received"].(float64); n == 5 {
+			if gaps, _ := st["gaps"].(float64); gaps != 0 {
+				t.Fatalf("gaps in seq: %v", st)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("events never arrived: %v\n%s", st, d.Log())
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
