@@ -45,7 +45,7 @@ func TestMain(m *testing.M) {
 }
 
 type cloudProc struct {
-	t    *testing.T
+	t    testing.TB
 	cmd  *exec.Cmd
 	URL  string
 	errs *strings.Builder
@@ -53,7 +53,7 @@ type cloudProc struct {
 
 // startCloud runs the binary with args (plus --listen 127.0.0.1:0 --secret k
 // unless given) and waits for its address line.
-func startCloud(t *testing.T, args ...string) *cloudProc {
+func startCloud(t testing.TB, args ...string) *cloudProc {
 	t.Helper()
 	all := append([]string{"--listen", "127.0.0.1:0", "--secret", "k", "--seed", "7"}, args...)
 	cmd := exec.Command(cloudBin, all...)
