@@ -19,7 +19,7 @@ func TestGBKRoundTripAndEscapes(t *testing.T) {
 	if m["gname"] != "农夫山泉 550ml" || m["emoji"] != "😀" || m["euro"] != "€" || m["plain"] != "abc" {
 		t.Fatalf("%v", m)
 	}
-	if string(g[:11]) != `{"gname":"` + "\xc5" {
+	if string(g[:11]) != `{"gname":"`+"\xc5" {
 		t.Fatalf("not GBK: %q", g[:12])
 	}
 }
