@@ -137,6 +137,13 @@ func probeOne(ctx context.Context, path string, p scaleproto.Protocol, l Line, t
 			}
 			if m.Kind == scaleproto.KindIdent {
 				res.Ident = m.Text
+				c.deadline = time.Now().Add(timeout)
+				req, _ := scaleproto.Request(p, scaleproto.CmdWeigh)
+				if c.write(req) == nil {
+					if m, ok := c.expect(p, scaleproto.KindWeight); ok {
+						res.Reading = &m.Reading
+					}
+				}
 				return res, nil
 			}
 		}
