@@ -418,3 +418,24 @@ func TestLostLinkStartsNewAttempt(t *testing.T) {
 		}
 	}
 }
+
+func TestPollingResumesAfterRestart(t *testing.T) {
+	prov := newScripted()
+	e := newEnv(t, Config{PollInterval: 20 * time.Millisecond, PollMax: 100 * time.Millisecond}, Providers{Payment: prov})
+	p, err := e.svc.GetPayInfo(context.Background(), "T-01", PayRequest{OrderID: "RS-1", PayMethod: MethodCard, Lines: []LineRequest{pcs("G2", 1)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.close()
+	prov.set(p.OID+"-1", ReportPaid, p.AmountTotal) // paid while the daemon was down
+	e.open()
+	e.serve()
+	eventually(t, "paid after restart", func() bool { o, _, _ := e.svc.Get(p.OID); return o.Status == StatusPaid })
+	if l := e.stock("G2"); l.OnHand != 2 || l.Reserved != 0 {
+		t.Fatalf("G2 %+v", l)
+	}
+	// Nothing is left to do for it once the late window has no open attempt.
+	if o := e.order(p.OID); len(e.svc.workFor(&o, time.Now())) != 0 {
+		t.Fatalf("work left: %v", e.svc.workFor(&o, time.Now()))
+	}
+}
