@@ -199,3 +199,47 @@ func (s *Server) stockGoods(_ context.Context, sess *Session, req *devmsg.Reques
 	}
 	return map[string]string{"picking_id": id}, nil
 }
+
+type labelBody struct {
+	MacID string `json:"mac_id"`
+	GID   string `json:"gid"`
+}
+
+// bindLabel binds an e-label to a goods; the label, if connected, gets the
+// goods pushed at once.
+func (s *Server) bindLabel(_ context.Context, sess *Session, req *devmsg.Request) (any, error) {
+	if k := sess.Kind(); k != KindTerminal {
+		return nil, devmsg.Errorf(devmsg.CodeForbidden, "only terminals bind labels (this session is a %s)", k)
+	}
+	var b labelBody
+	if e := req.DecodeBody(&b); e != nil {
+		return nil, e
+	}
+	if strings.TrimSpace(b.MacID) == "" || strings.TrimSpace(b.GID) == "" {
+		return nil, devmsg.Errorf(devmsg.CodeBadRequest, "mac_id and gid are required")
+	}
+	// The store's goods-changed hook pushes the goods to the label.
+	prev, err := s.st.BindLabel(b.MacID, b.GID, sess.EquipID())
+	if err != nil {
+		return nil, MapStoreError(err)
+	}
+	return map[string]string{"mac_id": store.NormalizeMAC(b.MacID), "gid": b.GID, "previous": prev}, nil
+}
+
+func (s *Server) unbindLabel(_ context.Context, sess *Session, req *devmsg.Request) (any, error) {
+	if k := sess.Kind(); k != KindTerminal {
+		return nil, devmsg.Errorf(devmsg.CodeForbidden, "only terminals unbind labels (this session is a %s)", k)
+	}
+	var b labelBody
+	if e := req.DecodeBody(&b); e != nil {
+		return nil, e
+	}
+	if strings.TrimSpace(b.MacID) == "" || strings.TrimSpace(b.GID) == "" {
+		return nil, devmsg.Errorf(devmsg.CodeBadRequest, "mac_id and gid are required")
+	}
+	if err := s.st.UnbindLabel(b.MacID, b.GID, sess.EquipID()); err != nil {
+		return nil, MapStoreError(err)
+	}
+	s.pushToMac(b.MacID)
+	return map[string]string{"mac_id": store.NormalizeMAC(b.MacID), "gid": b.GID}, nil
+}

@@ -48,3 +48,17 @@ func (s *Server) LabelSessions(mac string) int {
 	defer s.mu.Unlock()
 	return len(s.labels[normalizeMAC(mac)])
 }
+
+// pushToMac sends every connected label with this MAC its current goods
+// (an empty list after an unbind, so the label can blank itself).
+func (s *Server) pushToMac(mac string) {
+	s.mu.Lock()
+	var cs []*Session
+	for c := range s.labels[normalizeMAC(mac)] {
+		cs = append(cs, c)
+	}
+	s.mu.Unlock()
+	for _, c := range cs {
+		s.pushLabelGoods(c)
+	}
+}

@@ -85,6 +85,8 @@ func New(cfg Config, st *store.Store, log *slog.Logger) *Server {
 	s.Handle("getAllGoods", s.getAllGoods)
 	s.Handle("getWarehouseGoods", s.getWarehouseGoods)
 	s.Handle("stockGoods", s.stockGoods)
+	s.Handle("bindLabel", s.bindLabel)
+	s.Handle("unbindLabel", s.unbindLabel)
 	st.OnGoodsChanged(s.pushGoodsUpdates)
 	return s
 }

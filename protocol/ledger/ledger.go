@@ -40,6 +40,8 @@ const (
 	DeviceApproved  = "device.approved"
 	DeviceRejected  = "device.rejected"
 	CatalogImported = "catalog.imported"
+	LabelBound      = "label.bound"
+	LabelUnbound    = "label.unbound"
 )
 
 // Batch is the body of POST /v1/stores/<s>/events.
