@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -62,7 +61,8 @@ type Service struct {
 	pusher  Pusher
 	openIDs func(equipID string) (string, bool)
 
-	locks [64]sync.Mutex
+	locksMu sync.Mutex
+	locks   map[string]*oidLock
 	// seq numbers oids. It is handed out before the write transaction (a
 	// number whose transaction fails is skipped) and each order's
 	// transaction raises the stored high-water mark to it.
@@ -103,6 +103,7 @@ func New(cfg Config, st *store.Store, pay Providers, pusher Pusher, log *slog.Lo
 	}
 	s := &Service{cfg: cfg, st: st, instance: inst, pay: pay.Payment, credit: pay.Credit, log: log, pusher: pusher}
 	s.seq.Store(seq)
+	s.locks = map[string]*oidLock{}
 	s.group = newGroupCommit(st)
 	s.commit = s.group.do
 	s.sched = newScheduler()
@@ -142,12 +143,32 @@ func (s *Service) push(equipID, action string, body any) {
 	}
 }
 
+// lock serialises the network work of one order (a send, a poll, a
+// notify), so one payment is never sent twice at once. Per order, so a slow
+// provider call for one order never holds up another's.
 func (s *Service) lock(oid string) func() {
-	h := fnv.New32a()
-	h.Write([]byte(oid))
-	m := &s.locks[h.Sum32()%uint32(len(s.locks))]
-	m.Lock()
-	return m.Unlock
+	s.locksMu.Lock()
+	e := s.locks[oid]
+	if e == nil {
+		e = &oidLock{}
+		s.locks[oid] = e
+	}
+	e.users++
+	s.locksMu.Unlock()
+	e.mu.Lock()
+	return func() {
+		e.mu.Unlock()
+		s.locksMu.Lock()
+		if e.users--; e.users == 0 {
+			delete(s.locks, oid)
+		}
+		s.locksMu.Unlock()
+	}
+}
+
+type oidLock struct {
+	mu    sync.Mutex
+	users int
 }
 
 func internal(op string, err error) error {
