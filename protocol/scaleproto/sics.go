@@ -100,8 +100,6 @@ func parseSICS(msg []byte) (Msg, error) {
 			return Msg{Kind: KindAck, Cmd: cmd, Reading: Reading{Grams: g, Negative: neg, Stable: true}}, nil
 		case (cmd == "Z" || cmd == "TAC") && tok[1] == "A" && len(tok) == 2:
 			return Msg{Kind: KindAck, Cmd: cmd}, nil
-		case (cmd == "TAC") && tok[1] == "A":
-			return Msg{Kind: KindAck, Cmd: cmd}, nil
 		case len(tok) == 2 && (tok[1] == "I" || tok[1] == "+" || tok[1] == "-" || tok[1] == "L"):
 			why := map[string]string{"I": "not possible now", "+": "upper limit", "-": "lower limit", "L": "logical error"}[tok[1]]
 			return Msg{Kind: KindNak, Cmd: cmd, Text: why}, nil
