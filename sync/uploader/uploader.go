@@ -143,9 +143,8 @@ type Uploader struct {
 	log  *slog.Logger
 	rnd  *rand.Rand
 
-	sendMu    sync.Mutex // one batch in flight; guards after and batchLimit
-	after     uint64
-	batchMax  int // current event cap (halved on 413)
+	sendMu    sync.Mutex // one batch in flight; guards batchMax
+	batchMax  int        // current event cap (halved on 413)
 	kick      chan struct{}
 	stateMu   sync.Mutex
 	st        State
@@ -208,7 +207,10 @@ const (
 func (u *Uploader) sendOnce(ctx context.Context) (int, outcome, error) {
 	u.sendMu.Lock()
 	defer u.sendMu.Unlock()
-	evs, err := u.q.Pending(u.after, u.batchMax, u.cfg.MaxBatchBytes)
+	// Always from the head: the queue holds only unacknowledged events, so
+	// whatever is in it (even an event that came back below the last ack)
+	// goes out.
+	evs, err := u.q.Pending(0, u.batchMax, u.cfg.MaxBatchBytes)
 	if err != nil {
 		return 0, retryLater, fmt.Errorf("read outbox: %w", err)
 	}
@@ -235,7 +237,6 @@ func (u *Uploader) sendOnce(ctx context.Context) (int, outcome, error) {
 			if derr := u.q.DeadLetter(evs, err.Error()); derr != nil {
 				return 0, retryLater, fmt.Errorf("dead-letter seq %d..%d: %w", first, last, derr)
 			}
-			u.after = last
 			u.grow()
 			u.log.Error("cloud rejected a batch; events moved to dead letters", "first_seq", first, "last_seq", last, "err", err)
 			u.noteError(err, true)
@@ -250,7 +251,6 @@ func (u *Uploader) sendOnce(ctx context.Context) (int, outcome, error) {
 	if err := u.q.Ack(acked); err != nil {
 		return 0, retryLater, fmt.Errorf("ack outbox through %d: %w", acked, err)
 	}
-	u.after = acked
 	n := 0
 	for _, e := range evs {
 		if e.Seq <= acked {
