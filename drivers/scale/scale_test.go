@@ -570,3 +570,21 @@ func TestPartialFrame(t *testing.T) {
 		}
 	}
 }
+
+// TestSwitchedOnLater: the adapter is there but the scale is off when the
+// driver starts; it is stale (never connected) until the scale answers.
+func TestSwitchedOnLater(t *testing.T) {
+	t.Parallel()
+	sim := startSim(t, scaleproto.CASPD2, scalesim.Options{})
+	sim.SetSilent(true)
+	sim.SetWeight(880)
+	s := startScale(t, scale.Config{Port: sim.Path(), Protocol: "cas-pd2"})
+	waitLatest(t, s, "off", func(r scaleproto.Reading, st scale.State, err error) bool {
+		return st == scale.Stale && errors.Is(err, scale.ErrStale)
+	})
+	if _, ok := s.LastReading(); ok {
+		t.Fatal("a reading from a silent scale")
+	}
+	sim.SetSilent(false)
+	waitLatest(t, s, "switched on", weight(880, true))
+}
