@@ -1,16 +1,31 @@
-package main_test
+// Package drainbench times draining the daemon's real outbox (daemon/store)
+// to the storebox-cloud binary over loopback. It holds only a benchmark:
+//
+//	go test -run '^$' -bench BenchmarkDrain -benchtime 1x ./sync/uploader/drainbench [-args -drain.events 1000000]
+package drainbench
 
 import (
+	"bufio"
 	"context"
+	"encoding/json"
 	"flag"
 	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"runtime"
+	"strings"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/storebox/storebox/daemon/store"
 	"github.com/storebox/storebox/protocol/ledger"
+	"github.com/storebox/storebox/sync/cloudref"
 	"github.com/storebox/storebox/sync/uploader"
+	"github.com/storebox/storebox/sync/upstream"
 )
 
 var drainEvents = flag.Int("drain.events", 1000000, "events queued for BenchmarkDrain")
@@ -27,7 +42,7 @@ func (q storeQueue) QueueStats() (uploader.QueueStats, error) {
 // outbox, then times draining them to the storebox-cloud binary (with its
 // durable event log) over loopback with the default batch of 500:
 //
-//	go test -run '^$' -bench BenchmarkDrain -benchtime 1x ./cmd/storebox-cloud
+//	go test -run '^$' -bench BenchmarkDrain -benchtime 1x ./sync/uploader/drainbench
 func BenchmarkDrain(b *testing.B) {
 	for range b.N {
 		b.StopTimer()
@@ -56,12 +71,12 @@ func BenchmarkDrain(b *testing.B) {
 			}
 		}
 		fill := time.Since(fillStart)
-		p := startCloud(b, "--data", b.TempDir())
+		p := startCloud(b, b.TempDir())
 		b.StartTimer()
 
 		var ms0 runtime.MemStats
 		runtime.ReadMemStats(&ms0)
-		u := uploader.New(storeQueue{st}, uploader.HTTPSink(p.client(10*time.Second)), uploader.Config{StoreID: "s1"})
+		u := uploader.New(storeQueue{st}, uploader.HTTPSink(upstream.New(p.url, "s1", "k", 10*time.Second)), uploader.Config{StoreID: "s1"})
 		start := time.Now()
 		if err := u.DrainNow(context.Background(), nil); err != nil {
 			b.Fatal(err)
@@ -81,4 +96,46 @@ func BenchmarkDrain(b *testing.B) {
 		p.stop()
 		st.Close()
 	}
+}
+
+type cloudProc struct {
+	cmd *exec.Cmd
+	url string
+}
+
+// startCloud builds and runs storebox-cloud with a durable event log in dir.
+func startCloud(b *testing.B, dir string) *cloudProc {
+	b.Helper()
+	bin := filepath.Join(b.TempDir(), "storebox-cloud")
+	if out, err := exec.Command("go", "build", "-o", bin, "github.com/storebox/storebox/cmd/storebox-cloud").CombinedOutput(); err != nil {
+		b.Fatalf("build storebox-cloud: %v\n%s", err, out)
+	}
+	cmd := exec.Command(bin, "--listen", "127.0.0.1:0", "--secret", "k", "--data", dir)
+	stdout, _ := cmd.StdoutPipe()
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	sc := bufio.NewScanner(stdout)
+	if !sc.Scan() {
+		cmd.Wait()
+		b.Fatal("storebox-cloud printed no address")
+	}
+	go io.Copy(io.Discard, stdout)
+	return &cloudProc{cmd: cmd, url: "http://" + strings.TrimSpace(sc.Text())}
+}
+
+func (p *cloudProc) stats() cloudref.Stats {
+	var st cloudref.Stats
+	resp, err := http.Get(p.url + "/stats?format=json")
+	if err == nil {
+		json.NewDecoder(resp.Body).Decode(&st)
+		resp.Body.Close()
+	}
+	return st
+}
+
+func (p *cloudProc) stop() {
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	p.cmd.Wait()
 }
