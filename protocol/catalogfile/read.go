@@ -38,7 +38,7 @@ func Read(r io.Reader, format Format, defaultWarehouse string, fn func(Row) erro
 	case FormatJSONL:
 		return readJSONL(r, defaultWarehouse, fn)
 	}
-	return fmt.Errorf("read catalog: format %v: want csv or jsonl", format)
+	return fmt.Errorf("read catalog: cannot tell whether it is CSV or JSON Lines: name the file .csv or .jsonl, or give the format")
 }
 
 // uniques finds repeated gids, mac_ids and rfids within a file. It keeps a
