@@ -12,8 +12,9 @@
 //   - ErrUnreachable (test with errors.Is or IsRetryable): network errors,
 //     timeouts, 5xx, 429, and 401/403 (a wrong secret or a skewed clock is a
 //     configuration problem, not a property of the request, so the request
-//     is worth retrying once it is fixed). RetryAfter(err) reports a
-//     Retry-After the cloud sent.
+//     is worth retrying once it is fixed); for PostEvents also 404 (a wrong
+//     URL or store id must not dead-letter the whole queue).
+//     RetryAfter(err) reports a Retry-After the cloud sent.
 //   - *RejectedError: any other 4xx. The request itself is bad; resending it
 //     unchanged will not help.
 //
@@ -283,6 +284,13 @@ func (c *Client) PostEvents(ctx context.Context, b ledger.Batch) (ledger.Ack, er
 	hdr := http.Header{}
 	hdr.Set(ledger.HeaderIdemKey, b.BatchID)
 	r, err := c.do(ctx, op, http.MethodPost, c.storePath("/events"), body, hdr, true)
+	var rej *RejectedError
+	if errors.As(err, &rej) && rej.Status == http.StatusNotFound {
+		// No such endpoint or store: a wrong upstream.url or store_id, not
+		// bad events. Dead-lettering the queue over a typo would be worse
+		// than waiting for the fix.
+		return ledger.Ack{}, &RetryableError{Op: op, Status: rej.Status, Err: fmt.Errorf("%s (check upstream.url and store_id)", rej.Body)}
+	}
 	if err != nil {
 		return ledger.Ack{}, err
 	}

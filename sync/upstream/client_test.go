@@ -150,7 +150,8 @@ func TestErrorClassification(t *testing.T) {
 		{429, time.Now().Add(90 * time.Second).UTC().Format(http.TimeFormat), true, 80 * time.Second},
 		{401, "", true, 0},
 		{400, "", false, 0},
-		{404, "", false, 0},
+		{404, "", true, 0}, // events only: a wrong URL or store id
+		{422, "", false, 0},
 		{409, "", false, 0},
 	} {
 		set(tc.status, tc.retryAfter)
