@@ -1,7 +1,16 @@
 // Command storebox-cloud is the reference cloud of SPEC §6 for tests and
 // demos: signed ledger events, a catalog feed, store credit, and fault
-// injection. The first line on stdout is the address listened on, e.g. "127.0.0.1:41234" (useful with
-// --listen 127.0.0.1:0). See package sync/cloudref.
+// injection. The first line on stdout is the address listened on, e.g.
+// "127.0.0.1:41234" (useful with --listen 127.0.0.1:0).
+//
+// Endpoints: the signed /v1 API of SPEC §6; GET /stats (plain text, or
+// ?format=json); PUT /admin/catalog (replace) and POST /admin/catalog
+// (upsert) with JSON Lines or a JSON array of goods, unsigned, for demos.
+//
+//	storebox-cloud --secret s3cret --data ./cloud --catalog goods.jsonl --credit member-1=5000
+//	storebox-cloud --secret s3cret --fail-rate 0.3 --down-for 10s --reject-type order.cancelled
+//
+// See package sync/cloudref.
 package main
 
 import (
@@ -25,7 +34,9 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
+	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); errors.Is(err, flag.ErrHelp) {
+		return
+	} else if err != nil {
 		fmt.Fprintln(os.Stderr, "storebox-cloud:", err)
 		os.Exit(2)
 	}
