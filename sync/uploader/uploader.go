@@ -144,13 +144,12 @@ type Uploader struct {
 	rnd  *rand.Rand
 
 	sendMu    sync.Mutex // one batch in flight; guards batchMax
-	batchMax  int        // current event cap (halved on 413)
+	batchMax  int        // current event cap (halved on a rejection)
 	kick      chan struct{}
 	stateMu   sync.Mutex
 	st        State
 	failures  int
 	connected bool
-	everOK    bool
 }
 
 // New returns an Uploader; call Serve to run it.
