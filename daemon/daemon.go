@@ -27,6 +27,7 @@ import (
 	"github.com/storebox/storebox/daemon/doors"
 	"github.com/storebox/storebox/daemon/httpapi"
 	"github.com/storebox/storebox/daemon/orders"
+	"github.com/storebox/storebox/daemon/scales"
 	"github.com/storebox/storebox/daemon/sdnotify"
 	"github.com/storebox/storebox/daemon/store"
 	"github.com/storebox/storebox/daemon/supervisor"
@@ -54,7 +55,8 @@ type Daemon struct {
 	metrics *metrics
 
 	Orders *orders.Service
-	Doors  *doors.Service // nil when mqtt.listen is empty
+	Doors  *doors.Service  // nil when mqtt.listen is empty
+	Scales *scales.Service // nil without [[scales]]
 
 	Upstream *upstream.Client // nil without upstream.url
 	Uploader *uploader.Uploader
@@ -130,11 +132,15 @@ func (d *Daemon) components() ([]supervisor.Component, error) {
 				MaxConnections: c.Devices.MaxConnections, OutboundQueue: c.Devices.OutboundQueue, Tokens: c.Devices.Tokens,
 			}, st, d.log.With("component", "devices"))
 			d.Devices.OnAction = d.metrics.observeAction
+			d.Devices.Handle("getWeight", noScales)
 			return nil
 		},
 		Stop: func() error { return d.Store.Close() },
 	})
 	comps = append(comps, d.ordersComponent())
+	if len(c.Scales) > 0 {
+		comps = append(comps, d.scalesComponent())
+	}
 	comps = append(comps, supervisor.Component{
 		Name:  "devices",
 		Start: func(context.Context) error { return d.Devices.Listen() },
@@ -377,6 +383,9 @@ func (d *Daemon) Status() StatusSnapshot {
 		if !q.Oldest.IsZero() {
 			s.Queue.OldestAgeS = time.Since(q.Oldest).Seconds()
 		}
+	}
+	if d.Scales != nil {
+		s.Scales = d.Scales.Snapshot()
 	}
 	if d.Doors != nil {
 		for _, ds := range d.Doors.Snapshot() {

@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"github.com/pelletier/go-toml/v2"
+
+	"github.com/storebox/storebox/protocol/scaleproto"
 )
 
 // Installed default paths (SPEC §1).
@@ -407,6 +409,11 @@ func (c *Config) Validate() error {
 		seen["scale:"+s.ID] = true
 		if s.Port == "" {
 			add(c.errorf(key+".port", "must not be empty (e.g. /dev/serial/by-id/...)"))
+		}
+		if s.Protocol != "" && s.Protocol != "auto" {
+			if _, err := scaleproto.ParseProtocol(s.Protocol); err != nil {
+				add(c.errorf(key+".protocol", "%v", err))
+			}
 		}
 		if s.Parity != "" {
 			oneOf(key+".parity", s.Parity, "none", "even", "odd")

@@ -1,0 +1,79 @@
+package e2e
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/storebox/storebox/test/harness"
+)
+
+// A terminal reads the weight of a simulated serial scale through the real
+// daemon; unplugging the scale turns getWeight into an error (never the
+// old weight), and plugging it back in recovers without a restart.
+func TestGetWeightFromSimulatedScale(t *testing.T) {
+	d := harness.New(t, "")
+	link := filepath.Join(t.TempDir(), "scale-by-id")
+	sim := exec.Command(d.Bin, "sim", "scale", "--protocol", "cas", "--link", link, "--weight", "1234")
+	stdin, _ := sim.StdinPipe()
+	stdout, _ := sim.StdoutPipe()
+	if err := sim.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { sim.Process.Kill(); sim.Wait() }()
+	first, err := bufio.NewReader(stdout).ReadString('\n')
+	if err != nil {
+		t.Fatalf("sim: %v", err)
+	}
+	go io.Copy(io.Discard, stdout)
+	t.Logf("simulator at %s", first)
+
+	d = harness.New(t, fmt.Sprintf("[[scales]]\nid = \"S1\"\nport = %q\nprotocol = \"cas\"\nterminal = \"T-W\"\n", link))
+	d.Start()
+	term, _ := d.Dial("T-W")
+	term.Login(t, nil)
+	waitWeight := func(want float64) {
+		t.Helper()
+		deadline := time.Now().Add(20 * time.Second)
+		for {
+			r, err := term.Call("getWeight", map[string]any{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r.Exception() == "" && r.Body["weight_g"] == want && r.Body["stable"] == true {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("want %v g, last reply %s\n%s", want, r.Raw, d.Log())
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	waitWeight(1234)
+	fmt.Fprintln(stdin, "1500")
+	waitWeight(1500)
+
+	fmt.Fprintln(stdin, "unplug")
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		r, _ := term.Call("getWeight", map[string]any{})
+		if r.Code() == "offline" {
+			break
+		}
+		if r.Exception() == "" && time.Now().After(deadline) {
+			t.Fatalf("unplugged scale still answers: %s", r.Raw)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	fmt.Fprintln(stdin, "2000")
+	fmt.Fprintln(stdin, "plug")
+	waitWeight(2000)
+
+	if r, _ := term.Call("getWeight", map[string]any{"scale": "NOPE"}); r.Code() != "not_found" {
+		t.Fatalf("unknown scale: %s", r.Raw)
+	}
+}
