@@ -39,26 +39,95 @@ func (m *metrics) observeAction(action, code string, d time.Duration) {
 	m.latency.WithLabelValues(action).Observe(d.Seconds())
 }
 
-// handler adds gauges read from the daemon at scrape time.
+// handler serves the registry plus what is read from the components at
+// scrape time.
 func (m *metrics) handler(d *Daemon) http.Handler {
-	sessions := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "storebox_connections", Help: "Open device connections."}, func() float64 {
-		_, n := d.Devices.Counts()
-		return float64(n)
-	})
-	byKind := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "storebox_sessions", Help: "Logged-in device sessions by kind."}, []string{"kind"})
-	depth := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "storebox_outbox_depth", Help: "Ledger events waiting for upload."}, func() float64 {
-		q, _ := d.Store.QueueStats()
-		return float64(q.Depth)
-	})
-	goodsN := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "storebox_goods", Help: "Goods in the catalog."}, func() float64 { return float64(d.Store.GoodsCount()) })
-	m.reg.MustRegister(sessions, byKind, depth, goodsN)
-	inner := promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		counts, _ := d.Devices.Counts()
-		byKind.Reset()
-		for _, k := range []string{"terminal", "scale", "label", "door"} {
-			byKind.WithLabelValues(k).Set(float64(counts[k]))
+	m.reg.MustRegister(&stateCollector{d: d})
+	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
+}
+
+// stateCollector reads component state at scrape time, so nothing is
+// updated on the hot path and nothing can drift from the source.
+type stateCollector struct{ d *Daemon }
+
+var (
+	descConns       = prometheus.NewDesc("storebox_connections", "Open device connections.", nil, nil)
+	descSessions    = prometheus.NewDesc("storebox_sessions", "Logged-in device sessions by kind.", []string{"kind"}, nil)
+	descGoods       = prometheus.NewDesc("storebox_goods", "Goods in the catalog.", nil, nil)
+	descDepth       = prometheus.NewDesc("storebox_outbox_depth", "Ledger events waiting for upload.", nil, nil)
+	descOldest      = prometheus.NewDesc("storebox_outbox_oldest_age_seconds", "Age of the oldest unsent ledger event.", nil, nil)
+	descDead        = prometheus.NewDesc("storebox_outbox_dead_letters", "Events the cloud refused, kept for review.", nil, nil)
+	descSyncUp      = prometheus.NewDesc("storebox_sync_online", "1 when the last upload or ping succeeded.", nil, nil)
+	descSyncErrAt   = prometheus.NewDesc("storebox_sync_last_error_timestamp_seconds", "When the last upload error happened (0: none).", nil, nil)
+	descOrders      = prometheus.NewDesc("storebox_orders", "Orders by state.", []string{"state"}, nil)
+	descDoorOpens   = prometheus.NewDesc("storebox_door_opens_total", "Door decisions and openings by outcome.", []string{"outcome"}, nil)
+	descDoorsOnline = prometheus.NewDesc("storebox_doors_online", "Doors connected to the broker.", nil, nil)
+	descScaleErrs   = prometheus.NewDesc("storebox_scale_read_errors_total", "Garbage, partial, checksum-failed frames and missed polls by scale.", []string{"scale"}, nil)
+	descReady       = prometheus.NewDesc("storebox_ready", "1 when every listener is up.", nil, nil)
+)
+
+func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{descConns, descSessions, descGoods, descDepth, descOldest, descDead, descSyncUp, descSyncErrAt, descOrders, descDoorOpens, descDoorsOnline, descScaleErrs, descReady} {
+		ch <- d
+	}
+}
+
+func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
+	d := c.d
+	gauge := func(desc *prometheus.Desc, v float64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(desc, prometheus.GaugeValue, v, labels...)
+	}
+	counter := func(desc *prometheus.Desc, v float64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(desc, prometheus.CounterValue, v, labels...)
+	}
+	ready := 0.0
+	if d.Ready() {
+		ready = 1
+	}
+	gauge(descReady, ready)
+	byKind, conns := d.Devices.Counts()
+	gauge(descConns, float64(conns))
+	for _, k := range []string{"terminal", "scale", "label", "door"} {
+		gauge(descSessions, float64(byKind[k]), k)
+	}
+	gauge(descGoods, float64(d.Store.GoodsCount()))
+	if q, err := d.Store.QueueStats(); err == nil {
+		gauge(descDepth, float64(q.Depth))
+		gauge(descDead, float64(q.DeadLetters))
+		age := 0.0
+		if !q.Oldest.IsZero() {
+			age = time.Since(q.Oldest).Seconds()
 		}
-		inner.ServeHTTP(w, r)
-	})
+		gauge(descOldest, age)
+	}
+	if d.Uploader != nil {
+		u := d.Uploader.Status()
+		up := 0.0
+		if u.Online {
+			up = 1
+		}
+		gauge(descSyncUp, up)
+		errAt := 0.0
+		if !u.LastErrorAt.IsZero() {
+			errAt = float64(u.LastErrorAt.Unix())
+		}
+		gauge(descSyncErrAt, errAt)
+	}
+	if d.Orders != nil {
+		for state, n := range d.Orders.Counts() {
+			gauge(descOrders, float64(n), state)
+		}
+	}
+	if d.Doors != nil {
+		st := d.Doors.Stats()
+		counter(descDoorOpens, float64(st.Opened), "opened")
+		counter(descDoorOpens, float64(st.Denied), "denied")
+		counter(descDoorOpens, float64(st.OpenFailed), "open_failed")
+		gauge(descDoorsOnline, float64(st.DoorsOnline))
+	}
+	if d.Scales != nil {
+		for id, n := range d.Scales.ReadErrors() {
+			counter(descScaleErrs, float64(n), id)
+		}
+	}
 }
