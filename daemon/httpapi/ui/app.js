@@ -233,7 +233,7 @@
     const counts = o.counts || {};
     const frag = document.createDocumentFragment();
     for (const k of Object.keys(counts).sort()) {
-      const c = el("div", null, "card " + stateClass(k));
+      const c = el("div", null, "card " + (counts[k] ? stateClass(k) : ""));
       c.appendChild(el("div", counts[k], "num"));
       c.appendChild(el("div", k.replace(/_/g, " "), "lbl"));
       frag.appendChild(c);

@@ -1,0 +1,297 @@
+// Package statuspage tests the technician's status page in a real headless
+// Chromium against the real storebox binary, and the /metrics endpoint.
+package statuspage
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/storebox/storebox/test/harness"
+	"github.com/storebox/storebox/test/testenv"
+)
+
+// startPairing starts the real daemon with devices.admission = "pairing".
+func startPairing(t *testing.T) *harness.Daemon {
+	t.Helper()
+	d := harness.New(t, "")
+	b, err := os.ReadFile(d.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := strings.Replace(string(b), `admission = "open"`, `admission = "pairing"`, 1)
+	if cfg == string(b) {
+		t.Fatal("harness config has no admission line to change")
+	}
+	if err := os.WriteFile(d.Config, []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	d.Start()
+	return d
+}
+
+// browser starts headless Chromium with a fresh profile and records every
+// console error, uncaught exception and error log entry of the page.
+type browser struct {
+	ctx  context.Context
+	mu   sync.Mutex
+	errs []string
+}
+
+func newBrowser(t *testing.T, timeout time.Duration) *browser {
+	t.Helper()
+	exe := testenv.RequireCommand(t, "chromium")
+	opts := []chromedp.ExecAllocatorOption{
+		chromedp.ExecPath(exe),
+		chromedp.Flag("headless", true),
+		chromedp.Flag("no-sandbox", true),
+		chromedp.Flag("disable-gpu", true),
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("no-first-run", true),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("disable-dev-shm-usage", true),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.WindowSize(1280, 900),
+	}
+	tctx, cancelTimeout := context.WithTimeout(context.Background(), timeout)
+	actx, cancelAlloc := chromedp.NewExecAllocator(tctx, opts...)
+	ctx, cancelCtx := chromedp.NewContext(actx)
+	t.Cleanup(func() { cancelCtx(); cancelAlloc(); cancelTimeout() })
+	b := &browser{ctx: ctx}
+	// Start the browser and the tab, then subscribe before any navigation.
+	if err := chromedp.Do(ctx, chromedp.Navigate("about:blank")); err != nil {
+		t.Fatalf("start chromium: %v", err)
+	}
+	msgs := chromedp.Console(ctx)
+	go func() {
+		for m, err := range msgs {
+			if err != nil {
+				return
+			}
+			if m.Type == chromedp.ConsoleError || m.IsException() {
+				b.record(fmt.Sprintf("%s (%s:%d)", m, m.URL, m.Line))
+			}
+		}
+	}()
+	return b
+}
+
+func (b *browser) record(s string) {
+	b.mu.Lock()
+	b.errs = append(b.errs, s)
+	b.mu.Unlock()
+}
+
+func (b *browser) errors() []string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return append([]string(nil), b.errs...)
+}
+
+func (b *browser) do(t *testing.T, what string, actions ...chromedp.Action[chromedp.Void]) {
+	t.Helper()
+	if err := chromedp.Do(b.ctx, actions...); err != nil {
+		t.Fatalf("%s: %v (page errors: %v)", what, err, b.errors())
+	}
+}
+
+// eval evaluates a JS expression.
+func eval[T any](t *testing.T, b *browser, expr string) T {
+	t.Helper()
+	v, err := chromedp.Run(b.ctx, chromedp.Evaluate[T](expr))
+	if err != nil {
+		t.Fatalf("evaluate %s: %v (page errors: %v)", expr, err, b.errors())
+	}
+	return v
+}
+
+// waitJS polls a JS expression until it is true.
+func (b *browser) waitJS(t *testing.T, what, expr string) {
+	t.Helper()
+	_, err := chromedp.Run(b.ctx, chromedp.Poll[bool](expr, chromedp.WithPollingInterval(50*time.Millisecond), chromedp.WithPollingTimeout(20*time.Second)))
+	if err != nil {
+		t.Fatalf("wait for %s: %v (page errors: %v)", what, err, b.errors())
+	}
+}
+
+func (b *browser) screenshot(t *testing.T, name string) {
+	t.Helper()
+	png, err := chromedp.Run(b.ctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		t.Fatalf("screenshot: %v", err)
+	}
+	path := screenshotPath(name)
+	if err := os.WriteFile(path, png, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("screenshot: %s", path)
+}
+
+func screenshotPath(name string) string {
+	dir := os.Getenv("STOREBOX_ARTIFACTS")
+	if dir == "" {
+		dir = os.TempDir()
+	}
+	os.MkdirAll(dir, 0o755)
+	return filepath.Join(dir, name)
+}
+
+func TestStatusPageApprovesDevice(t *testing.T) {
+	b := newBrowser(t, 50*time.Second)
+	d := startPairing(t)
+	token := d.AdminToken()
+	if token == "" {
+		t.Fatal("no admin token")
+	}
+	url := "http://" + d.HTTPAddr + "/"
+
+	b.do(t, "open the page", chromedp.Navigate(url))
+	b.waitJS(t, "the live feed", `document.getElementById("live").textContent === "live"`)
+	if name := eval[string](t, b, `document.getElementById("store-name").textContent`); name != "test store" {
+		t.Errorf("store name on the page: %q", name)
+	}
+	if !eval[bool](t, b, `document.getElementById("testmode").hidden`) {
+		t.Errorf("TEST MODE banner shown for a store not in test mode")
+	}
+
+	// A device logs in: it is pending and appears without a reload.
+	dev, err := d.Dial("T-PAGE")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := dev.Call("login", map[string]any{"kind": "terminal", "name": "till <b>1</b>"})
+	dev.Close()
+	if err != nil || r.Code() != "pending_approval" {
+		t.Fatalf("first login: %v %s", err, r.Raw)
+	}
+	row := `#pending-table tr[data-equip-id="T-PAGE"]`
+	b.waitJS(t, "the pending device", `!!document.querySelector('`+row+`') && !document.getElementById("pending-table").hidden`)
+	if name := eval[string](t, b, `document.querySelector('`+row+` td:nth-child(3)').textContent`); name != "till <b>1</b>" {
+		t.Errorf("device name rendered as %q (must be text, not markup)", name)
+	}
+	b.screenshot(t, "storebox-statuspage-pending.png")
+
+	// Approve: the page asks for the token once, then POSTs with it.
+	b.do(t, "press Approve", chromedp.Click(chromedp.CSS(row+` button.approve`)))
+	b.waitJS(t, "the token form", `!document.getElementById("token-form").hidden`)
+	b.do(t, "enter the token",
+		chromedp.SendKeys(chromedp.CSS("#token-input"), token),
+		chromedp.Click(chromedp.CSS("#token-save")),
+	)
+	b.waitJS(t, "the approval", `document.getElementById("action-msg").textContent.startsWith("Approved T-PAGE")`)
+	if stored := eval[string](t, b, `localStorage.getItem("storebox.adminToken")`); stored != token {
+		t.Errorf("token not kept in localStorage: %q", stored)
+	}
+	b.waitJS(t, "the pending list to empty", `!document.querySelector('`+row+`') && !document.getElementById("pending-empty").hidden`)
+
+	// Its next login succeeds, and it shows as online.
+	dev, err = d.Dial("T-PAGE")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dev.Close()
+	r, err = dev.Call("login", map[string]any{"kind": "terminal"})
+	if err != nil || r.Exception() != "" {
+		t.Fatalf("login after approval: %v %s", err, r.Raw)
+	}
+	b.waitJS(t, "the online session", `Array.from(document.querySelectorAll("#online-table td")).some(td => td.textContent === "T-PAGE")`)
+	if n := eval[string](t, b, `document.querySelector("#kinds .card .num").textContent`); n != "1" {
+		t.Errorf("terminals card shows %q, want 1", n)
+	}
+	b.screenshot(t, "storebox-statuspage.png")
+
+	// Readable on a phone: the page itself does not scroll sideways.
+	b.do(t, "phone viewport", chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(3), chromedp.EmulateMobile))
+	b.waitJS(t, "the phone layout", `window.innerWidth <= 400`)
+	if eval[bool](t, b, `document.documentElement.scrollWidth > window.innerWidth + 1`) {
+		t.Errorf("page scrolls sideways at 390 px wide (scrollWidth %v)", eval[float64](t, b, `document.documentElement.scrollWidth`))
+	}
+	b.screenshot(t, "storebox-statuspage-phone.png")
+
+	if errs := b.errors(); len(errs) > 0 {
+		t.Errorf("page errors:\n%s", strings.Join(errs, "\n"))
+	}
+}
+
+// The feed is plain SSE: an event at once, then only on change.
+func TestEventsFeed(t *testing.T) {
+	d := harness.New(t, "")
+	d.Start()
+	resp, err := http.Get("http://" + d.HTTPAddr + "/api/v1/events")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if ct := resp.Header.Get("Content-Type"); ct != "text/event-stream" {
+		t.Fatalf("content type %q", ct)
+	}
+	events := make(chan string, 16)
+	go func() {
+		buf := make([]byte, 64<<10)
+		var acc string
+		for {
+			n, err := resp.Body.Read(buf)
+			acc += string(buf[:n])
+			for {
+				i := strings.Index(acc, "\n\n")
+				if i < 0 {
+					break
+				}
+				events <- acc[:i]
+				acc = acc[i+2:]
+			}
+			if err != nil {
+				close(events)
+				return
+			}
+		}
+	}()
+	next := func(what string) string {
+		t.Helper()
+		for {
+			select {
+			case ev, ok := <-events:
+				if !ok {
+					t.Fatalf("stream closed waiting for %s", what)
+				}
+				if strings.HasPrefix(ev, "event: status\n") {
+					return ev
+				}
+			case <-time.After(15 * time.Second):
+				t.Fatalf("no event: %s", what)
+			}
+		}
+	}
+	first := next("the first snapshot")
+	if !strings.Contains(first, `"store_id":"test"`) {
+		t.Fatalf("first event: %s", first)
+	}
+	// Nothing changes but the clock: no event for a few seconds.
+	select {
+	case ev := <-events:
+		if strings.HasPrefix(ev, "event: status") {
+			t.Fatalf("event without a change: %.200s", ev)
+		}
+	case <-time.After(2500 * time.Millisecond):
+	}
+	dev, err := d.Dial("T-FEED")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dev.Close()
+	dev.Login(t, map[string]any{"kind": "scale"})
+	ev := next("the login")
+	if !strings.Contains(ev, `"T-FEED"`) || !strings.Contains(ev, `"scale":1`) {
+		t.Fatalf("event after login lacks the session: %.400s", ev)
+	}
+}
