@@ -1,6 +1,6 @@
 // storebox status page. Plain JS, no dependencies: it must work on a store
 // LAN with no internet. Data from devices (ids, names) is untrusted, so
-// everything is written with textContent, never innerHTML.
+// everything is written with textContent, never parsed as HTML.
 "use strict";
 
 (function () {

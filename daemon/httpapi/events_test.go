@@ -1,0 +1,240 @@
+package httpapi
+
+import (
+	"bufio"
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+type snap struct {
+	Name    string `json:"name"`
+	UptimeS int64  `json:"uptime_s"`
+	Online  []sess `json:"online"`
+}
+
+type sess struct {
+	ID        string `json:"id"`
+	LastFrame string `json:"last_frame"`
+}
+
+// source is a snapshot the test changes.
+type source struct {
+	mu    sync.Mutex
+	s     snap
+	calls atomic.Int64
+}
+
+func (src *source) get() any {
+	src.calls.Add(1)
+	src.mu.Lock()
+	defer src.mu.Unlock()
+	s := src.s
+	s.Online = append([]sess(nil), s.Online...)
+	return s
+}
+
+func (src *source) set(f func(*snap)) {
+	src.mu.Lock()
+	f(&src.s)
+	src.mu.Unlock()
+}
+
+// stream reads SSE blocks ("event: ...\ndata: ...") from a live response.
+func stream(t *testing.T, url string) (<-chan string, func()) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	req, _ := http.NewRequestWithContext(ctx, "GET", url, nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ct := resp.Header.Get("Content-Type"); ct != "text/event-stream" {
+		t.Fatalf("content type %q", ct)
+	}
+	out := make(chan string, 64)
+	go func() {
+		defer close(out)
+		sc := bufio.NewScanner(resp.Body)
+		sc.Buffer(make([]byte, 1<<20), 1<<20)
+		var block []string
+		for sc.Scan() {
+			if sc.Text() == "" {
+				out <- strings.Join(block, "\n")
+				block = nil
+				continue
+			}
+			block = append(block, sc.Text())
+		}
+	}()
+	return out, func() { cancel(); resp.Body.Close() }
+}
+
+func nextStatus(t *testing.T, ch <-chan string, within time.Duration) string {
+	t.Helper()
+	deadline := time.After(within)
+	for {
+		select {
+		case b, ok := <-ch:
+			if !ok {
+				t.Fatal("stream ended")
+			}
+			if strings.HasPrefix(b, "event: status\ndata: ") {
+				return strings.TrimPrefix(b, "event: status\ndata: ")
+			}
+		case <-deadline:
+			t.Fatal("no status event")
+		}
+	}
+}
+
+func noStatus(t *testing.T, ch <-chan string, during time.Duration) {
+	t.Helper()
+	deadline := time.After(during)
+	for {
+		select {
+		case b := <-ch:
+			if strings.HasPrefix(b, "event: status") {
+				t.Fatalf("unexpected event: %s", b)
+			}
+		case <-deadline:
+			return
+		}
+	}
+}
+
+func TestEventsSendOnlyOnChange(t *testing.T) {
+	src := &source{s: snap{Name: "a", Online: []sess{{ID: "T1", LastFrame: "x"}}}}
+	ev := &Events{Snapshot: src.get, Interval: 20 * time.Millisecond, Volatile: StatusVolatile, Log: slog.New(slog.DiscardHandler)}
+	srv := httptest.NewServer(ev)
+	defer srv.Close()
+
+	ch, stop := stream(t, srv.URL)
+	defer stop()
+	if got := nextStatus(t, ch, 5*time.Second); !strings.Contains(got, `"name":"a"`) {
+		t.Fatalf("first event %s", got)
+	}
+	// Only volatile members change: nothing is sent.
+	for i := 0; i < 5; i++ {
+		src.set(func(s *snap) { s.UptimeS++; s.Online[0].LastFrame = strings.Repeat("y", i+1) })
+		time.Sleep(30 * time.Millisecond)
+	}
+	noStatus(t, ch, 200*time.Millisecond)
+	// A real change is sent, with the current volatile values.
+	src.set(func(s *snap) { s.Name = `b "quoted" uptime_s` })
+	got := nextStatus(t, ch, 5*time.Second)
+	if !strings.Contains(got, `"uptime_s":5`) || !strings.Contains(got, `b \"quoted\" uptime_s`) {
+		t.Fatalf("change event %s", got)
+	}
+	// A second client gets the current state at once.
+	ch2, stop2 := stream(t, srv.URL)
+	if got := nextStatus(t, ch2, 5*time.Second); !strings.Contains(got, `"name":"b \"quoted\" uptime_s"`) {
+		t.Fatalf("second client's first event %s", got)
+	}
+	stop2()
+	stop()
+	// With no client left, building stops.
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		ev.mu.Lock()
+		n, running := len(ev.subs), ev.stop != nil
+		ev.mu.Unlock()
+		if n == 0 && !running {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("still %d subscribers, running %v", n, running)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	time.Sleep(50 * time.Millisecond)
+	calls := src.calls.Load()
+	time.Sleep(200 * time.Millisecond)
+	if d := src.calls.Load() - calls; d != 0 {
+		t.Fatalf("snapshot built %d times with no client", d)
+	}
+}
+
+func TestEventsKeepalive(t *testing.T) {
+	src := &source{}
+	ev := &Events{Snapshot: src.get, Interval: 10 * time.Millisecond, Keepalive: 50 * time.Millisecond}
+	srv := httptest.NewServer(ev)
+	defer srv.Close()
+	ch, stop := stream(t, srv.URL)
+	defer stop()
+	nextStatus(t, ch, 5*time.Second)
+	deadline := time.After(5 * time.Second)
+	for {
+		select {
+		case b := <-ch:
+			if b == ": keepalive" {
+				return
+			}
+		case <-deadline:
+			t.Fatal("no keepalive")
+		}
+	}
+}
+
+// A slow build backs the interval off so building stays a small share of CPU.
+func TestEventsBackOffWhenSlow(t *testing.T) {
+	var calls atomic.Int64
+	ev := &Events{Interval: 5 * time.Millisecond, MaxBuildShare: 0.1, Snapshot: func() any {
+		calls.Add(1)
+		time.Sleep(20 * time.Millisecond) // ⇒ next check after 200ms
+		return calls.Load()
+	}}
+	srv := httptest.NewServer(ev)
+	defer srv.Close()
+	ch, stop := stream(t, srv.URL)
+	defer stop()
+	nextStatus(t, ch, 5*time.Second)
+	time.Sleep(500 * time.Millisecond)
+	// Without back-off: ~20 builds in 500ms; with it, about 3.
+	if n := calls.Load(); n > 6 {
+		t.Fatalf("%d builds in 0.5s despite 20ms builds", n)
+	}
+}
+
+func TestUIFiles(t *testing.T) {
+	s := New("127.0.0.1:0", "tok", slog.New(slog.DiscardHandler))
+	s.MountStatusPage(func() any { return map[string]int{"x": 1} })
+	srv := httptest.NewServer(s.Mux)
+	defer srv.Close()
+	for _, c := range []struct {
+		path, ctype, body string
+		code              int
+	}{
+		{"/", "text/html", `<script src="/ui/app.js"`, 200},
+		{"/ui/app.js", "text/javascript", "EventSource", 200},
+		{"/ui/style.css", "text/css", "@media", 200},
+		{"/ui/nope.js", "", "", 404},
+		{"/nope", "", "", 404},
+	} {
+		resp, err := http.Get(srv.URL + c.path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != c.code || !strings.HasPrefix(resp.Header.Get("Content-Type"), c.ctype) || !strings.Contains(string(b), c.body) {
+			t.Errorf("GET %s: %d %q %.80q", c.path, resp.StatusCode, resp.Header.Get("Content-Type"), b)
+		}
+	}
+	// Nothing on the page comes from elsewhere: it must work without internet.
+	for _, f := range []string{"ui/index.html", "ui/app.js", "ui/style.css"} {
+		b, _ := ui.ReadFile(f)
+		for _, bad := range []string{"http://", "https://", "//cdn", "innerHTML"} {
+			if strings.Contains(string(b), bad) {
+				t.Errorf("%s contains %q", f, bad)
+			}
+		}
+	}
+}
