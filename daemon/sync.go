@@ -24,31 +24,39 @@ func (q outboxQueue) QueueStats() (uploader.QueueStats, error) {
 // catalog feed when upstream.url is set.
 func (d *Daemon) syncComponents() []supervisor.Component {
 	c := d.cfg
-	if c.Upstream.URL == "" {
+	nats := c.Upstream.Kind == "nats"
+	if c.Upstream.URL == "" && !nats {
 		return nil
 	}
 	var comps []supervisor.Component
 	comps = append(comps, supervisor.Component{
 		Name: "uploader",
 		Start: func(context.Context) error {
-			d.Upstream = upstream.New(c.Upstream.URL, c.StoreID, c.Upstream.Secret, c.Upstream.Timeout.Duration)
-			d.Feed = &catalogfeed.Feed{Source: d.Upstream, Store: d.Store, Interval: c.Upstream.CatalogInterval.Duration, Logger: d.log.With("component", "catalogfeed")}
+			// With kind = "nats" the ledger goes to NATS; the HTTP cloud, if
+			// also configured, still serves the catalog feed and credits.
+			if c.Upstream.URL != "" {
+				d.Upstream = upstream.New(c.Upstream.URL, c.StoreID, c.Upstream.Secret, c.Upstream.Timeout.Duration)
+				d.Feed = &catalogfeed.Feed{Source: d.Upstream, Store: d.Store, Interval: c.Upstream.CatalogInterval.Duration, Logger: d.log.With("component", "catalogfeed")}
+			}
 			sink, err := d.sink()
 			if err != nil {
 				return err
 			}
-			d.Uploader = uploader.New(outboxQueue{d.Store}, sink, uploader.Config{
-				StoreID: c.StoreID, BatchEvents: c.Upstream.BatchEvents, Logger: d.log.With("component", "uploader"),
-				OnReconnect: d.Feed.Kick,
-			})
+			ucfg := uploader.Config{StoreID: c.StoreID, BatchEvents: c.Upstream.BatchEvents, Logger: d.log.With("component", "uploader")}
+			if d.Feed != nil {
+				ucfg.OnReconnect = d.Feed.Kick
+			}
+			d.Uploader = uploader.New(outboxQueue{d.Store}, sink, ucfg)
 			return nil
 		},
 		Serve: func(ctx context.Context) error { return d.Uploader.Serve(ctx) },
 	})
-	comps = append(comps, supervisor.Component{
-		Name:  "catalogfeed",
-		Serve: func(ctx context.Context) error { return d.Feed.Serve(ctx) },
-	})
+	if c.Upstream.URL != "" {
+		comps = append(comps, supervisor.Component{
+			Name:  "catalogfeed",
+			Serve: func(ctx context.Context) error { return d.Feed.Serve(ctx) },
+		})
+	}
 	return comps
 }
 

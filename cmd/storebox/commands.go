@@ -17,5 +17,6 @@ func subcommands(g *globals) []*cobra.Command {
 		doorCommand(g),
 		scaleCommand(g),
 		simCommand(),
+		syncCommand(g),
 	}
 }

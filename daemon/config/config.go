@@ -193,7 +193,6 @@ func Default() *Config {
 			CatalogInterval: Duration{60 * time.Second},
 			Timeout:         Duration{10 * time.Second},
 			NATSStream:      "STOREBOX",
-			NATSSubject:     "storebox.events",
 		},
 		Orders:   Orders{PaymentTTL: Duration{15 * time.Minute}},
 		Payments: Payments{QPay: QPay{PollInterval: Duration{2 * time.Second}, PollMax: Duration{30 * time.Second}}},

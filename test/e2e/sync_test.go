@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -9,7 +10,8 @@ import (
 )
 
 // A receipt taken while the cloud is unreachable reaches it, once, after it
-// comes back, in seq order without gaps.
+// comes back, in seq order without gaps; `storebox sync now` and
+// `sync status` work against the running daemon.
 func TestEventsReachCloudAfterOutage(t *testing.T) {
 	cloud := harness.StartCloud(t, "--secret", "s3", "--down-for", "3s")
 	d := harness.New(t, fmt.Sprintf("[upstream]\nurl = %q\nsecret = \"s3\"\ncatalog_interval = \"2s\"\ntimeout = \"2s\"\n", cloud.URL))
@@ -39,5 +41,13 @@ func TestEventsReachCloudAfterOutage(t *testing.T) {
 			t.Fatalf("events never arrived: %v\n%s", st, d.Log())
 		}
 		time.Sleep(200 * time.Millisecond)
+	}
+	out, err := d.Run("sync", "now")
+	if err != nil {
+		t.Fatalf("sync now: %v %s", err, out)
+	}
+	out, err = d.Run("sync", "status")
+	if err != nil || !strings.Contains(strings.ToLower(out), "online") {
+		t.Fatalf("sync status: %v %s", err, out)
 	}
 }

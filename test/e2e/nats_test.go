@@ -1,0 +1,64 @@
+package e2e
+
+import (
+	"fmt"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/storebox/storebox/test/harness"
+	"github.com/storebox/storebox/test/testenv"
+)
+
+// With upstream.kind = "nats" the daemon publishes its ledger to a real
+// nats-server's JetStream, one message per event with Nats-Msg-Id = id.
+func TestLedgerToNATS(t *testing.T) {
+	bin := testenv.RequireCommand(t, "nats-server")
+	addr := harness.FreeAddr(t)
+	_, port, _ := splitHostPort(addr)
+	srv := exec.Command(bin, "-js", "-a", "127.0.0.1", "-p", port, "-sd", filepath.Join(t.TempDir(), "js"))
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { srv.Process.Kill(); srv.Wait() }()
+
+	url := "nats://" + addr
+	d := harness.New(t, fmt.Sprintf("[upstream]\nkind = \"nats\"\nnats_url = %q\n", url))
+	d.Run("catalog", "import", sample())
+	d.Start()
+	dev, _ := d.Dial("T-N")
+	dev.Login(t, nil)
+	for i := 0; i < 3; i++ {
+		if r, _ := dev.Call("stockGoods", map[string]any{"whid": "main", "ref": fmt.Sprintf("N-%d", i), "lines": []any{map[string]any{"gid": "10001", "qty": 2}}}); r.Exception() != "" {
+			t.Fatalf("stockGoods: %s", r.Raw)
+		}
+	}
+	nc, err := nats.Connect(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, _ := jetstream.New(nc)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		ctx, cancel := contextWithTimeout(5 * time.Second)
+		st, err := js.Stream(ctx, "STOREBOX")
+		if err == nil {
+			info, _ := st.Info(ctx)
+			// catalog.imported + 3 × stock.received
+			if info != nil && info.State.Msgs >= 4 {
+				cancel()
+				break
+			}
+		}
+		cancel()
+		if time.Now().After(deadline) {
+			t.Fatalf("events never reached JetStream (%v)\n%s", err, d.Log())
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
