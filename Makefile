@@ -43,9 +43,19 @@ fuzz:
 	  done; \
 	done
 
-# Figures the issues ask for; prints them, asserts nothing.
+# Figures the issues ask for; prints them, asserts nothing. Takes a while
+# (a million-goods catalog, a million-event drain); see each line.
 bench: build
+	@echo "== core: catalog, device protocol, sessions (issue 2)"
 	$(GO) run ./test/bench $(BENCHFLAGS)
+	@echo "== upstream: order-to-ack latency (issue 4)"
+	$(GO) run ./test/bench/synclatency
+	@echo "== upstream: drain 1,000,000 queued events (issue 4)"
+	$(GO) test -run '^$$' -bench BenchmarkDrain -benchtime 1x ./sync/uploader/drainbench
+	@echo "== scales: serial frame to getWeight answer at 9600 baud (issue 5)"
+	$(GO) test -run '^$$' -bench FrameToLatest -benchtime 300x ./drivers/scale/
+	@echo "== catalog files: parse 1M rows"
+	$(GO) test -run '^$$' -bench 1M -benchtime 1x ./protocol/catalogfile/
 
 cross:
 	GOOS=linux   GOARCH=amd64 CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o dist/linux-amd64/storebox ./cmd/storebox
