@@ -21,23 +21,29 @@ func clientCommand() *cobra.Command {
 		Use:   "client ACTION [key=value ...]",
 		Short: "send one device-protocol request and print the reply JSON",
 		Long: `Logs in as --equip (unless --no-login or ACTION is login), sends ACTION with a
-body built from key=value pairs, and prints the reply. Values that parse as
-JSON (numbers, true/false, arrays, objects) are sent as such; others as
-strings. Example: storebox client getGoods code=6901234567892`,
+body built from the arguments, and prints the reply JSON. As in httpie,
+key=value sends a string and key:=json sends raw JSON (numbers, arrays,
+objects). Examples:
+  storebox client getGoods code=6921168509256
+  storebox client getAllGoods ost:=0 lmt:=5
+  storebox client stockGoods whid=main ref=R-1 'lines:=[{"gid":"10001","qty":12}]'`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			body := map[string]any{}
 			for _, kv := range args[1:] {
+				if k, v, ok := strings.Cut(kv, ":="); ok && !strings.Contains(k, "=") {
+					var j any
+					if err := json.Unmarshal([]byte(v), &j); err != nil {
+						return fmt.Errorf("%s: %q is not JSON: %v", k, v, err)
+					}
+					body[k] = j
+					continue
+				}
 				k, v, ok := strings.Cut(kv, "=")
 				if !ok {
-					return fmt.Errorf("%q is not key=value", kv)
+					return fmt.Errorf("%q is neither key=value nor key:=json", kv)
 				}
-				var j any
-				if json.Unmarshal([]byte(v), &j) == nil {
-					body[k] = j
-				} else {
-					body[k] = v
-				}
+				body[k] = v
 			}
 			conn, err := net.DialTimeout("tcp", addr, timeout)
 			if err != nil {
