@@ -21,6 +21,9 @@ func (s *Service) actGetPayInfo(ctx context.Context, sess *devices.Session, req 
 	if e := req.DecodeBody(&body); e != nil {
 		return nil, e
 	}
+	if sess.Kind() == devices.KindScale {
+		body.Source = devices.KindScale // network scales' orders are tagged
+	}
 	info, err := s.GetPayInfo(ctx, sess.EquipID(), body)
 	if err != nil {
 		return nil, err

@@ -101,6 +101,7 @@ type Order struct {
 	OrderID     string     `json:"order_id"`
 	EquipID     string     `json:"equipId"`
 	OpenID      string     `json:"openId,omitempty"`
+	Source      string     `json:"source,omitempty"` // "scale" for orders made on a network scale
 	Status      string     `json:"status"`
 	Warehouse   string     `json:"whid"`
 	Lines       []Line     `json:"lines"`
@@ -190,6 +191,9 @@ type PayRequest struct {
 	PayMethod    string        `json:"pay_method"`
 	OpenID       string        `json:"openId"`
 	AccountToken string        `json:"account_token"`
+	// Source is the kind of device that created the order ("scale" for a
+	// network scale's order); set by the action, not read from the body.
+	Source string `json:"-"`
 }
 
 // PayInfo is getPayInfo's reply.

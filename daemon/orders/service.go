@@ -318,7 +318,7 @@ func (s *Service) prepare(equipID string, req PayRequest, now time.Time) (*prepa
 		return nil, derr
 	}
 	seq := s.seq.Add(1)
-	o := &Order{OID: fmt.Sprintf("%s-%08d", s.instance, seq), OrderID: req.OrderID, EquipID: equipID, OpenID: req.OpenID,
+	o := &Order{OID: fmt.Sprintf("%s-%08d", s.instance, seq), OrderID: req.OrderID, EquipID: equipID, OpenID: req.OpenID, Source: req.Source,
 		Status: StatusPending, Warehouse: s.cfg.Warehouse, Lines: lines, AmountTotal: total,
 		Method: req.PayMethod, CreatedAt: now, ExpiresAt: now.Add(s.cfg.TTL)}
 	a := s.newAttempt(o, req, now)

@@ -58,6 +58,7 @@ type eventData struct {
 	OrderID     string     `json:"order_id"`
 	EquipID     string     `json:"equipId"`
 	OpenID      string     `json:"openId,omitempty"`
+	Source      string     `json:"source,omitempty"`
 	Status      string     `json:"status"`
 	AmountTotal int64      `json:"amount_total"`
 	Method      string     `json:"method"`
@@ -77,7 +78,7 @@ func event(t *store.Tx, typ string, o *Order, a *Attempt, reason string) error {
 }
 
 func newEventData(o *Order, a *Attempt, reason string) eventData {
-	d := eventData{OID: o.OID, OrderID: o.OrderID, EquipID: o.EquipID, OpenID: o.OpenID, Status: o.Status,
+	d := eventData{OID: o.OID, OrderID: o.OrderID, EquipID: o.EquipID, OpenID: o.OpenID, Source: o.Source, Status: o.Status,
 		AmountTotal: o.AmountTotal, Method: o.Method, Lines: o.Lines, Warehouse: o.Warehouse, PaidAt: o.PaidAt,
 		Reason: reason, TestMode: o.TestMode}
 	if a != nil {

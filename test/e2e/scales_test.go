@@ -2,8 +2,10 @@ package e2e
 
 import (
 	"bufio"
+	"encoding/json"
 	"fmt"
 	"io"
+	"net/http"
 	"os/exec"
 	"path/filepath"
 	"testing"
@@ -75,5 +77,45 @@ func TestGetWeightFromSimulatedScale(t *testing.T) {
 
 	if r, _ := term.Call("getWeight", map[string]any{"scale": "NOPE"}); r.Code() != "not_found" {
 		t.Fatalf("unknown scale: %s", r.Raw)
+	}
+}
+
+// A network scale (DZC_…) downloads its PLUs with getAllGoods and its
+// orders are tagged as scale orders.
+func TestNetworkScaleOrdersAreTagged(t *testing.T) {
+	d := harness.New(t, "")
+	d.Run("catalog", "import", sample())
+	d.Start()
+	sc, _ := d.Dial("DZC_0001")
+	sc.Login(t, nil)
+	r, err := sc.Call("getAllGoods", map[string]any{"ost": 0, "lmt": 1000})
+	if err != nil || r.Exception() != "" || len(r.Body["goods"].([]any)) < 50 {
+		t.Fatalf("PLU download: %v %.200s", err, r.Raw)
+	}
+	var kgGID string
+	for _, g := range r.Body["goods"].([]any) {
+		if m := g.(map[string]any); m["unit"] == "kg" && m["stock"].(float64) > 500 {
+			kgGID = m["gid"].(string)
+			break
+		}
+	}
+	r, err = sc.Call("getPayInfo", map[string]any{"order_id": "dzc-1", "lines": []any{map[string]any{"gid": kgGID, "weight_g": 350}}, "pay_method": "cash"})
+	if err != nil || r.Exception() != "" {
+		t.Fatalf("getPayInfo: %s %v", r.Raw, err)
+	}
+	resp, err := http.Get("http://" + d.HTTPAddr + "/api/v1/orders")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var list struct {
+		Orders []struct {
+			OID    string `json:"oid"`
+			Source string `json:"source"`
+		} `json:"orders"`
+	}
+	json.NewDecoder(resp.Body).Decode(&list)
+	if len(list.Orders) != 1 || list.Orders[0].Source != "scale" || list.Orders[0].OID != r.Body["oid"] {
+		t.Fatalf("orders: %+v", list)
 	}
 }
