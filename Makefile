@@ -48,6 +48,8 @@ fuzz:
 bench: build
 	@echo "== core: catalog, device protocol, sessions (issue 2)"
 	$(GO) run ./test/bench $(BENCHFLAGS)
+	@echo "== orders: durable getPayInfo/s, 100 terminals, vs one fsync per order (issue 3)"
+	$(GO) test -run '^$$' -bench DurableOrders -benchtime 1x ./daemon/orders/
 	@echo "== upstream: order-to-ack latency (issue 4)"
 	$(GO) run ./test/bench/synclatency
 	@echo "== upstream: drain 1,000,000 queued events (issue 4)"
