@@ -131,8 +131,8 @@ func printStatus(w io.Writer, s *daemon.StatusSnapshot, limit int, now time.Time
 		}
 		tw.Flush()
 	}
-	statusSection(w, "Scales", statusRows(s.Scales), []string{"id", "state", "weight_g", "stable", "at", "error"}, 0, now)
-	statusSection(w, "Doors", statusRows(s.Doors), []string{"id", "policy", "state", "online", "last_seen", "error"}, 0, now)
+	statusSection(w, "Scales", statusRows(s.Scales), []string{"id", "state", "weight_g", "stable", "at", "protocol", "port", "error"}, 0, now)
+	statusSection(w, "Doors", statusRows(s.Doors), []string{"id", "policy", "state", "online", "lastSeen", "last_seen", "stateAt", "lastOpen", "error"}, 0, now)
 	orderCols := []string{"oid", "status", "amount_total", "method", "created_at", "equipId", "reason"}
 	statusSection(w, "NEEDS REVIEW", statusRows(s.Orders.NeedsReview), orderCols, 0, now)
 	statusSection(w, "Recent orders", statusRows(s.Orders.Recent), orderCols, limit, now)
@@ -241,6 +241,23 @@ func statusValue(key string, v any, now time.Time) string {
 	case "weight_g":
 		if f, ok := v.(float64); ok {
 			return fmt.Sprintf("%d g", int64(f))
+		}
+	case "lastOpen":
+		if m, ok := v.(map[string]any); ok {
+			out, _ := m["outcome"].(string)
+			if out == "" {
+				return "-"
+			}
+			if r, _ := m["reason"].(string); r != "" {
+				out += " (" + r + ")"
+			}
+			if e, _ := m["error"].(string); e != "" {
+				out += ": " + e
+			}
+			if at, _ := m["at"].(string); at != "" {
+				out += " " + statusValue("at", at, now)
+			}
+			return out
 		}
 	case "stable", "online":
 		if b, ok := v.(bool); ok {

@@ -50,7 +50,9 @@ type Events struct {
 
 // StatusVolatile are the members of the daemon's status snapshot that tick
 // on their own.
-var StatusVolatile = []string{"uptime_s", "oldest_age_s", "last_frame"}
+// A scale's "at" and "counters" move with every reading even when the
+// weight does not; a new weight, stability or state is still a change.
+var StatusVolatile = []string{"uptime_s", "oldest_age_s", "last_frame", "at", "counters"}
 
 func (e *Events) init() {
 	e.once.Do(func() {
@@ -74,10 +76,10 @@ func (e *Events) init() {
 			for i, n := range e.Volatile {
 				names[i] = regexp.QuoteMeta(n)
 			}
-			// Matches "name":value for a string or number value in compact
-			// JSON. A name inside a string value is escaped (\"name\") and
-			// does not match.
-			e.volatile = regexp.MustCompile(`"(` + strings.Join(names, "|") + `)":("(?:[^"\\]|\\.)*"|[-+0-9.eE]+)`)
+			// Matches "name":value for a string, number or flat object value
+			// in compact JSON. A name inside a string value is escaped
+			// (\"name\") and does not match.
+			e.volatile = regexp.MustCompile(`"(` + strings.Join(names, "|") + `)":("(?:[^"\\]|\\.)*"|[-+0-9.eE]+|\{[^{}]*\}|null|true|false)`)
 		}
 		e.subs = map[chan []byte]struct{}{}
 	})

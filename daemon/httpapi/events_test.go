@@ -21,8 +21,11 @@ type snap struct {
 }
 
 type sess struct {
-	ID        string `json:"id"`
-	LastFrame string `json:"last_frame"`
+	ID        string         `json:"id"`
+	LastFrame string         `json:"last_frame"`
+	At        string         `json:"at"`
+	Counters  map[string]int `json:"counters"`
+	WeightG   int            `json:"weight_g"`
 }
 
 // source is a snapshot the test changes.
@@ -123,10 +126,19 @@ func TestEventsSendOnlyOnChange(t *testing.T) {
 	}
 	// Only volatile members change: nothing is sent.
 	for i := 0; i < 5; i++ {
-		src.set(func(s *snap) { s.UptimeS++; s.Online[0].LastFrame = strings.Repeat("y", i+1) })
+		src.set(func(s *snap) {
+			s.UptimeS++
+			s.Online[0].LastFrame = strings.Repeat("y", i+1)
+			s.Online[0].At = time.Now().String()
+			s.Online[0].Counters = map[string]int{"frames": i, "missed": 2 * i}
+		})
 		time.Sleep(30 * time.Millisecond)
 	}
 	noStatus(t, ch, 200*time.Millisecond)
+	src.set(func(s *snap) { s.Online[0].WeightG = 1250 })
+	if got := nextStatus(t, ch, 5*time.Second); !strings.Contains(got, `"weight_g":1250`) || !strings.Contains(got, `"frames":4`) {
+		t.Fatalf("weight change event %s", got)
+	}
 	// A real change is sent, with the current volatile values.
 	src.set(func(s *snap) { s.Name = `b "quoted" uptime_s` })
 	got := nextStatus(t, ch, 5*time.Second)

@@ -46,7 +46,7 @@ type browser struct {
 	errs []string
 }
 
-func newBrowser(t *testing.T, timeout time.Duration) *browser {
+func newBrowser(t testing.TB, timeout time.Duration) *browser {
 	t.Helper()
 	exe := testenv.RequireCommand(t, "chromium")
 	opts := []chromedp.ExecAllocatorOption{
@@ -98,7 +98,7 @@ func (b *browser) errors() []string {
 	return append([]string(nil), b.errs...)
 }
 
-func (b *browser) do(t *testing.T, what string, actions ...chromedp.Action[chromedp.Void]) {
+func (b *browser) do(t testing.TB, what string, actions ...chromedp.Action[chromedp.Void]) {
 	t.Helper()
 	if err := chromedp.Do(b.ctx, actions...); err != nil {
 		t.Fatalf("%s: %v (page errors: %v)", what, err, b.errors())
@@ -106,7 +106,7 @@ func (b *browser) do(t *testing.T, what string, actions ...chromedp.Action[chrom
 }
 
 // eval evaluates a JS expression.
-func eval[T any](t *testing.T, b *browser, expr string) T {
+func eval[T any](t testing.TB, b *browser, expr string) T {
 	t.Helper()
 	v, err := chromedp.Run(b.ctx, chromedp.Evaluate[T](expr))
 	if err != nil {
@@ -116,7 +116,7 @@ func eval[T any](t *testing.T, b *browser, expr string) T {
 }
 
 // waitJS polls a JS expression until it is true.
-func (b *browser) waitJS(t *testing.T, what, expr string) {
+func (b *browser) waitJS(t testing.TB, what, expr string) {
 	t.Helper()
 	_, err := chromedp.Run(b.ctx, chromedp.Poll[bool](expr, chromedp.WithPollingInterval(50*time.Millisecond), chromedp.WithPollingTimeout(20*time.Second)))
 	if err != nil {
@@ -124,7 +124,7 @@ func (b *browser) waitJS(t *testing.T, what, expr string) {
 	}
 }
 
-func (b *browser) screenshot(t *testing.T, name string) {
+func (b *browser) screenshot(t testing.TB, name string) {
 	t.Helper()
 	png, err := chromedp.Run(b.ctx, chromedp.FullScreenshot(100))
 	if err != nil {

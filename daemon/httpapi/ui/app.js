@@ -52,12 +52,13 @@
   // Column formatters by JSON member name, for the generic tables.
   const FORMAT = {
     amount_total: money, amount: money, weight_g: weight,
-    at: time, last_seen: time, created_at: time, paid_at: time, since: time, updated_at: time,
+    at: time, last_seen: time, lastSeen: time, stateAt: time, created_at: time, paid_at: time, since: time, updated_at: time,
     stable: yesno, online: yesno,
+    lastOpen: (v) => (v && v.outcome) ? v.outcome + (v.reason ? " (" + v.reason + ")" : "") + (v.error ? ": " + v.error : "") + " " + time(v.at) : "–",
   };
   const LABEL = {
     id: "ID", oid: "Order", amount_total: "Amount", weight_g: "Weight", at: "Reading at",
-    last_seen: "Last seen", created_at: "Created", paid_at: "Paid", equipId: "Terminal", order_id: "Terminal order",
+    last_seen: "Last seen", lastSeen: "Last seen", stateAt: "State since", lastOpen: "Last open", created_at: "Created", paid_at: "Paid", equipId: "Terminal", order_id: "Terminal order",
   };
   function cell(key, v) {
     if (FORMAT[key]) return FORMAT[key](v);
@@ -142,8 +143,8 @@
 
     renderPending(list(s.pending_devices));
     renderOnline(list(s.online), Object.values(sessions).reduce((a, b) => a + (b || 0), 0));
-    generic("scales", list(s.scales), ["id", "state", "weight_g", "stable", "at", "error"]);
-    generic("doors", list(s.doors), ["id", "policy", "state", "online", "last_seen", "error"]);
+    generic("scales", list(s.scales), ["id", "state", "weight_g", "stable", "at", "protocol", "port", "error"]);
+    generic("doors", list(s.doors), ["id", "policy", "state", "online", "lastSeen", "last_seen", "stateAt", "lastOpen", "error"]);
     renderQueue(s.queue || {});
     renderOrders(s.orders || {});
     tick();
@@ -330,10 +331,13 @@
     es.addEventListener("status", (ev) => {
       let s;
       try { s = JSON.parse(ev.data); } catch (e) { return; }
+      const first = snap === null;
       snap = s;
       receivedAt = performance.now();
       live("live");
       render();
+      // Lets a test or a technician's devtools see the time to first data.
+      if (first && performance.mark) performance.mark("storebox-first-status");
     });
     es.addEventListener("open", () => live("live"));
     // EventSource reconnects by itself (retry: 2000 from the server).
