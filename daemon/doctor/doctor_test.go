@@ -3,6 +3,7 @@ package doctor_test
 import (
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -207,8 +208,11 @@ protocol = "toledo8217"
 // discovery answers on loopback.
 func TestGoodSetupRunning(t *testing.T) {
 	cloud := startCloud(t, "sek")
-	cfg := setup(t, "", fmt.Sprintf("[upstream]\nurl = %q\nsecret = \"sek\"\n", cloud))
+	sim := startSim(t, scaleproto.Toledo8217)
+	sim.SetWeight(750)
+	cfg := setup(t, "", fmt.Sprintf("[upstream]\nurl = %q\nsecret = \"sek\"\n[[scales]]\nid = \"S1\"\nport = %q\nprotocol = \"toledo8217\"\n", cloud, sim.Path()))
 	startDaemon(t, cfg)
+	waitStatus(t, cfg, `"state": "connected"`)
 	rs := doctor.Run(context.Background(), cfg)
 	t.Logf("\n%s", dump(rs))
 	for _, r := range rs {
@@ -224,6 +228,27 @@ func TestGoodSetupRunning(t *testing.T) {
 	want(t, rs, "http.listen", doctor.OK, "held by storebox")
 	want(t, rs, "discovery udp", doctor.OK, "store s-doc")
 	want(t, rs, "mdns", doctor.OK, "disabled")
+	want(t, rs, "scale S1 probe", doctor.OK, "the running daemon holds the port")
+}
+
+// waitStatus waits until the daemon's status JSON contains s.
+func waitStatus(t *testing.T, cfg *config.Config, s string) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		resp, err := http.Get("http://" + cfg.HTTP.Listen + "/api/v1/status")
+		if err == nil {
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if strings.Contains(string(b), s) {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("status never showed %s:\n%s", s, b)
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
 
 // A broken setup: data_dir under a regular file, the device port taken by

@@ -15,6 +15,8 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/storebox/storebox/drivers/scale/scalesim"
+	"github.com/storebox/storebox/protocol/scaleproto"
 	"github.com/storebox/storebox/test/harness"
 	"github.com/storebox/storebox/test/testenv"
 )
@@ -293,5 +295,68 @@ func TestEventsFeed(t *testing.T) {
 	ev := next("the login")
 	if !strings.Contains(ev, `"T-FEED"`) || !strings.Contains(ev, `"scale":1`) {
 		t.Fatalf("event after login lacks the session: %.400s", ev)
+	}
+}
+
+// The other sections render what the components report: TEST MODE, a
+// serial scale's weight, a door, and an order's amount as money.
+func TestStatusPageSections(t *testing.T) {
+	b := newBrowser(t, 50*time.Second)
+	sim, err := scalesim.New(scaleproto.Toledo8217, scalesim.Options{Interval: 50 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	simDone := make(chan struct{})
+	go func() { sim.Serve(ctx); close(simDone) }()
+	t.Cleanup(func() { cancel(); <-simDone; sim.Close() })
+	sim.SetWeight(1250)
+
+	d := harness.New(t, fmt.Sprintf(`[payments]
+provider = "test"
+[[doors]]
+id = "D-IN"
+secret = "door-secret"
+policy = "entry"
+[[scales]]
+id = "S-1"
+port = %q
+protocol = "toledo8217"
+`, sim.Path()))
+	d.Start()
+	req, _ := http.NewRequest("POST", "http://"+d.HTTPAddr+"/api/v1/catalog?format=csv", strings.NewReader("gid,barcode,gname,price,unit,stock\nG1,6900000000001,Apple,1234,pcs,10\n"))
+	req.Header.Set("Authorization", "Bearer "+d.AdminToken())
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("catalog import: %s", resp.Status)
+	}
+	dev, err := d.Dial("T-ORD")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dev.Close()
+	dev.Login(t, map[string]any{"kind": "terminal"})
+	r, err := dev.Call("getPayInfo", map[string]any{"order_id": "A-1", "pay_method": "cash", "lines": []map[string]any{{"gid": "G1", "qty": 2}}})
+	if err != nil || r.Exception() != "" {
+		t.Fatalf("getPayInfo: %v %s", err, r.Raw)
+	}
+
+	b.do(t, "open the page", chromedp.Navigate("http://"+d.HTTPAddr+"/"))
+	b.waitJS(t, "the live feed", `document.getElementById("live").textContent === "live"`)
+	b.waitJS(t, "the TEST MODE banner", `!document.getElementById("testmode").hidden && document.getElementById("testmode").offsetHeight > 0`)
+	b.waitJS(t, "the scale's weight", `Array.from(document.querySelectorAll("#scales td")).some(td => td.textContent === "1250 g")`)
+	b.waitJS(t, "the scale's state", `Array.from(document.querySelectorAll("#scales td.st.good")).some(td => td.textContent === "connected")`)
+	b.waitJS(t, "the door", `Array.from(document.querySelectorAll("#doors td")).some(td => td.textContent === "D-IN") && Array.from(document.querySelectorAll("#doors td")).some(td => td.textContent === "entry")`)
+	b.waitJS(t, "the order amount", `Array.from(document.querySelectorAll("#recent-table td")).some(td => td.textContent === "24.68")`)
+	// A new weight shows without a reload.
+	sim.SetWeight(2500)
+	b.waitJS(t, "the new weight", `Array.from(document.querySelectorAll("#scales td")).some(td => td.textContent === "2500 g")`)
+	b.screenshot(t, "storebox-statuspage-sections.png")
+	if errs := b.errors(); len(errs) > 0 {
+		t.Errorf("page errors:\n%s", strings.Join(errs, "\n"))
 	}
 }

@@ -52,7 +52,7 @@
   // Column formatters by JSON member name, for the generic tables.
   const FORMAT = {
     amount_total: money, amount: money, weight_g: weight,
-    at: time, last_seen: time, lastSeen: time, stateAt: time, created_at: time, paid_at: time, since: time, updated_at: time,
+    at: time, last_seen: time, lastSeen: time, stateAt: time, created_at: time, paid_at: time, expires_at: time, closed_at: time, since: time, updated_at: time,
     stable: yesno, online: yesno,
     lastOpen: (v) => (v && v.outcome) ? v.outcome + (v.reason ? " (" + v.reason + ")" : "") + (v.error ? ": " + v.error : "") + " " + time(v.at) : "–",
   };
@@ -69,8 +69,8 @@
   function stateClass(v) {
     if (typeof v !== "string") return "";
     const s = v.toLowerCase();
-    if (["ok", "open", "closed", "online", "stable", "paid", "running", "ready", "locked"].includes(s)) return "good";
-    if (["fault", "error", "offline", "failed", "stale", "disconnected", "needs_review", "rejected"].includes(s)) return "bad";
+    if (["ok", "open", "closed", "online", "stable", "paid", "running", "ready", "locked", "connected", "opened"].includes(s)) return "good";
+    if (["fault", "error", "offline", "failed", "stale", "disconnected", "needs_review", "rejected", "open_failed", "denied"].includes(s)) return "bad";
     if (["pending", "connecting", "unstable", "expired", "cancelled", "opening"].includes(s)) return "warn";
     return "";
   }
