@@ -233,10 +233,26 @@ func browseMDNS(ctx context.Context, storeID string, wait time.Duration) Result 
 			}
 			for _, t := range e.Text {
 				if t == wire.TXTStore+"="+storeID {
-					return Result{Level: OK, Check: name, Detail: fmt.Sprintf("advertised as %q port %d", e.Instance, e.Port)}
+					return Result{Level: OK, Check: name, Detail: fmt.Sprintf("advertised as %q port %d", unescapeDNS(e.Instance), e.Port)}
 				}
 			}
 			seen++
 		}
 	}
+}
+
+// unescapeDNS undoes the backslash escapes of a DNS-SD instance name
+// ("Corner\\ Shop" → "Corner Shop").
+func unescapeDNS(s string) string {
+	var b strings.Builder
+	esc := false
+	for _, r := range s {
+		if r == '\\' && !esc {
+			esc = true
+			continue
+		}
+		esc = false
+		b.WriteRune(r)
+	}
+	return b.String()
 }
