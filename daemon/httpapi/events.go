@@ -40,6 +40,8 @@ type Events struct {
 
 	once     sync.Once
 	volatile *regexp.Regexp
+	closed   chan struct{}
+	closeMu  sync.Once
 
 	mu      sync.Mutex
 	subs    map[chan []byte]struct{}
@@ -82,7 +84,15 @@ func (e *Events) init() {
 			e.volatile = regexp.MustCompile(`"(` + strings.Join(names, "|") + `)":("(?:[^"\\]|\\.)*"|[-+0-9.eE]+|\{[^{}]*\}|null|true|false)`)
 		}
 		e.subs = map[chan []byte]struct{}{}
+		e.closed = make(chan struct{})
 	})
+}
+
+// Close ends every open stream (the server is shutting down); clients
+// reconnect to the next daemon by themselves.
+func (e *Events) Close() {
+	e.init()
+	e.closeMu.Do(func() { close(e.closed) })
 }
 
 // key is the payload with volatile values blanked, for change detection.
@@ -185,6 +195,13 @@ func (e *Events) unsubscribe(ch chan []byte) {
 
 // ServeHTTP streams events until the client goes away.
 func (e *Events) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	e.init()
+	select {
+	case <-e.closed:
+		Error(w, http.StatusServiceUnavailable, "shutting down")
+		return
+	default:
+	}
 	rc := http.NewResponseController(w)
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream")
@@ -206,6 +223,8 @@ func (e *Events) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		var err error
 		select {
 		case <-r.Context().Done():
+			return
+		case <-e.closed:
 			return
 		case b := <-ch:
 			_, err = fmt.Fprintf(w, "event: %s\ndata: %s\n\n", e.Event, b)

@@ -250,3 +250,31 @@ func TestUIFiles(t *testing.T) {
 		}
 	}
 }
+
+// Stopping the server ends open streams instead of waiting for them.
+func TestEventsEndOnShutdown(t *testing.T) {
+	s := New("127.0.0.1:0", "tok", slog.New(slog.DiscardHandler))
+	s.MountStatusPage(func() any { return map[string]int{"x": 1} })
+	if err := s.Bind(); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Serve(ctx) }()
+	ch, stop := stream(t, "http://"+s.Addr().String()+"/api/v1/events")
+	defer stop()
+	nextStatus(t, ch, 5*time.Second)
+	cancel()
+	deadline := time.After(10 * time.Second)
+	for ended := false; !ended; {
+		select {
+		case _, ok := <-ch:
+			ended = !ok
+		case <-deadline:
+			t.Fatal("stream still open after shutdown")
+		}
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}

@@ -24,6 +24,9 @@ type Server struct {
 
 	ln  net.Listener
 	srv *http.Server
+	// onShutdown ends long-lived responses (event streams), which a
+	// graceful shutdown would otherwise wait for until its timeout.
+	onShutdown []func()
 }
 
 // New returns a server with the health endpoints; callers add the rest
@@ -79,6 +82,9 @@ func (s *Server) Serve(ctx context.Context) error {
 		}
 	}
 	s.srv = &http.Server{Handler: s.Mux, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(s.Log.Handler(), slog.LevelDebug)}
+	for _, f := range s.onShutdown {
+		s.srv.RegisterOnShutdown(f)
+	}
 	errc := make(chan error, 1)
 	go func() { errc <- s.srv.Serve(s.ln) }()
 	select {

@@ -49,5 +49,6 @@ func (s *Server) MountStatusPage(snapshot func() any) *Events {
 	s.Mux.Handle("GET /{$}", page)
 	s.Mux.Handle("GET /ui/", page)
 	s.Mux.Handle("GET /api/v1/events", ev)
+	s.onShutdown = append(s.onShutdown, ev.Close)
 	return ev
 }
