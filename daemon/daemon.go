@@ -88,7 +88,11 @@ func (d *Daemon) Run(ctx context.Context) error {
 	d.ready.Store(true)
 	sdnotify.Ready()
 	d.log.Info("storebox ready", "version", d.version, "store", d.cfg.StoreID, "devices", d.Devices.Addr().String(),
-		"http", d.HTTP.Addr().String(), "data_dir", d.cfg.DataDir, "goods", d.Store.GoodsCount(), "startup", time.Since(d.started).Round(time.Millisecond))
+		"http", d.HTTP.Addr().String(), "data_dir", d.cfg.DataDir, "startup", time.Since(d.started).Round(time.Millisecond))
+	go func() {
+		d.Store.WaitIndexed()
+		d.log.Info("catalog indexed", "goods", d.Store.GoodsCount(), "after", time.Since(d.started).Round(time.Millisecond))
+	}()
 	go sdnotify.RunWatchdog(ctx, d.Ready)
 	var runErr error
 	select {

@@ -34,26 +34,6 @@ type goodsReply struct {
 	Total *int          `json:"total,omitempty"`
 }
 
-// rawGoodsReply carries goods objects already encoded by the store.
-type rawGoodsReply struct {
-	Goods []json.RawMessage `json:"goods"`
-	Total *int              `json:"total,omitempty"`
-}
-
-func nonNilRaw(gs []json.RawMessage) []json.RawMessage {
-	if gs == nil {
-		return []json.RawMessage{}
-	}
-	return gs
-}
-
-func nonNil(gs []goods.Goods) []goods.Goods {
-	if gs == nil {
-		return []goods.Goods{}
-	}
-	return gs
-}
-
 type getGoodsBody struct {
 	Code  *string   `json:"code"`
 	MacID *string   `json:"mac_id"`
@@ -109,7 +89,7 @@ func (s *Server) getGoods(_ context.Context, _ *Session, req *devmsg.Request) (a
 	if len(gs) == 0 {
 		return nil, devmsg.Errorf(devmsg.CodeNotFound, "no goods for %s", what)
 	}
-	return rawGoodsReply{Goods: gs}, nil
+	return json.RawMessage(store.AppendGoodsArray(nil, gs, -1)), nil
 }
 
 // Paging limits (SPEC §2).
@@ -154,7 +134,7 @@ func (s *Server) getAllGoods(_ context.Context, _ *Session, req *devmsg.Request)
 	if err != nil {
 		return nil, err
 	}
-	return rawGoodsReply{Goods: nonNilRaw(gs), Total: &total}, nil
+	return json.RawMessage(store.AppendGoodsArray(nil, gs, total)), nil
 }
 
 func (s *Server) getWarehouseGoods(_ context.Context, _ *Session, req *devmsg.Request) (any, error) {
@@ -173,7 +153,7 @@ func (s *Server) getWarehouseGoods(_ context.Context, _ *Session, req *devmsg.Re
 	if err != nil {
 		return nil, err
 	}
-	return rawGoodsReply{Goods: nonNilRaw(gs), Total: &total}, nil
+	return json.RawMessage(store.AppendGoodsArray(nil, gs, total)), nil
 }
 
 type stockBody struct {

@@ -62,3 +62,10 @@ func (s *Server) pushToMac(mac string) {
 		s.pushLabelGoods(c)
 	}
 }
+
+func nonNil(gs []goods.Goods) []goods.Goods {
+	if gs == nil {
+		return []goods.Goods{}
+	}
+	return gs
+}

@@ -335,14 +335,60 @@ func (s *Store) RawRFIDs(tags []string) ([]json.RawMessage, error) {
 }
 
 // RawPage is AllGoods (wh == "") or WarehouseGoods with wire-ready objects.
+// A page's gids are consecutive keys, so it walks cursors over the goods
+// and stock buckets instead of descending the trees once per goods.
 func (s *Store) RawPage(wh string, ost, lmt int) ([]json.RawMessage, int, error) {
 	gids, total := s.idx.page(wh, ost, lmt)
-	var out []json.RawMessage
+	if wh == "" {
+		wh = s.warehouse
+	}
+	out := make([]json.RawMessage, 0, len(gids))
 	err := s.db.View(func(tx *bbolt.Tx) error {
-		out = s.rawFor(tx, wh, gids)
+		if len(gids) == 0 {
+			return nil
+		}
+		gc := tx.Bucket(bktGoods).Cursor()
+		sc := tx.Bucket(bktStock).Cursor()
+		prefix := append([]byte(wh), 0)
+		gk, gv := gc.Seek([]byte(gids[0]))
+		sk, sv := sc.Seek(append(prefix, gids[0]...))
+		for _, gid := range gids {
+			for gk != nil && string(gk) < gid {
+				gk, gv = gc.Next()
+			}
+			if gk == nil || string(gk) != gid || len(gv) < 2 {
+				continue // deleted since the index was read
+			}
+			var stock StockLevel
+			for sk != nil && bytes.HasPrefix(sk, prefix) && string(sk[len(prefix):]) < gid {
+				sk, sv = sc.Next()
+			}
+			if sk != nil && bytes.HasPrefix(sk, prefix) && string(sk[len(prefix):]) == gid {
+				stock = decodeStock(sv)
+			}
+			out = append(out, rawGoods(gv, stock.Available()))
+		}
 		return nil
 	})
 	return out, total, err
+}
+
+// AppendGoodsArray writes {"goods":[...]} (with "total" when total ≥ 0) from
+// wire-ready objects, without re-validating them as json.Marshal would.
+func AppendGoodsArray(dst []byte, gs []json.RawMessage, total int) []byte {
+	dst = append(dst, `{"goods":[`...)
+	for i, g := range gs {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = append(dst, g...)
+	}
+	dst = append(dst, ']')
+	if total >= 0 {
+		dst = append(dst, `,"total":`...)
+		dst = strconv.AppendInt(dst, int64(total), 10)
+	}
+	return append(dst, '}')
 }
 
 // ByBarcode returns the goods with this barcode.

@@ -14,69 +14,60 @@ import (
 // catalogIndex keeps what bbolt cannot answer cheaply: the gid at an offset
 // (paging that does not slow down as ost grows) and names by character
 // bigram (substring search without scanning the catalog).
+//
+// It is built in the background at open and after an import, so the daemon
+// is ready in well under a second whatever the catalog's size; lookups that
+// need it wait for the build (about two seconds per million goods). Changes
+// made during a build are logged and replayed onto the new index.
 type catalogIndex struct {
-	mu    sync.RWMutex
-	gids  []string            // all goods, sorted
-	byWH  map[string][]string // warehouse → gids with a stock row, sorted
-	names *nameIndex          // nil while being built
-	// While the name index is built in the background, changes are logged
-	// here and replayed onto it, so start-up does not wait for it.
-	pending    []nameOp
-	namesReady chan struct{}
+	mu       sync.RWMutex
+	gids     []string            // all goods, sorted
+	byWH     map[string][]string // warehouse → gids with a stock row, sorted
+	names    *nameIndex
+	building bool
+	pending  []indexOp
+	ready    chan struct{} // closed when the current build is done
 }
 
-type nameOp struct {
-	gid, lname string
-	remove     bool
+type opKind uint8
+
+const (
+	opUpsert opKind = iota
+	opRemove
+	opAddWH
+	opRemoveWH
+)
+
+type indexOp struct {
+	kind           opKind
+	gid, lname, wh string
 }
 
 func newCatalogIndex() *catalogIndex {
 	ready := make(chan struct{})
 	close(ready)
 	n := newNameIndex()
-	return &catalogIndex{byWH: map[string][]string{}, names: &n, namesReady: ready}
+	return &catalogIndex{byWH: map[string][]string{}, names: &n, ready: ready}
 }
 
-// rebuildIndexes reloads the paging indexes now and the name index in the
-// background (a million names take about a second; ready must not).
+// rebuildIndexes starts a background rebuild from the store.
 func (s *Store) rebuildIndexes() error {
-	var gids []string
-	byWH := map[string][]string{}
-	err := s.db.View(func(tx *bbolt.Tx) error {
-		c := tx.Bucket(bktGoods).Cursor()
-		for k, _ := c.First(); k != nil; k, _ = c.Next() {
-			gids = append(gids, string(k))
-		}
-		sc := tx.Bucket(bktStock).Cursor()
-		for k, _ := sc.First(); k != nil; k, _ = sc.Next() {
-			wh, gid, ok := bytes.Cut(k, []byte{0})
-			if !ok {
-				continue
-			}
-			byWH[string(wh)] = append(byWH[string(wh)], string(gid))
-		}
-		return nil
-	})
-	if err != nil {
-		return err
-	}
 	ci := s.idx
 	ready := make(chan struct{})
 	ci.mu.Lock()
-	ci.gids, ci.byWH = gids, byWH
-	ci.names, ci.pending, ci.namesReady = nil, nil, ready
+	ci.building, ci.pending, ci.ready = true, nil, ready
 	ci.mu.Unlock()
-	go s.buildNameIndex(ready)
+	go s.buildIndexes(ready)
 	return nil
 }
 
-func (s *Store) buildNameIndex(ready chan struct{}) {
-	n := newNameIndex()
+// scanChunks walks a bucket in short read transactions: a long one would
+// pin pages and grow the file while the store is in use.
+func (s *Store) scanChunks(bucket []byte, fn func(k, v []byte)) error {
 	var after []byte
 	for done := false; !done; {
-		// Short read transactions: a long one would pin pages and grow the file.
 		err := s.db.View(func(tx *bbolt.Tx) error {
-			c := tx.Bucket(bktNames).Cursor()
+			c := tx.Bucket(bucket).Cursor()
 			var k, v []byte
 			if after == nil {
 				k, v = c.First()
@@ -88,34 +79,97 @@ func (s *Store) buildNameIndex(ready chan struct{}) {
 					done = true
 					return nil
 				}
-				n.add(string(k), string(v))
+				fn(k, v)
 				after = append(after[:0], k...)
 				k, v = c.Next()
 			}
 			return nil
 		})
 		if err != nil {
-			if errors.Is(err, bbolt.ErrDatabaseNotOpen) {
-				return
-			}
-			s.log.Error("building name index", "err", err)
-			return
+			return err
 		}
+	}
+	return nil
+}
+
+func (s *Store) buildIndexes(ready chan struct{}) {
+	fresh := &catalogIndex{byWH: map[string][]string{}}
+	n := newNameIndex()
+	fresh.names = &n
+	err := s.scanChunks(bktNames, func(k, v []byte) {
+		gid := string(k)
+		fresh.gids = append(fresh.gids, gid)
+		n.add(gid, string(v))
+	})
+	if err == nil {
+		err = s.scanChunks(bktStock, func(k, _ []byte) {
+			if wh, gid, ok := bytes.Cut(k, []byte{0}); ok {
+				fresh.byWH[string(wh)] = append(fresh.byWH[string(wh)], string(gid))
+			}
+		})
+	}
+	if err != nil && !errors.Is(err, bbolt.ErrDatabaseNotOpen) {
+		s.log.Error("building catalog index; lookups by page and name will be empty", "err", err)
 	}
 	ci := s.idx
 	ci.mu.Lock()
-	if ci.namesReady == ready {
-		for _, op := range ci.pending {
-			if op.remove {
-				n.remove(op.gid)
-			} else {
-				n.add(op.gid, op.lname)
-			}
+	defer ci.mu.Unlock()
+	if ci.ready != ready {
+		return // a newer build superseded this one
+	}
+	for _, op := range ci.pending {
+		fresh.apply(op)
+	}
+	ci.gids, ci.byWH, ci.names = fresh.gids, fresh.byWH, fresh.names
+	ci.building, ci.pending = false, nil
+	close(ready)
+}
+
+// rlockReady waits for any build and returns with the read lock held.
+func (ci *catalogIndex) rlockReady() {
+	for {
+		ci.mu.RLock()
+		if !ci.building {
+			return
 		}
-		ci.names, ci.pending = &n, nil
-		close(ready)
+		ready := ci.ready
+		ci.mu.RUnlock()
+		<-ready
+	}
+}
+
+// WaitIndexed blocks until the catalog index is built (tests, benchmarks).
+func (s *Store) WaitIndexed() {
+	s.idx.rlockReady()
+	s.idx.mu.RUnlock()
+}
+
+func (ci *catalogIndex) change(op indexOp) {
+	ci.mu.Lock()
+	if ci.building {
+		ci.pending = append(ci.pending, op)
+	} else {
+		ci.apply(op)
 	}
 	ci.mu.Unlock()
+}
+
+func (ci *catalogIndex) apply(op indexOp) {
+	switch op.kind {
+	case opUpsert:
+		ci.gids = insertSorted(ci.gids, op.gid)
+		ci.names.add(op.gid, op.lname)
+	case opRemove:
+		ci.gids = removeSorted(ci.gids, op.gid)
+		for wh, xs := range ci.byWH {
+			ci.byWH[wh] = removeSorted(xs, op.gid)
+		}
+		ci.names.remove(op.gid)
+	case opAddWH:
+		ci.byWH[op.wh] = insertSorted(ci.byWH[op.wh], op.gid)
+	case opRemoveWH:
+		ci.byWH[op.wh] = removeSorted(ci.byWH[op.wh], op.gid)
+	}
 }
 
 func insertSorted(xs []string, x string) []string {
@@ -138,46 +192,20 @@ func removeSorted(xs []string, x string) []string {
 }
 
 func (ci *catalogIndex) upsert(gid, lname string) {
-	ci.mu.Lock()
-	ci.gids = insertSorted(ci.gids, gid)
-	if ci.names == nil {
-		ci.pending = append(ci.pending, nameOp{gid: gid, lname: lname})
-	} else {
-		ci.names.add(gid, lname)
-	}
-	ci.mu.Unlock()
+	ci.change(indexOp{kind: opUpsert, gid: gid, lname: lname})
 }
-
-func (ci *catalogIndex) remove(gid string) {
-	ci.mu.Lock()
-	ci.gids = removeSorted(ci.gids, gid)
-	for wh, xs := range ci.byWH {
-		ci.byWH[wh] = removeSorted(xs, gid)
-	}
-	if ci.names == nil {
-		ci.pending = append(ci.pending, nameOp{gid: gid, remove: true})
-	} else {
-		ci.names.remove(gid)
-	}
-	ci.mu.Unlock()
-}
-
+func (ci *catalogIndex) remove(gid string) { ci.change(indexOp{kind: opRemove, gid: gid}) }
 func (ci *catalogIndex) addWarehouseGID(wh, gid string) {
-	ci.mu.Lock()
-	ci.byWH[wh] = insertSorted(ci.byWH[wh], gid)
-	ci.mu.Unlock()
+	ci.change(indexOp{kind: opAddWH, wh: wh, gid: gid})
 }
-
 func (ci *catalogIndex) removeWarehouseGID(wh, gid string) {
-	ci.mu.Lock()
-	ci.byWH[wh] = removeSorted(ci.byWH[wh], gid)
-	ci.mu.Unlock()
+	ci.change(indexOp{kind: opRemoveWH, wh: wh, gid: gid})
 }
 
 // page returns the gids at [ost, ost+lmt) of the catalog (wh == "") or of
 // a warehouse, and the total.
 func (ci *catalogIndex) page(wh string, ost, lmt int) ([]string, int) {
-	ci.mu.RLock()
+	ci.rlockReady()
 	defer ci.mu.RUnlock()
 	xs := ci.gids
 	if wh != "" {
@@ -192,13 +220,13 @@ func (ci *catalogIndex) page(wh string, ost, lmt int) ([]string, int) {
 }
 
 func (ci *catalogIndex) count() int {
-	ci.mu.RLock()
+	ci.rlockReady()
 	defer ci.mu.RUnlock()
 	return len(ci.gids)
 }
 
 func (ci *catalogIndex) warehouses() []string {
-	ci.mu.RLock()
+	ci.rlockReady()
 	defer ci.mu.RUnlock()
 	out := make([]string, 0, len(ci.byWH))
 	for wh, xs := range ci.byWH {
@@ -210,20 +238,10 @@ func (ci *catalogIndex) warehouses() []string {
 	return out
 }
 
-// search waits for the name index if it is still being built.
 func (ci *catalogIndex) search(q string, limit int) []string {
-	for {
-		ci.mu.RLock()
-		ready := ci.namesReady
-		ci.mu.RUnlock()
-		<-ready
-		ci.mu.RLock()
-		if ci.names != nil {
-			defer ci.mu.RUnlock()
-			return ci.names.search(q, limit)
-		}
-		ci.mu.RUnlock() // rebuilt again meanwhile: wait for that one
-	}
+	ci.rlockReady()
+	defer ci.mu.RUnlock()
+	return ci.names.search(q, limit)
 }
 
 // nameIndex maps each pair of adjacent runes of a lower-cased name to the

@@ -2,6 +2,7 @@ package store
 
 import (
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -217,5 +218,39 @@ func BenchmarkSearchName(b *testing.B) {
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		s.SearchName("item 9999", 100)
+	}
+}
+
+func TestRawPageMatchesStructs(t *testing.T) {
+	s, _ := openTest(t)
+	var rs []ImportRow
+	for i := 0; i < 50; i++ {
+		r := row(i+2, fmt.Sprintf("g%03d", i), fmt.Sprint(i), fmt.Sprintf("n%d", i), int64(i), int64(i%3))
+		if i%4 == 0 {
+			r.HasStock = false // no stock row in main
+		}
+		rs = append(rs, r)
+	}
+	s.Import(rows(rs...), ImportOptions{})
+	s.WaitIndexed()
+	for _, c := range []struct{ ost, lmt int }{{0, 10}, {7, 13}, {45, 10}, {60, 5}} {
+		raw, total, err := s.RawPage("", c.ost, c.lmt)
+		want, wtotal, _ := s.AllGoods(c.ost, c.lmt)
+		if err != nil || total != wtotal || len(raw) != len(want) {
+			t.Fatalf("%+v: %d/%d %d/%d %v", c, len(raw), len(want), total, wtotal, err)
+		}
+		for i := range raw {
+			var g goods.Goods
+			if err := json.Unmarshal(raw[i], &g); err != nil {
+				t.Fatal(err)
+			}
+			if g.GID != want[i].GID || g.Stock != want[i].Stock || g.Price != want[i].Price {
+				t.Fatalf("%+v #%d: %+v vs %+v", c, i, g, want[i])
+			}
+		}
+	}
+	b := AppendGoodsArray(nil, nil, 0)
+	if string(b) != `{"goods":[],"total":0}` {
+		t.Fatalf("%s", b)
 	}
 }
