@@ -56,6 +56,8 @@ bench: build
 	$(GO) test -run '^$$' -bench BenchmarkDrain -benchtime 1x ./sync/uploader/drainbench
 	@echo "== scales: serial frame to getWeight answer at 9600 baud (issue 5)"
 	$(GO) test -run '^$$' -bench FrameToLatest -benchtime 300x ./drivers/scale/
+	@echo "== e-labels: catalog page changing 10,000 bound prices to every label (issue 5)"
+	$(GO) test -run '^$$' -bench CatalogPageToLabels -benchtime 1x ./daemon/devices/
 	@echo "== catalog files: parse 1M rows"
 	$(GO) test -run '^$$' -bench 1M -benchtime 1x ./protocol/catalogfile/
 
