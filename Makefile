@@ -54,7 +54,8 @@ bench: build
 	$(GO) run ./test/bench/synclatency
 	@echo "== upstream: drain 1,000,000 queued events (issue 4)"
 	$(GO) test -run '^$$' -bench BenchmarkDrain -benchtime 1x ./sync/uploader/drainbench
-	@echo "== scales: serial frame to getWeight answer at 9600 baud (issue 5)"
+	@echo "== scales: serial frame to a terminal's getWeight answer at 9600 baud (issue 5)"
+	$(GO) test -run '^$$' -bench SerialFrameToGetWeight -benchtime 200x ./daemon/scales/
 	$(GO) test -run '^$$' -bench FrameToLatest -benchtime 300x ./drivers/scale/
 	@echo "== e-labels: catalog page changing 10,000 bound prices to every label (issue 5)"
 	$(GO) test -run '^$$' -bench CatalogPageToLabels -benchtime 1x ./daemon/devices/
