@@ -49,8 +49,9 @@ type Door struct {
 	closeAt *time.Timer
 }
 
-// Start connects the door (retrying in the background until ctx ends) and
-// waits for the first connection, or ctx.
+// Start connects the door and waits for the first connection. ctx is the
+// door's lifetime: it stays connected (reconnecting as needed) until ctx
+// ends or Close. A refused CONNECT (wrong secret) is returned at once.
 func Start(ctx context.Context, cfg Config) (*Door, error) {
 	if cfg.DoorID == "" || cfg.StoreID == "" || cfg.Broker == "" {
 		return nil, errors.New("doorsim: broker, store and door id are required")
