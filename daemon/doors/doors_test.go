@@ -381,3 +381,16 @@ func TestNewRejectsBadConfig(t *testing.T) {
 		}
 	}
 }
+
+func TestLastAdmittedForgets(t *testing.T) {
+	ts := startService(t, []config.Door{{ID: "D1", Secret: "x", Policy: "entry", Terminal: "T-01"}}, func(c *Config) { c.AdmittedTTL = 100 * time.Millisecond })
+	d := mustDoor(t, ts.Addr(), "D1", "x", ackOK)
+	d.scan("kim")
+	if ev := ts.sink.next(t); ev.Type != ledger.DoorOpened {
+		t.Fatalf("ledger = %+v", ev)
+	}
+	time.Sleep(200 * time.Millisecond)
+	if id, ok := ts.LastAdmitted("T-01"); ok {
+		t.Fatalf("LastAdmitted = %q after the TTL", id)
+	}
+}
