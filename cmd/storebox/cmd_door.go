@@ -37,7 +37,7 @@ func doorCommand(g *globals) *cobra.Command {
 			body, _ := json.Marshal(map[string]string{"openId": openID, "reason": reason})
 			var resp map[string]any
 			if err := api.do("POST", "/api/v1/doors/"+url.PathEscape(args[0])+"/open", bytes.NewReader(body), &resp); err != nil {
-				return fmt.Errorf("open door %s: %w", args[0], err)
+				return err // the daemon's message already names the door
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "door %s opened\n", args[0])
 			return nil

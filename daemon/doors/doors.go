@@ -569,8 +569,11 @@ func (s *Service) record(d *door, typ string, data doormsg.LedgerData) {
 	d.mu.Lock()
 	d.lastOpen = res
 	d.mu.Unlock()
-	s.log.Info("door "+res.Outcome, "door", data.Door, "openId", data.OpenID, "reason", data.Reason,
-		"attempts", data.Attempts, "error", data.Error)
+	attrs := []any{"door", data.Door, "openId", data.OpenID, "reason", data.Reason, "attempts", data.Attempts}
+	if data.Error != "" {
+		attrs = append(attrs, "error", data.Error)
+	}
+	s.log.Info("door "+res.Outcome, attrs...)
 	if err := s.events.AppendEvent(typ, data); err != nil {
 		s.ledgerErrs.Add(1)
 		s.log.Error("record door event", "type", typ, "door", data.Door, "error", err)
