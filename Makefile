@@ -59,6 +59,8 @@ bench: build
 	$(GO) test -run '^$$' -bench FrameToLatest -benchtime 300x ./drivers/scale/
 	@echo "== e-labels: catalog page changing 10,000 bound prices to every label (issue 5)"
 	$(GO) test -run '^$$' -bench CatalogPageToLabels -benchtime 1x ./daemon/devices/
+	@echo "== doors: 1,000 doors, scan → open → ack round trip at 50 scans/s (issue 6)"
+	$(GO) test -run '^$$' -bench BenchmarkDoors1000 -benchtime 1x ./daemon/doors/
 	@echo "== catalog files: parse 1M rows"
 	$(GO) test -run '^$$' -bench 1M -benchtime 1x ./protocol/catalogfile/
 
