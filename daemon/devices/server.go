@@ -254,10 +254,19 @@ func (s *Server) Disconnect(equipID, reason string) {
 	}
 }
 
-func (s *Server) register(c *Session) (replaced *Session) {
+// register makes c the session of its equipId (closing an older one) and
+// files it under its label MAC; prevMac is the MAC of an earlier login on
+// the same connection.
+func (s *Server) register(c *Session, prevMac string) (replaced *Session) {
 	s.mu.Lock()
 	old := s.sessions[c.equipID]
 	s.sessions[c.equipID] = c
+	if set := s.labels[prevMac]; set != nil && prevMac != c.macID {
+		delete(set, c)
+		if len(set) == 0 {
+			delete(s.labels, prevMac)
+		}
+	}
 	if c.macID != "" {
 		set := s.labels[c.macID]
 		if set == nil {

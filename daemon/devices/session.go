@@ -426,7 +426,9 @@ func (c *Session) login(req *devmsg.Request) (any, error) {
 		c.mu.Unlock()
 		return nil, devmsg.Errorf(devmsg.CodeConflict, "this connection is logged in as %s", c.equipID)
 	}
+	prevMac := c.macID
 	c.equipID, c.kind, c.gbk = id, b.Kind, cs == charset.GBK
+	c.macID = ""
 	if b.Kind == KindLabel {
 		c.macID = normalizeMAC(b.MacID)
 	}
@@ -434,7 +436,7 @@ func (c *Session) login(req *devmsg.Request) (any, error) {
 	uid := c.uniqueID
 	c.mu.Unlock()
 	c.loggedIn.Store(true)
-	c.srv.register(c)
+	c.srv.register(c, prevMac)
 	return loginReply{UniqueID: uid, HeartbeatS: int(c.srv.cfg.Heartbeat / time.Second)}, nil
 }
 
