@@ -11,17 +11,16 @@ import (
 	"math/rand/v2"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/storebox/storebox/daemon/orders"
 	"github.com/storebox/storebox/daemon/store"
 	"github.com/storebox/storebox/protocol/ledger"
+	"github.com/storebox/storebox/test/harness"
 )
 
 const (
@@ -64,161 +63,44 @@ func (b *book) fail(format string, args ...any) {
 	b.mu.Unlock()
 }
 
-func moduleRoot(t *testing.T) string {
-	out, err := exec.Command("go", "env", "GOMOD").Output()
-	if err != nil {
-		t.Fatalf("go env GOMOD: %v", err)
-	}
-	return filepath.Dir(strings.TrimSpace(string(out)))
-}
-
-func freePort(t *testing.T) int {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
-type daemon struct {
-	t        *testing.T
-	bin, cfg string
-	devAddr  string
-	logPath  string
-	cmd      *exec.Cmd
-	exited   chan struct{}
-	starts   int
-}
-
-func (d *daemon) start() {
-	d.t.Helper()
-	d.starts++
-	logf, err := os.OpenFile(d.logPath, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
-	if err != nil {
-		d.t.Fatal(err)
-	}
-	fmt.Fprintf(logf, "==== start %d\n", d.starts)
-	d.cmd = exec.Command(d.bin, "run", "--config", d.cfg)
-	d.cmd.Stdout, d.cmd.Stderr = logf, logf
-	if err := d.cmd.Start(); err != nil {
-		d.t.Fatal(err)
-	}
-	d.exited = make(chan struct{})
-	go func() { d.cmd.Wait(); logf.Close(); close(d.exited) }()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		c, err := net.DialTimeout("tcp", d.devAddr, time.Second)
-		if err == nil {
-			c.Close()
-			return
-		}
-		select {
-		case <-d.exited:
-			d.t.Fatalf("storebox exited at start %d; log:\n%s", d.starts, tail(d.logPath))
-		default:
-		}
-		if time.Now().After(deadline) {
-			d.t.Fatalf("storebox did not listen on %s in 30s; log:\n%s", d.devAddr, tail(d.logPath))
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
-func (d *daemon) kill9() {
-	d.cmd.Process.Signal(syscall.SIGKILL)
-	<-d.exited
-}
-
-func (d *daemon) stop() {
-	d.t.Helper()
-	d.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-d.exited:
-	case <-time.After(30 * time.Second):
-		d.kill9()
-		d.t.Fatalf("storebox did not stop on SIGTERM; log:\n%s", tail(d.logPath))
-	}
-}
-
-func tail(path string) string {
-	b, _ := os.ReadFile(path)
-	if len(b) > 4000 {
-		b = b[len(b)-4000:]
-	}
-	return string(b)
-}
-
 func TestKill9WhileSelling(t *testing.T) {
 	if testing.Short() {
 		t.Skip("crash test is not short")
 	}
-	root := moduleRoot(t)
-	dir := t.TempDir()
-	bin := filepath.Join(dir, "storebox")
-	build := exec.Command("go", "build", "-o", bin, "./cmd/storebox")
-	build.Dir = root
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("build storebox: %v\n%s", err, out)
-	}
-	data := filepath.Join(dir, "data")
-	devPort, httpPort := freePort(t), freePort(t)
-	cfg := filepath.Join(dir, "storebox.toml")
-	conf := fmt.Sprintf(`store_id = "crash-1"
-data_dir = %q
-
-[devices]
-listen = "127.0.0.1:%d"
-admission = "open"
-
-[discovery]
-listen = ""
-
-[mqtt]
-listen = ""
-
-[http]
-listen = "127.0.0.1:%d"
-
-[orders]
-payment_ttl = "3s"
-`, data, devPort, httpPort)
-	if err := os.WriteFile(cfg, []byte(conf), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	d := harness.New(t, "[orders]\npayment_ttl = \"3s\"\n")
 	var cat strings.Builder
 	for _, g := range catalog {
 		fmt.Fprintf(&cat, `{"gid":%q,"barcode":"","gname":"crash %s","price":%d,"unit":%q,"stock":{"main":%d}}`+"\n", g.gid, g.gid, g.price, g.unit, g.stock)
 	}
-	catPath := filepath.Join(dir, "catalog.jsonl")
+	catPath := filepath.Join(t.TempDir(), "catalog.jsonl")
 	os.WriteFile(catPath, []byte(cat.String()), 0o644)
-	if out, err := exec.Command(bin, "catalog", "import", catPath, "--config", cfg).CombinedOutput(); err != nil {
+	if out, err := d.Run("catalog", "import", catPath); err != nil {
 		t.Fatalf("catalog import: %v\n%s", err, out)
 	}
-
-	d := &daemon{t: t, bin: bin, cfg: cfg, devAddr: fmt.Sprintf("127.0.0.1:%d", devPort), logPath: filepath.Join(dir, "storebox.log")}
 	bk := &book{orders: map[string]*acked{}}
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 7))
 	for cycle := range cycles {
-		d.start()
+		d.Start()
 		ctx, cancel := context.WithCancel(context.Background())
 		var wg sync.WaitGroup
 		for i := range terminals {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				sellUntilDead(ctx, d.devAddr, fmt.Sprintf("T-%02d", i), cycle, bk, uint64(cycle*1000+i))
+				sellUntilDead(ctx, d.DevAddr, fmt.Sprintf("T-%02d", i), cycle, bk, uint64(cycle*1000+i))
 			}()
 		}
 		time.Sleep(time.Duration(600+rng.IntN(1400)) * time.Millisecond)
-		d.kill9()
+		d.Kill()
 		cancel()
 		wg.Wait()
 	}
-	d.start()
-	verifyLive(t, d.devAddr, bk)
-	d.stop()
-	verifyDisk(t, data, bk)
+	d.Start()
+	verifyLive(t, d.DevAddr, bk)
+	if err := d.Stop(); err != nil {
+		t.Fatalf("stop: %v\n%s", err, d.Log())
+	}
+	verifyDisk(t, d.DataDir, bk)
 	bk.mu.Lock()
 	defer bk.mu.Unlock()
 	for _, e := range bk.errs {
