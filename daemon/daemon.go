@@ -375,12 +375,8 @@ func (d *Daemon) Status() StatusSnapshot {
 		Sessions: byKind, Conns: conns, Pending: []store.Device{}, Online: d.Devices.Sessions(),
 		Doors: []any{}, Scales: []any{}, Orders: OrdersStatus{Counts: map[string]int{}, Recent: []any{}, NeedsReview: []any{}},
 	}
-	if devs, err := d.Store.Devices(); err == nil {
-		for _, dv := range devs {
-			if dv.Status == store.DevicePending {
-				s.Pending = append(s.Pending, dv)
-			}
-		}
+	if pending, err := d.Store.PendingDevices(); err == nil {
+		s.Pending = pending
 	}
 	if q, err := d.Store.QueueStats(); err == nil {
 		s.Queue = QueueStatus{Depth: q.Depth, DeadLetters: q.DeadLetters, LastSeq: q.LastSeq, Oldest: q.Oldest, Upstream: d.cfg.Upstream.URL != ""}

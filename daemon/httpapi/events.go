@@ -36,7 +36,10 @@ type Events struct {
 	// build takes longer than MaxBuildShare × Interval (a very large store),
 	// the next check waits build/MaxBuildShare instead. Default 0.005.
 	MaxBuildShare float64
-	Log           *slog.Logger
+	// Linger keeps building for a while after the last client left, so a
+	// reloaded page gets the current state at once (default 10s).
+	Linger time.Duration
+	Log    *slog.Logger
 
 	once     sync.Once
 	volatile *regexp.Regexp
@@ -66,6 +69,9 @@ func (e *Events) init() {
 		}
 		if e.Keepalive <= 0 {
 			e.Keepalive = 15 * time.Second
+		}
+		if e.Linger <= 0 {
+			e.Linger = 10 * time.Second
 		}
 		if e.MaxBuildShare <= 0 {
 			e.MaxBuildShare = 0.005
@@ -186,11 +192,19 @@ func (e *Events) unsubscribe(ch chan []byte) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	delete(e.subs, ch)
-	if len(e.subs) == 0 && e.stop != nil {
-		close(e.stop)
-		e.stop = nil
-		e.last = nil
+	if len(e.subs) > 0 || e.stop == nil {
+		return
 	}
+	stop := e.stop
+	time.AfterFunc(e.Linger, func() {
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		if len(e.subs) == 0 && e.stop == stop {
+			close(e.stop)
+			e.stop = nil
+			e.last = nil
+		}
+	})
 }
 
 // ServeHTTP streams events until the client goes away.

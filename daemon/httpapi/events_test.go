@@ -115,7 +115,7 @@ func noStatus(t *testing.T, ch <-chan string, during time.Duration) {
 
 func TestEventsSendOnlyOnChange(t *testing.T) {
 	src := &source{s: snap{Name: "a", Online: []sess{{ID: "T1", LastFrame: "x"}}}}
-	ev := &Events{Snapshot: src.get, Interval: 20 * time.Millisecond, Volatile: StatusVolatile, Log: slog.New(slog.DiscardHandler)}
+	ev := &Events{Snapshot: src.get, Interval: 20 * time.Millisecond, Linger: 100 * time.Millisecond, Volatile: StatusVolatile, Log: slog.New(slog.DiscardHandler)}
 	srv := httptest.NewServer(ev)
 	defer srv.Close()
 
@@ -152,7 +152,7 @@ func TestEventsSendOnlyOnChange(t *testing.T) {
 	}
 	stop2()
 	stop()
-	// With no client left, building stops.
+	// With no client left, building stops after the linger.
 	deadline := time.Now().Add(5 * time.Second)
 	for {
 		ev.mu.Lock()

@@ -27,13 +27,17 @@
     if (m > 0) return m + "m " + sec + "s";
     return sec + "s";
   }
+  // Formatters are made once: toLocale*String builds one per call, which
+  // shows with 200 rows.
+  const timeFmt = new Intl.DateTimeFormat(undefined, { hour: "numeric", minute: "2-digit", second: "2-digit" });
+  const dateTimeFmt = new Intl.DateTimeFormat(undefined, { year: "numeric", month: "short", day: "numeric", hour: "numeric", minute: "2-digit", second: "2-digit" });
   function time(v) {
     if (!v || typeof v !== "string" || v.startsWith("0001-")) return "–";
     const t = new Date(v);
     if (isNaN(t)) return v;
     const now = new Date();
-    const same = t.toDateString() === now.toDateString();
-    return same ? t.toLocaleTimeString() : t.toLocaleString();
+    const same = t.getFullYear() === now.getFullYear() && t.getMonth() === now.getMonth() && t.getDate() === now.getDate();
+    return same ? timeFmt.format(t) : dateTimeFmt.format(t);
   }
   // money: integer minor units → "12.34"; never through floats.
   function money(v) {
@@ -329,6 +333,7 @@
     if (!window.EventSource) { poll(); return; }
     const es = new EventSource("/api/v1/events");
     es.addEventListener("status", (ev) => {
+      if (snap === null && performance.mark) performance.mark("storebox-first-event");
       let s;
       try { s = JSON.parse(ev.data); } catch (e) { return; }
       const first = snap === null;
