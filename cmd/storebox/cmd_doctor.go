@@ -35,7 +35,7 @@ It exits non-zero when any check fails.`,
 			var results []doctor.Result
 			cfg, err := g.loadConfig()
 			if err != nil {
-				results = []doctor.Result{doctor.ConfigError(g.configPath, err)}
+				results = []doctor.Result{doctor.ConfigError(err)}
 			} else {
 				results = doctor.Run(cmd.Context(), cfg)
 			}

@@ -109,11 +109,9 @@ func RunWith(ctx context.Context, cfg *config.Config, opt Options) []Result {
 	return out
 }
 
-// ConfigError is the result for a config that did not load.
-func ConfigError(path string, err error) Result {
-	if path == "" {
-		path = "config"
-	}
+// ConfigError is the result for a config that did not load; the other
+// checks need a config, so it is the only one.
+func ConfigError(err error) Result {
 	return Result{Level: Fail, Check: "config", Detail: err.Error(),
 		Fix: "fix the key at the line shown (`storebox config check` validates without starting)"}
 }
