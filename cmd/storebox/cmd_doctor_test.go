@@ -20,7 +20,7 @@ func runDoctor(cfgFile string, args ...string) (string, error) {
 }
 
 func TestDoctorCommandGood(t *testing.T) {
-	cfgFile, _ := startDaemon(t, "")
+	cfgFile, _ := startStatusDaemon(t, "")
 	out, err := runDoctor(cfgFile)
 	if err != nil {
 		t.Fatalf("doctor on a running good setup: %v\n%s", err, out)

@@ -21,7 +21,7 @@ import (
 
 // startDaemon runs a real daemon in-process on free loopback ports and
 // returns its config file.
-func startDaemon(t *testing.T, extra string) (cfgFile string, cfg *config.Config) {
+func startStatusDaemon(t *testing.T, extra string) (cfgFile string, cfg *config.Config) {
 	t.Helper()
 	dir := t.TempDir()
 	free := func() string {
@@ -84,7 +84,7 @@ listen = %q
 
 // loginOnce logs a device in over TCP (line mode) and returns the reply's
 // error code ("" when admitted).
-func loginOnce(t *testing.T, addr, equipID string) string {
+func statusLoginOnce(t *testing.T, addr, equipID string) string {
 	t.Helper()
 	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
 	if err != nil {
@@ -123,8 +123,8 @@ func runStatus(t *testing.T, cfgFile string, args ...string) (string, error) {
 }
 
 func TestStatusCommand(t *testing.T) {
-	cfgFile, cfg := startDaemon(t, "")
-	if code := loginOnce(t, cfg.Devices.Listen, "T-NEW"); code != "pending_approval" {
+	cfgFile, cfg := startStatusDaemon(t, "")
+	if code := statusLoginOnce(t, cfg.Devices.Listen, "T-NEW"); code != "pending_approval" {
 		t.Fatalf("login code %q, want pending_approval", code)
 	}
 	out, err := runStatus(t, cfgFile)
