@@ -6,8 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"regexp"
-	"strings"
+	"slices"
 	"sync"
 	"time"
 )
@@ -42,7 +41,7 @@ type Events struct {
 	Log    *slog.Logger
 
 	once     sync.Once
-	volatile *regexp.Regexp
+	volatile [][]byte // `"name":` of each Volatile member
 	closed   chan struct{}
 	closeMu  sync.Once
 
@@ -79,15 +78,8 @@ func (e *Events) init() {
 		if e.Log == nil {
 			e.Log = slog.New(slog.DiscardHandler)
 		}
-		if len(e.Volatile) > 0 {
-			names := make([]string, len(e.Volatile))
-			for i, n := range e.Volatile {
-				names[i] = regexp.QuoteMeta(n)
-			}
-			// Matches "name":value for a string, number or flat object value
-			// in compact JSON. A name inside a string value is escaped
-			// (\"name\") and does not match.
-			e.volatile = regexp.MustCompile(`"(` + strings.Join(names, "|") + `)":("(?:[^"\\]|\\.)*"|[-+0-9.eE]+|\{[^{}]*\}|null|true|false)`)
+		for _, n := range e.Volatile {
+			e.volatile = append(e.volatile, []byte(`"`+n+`":`))
 		}
 		e.subs = map[chan []byte]struct{}{}
 		e.closed = make(chan struct{})
@@ -102,11 +94,81 @@ func (e *Events) Close() {
 }
 
 // key is the payload with volatile values blanked, for change detection.
+// It works on compact encoding/json output, where `"name":` can only be a
+// member name (a quote inside a string value is escaped). A plain scan, not
+// a regexp: it runs on every tick over up to ~50 KB.
 func (e *Events) key(b []byte) []byte {
-	if e.volatile == nil {
+	type span struct{ from, to int }
+	var spans []span
+	for _, k := range e.volatile {
+		for off := 0; off < len(b); {
+			i := bytes.Index(b[off:], k)
+			if i < 0 {
+				break
+			}
+			from := off + i + len(k)
+			to := skipValue(b, from)
+			spans = append(spans, span{from, to})
+			off = to
+		}
+	}
+	if len(spans) == 0 {
 		return b
 	}
-	return e.volatile.ReplaceAll(b, []byte(`"$1":0`))
+	slices.SortFunc(spans, func(a, b span) int { return a.from - b.from })
+	out := make([]byte, 0, len(b))
+	prev := 0
+	for _, sp := range spans {
+		if sp.from < prev {
+			continue
+		}
+		out = append(out, b[prev:sp.from]...)
+		out = append(out, '0')
+		prev = sp.to
+	}
+	return append(out, b[prev:]...)
+}
+
+// skipValue returns the end of the JSON value starting at b[i].
+func skipValue(b []byte, i int) int {
+	if i >= len(b) {
+		return len(b)
+	}
+	switch b[i] {
+	case '"':
+		for j := i + 1; j < len(b); j++ {
+			switch b[j] {
+			case '\\':
+				j++
+			case '"':
+				return j + 1
+			}
+		}
+		return len(b)
+	case '{', '[':
+		depth := 0
+		for j := i; j < len(b); j++ {
+			switch b[j] {
+			case '"':
+				j = skipValue(b, j) - 1
+			case '{', '[':
+				depth++
+			case '}', ']':
+				depth--
+				if depth == 0 {
+					return j + 1
+				}
+			}
+		}
+		return len(b)
+	}
+	for j := i; j < len(b); j++ {
+		switch b[j] {
+		case ',', '}', ']':
+			return j
+		}
+	}
+	return len(b)
 }
 
 // build makes one snapshot and reports whether it differs from the last.

@@ -2,7 +2,9 @@ package httpapi
 
 import (
 	"bufio"
+	"bytes"
 	"context"
+	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
@@ -277,4 +279,45 @@ func TestEventsEndOnShutdown(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
+}
+
+func TestKeyBlanksVolatileValues(t *testing.T) {
+	e := &Events{Volatile: []string{"at", "counters", "uptime_s"}}
+	e.init()
+	for in, want := range map[string]string{
+		`{"uptime_s":12,"name":"x"}`:                                `{"uptime_s":0,"name":"x"}`,
+		`{"a":[{"at":"2026-01-01T00:00:00Z","w":1},{"at":null}]}`:   `{"a":[{"at":0,"w":1},{"at":0}]}`,
+		`{"counters":{"frames":3,"s":"}\"{"},"at":"x\"y","k":true}`: `{"counters":0,"at":0,"k":true}`,
+		`{"name":"\"at\":5","uptime_s":-1.5e3}`:                     `{"name":"\"at\":5","uptime_s":0}`,
+		`{"nested":{"counters":[1,[2,3]],"keep":"at"}}`:             `{"nested":{"counters":0,"keep":"at"}}`,
+		`{"at":`: `{"at":0`,
+	} {
+		if got := string(e.key([]byte(in))); got != want {
+			t.Errorf("key(%s) = %s, want %s", in, got, want)
+		}
+	}
+}
+
+func FuzzKey(f *testing.F) {
+	f.Add([]byte(`{"uptime_s":12,"online":[{"last_frame":"x","at":{"a":"}"}}]}`))
+	f.Add([]byte(`{"at":"\\"}`))
+	e := &Events{Volatile: StatusVolatile}
+	e.init()
+	f.Fuzz(func(t *testing.T, b []byte) {
+		k := e.key(b) // must not panic on anything
+		if !json.Valid(b) {
+			return
+		}
+		// The feed only ever sees encoding/json output.
+		var v any
+		json.Unmarshal(b, &v)
+		b, _ = json.Marshal(v)
+		k = e.key(b)
+		if !json.Valid(k) {
+			t.Fatalf("key of valid JSON is not JSON: %q -> %q", b, k)
+		}
+		if k2 := e.key(k); !bytes.Equal(k2, k) {
+			t.Fatalf("key not idempotent: %q -> %q -> %q", b, k, k2)
+		}
+	})
 }
