@@ -14,7 +14,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"syscall"
 	"time"
 
 	"github.com/storebox/storebox/daemon/config"
@@ -100,7 +99,7 @@ func RunWith(ctx context.Context, cfg *config.Config, opt Options) []Result {
 	var out []Result
 	out = append(out, checkConfig(cfg))
 	d := probeDaemon(ctx, cfg)
-	out = append(out, d.result())
+	out = append(out, d.result(cfg.StoreID))
 	out = append(out, checkDataDir(cfg.DataDir, opt)...)
 	out = append(out, checkPorts(cfg, d)...)
 	out = append(out, checkScales(ctx, cfg, d)...)
@@ -192,7 +191,7 @@ func probeDaemon(ctx context.Context, cfg *config.Config) *daemonInfo {
 	return d
 }
 
-func (d *daemonInfo) result() Result {
+func (d *daemonInfo) result(storeID string) Result {
 	switch {
 	case d.base == "":
 		return Result{Level: Warn, Check: "daemon", Detail: "http.listen is empty, so the local API cannot be asked whether it runs", Fix: "set http.listen (default \":8680\")"}
@@ -200,6 +199,9 @@ func (d *daemonInfo) result() Result {
 		return Result{Level: Warn, Check: "daemon", Detail: "not running (no answer at " + d.base + "/healthz)", Fix: "start it: `systemctl start storebox` (or `storebox run`); `journalctl -u storebox` shows why it stopped"}
 	case d.statusErr != nil:
 		return Result{Level: Warn, Check: "daemon", Detail: "answers /healthz but not its status: " + d.statusErr.Error(), Fix: "check `journalctl -u storebox`"}
+	case d.status.StoreID != storeID:
+		return Result{Level: Warn, Check: "daemon", Detail: fmt.Sprintf("the storebox answering at %s is store %q, this config is store %q", d.base, d.status.StoreID, storeID),
+			Fix: "run doctor with the config the service uses (--config /etc/storebox/storebox.toml)"}
 	case !d.status.Ready:
 		return Result{Level: Warn, Check: "daemon", Detail: fmt.Sprintf("running (version %s) but not ready", d.status.Version), Fix: "wait a few seconds; if it stays so, check `journalctl -u storebox`"}
 	}
@@ -253,12 +255,11 @@ func checkDataDir(dir string, opt Options) []Result {
 	} else {
 		out = append(out, Result{Level: OK, Check: name, Detail: abs + " is writable"})
 	}
-	var st syscall.Statfs_t
-	if err := syscall.Statfs(target, &st); err != nil {
+	free, err := freeBytes(target)
+	if err != nil {
 		out = append(out, Result{Level: Warn, Check: "disk space", Detail: fmt.Sprintf("cannot read free space of %s: %v", target, err)})
 		return out
 	}
-	free := st.Bavail * uint64(st.Bsize)
 	r := Result{Level: OK, Check: "disk space", Detail: fmt.Sprintf("%s free on %s", bytesHuman(free), target)}
 	switch {
 	case free < opt.FailFree:

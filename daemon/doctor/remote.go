@@ -8,7 +8,6 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/grandcat/zeroconf"
@@ -43,7 +42,7 @@ func checkScales(ctx context.Context, cfg *config.Config, d *daemonInfo) []Resul
 			out = append(out, Result{Level: Fail, Check: name + " port", Detail: sc.Port + " is not a serial device (" + fi.Mode().Type().String() + ")", Fix: "point " + key + " at the scale's tty, e.g. /dev/serial/by-id/usb-..."})
 			continue
 		}
-		if err := syscall.Access(sc.Port, 6 /* R_OK|W_OK */); err != nil {
+		if err := canReadWrite(sc.Port); err != nil {
 			out = append(out, Result{Level: Fail, Check: name + " port", Detail: fmt.Sprintf("%s: no read/write permission (%v, mode %s)", sc.Port, err, fi.Mode().Perm()), Fix: dialoutFix})
 			continue
 		}
