@@ -18,5 +18,7 @@ func subcommands(g *globals) []*cobra.Command {
 		scaleCommand(g),
 		simCommand(),
 		syncCommand(g),
+		statusCommand(g),
+		doctorCommand(g),
 	}
 }
