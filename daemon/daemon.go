@@ -309,11 +309,7 @@ func (d *Daemon) routes() {
 	h.Mux.HandleFunc("GET /debug/pprof/goroutine", h.Admin(pprof.Handler("goroutine").ServeHTTP))
 	// Status page and its live feed; the feed carries the first
 	// PageOnlineMax sessions (the counts cover all of them).
-	h.MountStatusPage(func() any {
-		s := d.Status()
-		s.Online = s.Online[:min(len(s.Online), httpapi.PageOnlineMax)]
-		return s
-	})
+	h.MountStatusPage(func() any { return d.status(httpapi.PageOnlineMax) })
 }
 
 func nonNilSlice[T any](xs []T) []T {
@@ -366,13 +362,17 @@ type QueueStatus struct {
 	LastErrorAt time.Time `json:"last_error_at,omitempty"`
 }
 
-// Status builds the status snapshot.
-func (d *Daemon) Status() StatusSnapshot {
+// Status builds the status snapshot with every online session.
+func (d *Daemon) Status() StatusSnapshot { return d.status(-1) }
+
+// status builds the snapshot with at most onlineLimit online sessions (all
+// when negative); the counts always cover every session.
+func (d *Daemon) status(onlineLimit int) StatusSnapshot {
 	byKind, conns := d.Devices.Counts()
 	s := StatusSnapshot{
 		StoreID: d.cfg.StoreID, StoreName: d.cfg.StoreName, Version: d.version, Started: d.started.UTC(),
 		UptimeS: int64(time.Since(d.started).Seconds()), Ready: d.Ready(), Goods: d.Store.GoodsCount(),
-		Sessions: byKind, Conns: conns, Pending: []store.Device{}, Online: d.Devices.Sessions(),
+		Sessions: byKind, Conns: conns, Pending: []store.Device{}, Online: d.Devices.SessionsLimit(onlineLimit),
 		Doors: []any{}, Scales: []any{}, Orders: OrdersStatus{Counts: map[string]int{}, Recent: []any{}, NeedsReview: []any{}},
 	}
 	if pending, err := d.Store.PendingDevices(); err == nil {

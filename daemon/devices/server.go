@@ -221,15 +221,31 @@ type SessionInfo struct {
 	LastFrame time.Time `json:"last_frame"`
 }
 
-// Sessions lists logged-in sessions.
-func (s *Server) Sessions() []SessionInfo {
+// Sessions lists logged-in sessions by equipId.
+func (s *Server) Sessions() []SessionInfo { return s.SessionsLimit(-1) }
+
+// SessionsLimit lists the first n logged-in sessions by equipId (all when
+// n < 0), describing only those it returns: the status page shows 200 of
+// 10,000 without paying for the rest.
+func (s *Server) SessionsLimit(n int) []SessionInfo {
+	type entry struct {
+		id string
+		c  *Session
+	}
 	s.mu.Lock()
-	out := make([]SessionInfo, 0, len(s.sessions))
-	for _, c := range s.sessions {
-		out = append(out, c.info())
+	all := make([]entry, 0, len(s.sessions))
+	for id, c := range s.sessions {
+		all = append(all, entry{id, c})
 	}
 	s.mu.Unlock()
-	sort.Slice(out, func(i, j int) bool { return out[i].EquipID < out[j].EquipID })
+	sort.Slice(all, func(i, j int) bool { return all[i].id < all[j].id })
+	if n >= 0 && n < len(all) {
+		all = all[:n]
+	}
+	out := make([]SessionInfo, len(all))
+	for i, e := range all {
+		out[i] = e.c.info()
+	}
 	return out
 }
 
