@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/storebox/storebox/test/harness"
 )
 
 // syncBuffer collects the daemon's output while the test reads it.
@@ -33,20 +35,8 @@ func (b *syncBuffer) String() string {
 	return b.buf.String()
 }
 
-// buildStorebox compiles ./cmd/storebox.
-func buildStorebox(t *testing.T) string {
-	t.Helper()
-	goTool, err := exec.LookPath("go")
-	if err != nil {
-		t.Skip("go tool not on PATH")
-	}
-	exe := filepath.Join(t.TempDir(), "storebox")
-	cmd := exec.Command(goTool, "build", "-o", exe, "../cmd/storebox")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("build storebox: %v\n%s", err, out)
-	}
-	return exe
-}
+// buildStorebox compiles ./cmd/storebox once per test binary.
+func buildStorebox(t *testing.T) string { return harness.Binary(t) }
 
 func freePorts(t *testing.T, n int) []int {
 	t.Helper()
