@@ -87,8 +87,12 @@ func (d *Daemon) Run(ctx context.Context) error {
 	}
 	d.ready.Store(true)
 	sdnotify.Ready()
+	httpAddr := "off"
+	if d.HTTP != nil {
+		httpAddr = d.HTTP.Addr().String()
+	}
 	d.log.Info("storebox ready", "version", d.version, "store", d.cfg.StoreID, "devices", d.Devices.Addr().String(),
-		"http", d.HTTP.Addr().String(), "data_dir", d.cfg.DataDir, "startup", time.Since(d.started).Round(time.Millisecond))
+		"http", httpAddr, "data_dir", d.cfg.DataDir, "startup", time.Since(d.started).Round(time.Millisecond))
 	go func() {
 		d.Store.WaitIndexed()
 		d.log.Info("catalog indexed", "goods", d.Store.GoodsCount(), "after", time.Since(d.started).Round(time.Millisecond))

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -125,3 +126,32 @@ func TestNewerSchemaRefusedAndUntouched(t *testing.T) {
 		t.Fatal("store file was rewritten")
 	}
 }
+
+// Every optional listener can be switched off; the daemon still starts and
+// serves devices.
+func TestOptionalListenersOff(t *testing.T) {
+	d := harness.New(t, "")
+	cfg := filepath.Join(t.TempDir(), "min.toml")
+	os.WriteFile(cfg, []byte("data_dir = "+strconvQuote(d.DataDir)+"\n[devices]\nlisten = "+strconvQuote(d.DevAddr)+"\nadmission = \"open\"\n[discovery]\nlisten = \"\"\n[mqtt]\nlisten = \"\"\n[http]\nlisten = \"\"\n"), 0o644)
+	d.Config = cfg
+	if err := d.StartNoWait(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for !strings.Contains(d.Log(), "storebox ready") {
+		if time.Now().After(deadline) {
+			t.Fatalf("not ready:\n%s", d.Log())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	dev, err := d.Dial("T-MIN")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dev.Login(t, nil)
+	if err := d.Stop(); err != nil {
+		t.Fatalf("%v\n%s", err, d.Log())
+	}
+}
+
+func strconvQuote(s string) string { return strconv.Quote(s) }
