@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"time"
 
 	"go.etcd.io/bbolt"
@@ -16,21 +17,41 @@ import (
 // AppendEvent appends a business fact to the outbox in this transaction, so
 // the fact and the state change that caused it commit or vanish together.
 func (t *Tx) AppendEvent(typ string, data any) (ledger.Event, error) {
-	raw, err := json.Marshal(data)
-	if err != nil {
-		return ledger.Event{}, fmt.Errorf("append event %s: %w", typ, err)
+	var raw []byte
+	if r, ok := data.(json.RawMessage); ok && json.Valid(r) {
+		raw = r
+	} else {
+		var err error
+		if raw, err = json.Marshal(data); err != nil {
+			return ledger.Event{}, fmt.Errorf("append event %s: %w", typ, err)
+		}
 	}
 	seq := nextSeq(t.Bucket(bktMeta), keyEventSeq)
 	ev := ledger.Event{ID: newEventID(), Seq: seq, Type: typ, At: time.Now().UTC(), Data: raw}
-	v, err := json.Marshal(ev)
-	if err != nil {
-		return ledger.Event{}, err
-	}
-	if err := t.Bucket(bktOutbox).Put(u64(seq), v); err != nil {
+	if err := t.Bucket(bktOutbox).Put(u64(seq), encodeEvent(ev)); err != nil {
 		return ledger.Event{}, fmt.Errorf("append event %s: %w", typ, err)
 	}
 	t.events = true
 	return ev, nil
+}
+
+// encodeEvent writes the ledger.Event JSON by hand: json.Marshal would
+// re-validate and compact Data, which was just produced by json.Marshal and
+// is the larger part of every order write.
+func encodeEvent(ev ledger.Event) []byte {
+	typ, _ := json.Marshal(ev.Type)
+	b := make([]byte, 0, len(ev.Data)+len(typ)+96)
+	b = append(b, `{"id":"`...)
+	b = append(b, ev.ID...) // "ev_" + hex: nothing to escape
+	b = append(b, `","seq":`...)
+	b = strconv.AppendUint(b, ev.Seq, 10)
+	b = append(b, `,"type":`...)
+	b = append(b, typ...)
+	b = append(b, `,"at":"`...)
+	b = ev.At.AppendFormat(b, time.RFC3339Nano)
+	b = append(b, `","data":`...)
+	b = append(b, ev.Data...)
+	return append(b, '}')
 }
 
 // AppendEvent appends one event in its own transaction (for facts that
