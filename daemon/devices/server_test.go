@@ -416,3 +416,33 @@ func TestThousandConcurrentSessions(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestPipelinedRequestsAndHalfFrames(t *testing.T) {
+	h := newHarness(t, Config{})
+	cl := h.dial(t, frame.ModeLength, "T-PIPE")
+	cl.mustLogin(nil)
+	var batch []byte
+	for i := 1; i <= 20; i++ {
+		batch = frame.Append(batch, frame.ModeLength, []byte(fmt.Sprintf(`{"head":{"action":"getGoods","seq":%d},"body":{"gid":"G1"}}`, 100+i)))
+	}
+	cl.sendRaw(batch)
+	for i := 1; i <= 20; i++ {
+		r, err := cl.read()
+		if err != nil || *r.Head.Seq != int64(100+i) || r.exception() != "" {
+			t.Fatalf("reply %d: %s %v", i, r.Raw, err)
+		}
+	}
+	// A whole request followed by half of the next: the first reply must
+	// not wait for the rest of the second request.
+	next := frame.Append(nil, frame.ModeLength, []byte(`{"head":{"action":"getGoods","seq":2},"body":{"gid":"G2"}}`))
+	cl.sendRaw(append(frame.Append(nil, frame.ModeLength, []byte(`{"head":{"action":"getGoods","seq":1},"body":{"gid":"G1"}}`)), next[:10]...))
+	cl.c.SetReadDeadline(time.Now().Add(3 * time.Second))
+	p, err := cl.fr.Next()
+	if err != nil || !bytes.Contains(p, []byte(`"seq":1`)) {
+		t.Fatalf("first reply held back: %q %v", p, err)
+	}
+	cl.sendRaw(next[10:])
+	if r, err := cl.read(); err != nil || *r.Head.Seq != 2 {
+		t.Fatalf("second reply: %+v %v", r, err)
+	}
+}

@@ -26,6 +26,7 @@ type Session struct {
 
 	out       chan []byte
 	wmu       sync.Mutex // one writer at a time: replies inline, pushes from writeLoop
+	held      []byte     // replies held while pipelined requests are buffered (session goroutine only)
 	done      chan struct{}
 	closeOnce sync.Once
 	closeWhy  atomic.Value
@@ -114,12 +115,37 @@ func (c *Session) frameBytes(payload []byte) []byte {
 // to writeLoop; while pushes are queued it queues behind them instead. A
 // device that stops reading blocks only its own session, until the write
 // deadline closes it.
+//
+// A device that pipelines requests gets its replies in one write: while
+// another whole request is already buffered, replies are held (up to 64 KiB)
+// and written together before the session can wait for input again.
 func (c *Session) reply(payload []byte) {
 	b := c.frameBytes(payload)
 	if len(c.out) > 0 {
+		c.flushHeld()
 		c.enqueueFramed(b)
 		return
 	}
+	if c.fr.HasFrame() && len(c.held)+len(b) < 64<<10 {
+		c.held = append(c.held, b...)
+		return
+	}
+	if len(c.held) > 0 {
+		b = append(c.held, b...)
+		c.held = c.held[:0]
+	}
+	c.write(b)
+}
+
+// flushHeld writes replies held back by reply.
+func (c *Session) flushHeld() {
+	if len(c.held) > 0 {
+		c.write(c.held)
+		c.held = c.held[:0]
+	}
+}
+
+func (c *Session) write(b []byte) {
 	c.wmu.Lock()
 	c.nc.SetWriteDeadline(time.Now().Add(c.srv.cfg.WriteTimeout))
 	_, err := c.nc.Write(b)
@@ -198,6 +224,9 @@ func (c *Session) run(ctx context.Context) {
 	go c.writeLoop()
 	defer c.close("connection ended")
 	for {
+		if !c.fr.HasFrame() {
+			c.flushHeld() // Next may wait for input: nothing may stay held
+		}
 		c.nc.SetReadDeadline(time.Now().Add(c.srv.readTimeout()))
 		payload, err := c.fr.Next()
 		if err != nil {

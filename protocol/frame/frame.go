@@ -61,6 +61,23 @@ func NewReader(r io.Reader, max int) *Reader {
 	return &Reader{br: bufio.NewReaderSize(r, 2048), max: max}
 }
 
+// HasFrame reports whether a whole frame is already buffered, so Next will
+// return without waiting for the connection.
+func (r *Reader) HasFrame() bool {
+	n := r.br.Buffered()
+	if n == 0 {
+		return false
+	}
+	buf, _ := r.br.Peek(n)
+	switch r.mode {
+	case ModeLine:
+		return bytes.IndexByte(buf, '\n') >= 0
+	case ModeLength:
+		return len(buf) >= 4 && uint64(len(buf)-4) >= uint64(binary.BigEndian.Uint32(buf))
+	}
+	return false
+}
+
 // Mode reports the framing chosen by the first byte (ModeUnknown before it).
 func (r *Reader) Mode() Mode { return r.mode }
 

@@ -103,3 +103,21 @@ func FuzzReader(f *testing.F) {
 		}
 	})
 }
+
+func TestHasFrame(t *testing.T) {
+	two := append(Append(nil, ModeLength, []byte(`{"a":1}`)), Append(nil, ModeLength, []byte(`{"b":2}`))...)
+	r := NewReader(bytes.NewReader(append(two, 0, 0)), 0)
+	r.Next()
+	if !r.HasFrame() {
+		t.Fatal("second frame is buffered")
+	}
+	r.Next()
+	if r.HasFrame() {
+		t.Fatal("two stray bytes are not a frame")
+	}
+	l := NewReader(strings.NewReader("{\"a\":1}\n{\"b\""), 0)
+	l.Next()
+	if l.HasFrame() {
+		t.Fatal("half a line is not a frame")
+	}
+}
