@@ -446,3 +446,18 @@ func TestPipelinedRequestsAndHalfFrames(t *testing.T) {
 		t.Fatalf("second reply: %+v %v", r, err)
 	}
 }
+
+func TestRepliesBeforeABadFrameAreSent(t *testing.T) {
+	h := newHarness(t, Config{})
+	cl := h.dial(t, frame.ModeLength, "T-BADPIPE")
+	cl.mustLogin(nil)
+	b := frame.Append(nil, frame.ModeLength, []byte(`{"head":{"action":"getGoods","seq":7},"body":{"gid":"G1"}}`))
+	cl.sendRaw(append(b, 0, 0, 0, 0)) // then a zero-length frame
+	r, err := cl.read()
+	if err != nil || *r.Head.Seq != 7 || r.exception() != "" {
+		t.Fatalf("reply before the bad frame: %+v %v", r, err)
+	}
+	if r, err := cl.read(); err != nil || r.code() != "bad_request" {
+		t.Fatalf("error frame: %+v %v", r, err)
+	}
+}

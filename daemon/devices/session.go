@@ -251,6 +251,7 @@ func (c *Session) run(ctx context.Context) {
 }
 
 func (c *Session) readFailed(err error) {
+	c.flushHeld() // replies to the requests before the bad one still go out
 	var ne net.Error
 	switch {
 	case errors.Is(err, frame.ErrTooLarge), errors.Is(err, frame.ErrZeroLength), errors.Is(err, frame.ErrModeViolation):
