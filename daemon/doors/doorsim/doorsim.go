@@ -100,12 +100,13 @@ func Start(ctx context.Context, cfg Config) (*Door, error) {
 			OnPublishReceived: []func(paho.PublishReceived) (bool, error){d.onPublish},
 		},
 	}
-	d.cm, err = autopaho.NewConnection(ctx, ac)
+	cm, err := autopaho.NewConnection(ctx, ac)
 	if err != nil {
 		return nil, fmt.Errorf("doorsim: connect %s: %w", cfg.Broker, err)
 	}
+	d.setConn(cm)
 	up := make(chan error, 1)
-	go func() { up <- d.cm.AwaitConnection(ctx) }()
+	go func() { up <- cm.AwaitConnection(ctx) }()
 	select {
 	case err := <-up:
 		if err != nil {
@@ -113,12 +114,27 @@ func Start(ctx context.Context, cfg Config) (*Door, error) {
 		}
 		return d, nil
 	case err := <-refused:
-		_ = d.cm.Disconnect(context.Background())
+		_ = cm.Disconnect(context.Background())
 		return nil, fmt.Errorf("doorsim: broker %s refused door %s: %w", cfg.Broker, cfg.DoorID, err)
 	}
 }
 
+// setConn records the connection manager. OnConnectionUp can run before
+// NewConnection has returned, so both places set it, under the lock.
+func (d *Door) setConn(cm *autopaho.ConnectionManager) {
+	d.mu.Lock()
+	d.cm = cm
+	d.mu.Unlock()
+}
+
+func (d *Door) conn() *autopaho.ConnectionManager {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.cm
+}
+
 func (d *Door) onUp(cm *autopaho.ConnectionManager, _ *paho.Connack) {
+	d.setConn(cm)
 	d.log.Info("door connected")
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -172,7 +188,7 @@ func (d *Door) handle(c doormsg.Cmd) {
 }
 
 func (d *Door) publish(ctx context.Context, kind string, body []byte, retain bool) error {
-	_, err := d.cm.Publish(ctx, &paho.Publish{Topic: d.topics[kind], Payload: body, QoS: 1, Retain: retain})
+	_, err := d.conn().Publish(ctx, &paho.Publish{Topic: d.topics[kind], Payload: body, QoS: 1, Retain: retain})
 	if err != nil {
 		d.log.Warn("publish", "topic", d.topics[kind], "error", err)
 		return fmt.Errorf("publish %s: %w", kind, err)
@@ -203,7 +219,7 @@ func (d *Door) Close() {
 	d.mu.Unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	_ = d.cm.Disconnect(ctx)
+	_ = d.conn().Disconnect(ctx)
 }
 
 // Run is the interactive simulator: it prints every cmd to out and reads
