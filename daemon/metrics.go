@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -14,6 +15,14 @@ type metrics struct {
 	reg     *prometheus.Registry
 	actions *prometheus.CounterVec
 	latency *prometheus.HistogramVec
+	// byAction caches the children per action and code: resolving label
+	// values hashes them, and this runs on every device request.
+	byAction sync.Map // action+"\x00"+code → actionMetrics
+}
+
+type actionMetrics struct {
+	count   prometheus.Counter
+	latency prometheus.Observer
 }
 
 func newMetrics() *metrics {
@@ -35,8 +44,14 @@ func (m *metrics) observeAction(action, code string, d time.Duration) {
 	if code == "" {
 		code = "ok"
 	}
-	m.actions.WithLabelValues(action, code).Inc()
-	m.latency.WithLabelValues(action).Observe(d.Seconds())
+	key := action + "\x00" + code
+	v, ok := m.byAction.Load(key)
+	if !ok {
+		v, _ = m.byAction.LoadOrStore(key, actionMetrics{m.actions.WithLabelValues(action, code), m.latency.WithLabelValues(action)})
+	}
+	am := v.(actionMetrics)
+	am.count.Inc()
+	am.latency.Observe(d.Seconds())
 }
 
 // handler serves the registry plus what is read from the components at

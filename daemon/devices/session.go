@@ -303,7 +303,7 @@ func (c *Session) handle(ctx context.Context, payload []byte) {
 	req, derr := devmsg.Decode(payload)
 	if derr != nil {
 		c.replyErr(req.Head, derr)
-		c.srv.observe(orUnknown(req.Head.Action), derr.Code, start)
+		c.srv.observe(c.srv.metricAction(req.Head.Action), derr.Code, start)
 		return
 	}
 	action := req.Head.Action
@@ -345,7 +345,7 @@ func (c *Session) handle(ctx context.Context, payload []byte) {
 		b, _ = devmsg.EncodeReply(h, nil, devmsg.Errorf(devmsg.CodeInternal, "could not encode reply"))
 	}
 	c.reply(b)
-	c.srv.observe(orUnknown(action), code, start)
+	c.srv.observe(c.srv.metricAction(action), code, start)
 	if action == "login" && err == nil && c.Kind() == KindLabel {
 		c.srv.pushLabelGoods(c) // after the reply, so the label sees it first
 	}
@@ -362,14 +362,20 @@ func (c *Session) call(ctx context.Context, h Handler, req *devmsg.Request) (bod
 	return h(ctx, c, req)
 }
 
-func orUnknown(a string) string {
-	if a == "" {
+// metricAction is the action's metrics label: a device may send any action
+// name, so names the server does not know share one label rather than
+// growing the metrics without bound.
+func (s *Server) metricAction(a string) string {
+	switch {
+	case a == "":
 		return "(none)"
+	case a == "login", a == "health":
+		return a
 	}
-	if len(a) > 64 {
-		return "(invalid)"
+	if _, ok := s.handlers[a]; ok {
+		return a
 	}
-	return a
+	return "(unknown)"
 }
 
 type loginBody struct {

@@ -47,6 +47,9 @@ type Door struct {
 
 	mu      sync.Mutex
 	closeAt *time.Timer
+
+	subscribed    chan struct{} // closed after the first cmd subscription
+	subscribeOnce sync.Once
 }
 
 // Start connects the door and waits for the first connection. ctx is the
@@ -70,7 +73,7 @@ func Start(ctx context.Context, cfg Config) (*Door, error) {
 	if err != nil {
 		return nil, fmt.Errorf("doorsim: broker address %q: %w", cfg.Broker, err)
 	}
-	d := &Door{cfg: cfg, log: cfg.Log.With("door", cfg.DoorID), topics: map[string]string{}}
+	d := &Door{cfg: cfg, log: cfg.Log.With("door", cfg.DoorID), topics: map[string]string{}, subscribed: make(chan struct{})}
 	for _, k := range []string{doormsg.KindCmd, doormsg.KindAck, doormsg.KindState, doormsg.KindEvent} {
 		d.topics[k] = doormsg.Topic(cfg.StoreID, cfg.DoorID, k)
 	}
@@ -112,7 +115,14 @@ func Start(ctx context.Context, cfg Config) (*Door, error) {
 		if err != nil {
 			return nil, fmt.Errorf("doorsim: connect %s: %w", cfg.Broker, err)
 		}
-		return d, nil
+		// Ready means subscribed to cmd: a scan sent before that would be
+		// answered with cmds this door never sees.
+		select {
+		case <-d.subscribed:
+			return d, nil
+		case <-ctx.Done():
+			return nil, fmt.Errorf("doorsim: subscribe %s: %w", cfg.Broker, ctx.Err())
+		}
 	case err := <-refused:
 		_ = cm.Disconnect(context.Background())
 		return nil, fmt.Errorf("doorsim: broker %s refused door %s: %w", cfg.Broker, cfg.DoorID, err)
@@ -144,6 +154,7 @@ func (d *Door) onUp(cm *autopaho.ConnectionManager, _ *paho.Connack) {
 			d.log.Error("subscribe to cmd refused", "error", err)
 		}
 		d.publishState(ctx, doormsg.StateClosed)
+		d.subscribeOnce.Do(func() { close(d.subscribed) })
 	}()
 }
 
