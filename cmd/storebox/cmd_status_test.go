@@ -17,6 +17,7 @@ import (
 	"github.com/storebox/storebox/daemon"
 	"github.com/storebox/storebox/daemon/config"
 	"github.com/storebox/storebox/protocol/frame"
+	"github.com/storebox/storebox/test/harness"
 )
 
 // startDaemon runs a real daemon in-process on free loopback ports and
@@ -24,14 +25,7 @@ import (
 func startStatusDaemon(t *testing.T, extra string) (cfgFile string, cfg *config.Config) {
 	t.Helper()
 	dir := t.TempDir()
-	free := func() string {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer l.Close()
-		return l.Addr().String()
-	}
+	free := func() string { return harness.FreeAddr(t) }
 	cfgFile = filepath.Join(dir, "storebox.toml")
 	text := fmt.Sprintf(`store_id = "s-status"
 store_name = "Status Store"

@@ -19,17 +19,10 @@ import (
 	"github.com/storebox/storebox/drivers/scale/scalesim"
 	"github.com/storebox/storebox/protocol/scaleproto"
 	"github.com/storebox/storebox/sync/cloudref"
+	"github.com/storebox/storebox/test/harness"
 )
 
-func freeTCP(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
+func freeTCP(t *testing.T) string { return harness.FreeAddr(t) }
 
 func freeUDP(t *testing.T) string {
 	t.Helper()
