@@ -53,6 +53,7 @@ bench: build
 	@echo "== upstream: order-to-ack latency (issue 4)"
 	$(GO) run ./test/bench/synclatency
 	@echo "== upstream: drain 1,000,000 queued events (issue 4)"
+	$(GO) run ./test/bench/drainrss
 	$(GO) test -run '^$$' -bench BenchmarkDrain -benchtime 1x ./sync/uploader/drainbench
 	@echo "== scales: serial frame to a terminal's getWeight answer at 9600 baud (issue 5)"
 	$(GO) test -run '^$$' -bench SerialFrameToGetWeight -benchtime 200x ./daemon/scales/

@@ -98,6 +98,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 		d.log.Info("catalog indexed", "goods", d.Store.GoodsCount(), "after", time.Since(d.started).Round(time.Millisecond))
 	}()
 	go sdnotify.RunWatchdog(ctx, d.Ready)
+	go d.releaseMappedPages(ctx)
 	var runErr error
 	select {
 	case <-ctx.Done():
@@ -115,6 +116,43 @@ func (d *Daemon) Run(ctx context.Context) error {
 	}
 	d.log.Info("stopped")
 	return runErr
+}
+
+// releaseMappedPages keeps the store file's pages from piling up in the
+// daemon's RSS: after a long outbox drain (or a big catalog scan) every page
+// read stays mapped. It releases them when the outbox moved by more than
+// 10,000 events since the last release, and once a minute otherwise.
+func (d *Daemon) releaseMappedPages(ctx context.Context) {
+	t := time.NewTicker(2 * time.Second)
+	defer t.Stop()
+	var lastSeq, lastDepth int
+	last := time.Now()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		q, err := d.Store.QueueStats()
+		if err != nil {
+			continue
+		}
+		moved := abs(int(q.LastSeq)-lastSeq) + abs(q.Depth-lastDepth)
+		if moved < 10000 && time.Since(last) < time.Minute {
+			continue
+		}
+		if err := d.Store.ReleaseMapped(); err != nil {
+			d.log.Debug("release mapped store pages", "err", err)
+		}
+		lastSeq, lastDepth, last = int(q.LastSeq), q.Depth, time.Now()
+	}
+}
+
+func abs(x int) int {
+	if x < 0 {
+		return -x
+	}
+	return x
 }
 
 func (d *Daemon) components() ([]supervisor.Component, error) {
