@@ -73,6 +73,27 @@ func New(cfg *config.Config, version string, log *slog.Logger) *Daemon {
 // Ready reports whether every listener is up.
 func (d *Daemon) Ready() bool { return d.ready.Load() }
 
+// healthy gates the systemd watchdog: ready, and the store still answers a
+// read within a second. A daemon stuck on its store stops pinging and
+// systemd restarts it, rather than a live process selling nothing.
+func (d *Daemon) healthy() bool {
+	if !d.Ready() {
+		return false
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, err := d.Store.QueueStats()
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		return err == nil
+	case <-time.After(time.Second):
+		d.log.Error("store did not answer within 1 s; withholding the watchdog ping")
+		return false
+	}
+}
+
 // Run starts every component, reports readiness, and blocks until ctx is
 // cancelled or a component fails fatally; then it stops everything.
 func (d *Daemon) Run(ctx context.Context) error {
@@ -97,7 +118,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 		d.Store.WaitIndexed()
 		d.log.Info("catalog indexed", "goods", d.Store.GoodsCount(), "after", time.Since(d.started).Round(time.Millisecond))
 	}()
-	go sdnotify.RunWatchdog(ctx, d.Ready)
+	go sdnotify.RunWatchdog(ctx, d.healthy)
 	go d.releaseMappedPages(ctx)
 	var runErr error
 	select {
