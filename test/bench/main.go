@@ -13,7 +13,6 @@ import (
 	"fmt"
 	"math/rand"
 	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -28,6 +27,7 @@ import (
 	"github.com/storebox/storebox/protocol/catalogfile"
 	"github.com/storebox/storebox/protocol/catalogfile/synth"
 	"github.com/storebox/storebox/protocol/frame"
+	"github.com/storebox/storebox/test/bench/benchkit"
 )
 
 type env struct {
@@ -151,12 +151,10 @@ func figure(format string, args ...any) func(time.Duration, string) {
 	}
 }
 
-func check(err error) {
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "bench:", err)
-		os.Exit(1)
-	}
-}
+var (
+	check    = benchkit.Check
+	freeAddr = benchkit.FreeAddr
+)
 
 func errOut(err error, out []byte) error {
 	if err != nil {
@@ -171,13 +169,6 @@ func raiseNoFile() {
 		l.Cur = l.Max
 		syscall.Setrlimit(syscall.RLIMIT_NOFILE, &l)
 	}
-}
-
-func freeAddr() string {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	check(err)
-	defer l.Close()
-	return l.Addr().String()
 }
 
 func writeCatalog(path string, n int) {
@@ -195,43 +186,17 @@ func writeCatalog(path string, n int) {
 }
 
 func (e *env) start() time.Duration {
-	t0 := time.Now()
-	e.proc = exec.Command(e.bin, "run", "--config", e.cfg)
-	e.proc.Stderr = os.Stderr
-	check(e.proc.Start())
-	for {
-		resp, err := http.Get("http://" + e.httpAddr + "/readyz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				return time.Since(t0)
-			}
-		}
-		if time.Since(t0) > 60*time.Second {
-			check(fmt.Errorf("daemon not ready after 60 s"))
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
+	var ready time.Duration
+	e.proc, ready = benchkit.StartDaemon(e.bin, e.cfg, e.httpAddr)
+	return ready
 }
 
 func (e *env) stop() {
-	if e.proc != nil {
-		e.proc.Process.Signal(syscall.SIGTERM)
-		e.proc.Wait()
-	}
+	benchkit.StopDaemon(e.proc)
+	e.proc = nil
 }
 
-func (e *env) rssMB() float64 {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", e.proc.Process.Pid))
-	check(err)
-	for _, line := range strings.Split(string(b), "\n") {
-		if strings.HasPrefix(line, "VmRSS:") {
-			kb, _ := strconv.Atoi(strings.Fields(line)[1])
-			return float64(kb) / 1024
-		}
-	}
-	return 0
-}
+func (e *env) rssMB() float64 { return benchkit.RSSMB(e.proc.Process.Pid, "VmRSS:") }
 
 // conn is a logged-in length-framed device connection.
 type conn struct {

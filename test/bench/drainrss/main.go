@@ -4,20 +4,16 @@
 package main
 
 import (
-	"bufio"
 	"encoding/json"
 	"flag"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/storebox/storebox/daemon/store"
+	"github.com/storebox/storebox/test/bench/benchkit"
 )
 
 func main() {
@@ -49,12 +45,8 @@ func main() {
 	check(st.Close())
 	queued := time.Since(t0)
 
-	cloud := exec.Command(*cloudBin, "--listen", "127.0.0.1:0", "--secret", "s")
-	out, _ := cloud.StdoutPipe()
-	check(cloud.Start())
-	defer cloud.Process.Kill()
-	line, err := bufio.NewReader(out).ReadString('\n')
-	check(err)
+	cloudURL, stopCloud := benchkit.StartCloud(*cloudBin, "s")
+	defer stopCloud()
 	httpAddr := freeAddr()
 	cfg := filepath.Join(dir, "c.toml")
 	check(os.WriteFile(cfg, []byte(fmt.Sprintf(`store_id = "drain"
@@ -70,20 +62,18 @@ listen = ""
 [http]
 listen = %q
 [upstream]
-url = "http://%s"
+url = %q
 secret = "s"
-`, data, freeAddr(), httpAddr, strings.TrimSpace(line))), 0o644))
-	d := exec.Command(*bin, "run", "--config", cfg)
-	d.Stderr = os.Stderr
+`, data, freeAddr(), httpAddr, cloudURL)), 0o644))
 	start := time.Now()
-	check(d.Start())
-	defer func() { d.Process.Signal(os.Interrupt); d.Wait() }()
+	d, _ := benchkit.StartDaemon(*bin, cfg, httpAddr)
+	defer benchkit.StopDaemon(d)
 	peak, peakAnon := 0.0, 0.0
 	for {
-		if r := rssMB(d.Process.Pid, "VmRSS:"); r > peak {
+		if r := benchkit.RSSMB(d.Process.Pid, "VmRSS:"); r > peak {
 			peak = r
 		}
-		if r := rssMB(d.Process.Pid, "RssAnon:"); r > peakAnon {
+		if r := benchkit.RSSMB(d.Process.Pid, "RssAnon:"); r > peakAnon {
 			peakAnon = r
 		}
 		resp, err := http.Get("http://" + httpAddr + "/api/v1/sync")
@@ -103,30 +93,7 @@ secret = "s"
 		fmt.Sprintf("daemon binary drains %d queued events to the cloud", *n), time.Since(start).Round(100*time.Millisecond), peak, peakAnon, queued.Round(time.Second))
 }
 
-func rssMB(pid int, field string) float64 {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0
-	}
-	for _, l := range strings.Split(string(b), "\n") {
-		if strings.HasPrefix(l, field) {
-			kb, _ := strconv.Atoi(strings.Fields(l)[1])
-			return float64(kb) / 1024
-		}
-	}
-	return 0
-}
-
-func freeAddr() string {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	check(err)
-	defer l.Close()
-	return l.Addr().String()
-}
-
-func check(err error) {
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "drainrss:", err)
-		os.Exit(1)
-	}
-}
+var (
+	check    = benchkit.Check
+	freeAddr = benchkit.FreeAddr
+)

@@ -4,7 +4,6 @@
 package main
 
 import (
-	"bufio"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -18,6 +17,7 @@ import (
 	"time"
 
 	"github.com/storebox/storebox/protocol/frame"
+	"github.com/storebox/storebox/test/bench/benchkit"
 )
 
 func main() {
@@ -29,13 +29,8 @@ func main() {
 	check(err)
 	defer os.RemoveAll(dir)
 
-	cloud := exec.Command(*cloudBin, "--listen", "127.0.0.1:0", "--secret", "s")
-	out, _ := cloud.StdoutPipe()
-	check(cloud.Start())
-	defer cloud.Process.Kill()
-	line, err := bufio.NewReader(out).ReadString('\n')
-	check(err)
-	cloudURL := "http://" + strings.TrimSpace(line)
+	cloudURL, stopCloud := benchkit.StartCloud(*cloudBin, "s")
+	defer stopCloud()
 
 	dev, httpAddr := freeAddr(), freeAddr()
 	cfg := filepath.Join(dir, "c.toml")
@@ -56,17 +51,8 @@ listen = %q
 url = %q
 secret = "s"
 `, filepath.Join(dir, "data"), dev, httpAddr, cloudURL)), 0o644))
-	d := exec.Command(*bin, "run", "--config", cfg)
-	d.Stderr = os.Stderr
-	check(d.Start())
-	defer func() { d.Process.Signal(os.Interrupt); d.Wait() }()
-	for {
-		if r, err := http.Get("http://" + httpAddr + "/readyz"); err == nil && r.StatusCode == 200 {
-			r.Body.Close()
-			break
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	d, _ := benchkit.StartDaemon(*bin, cfg, httpAddr)
+	defer benchkit.StopDaemon(d)
 	c, err := net.Dial("tcp", dev)
 	check(err)
 	fr := frame.NewReader(c, 0)
@@ -119,16 +105,7 @@ secret = "s"
 		lat[len(lat)/2].Round(time.Millisecond), lat[len(lat)*99/100].Round(time.Millisecond), lat[len(lat)-1].Round(time.Millisecond))
 }
 
-func freeAddr() string {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	check(err)
-	defer l.Close()
-	return l.Addr().String()
-}
-
-func check(err error) {
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "synclatency:", err)
-		os.Exit(1)
-	}
-}
+var (
+	check    = benchkit.Check
+	freeAddr = benchkit.FreeAddr
+)

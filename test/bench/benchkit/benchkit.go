@@ -1,0 +1,88 @@
+// Package benchkit is what the bench programs share: free ports, the
+// reference cloud and the daemon as processes, and their RSS. Benchmarks
+// report and exit on error; they assert nothing.
+package benchkit
+
+import (
+	"bufio"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Check exits the bench with err.
+func Check(err error) {
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+// FreeAddr is a free 127.0.0.1 TCP address.
+func FreeAddr() string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	Check(err)
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// StartCloud runs storebox-cloud with secret and returns its base URL and
+// a function that stops it.
+func StartCloud(bin, secret string) (url string, stop func()) {
+	cloud := exec.Command(bin, "--listen", "127.0.0.1:0", "--secret", secret)
+	out, err := cloud.StdoutPipe()
+	Check(err)
+	Check(cloud.Start())
+	line, err := bufio.NewReader(out).ReadString('\n')
+	Check(err)
+	return "http://" + strings.TrimSpace(line), func() { cloud.Process.Kill(); cloud.Wait() }
+}
+
+// StartDaemon runs `storebox run --config cfg` and waits until httpAddr
+// answers /readyz; it returns the process and how long readiness took.
+func StartDaemon(bin, cfg, httpAddr string) (*exec.Cmd, time.Duration) {
+	t0 := time.Now()
+	d := exec.Command(bin, "run", "--config", cfg)
+	d.Stderr = os.Stderr
+	Check(d.Start())
+	for {
+		if r, err := http.Get("http://" + httpAddr + "/readyz"); err == nil {
+			r.Body.Close()
+			if r.StatusCode == 200 {
+				return d, time.Since(t0)
+			}
+		}
+		if time.Since(t0) > 60*time.Second {
+			Check(fmt.Errorf("daemon not ready after 60 s"))
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+// StopDaemon sends SIGINT and waits.
+func StopDaemon(d *exec.Cmd) {
+	if d != nil && d.Process != nil {
+		d.Process.Signal(os.Interrupt)
+		d.Wait()
+	}
+}
+
+// RSSMB reads a /proc/<pid>/status memory field ("VmRSS:", "RssAnon:") in MB.
+func RSSMB(pid int, field string) float64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(l, field) {
+			kb, _ := strconv.Atoi(strings.Fields(l)[1])
+			return float64(kb) / 1024
+		}
+	}
+	return 0
+}
