@@ -479,9 +479,6 @@ func (s *Store) WarehouseGoods(wh string, ost, lmt int) ([]goods.Goods, int, err
 // GoodsCount is the number of goods in the catalog.
 func (s *Store) GoodsCount() int { return s.idx.count() }
 
-// Warehouses lists warehouses that have stock rows.
-func (s *Store) Warehouses() []string { return s.idx.warehouses() }
-
 // StockOf returns the stock level of gid in wh.
 func (s *Store) StockOf(wh, gid string) (l StockLevel, err error) {
 	err = s.db.View(func(tx *bbolt.Tx) error {

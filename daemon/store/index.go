@@ -225,19 +225,6 @@ func (ci *catalogIndex) count() int {
 	return len(ci.gids)
 }
 
-func (ci *catalogIndex) warehouses() []string {
-	ci.rlockReady()
-	defer ci.mu.RUnlock()
-	out := make([]string, 0, len(ci.byWH))
-	for wh, xs := range ci.byWH {
-		if len(xs) > 0 {
-			out = append(out, wh)
-		}
-	}
-	sort.Strings(out)
-	return out
-}
-
 func (ci *catalogIndex) search(q string, limit int) []string {
 	ci.rlockReady()
 	defer ci.mu.RUnlock()

@@ -145,23 +145,6 @@ func (s *Store) DeadLetter(events []ledger.Event, reason string) error {
 	})
 }
 
-// DeadLetters lists up to max dead letters, newest first.
-func (s *Store) DeadLetters(max int) ([]DeadLetter, error) {
-	var out []DeadLetter
-	err := s.db.View(func(tx *bbolt.Tx) error {
-		c := tx.Bucket(bktDeadLetter).Cursor()
-		for k, v := c.Last(); k != nil && len(out) < max; k, v = c.Prev() {
-			var d DeadLetter
-			if err := json.Unmarshal(v, &d); err != nil {
-				return err
-			}
-			out = append(out, d)
-		}
-		return nil
-	})
-	return out, err
-}
-
 // QueueStats describes the outbox.
 type QueueStats struct {
 	Depth       int

@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"time"
 
-	"go.etcd.io/bbolt"
-
 	"github.com/storebox/storebox/protocol/ledger"
 )
 
@@ -108,17 +106,4 @@ func sameLines(a, b []Line) bool {
 		}
 	}
 	return true
-}
-
-// ReceiptByRef returns a booked receipt.
-func (s *Store) ReceiptByRef(ref string) (r Receipt, ok bool, err error) {
-	err = s.db.View(func(tx *bbolt.Tx) error {
-		v := tx.Bucket(bktReceipts).Get([]byte(ref))
-		if v == nil {
-			return nil
-		}
-		ok = true
-		return json.Unmarshal(v, &r)
-	})
-	return r, ok, err
 }
