@@ -90,7 +90,7 @@ func durableRate(b *testing.B, terminals, orders int, perOrderFsync bool) float6
 		b.Fatal(err)
 	}
 	if perOrderFsync {
-		svc.commit = st.Update
+		svc.commit = func(fn func(*store.Tx) error) error { return svc.keys.update(st, st.Update, fn) }
 	}
 	per := orders / terminals
 	var wg sync.WaitGroup

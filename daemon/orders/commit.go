@@ -22,7 +22,7 @@ import (
 // function of its batch fails, the batch is retried without it), so it must
 // have no effects outside the transaction other than through Tx.After.
 type groupCommit struct {
-	st      *store.Store
+	update  func(func(*store.Tx) error) error
 	mu      sync.Mutex
 	queue   []*commitCall
 	running bool
@@ -44,8 +44,9 @@ const (
 	gatherMax = 5 * time.Millisecond
 )
 
-func newGroupCommit(st *store.Store) *groupCommit {
-	return &groupCommit{st: st, arrived: make(chan struct{}, 1)}
+// newGroupCommit commits through update (the store's Update, wrapped).
+func newGroupCommit(update func(func(*store.Tx) error) error) *groupCommit {
+	return &groupCommit{update: update, arrived: make(chan struct{}, 1)}
 }
 
 func (g *groupCommit) do(fn func(*store.Tx) error) error {
@@ -113,7 +114,7 @@ func (g *groupCommit) run(batch []*commitCall) {
 	for len(batch) > 0 {
 		failed := -1
 		var ferr error
-		err := g.st.Update(func(t *store.Tx) error {
+		err := g.update(func(t *store.Tx) error {
 			for i, c := range batch {
 				if err := safeCall(c.fn, t); err != nil {
 					failed, ferr = i, err

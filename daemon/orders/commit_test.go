@@ -20,7 +20,7 @@ func TestGroupCommitIsolatesFailures(t *testing.T) {
 	if err := st.Update(func(t *store.Tx) error { _, err := t.CreateBucket([]byte("x")); return err }); err != nil {
 		t.Fatal(err)
 	}
-	g := newGroupCommit(st)
+	g := newGroupCommit(st.Update)
 	boom := errors.New("boom")
 	var wg sync.WaitGroup
 	errs := make([]error, 200)

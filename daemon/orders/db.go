@@ -17,7 +17,8 @@ import (
 // events commit together.
 var (
 	bktOrders = []byte("ord_orders") // oid → Order JSON
-	bktKeys   = []byte("ord_keys")   // equipId \0 order_id → oid
+	bktKeys   = []byte("ord_keys")   // equipId \0 order_id → oid, compacted from the log
+	bktKeyLog = []byte("ord_keylog") // sequence → len16 key, oid: keys not yet in bktKeys
 	bktExpiry = []byte("ord_expiry") // be64(expires unix ns) oid → nil, pending orders only
 	bktStatus = []byte("ord_status") // status \0 oid → nil
 	bktReview = []byte("ord_review") // oid → nil
@@ -26,7 +27,7 @@ var (
 	bktTokens = []byte("ord_tokens") // processed PayToken → oid
 	bktWork   = []byte("ord_work")   // oid → nil: polling, capture or release outstanding
 	bktMeta   = []byte("ord_meta")
-	buckets   = [][]byte{bktOrders, bktKeys, bktExpiry, bktStatus, bktReview, bktOpenID, bktRefs, bktTokens, bktWork, bktMeta}
+	buckets   = [][]byte{bktOrders, bktKeys, bktKeyLog, bktExpiry, bktStatus, bktReview, bktOpenID, bktRefs, bktTokens, bktWork, bktMeta}
 
 	keyInstance = []byte("instance")
 	keySeq      = []byte("seq")
@@ -118,10 +119,6 @@ func decode(v []byte) (*Order, error) {
 	return o, nil
 }
 
-func oidByKey(tx *bbolt.Tx, equipID, orderID string) string {
-	return string(tx.Bucket(bktKeys).Get(join(equipID, orderID)))
-}
-
 // saveOrder writes o and moves every index from what old said to what o
 // says (old is nil for a new order). It is the only writer of orders.
 func saveOrder(t *store.Tx, old, o *Order, s *Service) error {
@@ -147,7 +144,7 @@ func saveOrderJSON(t *store.Tx, old, o *Order, v []byte, s *Service) error {
 	st, m := t.Bucket(bktStatus), t.Bucket(bktMeta)
 	st.FillPercent = appendOnly
 	if old == nil {
-		if err := t.Bucket(bktKeys).Put(join(o.EquipID, o.OrderID), oid); err != nil {
+		if err := s.keys.add(t, join(o.EquipID, o.OrderID), o.OID); err != nil {
 			return err
 		}
 		if o.OpenID != "" {

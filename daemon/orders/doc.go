@@ -10,6 +10,12 @@
 // makes a retry safe) is written first, the call is made, and its outcome is
 // written after.
 //
+// Durability is paid for once per batch: concurrent getPayInfo calls share
+// one transaction and fsync (group commit, commit.go), and idempotency keys
+// are appended to a log and moved into their sorted index a few thousand at
+// a time (keys.go), so a commit writes the tail pages of append-only
+// buckets rather than one scattered index leaf per terminal.
+//
 // States: pending → paid | cancelled | expired. Paid is final. News that
 // contradicts a final state never reverts it: the order is flagged for
 // review (Order.Review) and shows in NeedsReview. A payment that succeeds

@@ -56,6 +56,7 @@ type Service struct {
 	// measure one fsync per order.
 	commit func(func(*store.Tx) error) error
 	group  *groupCommit
+	keys   *keyIndex
 
 	hookMu  sync.RWMutex
 	pusher  Pusher
@@ -104,7 +105,11 @@ func New(cfg Config, st *store.Store, pay Providers, pusher Pusher, log *slog.Lo
 	s := &Service{cfg: cfg, st: st, instance: inst, pay: pay.Payment, credit: pay.Credit, log: log, pusher: pusher}
 	s.seq.Store(seq)
 	s.locks = map[string]*oidLock{}
-	s.group = newGroupCommit(st)
+	s.keys = newKeyIndex(log)
+	if err := s.keys.load(st); err != nil {
+		return nil, fmt.Errorf("open orders: %w", err)
+	}
+	s.group = newGroupCommit(func(fn func(*store.Tx) error) error { return s.keys.update(st, st.Update, fn) })
 	s.commit = s.group.do
 	s.sched = newScheduler()
 	return s, nil
@@ -208,9 +213,7 @@ func (s *Service) GetPayInfo(ctx context.Context, equipID string, req PayRequest
 	// the stock are checked.
 	prep, perr := s.prepare(equipID, req, now)
 	if perr != nil {
-		var exists bool
-		_ = s.st.View(func(tx *bbolt.Tx) error { exists = oidByKey(tx, equipID, req.OrderID) != ""; return nil })
-		if !exists {
+		if !s.keys.exists(s.st, join(equipID, req.OrderID)) {
 			return PayInfo{}, perr
 		}
 	}
@@ -222,7 +225,7 @@ func (s *Service) GetPayInfo(ctx context.Context, equipID string, req PayRequest
 	err := s.commit(func(t *store.Tx) error {
 		// A commit may run this more than once: start clean every time.
 		o, fresh, derr = nil, false, nil
-		if oid := oidByKey(t.Tx, equipID, req.OrderID); oid != "" {
+		if oid := s.keys.lookupTx(t, join(equipID, req.OrderID)); oid != "" {
 			old, err := loadOrder(t.Tx, oid)
 			if err != nil {
 				return err
