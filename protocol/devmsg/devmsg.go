@@ -4,9 +4,9 @@ package devmsg
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
+	json "github.com/segmentio/encoding/json"
 	"strings"
 )
 

@@ -1,6 +1,7 @@
 package devmsg
 
 import (
+	"bytes"
 	"encoding/json"
 	"strings"
 	"testing"
@@ -80,6 +81,45 @@ func FuzzDecode(f *testing.F) {
 		out, eerr := EncodeReply(req.Head, nil, err)
 		if eerr != nil || !json.Valid(out) {
 			t.Fatalf("reply invalid: %q %v", out, eerr)
+		}
+	})
+}
+
+// FuzzDecodeMatchesStdlib checks the fast decoder (segmentio/encoding)
+// against encoding/json on the same input: both accept or both reject, and
+// an accepted message has the same head and body.
+func FuzzDecodeMatchesStdlib(f *testing.F) {
+	f.Add([]byte(`{"head":{"action":"getGoods","seq":7},"body":{"code":"1"}}`))
+	f.Add([]byte(`{"head":{"action":"x","equipId":"T-1","uniqueId":"u"},"body":"{\"a\":1}"}`))
+	f.Add([]byte(`{"HEAD":{"Action":"x"},"body":{"a":[1,2,{"b":null}]}}`))
+	f.Add([]byte(`{"head":{"action":"x\u00e9\ud83d\ude00","seq":-3},"body":{},"head":{"action":"y"}}`))
+	f.Add([]byte("{\"head\":{\"action\":\"\xff\xfe\"},\"body\":{}}"))
+	f.Add([]byte(`{"head":{"action":"x","seq":1.5},"body":{}}`))
+	f.Fuzz(func(t *testing.T, in []byte) {
+		var std struct {
+			Head *Head           `json:"head"`
+			Body json.RawMessage `json:"body"`
+		}
+		stdErr := json.Unmarshal(in, &std)
+		req, err := Decode(in)
+		if stdErr != nil {
+			if err == nil {
+				t.Fatalf("accepted what encoding/json rejects (%v): %q", stdErr, in)
+			}
+			return
+		}
+		if std.Head == nil {
+			if err == nil {
+				t.Fatalf("accepted a message without head: %q", in)
+			}
+			return
+		}
+		if req.Head.Action != std.Head.Action || req.Head.EquipID != std.Head.EquipID || req.Head.UniqueID != std.Head.UniqueID ||
+			(req.Head.Seq == nil) != (std.Head.Seq == nil) || (req.Head.Seq != nil && *req.Head.Seq != *std.Head.Seq) {
+			t.Fatalf("head %+v, encoding/json %+v: %q", req.Head, *std.Head, in)
+		}
+		if err == nil && bytes.HasPrefix(bytes.TrimSpace(std.Body), []byte("{")) && !bytes.Equal(req.Body, bytes.TrimSpace(std.Body)) {
+			t.Fatalf("body %q, encoding/json %q", req.Body, std.Body)
 		}
 	})
 }

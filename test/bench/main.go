@@ -44,6 +44,7 @@ func main() {
 	dur := flag.Duration("duration", 5*time.Second, "length of each throughput run")
 	bin := flag.String("bin", "bin/storebox", "storebox binary")
 	dataDir := flag.String("data", "", "reuse this data directory (imported once, kept)")
+	only := flag.String("only", "", "run only this figure group: getgoods")
 	flag.Parse()
 	raiseNoFile()
 
@@ -105,6 +106,9 @@ listen = %q
 	fmt.Printf("  %-58s %10.0f req/s   p99 %8s   (targets ≥ 50,000 req/s, p99 < 2 ms)\n", "getGoods by barcode, 100 connections, one in flight each", rate, p99)
 	rate = e.pipelined(*conns, 8, *dur, *nGoods)
 	fmt.Printf("  %-58s %10.0f req/s   (server capacity; latency not comparable)\n", "getGoods by barcode, 100 connections, 8 in flight each", rate)
+	if *only == "getgoods" {
+		return
+	}
 	for _, conns := range []int{1, 4} {
 		for _, ost := range []int{0, *nGoods * 9 / 10} {
 			ost := ost
