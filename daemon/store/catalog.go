@@ -200,6 +200,10 @@ func (t *Tx) deleteGoods(gid string) error {
 		}
 		if !t.bulk {
 			t.After(func() { t.s.idx.removeWarehouseGID(wh, gid) })
+			if wh == t.s.warehouse {
+				ver := uint64(t.ID())
+				t.After(func() { t.s.idx.stock(gid, 0, ver) })
+			}
 		}
 	}
 	_, err := t.deleteRecord(gid)

@@ -80,6 +80,10 @@ func (t *Tx) PutStock(wh, gid string, l StockLevel) error {
 	if oldV == nil && !t.bulk {
 		t.After(func() { t.s.idx.addWarehouseGID(wh, gid) })
 	}
+	if wh == t.s.warehouse && !t.bulk {
+		avail, ver := l.Available(), uint64(t.ID())
+		t.After(func() { t.s.idx.stock(gid, avail, ver) })
+	}
 	// Labels show availability, so a crossing of zero is a goods change.
 	if wh == t.s.warehouse && (old.Available() > 0) != (l.Available() > 0) {
 		t.MarkChanged(gid)
@@ -141,7 +145,8 @@ func (t *Tx) putRecord(r record) (changed bool, err error) {
 	}
 	gid := r.GID
 	if !t.bulk {
-		t.After(func() { t.s.idx.upsert(gid, lname) })
+		code, ver := r.Barcode, uint64(t.ID())
+		t.After(func() { t.s.idx.upsert(gid, lname, v, code, ver) })
 	}
 	if existed && (!t.bulk || len(r.MacIDs) > 0 || len(old.MacIDs) > 0) && (old.Price != r.Price || old.Name != r.Name || old.Unit != r.Unit || !eqStrings(old.MacIDs, r.MacIDs)) {
 		t.MarkChanged(gid)
@@ -165,7 +170,8 @@ func (t *Tx) deleteRecord(gid string) (bool, error) {
 		return false, err
 	}
 	if !t.bulk {
-		t.After(func() { t.s.idx.remove(gid) })
+		ver := uint64(t.ID())
+		t.After(func() { t.s.idx.remove(gid, ver) })
 	}
 	return true, nil
 }
@@ -294,6 +300,9 @@ const (
 
 // RawLookup answers getGoods by one key with wire-ready goods objects.
 func (s *Store) RawLookup(kind int, key string) ([]json.RawMessage, error) {
+	if out, ok := s.idx.lookupRaw(kind, key); ok {
+		return out, nil
+	}
 	var gids []string
 	if kind == ByKeyName {
 		gids = s.idx.search(strings.ToLower(key), MaxLookup)

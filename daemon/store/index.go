@@ -32,6 +32,7 @@ type catalogIndex struct {
 	gids     []sref            // all goods, sorted by gid
 	byWH     map[string][]sref // warehouse → gids with a stock row, sorted
 	names    *nameIndex
+	goods    *goodsTable
 	building bool
 	pending  []indexOp
 	ready    chan struct{} // closed when the current build is done
@@ -44,17 +45,21 @@ const (
 	opRemove
 	opAddWH
 	opRemoveWH
+	opStock
 )
 
 type indexOp struct {
-	kind           opKind
-	gid, lname, wh string
+	kind                 opKind
+	gid, lname, wh, code string
+	raw                  []byte
+	avail                int64
+	ver                  uint64 // the write transaction's id
 }
 
 func newCatalogIndex() *catalogIndex {
 	ready := make(chan struct{})
 	close(ready)
-	return &catalogIndex{byWH: map[string][]sref{}, names: newNameIndex(), ready: ready}
+	return &catalogIndex{byWH: map[string][]sref{}, names: newNameIndex(), goods: newGoodsTable(), ready: ready}
 }
 
 // rebuildIndexes starts a background rebuild from the store.
@@ -70,7 +75,8 @@ func (s *Store) rebuildIndexes() error {
 
 // scanChunks walks a bucket in short read transactions: a long one would
 // pin pages and grow the file while the store is in use.
-func (s *Store) scanChunks(bucket []byte, fn func(k, v []byte)) error {
+// fn gets the id of the read transaction the entry was read in.
+func (s *Store) scanChunks(bucket []byte, fn func(k, v []byte, ver uint64)) error {
 	var after []byte
 	for done := false; !done; {
 		err := s.db.View(func(tx *bbolt.Tx) error {
@@ -86,7 +92,7 @@ func (s *Store) scanChunks(bucket []byte, fn func(k, v []byte)) error {
 					done = true
 					return nil
 				}
-				fn(k, v)
+				fn(k, v, uint64(tx.ID()))
 				after = append(after[:0], k...)
 				k, v = c.Next()
 			}
@@ -100,17 +106,32 @@ func (s *Store) scanChunks(bucket []byte, fn func(k, v []byte)) error {
 }
 
 func (s *Store) buildIndexes(ready chan struct{}) {
-	fresh := &catalogIndex{byWH: map[string][]sref{}, names: newNameIndex()}
-	err := s.scanChunks(bktNames, func(k, v []byte) {
+	fresh := &catalogIndex{byWH: map[string][]sref{}, names: newNameIndex(), goods: newGoodsTable()}
+	err := s.scanChunks(bktNames, func(k, v []byte, _ uint64) {
 		// Keys arrive sorted: appending keeps gids sorted.
 		g := fresh.ar.put(k)
 		fresh.gids = append(fresh.gids, g)
 		fresh.names.add(&fresh.ar, g, v)
 	})
 	if err == nil {
-		err = s.scanChunks(bktStock, func(k, _ []byte) {
+		err = s.scanChunks(bktGoods, func(k, v []byte, ver uint64) {
+			fresh.goods.upsert(&fresh.ar, k, v, "", ver)
+		})
+	}
+	if err == nil {
+		err = s.scanChunks(bktBarcode, func(k, _ []byte, ver uint64) {
+			if code, gid, ok := bytes.Cut(k, []byte{0}); ok {
+				fresh.goods.setCode(&fresh.ar, gid, code, ver)
+			}
+		})
+	}
+	if err == nil {
+		err = s.scanChunks(bktStock, func(k, v []byte, ver uint64) {
 			if wh, gid, ok := bytes.Cut(k, []byte{0}); ok {
 				fresh.byWH[string(wh)] = append(fresh.byWH[string(wh)], fresh.ref(gid))
+				if string(wh) == s.warehouse {
+					fresh.goods.stock(&fresh.ar, gid, decodeStock(v).Available(), ver)
+				}
 			}
 		})
 	}
@@ -126,7 +147,7 @@ func (s *Store) buildIndexes(ready chan struct{}) {
 	for _, op := range ci.pending {
 		fresh.apply(op)
 	}
-	ci.ar, ci.gids, ci.byWH, ci.names = fresh.ar, fresh.gids, fresh.byWH, fresh.names
+	ci.ar, ci.gids, ci.byWH, ci.names, ci.goods = fresh.ar, fresh.gids, fresh.byWH, fresh.names, fresh.goods
 	ci.building, ci.pending = false, nil
 	close(ready)
 }
@@ -166,7 +187,11 @@ func (ci *catalogIndex) apply(op indexOp) {
 		g := ci.ref([]byte(op.gid))
 		ci.gids = ci.insertSorted(ci.gids, g)
 		ci.names.add(&ci.ar, g, []byte(op.lname))
+		ci.goods.upsert(&ci.ar, []byte(op.gid), op.raw, op.code, op.ver)
+	case opStock:
+		ci.goods.stock(&ci.ar, []byte(op.gid), op.avail, op.ver)
 	case opRemove:
+		ci.goods.remove(&ci.ar, []byte(op.gid), op.ver)
 		ci.gids = ci.removeSorted(ci.gids, op.gid)
 		for wh, xs := range ci.byWH {
 			ci.byWH[wh] = ci.removeSorted(xs, op.gid)
@@ -212,10 +237,17 @@ func (ci *catalogIndex) removeSorted(xs []sref, gid string) []sref {
 	return xs
 }
 
-func (ci *catalogIndex) upsert(gid, lname string) {
-	ci.change(indexOp{kind: opUpsert, gid: gid, lname: lname})
+func (ci *catalogIndex) upsert(gid, lname string, raw []byte, code string, ver uint64) {
+	ci.change(indexOp{kind: opUpsert, gid: gid, lname: lname, raw: raw, code: code, ver: ver})
 }
-func (ci *catalogIndex) remove(gid string) { ci.change(indexOp{kind: opRemove, gid: gid}) }
+func (ci *catalogIndex) remove(gid string, ver uint64) {
+	ci.change(indexOp{kind: opRemove, gid: gid, ver: ver})
+}
+
+// stock records the selling warehouse's available stock of gid.
+func (ci *catalogIndex) stock(gid string, avail int64, ver uint64) {
+	ci.change(indexOp{kind: opStock, gid: gid, avail: avail, ver: ver})
+}
 func (ci *catalogIndex) addWarehouseGID(wh, gid string) {
 	ci.change(indexOp{kind: opAddWH, wh: wh, gid: gid})
 }
