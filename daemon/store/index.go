@@ -288,28 +288,45 @@ func (ci *catalogIndex) search(q string, limit int) []string {
 	return ci.names.search(&ci.ar, q, limit)
 }
 
-// arena keeps strings back to back in one byte slice; an sref is a
-// string's offset (high 40 bits) and length (low 24 bits). The arena only
-// grows: a rebuild (at open, after an import) starts a fresh one.
-type arena struct{ b []byte }
+// arena keeps strings back to back in fixed-size chunks; an sref is a
+// string's chunk, offset and length. Chunks are never copied or grown, so
+// a million goods build without the transient doubling of one big slice,
+// and hold no pointers for the collector to mark. The arena only grows: a
+// rebuild (at open, after an import) starts a fresh one.
+type arena struct{ chunks [][]byte }
 
 type sref uint64
 
-const srefLenBits = 24
+const (
+	srefLenBits = 24 // strings up to 16 MiB
+	srefOffBits = 20 // chunks of 1 MiB (longer strings get a chunk of their own)
+	arenaChunk  = 1 << srefOffBits
+)
 
 func (a *arena) put(s []byte) sref {
 	if len(s) >= 1<<srefLenBits {
 		s = s[:1<<srefLenBits-1] // names and gids are far shorter; never split a reference
 	}
-	off := len(a.b)
-	a.b = append(a.b, s...)
-	return sref(uint64(off)<<srefLenBits | uint64(len(s)))
+	n := len(a.chunks)
+	if n == 0 || len(a.chunks[n-1])+len(s) > cap(a.chunks[n-1]) {
+		a.chunks = append(a.chunks, make([]byte, 0, max(arenaChunk, len(s))))
+		n++
+	}
+	c := &a.chunks[n-1]
+	off := len(*c)
+	*c = append(*c, s...)
+	return sref(uint64(n-1)<<(srefOffBits+srefLenBits) | uint64(off)<<srefLenBits | uint64(len(s)))
 }
 
-// view is the bytes of r, valid until the next put.
+// view is the bytes of r; they never move.
 func (a *arena) view(r sref) []byte {
-	off, n := int(r>>srefLenBits), int(r&(1<<srefLenBits-1))
-	return a.b[off : off+n : off+n]
+	n := int(r & (1<<srefLenBits - 1))
+	if n == 0 {
+		return nil
+	}
+	c := a.chunks[r>>(srefOffBits+srefLenBits)]
+	off := int(r >> srefLenBits & (1<<srefOffBits - 1))
+	return c[off : off+n : off+n]
 }
 
 func (a *arena) str(r sref) string { return string(a.view(r)) }
@@ -390,7 +407,7 @@ func (n *nameIndex) add(a *arena, gid sref, lname []byte) {
 	}
 	id := uint32(len(n.docs))
 	n.docs = append(n.docs, nameDoc{gid: gid, lname: a.put(lname), alive: true})
-	n.setDoc(a, a.view(gid), id) // put may have moved the arena
+	n.setDoc(a, g, id)
 	var prev rune = -1
 	for _, r := range string(lname) {
 		if prev >= 0 {

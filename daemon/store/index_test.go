@@ -91,3 +91,32 @@ func TestCatalogIndexMatchesModel(t *testing.T) {
 		})
 	}
 }
+
+// Strings keep their bytes across chunk boundaries, including empty ones
+// and ones longer than a chunk.
+func TestArenaRoundTrip(t *testing.T) {
+	var a arena
+	r := rand.New(rand.NewSource(1))
+	var refs []sref
+	var want []string
+	for i := range 3000 {
+		n := r.Intn(2000)
+		switch i {
+		case 7:
+			n = 0
+		case 11:
+			n = arenaChunk + 5
+		}
+		s := strings.Repeat(string(rune('a'+i%26)), n)
+		refs = append(refs, a.put([]byte(s)))
+		want = append(want, s)
+	}
+	if len(a.chunks) < 3 {
+		t.Fatalf("%d chunks: the test should cross chunk boundaries", len(a.chunks))
+	}
+	for i, ref := range refs {
+		if a.str(ref) != want[i] {
+			t.Fatalf("string %d: %d bytes back, want %d", i, len(a.str(ref)), len(want[i]))
+		}
+	}
+}
