@@ -1,0 +1,33 @@
+package store
+
+import (
+	"fmt"
+	"math/rand"
+	"testing"
+)
+
+// BenchmarkLookupByCode is one getGoods by barcode against a
+// million-goods table, at random (cache-cold) barcodes.
+func BenchmarkLookupByCode(b *testing.B) {
+	ci := newCatalogIndex()
+	const n = 1_000_000
+	for i := range n {
+		gid := fmt.Sprintf("%07d", i)
+		code := fmt.Sprintf("69%011d", i)
+		raw := fmt.Sprintf(`{"gid":"%s","barcode":"%s","gname":"Goods number %d with a name of a usual length","price":%d,"unit":"pcs","category":"grocery"}`, gid, code, i, i%9999)
+		ci.apply(indexOp{kind: opUpsert, gid: gid, lname: "goods", raw: []byte(raw), code: code, ver: 1})
+		ci.apply(indexOp{kind: opStock, gid: gid, avail: int64(i % 50), ver: 1})
+	}
+	r := rand.New(rand.NewSource(1))
+	codes := make([]string, 4096)
+	for i := range codes {
+		codes[i] = fmt.Sprintf("69%011d", r.Intn(n))
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; b.Loop(); i++ {
+		if out, ok := ci.lookupRaw(ByKeyBarcode, codes[i%len(codes)]); !ok || len(out) != 1 {
+			b.Fatal("not found")
+		}
+	}
+}
