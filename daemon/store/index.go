@@ -33,9 +33,18 @@ type catalogIndex struct {
 	byWH     map[string][]sref // warehouse → gids with a stock row, sorted
 	names    *nameIndex
 	goods    *goodsTable
-	building bool
-	pending  []indexOp
-	ready    chan struct{} // closed when the current build is done
+	building bool // readers wait: the index is stale until the build is done
+	// compacting: a build runs to drop what changes left behind in the
+	// arena, while this index stays current and keeps serving.
+	compacting bool
+	pending    []indexOp
+	ready      chan struct{} // closed when the current build is done
+	// builtSize is the arena's size after the last build; compact is
+	// called (once) when the arena has grown past twice that plus
+	// bloatSlack, since every change appends and nothing is freed.
+	builtSize  int
+	bloatSlack int
+	compact    func()
 }
 
 type opKind uint8
@@ -59,18 +68,41 @@ type indexOp struct {
 func newCatalogIndex() *catalogIndex {
 	ready := make(chan struct{})
 	close(ready)
-	return &catalogIndex{byWH: map[string][]sref{}, names: newNameIndex(), goods: newGoodsTable(), ready: ready}
+	return &catalogIndex{byWH: map[string][]sref{}, names: newNameIndex(), goods: newGoodsTable(), ready: ready, bloatSlack: 64 << 20}
 }
 
-// rebuildIndexes starts a background rebuild from the store.
+// rebuildIndexes starts a background rebuild from the store; lookups that
+// need the index wait for it (the store changed in bulk underneath).
 func (s *Store) rebuildIndexes() error {
 	ci := s.idx
 	ready := make(chan struct{})
 	ci.mu.Lock()
-	ci.building, ci.pending, ci.ready = true, nil, ready
+	ci.building, ci.compacting, ci.pending, ci.ready = true, false, nil, ready
 	ci.mu.Unlock()
 	go s.buildIndexes(ready)
 	return nil
+}
+
+// compactIndexes rebuilds the index in the background while the current
+// one keeps serving; changes go to both and the new one replaces it.
+func (s *Store) compactIndexes() {
+	ci := s.idx
+	ready := make(chan struct{})
+	ci.mu.Lock()
+	if ci.building {
+		ci.mu.Unlock()
+		return // a full build is under way anyway
+	}
+	ci.compacting, ci.pending, ci.ready = true, nil, ready
+	ci.mu.Unlock()
+	s.log.Info("compacting the catalog index", "arena_bytes", ci.arenaSize())
+	s.buildIndexes(ready)
+}
+
+func (ci *catalogIndex) arenaSize() int {
+	ci.mu.RLock()
+	defer ci.mu.RUnlock()
+	return ci.ar.size
 }
 
 // scanChunks walks a bucket in short read transactions: a long one would
@@ -135,20 +167,27 @@ func (s *Store) buildIndexes(ready chan struct{}) {
 			}
 		})
 	}
-	if err != nil && !errors.Is(err, bbolt.ErrDatabaseNotOpen) {
-		s.log.Error("building catalog index; lookups by page and name will be empty", "err", err)
-	}
 	ci := s.idx
 	ci.mu.Lock()
 	defer ci.mu.Unlock()
 	if ci.ready != ready {
 		return // a newer build superseded this one
 	}
+	if err != nil && ci.compacting {
+		// The current index is complete: keep it rather than a partial one.
+		s.log.Warn("compacting the catalog index failed; keeping the current one", "err", err)
+		ci.compacting, ci.pending, ci.builtSize = false, nil, ci.ar.size
+		close(ready)
+		return
+	}
+	if err != nil && !errors.Is(err, bbolt.ErrDatabaseNotOpen) {
+		s.log.Error("building catalog index; lookups by page and name will be empty", "err", err)
+	}
 	for _, op := range ci.pending {
 		fresh.apply(op)
 	}
 	ci.ar, ci.gids, ci.byWH, ci.names, ci.goods = fresh.ar, fresh.gids, fresh.byWH, fresh.names, fresh.goods
-	ci.building, ci.pending = false, nil
+	ci.building, ci.compacting, ci.pending, ci.builtSize = false, false, nil, fresh.ar.size
 	close(ready)
 }
 
@@ -173,10 +212,18 @@ func (s *Store) WaitIndexed() {
 
 func (ci *catalogIndex) change(op indexOp) {
 	ci.mu.Lock()
-	if ci.building {
+	switch {
+	case ci.building:
 		ci.pending = append(ci.pending, op)
-	} else {
+	case ci.compacting:
+		ci.pending = append(ci.pending, op)
 		ci.apply(op)
+	default:
+		ci.apply(op)
+		if ci.compact != nil && ci.ar.size > 2*ci.builtSize+ci.bloatSlack {
+			ci.compacting = true // until compactIndexes takes over: ask once
+			go ci.compact()
+		}
 	}
 	ci.mu.Unlock()
 }
@@ -293,7 +340,10 @@ func (ci *catalogIndex) search(q string, limit int) []string {
 // a million goods build without the transient doubling of one big slice,
 // and hold no pointers for the collector to mark. The arena only grows: a
 // rebuild (at open, after an import) starts a fresh one.
-type arena struct{ chunks [][]byte }
+type arena struct {
+	chunks [][]byte
+	size   int // bytes put
+}
 
 type sref uint64
 
@@ -315,6 +365,7 @@ func (a *arena) put(s []byte) sref {
 	c := &a.chunks[n-1]
 	off := len(*c)
 	*c = append(*c, s...)
+	a.size += len(s)
 	return sref(uint64(n-1)<<(srefOffBits+srefLenBits) | uint64(off)<<srefLenBits | uint64(len(s)))
 }
 

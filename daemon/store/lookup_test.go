@@ -133,3 +133,55 @@ func TestGoodsTableKeepsNewestChange(t *testing.T) {
 		t.Fatalf("removed goods found: %s", got)
 	}
 }
+
+// Every change appends to the index's arena; past twice its built size
+// the index is rebuilt in the background, and keeps answering meanwhile.
+func TestIndexCompactsAfterChurn(t *testing.T) {
+	s, _ := openTest(t)
+	var initial []ImportRow
+	for i := range 50 {
+		initial = append(initial, row(i+2, fmt.Sprintf("g%03d", i), fmt.Sprintf("69%011d", i), fmt.Sprintf("goods %d", i), 100, 5))
+	}
+	if _, err := s.Import(rows(initial...), ImportOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	s.WaitIndexed()
+	s.idx.mu.Lock()
+	s.idx.bloatSlack = 2048
+	built := s.idx.builtSize
+	s.idx.mu.Unlock()
+	compactions := 0
+	for step := range 2000 {
+		gid := fmt.Sprintf("g%03d", step%50)
+		g := goods.Goods{GID: gid, Barcode: fmt.Sprintf("69%011d", step%50), Name: fmt.Sprintf("goods %s renamed %d", gid, step), Price: int64(step + 1), Unit: "pcs"}
+		if _, err := s.ApplyCatalogPage(fmt.Sprint(step), []goods.Goods{g}, nil); err != nil {
+			t.Fatal(err)
+		}
+		// Lookups keep working from memory while a compaction runs.
+		if mem, ok := s.idx.lookupRaw(ByKeyGID, gid); !ok || len(mem) != 1 {
+			t.Fatalf("step %d: lookup during churn: %v %v", step, mem, ok)
+		}
+		s.idx.mu.RLock()
+		if s.idx.builtSize != built {
+			compactions++
+			built = s.idx.builtSize
+		}
+		size := s.idx.ar.size
+		s.idx.mu.RUnlock()
+		if size > 4*built+4*2048+1<<16 {
+			t.Fatalf("step %d: arena %d bytes, built %d: not compacted", step, size, built)
+		}
+	}
+	if compactions == 0 {
+		t.Fatal("no compaction in 2000 renames")
+	}
+	for i := range 50 {
+		gid := fmt.Sprintf("g%03d", i)
+		mem, _ := s.idx.lookupRaw(ByKeyGID, gid)
+		want, _ := s.ByGID(gid)
+		same(t, gid, mem, want)
+		if got, _ := s.SearchName(fmt.Sprintf("goods %s renamed", gid), 5); len(got) != 1 || got[0].GID != gid {
+			t.Fatalf("search %s: %+v", gid, got)
+		}
+	}
+}

@@ -103,6 +103,7 @@ func Open(dataDir string, opts Options) (*Store, error) {
 		return nil, err
 	}
 	s.idx = newCatalogIndex()
+	s.idx.compact = s.compactIndexes
 	if err := s.rebuildIndexes(); err != nil {
 		db.Close()
 		return nil, err
