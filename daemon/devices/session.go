@@ -27,6 +27,7 @@ type Session struct {
 	out       chan []byte
 	wmu       sync.Mutex // one writer at a time: replies inline, pushes from writeLoop
 	held      []byte     // replies held while pipelined requests are buffered (session goroutine only)
+	wbuf      []byte     // reused to frame a reply written at once (session goroutine only)
 	done      chan struct{}
 	closeOnce sync.Once
 	closeWhy  atomic.Value
@@ -99,6 +100,11 @@ func (c *Session) Push(action string, body any) bool {
 }
 
 func (c *Session) frameBytes(payload []byte) []byte {
+	return c.appendFrame(make([]byte, 0, len(payload)+5), payload)
+}
+
+// appendFrame appends payload to dst in the session's charset and framing.
+func (c *Session) appendFrame(dst, payload []byte) []byte {
 	c.mu.Lock()
 	gbk, mode := c.gbk, c.mode
 	c.mu.Unlock()
@@ -108,7 +114,7 @@ func (c *Session) frameBytes(payload []byte) []byte {
 	if mode == frame.ModeUnknown {
 		mode = frame.ModeLine
 	}
-	return frame.Append(make([]byte, 0, len(payload)+5), mode, payload)
+	return frame.Append(dst, mode, payload)
 }
 
 // reply writes a reply from the session's own goroutine, saving a hand-off
@@ -118,23 +124,28 @@ func (c *Session) frameBytes(payload []byte) []byte {
 //
 // A device that pipelines requests gets its replies in one write: while
 // another whole request is already buffered, replies are held (up to 64 KiB)
-// and written together before the session can wait for input again.
+// and written together before the session can wait for input again. A reply
+// written at once is framed in a buffer the session reuses.
 func (c *Session) reply(payload []byte) {
-	b := c.frameBytes(payload)
 	if len(c.out) > 0 {
 		c.flushHeld()
-		c.enqueueFramed(b)
+		c.enqueueFramed(c.frameBytes(payload))
 		return
 	}
-	if c.fr.HasFrame() && len(c.held)+len(b) < 64<<10 {
-		c.held = append(c.held, b...)
+	if c.fr.HasFrame() && len(c.held)+len(payload)+5 < 64<<10 {
+		c.held = c.appendFrame(c.held, payload)
 		return
 	}
 	if len(c.held) > 0 {
-		b = append(c.held, b...)
-		c.held = c.held[:0]
+		c.held = c.appendFrame(c.held, payload)
+		c.flushHeld()
+		return
 	}
-	c.write(b)
+	c.wbuf = c.appendFrame(c.wbuf[:0], payload)
+	c.write(c.wbuf)
+	if cap(c.wbuf) > 64<<10 {
+		c.wbuf = nil // one large reply does not pin its buffer
+	}
 }
 
 // flushHeld writes replies held back by reply.
