@@ -201,7 +201,7 @@ func (t *Tx) deleteGoods(gid string) error {
 		if !t.bulk {
 			t.After(func() { t.s.idx.removeWarehouseGID(wh, gid) })
 			if wh == t.s.warehouse {
-				ver := uint64(t.ID())
+				ver := t.version()
 				t.After(func() { t.s.idx.stock(gid, 0, ver) })
 			}
 		}

@@ -81,7 +81,7 @@ func (t *Tx) PutStock(wh, gid string, l StockLevel) error {
 		t.After(func() { t.s.idx.addWarehouseGID(wh, gid) })
 	}
 	if wh == t.s.warehouse && !t.bulk {
-		avail, ver := l.Available(), uint64(t.ID())
+		avail, ver := l.Available(), t.version()
 		t.After(func() { t.s.idx.stock(gid, avail, ver) })
 	}
 	// Labels show availability, so a crossing of zero is a goods change.
@@ -145,7 +145,7 @@ func (t *Tx) putRecord(r record) (changed bool, err error) {
 	}
 	gid := r.GID
 	if !t.bulk {
-		code, ver := r.Barcode, uint64(t.ID())
+		code, ver := r.Barcode, t.version()
 		t.After(func() { t.s.idx.upsert(gid, lname, v, code, ver) })
 	}
 	if existed && (!t.bulk || len(r.MacIDs) > 0 || len(old.MacIDs) > 0) && (old.Price != r.Price || old.Name != r.Name || old.Unit != r.Unit || !eqStrings(old.MacIDs, r.MacIDs)) {
@@ -170,7 +170,7 @@ func (t *Tx) deleteRecord(gid string) (bool, error) {
 		return false, err
 	}
 	if !t.bulk {
-		ver := uint64(t.ID())
+		ver := t.version()
 		t.After(func() { t.s.idx.remove(gid, ver) })
 	}
 	return true, nil

@@ -124,7 +124,7 @@ func (s *Store) scanChunks(bucket []byte, fn func(k, v []byte, ver uint64)) erro
 					done = true
 					return nil
 				}
-				fn(k, v, uint64(tx.ID()))
+				fn(k, v, scanVersion(tx))
 				after = append(after[:0], k...)
 				k, v = c.Next()
 			}

@@ -13,11 +13,11 @@ import (
 // hash probe instead of three bbolt tree descents (barcode index, goods,
 // stock), which were a third of the daemon's CPU under getGoods load.
 //
-// Every change carries the id of the write transaction that made it, and a
-// row only takes a change at least as new as what it holds: transaction
-// hooks run after bbolt releases its writer lock, so two transactions'
-// hooks can arrive out of commit order, and a background build scans the
-// store in several read transactions while changes keep coming.
+// Every change carries its version (Tx.version: the write transaction's id,
+// then the change's place in it), and a row only takes a change at least as
+// new as what it holds: transaction hooks can arrive out of commit order,
+// and a background build scans the store in several read transactions
+// (scanVersion) while changes keep coming.
 type goodsTable struct {
 	rows    []goodsRow
 	byGID   map[uint64]uint32 // hash(gid) → row

@@ -8,6 +8,8 @@ import (
 	"sync"
 	"testing"
 
+	"go.etcd.io/bbolt"
+
 	"github.com/storebox/storebox/protocol/goods"
 )
 
@@ -184,4 +186,47 @@ func TestIndexCompactsAfterChurn(t *testing.T) {
 			t.Fatalf("search %s: %+v", gid, got)
 		}
 	}
+}
+
+// Versions grow within a transaction (callers sharing a Batch run in it one
+// after another) and across transactions, and a read transaction's scan
+// version is newer than every change it sees.
+func TestChangeVersionsAreOrdered(t *testing.T) {
+	s, _ := openTest(t)
+	var vs []uint64
+	for range 3 {
+		err := s.Update(func(t *Tx) error {
+			vs = append(vs, t.version(), t.version())
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_ = s.Batch(func(t *Tx) error {
+				mu.Lock()
+				vs = append(vs, t.version())
+				mu.Unlock()
+				return nil
+			})
+		}()
+	}
+	wg.Wait()
+	for i := 1; i < len(vs); i++ {
+		if vs[i] <= vs[i-1] {
+			t.Fatalf("version %d (%x) not after %x", i, vs[i], vs[i-1])
+		}
+	}
+	_ = s.View(func(tx *bbolt.Tx) error {
+		if sv := scanVersion(tx); sv <= vs[len(vs)-1] {
+			t.Fatalf("scan version %x not after the last change %x", sv, vs[len(vs)-1])
+		}
+		return nil
+	})
 }

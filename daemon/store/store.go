@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.etcd.io/bbolt"
@@ -65,6 +66,7 @@ type Store struct {
 	log       *slog.Logger
 
 	idx *catalogIndex
+	ver atomic.Uint64 // last Tx.version handed out
 
 	notifyMu sync.Mutex
 	notify   chan struct{}

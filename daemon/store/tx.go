@@ -30,6 +30,29 @@ func (t *Tx) MarkChanged(gid string) {
 	t.changed[gid] = true
 }
 
+// version orders this change among all changes to the in-memory index:
+// the write transaction's id, then the change's place in it. Hooks run
+// after bbolt releases its writer lock, and callers sharing a Batch run
+// their hooks each in their own goroutine, so hooks can arrive out of
+// order; the index keeps the newest version per goods.
+func (t *Tx) version() uint64 {
+	id := uint64(t.ID())
+	for {
+		cur := t.s.ver.Load()
+		next := id<<32 | 1
+		if cur>>32 == id {
+			next = cur + 1
+		}
+		if t.s.ver.CompareAndSwap(cur, next) {
+			return next
+		}
+	}
+}
+
+// scanVersion is the version of what a read transaction sees: every change
+// of the write transactions up to its id.
+func scanVersion(tx *bbolt.Tx) uint64 { return uint64(tx.ID())<<32 | 1<<32 - 1 }
+
 // Store returns the store the transaction belongs to.
 func (t *Tx) Store() *Store { return t.s }
 
