@@ -139,15 +139,18 @@ func (s *Store) scanChunks(bucket []byte, fn func(k, v []byte, ver uint64)) erro
 
 func (s *Store) buildIndexes(ready chan struct{}) {
 	fresh := &catalogIndex{byWH: map[string][]sref{}, names: newNameIndex(), goods: newGoodsTable()}
-	err := s.scanChunks(bktNames, func(k, v []byte, _ uint64) {
-		// Keys arrive sorted: appending keeps gids sorted.
-		g := fresh.ar.put(k)
-		fresh.gids = append(fresh.gids, g)
-		fresh.names.add(&fresh.ar, g, v)
+	// Goods before names: a change replayed from pending is dropped when
+	// the goods scan already saw something newer (goodsTable.current), and
+	// the names scan, coming later, then saw at least as much.
+	err := s.scanChunks(bktGoods, func(k, v []byte, ver uint64) {
+		fresh.goods.upsert(&fresh.ar, k, v, "", ver)
 	})
 	if err == nil {
-		err = s.scanChunks(bktGoods, func(k, v []byte, ver uint64) {
-			fresh.goods.upsert(&fresh.ar, k, v, "", ver)
+		err = s.scanChunks(bktNames, func(k, v []byte, _ uint64) {
+			// Keys arrive sorted: appending keeps gids sorted.
+			g := fresh.ar.put(k)
+			fresh.gids = append(fresh.gids, g)
+			fresh.names.add(&fresh.ar, g, v)
 		})
 	}
 	if err == nil {
@@ -231,6 +234,9 @@ func (ci *catalogIndex) change(op indexOp) {
 func (ci *catalogIndex) apply(op indexOp) {
 	switch op.kind {
 	case opUpsert:
+		if !ci.goods.current(&ci.ar, []byte(op.gid), op.ver) {
+			return // a newer change of this goods arrived first
+		}
 		g := ci.ref([]byte(op.gid))
 		ci.gids = ci.insertSorted(ci.gids, g)
 		ci.names.add(&ci.ar, g, []byte(op.lname))
@@ -238,6 +244,9 @@ func (ci *catalogIndex) apply(op indexOp) {
 	case opStock:
 		ci.goods.stock(&ci.ar, []byte(op.gid), op.avail, op.ver)
 	case opRemove:
+		if !ci.goods.current(&ci.ar, []byte(op.gid), op.ver) {
+			return
+		}
 		ci.goods.remove(&ci.ar, []byte(op.gid), op.ver)
 		ci.gids = ci.removeSorted(ci.gids, op.gid)
 		for wh, xs := range ci.byWH {

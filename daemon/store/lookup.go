@@ -85,6 +85,13 @@ func (t *goodsTable) upsert(a *arena, gid, raw []byte, code string, ver uint64) 
 	}
 }
 
+// current reports whether a goods change of version ver is at least as new
+// as what the row of gid holds (true when there is no row).
+func (t *goodsTable) current(a *arena, gid []byte, ver uint64) bool {
+	i, ok := t.row(a, gid, false)
+	return !ok || ver >= t.rows[i].goodsVer
+}
+
 // setCode gives a row read in the build its barcode, unless a newer change
 // already set the row.
 func (t *goodsTable) setCode(a *arena, gid, code []byte, ver uint64) {

@@ -93,6 +93,42 @@ func TestGoodsLookupMatchesStore(t *testing.T) {
 		}
 		same(t, "barcode "+code(i), mem, want)
 	}
+	// Paging and name search, which the index drives, list exactly the
+	// goods the store holds.
+	var all []string
+	names := map[string]string{}
+	err := s.ForEachGoods(func(g ExportGoods) error {
+		all = append(all, g.Goods.GID)
+		names[g.Goods.GID] = g.Goods.Name
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, total, err := s.AllGoods(0, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var paged []string
+	for _, g := range page {
+		paged = append(paged, g.GID)
+	}
+	if total != len(all) || fmt.Sprint(paged) != fmt.Sprint(all) {
+		t.Fatalf("paging: %d %v\nstore: %d %v", total, paged, len(all), all)
+	}
+	for gid, name := range names {
+		found, err := s.SearchName(name, MaxLookup)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ok := false
+		for _, g := range found {
+			ok = ok || g.GID == gid
+		}
+		if !ok {
+			t.Fatalf("search %q: %d found, not %s", name, len(found), gid)
+		}
+	}
 }
 
 func isExpected(err error) bool {
@@ -229,4 +265,26 @@ func TestChangeVersionsAreOrdered(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// Paging and name search follow the newest change of a goods too: a
+// removal that arrives after a newer re-add is dropped.
+func TestIndexIgnoresOlderGoodsChange(t *testing.T) {
+	ci := newCatalogIndex()
+	ci.upsert("g1", "milk", []byte(`{"gid":"g1","barcode":"1","gname":"Milk"}`), "1", 5)
+	ci.remove("g1", 3)
+	ci.upsert("g1", "old name", []byte(`{"gid":"g1","barcode":"1","gname":"Old name"}`), "1", 4)
+	if got, total := ci.page("", 0, 10); total != 1 || len(got) != 1 || got[0] != "g1" {
+		t.Fatalf("page: %v %d", got, total)
+	}
+	if got := ci.search("milk", 10); len(got) != 1 {
+		t.Fatalf("search milk: %v", got)
+	}
+	if got := ci.search("old name", 10); len(got) != 0 {
+		t.Fatalf("an older name was indexed: %v", got)
+	}
+	ci.remove("g1", 6)
+	if _, total := ci.page("", 0, 10); total != 0 {
+		t.Fatalf("removed goods still paged")
+	}
 }
