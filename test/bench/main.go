@@ -103,8 +103,8 @@ listen = %q
 		g, _ := synth.Goods(rng.Intn(*nGoods))
 		return map[string]any{"code": g.Barcode}
 	}
-	// One pass first, printed but not the figure: right after start the
-	// daemon is still returning the index build's garbage to the system.
+	// One pass first, printed but not the figure: the first seconds after
+	// the index build measured slower (a store daemon runs for days).
 	{
 		rate, p99 := e.load(*conns, *dur, "getGoods", func(*rand.Rand) map[string]any { return barcode() })
 		fmt.Printf("  %-58s %10.0f req/s   p99 %8s   (warm-up pass)\n", "getGoods by barcode, 100 connections, one in flight each", rate, p99)
