@@ -4,10 +4,15 @@ package devmsg
 
 import (
 	"bytes"
+	stdjson "encoding/json"
 	"errors"
 	"fmt"
-	json "github.com/segmentio/encoding/json"
+	"strconv"
 	"strings"
+
+	// A drop-in for encoding/json, several times faster on the envelope
+	// every device frame goes through.
+	json "github.com/segmentio/encoding/json"
 )
 
 // Error codes (SPEC §2).
@@ -73,6 +78,7 @@ var emptyObject = json.RawMessage(`{}`)
 func Decode(b []byte) (*Request, *Error) {
 	var w wire
 	if err := json.Unmarshal(b, &w); err != nil {
+		err = stdError(b, &wire{}, err)
 		// Try to salvage the head for the reply.
 		var hw struct {
 			Head *Head `json:"head"`
@@ -116,6 +122,17 @@ func Decode(b []byte) (*Request, *Error) {
 	return req, nil
 }
 
+// stdError is encoding/json's error for b, which says where and what went
+// wrong more plainly than the fast decoder's (an offset, the kind of value
+// met). Bad input is the rare path, so decoding it twice costs nothing that
+// matters; FuzzDecodeMatchesStdlib checks both decoders reject the same input.
+func stdError(b []byte, v any, fast error) error {
+	if err := stdjson.Unmarshal(b, v); err != nil {
+		return err
+	}
+	return fast
+}
+
 func jsonErr(err error) string {
 	var se *json.SyntaxError
 	if errors.As(err, &se) {
@@ -128,13 +145,42 @@ func jsonErr(err error) string {
 // older devices send extras; a type error is bad_request naming the field.
 func (r *Request) DecodeBody(v any) *Error {
 	if err := json.Unmarshal(r.Body, v); err != nil {
+		err = stdError(r.Body, v, err)
 		var te *json.UnmarshalTypeError
 		if errors.As(err, &te) {
-			return Errorf(CodeBadRequest, "body.%s: expected %s, got %s", te.Field, te.Type, te.Value)
+			return Errorf(CodeBadRequest, "body.%s: expected %s, got %s", te.Field, te.Type, jsonKind(te.Value))
 		}
 		return Errorf(CodeBadRequest, "body: %s", jsonErr(err))
 	}
 	return nil
+}
+
+// jsonKind names the JSON value a type error met, as encoding/json does
+// ("string", "number", …). The decoder in use puts the value's raw text
+// there instead, Go-quoted, and it may run on into the rest of the message.
+func jsonKind(v string) string {
+	if raw, err := strconv.Unquote(v); err == nil {
+		v = raw
+	} else {
+		return v // already a kind ("string", "number 1e+100", …)
+	}
+	switch {
+	case v == "":
+		return "value"
+	case v[0] == '"':
+		return "string"
+	case v[0] == '-' || (v[0] >= '0' && v[0] <= '9'):
+		return "number"
+	case v[0] == '[':
+		return "array"
+	case v[0] == '{':
+		return "object"
+	case strings.HasPrefix(v, "true"), strings.HasPrefix(v, "false"):
+		return "bool"
+	case strings.HasPrefix(v, "null"):
+		return "null"
+	}
+	return "value"
 }
 
 // ReplyAction is the action name of a reply.

@@ -123,3 +123,36 @@ func FuzzDecodeMatchesStdlib(f *testing.F) {
 		}
 	})
 }
+
+// A body field of the wrong type is named with the kind of value sent, as
+// encoding/json words it, never with raw message text.
+func TestDecodeBodyTypeErrors(t *testing.T) {
+	var body struct {
+		Lmt   int      `json:"lmt"`
+		Code  string   `json:"code"`
+		Tags  []string `json:"tags"`
+		Flag  bool     `json:"flag"`
+		Inner struct {
+			N int `json:"n"`
+		} `json:"inner"`
+	}
+	for in, want := range map[string]string{
+		`{"lmt":"2"}`:          "body.lmt: expected int, got string",
+		`{"code":12}`:          "body.code: expected string, got number",
+		`{"tags":"a"}`:         "body.tags: expected []string, got string",
+		`{"flag":[1]}`:         "body.flag: expected bool, got array",
+		`{"lmt":true}`:         "body.lmt: expected int, got bool",
+		`{"code":{"a":1}}`:     "body.code: expected string, got object",
+		`{"inner":{"n":"x"}}`:  "body.inner.n: expected int, got string",
+		`{"lmt":1.5,"code":1}`: "body.lmt: expected int, got number 1.5",
+	} {
+		req, derr := Decode([]byte(`{"head":{"action":"x"},"body":` + in + `}`))
+		if derr != nil {
+			t.Fatal(derr)
+		}
+		e := req.DecodeBody(&body)
+		if e == nil || e.Code != CodeBadRequest || e.Msg != want {
+			t.Errorf("%s: %v, want %q", in, e, want)
+		}
+	}
+}
