@@ -29,14 +29,17 @@ func BenchmarkDurableOrders(b *testing.B) {
 	}
 }
 
+// benchCatalog has stock enough for any run: a piece and a weighed goods.
+var benchCatalog = []store.ImportRow{
+	{Line: 1, Goods: goods.Goods{GID: "B1", Name: "Bench pcs", Price: 199, Unit: goods.UnitPieces}, Stock: map[string]int64{"main": 1 << 40}, HasStock: true},
+	{Line: 2, Goods: goods.Goods{GID: "B2", Name: "Bench kg", Price: 1290, Unit: goods.UnitKg}, Stock: map[string]int64{"main": 1 << 40}, HasStock: true},
+}
+
 // tcpRate is the same load through the real device server: 100 terminals
 // on TCP sockets, getPayInfo replies counted when they arrive.
 func tcpRate(b *testing.B, terminals, orders int) float64 {
 	e := newEnv(b, Config{}, Providers{})
-	importRows(b, e.st, []store.ImportRow{
-		{Line: 1, Goods: goods.Goods{GID: "B1", Name: "Bench pcs", Price: 199, Unit: goods.UnitPieces}, Stock: map[string]int64{"main": 1 << 40}, HasStock: true},
-		{Line: 2, Goods: goods.Goods{GID: "B2", Name: "Bench kg", Price: 1290, Unit: goods.UnitKg}, Stock: map[string]int64{"main": 1 << 40}, HasStock: true},
-	})
+	importRows(b, e.st, benchCatalog)
 	e.listen()
 	terms := make([]*term, terminals)
 	for i := range terms {
@@ -81,10 +84,7 @@ func durableRate(b *testing.B, terminals, orders int, perOrderFsync bool) float6
 		b.Fatal(err)
 	}
 	defer st.Close()
-	importRows(b, st, []store.ImportRow{
-		{Line: 1, Goods: goods.Goods{GID: "B1", Name: "Bench pcs", Price: 199, Unit: goods.UnitPieces}, Stock: map[string]int64{"main": 1 << 40}, HasStock: true},
-		{Line: 2, Goods: goods.Goods{GID: "B2", Name: "Bench kg", Price: 1290, Unit: goods.UnitKg}, Stock: map[string]int64{"main": 1 << 40}, HasStock: true},
-	})
+	importRows(b, st, benchCatalog)
 	svc, err := New(Config{}, st, Providers{}, nil, nil)
 	if err != nil {
 		b.Fatal(err)

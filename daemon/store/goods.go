@@ -323,21 +323,26 @@ func (s *Store) RawLookup(kind int, key string) ([]json.RawMessage, error) {
 	return out, err
 }
 
+// rfidGIDs is the goods carrying any of the tags, once each, in tag order.
+func rfidGIDs(tx *bbolt.Tx, tags []string) []string {
+	seen := map[string]bool{}
+	var gids []string
+	for _, t := range tags {
+		for _, gid := range lookupIndex(tx, bktRFID, strings.ToUpper(t), MaxLookup) {
+			if !seen[gid] {
+				seen[gid] = true
+				gids = append(gids, gid)
+			}
+		}
+	}
+	return gids
+}
+
 // RawRFIDs answers getGoods by RFID tags with wire-ready goods objects.
 func (s *Store) RawRFIDs(tags []string) ([]json.RawMessage, error) {
 	var out []json.RawMessage
 	err := s.db.View(func(tx *bbolt.Tx) error {
-		seen := map[string]bool{}
-		var gids []string
-		for _, t := range tags {
-			for _, gid := range lookupIndex(tx, bktRFID, strings.ToUpper(t), MaxLookup) {
-				if !seen[gid] {
-					seen[gid] = true
-					gids = append(gids, gid)
-				}
-			}
-		}
-		out = s.rawFor(tx, "", gids)
+		out = s.rawFor(tx, "", rfidGIDs(tx, tags))
 		return nil
 	})
 	return out, err
@@ -430,17 +435,7 @@ func (s *Store) ByGID(gid string) (out []goods.Goods, err error) {
 // ByRFIDs returns the goods carrying any of the tags, once each, in tag order.
 func (s *Store) ByRFIDs(tags []string) (out []goods.Goods, err error) {
 	err = s.db.View(func(tx *bbolt.Tx) error {
-		seen := map[string]bool{}
-		var gids []string
-		for _, t := range tags {
-			for _, gid := range lookupIndex(tx, bktRFID, strings.ToUpper(t), MaxLookup) {
-				if !seen[gid] {
-					seen[gid] = true
-					gids = append(gids, gid)
-				}
-			}
-		}
-		out, err = s.goodsFor(tx, "", gids)
+		out, err = s.goodsFor(tx, "", rfidGIDs(tx, tags))
 		return err
 	})
 	return out, err

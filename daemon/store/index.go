@@ -391,18 +391,64 @@ func (a *arena) view(r sref) []byte {
 
 func (a *arena) str(r sref) string { return string(a.view(r)) }
 
+// gidMap finds a slot (a document, a row) by gid through the gid's hash,
+// so no map holds a string per goods; the rare gids whose hash another gid
+// already has go to collide. A gid is in exactly one of the two. gidAt
+// returns the gid stored at a slot, to tell a gid from its hash twin.
+type gidMap struct {
+	byHash  map[uint64]uint32
+	collide map[string]uint32
+	hash    func([]byte) uint64
+}
+
+func newGIDMap() gidMap {
+	seed := maphash.MakeSeed()
+	return gidMap{byHash: map[uint64]uint32{}, collide: map[string]uint32{},
+		hash: func(b []byte) uint64 { return maphash.Bytes(seed, b) }}
+}
+
+func (m *gidMap) get(gid []byte, gidAt func(uint32) []byte) (uint32, bool) {
+	if len(m.collide) > 0 {
+		if i, ok := m.collide[string(gid)]; ok {
+			return i, true
+		}
+	}
+	i, ok := m.byHash[m.hash(gid)]
+	if ok && bytes.Equal(gidAt(i), gid) {
+		return i, true
+	}
+	return 0, false
+}
+
+func (m *gidMap) set(gid []byte, slot uint32, gidAt func(uint32) []byte) {
+	if _, ok := m.collide[string(gid)]; ok {
+		m.collide[string(gid)] = slot
+		return
+	}
+	h := m.hash(gid)
+	if old, ok := m.byHash[h]; ok && !bytes.Equal(gidAt(old), gid) {
+		m.collide[string(gid)] = slot
+		return
+	}
+	m.byHash[h] = slot
+}
+
+func (m *gidMap) drop(gid []byte) {
+	if _, ok := m.collide[string(gid)]; ok {
+		delete(m.collide, string(gid))
+		return
+	}
+	delete(m.byHash, m.hash(gid))
+}
+
 // nameIndex maps each pair of adjacent runes of a lower-cased name to the
 // documents containing it. Documents are append-only with tombstones, so an
 // update never rewrites posting lists; candidates are verified against the
-// stored name, so the index only has to be a superset. Documents find their
-// gid by hash (byGID) so no map holds a string per goods; the rare gids
-// whose hash another gid already has go to collide.
+// stored name, so the index only has to be a superset.
 type nameIndex struct {
 	docs     []nameDoc
-	byGID    map[uint64]uint32
-	collide  map[string]uint32
+	ids      gidMap // gid → its live document
 	postings map[uint64][]uint32
-	hash     func([]byte) uint64
 	dead     int
 }
 
@@ -412,48 +458,14 @@ type nameDoc struct {
 }
 
 func newNameIndex() *nameIndex {
-	seed := maphash.MakeSeed()
-	return &nameIndex{byGID: map[uint64]uint32{}, collide: map[string]uint32{}, postings: map[uint64][]uint32{},
-		hash: func(b []byte) uint64 { return maphash.Bytes(seed, b) }}
+	return &nameIndex{ids: newGIDMap(), postings: map[uint64][]uint32{}}
 }
 
 func bigramKey(a, b rune) uint64 { return uint64(a)<<32 | uint64(uint32(b)) }
 
 // doc finds the live document of gid.
 func (n *nameIndex) doc(a *arena, gid []byte) (uint32, bool) {
-	if len(n.collide) > 0 {
-		if id, ok := n.collide[string(gid)]; ok {
-			return id, true
-		}
-	}
-	id, ok := n.byGID[n.hash(gid)]
-	if ok && bytes.Equal(a.view(n.docs[id].gid), gid) {
-		return id, true
-	}
-	return 0, false
-}
-
-// setDoc points gid at document id. A gid is in exactly one of byGID and
-// collide.
-func (n *nameIndex) setDoc(a *arena, gid []byte, id uint32) {
-	if _, ok := n.collide[string(gid)]; ok {
-		n.collide[string(gid)] = id
-		return
-	}
-	h := n.hash(gid)
-	if old, ok := n.byGID[h]; ok && !bytes.Equal(a.view(n.docs[old].gid), gid) {
-		n.collide[string(gid)] = id
-		return
-	}
-	n.byGID[h] = id
-}
-
-func (n *nameIndex) dropDoc(gid []byte) {
-	if _, ok := n.collide[string(gid)]; ok {
-		delete(n.collide, string(gid))
-		return
-	}
-	delete(n.byGID, n.hash(gid))
+	return n.ids.get(gid, func(i uint32) []byte { return a.view(n.docs[i].gid) })
 }
 
 func (n *nameIndex) add(a *arena, gid sref, lname []byte) {
@@ -467,7 +479,7 @@ func (n *nameIndex) add(a *arena, gid sref, lname []byte) {
 	}
 	id := uint32(len(n.docs))
 	n.docs = append(n.docs, nameDoc{gid: gid, lname: a.put(lname), alive: true})
-	n.setDoc(a, g, id)
+	n.ids.set(g, id, func(i uint32) []byte { return a.view(n.docs[i].gid) })
 	var prev rune = -1
 	for _, r := range string(lname) {
 		if prev >= 0 {
@@ -485,7 +497,7 @@ func (n *nameIndex) remove(a *arena, gid string) {
 	if id, ok := n.doc(a, []byte(gid)); ok {
 		n.docs[id].alive = false
 		n.dead++
-		n.dropDoc([]byte(gid))
+		n.ids.drop([]byte(gid))
 	}
 }
 

@@ -16,7 +16,7 @@ func TestCatalogIndexMatchesModel(t *testing.T) {
 		t.Run(fmt.Sprintf("weakHash=%v", weakHash), func(t *testing.T) {
 			ci := newCatalogIndex()
 			if weakHash {
-				ci.names.hash = func(b []byte) uint64 { return uint64(len(b) % 3) }
+				ci.names.ids.hash = func(b []byte) uint64 { return uint64(len(b) % 3) }
 			}
 			names := map[string]string{}        // gid → lower-cased name
 			whs := map[string]map[string]bool{} // wh → gids

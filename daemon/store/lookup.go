@@ -19,12 +19,11 @@ import (
 // and a background build scans the store in several read transactions
 // (scanVersion) while changes keep coming.
 type goodsTable struct {
-	rows    []goodsRow
-	byGID   map[uint64]uint32 // hash(gid) → row
-	collide map[string]uint32 // gids whose hash another gid already has
-	codes   map[uint64]uint32 // hash(barcode) → 1 + first node of its chain
-	nodes   []codeNode
-	hash    func([]byte) uint64
+	rows  []goodsRow
+	ids   gidMap            // gid → row
+	codes map[uint64]uint32 // hash(barcode) → 1 + first node of its chain
+	nodes []codeNode
+	hash  func([]byte) uint64
 }
 
 type goodsRow struct {
@@ -41,32 +40,19 @@ type codeNode struct{ row, next uint32 }
 
 func newGoodsTable() *goodsTable {
 	seed := maphash.MakeSeed()
-	return &goodsTable{byGID: map[uint64]uint32{}, collide: map[string]uint32{}, codes: map[uint64]uint32{},
+	return &goodsTable{ids: newGIDMap(), codes: map[uint64]uint32{},
 		hash: func(b []byte) uint64 { return maphash.Bytes(seed, b) }}
 }
 
 // row finds gid's row, adding an empty one when create is set.
 func (t *goodsTable) row(a *arena, gid []byte, create bool) (uint32, bool) {
-	if len(t.collide) > 0 {
-		if i, ok := t.collide[string(gid)]; ok {
-			return i, true
-		}
-	}
-	h := t.hash(gid)
-	i, ok := t.byGID[h]
-	if ok && bytes.Equal(a.view(t.rows[i].gid), gid) {
-		return i, true
-	}
-	if !create {
-		return 0, false
+	gidAt := func(i uint32) []byte { return a.view(t.rows[i].gid) }
+	if i, ok := t.ids.get(gid, gidAt); ok || !create {
+		return i, ok
 	}
 	n := uint32(len(t.rows))
 	t.rows = append(t.rows, goodsRow{gid: a.put(gid)})
-	if ok {
-		t.collide[string(gid)] = n
-	} else {
-		t.byGID[h] = n
-	}
+	t.ids.set(gid, n, gidAt)
 	return n, true
 }
 
@@ -77,10 +63,15 @@ func (t *goodsTable) upsert(a *arena, gid, raw []byte, code string, ver uint64) 
 		return
 	}
 	r.goodsVer, r.alive, r.raw = ver, true, a.put(raw)
-	if string(a.view(r.code)) != code {
-		r.code = a.put([]byte(code))
-		if code != "" {
-			t.link([]byte(code), i)
+	t.setRowCode(a, i, []byte(code))
+}
+
+// setRowCode gives row i barcode code and links the row from it.
+func (t *goodsTable) setRowCode(a *arena, i uint32, code []byte) {
+	if r := &t.rows[i]; !bytes.Equal(a.view(r.code), code) {
+		r.code = a.put(code)
+		if len(code) > 0 {
+			t.link(code, i)
 		}
 	}
 }
@@ -99,10 +90,7 @@ func (t *goodsTable) setCode(a *arena, gid, code []byte, ver uint64) {
 	if !ok || ver < t.rows[i].goodsVer {
 		return
 	}
-	if r := &t.rows[i]; string(a.view(r.code)) != string(code) {
-		r.code = a.put(code)
-		t.link(code, i)
-	}
+	t.setRowCode(a, i, code)
 }
 
 func (t *goodsTable) remove(a *arena, gid []byte, ver uint64) {

@@ -57,25 +57,18 @@ func scanVersion(tx *bbolt.Tx) uint64 { return uint64(tx.ID())<<32 | 1<<32 - 1 }
 func (t *Tx) Store() *Store { return t.s }
 
 // Update runs fn in a write transaction.
-func (s *Store) Update(fn func(*Tx) error) error {
-	var t *Tx
-	err := s.db.Update(func(btx *bbolt.Tx) error {
-		t = &Tx{Tx: btx, s: s}
-		return fn(t)
-	})
-	if err != nil {
-		return err
-	}
-	s.committed(t)
-	return nil
-}
+func (s *Store) Update(fn func(*Tx) error) error { return s.write(s.db.Update, fn) }
 
 // Batch runs fn in a write transaction shared with concurrent callers
 // (bbolt's Batch: one fsync for many small writes). fn may run more than
 // once, so it must have no side effects outside the transaction.
-func (s *Store) Batch(fn func(*Tx) error) error {
+func (s *Store) Batch(fn func(*Tx) error) error { return s.write(s.db.Batch, fn) }
+
+// write runs fn through bbolt's Update or Batch and, once committed, what
+// the transaction left for after.
+func (s *Store) write(run func(func(*bbolt.Tx) error) error, fn func(*Tx) error) error {
 	var t *Tx
-	err := s.db.Batch(func(btx *bbolt.Tx) error {
+	err := run(func(btx *bbolt.Tx) error {
 		t = &Tx{Tx: btx, s: s}
 		return fn(t)
 	})

@@ -7,7 +7,6 @@ import (
 	stdjson "encoding/json"
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 
 	// A drop-in for encoding/json, several times faster on the envelope
@@ -148,39 +147,11 @@ func (r *Request) DecodeBody(v any) *Error {
 		err = stdError(r.Body, v, err)
 		var te *json.UnmarshalTypeError
 		if errors.As(err, &te) {
-			return Errorf(CodeBadRequest, "body.%s: expected %s, got %s", te.Field, te.Type, jsonKind(te.Value))
+			return Errorf(CodeBadRequest, "body.%s: expected %s, got %s", te.Field, te.Type, te.Value)
 		}
 		return Errorf(CodeBadRequest, "body: %s", jsonErr(err))
 	}
 	return nil
-}
-
-// jsonKind names the JSON value a type error met, as encoding/json does
-// ("string", "number", …). The decoder in use puts the value's raw text
-// there instead, Go-quoted, and it may run on into the rest of the message.
-func jsonKind(v string) string {
-	if raw, err := strconv.Unquote(v); err == nil {
-		v = raw
-	} else {
-		return v // already a kind ("string", "number 1e+100", …)
-	}
-	switch {
-	case v == "":
-		return "value"
-	case v[0] == '"':
-		return "string"
-	case v[0] == '-' || (v[0] >= '0' && v[0] <= '9'):
-		return "number"
-	case v[0] == '[':
-		return "array"
-	case v[0] == '{':
-		return "object"
-	case strings.HasPrefix(v, "true"), strings.HasPrefix(v, "false"):
-		return "bool"
-	case strings.HasPrefix(v, "null"):
-		return "null"
-	}
-	return "value"
 }
 
 // ReplyAction is the action name of a reply.

@@ -302,6 +302,13 @@ func (e *env) load(conns int, d time.Duration, action string, body func(*rand.Ra
 	return float64(len(lat)) / el.Seconds(), lat[len(lat)*99/100]
 }
 
+// barcodeRequest is a framed getGoods for the barcode of a random one of
+// the synthetic catalog's nGoods goods.
+func barcodeRequest(r *rand.Rand, nGoods int) []byte {
+	g, _ := synth.Goods(r.Intn(nGoods))
+	return frame.Append(nil, frame.ModeLength, []byte(`{"head":{"action":"getGoods","seq":1},"body":{"code":"`+g.Barcode+`"}}`))
+}
+
 // pacedResult is what a paced run measured.
 type pacedResult struct {
 	rate float64
@@ -332,8 +339,7 @@ func (e *env) paced(conns, rate int, d time.Duration, nGoods int) pacedResult {
 		r := rand.New(rand.NewSource(int64(i)))
 		reqs := make([][]byte, 512)
 		for j := range reqs {
-			g, _ := synth.Goods(r.Intn(nGoods))
-			reqs[j] = frame.Append(nil, frame.ModeLength, []byte(`{"head":{"action":"getGoods","seq":1},"body":{"code":"`+g.Barcode+`"}}`))
+			reqs[j] = barcodeRequest(r, nGoods)
 		}
 		wg.Add(1)
 		go func() {
@@ -387,10 +393,7 @@ func (e *env) pipelined(conns, depth int, d time.Duration, nGoods int) float64 {
 			cn := e.dial(fmt.Sprintf("P-%d", i))
 			defer cn.c.Close()
 			r := rand.New(rand.NewSource(int64(i)))
-			msg := func() []byte {
-				g, _ := synth.Goods(r.Intn(nGoods))
-				return frame.Append(nil, frame.ModeLength, []byte(`{"head":{"action":"getGoods","seq":1},"body":{"code":"`+g.Barcode+`"}}`))
-			}
+			msg := func() []byte { return barcodeRequest(r, nGoods) }
 			for j := 0; j < depth; j++ {
 				cn.br.Write(msg())
 			}
