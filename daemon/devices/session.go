@@ -313,8 +313,8 @@ func (c *Session) handle(ctx context.Context, payload []byte) {
 	start := time.Now()
 	req, derr := devmsg.Decode(payload)
 	if derr != nil {
-		c.replyErr(req.Head, derr)
 		c.srv.observe(c.srv.metricAction(req.Head.Action), derr.Code, start)
+		c.replyErr(req.Head, derr)
 		return
 	}
 	action := req.Head.Action
@@ -355,8 +355,10 @@ func (c *Session) handle(ctx context.Context, payload []byte) {
 		c.srv.log.Error("encode reply", "action", action, "err", merr)
 		b, _ = devmsg.EncodeReply(h, nil, devmsg.Errorf(devmsg.CodeInternal, "could not encode reply"))
 	}
-	c.reply(b)
+	// Counted before the reply goes out: a device (or a test) that reads
+	// the metrics after its reply must find its request there.
 	c.srv.observe(c.srv.metricAction(action), code, start)
+	c.reply(b)
 	if action == "login" && err == nil && c.Kind() == KindLabel {
 		c.srv.pushLabelGoods(c) // after the reply, so the label sees it first
 	}
