@@ -2,6 +2,7 @@ package store
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"hash/maphash"
 	"slices"
@@ -18,30 +19,115 @@ import (
 // new as what it holds: transaction hooks can arrive out of commit order,
 // and a background build scans the store in several read transactions
 // (scanVersion) while changes keep coming.
+//
+// A lookup by barcode is laid out to touch little memory, since with a
+// million goods every step is a cache (and TLB) miss: one run of the code
+// table, the row (one cache line, its barcode in place), then the JSON.
 type goodsTable struct {
 	rows  []goodsRow
-	ids   gidMap            // gid → row
-	codes map[uint64]uint32 // hash(barcode) → 1 + first node of its chain
-	nodes []codeNode
+	ids   gidMap // gid → row
+	codes codeTable
 	hash  func([]byte) uint64
 }
 
 type goodsRow struct {
-	gid, raw, code     sref
+	gid, raw           sref
+	code               rowCode
 	avail              int64
 	goodsVer, stockVer uint64
 	alive              bool
 }
 
-// codeNode links a barcode hash to a row. A row whose barcode changed
-// leaves its old node behind; lookups compare the row's current barcode,
-// so such a node is skipped (and dropped at the next rebuild).
-type codeNode struct{ row, next uint32 }
-
 func newGoodsTable() *goodsTable {
 	seed := maphash.MakeSeed()
-	return &goodsTable{ids: newGIDMap(), codes: map[uint64]uint32{},
+	return &goodsTable{ids: newGIDMap(),
 		hash: func(b []byte) uint64 { return maphash.Bytes(seed, b) }}
+}
+
+// rowCode is a row's barcode: in place when it fits (EAN-13, UPC and
+// internal codes do), else an arena reference in the first 8 bytes.
+type rowCode struct {
+	n uint8 // length, or longCode
+	b [15]byte
+}
+
+const longCode = 0xff
+
+func (c *rowCode) get(a *arena) []byte {
+	if c.n == longCode {
+		return a.view(sref(binary.LittleEndian.Uint64(c.b[:8])))
+	}
+	return c.b[:c.n]
+}
+
+func (c *rowCode) set(a *arena, code []byte) {
+	if len(code) <= len(c.b) {
+		c.n = uint8(copy(c.b[:], code))
+		return
+	}
+	c.n = longCode
+	binary.LittleEndian.PutUint64(c.b[:8], uint64(a.put(code)))
+}
+
+// codeTable links barcodes to rows by open addressing: a slot packs 32
+// bits of the barcode's hash (which also pick its place) and 1 + the row.
+// A barcode shared by several goods has a slot per row. A row whose
+// barcode changed leaves its old slot behind; lookups compare the row's
+// current barcode, so such a slot is skipped (and dropped at the next
+// rebuild).
+type codeTable struct {
+	slots []uint64
+	used  int
+}
+
+func codeSlot(h uint64, row uint32) uint64 { return h>>32<<32 | uint64(row+1) }
+
+// add links row under hash h, once.
+func (ct *codeTable) add(h uint64, row uint32) {
+	if 2*(ct.used+1) > len(ct.slots) {
+		ct.grow()
+	}
+	want := codeSlot(h, row)
+	mask := uint64(len(ct.slots) - 1)
+	for i := h >> 32 & mask; ; i = (i + 1) & mask {
+		switch ct.slots[i] {
+		case want:
+			return
+		case 0:
+			ct.slots[i] = want
+			ct.used++
+			return
+		}
+	}
+}
+
+func (ct *codeTable) grow() {
+	old := ct.slots
+	ct.slots = make([]uint64, max(1024, 2*len(old)))
+	mask := uint64(len(ct.slots) - 1)
+	for _, s := range old {
+		if s == 0 {
+			continue
+		}
+		i := s >> 32 & mask
+		for ct.slots[i] != 0 {
+			i = (i + 1) & mask
+		}
+		ct.slots[i] = s
+	}
+}
+
+// rows calls f with each row linked under hash h.
+func (ct *codeTable) rows(h uint64, f func(row uint32)) {
+	if len(ct.slots) == 0 {
+		return
+	}
+	mask := uint64(len(ct.slots) - 1)
+	for i := h >> 32 & mask; ct.slots[i] != 0; i = (i + 1) & mask {
+		if s := ct.slots[i]; s>>32 == h>>32 {
+			f(uint32(s) - 1)
+		}
+	}
 }
 
 // row finds gid's row, adding an empty one when create is set.
@@ -68,10 +154,10 @@ func (t *goodsTable) upsert(a *arena, gid, raw []byte, code string, ver uint64) 
 
 // setRowCode gives row i barcode code and links the row from it.
 func (t *goodsTable) setRowCode(a *arena, i uint32, code []byte) {
-	if r := &t.rows[i]; !bytes.Equal(a.view(r.code), code) {
-		r.code = a.put(code)
+	if r := &t.rows[i]; !bytes.Equal(r.code.get(a), code) {
+		r.code.set(a, code)
 		if len(code) > 0 {
-			t.link(code, i)
+			t.codes.add(t.hash(code), i)
 		}
 	}
 }
@@ -106,29 +192,16 @@ func (t *goodsTable) stock(a *arena, gid []byte, avail int64, ver uint64) {
 	}
 }
 
-// link makes sure the chain of code holds row.
-func (t *goodsTable) link(code []byte, row uint32) {
-	h := t.hash(code)
-	head := t.codes[h]
-	for n := head; n != 0; n = t.nodes[n-1].next {
-		if t.nodes[n-1].row == row {
-			return
-		}
-	}
-	t.nodes = append(t.nodes, codeNode{row: row, next: head})
-	t.codes[h] = uint32(len(t.nodes))
-}
-
 // byCode returns the wire-ready goods with barcode code, ordered by gid,
 // at most max.
 func (t *goodsTable) byCode(a *arena, code []byte, max int) []json.RawMessage {
-	var rows []*goodsRow
-	for n := t.codes[t.hash(code)]; n != 0; n = t.nodes[n-1].next {
-		r := &t.rows[t.nodes[n-1].row]
-		if r.alive && bytes.Equal(a.view(r.code), code) {
+	var one [1]*goodsRow // the usual case: one goods per barcode
+	rows := one[:0]
+	t.codes.rows(t.hash(code), func(i uint32) {
+		if r := &t.rows[i]; r.alive && bytes.Equal(r.code.get(a), code) {
 			rows = append(rows, r)
 		}
-	}
+	})
 	slices.SortFunc(rows, func(x, y *goodsRow) int { return bytes.Compare(a.view(x.gid), a.view(y.gid)) })
 	out := make([]json.RawMessage, 0, min(len(rows), max))
 	for _, r := range rows[:min(len(rows), max)] {

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"math/rand"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 
@@ -19,7 +21,12 @@ import (
 // rebuild racing with them. Barcodes are shared by several goods on purpose.
 func TestGoodsLookupMatchesStore(t *testing.T) {
 	s, _ := openTest(t)
-	code := func(i int) string { return fmt.Sprintf("69%011d", i%40) }
+	code := func(i int) string {
+		if i%40 >= 30 { // too long to sit in the row
+			return fmt.Sprintf("(01)0%012d(21)%d", i%40, i%40)
+		}
+		return fmt.Sprintf("69%011d", i%40)
+	}
 	var initial []ImportRow
 	for i := range 60 {
 		initial = append(initial, row(i+2, fmt.Sprintf("g%03d", i), code(i), fmt.Sprintf("goods %d", i), int64(100+i), int64(i)))
@@ -148,6 +155,50 @@ func same(t *testing.T, what string, mem []json.RawMessage, want []goods.Goods) 
 	}
 	if fmt.Sprintf("%+v", got) != fmt.Sprintf("%+v", want) {
 		t.Fatalf("%s: memory %+v\nstore %+v", what, got, want)
+	}
+}
+
+// The code table finds every row of a barcode, long or short, shared or
+// not, after barcode changes and growth, even when every hash collides.
+func TestGoodsTableByCode(t *testing.T) {
+	for _, weak := range []bool{false, true} {
+		var a arena
+		gt := newGoodsTable()
+		if weak {
+			gt.hash = func(b []byte) uint64 { return uint64(len(b)%3) << 32 }
+		}
+		code := func(i int) string {
+			if i%3 == 0 {
+				return fmt.Sprintf("LONG-%015d", i%700)
+			}
+			return fmt.Sprintf("69%011d", i%700)
+		}
+		want := map[string][]string{} // code → gids, in gid order
+		r := rand.New(rand.NewSource(1))
+		codeOf := map[string]string{}
+		for step := range 3000 {
+			gid := fmt.Sprintf("g%04d", r.Intn(1000))
+			c := code(r.Intn(2000))
+			gt.upsert(&a, []byte(gid), []byte(`{"gid":"`+gid+`"}`), c, uint64(step+1))
+			codeOf[gid] = c
+		}
+		for gid, c := range codeOf {
+			want[c] = append(want[c], gid)
+		}
+		for i := range 2000 {
+			c := code(i)
+			got := gt.byCode(&a, []byte(c), 1000)
+			exp := want[c]
+			slices.Sort(exp)
+			if len(got) != len(exp) {
+				t.Fatalf("weak=%v %s: %d goods, want %d", weak, c, len(got), len(exp))
+			}
+			for j, g := range got {
+				if !strings.Contains(string(g), `"`+exp[j]+`"`) {
+					t.Fatalf("weak=%v %s: goods %d is %s, want %s", weak, c, j, g, exp[j])
+				}
+			}
+		}
 	}
 }
 

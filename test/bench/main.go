@@ -29,6 +29,7 @@ import (
 	"github.com/storebox/storebox/protocol/catalogfile/synth"
 	"github.com/storebox/storebox/protocol/frame"
 	"github.com/storebox/storebox/test/bench/benchkit"
+	"github.com/storebox/storebox/test/bench/leangen"
 )
 
 type env struct {
@@ -36,6 +37,8 @@ type env struct {
 	devAddr       string
 	httpAddr      string
 	proc          *exec.Cmd
+	pin           bool
+	genCPU        int // the lean generator's CPU when pinned, else -1
 }
 
 func main() {
@@ -46,13 +49,17 @@ func main() {
 	bin := flag.String("bin", "bin/storebox", "storebox binary")
 	dataDir := flag.String("data", "", "reuse this data directory (imported once, kept)")
 	only := flag.String("only", "", "run only this figure group: getgoods")
+	pin := flag.Bool("pin", false, "run the daemon on all CPUs but the last and the lean generator, polling, on the last")
 	flag.Parse()
 	raiseNoFile()
 
 	dir, err := os.MkdirTemp("", "storebox-bench-")
 	check(err)
 	defer os.RemoveAll(dir)
-	e := &env{bin: *bin, dir: dir}
+	e := &env{bin: *bin, dir: dir, pin: *pin, genCPU: -1}
+	if *pin {
+		e.genCPU = numCPU() - 1
+	}
 	fmt.Printf("storebox bench: %d goods, %d conns, %d idle sessions, GOMAXPROCS-free machine with %d CPUs\n\n", *nGoods, *conns, *nSessions, numCPU())
 
 	data := filepath.Join(dir, "data")
@@ -109,11 +116,26 @@ listen = %q
 		rate, p99 := e.load(*conns, *dur, "getGoods", func(*rand.Rand) map[string]any { return barcode() })
 		fmt.Printf("  %-58s %10.0f req/s   p99 %8s   (warm-up pass)\n", "getGoods by barcode, 100 connections, one in flight each", rate, p99)
 	}
+	cpu := e.cpuMeter()
 	rate, p99 := e.load(*conns, *dur, "getGoods", func(*rand.Rand) map[string]any { return barcode() })
 	fmt.Printf("  %-58s %10.0f req/s   p99 %8s   (targets ≥ 50,000 req/s, p99 < 2 ms)\n", "getGoods by barcode, 100 connections, one in flight each", rate, p99)
+	cpu(rate * dur.Seconds())
 	pr := e.paced(*conns, 50000, *dur, *nGoods)
 	fmt.Printf("  %-58s %10.0f req/s   p99 %8s   p50 %8s   (target p99 < 2 ms at 50,000 req/s; write to reply)\n", "getGoods by barcode, 100 connections, paced at 50,000 req/s", pr.rate, pr.svcP99, pr.svcP50)
 	fmt.Printf("  %-58s %10s         p99 %8s   (from when each request was due, wrk2-style)\n", "  the same run, coordinated omission corrected", "", pr.coP99)
+	cpu(pr.rate * dur.Seconds())
+	// The same two loads from the lean generator (test/bench/leangen).
+	gen := "lean generator"
+	if e.pin {
+		gen = fmt.Sprintf("lean generator polling on CPU %d, daemon on the others", e.genCPU)
+	}
+	lr := e.lean(*conns, 0, *dur, *nGoods)
+	fmt.Printf("  %-58s %10.0f req/s   p99 %8s   (%s)\n", "getGoods by barcode, 100 connections, one in flight each", lr.Rate(), leangen.Quantile(lr.Service, 0.99), gen)
+	cpu(float64(lr.Replies))
+	lr = e.lean(*conns, 50000, *dur, *nGoods)
+	fmt.Printf("  %-58s %10.0f req/s   p99 %8s   p50 %8s   (%s; write to reply)\n", "getGoods by barcode, 100 connections, paced at 50,000 req/s", lr.Rate(), leangen.Quantile(lr.Service, 0.99), leangen.Quantile(lr.Service, 0.5), gen)
+	fmt.Printf("  %-58s %10s         p99 %8s   (from when each request was due)\n", "  the same run, coordinated omission corrected", "", leangen.Quantile(lr.Due, 0.99))
+	cpu(float64(lr.Replies))
 	rate = e.pipelined(*conns, 8, *dur, *nGoods)
 	fmt.Printf("  %-58s %10.0f req/s   (server capacity; latency not comparable)\n", "getGoods by barcode, 100 connections, 8 in flight each", rate)
 	if *only == "getgoods" {
@@ -201,7 +223,11 @@ func writeCatalog(path string, n int) {
 
 func (e *env) start() time.Duration {
 	var ready time.Duration
-	e.proc, ready = benchkit.StartDaemon(e.bin, e.cfg, e.httpAddr)
+	cmd := exec.Command(e.bin, "run", "--config", e.cfg)
+	if e.pin {
+		cmd = exec.Command("taskset", "-c", fmt.Sprintf("0-%d", e.genCPU-1), e.bin, "run", "--config", e.cfg)
+	}
+	e.proc, ready = benchkit.StartDaemonCmd(cmd, e.httpAddr)
 	return ready
 }
 
@@ -377,6 +403,45 @@ func (e *env) paced(conns, rate int, d time.Duration, nGoods int) pacedResult {
 	slices.Sort(svc)
 	slices.Sort(co)
 	return pacedResult{rate: float64(len(svc)) / el.Seconds(), svcP50: svc[len(svc)/2], svcP99: svc[len(svc)*99/100], coP99: co[len(co)*99/100]}
+}
+
+// cpuMeter prints, each time the returned func is called with the
+// requests since the last call, the CPU each side spent per request: on a
+// shared 2-core box the generator's share is the daemon's loss.
+func (e *env) cpuMeter() func(requests float64) {
+	d0, g0 := benchkit.CPUTime(e.proc.Process.Pid), benchkit.CPUTime(0)
+	return func(requests float64) {
+		d1, g1 := benchkit.CPUTime(e.proc.Process.Pid), benchkit.CPUTime(0)
+		fmt.Printf("  %-58s daemon %5.1f µs, generator %5.1f µs\n", "  CPU per request (includes connection set-up)",
+			float64((d1-d0).Microseconds())/requests, float64((g1-g0).Microseconds())/requests)
+		d0, g0 = d1, g1
+	}
+}
+
+// lean runs the getGoods load from test/bench/leangen: closed loop when
+// rate is 0, else paced.
+func (e *env) lean(conns, rate int, d time.Duration, nGoods int) leangen.Result {
+	tcs := make([]*net.TCPConn, conns)
+	reqs := make([][][]byte, conns)
+	for i := range tcs {
+		tcs[i] = e.dial(fmt.Sprintf("L-%d", i)).c.(*net.TCPConn)
+		r := rand.New(rand.NewSource(int64(i)))
+		for range 512 {
+			reqs[i] = append(reqs[i], barcodeRequest(r, nGoods))
+		}
+	}
+	res, err := leangen.Run(tcs, leangen.Config{
+		Requests: reqs, Duration: d, Rate: rate, CPU: e.genCPU,
+		Skip: func(f []byte) bool { return bytes.Contains(f[:min(len(f), 40)], []byte(`"action":"health"`)) },
+		Check: func(f []byte) error {
+			if !bytes.Contains(f, []byte(`"exception":""`)) {
+				return fmt.Errorf("getGoods failed: %s", f)
+			}
+			return nil
+		},
+	})
+	check(err)
+	return res
 }
 
 // pipelined keeps depth requests in flight on each of conns connections

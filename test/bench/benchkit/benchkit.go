@@ -5,6 +5,7 @@ package benchkit
 
 import (
 	"bufio"
+	"bytes"
 	"fmt"
 	"net"
 	"net/http"
@@ -46,8 +47,13 @@ func StartCloud(bin, secret string) (url string, stop func()) {
 // StartDaemon runs `storebox run --config cfg` and waits until httpAddr
 // answers /readyz; it returns the process and how long readiness took.
 func StartDaemon(bin, cfg, httpAddr string) (*exec.Cmd, time.Duration) {
+	return StartDaemonCmd(exec.Command(bin, "run", "--config", cfg), httpAddr)
+}
+
+// StartDaemonCmd starts d, a `storebox run` command line (perhaps behind
+// taskset), and waits until httpAddr answers /readyz.
+func StartDaemonCmd(d *exec.Cmd, httpAddr string) (*exec.Cmd, time.Duration) {
 	t0 := time.Now()
-	d := exec.Command(bin, "run", "--config", cfg)
 	d.Stderr = os.Stderr
 	Check(d.Start())
 	for {
@@ -86,3 +92,28 @@ func RSSMB(pid int, field string) float64 {
 	}
 	return 0
 }
+
+// CPUTime is the user plus system CPU time a process has used so far
+// (pid 0: this process), from /proc/<pid>/stat.
+func CPUTime(pid int) time.Duration {
+	p := "/proc/self/stat"
+	if pid != 0 {
+		p = fmt.Sprintf("/proc/%d/stat", pid)
+	}
+	b, err := os.ReadFile(p)
+	if err != nil {
+		return 0
+	}
+	// Fields after the command name, which is in parentheses and may
+	// hold spaces: utime and stime are the 12th and 13th.
+	f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
+	if len(f) < 13 {
+		return 0
+	}
+	ut, _ := strconv.ParseInt(f[11], 10, 64)
+	st, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(ut+st) * time.Second / clockTicks
+}
+
+// clockTicks is USER_HZ, which is 100 on every Linux the bench runs on.
+const clockTicks = 100
