@@ -58,36 +58,38 @@ func (s *Server) getGoods(_ context.Context, _ *Session, req *devmsg.Request) (a
 	}
 	var gs []json.RawMessage
 	var err error
-	var what string
+	// what names the key for a not_found message; it is built only then,
+	// since a concatenation per lookup shows on the hot path.
+	var what func() string
 	switch {
 	case b.Code != nil:
-		what = "barcode " + *b.Code
+		what = func() string { return "barcode " + *b.Code }
 		gs, err = s.st.RawLookup(store.ByKeyBarcode, strings.TrimSpace(*b.Code))
 	case b.MacID != nil:
-		what = "label " + *b.MacID
+		what = func() string { return "label " + *b.MacID }
 		gs, err = s.st.RawLookup(store.ByKeyMac, *b.MacID)
 	case b.GID != nil:
-		what = "gid " + *b.GID
+		what = func() string { return "gid " + *b.GID }
 		gs, err = s.st.RawLookup(store.ByKeyGID, *b.GID)
 	case b.GName != nil:
 		q := strings.TrimSpace(*b.GName)
 		if q == "" {
 			return nil, devmsg.Errorf(devmsg.CodeBadRequest, "gname must not be empty")
 		}
-		what = "name containing " + q
+		what = func() string { return "name containing " + q }
 		gs, err = s.st.RawLookup(store.ByKeyName, q)
 	case b.RFIDs != nil:
 		if len(*b.RFIDs) == 0 || len(*b.RFIDs) > 1000 {
 			return nil, devmsg.Errorf(devmsg.CodeBadRequest, "rfids must hold 1 to 1000 tags")
 		}
-		what = fmt.Sprintf("%d RFID tags", len(*b.RFIDs))
+		what = func() string { return fmt.Sprintf("%d RFID tags", len(*b.RFIDs)) }
 		gs, err = s.st.RawRFIDs(*b.RFIDs)
 	}
 	if err != nil {
 		return nil, err
 	}
 	if len(gs) == 0 {
-		return nil, devmsg.Errorf(devmsg.CodeNotFound, "no goods for %s", what)
+		return nil, devmsg.Errorf(devmsg.CodeNotFound, "no goods for %s", what())
 	}
 	return json.RawMessage(store.AppendGoodsArray(nil, gs, -1)), nil
 }
