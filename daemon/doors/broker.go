@@ -107,6 +107,9 @@ type netListener struct {
 	tls     *tls.Config
 	timeout time.Duration
 	log     *slog.Logger
+	// disconnect says goodbye to this listener's clients on Close, in
+	// place of the CloseFn mochi passes (see Service.closeListenerClients).
+	disconnect func(listenerID string)
 
 	mu     sync.Mutex
 	closed bool
@@ -115,7 +118,21 @@ type netListener struct {
 }
 
 func (s *Service) newListener(id string, ln net.Listener) *netListener {
-	return &netListener{id: id, ln: ln, timeout: s.cfg.ConnectTimeout, log: s.log.With("listener", id), conns: map[net.Conn]struct{}{}}
+	return &netListener{id: id, ln: ln, timeout: s.cfg.ConnectTimeout, log: s.log.With("listener", id),
+		disconnect: s.closeListenerClients, conns: map[net.Conn]struct{}{}}
+}
+
+// closeListenerClients is what mochi's own CloseFn does, without its
+// Clients.GetByListener: that takes the clients' read lock twice, and a
+// door connecting or leaving in between (a writer queued on the lock)
+// deadlocks the broker's Close, so the daemon never stops
+// (mochi-mqtt/server#488, not fixed in v2.7.9; seen here in CI).
+func (s *Service) closeListenerClients(listenerID string) {
+	for _, cl := range s.broker.Clients.GetAll() {
+		if cl.Net.Listener == listenerID && !cl.Closed() {
+			_ = s.broker.DisconnectClient(cl, packets.ErrServerShuttingDown)
+		}
+	}
 }
 
 func (l *netListener) Init(*slog.Logger) error { return nil }
@@ -179,7 +196,7 @@ func (l *netListener) isClosed() bool {
 	return l.closed
 }
 
-func (l *netListener) Close(closeClients listeners.CloseFn) {
+func (l *netListener) Close(listeners.CloseFn) {
 	l.mu.Lock()
 	if l.closed {
 		l.mu.Unlock()
@@ -188,7 +205,7 @@ func (l *netListener) Close(closeClients listeners.CloseFn) {
 	l.closed = true
 	l.mu.Unlock()
 	_ = l.ln.Close()
-	closeClients(l.id)
+	l.disconnect(l.id)
 	l.mu.Lock()
 	for c := range l.conns {
 		_ = c.Close()

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"net"
+	"runtime/pprof"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -392,5 +394,61 @@ func TestLastAdmittedForgets(t *testing.T) {
 	time.Sleep(200 * time.Millisecond)
 	if id, ok := ts.LastAdmitted("T-01"); ok {
 		t.Fatalf("LastAdmitted = %q after the TTL", id)
+	}
+}
+
+// The broker stops while doors keep connecting and leaving: a client
+// joining or leaving during Close once deadlocked mochi's clients lock
+// (see closeListenerClients), so the daemon never stopped.
+func TestCloseWhileDoorsChurn(t *testing.T) {
+	for range 15 {
+		cfg := Config{StoreID: testStore, MQTT: config.MQTT{Listen: "127.0.0.1:0"}, Doors: []config.Door{{ID: "D1", Secret: "x", Policy: "entry"}}}
+		s, err := New(cfg, newFakeOrders(), newFakeSink(), testLogger())
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- s.Serve(ctx) }()
+		waitFor(t, "listening", func() bool { return s.Addr() != "" })
+		stop := make(chan struct{})
+		var wg sync.WaitGroup
+		for range 4 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				pkt := []byte{0x10, 0, 0, 4, 'M', 'Q', 'T', 'T', 4, 0xC2, 0, 30, 0, 2, 'D', '1', 0, 2, 'D', '1', 0, 1, 'x'}
+				pkt[1] = byte(len(pkt) - 2)
+				for {
+					select {
+					case <-stop:
+						return
+					default:
+					}
+					c, err := net.DialTimeout("tcp", s.Addr(), time.Second)
+					if err != nil {
+						continue
+					}
+					c.Write(pkt)
+					c.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
+					c.Read(make([]byte, 4))
+					c.Close()
+				}
+			}()
+		}
+		time.Sleep(30 * time.Millisecond)
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatalf("Serve returned %v", err)
+			}
+		case <-time.After(15 * time.Second):
+			var stacks strings.Builder
+			pprof.Lookup("goroutine").WriteTo(&stacks, 1)
+			t.Fatalf("Serve did not stop while doors churned; goroutines:\n%s", stacks.String())
+		}
+		close(stop)
+		wg.Wait()
 	}
 }

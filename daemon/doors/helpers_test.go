@@ -6,6 +6,8 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"runtime/pprof"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -134,7 +136,9 @@ func startService(t testing.TB, doors []config.Door, tweak func(*Config)) *testS
 				t.Errorf("Serve returned %v", err)
 			}
 		case <-time.After(20 * time.Second):
-			t.Error("Serve did not stop")
+			var stacks strings.Builder
+			pprof.Lookup("goroutine").WriteTo(&stacks, 1)
+			t.Errorf("Serve did not stop; goroutines:\n%s", stacks.String())
 		}
 	})
 	return ts
