@@ -199,7 +199,8 @@ func (t *Tx) deleteGoods(gid string) error {
 			return err
 		}
 		if !t.bulk {
-			t.After(func() { t.s.idx.removeWarehouseGID(wh, gid) })
+			whVer := t.version()
+			t.After(func() { t.s.idx.removeWarehouseGID(wh, gid, whVer) })
 			if wh == t.s.warehouse {
 				ver := t.version()
 				t.After(func() { t.s.idx.stock(gid, 0, ver) })

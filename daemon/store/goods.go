@@ -78,7 +78,8 @@ func (t *Tx) PutStock(wh, gid string, l StockLevel) error {
 		return err
 	}
 	if oldV == nil && !t.bulk {
-		t.After(func() { t.s.idx.addWarehouseGID(wh, gid) })
+		ver := t.version()
+		t.After(func() { t.s.idx.addWarehouseGID(wh, gid, ver) })
 	}
 	if wh == t.s.warehouse && !t.bulk {
 		avail, ver := l.Available(), t.version()

@@ -27,13 +27,19 @@ import (
 // cycle, a 100–250 ms pause-free but CPU-heavy phase every second under
 // load that showed in request latency tails.
 type catalogIndex struct {
-	mu       sync.RWMutex
-	ar       arena
-	gids     []sref            // all goods, sorted by gid
-	byWH     map[string][]sref // warehouse → gids with a stock row, sorted
-	names    *nameIndex
-	goods    *goodsTable
-	building bool // readers wait: the index is stale until the build is done
+	mu   sync.RWMutex
+	ar   arena
+	gids []sref            // all goods, sorted by gid
+	byWH map[string][]sref // warehouse → gids with a stock row, sorted
+	// A stock row's coming and going reaches byWH through hooks, which can
+	// arrive out of commit order; whVer keeps the version of the newest
+	// change applied per warehouse and gid, and stockScan the versions at
+	// which the build read the stock rows, so an older change is dropped.
+	whVer     map[string]uint64
+	stockScan []scanMark
+	names     *nameIndex
+	goods     *goodsTable
+	building  bool // readers wait: the index is stale until the build is done
 	// compacting: a build runs to drop what changes left behind in the
 	// arena, while this index stays current and keeps serving.
 	compacting bool
@@ -45,6 +51,14 @@ type catalogIndex struct {
 	builtSize  int
 	bloatSlack int
 	compact    func()
+}
+
+// scanMark says the build read the keys up to and including last (after
+// the previous mark's) at version ver; the final mark also covers every
+// key after it.
+type scanMark struct {
+	last string
+	ver  uint64
 }
 
 type opKind uint8
@@ -68,7 +82,7 @@ type indexOp struct {
 func newCatalogIndex() *catalogIndex {
 	ready := make(chan struct{})
 	close(ready)
-	return &catalogIndex{byWH: map[string][]sref{}, names: newNameIndex(), goods: newGoodsTable(), ready: ready, bloatSlack: 64 << 20}
+	return &catalogIndex{byWH: map[string][]sref{}, whVer: map[string]uint64{}, names: newNameIndex(), goods: newGoodsTable(), ready: ready, bloatSlack: 64 << 20}
 }
 
 // rebuildIndexes starts a background rebuild from the store; lookups that
@@ -138,7 +152,7 @@ func (s *Store) scanChunks(bucket []byte, fn func(k, v []byte, ver uint64)) erro
 }
 
 func (s *Store) buildIndexes(ready chan struct{}) {
-	fresh := &catalogIndex{byWH: map[string][]sref{}, names: newNameIndex(), goods: newGoodsTable()}
+	fresh := &catalogIndex{byWH: map[string][]sref{}, whVer: map[string]uint64{}, names: newNameIndex(), goods: newGoodsTable()}
 	// Goods before names: a change replayed from pending is dropped when
 	// the goods scan already saw something newer (goodsTable.current), and
 	// the names scan, coming later, then saw at least as much.
@@ -162,6 +176,7 @@ func (s *Store) buildIndexes(ready chan struct{}) {
 	}
 	if err == nil {
 		err = s.scanChunks(bktStock, func(k, v []byte, ver uint64) {
+			fresh.markScanned(k, ver)
 			if wh, gid, ok := bytes.Cut(k, []byte{0}); ok {
 				fresh.byWH[string(wh)] = append(fresh.byWH[string(wh)], fresh.ref(gid))
 				if string(wh) == s.warehouse {
@@ -190,6 +205,7 @@ func (s *Store) buildIndexes(ready chan struct{}) {
 		fresh.apply(op)
 	}
 	ci.ar, ci.gids, ci.byWH, ci.names, ci.goods = fresh.ar, fresh.gids, fresh.byWH, fresh.names, fresh.goods
+	ci.whVer, ci.stockScan = fresh.whVer, fresh.stockScan
 	ci.building, ci.compacting, ci.pending, ci.builtSize = false, false, nil, fresh.ar.size
 	close(ready)
 }
@@ -254,10 +270,49 @@ func (ci *catalogIndex) apply(op indexOp) {
 		}
 		ci.names.remove(&ci.ar, op.gid)
 	case opAddWH:
+		if !ci.whNewest(op) || ci.goods.removedSince(&ci.ar, []byte(op.gid), op.ver) {
+			return
+		}
 		ci.byWH[op.wh] = ci.insertSorted(ci.byWH[op.wh], ci.ref([]byte(op.gid)))
 	case opRemoveWH:
+		if !ci.whNewest(op) {
+			return
+		}
 		ci.byWH[op.wh] = ci.removeSorted(ci.byWH[op.wh], op.gid)
 	}
+}
+
+// whNewest reports whether a warehouse list change is newer than what the
+// build read and than any change applied to the same stock row, and if so
+// records it.
+func (ci *catalogIndex) whNewest(op indexOp) bool {
+	key := op.wh + "\x00" + op.gid
+	// A change the build read has a version below the build's: scan
+	// versions end in the largest sequence number a transaction can reach.
+	if op.ver < ci.scannedAt(key) || op.ver < ci.whVer[key] {
+		return false
+	}
+	ci.whVer[key] = op.ver
+	return true
+}
+
+// markScanned notes that the build read stock key k at version ver.
+func (ci *catalogIndex) markScanned(k []byte, ver uint64) {
+	if n := len(ci.stockScan); n > 0 && ci.stockScan[n-1].ver == ver {
+		ci.stockScan[n-1].last = string(k)
+		return
+	}
+	ci.stockScan = append(ci.stockScan, scanMark{last: string(k), ver: ver})
+}
+
+// scannedAt is the version at which the build saw stock key k, present or
+// not: 0 when no build read the stock rows.
+func (ci *catalogIndex) scannedAt(key string) uint64 {
+	if len(ci.stockScan) == 0 {
+		return 0
+	}
+	i := sort.Search(len(ci.stockScan), func(i int) bool { return ci.stockScan[i].last >= key })
+	return ci.stockScan[min(i, len(ci.stockScan)-1)].ver
 }
 
 // ref returns the arena reference of gid, adding it if it is not in the
@@ -304,11 +359,11 @@ func (ci *catalogIndex) remove(gid string, ver uint64) {
 func (ci *catalogIndex) stock(gid string, avail int64, ver uint64) {
 	ci.change(indexOp{kind: opStock, gid: gid, avail: avail, ver: ver})
 }
-func (ci *catalogIndex) addWarehouseGID(wh, gid string) {
-	ci.change(indexOp{kind: opAddWH, wh: wh, gid: gid})
+func (ci *catalogIndex) addWarehouseGID(wh, gid string, ver uint64) {
+	ci.change(indexOp{kind: opAddWH, wh: wh, gid: gid, ver: ver})
 }
-func (ci *catalogIndex) removeWarehouseGID(wh, gid string) {
-	ci.change(indexOp{kind: opRemoveWH, wh: wh, gid: gid})
+func (ci *catalogIndex) removeWarehouseGID(wh, gid string, ver uint64) {
+	ci.change(indexOp{kind: opRemoveWH, wh: wh, gid: gid, ver: ver})
 }
 
 // page returns the gids at [ost, ost+lmt) of the catalog (wh == "") or of

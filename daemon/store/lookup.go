@@ -179,6 +179,12 @@ func (t *goodsTable) setCode(a *arena, gid, code []byte, ver uint64) {
 	t.setRowCode(a, i, code)
 }
 
+// removedSince reports whether gid was deleted by a change newer than ver.
+func (t *goodsTable) removedSince(a *arena, gid []byte, ver uint64) bool {
+	i, ok := t.row(a, gid, false)
+	return ok && !t.rows[i].alive && t.rows[i].goodsVer > ver
+}
+
 func (t *goodsTable) remove(a *arena, gid []byte, ver uint64) {
 	if i, ok := t.row(a, gid, false); ok && ver >= t.rows[i].goodsVer {
 		t.rows[i].goodsVer, t.rows[i].alive = ver, false

@@ -136,6 +136,23 @@ func TestGoodsLookupMatchesStore(t *testing.T) {
 			t.Fatalf("search %q: %d found, not %s", name, len(found), gid)
 		}
 	}
+	// The warehouse's list (getWarehouseGoods) holds exactly the goods
+	// with a stock row there.
+	var stocked []string
+	err = s.db.View(func(tx *bbolt.Tx) error {
+		return tx.Bucket(bktStock).ForEach(func(k, _ []byte) error {
+			if wh, gid, _ := strings.Cut(string(k), "\x00"); wh == "main" {
+				stocked = append(stocked, gid)
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, total := s.idx.page("main", 0, 1000); total != len(stocked) || !slices.Equal(got, stocked) {
+		t.Fatalf("warehouse list: %d %v\nstore: %d %v", total, got, len(stocked), stocked)
+	}
 }
 
 func isExpected(err error) bool {
@@ -220,6 +237,35 @@ func TestGoodsTableKeepsNewestChange(t *testing.T) {
 	ci.remove("g1", 8)
 	if got, _ := ci.lookupRaw(ByKeyGID, "g1"); len(got) != 0 {
 		t.Fatalf("removed goods found: %s", got)
+	}
+}
+
+// Warehouse lists take a stock row's coming and going in version order,
+// whatever order the hooks arrive in, and a goods' deletion outranks an
+// older stock row; a change the build already read is not applied again.
+func TestWarehouseListKeepsNewestChange(t *testing.T) {
+	ci := newCatalogIndex()
+	ci.upsert("g1", "one", []byte(`{"gid":"g1"}`), "", 1)
+	ci.upsert("g2", "two", []byte(`{"gid":"g2"}`), "", 1)
+	ci.upsert("g3", "three", []byte(`{"gid":"g3"}`), "", 1)
+	ci.removeWarehouseGID("W", "g1", 6) // the row's deletion arrives first
+	ci.addWarehouseGID("W", "g1", 5)
+	ci.remove("g2", 8) // the goods' deletion arrives first
+	ci.addWarehouseGID("W", "g2", 7)
+	ci.addWarehouseGID("W", "g3", 9)
+	ci.removeWarehouseGID("W", "g3", 8) // older than the add
+	if got, total := ci.page("W", 0, 10); total != 1 || !slices.Equal(got, []string{"g3"}) {
+		t.Fatalf("warehouse W: %d %v, want [g3]", total, got)
+	}
+
+	ci = newCatalogIndex()
+	ci.markScanned([]byte("W\x00a"), 100)
+	ci.markScanned([]byte("W\x00m"), 200)
+	ci.addWarehouseGID("W", "b", 150) // read by the view at 200: dropped
+	ci.addWarehouseGID("W", "c", 250) // newer than the build
+	ci.addWarehouseGID("W", "z", 199) // after the last key: the last view
+	if got, _ := ci.page("W", 0, 10); !slices.Equal(got, []string{"c"}) {
+		t.Fatalf("after a build: %v, want [c]", got)
 	}
 }
 
