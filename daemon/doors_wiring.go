@@ -6,7 +6,10 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"reflect"
+	"strings"
 
+	"github.com/storebox/storebox/daemon/config"
 	"github.com/storebox/storebox/daemon/doors"
 	"github.com/storebox/storebox/daemon/httpapi"
 	"github.com/storebox/storebox/daemon/supervisor"
@@ -67,4 +70,33 @@ func (d *Daemon) doorsRoutes() {
 			httpapi.Error(w, 500, err.Error())
 		}
 	}))
+}
+
+// Reload applies a freshly loaded configuration: the doors change at
+// once (see doors.Service.Reload); any other section that differs is
+// named in the log, since it takes a restart.
+func (d *Daemon) Reload(cfg *config.Config) error {
+	if d.Doors != nil {
+		if _, err := d.Doors.Reload(cfg.Doors); err != nil {
+			return err
+		}
+	} else if len(cfg.Doors) > 0 {
+		d.log.Warn("doors configured but mqtt.listen is empty; not reloaded")
+	}
+	old, now := reflect.ValueOf(*d.cfg), reflect.ValueOf(*cfg)
+	var restart []string
+	for i := range old.NumField() {
+		f := old.Type().Field(i)
+		tag := strings.Split(f.Tag.Get("toml"), ",")[0]
+		if !f.IsExported() || tag == "-" || tag == "doors" {
+			continue
+		}
+		if !reflect.DeepEqual(old.Field(i).Interface(), now.Field(i).Interface()) {
+			restart = append(restart, tag)
+		}
+	}
+	if len(restart) > 0 {
+		d.log.Warn("configuration changed where a reload does not reach; restart to apply", "sections", restart)
+	}
+	return nil
 }

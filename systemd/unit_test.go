@@ -40,6 +40,7 @@ func TestUnitDirectives(t *testing.T) {
 	want := map[string]string{
 		"Service.Type":                    "notify",
 		"Service.ExecStart":               DefaultExecutable + " run --config " + DefaultConfig,
+		"Service.ExecReload":              "/bin/kill -HUP $MAINPID",
 		"Service.Restart":                 "on-failure",
 		"Service.RestartSec":              "2s",
 		"Service.StateDirectory":          "storebox",

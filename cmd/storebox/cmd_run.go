@@ -3,8 +3,11 @@ package main
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"os"
+	"os/signal"
 	"runtime/debug"
+	"syscall"
 
 	"github.com/spf13/cobra"
 
@@ -28,12 +31,42 @@ func runCommand(g *globals) *cobra.Command {
 			}
 			tuneGC()
 			return servicectl.RunAsService(cmd.Context(), func(ctx context.Context) error {
-				if err := daemon.New(cfg, version, log).Run(ctx); err != nil {
+				d := daemon.New(cfg, version, log)
+				go reloadOnHUP(ctx, g, d, log)
+				if err := d.Run(ctx); err != nil {
 					return fmt.Errorf("%w", err)
 				}
 				return nil
 			})
 		},
+	}
+}
+
+// reloadOnHUP reads the configuration file again on SIGHUP (systemctl
+// reload) and applies what can change without a restart. A file that
+// does not load is logged and changes nothing.
+func reloadOnHUP(ctx context.Context, g *globals, d *daemon.Daemon, log *slog.Logger) {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-hup:
+		}
+		if !d.Ready() {
+			log.Warn("reload asked before the daemon was ready; ignored")
+			continue
+		}
+		cfg, err := g.loadConfig()
+		if err != nil {
+			log.Error("reload: configuration not applied", "err", err)
+			continue
+		}
+		if err := d.Reload(cfg); err != nil {
+			log.Error("reload: configuration not applied", "err", err)
+		}
 	}
 }
 

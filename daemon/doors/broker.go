@@ -235,7 +235,7 @@ func (h *aclHook) OnConnectAuthenticate(cl *mqtt.Client, pk packets.Packet) bool
 		s.log.Info("mqtt connection refused", "door", user, "remote", cl.Net.Remote, "reason", why)
 		return false
 	}
-	d := s.doors[user]
+	d := s.door(user)
 	if d == nil || !pk.Connect.UsernameFlag {
 		if user == "" {
 			return refuse("anonymous")
@@ -294,7 +294,7 @@ func (h *aclHook) OnACLCheck(cl *mqtt.Client, topic string, write bool) bool {
 	if cl.Net.Inline {
 		return true
 	}
-	d := h.s.doors[string(cl.Properties.Username)]
+	d := h.s.door(string(cl.Properties.Username))
 	if d == nil {
 		return false
 	}
@@ -305,7 +305,7 @@ func (h *aclHook) OnACLCheck(cl *mqtt.Client, topic string, write bool) bool {
 }
 
 func (h *aclHook) OnSessionEstablished(cl *mqtt.Client, _ packets.Packet) {
-	d := h.s.doors[string(cl.Properties.Username)]
+	d := h.s.door(string(cl.Properties.Username))
 	if d == nil {
 		return
 	}
@@ -317,7 +317,7 @@ func (h *aclHook) OnSessionEstablished(cl *mqtt.Client, _ packets.Packet) {
 }
 
 func (h *aclHook) OnDisconnect(cl *mqtt.Client, err error, _ bool) {
-	d := h.s.doors[string(cl.Properties.Username)]
+	d := h.s.door(string(cl.Properties.Username))
 	if d == nil {
 		return
 	}
@@ -331,7 +331,7 @@ func (h *aclHook) OnDisconnect(cl *mqtt.Client, err error, _ bool) {
 }
 
 func (h *aclHook) OnPacketRead(cl *mqtt.Client, pk packets.Packet) (packets.Packet, error) {
-	if d := h.s.doors[string(cl.Properties.Username)]; d != nil {
+	if d := h.s.door(string(cl.Properties.Username)); d != nil {
 		d.seen(time.Now())
 	}
 	return pk, nil

@@ -28,4 +28,10 @@
 //     terminal never charges a purchase to someone who left long ago.
 //   - Open refuses at once with ErrDoorOffline when the door has no live
 //     connection (recorded as door.open_failed, reason kept, error "offline").
+//   - Doors reload without a restart (Service.Reload; `storebox run` calls
+//     it on SIGHUP, which `systemctl reload storebox` sends). An unchanged
+//     door keeps its connection and state. A changed door (any of its keys)
+//     is disconnected and reconnects under the new settings, and a removed
+//     door is disconnected and refused. A configuration that does not load
+//     or check changes nothing.
 package doors

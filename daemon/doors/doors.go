@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"reflect"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -120,6 +121,7 @@ type door struct {
 	topics   [4]string // cmd, ack, state, event
 	lastSeen atomic.Int64
 	scans    chan doormsg.Event
+	quit     chan struct{} // closed when a reload retires the door
 
 	mu         sync.Mutex
 	conns      map[*mqtt.Client]struct{}
@@ -158,8 +160,11 @@ type Service struct {
 	events EventSink
 	log    *slog.Logger
 	broker *mqtt.Server
-	doors  map[string]*door
-	order  []string // door ids in config order
+	set    atomic.Pointer[doorSet] // replaced whole by Reload
+
+	reloadMu sync.Mutex
+	serveCtx context.Context // set by Serve, for the workers of doors a reload adds
+	workers  sync.WaitGroup
 
 	pendMu  sync.Mutex
 	pending map[string]*pending
@@ -204,47 +209,14 @@ func New(cfg Config, orders OrderLookup, events EventSink, log *slog.Logger) (*S
 		orders:    orders,
 		events:    events,
 		log:       log,
-		doors:     map[string]*door{},
 		pending:   map[string]*pending{},
 		bcryptSem: make(chan struct{}, 2),
 	}
-	for i, dc := range cfg.Doors {
-		if dc.ID == "" || strings.ContainsAny(dc.ID, "/+# ") {
-			return nil, fmt.Errorf("doors.New: doors[%d].id %q is empty or has '/', '+', '#' or spaces", i, dc.ID)
-		}
-		if dc.ID == mqtt.InlineClientId {
-			return nil, fmt.Errorf("doors.New: door id %q is reserved", dc.ID)
-		}
-		if s.doors[dc.ID] != nil {
-			return nil, fmt.Errorf("doors.New: duplicate door id %q", dc.ID)
-		}
-		switch dc.Policy {
-		case "entry", "exit", "staff":
-		default:
-			return nil, fmt.Errorf("doors.New: door %s: policy %q is not entry, exit or staff", dc.ID, dc.Policy)
-		}
-		if dc.Secret == "" {
-			return nil, fmt.Errorf("doors.New: door %s: empty secret", dc.ID)
-		}
-		if dc.OpenMS <= 0 {
-			dc.OpenMS = DefaultOpenMS
-		}
-		d := &door{cfg: dc, staff: map[string]bool{}, conns: map[*mqtt.Client]struct{}{}, scans: make(chan doormsg.Event, scanQueue)}
-		if isBcrypt(dc.Secret) {
-			if _, err := bcrypt.Cost([]byte(dc.Secret)); err != nil {
-				return nil, fmt.Errorf("doors.New: door %s: secret looks like a bcrypt hash but is not valid: %w", dc.ID, err)
-			}
-			d.bcrypt = true
-		}
-		for _, id := range dc.Staff {
-			d.staff[id] = true
-		}
-		for k, kind := range []string{doormsg.KindCmd, doormsg.KindAck, doormsg.KindState, doormsg.KindEvent} {
-			d.topics[k] = doormsg.Topic(cfg.StoreID, dc.ID, kind)
-		}
-		s.doors[dc.ID] = d
-		s.order = append(s.order, dc.ID)
+	set, _, err := s.buildDoors(cfg.Doors, nil)
+	if err != nil {
+		return nil, fmt.Errorf("doors.New: %w", err)
 	}
+	s.set.Store(set)
 	s.broker = mqtt.New(&mqtt.Options{
 		InlineClient:           true,
 		Logger:                 slog.New(&levelHandler{h: log.With("component", "mqtt").Handler(), min: brokerLevel(cfg.BrokerLogLevel)}),
@@ -258,6 +230,128 @@ func New(cfg Config, orders OrderLookup, events EventSink, log *slog.Logger) (*S
 		return nil, fmt.Errorf("doors.New: subscribe: %w", err)
 	}
 	return s, nil
+}
+
+// doorSet is the configured doors; a reload swaps in a new one.
+type doorSet struct {
+	byID  map[string]*door
+	order []*door // config order
+}
+
+func (s *Service) door(id string) *door { return s.set.Load().byID[id] }
+
+// buildDoors checks cfgs and makes their doors, taking a door from reuse
+// when its configuration is unchanged (it keeps its connections and
+// state); added lists the doors made new.
+func (s *Service) buildDoors(cfgs []config.Door, reuse map[string]*door) (set *doorSet, added []*door, err error) {
+	set = &doorSet{byID: map[string]*door{}}
+	for i, dc := range cfgs {
+		if dc.ID == "" || strings.ContainsAny(dc.ID, "/+# ") {
+			return nil, nil, fmt.Errorf("doors[%d].id %q is empty or has '/', '+', '#' or spaces", i, dc.ID)
+		}
+		if dc.ID == mqtt.InlineClientId {
+			return nil, nil, fmt.Errorf("door id %q is reserved", dc.ID)
+		}
+		if set.byID[dc.ID] != nil {
+			return nil, nil, fmt.Errorf("duplicate door id %q", dc.ID)
+		}
+		switch dc.Policy {
+		case "entry", "exit", "staff":
+		default:
+			return nil, nil, fmt.Errorf("door %s: policy %q is not entry, exit or staff", dc.ID, dc.Policy)
+		}
+		if dc.Secret == "" {
+			return nil, nil, fmt.Errorf("door %s: empty secret", dc.ID)
+		}
+		if dc.OpenMS <= 0 {
+			dc.OpenMS = DefaultOpenMS
+		}
+		d := reuse[dc.ID]
+		if d == nil || !reflect.DeepEqual(d.cfg, dc) {
+			if d, err = s.newDoor(dc); err != nil {
+				return nil, nil, err
+			}
+			added = append(added, d)
+		}
+		set.byID[dc.ID] = d
+		set.order = append(set.order, d)
+	}
+	return set, added, nil
+}
+
+func (s *Service) newDoor(dc config.Door) (*door, error) {
+	d := &door{cfg: dc, staff: map[string]bool{}, conns: map[*mqtt.Client]struct{}{},
+		scans: make(chan doormsg.Event, scanQueue), quit: make(chan struct{})}
+	if isBcrypt(dc.Secret) {
+		if _, err := bcrypt.Cost([]byte(dc.Secret)); err != nil {
+			return nil, fmt.Errorf("door %s: secret looks like a bcrypt hash but is not valid: %w", dc.ID, err)
+		}
+		d.bcrypt = true
+	}
+	for _, id := range dc.Staff {
+		d.staff[id] = true
+	}
+	for k, kind := range []string{doormsg.KindCmd, doormsg.KindAck, doormsg.KindState, doormsg.KindEvent} {
+		d.topics[k] = doormsg.Topic(s.cfg.StoreID, dc.ID, kind)
+	}
+	return d, nil
+}
+
+// ReloadResult says what a reload changed.
+type ReloadResult struct {
+	Added, Changed, Removed []string
+}
+
+// Reload replaces the configured doors without a restart. Unchanged doors
+// keep their connections and state. A changed door (secret, policy,
+// staff, terminal, open time) is disconnected, so it reconnects under the
+// new configuration; a removed door is disconnected and refused from then
+// on. On error nothing changes.
+func (s *Service) Reload(cfgs []config.Door) (ReloadResult, error) {
+	s.reloadMu.Lock()
+	defer s.reloadMu.Unlock()
+	old := s.set.Load()
+	set, added, err := s.buildDoors(cfgs, old.byID)
+	if err != nil {
+		return ReloadResult{}, fmt.Errorf("reload doors: %w", err)
+	}
+	var res ReloadResult
+	for _, d := range added {
+		if old.byID[d.cfg.ID] != nil {
+			res.Changed = append(res.Changed, d.cfg.ID)
+		} else {
+			res.Added = append(res.Added, d.cfg.ID)
+		}
+	}
+	retired := map[string]bool{}
+	for _, d := range old.order {
+		if set.byID[d.cfg.ID] != d {
+			retired[d.cfg.ID] = true
+			if set.byID[d.cfg.ID] == nil {
+				res.Removed = append(res.Removed, d.cfg.ID)
+			}
+		}
+	}
+	s.set.Store(set)
+	for _, d := range old.order {
+		if retired[d.cfg.ID] {
+			close(d.quit)
+		}
+	}
+	// After the swap, so a connection that authenticated against the old
+	// configuration meanwhile is found too.
+	for _, cl := range s.broker.Clients.GetAll() {
+		if !cl.Net.Inline && retired[string(cl.Properties.Username)] && !cl.Closed() {
+			_ = s.broker.DisconnectClient(cl, packets.ErrNotAuthorized)
+		}
+	}
+	if s.serveCtx != nil {
+		for _, d := range added {
+			s.startWorker(s.serveCtx, d)
+		}
+	}
+	s.log.Info("doors reloaded", "added", res.Added, "changed", res.Changed, "removed", res.Removed)
+	return res, nil
 }
 
 func isBcrypt(secret string) bool {
@@ -320,19 +414,25 @@ func (s *Service) Serve(ctx context.Context) error {
 	if err := s.broker.Serve(); err != nil {
 		return fmt.Errorf("mqtt serve: %w", err)
 	}
-	var wg sync.WaitGroup
-	for _, id := range s.order {
-		d := s.doors[id]
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			s.worker(ctx, d)
-		}()
+	s.reloadMu.Lock()
+	s.serveCtx = ctx
+	for _, d := range s.set.Load().order {
+		s.startWorker(ctx, d)
 	}
+	s.reloadMu.Unlock()
 	<-ctx.Done()
 	s.Close()
-	wg.Wait()
+	s.workers.Wait()
 	return nil
+}
+
+// startWorker runs d's scan worker until ctx ends or a reload retires d.
+func (s *Service) startWorker(ctx context.Context, d *door) {
+	s.workers.Add(1)
+	go func() {
+		defer s.workers.Done()
+		s.worker(ctx, d)
+	}()
 }
 
 // Close stops the broker and drops every connection. Serve calls it; call
@@ -353,6 +453,8 @@ func (s *Service) worker(ctx context.Context, d *door) {
 		select {
 		case <-ctx.Done():
 			return
+		case <-d.quit:
+			return
 		case ev := <-d.scans:
 			s.handleScan(ctx, d, ev)
 		}
@@ -365,7 +467,7 @@ func (s *Service) onMessage(_ *mqtt.Client, _ packets.Subscription, pk packets.P
 	if !ok {
 		return
 	}
-	d := s.doors[id]
+	d := s.door(id)
 	if d == nil {
 		return
 	}
@@ -474,7 +576,7 @@ func (s *Service) decide(d *door, openID string) (admit bool, reason string) {
 // says why (default "staff"). It returns once the door acked, or with
 // ErrUnknownDoor, ErrDoorOffline, ErrNoAck, a *DoorError or ctx's error.
 func (s *Service) Open(ctx context.Context, doorID, openID, reason string) error {
-	d := s.doors[doorID]
+	d := s.door(doorID)
 	if d == nil {
 		return fmt.Errorf("open door %s: %w", doorID, ErrUnknownDoor)
 	}
@@ -587,8 +689,7 @@ func (s *Service) LastAdmitted(terminalEquipID string) (openID string, ok bool) 
 		return "", false
 	}
 	var best time.Time
-	for _, id := range s.order {
-		d := s.doors[id]
+	for _, d := range s.set.Load().order {
 		if d.cfg.Terminal != terminalEquipID {
 			continue
 		}
@@ -607,11 +708,11 @@ func (s *Service) LastAdmitted(terminalEquipID string) (openID string, ok bool) 
 
 // Snapshot returns every configured door's status, in config order.
 func (s *Service) Snapshot() []DoorStatus {
-	out := make([]DoorStatus, 0, len(s.order))
-	for _, id := range s.order {
-		d := s.doors[id]
+	set := s.set.Load()
+	out := make([]DoorStatus, 0, len(set.order))
+	for _, d := range set.order {
 		d.mu.Lock()
-		st := DoorStatus{ID: id, Policy: d.cfg.Policy, State: d.state, StateAt: d.stateAt,
+		st := DoorStatus{ID: d.cfg.ID, Policy: d.cfg.Policy, State: d.state, StateAt: d.stateAt,
 			Online: len(d.conns) > 0, LastOpen: d.lastOpen}
 		d.mu.Unlock()
 		if ns := d.lastSeen.Load(); ns != 0 {
@@ -629,7 +730,7 @@ func (s *Service) Stats() Stats {
 		Resends: s.resends.Load(), ScansDropped: s.dropped.Load(), BadMessages: s.bad.Load(),
 		AuthRefused: s.authRefused.Load(), LedgerErrors: s.ledgerErrs.Load(),
 	}
-	for _, d := range s.doors {
+	for _, d := range s.set.Load().order {
 		if d.online() {
 			st.DoorsOnline++
 		}

@@ -3,6 +3,7 @@ package doors
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"runtime/pprof"
 	"strings"
@@ -450,5 +451,63 @@ func TestCloseWhileDoorsChurn(t *testing.T) {
 		}
 		close(stop)
 		wg.Wait()
+	}
+}
+
+// A reload keeps unchanged doors connected, disconnects a changed door so
+// it comes back under its new secret, admits an added door, refuses a
+// removed one, and changes nothing when the new configuration is bad.
+func TestReloadDoors(t *testing.T) {
+	ts := startService(t, []config.Door{
+		{ID: "D1", Secret: "one", Policy: "entry"},
+		{ID: "D2", Secret: "two", Policy: "entry"},
+		{ID: "D3", Secret: "three", Policy: "entry"},
+	}, nil)
+	d1 := mustDoor(t, ts.Addr(), "D1", "one", ackOK)
+	mustDoor(t, ts.Addr(), "D2", "two", ackOK)
+	mustDoor(t, ts.Addr(), "D3", "three", ackOK)
+	waitFor(t, "doors online", func() bool { return ts.status("D2").Online && ts.status("D3").Online })
+
+	if _, err := ts.Reload([]config.Door{{ID: "D1", Secret: "one", Policy: "bogus"}}); err == nil {
+		t.Fatal("a bad policy reloaded")
+	}
+	if !ts.status("D2").Online || len(ts.Snapshot()) != 3 {
+		t.Fatal("a failed reload changed the doors")
+	}
+
+	res, err := ts.Reload([]config.Door{
+		{ID: "D1", Secret: "one", Policy: "entry"},
+		{ID: "D2", Secret: "two-new", Policy: "exit"},
+		{ID: "D4", Secret: "four", Policy: "entry"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(res.Added, res.Changed, res.Removed) != "[D4] [D2] [D3]" {
+		t.Fatalf("reload result %+v", res)
+	}
+	waitFor(t, "changed door disconnected", func() bool { return !ts.status("D2").Online })
+	if got := ts.Snapshot(); len(got) != 3 || got[0].ID != "D1" || got[1].ID != "D2" || got[1].Policy != "exit" || got[2].ID != "D4" {
+		t.Fatalf("doors after reload: %+v", got)
+	}
+	// The unchanged door never dropped and still opens on a scan.
+	if !ts.status("D1").Online {
+		t.Fatal("unchanged door went offline")
+	}
+	d1.scan("carol")
+	if ev := ts.sink.next(t); ev.Type != ledger.DoorOpened || ev.Data.Door != "D1" {
+		t.Fatalf("ledger = %+v", ev)
+	}
+	for _, c := range []struct{ id, pw string }{{"D2", "two"}, {"D3", "three"}} {
+		if _, err := connectDoor(t, ts.Addr(), c.id, doorOpts{password: c.pw, noSub: true}, nil); err == nil {
+			t.Fatalf("%s connected with %q after the reload", c.id, c.pw)
+		}
+	}
+	d2 := mustDoor(t, ts.Addr(), "D2", "two-new", ackOK)
+	mustDoor(t, ts.Addr(), "D4", "four", ackOK)
+	// The changed door has a scan worker again.
+	d2.scan("dave")
+	if ev := ts.sink.next(t); ev.Data.Door != "D2" {
+		t.Fatalf("ledger = %+v", ev)
 	}
 }

@@ -24,7 +24,7 @@ func FuzzOnMessage(f *testing.F) {
 	s.pending["r"] = &pending{door: "D1", ch: make(chan doormsg.Ack, 1)}
 	f.Fuzz(func(t *testing.T, topic string, payload []byte) {
 		s.onMessage(&mqtt.Client{}, packets.Subscription{}, packets.Packet{TopicName: topic, Payload: payload})
-		d := s.doors["D1"]
+		d := s.door("D1")
 		for len(d.scans) > 0 { // no worker runs here: keep the queue from filling
 			<-d.scans
 		}

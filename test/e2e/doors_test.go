@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"os"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -94,4 +96,76 @@ func waitDoor(t *testing.T, d *harness.Daemon, id, outcome string) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// SIGHUP (systemctl reload) re-reads the configuration file: a door added
+// to it can connect at once, a removed one cannot, a broken file changes
+// nothing and the daemon keeps running, and a section that needs a restart
+// is named in the log.
+func TestReloadDoorsOnSIGHUP(t *testing.T) {
+	door := func(id, secret string) string {
+		return "\n[[doors]]\nid = \"" + id + "\"\nsecret = \"" + secret + "\"\npolicy = \"entry\"\n"
+	}
+	d := harness.New(t, door("front", "s-front"))
+	d.Start()
+	base, err := os.ReadFile(d.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	connect := func(id, secret string) error {
+		c, err := doorsim.Start(ctx, doorsim.Config{Broker: d.MQTTAddr, StoreID: "test", DoorID: id, Secret: secret})
+		if err == nil {
+			c.Close()
+		}
+		return err
+	}
+	if err := connect("back", "s-back"); err == nil {
+		t.Fatal("an unconfigured door connected")
+	}
+	reload := func(cfg string) {
+		t.Helper()
+		if err := os.WriteFile(d.Config, []byte(cfg), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := d.Cmd.Process.Signal(syscall.SIGHUP); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	// A broken file: logged, nothing changes, the daemon stays up.
+	reload(string(base) + "\n[[doors]]\nid = \"back\"\n")
+	waitLog(t, d, "reload: configuration not applied")
+	if err := connect("front", "s-front"); err != nil {
+		t.Fatalf("front after a failed reload: %v", err)
+	}
+
+	// "front" replaced by "back"; the store name changed too.
+	cfg := strings.Replace(strings.Replace(string(base), door("front", "s-front"), "", 1), `store_name = "test store"`, `store_name = "renamed"`, 1)
+	reload(cfg + door("back", "s-back"))
+	waitLog(t, d, "doors reloaded")
+	if err := connect("back", "s-back"); err != nil {
+		t.Fatalf("added door: %v\n%s", err, d.Log())
+	}
+	if err := connect("front", "s-front"); err == nil {
+		t.Fatal("a removed door connected")
+	}
+	waitLog(t, d, "restart to apply")
+	if !strings.Contains(d.Log(), "store_name") {
+		t.Fatalf("the log does not name store_name:\n%s", d.Log())
+	}
+	if _, ok := d.Wait(0); ok {
+		t.Fatalf("daemon exited\n%s", d.Log())
+	}
+}
+
+func waitLog(t *testing.T, d *harness.Daemon, s string) {
+	t.Helper()
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if strings.Contains(d.Log(), s) {
+			return
+		}
+	}
+	t.Fatalf("log never said %q:\n%s", s, d.Log())
 }
