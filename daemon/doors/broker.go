@@ -255,6 +255,7 @@ func (h *aclHook) OnConnectAuthenticate(cl *mqtt.Client, pk packets.Packet) bool
 	// old connection can delete the new one's session and leave the door
 	// deaf to cmds. A stale connection of the door ends by keepalive.
 	cl.ID = fmt.Sprintf("%s#%d", user, s.connSeq.Add(1))
+	s.authedAs.Store(cl, d)
 	return true
 }
 
@@ -305,8 +306,12 @@ func (h *aclHook) OnACLCheck(cl *mqtt.Client, topic string, write bool) bool {
 }
 
 func (h *aclHook) OnSessionEstablished(cl *mqtt.Client, _ packets.Packet) {
+	authed, _ := h.s.authedAs.LoadAndDelete(cl)
 	d := h.s.door(string(cl.Properties.Username))
-	if d == nil {
+	if d == nil || authed != d {
+		// A reload retired the door this connection authenticated as,
+		// after Reload's sweep of connected clients.
+		cl.Stop(packets.ErrNotAuthorized)
 		return
 	}
 	d.seen(time.Now())
@@ -317,6 +322,7 @@ func (h *aclHook) OnSessionEstablished(cl *mqtt.Client, _ packets.Packet) {
 }
 
 func (h *aclHook) OnDisconnect(cl *mqtt.Client, err error, _ bool) {
+	h.s.authedAs.Delete(cl)
 	d := h.s.door(string(cl.Properties.Username))
 	if d == nil {
 		return
