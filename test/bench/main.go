@@ -48,7 +48,7 @@ func main() {
 	dur := flag.Duration("duration", 5*time.Second, "length of each throughput run")
 	bin := flag.String("bin", "bin/storebox", "storebox binary")
 	dataDir := flag.String("data", "", "reuse this data directory (imported once, kept)")
-	only := flag.String("only", "", "run only this figure group: getgoods")
+	only := flag.String("only", "", "run only this figure group: getgoods, or paced (the lean generator's paced getGoods run, for profiles and A/B runs)")
 	pin := flag.Bool("pin", false, "run the daemon on all CPUs but the last and the lean generator, polling, on the last")
 	flag.Parse()
 	raiseNoFile()
@@ -116,7 +116,15 @@ listen = %q
 		rate, p99 := e.load(*conns, *dur, "getGoods", func(*rand.Rand) map[string]any { return barcode() })
 		fmt.Printf("  %-58s %10.0f req/s   p99 %8s   (warm-up pass)\n", "getGoods by barcode, 100 connections, one in flight each", rate, p99)
 	}
+	gen := "lean generator"
+	if e.pin {
+		gen = fmt.Sprintf("lean generator polling on CPU %d, daemon on the others", e.genCPU)
+	}
 	cpu := e.cpuMeter()
+	if *only == "paced" {
+		e.leanPaced(*conns, *dur, *nGoods, gen, cpu)
+		return
+	}
 	rate, p99 := e.load(*conns, *dur, "getGoods", func(*rand.Rand) map[string]any { return barcode() })
 	fmt.Printf("  %-58s %10.0f req/s   p99 %8s   (targets ≥ 50,000 req/s, p99 < 2 ms)\n", "getGoods by barcode, 100 connections, one in flight each", rate, p99)
 	cpu(rate * dur.Seconds())
@@ -125,17 +133,10 @@ listen = %q
 	fmt.Printf("  %-58s %10s         p99 %8s   (from when each request was due, wrk2-style)\n", "  the same run, coordinated omission corrected", "", pr.coP99)
 	cpu(pr.rate * dur.Seconds())
 	// The same two loads from the lean generator (test/bench/leangen).
-	gen := "lean generator"
-	if e.pin {
-		gen = fmt.Sprintf("lean generator polling on CPU %d, daemon on the others", e.genCPU)
-	}
 	lr := e.lean(*conns, 0, *dur, *nGoods)
 	fmt.Printf("  %-58s %10.0f req/s   p99 %8s   (%s)\n", "getGoods by barcode, 100 connections, one in flight each", lr.Rate(), leangen.Quantile(lr.Service, 0.99), gen)
 	cpu(float64(lr.Replies))
-	lr = e.lean(*conns, 50000, *dur, *nGoods)
-	fmt.Printf("  %-58s %10.0f req/s   p99 %8s   p50 %8s   (%s; write to reply)\n", "getGoods by barcode, 100 connections, paced at 50,000 req/s", lr.Rate(), leangen.Quantile(lr.Service, 0.99), leangen.Quantile(lr.Service, 0.5), gen)
-	fmt.Printf("  %-58s %10s         p99 %8s   (from when each request was due)\n", "  the same run, coordinated omission corrected", "", leangen.Quantile(lr.Due, 0.99))
-	cpu(float64(lr.Replies))
+	e.leanPaced(*conns, *dur, *nGoods, gen, cpu)
 	rate = e.pipelined(*conns, 8, *dur, *nGoods)
 	fmt.Printf("  %-58s %10.0f req/s   (server capacity; latency not comparable)\n", "getGoods by barcode, 100 connections, 8 in flight each", rate)
 	if *only == "getgoods" {
@@ -416,6 +417,14 @@ func (e *env) cpuMeter() func(requests float64) {
 			float64((d1-d0).Microseconds())/requests, float64((g1-g0).Microseconds())/requests)
 		d0, g0 = d1, g1
 	}
+}
+
+// leanPaced runs and prints the lean generator's paced getGoods load.
+func (e *env) leanPaced(conns int, d time.Duration, nGoods int, gen string, cpu func(float64)) {
+	lr := e.lean(conns, 50000, d, nGoods)
+	fmt.Printf("  %-58s %10.0f req/s   p99 %8s   p50 %8s   (%s; write to reply)\n", "getGoods by barcode, 100 connections, paced at 50,000 req/s", lr.Rate(), leangen.Quantile(lr.Service, 0.99), leangen.Quantile(lr.Service, 0.5), gen)
+	fmt.Printf("  %-58s %10s         p99 %8s   (from when each request was due)\n", "  the same run, coordinated omission corrected", "", leangen.Quantile(lr.Due, 0.99))
+	cpu(float64(lr.Replies))
 }
 
 // lean runs the getGoods load from test/bench/leangen: closed loop when
