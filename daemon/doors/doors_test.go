@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"runtime/pprof"
 	"strings"
 	"sync"
 	"testing"
@@ -233,10 +232,7 @@ func TestKeepaliveExpiryShowsOffline(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	// MQTT 3.1.1 CONNECT, keepalive 1 s, client id/user "D1", password "x".
-	pkt := []byte{0x10, 0, 0, 4, 'M', 'Q', 'T', 'T', 4, 0xC2, 0, 1, 0, 2, 'D', '1', 0, 2, 'D', '1', 0, 1, 'x'}
-	pkt[1] = byte(len(pkt) - 2)
-	if _, err := c.Write(pkt); err != nil {
+	if _, err := c.Write(connectD1(1)); err != nil { // keepalive 1 s
 		t.Fatal(err)
 	}
 	ack := make([]byte, 4)
@@ -408,18 +404,16 @@ func TestCloseWhileDoorsChurn(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan error, 1)
-		go func() { done <- s.Serve(ctx) }()
-		waitFor(t, "listening", func() bool { return s.Addr() != "" })
+		if err := s.Start(); err != nil {
+			t.Fatal(err)
+		}
+		stopServe := serve(t, s, 15*time.Second)
 		stop := make(chan struct{})
 		var wg sync.WaitGroup
 		for range 4 {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				pkt := []byte{0x10, 0, 0, 4, 'M', 'Q', 'T', 'T', 4, 0xC2, 0, 30, 0, 2, 'D', '1', 0, 2, 'D', '1', 0, 1, 'x'}
-				pkt[1] = byte(len(pkt) - 2)
 				for {
 					select {
 					case <-stop:
@@ -430,7 +424,7 @@ func TestCloseWhileDoorsChurn(t *testing.T) {
 					if err != nil {
 						continue
 					}
-					c.Write(pkt)
+					c.Write(connectD1(30))
 					c.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
 					c.Read(make([]byte, 4))
 					c.Close()
@@ -438,19 +432,12 @@ func TestCloseWhileDoorsChurn(t *testing.T) {
 			}()
 		}
 		time.Sleep(30 * time.Millisecond)
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Fatalf("Serve returned %v", err)
-			}
-		case <-time.After(15 * time.Second):
-			var stacks strings.Builder
-			pprof.Lookup("goroutine").WriteTo(&stacks, 1)
-			t.Fatalf("Serve did not stop while doors churned; goroutines:\n%s", stacks.String())
-		}
+		stopServe()
 		close(stop)
 		wg.Wait()
+		if t.Failed() {
+			return
+		}
 	}
 }
 

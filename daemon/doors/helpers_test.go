@@ -125,23 +125,38 @@ func startService(t testing.TB, doors []config.Door, tweak func(*Config)) *testS
 		t.Fatal(err)
 	}
 	ts.Service = s
+	t.Cleanup(serve(t, s, 20*time.Second))
+	return ts
+}
+
+// serve runs s until the returned stop is called. stop fails the test if
+// Serve returns an error or does not end within timeout, with every
+// goroutine's stack to show where it hangs.
+func serve(t testing.TB, s *Service, timeout time.Duration) (stop func()) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- s.Serve(ctx) }()
-	t.Cleanup(func() {
+	return func() {
 		cancel()
 		select {
 		case err := <-done:
 			if err != nil {
 				t.Errorf("Serve returned %v", err)
 			}
-		case <-time.After(20 * time.Second):
+		case <-time.After(timeout):
 			var stacks strings.Builder
 			pprof.Lookup("goroutine").WriteTo(&stacks, 1)
 			t.Errorf("Serve did not stop; goroutines:\n%s", stacks.String())
 		}
-	})
-	return ts
+	}
+}
+
+// connectD1 is a raw MQTT 3.1.1 CONNECT for door "D1" (client id and user
+// "D1", password "x") with the given keepalive in seconds.
+func connectD1(keepalive byte) []byte {
+	pkt := []byte{0x10, 0, 0, 4, 'M', 'Q', 'T', 'T', 4, 0xC2, 0, keepalive, 0, 2, 'D', '1', 0, 2, 'D', '1', 0, 1, 'x'}
+	pkt[1] = byte(len(pkt) - 2)
+	return pkt
 }
 
 // waitFor polls cond until it holds or 20 s pass.

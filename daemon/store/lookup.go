@@ -76,7 +76,7 @@ func (c *rowCode) set(a *arena, code []byte) {
 // current barcode, so such a slot is skipped (and dropped at the next
 // rebuild).
 type codeTable struct {
-	slots []uint64
+	slots codeSlots
 	used  int
 }
 
@@ -87,34 +87,34 @@ func (ct *codeTable) add(h uint64, row uint32) {
 	if 2*(ct.used+1) > len(ct.slots) {
 		ct.grow()
 	}
-	want := codeSlot(h, row)
-	mask := uint64(len(ct.slots) - 1)
-	for i := h >> 32 & mask; ; i = (i + 1) & mask {
-		switch ct.slots[i] {
-		case want:
-			return
-		case 0:
-			ct.slots[i] = want
-			ct.used++
-			return
-		}
+	if i, s := ct.slots.find(codeSlot(h, row)); s == 0 {
+		ct.slots[i] = codeSlot(h, row)
+		ct.used++
 	}
 }
 
 func (ct *codeTable) grow() {
 	old := ct.slots
-	ct.slots = make([]uint64, max(1024, 2*len(old)))
-	mask := uint64(len(ct.slots) - 1)
+	ct.slots = make(codeSlots, max(1024, 2*len(old)))
 	for _, s := range old {
-		if s == 0 {
-			continue
+		if s != 0 {
+			i, _ := ct.slots.find(s)
+			ct.slots[i] = s
 		}
-		i := s >> 32 & mask
-		for ct.slots[i] != 0 {
-			i = (i + 1) & mask
-		}
-		ct.slots[i] = s
 	}
+}
+
+type codeSlots []uint64
+
+// find probes from s's place for s itself or the first empty slot, and
+// returns where it stopped and what is there (s or 0).
+func (slots codeSlots) find(s uint64) (uint64, uint64) {
+	mask := uint64(len(slots) - 1)
+	i := s >> 32 & mask
+	for slots[i] != 0 && slots[i] != s {
+		i = (i + 1) & mask
+	}
+	return i, slots[i]
 }
 
 // rows calls f with each row linked under hash h.

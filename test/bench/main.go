@@ -37,8 +37,7 @@ type env struct {
 	devAddr       string
 	httpAddr      string
 	proc          *exec.Cmd
-	pin           bool
-	genCPU        int // the lean generator's CPU when pinned, else -1
+	genCPU        int // the lean generator's CPU with -pin, else -1
 }
 
 func main() {
@@ -56,7 +55,7 @@ func main() {
 	dir, err := os.MkdirTemp("", "storebox-bench-")
 	check(err)
 	defer os.RemoveAll(dir)
-	e := &env{bin: *bin, dir: dir, pin: *pin, genCPU: -1}
+	e := &env{bin: *bin, dir: dir, genCPU: -1}
 	if *pin {
 		e.genCPU = numCPU() - 1
 	}
@@ -117,7 +116,7 @@ listen = %q
 		fmt.Printf("  %-58s %10.0f req/s   p99 %8s   (warm-up pass)\n", "getGoods by barcode, 100 connections, one in flight each", rate, p99)
 	}
 	gen := "lean generator"
-	if e.pin {
+	if e.genCPU >= 0 {
 		gen = fmt.Sprintf("lean generator polling on CPU %d, daemon on the others", e.genCPU)
 	}
 	cpu := e.cpuMeter()
@@ -225,7 +224,7 @@ func writeCatalog(path string, n int) {
 func (e *env) start() time.Duration {
 	var ready time.Duration
 	cmd := exec.Command(e.bin, "run", "--config", e.cfg)
-	if e.pin {
+	if e.genCPU >= 0 {
 		cmd = exec.Command("taskset", "-c", fmt.Sprintf("0-%d", e.genCPU-1), e.bin, "run", "--config", e.cfg)
 	}
 	e.proc, ready = benchkit.StartDaemonCmd(cmd, e.httpAddr)
@@ -262,7 +261,7 @@ func (cn *conn) callRaw(req []byte) []byte {
 	for {
 		p, err := cn.fr.Next()
 		check(err)
-		if !bytes.Contains(p[:min(len(p), 40)], []byte(`"action":"health"`)) {
+		if !isHealthPush(p) {
 			return p
 		}
 	}
@@ -274,7 +273,7 @@ func (cn *conn) call(msg string) []byte {
 	for {
 		p, err := cn.fr.Next()
 		check(err)
-		if !strings.Contains(string(p[:min(len(p), 40)]), `"action":"health"`) {
+		if !isHealthPush(p) {
 			return p
 		}
 	}
@@ -336,6 +335,23 @@ func barcodeRequest(r *rand.Rand, nGoods int) []byte {
 	return frame.Append(nil, frame.ModeLength, []byte(`{"head":{"action":"getGoods","seq":1},"body":{"code":"`+g.Barcode+`"}}`))
 }
 
+// barcodeRequests is connection i's list of framed getGoods requests,
+// the same list on every run.
+func barcodeRequests(i, nGoods int) [][]byte {
+	r := rand.New(rand.NewSource(int64(i)))
+	reqs := make([][]byte, 512)
+	for j := range reqs {
+		reqs[j] = barcodeRequest(r, nGoods)
+	}
+	return reqs
+}
+
+// isHealthPush reports whether a frame is the daemon's heartbeat rather
+// than a reply.
+func isHealthPush(p []byte) bool {
+	return bytes.Contains(p[:min(len(p), 40)], []byte(`"action":"health"`))
+}
+
 // pacedResult is what a paced run measured.
 type pacedResult struct {
 	rate float64
@@ -363,11 +379,7 @@ func (e *env) paced(conns, rate int, d time.Duration, nGoods int) pacedResult {
 	start := time.Now().Add(50 * time.Millisecond)
 	deadline := start.Add(d)
 	for i, cn := range cns {
-		r := rand.New(rand.NewSource(int64(i)))
-		reqs := make([][]byte, 512)
-		for j := range reqs {
-			reqs[j] = barcodeRequest(r, nGoods)
-		}
+		reqs := barcodeRequests(i, nGoods)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -434,14 +446,11 @@ func (e *env) lean(conns, rate int, d time.Duration, nGoods int) leangen.Result 
 	reqs := make([][][]byte, conns)
 	for i := range tcs {
 		tcs[i] = e.dial(fmt.Sprintf("L-%d", i)).c.(*net.TCPConn)
-		r := rand.New(rand.NewSource(int64(i)))
-		for range 512 {
-			reqs[i] = append(reqs[i], barcodeRequest(r, nGoods))
-		}
+		reqs[i] = barcodeRequests(i, nGoods)
 	}
 	res, err := leangen.Run(tcs, leangen.Config{
 		Requests: reqs, Duration: d, Rate: rate, CPU: e.genCPU,
-		Skip: func(f []byte) bool { return bytes.Contains(f[:min(len(f), 40)], []byte(`"action":"health"`)) },
+		Skip: isHealthPush,
 		Check: func(f []byte) error {
 			if !bytes.Contains(f, []byte(`"exception":""`)) {
 				return fmt.Errorf("getGoods failed: %s", f)

@@ -88,8 +88,8 @@ func Run(conns []*net.TCPConn, cfg Config) (Result, error) {
 	}
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
-	spin := cfg.CPU >= 0
-	if spin {
+	r := &run{cfg: cfg, spin: cfg.CPU >= 0, ep: -1, tfd: -1, end: int64(cfg.Duration)}
+	if r.spin {
 		var set unix.CPUSet
 		set.Set(cfg.CPU)
 		if err := unix.SchedSetaffinity(0, &set); err != nil {
@@ -104,187 +104,219 @@ func Run(conns []*net.TCPConn, cfg Config) (Result, error) {
 			unix.SchedSetaffinity(0, &all)
 		}()
 	}
-
-	cs := make([]*conn, len(conns))
-	defer func() {
-		for _, c := range cs {
-			if c != nil {
-				c.f.Close()
-			}
-		}
-	}()
-	ep, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
-	if err != nil {
-		return Result{}, fmt.Errorf("leangen: epoll: %w", err)
+	defer r.close()
+	if err := r.open(conns); err != nil {
+		return Result{}, err
 	}
-	defer unix.Close(ep)
+	if err := r.loop(); err != nil {
+		return r.res, err
+	}
+	slices.Sort(r.res.Service)
+	slices.Sort(r.res.Due)
+	return r.res, nil
+}
+
+// run is one Run's state. Paced, slot s is due at s*slot and belongs to
+// connection s mod n, so each connection sends every n slots and they
+// take turns evenly.
+type run struct {
+	cfg      Config
+	spin     bool
+	cs       []*conn
+	ep, tfd  int // the epoll set; the pacing timer (-1 when polling or closed loop)
+	t0       time.Time
+	end      int64 // ns after t0
+	slot     int64 // ns between paced requests
+	nextSlot int64
+	res      Result
+}
+
+func (r *run) now() int64 { return int64(time.Since(r.t0)) }
+
+// timerID marks the pacing timer's events in the epoll set.
+func (r *run) timerID() int32 { return int32(len(r.cs)) }
+
+func (r *run) open(conns []*net.TCPConn) error {
+	var err error
+	if r.ep, err = unix.EpollCreate1(unix.EPOLL_CLOEXEC); err != nil {
+		return fmt.Errorf("leangen: epoll: %w", err)
+	}
+	r.cs = make([]*conn, len(conns))
 	for i, tc := range conns {
 		// A duplicate descriptor, taken out of Go's netpoller by closing
 		// the original, so only this loop wakes for it.
 		f, err := tc.File()
 		tc.Close()
 		if err != nil {
-			return Result{}, fmt.Errorf("leangen: conn %d: %w", i, err)
+			return fmt.Errorf("leangen: conn %d: %w", i, err)
 		}
-		fd := int(f.Fd())
-		if err := unix.SetNonblock(fd, true); err != nil {
-			return Result{}, fmt.Errorf("leangen: conn %d: %w", i, err)
+		r.cs[i] = &conn{f: f, fd: int(f.Fd()), reqs: r.cfg.Requests[i], buf: make([]byte, 64<<10)}
+		if err := unix.SetNonblock(r.cs[i].fd, true); err != nil {
+			return fmt.Errorf("leangen: conn %d: %w", i, err)
 		}
-		cs[i] = &conn{f: f, fd: fd, reqs: cfg.Requests[i], buf: make([]byte, 64<<10)}
-		if err := unix.EpollCtl(ep, unix.EPOLL_CTL_ADD, fd, &unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(i)}); err != nil {
-			return Result{}, fmt.Errorf("leangen: conn %d: epoll add: %w", i, err)
-		}
-	}
-	timerID := int32(len(cs))
-	tfd := -1
-	if cfg.Rate > 0 && !spin {
-		tfd, err = unix.TimerfdCreate(unix.CLOCK_MONOTONIC, unix.TFD_NONBLOCK|unix.TFD_CLOEXEC)
-		if err != nil {
-			return Result{}, fmt.Errorf("leangen: timerfd: %w", err)
-		}
-		defer unix.Close(tfd)
-		if err := unix.EpollCtl(ep, unix.EPOLL_CTL_ADD, tfd, &unix.EpollEvent{Events: unix.EPOLLIN, Fd: timerID}); err != nil {
-			return Result{}, fmt.Errorf("leangen: timerfd: epoll add: %w", err)
+		if err := unix.EpollCtl(r.ep, unix.EPOLL_CTL_ADD, r.cs[i].fd, &unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(i)}); err != nil {
+			return fmt.Errorf("leangen: conn %d: epoll add: %w", i, err)
 		}
 	}
+	if r.cfg.Rate > 0 && !r.spin {
+		if r.tfd, err = unix.TimerfdCreate(unix.CLOCK_MONOTONIC, unix.TFD_NONBLOCK|unix.TFD_CLOEXEC); err != nil {
+			return fmt.Errorf("leangen: timerfd: %w", err)
+		}
+		if err := unix.EpollCtl(r.ep, unix.EPOLL_CTL_ADD, r.tfd, &unix.EpollEvent{Events: unix.EPOLLIN, Fd: r.timerID()}); err != nil {
+			return fmt.Errorf("leangen: timerfd: epoll add: %w", err)
+		}
+	}
+	return nil
+}
 
-	t0 := time.Now()
-	now := func() int64 { return int64(time.Since(t0)) }
-	end := int64(cfg.Duration)
-	res := Result{Service: make([]time.Duration, 0, 1<<20)}
-	send := func(c *conn, due int64) error {
-		req := c.reqs[c.next%len(c.reqs)]
-		c.next++
-		c.busy, c.dueAt, c.sentAt = true, due, now()
-		for {
-			n, err := unix.Write(c.fd, req)
-			if err == unix.EINTR {
-				continue
-			}
-			if err != nil {
-				return fmt.Errorf("leangen: write: %w", err)
-			}
-			if n != len(req) {
-				// One small request in flight never fills a socket buffer.
-				return fmt.Errorf("leangen: short write (%d of %d bytes)", n, len(req))
-			}
-			return nil
+func (r *run) close() {
+	for _, c := range r.cs {
+		if c != nil {
+			c.f.Close()
 		}
 	}
+	for _, fd := range []int{r.ep, r.tfd} {
+		if fd >= 0 {
+			unix.Close(fd)
+		}
+	}
+}
 
-	// Paced: slot s is due at s*slot and belongs to connection s mod n, so
-	// each connection sends every n slots and they take turns evenly.
-	var slot, nextSlot int64
-	if cfg.Rate > 0 {
-		slot = int64(time.Second) / int64(cfg.Rate)
+func (r *run) loop() error {
+	r.res.Service = make([]time.Duration, 0, 1<<20)
+	r.t0 = time.Now()
+	if r.cfg.Rate > 0 {
+		r.slot = int64(time.Second) / int64(r.cfg.Rate)
+		if err := r.arm(r.now()); err != nil {
+			return err
+		}
 	} else {
-		for _, c := range cs {
-			if err := send(c, 0); err != nil {
-				return res, err
-			}
-		}
-	}
-	inFlight := func() bool {
-		for _, c := range cs {
-			if c.busy {
-				return true
-			}
-		}
-		return false
-	}
-	release := func(t int64) error { // sends what is due by t
-		for ; nextSlot*slot <= t && nextSlot*slot < end; nextSlot++ {
-			c := cs[nextSlot%int64(len(cs))]
-			if c.busy {
-				c.pending = append(c.pending, nextSlot*slot)
-				continue
-			}
-			if err := send(c, nextSlot*slot); err != nil {
+		for _, c := range r.cs {
+			if err := r.send(c, 0); err != nil {
 				return err
 			}
 		}
-		return nil
 	}
-	arm := func(t int64) error {
-		if spin || nextSlot*slot >= end {
-			return nil
-		}
-		wait := max(nextSlot*slot-t, 1)
-		spec := unix.ItimerSpec{Value: unix.NsecToTimespec(wait)}
-		return unix.TimerfdSettime(tfd, 0, &spec, nil)
+	events := make([]unix.EpollEvent, len(r.cs)+1)
+	wait := 100
+	if r.spin {
+		wait = 0
 	}
-	if cfg.Rate > 0 {
-		if err := arm(now()); err != nil {
-			return res, fmt.Errorf("leangen: arm timer: %w", err)
-		}
-	}
-
-	events := make([]unix.EpollEvent, len(cs)+1)
 	var tick [8]byte
 	for {
-		t := now()
-		if cfg.Rate == 0 && t >= end {
+		t := r.now()
+		if r.cfg.Rate == 0 && t >= r.end {
 			break
 		}
-		if cfg.Rate > 0 && nextSlot*slot >= end && !inFlight() {
+		if r.cfg.Rate > 0 && r.nextSlot*r.slot >= r.end && !r.inFlight() {
 			break
 		}
-		if t > end+int64(10*time.Second) {
-			return res, errors.New("leangen: replies still missing 10 s after the run")
+		if t > r.end+int64(10*time.Second) {
+			return errors.New("leangen: replies still missing 10 s after the run")
 		}
-		wait := 100
-		if spin {
-			wait = 0
-		}
-		n, err := unix.EpollWait(ep, events, wait)
+		n, err := unix.EpollWait(r.ep, events, wait)
 		if err == unix.EINTR {
 			continue
 		}
 		if err != nil {
-			return res, fmt.Errorf("leangen: epoll wait: %w", err)
+			return fmt.Errorf("leangen: epoll wait: %w", err)
 		}
 		for _, ev := range events[:n] {
-			if ev.Fd == timerID {
-				unix.Read(tfd, tick[:])
+			if ev.Fd == r.timerID() {
+				unix.Read(r.tfd, tick[:])
 				continue
 			}
-			c := cs[ev.Fd]
-			m, err := unix.Read(c.fd, c.buf[c.have:])
-			if err == unix.EAGAIN || err == unix.EINTR {
-				continue
-			}
-			if err != nil {
-				return res, fmt.Errorf("leangen: read: %w", err)
-			}
-			if m == 0 {
-				return res, errors.New("leangen: the server closed a connection")
-			}
-			c.have += m
-			if err := consume(c, cfg, &res, now, end, send); err != nil {
-				return res, err
+			if err := r.read(r.cs[ev.Fd]); err != nil {
+				return err
 			}
 		}
-		if cfg.Rate > 0 {
-			t := now()
-			if err := release(t); err != nil {
-				return res, err
+		if r.cfg.Rate > 0 {
+			t := r.now()
+			if err := r.release(t); err != nil {
+				return err
 			}
-			if err := arm(t); err != nil {
-				return res, fmt.Errorf("leangen: arm timer: %w", err)
+			if err := r.arm(t); err != nil {
+				return err
 			}
 		}
 	}
-	res.Elapsed = time.Since(t0)
-	if cfg.Rate > 0 {
-		res.Elapsed = min(res.Elapsed, cfg.Duration+time.Duration(slot))
+	r.res.Elapsed = time.Since(r.t0)
+	if r.cfg.Rate > 0 {
+		r.res.Elapsed = min(r.res.Elapsed, r.cfg.Duration+time.Duration(r.slot))
 	}
-	slices.Sort(res.Service)
-	slices.Sort(res.Due)
-	return res, nil
+	return nil
 }
 
-// consume handles every whole frame in c's buffer.
-func consume(c *conn, cfg Config, res *Result, now func() int64, end int64, send func(*conn, int64) error) error {
+func (r *run) send(c *conn, due int64) error {
+	req := c.reqs[c.next%len(c.reqs)]
+	c.next++
+	c.busy, c.dueAt, c.sentAt = true, due, r.now()
+	for {
+		n, err := unix.Write(c.fd, req)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("leangen: write: %w", err)
+		}
+		if n != len(req) {
+			// One small request in flight never fills a socket buffer.
+			return fmt.Errorf("leangen: short write (%d of %d bytes)", n, len(req))
+		}
+		return nil
+	}
+}
+
+func (r *run) inFlight() bool {
+	for _, c := range r.cs {
+		if c.busy {
+			return true
+		}
+	}
+	return false
+}
+
+// release sends what is due by t; a connection still waiting for a reply
+// keeps its due times and sends as soon as the reply comes.
+func (r *run) release(t int64) error {
+	for ; r.nextSlot*r.slot <= t && r.nextSlot*r.slot < r.end; r.nextSlot++ {
+		c := r.cs[r.nextSlot%int64(len(r.cs))]
+		if c.busy {
+			c.pending = append(c.pending, r.nextSlot*r.slot)
+			continue
+		}
+		if err := r.send(c, r.nextSlot*r.slot); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// arm sets the pacing timer for the next slot.
+func (r *run) arm(t int64) error {
+	if r.tfd < 0 || r.nextSlot*r.slot >= r.end {
+		return nil
+	}
+	spec := unix.ItimerSpec{Value: unix.NsecToTimespec(max(r.nextSlot*r.slot-t, 1))}
+	if err := unix.TimerfdSettime(r.tfd, 0, &spec, nil); err != nil {
+		return fmt.Errorf("leangen: arm timer: %w", err)
+	}
+	return nil
+}
+
+// read takes what c's socket holds and handles every whole frame.
+func (r *run) read(c *conn) error {
+	m, err := unix.Read(c.fd, c.buf[c.have:])
+	if err == unix.EAGAIN || err == unix.EINTR {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("leangen: read: %w", err)
+	}
+	if m == 0 {
+		return errors.New("leangen: the server closed a connection")
+	}
+	c.have += m
 	off := 0
 	for c.have-off >= 4 {
 		size := int(binary.BigEndian.Uint32(c.buf[off:]))
@@ -293,41 +325,45 @@ func consume(c *conn, cfg Config, res *Result, now func() int64, end int64, send
 		}
 		frame := c.buf[off+4 : off+4+size]
 		off += 4 + size
-		if cfg.Skip != nil && cfg.Skip(frame) {
-			continue
-		}
-		if !c.busy {
-			return fmt.Errorf("leangen: a reply nobody asked for: %.80s", frame)
-		}
-		t := now()
-		c.busy = false
-		res.Replies++
-		res.Service = append(res.Service, time.Duration(t-c.sentAt))
-		if cfg.Rate > 0 {
-			res.Due = append(res.Due, time.Duration(t-c.dueAt))
-		}
-		if cfg.Check != nil {
-			if err := cfg.Check(frame); err != nil {
-				return err
-			}
-		}
-		switch {
-		case len(c.pending) > 0:
-			due := c.pending[0]
-			c.pending = c.pending[1:]
-			if err := send(c, due); err != nil {
-				return err
-			}
-		case cfg.Rate == 0 && t < end:
-			if err := send(c, 0); err != nil {
-				return err
-			}
+		if err := r.reply(c, frame); err != nil {
+			return err
 		}
 	}
 	copy(c.buf, c.buf[off:c.have])
 	c.have -= off
 	if c.have == len(c.buf) { // a frame larger than the buffer
 		c.buf = slices.Grow(c.buf, len(c.buf))[:2*len(c.buf)]
+	}
+	return nil
+}
+
+// reply records one frame from c and sends c's next request if one is due.
+func (r *run) reply(c *conn, frame []byte) error {
+	if r.cfg.Skip != nil && r.cfg.Skip(frame) {
+		return nil
+	}
+	if !c.busy {
+		return fmt.Errorf("leangen: a reply nobody asked for: %.80s", frame)
+	}
+	t := r.now()
+	c.busy = false
+	r.res.Replies++
+	r.res.Service = append(r.res.Service, time.Duration(t-c.sentAt))
+	if r.cfg.Rate > 0 {
+		r.res.Due = append(r.res.Due, time.Duration(t-c.dueAt))
+	}
+	if r.cfg.Check != nil {
+		if err := r.cfg.Check(frame); err != nil {
+			return err
+		}
+	}
+	switch {
+	case len(c.pending) > 0:
+		due := c.pending[0]
+		c.pending = c.pending[1:]
+		return r.send(c, due)
+	case r.cfg.Rate == 0 && t < r.end:
+		return r.send(c, 0)
 	}
 	return nil
 }
