@@ -255,7 +255,6 @@ func (h *aclHook) OnConnectAuthenticate(cl *mqtt.Client, pk packets.Packet) bool
 	// old connection can delete the new one's session and leave the door
 	// deaf to cmds. A stale connection of the door ends by keepalive.
 	cl.ID = fmt.Sprintf("%s#%d", user, s.connSeq.Add(1))
-	s.authedAs.Store(cl, d)
 	return true
 }
 
@@ -305,12 +304,12 @@ func (h *aclHook) OnACLCheck(cl *mqtt.Client, topic string, write bool) bool {
 	return topic == d.topics[tCmd]
 }
 
-func (h *aclHook) OnSessionEstablished(cl *mqtt.Client, _ packets.Packet) {
-	authed, _ := h.s.authedAs.LoadAndDelete(cl)
+func (h *aclHook) OnSessionEstablished(cl *mqtt.Client, pk packets.Packet) {
+	// Checked again: a reload may have removed the door or changed its
+	// secret since the connection authenticated, after Reload's sweep of
+	// the connected clients. The secret check is a cached digest compare.
 	d := h.s.door(string(cl.Properties.Username))
-	if d == nil || authed != d {
-		// A reload retired the door this connection authenticated as,
-		// after Reload's sweep of connected clients.
+	if d == nil || !h.s.checkSecret(d, pk.Connect.Password) {
 		cl.Stop(packets.ErrNotAuthorized)
 		return
 	}
@@ -322,7 +321,6 @@ func (h *aclHook) OnSessionEstablished(cl *mqtt.Client, _ packets.Packet) {
 }
 
 func (h *aclHook) OnDisconnect(cl *mqtt.Client, err error, _ bool) {
-	h.s.authedAs.Delete(cl)
 	d := h.s.door(string(cl.Properties.Username))
 	if d == nil {
 		return

@@ -171,7 +171,6 @@ type Service struct {
 
 	bcryptSem chan struct{}
 	connSeq   atomic.Uint64
-	authedAs  sync.Map // *mqtt.Client → the *door it authenticated as, until established
 
 	startMu   sync.Mutex
 	started   bool
