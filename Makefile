@@ -44,26 +44,31 @@ fuzz:
 	done
 
 # Figures the issues ask for; prints them, asserts nothing. Takes a while
-# (a million-goods catalog, a million-event drain); see each line.
+# (a million-goods catalog, a million-event drain); see each line. A group
+# that fails is reported and the others still run; make fails at the end,
+# naming the failed groups.
 bench: build
-	@echo "== core: catalog, device protocol, sessions (issue 2)"
-	$(GO) run ./test/bench $(BENCHFLAGS)
-	@echo "== orders: durable getPayInfo/s, 100 terminals, vs one fsync per order (issue 3)"
-	$(GO) test -run '^$$' -bench DurableOrders -benchtime 1x ./daemon/orders/
-	@echo "== upstream: order-to-ack latency (issue 4)"
-	$(GO) run ./test/bench/synclatency
-	@echo "== upstream: drain 1,000,000 queued events (issue 4)"
-	$(GO) run ./test/bench/drainrss
-	$(GO) test -run '^$$' -bench BenchmarkDrain -benchtime 1x ./sync/uploader/drainbench
-	@echo "== scales: serial frame to a terminal's getWeight answer at 9600 baud (issue 5)"
-	$(GO) test -run '^$$' -bench SerialFrameToGetWeight -benchtime 200x ./daemon/scales/
-	$(GO) test -run '^$$' -bench FrameToLatest -benchtime 300x ./drivers/scale/
-	@echo "== e-labels: catalog page changing 10,000 bound prices to every label (issue 5)"
-	$(GO) test -run '^$$' -bench CatalogPageToLabels -benchtime 1x ./daemon/devices/
-	@echo "== doors: 1,000 doors, scan → open → ack round trip at 50 scans/s (issue 6)"
-	$(GO) test -run '^$$' -bench BenchmarkDoors1000 -benchtime 1x ./daemon/doors/
-	@echo "== catalog files: parse 1M rows"
-	$(GO) test -run '^$$' -bench 1M -benchtime 1x ./protocol/catalogfile/
+	@failed=""; \
+	group() { name="$$1"; shift; echo "== $$name"; \
+	  "$$@" || { rc=$$?; echo "!! bench group \"$$name\" failed (exit $$rc); going on"; failed="$$failed|$$name"; }; }; \
+	group "core: catalog, device protocol, sessions (issue 2)" $(GO) run ./test/bench $(BENCHFLAGS); \
+	group "orders: durable getPayInfo/s, 100 terminals, vs one fsync per order (issue 3)" \
+	  $(GO) test -run '^$$' -bench DurableOrders -benchtime 1x ./daemon/orders/; \
+	group "upstream: order-to-ack latency (issue 4)" $(GO) run ./test/bench/synclatency; \
+	group "upstream: drain 1,000,000 queued events, daemon RSS (issue 4)" $(GO) run ./test/bench/drainrss; \
+	group "upstream: drain 1,000,000 queued events, uploader (issue 4)" \
+	  $(GO) test -run '^$$' -bench BenchmarkDrain -benchtime 1x ./sync/uploader/drainbench; \
+	group "scales: serial frame to a terminal's getWeight answer at 9600 baud (issue 5)" \
+	  $(GO) test -run '^$$' -bench SerialFrameToGetWeight -benchtime 200x ./daemon/scales/; \
+	group "scales: driver frame to latest weight (issue 5)" \
+	  $(GO) test -run '^$$' -bench FrameToLatest -benchtime 300x ./drivers/scale/; \
+	group "e-labels: catalog page changing 10,000 bound prices to every label (issue 5)" \
+	  $(GO) test -run '^$$' -bench CatalogPageToLabels -benchtime 1x ./daemon/devices/; \
+	group "doors: 1,000 doors, scan → open → ack round trip at 50 scans/s (issue 6)" \
+	  $(GO) test -run '^$$' -bench BenchmarkDoors1000 -benchtime 1x ./daemon/doors/; \
+	group "catalog files: parse 1M rows" \
+	  $(GO) test -run '^$$' -bench 1M -benchtime 1x ./protocol/catalogfile/; \
+	if [ -n "$$failed" ]; then echo "bench: failed groups: $${failed#|}" | sed 's/|/; /g'; exit 1; fi
 
 cross:
 	GOOS=linux   GOARCH=amd64 CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o dist/linux-amd64/storebox ./cmd/storebox

@@ -57,7 +57,7 @@ func main() {
 	defer os.RemoveAll(dir)
 	e := &env{bin: *bin, dir: dir, genCPU: -1}
 	if *pin {
-		e.genCPU = numCPU() - 1
+		e.genCPU = pinnedGeneratorCPU(numCPU())
 	}
 	fmt.Printf("storebox bench: %d goods, %d conns, %d idle sessions, GOMAXPROCS-free machine with %d CPUs\n\n", *nGoods, *conns, *nSessions, numCPU())
 
@@ -159,7 +159,7 @@ listen = %q
 
 	// Idle sessions are measured on a store of ordinary size, so the figure
 	// is what sessions cost rather than what a million goods cost.
-	small := &env{bin: e.bin, dir: dir, cfg: filepath.Join(dir, "small.toml"), devAddr: freeAddr(), httpAddr: freeAddr()}
+	small := &env{bin: e.bin, dir: dir, cfg: filepath.Join(dir, "small.toml"), devAddr: freeAddr(), httpAddr: freeAddr(), genCPU: -1}
 	cfgText, _ := os.ReadFile(e.cfg)
 	cfgText = []byte(strings.NewReplacer(data, filepath.Join(dir, "small"), e.devAddr, small.devAddr, e.httpAddr, small.httpAddr).Replace(string(cfgText)))
 	check(os.WriteFile(small.cfg, cfgText, 0o644))
@@ -175,6 +175,24 @@ listen = %q
 }
 
 func numCPU() int { n, _ := strconv.Atoi(strings.TrimSpace(run("nproc"))); return n }
+
+// pinnedGeneratorCPU is the CPU -pin gives the lean generator: the last
+// one, leaving the daemon at least one; -1 (no pinning) on one CPU.
+func pinnedGeneratorCPU(cpus int) int {
+	if cpus < 2 {
+		return -1
+	}
+	return cpus - 1
+}
+
+// daemonCPUs is the taskset list of the CPUs below the generator's, "0"
+// or "0-N".
+func daemonCPUs(genCPU int) string {
+	if genCPU <= 1 {
+		return "0"
+	}
+	return fmt.Sprintf("0-%d", genCPU-1)
+}
 
 func run(name string, args ...string) string {
 	out, _ := exec.Command(name, args...).Output()
@@ -224,8 +242,8 @@ func writeCatalog(path string, n int) {
 func (e *env) start() time.Duration {
 	var ready time.Duration
 	cmd := exec.Command(e.bin, "run", "--config", e.cfg)
-	if e.genCPU >= 0 {
-		cmd = exec.Command("taskset", "-c", fmt.Sprintf("0-%d", e.genCPU-1), e.bin, "run", "--config", e.cfg)
+	if e.genCPU > 0 {
+		cmd = exec.Command("taskset", "-c", daemonCPUs(e.genCPU), e.bin, "run", "--config", e.cfg)
 	}
 	e.proc, ready = benchkit.StartDaemonCmd(cmd, e.httpAddr)
 	return ready

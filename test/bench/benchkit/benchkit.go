@@ -63,11 +63,27 @@ func StartDaemonCmd(d *exec.Cmd, httpAddr string) (*exec.Cmd, time.Duration) {
 				return d, time.Since(t0)
 			}
 		}
+		if exited(d.Process.Pid) {
+			d.Wait()
+			Check(fmt.Errorf("daemon exited before it was ready: %s", d.ProcessState))
+		}
 		if time.Since(t0) > 60*time.Second {
 			Check(fmt.Errorf("daemon not ready after 60 s"))
 		}
 		time.Sleep(2 * time.Millisecond)
 	}
+}
+
+// exited reports whether the child pid has exited (a zombie not yet
+// waited for), so a daemon that failed at once is reported as that
+// rather than as a minute of "not ready".
+func exited(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return true
+	}
+	f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
+	return len(f) > 0 && f[0] == "Z"
 }
 
 // StopDaemon sends SIGINT and waits.
