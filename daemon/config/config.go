@@ -9,8 +9,10 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net"
 	"os"
+	"reflect"
 	"sort"
 	"strconv"
 	"strings"
@@ -233,6 +235,9 @@ func (es Errors) Error() string {
 }
 
 // Load reads path (if non-empty) over the defaults and validates the result.
+// A file that cannot be read is a configuration error like any other: the
+// daemon must not start (and systemd must not restart it) on a typo in
+// --config.
 func Load(path string) (*Config, error) {
 	c := Default()
 	if path == "" {
@@ -240,53 +245,53 @@ func Load(path string) (*Config, error) {
 	}
 	b, err := os.ReadFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("read config: %w", err)
+		msg := err.Error()
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			msg = pe.Err.Error()
+		}
+		return nil, Errors{{File: path, Msg: "cannot read the file: " + msg}}
 	}
 	return Parse(path, b)
 }
 
-// Parse decodes TOML bytes over the defaults and validates the result.
+// Parse decodes TOML bytes over the defaults and validates the result. It
+// reports every wrong key at once, sorted by line; only a syntax error,
+// after which nothing can be read reliably, stops at the first.
 func Parse(name string, b []byte) (*Config, error) {
 	c := Default()
 	c.Path = name
 	b = bytes.TrimPrefix(b, []byte("\xef\xbb\xbf"))
-	c.lines = keyLines(b)
-	dec := toml.NewDecoder(bytes.NewReader(b)).DisallowUnknownFields()
-	if err := dec.Decode(c); err != nil {
-		var sm *toml.StrictMissingError
-		if !errors.As(err, &sm) {
-			return nil, decodeError(name, err)
-		}
-		// Unknown keys do not stop decoding: report them with the value
-		// errors, so one run of config check lists everything to fix.
-		es := decodeError(name, err).(Errors)
-		if verr := c.Validate(); verr != nil {
-			es = append(es, verr.(Errors)...)
-		}
-		sort.SliceStable(es, func(i, j int) bool { return es[i].Line < es[j].Line })
-		return nil, es
+	var doc map[string]any
+	if err := toml.Unmarshal(b, &doc); err != nil {
+		return nil, syntaxError(name, err)
 	}
-	if err := c.Validate(); err != nil {
-		return nil, err
+	c.lines = keyLines(b)
+	d := &decoder{file: name, lines: c.lines}
+	d.table("", doc, reflect.ValueOf(c).Elem())
+	es := d.errs
+	if verr := c.Validate(); verr != nil {
+		// A key that failed to decode kept its default, so validation
+		// does not report it twice.
+		es = append(es, verr.(Errors)...)
+	}
+	if len(es) > 0 {
+		sort.SliceStable(es, func(i, j int) bool {
+			if es[i].Line != es[j].Line {
+				return es[i].Line < es[j].Line
+			}
+			return es[i].Key < es[j].Key
+		})
+		return nil, es
 	}
 	return c, nil
 }
 
-func decodeError(file string, err error) error {
-	var sm *toml.StrictMissingError
-	if errors.As(err, &sm) {
-		var out Errors
-		for _, de := range sm.Errors {
-			row, _ := de.Position()
-			out = append(out, &Error{File: file, Line: row, Key: strings.Join(de.Key(), "."), Msg: "unknown key"})
-		}
-		return out
-	}
+func syntaxError(file string, err error) error {
 	var de *toml.DecodeError
 	if errors.As(err, &de) {
 		row, _ := de.Position()
-		msg := de.Error()
-		msg = strings.TrimPrefix(msg, "toml: ")
+		msg := strings.TrimPrefix(de.Error(), "toml: ")
 		return Errors{{File: file, Line: row, Key: strings.Join(de.Key(), "."), Msg: msg}}
 	}
 	return Errors{{File: file, Msg: err.Error()}}

@@ -1,6 +1,8 @@
 package config
 
 import (
+	"errors"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -47,5 +49,53 @@ func TestParseOverridesDefaults(t *testing.T) {
 	}
 	if c.StoreID != "s9" || c.Upstream.CatalogInterval.Seconds() != 5 || c.Devices.Listen != ":8686" {
 		t.Fatalf("got %+v", c)
+	}
+}
+
+// A value of the wrong type is named by line and key, and it does not hide
+// the other mistakes in the same file.
+func TestEveryErrorInAFileAtOnce(t *testing.T) {
+	doc := "store_id = \"s\"\n[devices]\nheartbeat = 15\nmax_connections = \"many\"\nadmission = \"maybe\"\n[log]\nlevel = \"loud\"\nformat = 3\n[[doors]]\nid = \"d\"\nsecret = \"x\"\npolicy = \"entry\"\nopen_ms = \"long\"\n[http]\nlisen = \":1\"\n"
+	_, err := Parse("c.toml", []byte(doc))
+	if err == nil {
+		t.Fatal("no error")
+	}
+	want := []string{
+		`c.toml:3: devices.heartbeat: not a duration (use e.g. "500ms", "60s", "15m")`,
+		`c.toml:4: devices.max_connections: must be a whole number, not the string "many"`,
+		`c.toml:5: devices.admission: "maybe" is not one of open, pairing`,
+		`c.toml:7: log.level: "loud" is not one of debug, info, warn, error`,
+		`c.toml:8: log.format: must be a string (in quotes), not the number 3`,
+		`c.toml:13: doors[0].open_ms: must be a whole number, not the string "long"`,
+		`c.toml:15: http.lisen: unknown key`,
+	}
+	if got := err.Error(); got != strings.Join(want, "\n") {
+		t.Fatalf("got:\n%s\nwant:\n%s", got, strings.Join(want, "\n"))
+	}
+}
+
+func TestMissingFileIsAConfigError(t *testing.T) {
+	_, err := Load(filepath.Join(t.TempDir(), "absent.toml"))
+	var es Errors
+	if !errors.As(err, &es) || !strings.Contains(err.Error(), "absent.toml: cannot read the file: no such file or directory") {
+		t.Fatalf("got %T %v", err, err)
+	}
+}
+
+func TestTablesMapsAndArraysDecode(t *testing.T) {
+	doc := "devices.listen = \"127.0.0.1:9\"\ndevices.heartbeat = \"20s\"\n[devices.tokens]\nT-01 = \"tok\"\n[[doors]]\nid = \"d1\"\nsecret = \"s\"\npolicy = \"staff\"\nstaff = [\"u1\", \"u2\"]\n[[scales]]\nid = \"sc\"\nport = \"/dev/x\"\nbaud = 9600\n"
+	c, err := Parse("c.toml", []byte(doc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Devices.Listen != "127.0.0.1:9" || c.Devices.Heartbeat.Seconds() != 20 || c.Devices.Tokens["T-01"] != "tok" ||
+		len(c.Doors) != 1 || c.Doors[0].Staff[1] != "u2" || c.Scales[0].Baud != 9600 || c.Devices.MaxConnections != 10000 {
+		t.Fatalf("got %+v", c)
+	}
+	_, err = Parse("c.toml", []byte("devices = { heartbeat = 1 }\n[[doors]]\nstaff = \"u1\"\n"))
+	for _, want := range []string{"c.toml:1: devices.heartbeat: not a duration", "c.toml:3: doors[0].staff: must be an array of strings, not the string \"u1\""} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("want %q in %v", want, err)
+		}
 	}
 }
