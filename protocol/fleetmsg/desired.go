@@ -1,0 +1,324 @@
+package fleetmsg
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+)
+
+// Desired is the body of GET /v1/stores/<s>/config (and of the reference
+// cloud's PUT /v1/admin/stores/<s>/config): a version and the sections of
+// the TOML file, as JSON, that apply without a restart. Sections are nested
+// as in the file:
+//
+//	{"version": 7, "config": {
+//	   "doors": [{"id": "D1", "secret": "...", "policy": "entry", "terminal": "T-01", "staff": [], "open_ms": 3000}],
+//	   "devices": {"admission": "pairing", "approve": ["T-02"], "reject": ["T-09"]},
+//	   "orders": {"payment_ttl": "15m"}}}
+//
+// A section that is absent leaves the local file's section in force.
+type Desired struct {
+	Version Version         `json:"version"`
+	Config  json.RawMessage `json:"config"`
+}
+
+// Document is a checked desired configuration; nil means "not set remotely".
+type Document struct {
+	Doors   *[]Door         `json:"doors,omitempty"`
+	Devices *DevicesSection `json:"devices,omitempty"`
+	Orders  *OrdersSection  `json:"orders,omitempty"`
+}
+
+// DevicesSection holds the device keys that apply live.
+type DevicesSection struct {
+	Admission *string   `json:"admission,omitempty"`
+	Approve   *[]string `json:"approve,omitempty"`
+	Reject    *[]string `json:"reject,omitempty"`
+}
+
+// OrdersSection holds the order keys that apply live.
+type OrdersSection struct {
+	PaymentTTL *Duration `json:"payment_ttl,omitempty"`
+}
+
+// Door is one [[doors]] entry, as in the TOML file.
+type Door struct {
+	ID       string   `json:"id"`
+	Secret   string   `json:"secret"`
+	Policy   string   `json:"policy"`
+	Terminal string   `json:"terminal,omitempty"`
+	Staff    []string `json:"staff,omitempty"`
+	OpenMS   int      `json:"open_ms,omitempty"`
+}
+
+// Duration is a Go duration string such as "15m".
+type Duration struct{ time.Duration }
+
+// MarshalJSON writes the duration as a string.
+func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(d.Duration.String()) }
+
+// KeyError is a refusal that names the dotted key at fault.
+type KeyError struct {
+	Key string // e.g. "devices.admission", "doors[1].policy", "upstream"
+	Msg string
+}
+
+func (e *KeyError) Error() string { return e.Key + ": " + e.Msg }
+
+// MaxDocument is the largest desired-configuration body either side accepts.
+const MaxDocument = 1 << 20
+
+// The keys a remote document may set; everything else needs a restart or is
+// not the cloud's to change.
+var (
+	topKeys     = []string{"devices", "doors", "orders"}
+	deviceKeys  = []string{"admission", "approve", "reject"}
+	orderKeys   = []string{"payment_ttl"}
+	doorKeys    = []string{"id", "secret", "policy", "terminal", "staff", "open_ms"}
+	admissions  = []string{"open", "pairing"}
+	doorPolicys = []string{"entry", "exit", "staff"}
+)
+
+// ParseDesired decodes and checks a whole desired-configuration reply.
+func ParseDesired(body []byte) (Desired, Document, error) {
+	if len(body) > MaxDocument {
+		return Desired{}, Document{}, fmt.Errorf("document is %d bytes, over the %d limit", len(body), MaxDocument)
+	}
+	var d Desired
+	if err := strictDecode(body, &d); err != nil {
+		return Desired{}, Document{}, fmt.Errorf("document: %w", err)
+	}
+	if d.Version == 0 {
+		return Desired{}, Document{}, &KeyError{Key: "version", Msg: "must be a whole number above 0"}
+	}
+	doc, err := CheckConfig(d.Config)
+	if err != nil {
+		return Desired{}, Document{}, err
+	}
+	return d, doc, nil
+}
+
+// CheckConfig checks the "config" object of a desired configuration: only the
+// keys SPEC §7 allows, each with a valid value. The first fault (in key
+// order) is returned as a *KeyError.
+func CheckConfig(raw json.RawMessage) (Document, error) {
+	var doc Document
+	top, err := object(raw, "config")
+	if err != nil {
+		return doc, err
+	}
+	if err := onlyKeys(top, "", topKeys); err != nil {
+		return doc, err
+	}
+	if v, ok := top["devices"]; ok {
+		sec, err := object(v, "devices")
+		if err != nil {
+			return doc, err
+		}
+		if err := onlyKeys(sec, "devices.", deviceKeys); err != nil {
+			return doc, err
+		}
+		doc.Devices = &DevicesSection{}
+		if v, ok := sec["admission"]; ok {
+			s, err := oneOf(v, "devices.admission", admissions)
+			if err != nil {
+				return doc, err
+			}
+			doc.Devices.Admission = &s
+		}
+		for _, k := range []string{"approve", "reject"} {
+			v, ok := sec[k]
+			if !ok {
+				continue
+			}
+			ids, err := idList(v, "devices."+k)
+			if err != nil {
+				return doc, err
+			}
+			if k == "approve" {
+				doc.Devices.Approve = &ids
+			} else {
+				doc.Devices.Reject = &ids
+			}
+		}
+		if doc.Devices.Approve != nil && doc.Devices.Reject != nil {
+			for _, a := range *doc.Devices.Approve {
+				for _, r := range *doc.Devices.Reject {
+					if a == r {
+						return doc, &KeyError{Key: "devices.reject", Msg: fmt.Sprintf("%q is also in devices.approve", a)}
+					}
+				}
+			}
+		}
+	}
+	if v, ok := top["doors"]; ok {
+		doors, err := checkDoors(v)
+		if err != nil {
+			return doc, err
+		}
+		doc.Doors = &doors
+	}
+	if v, ok := top["orders"]; ok {
+		sec, err := object(v, "orders")
+		if err != nil {
+			return doc, err
+		}
+		if err := onlyKeys(sec, "orders.", orderKeys); err != nil {
+			return doc, err
+		}
+		doc.Orders = &OrdersSection{}
+		if v, ok := sec["payment_ttl"]; ok {
+			var s string
+			if json.Unmarshal(v, &s) != nil {
+				return doc, &KeyError{Key: "orders.payment_ttl", Msg: "must be a duration string such as \"15m\""}
+			}
+			d, err := time.ParseDuration(s)
+			if err != nil {
+				return doc, &KeyError{Key: "orders.payment_ttl", Msg: fmt.Sprintf("%q is not a duration (use e.g. \"90s\", \"15m\")", s)}
+			}
+			if d < time.Second {
+				return doc, &KeyError{Key: "orders.payment_ttl", Msg: "must be at least 1s"}
+			}
+			doc.Orders.PaymentTTL = &Duration{d}
+		}
+	}
+	return doc, nil
+}
+
+func checkDoors(raw json.RawMessage) ([]Door, error) {
+	var items []json.RawMessage
+	if err := json.Unmarshal(raw, &items); err != nil || bytes.Equal(bytes.TrimSpace(raw), []byte("null")) {
+		return nil, &KeyError{Key: "doors", Msg: "must be a list of door tables"}
+	}
+	doors := make([]Door, 0, len(items))
+	seen := map[string]bool{}
+	for i, it := range items {
+		key := fmt.Sprintf("doors[%d]", i)
+		obj, err := object(it, key)
+		if err != nil {
+			return nil, err
+		}
+		if err := onlyKeys(obj, key+".", doorKeys); err != nil {
+			return nil, err
+		}
+		var d Door
+		str := func(k string, dst *string) error {
+			v, ok := obj[k]
+			if !ok {
+				return nil
+			}
+			if json.Unmarshal(v, dst) != nil {
+				return &KeyError{Key: key + "." + k, Msg: "must be a string"}
+			}
+			return nil
+		}
+		for k, dst := range map[string]*string{"id": &d.ID, "secret": &d.Secret, "policy": &d.Policy, "terminal": &d.Terminal} {
+			if err := str(k, dst); err != nil {
+				return nil, err
+			}
+		}
+		if v, ok := obj["staff"]; ok {
+			if d.Staff, err = idList(v, key+".staff"); err != nil {
+				return nil, err
+			}
+		}
+		if v, ok := obj["open_ms"]; ok {
+			if json.Unmarshal(v, &d.OpenMS) != nil || d.OpenMS < 0 {
+				return nil, &KeyError{Key: key + ".open_ms", Msg: "must be a whole number of milliseconds ≥ 0 (0: the default)"}
+			}
+		}
+		switch {
+		case d.ID == "" || strings.ContainsAny(d.ID, "/#+ "):
+			return nil, &KeyError{Key: key + ".id", Msg: "must be non-empty without '/', '#', '+' or spaces"}
+		case seen[d.ID]:
+			return nil, &KeyError{Key: key + ".id", Msg: fmt.Sprintf("duplicate door id %q", d.ID)}
+		case d.Secret == "":
+			return nil, &KeyError{Key: key + ".secret", Msg: "must not be empty"}
+		}
+		if !contains(doorPolicys, d.Policy) {
+			return nil, &KeyError{Key: key + ".policy", Msg: fmt.Sprintf("%q is not one of %s", d.Policy, strings.Join(doorPolicys, ", "))}
+		}
+		seen[d.ID] = true
+		doors = append(doors, d)
+	}
+	return doors, nil
+}
+
+func object(raw json.RawMessage, key string) (map[string]json.RawMessage, error) {
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &m); err != nil || m == nil {
+		return nil, &KeyError{Key: key, Msg: "must be a JSON object"}
+	}
+	return m, nil
+}
+
+// onlyKeys refuses the first key (sorted, so the message is stable) not in
+// allowed.
+func onlyKeys(m map[string]json.RawMessage, prefix string, allowed []string) error {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		if !contains(allowed, k) {
+			return &KeyError{Key: prefix + k, Msg: "cannot be set remotely (only " + remoteKeys() + " apply without a restart)"}
+		}
+	}
+	return nil
+}
+
+func remoteKeys() string {
+	return "doors, devices.admission, devices.approve, devices.reject, orders.payment_ttl"
+}
+
+func oneOf(raw json.RawMessage, key string, allowed []string) (string, error) {
+	var s string
+	if json.Unmarshal(raw, &s) != nil || !contains(allowed, s) {
+		return "", &KeyError{Key: key, Msg: fmt.Sprintf("%s is not one of %s", bytes.TrimSpace(raw), strings.Join(allowed, ", "))}
+	}
+	return s, nil
+}
+
+func idList(raw json.RawMessage, key string) ([]string, error) {
+	var ids []string
+	if json.Unmarshal(raw, &ids) != nil {
+		return nil, &KeyError{Key: key, Msg: "must be a list of strings"}
+	}
+	if ids == nil {
+		ids = []string{}
+	}
+	for i, id := range ids {
+		if strings.TrimSpace(id) == "" {
+			return nil, &KeyError{Key: fmt.Sprintf("%s[%d]", key, i), Msg: "must not be empty"}
+		}
+	}
+	return ids, nil
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
+// strictDecode decodes one JSON value with no unknown fields and nothing
+// after it.
+func strictDecode(b []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return err
+	}
+	if dec.More() {
+		return errors.New("data after the JSON value")
+	}
+	return nil
+}
