@@ -66,6 +66,7 @@ type Config struct {
 	Payments  Payments  `toml:"payments"`
 	Doors     []Door    `toml:"doors"`
 	Scales    []Scale   `toml:"scales"`
+	Fleet     Fleet     `toml:"fleet"`
 
 	// Path is the file this configuration came from ("" for defaults).
 	Path string `toml:"-"`
@@ -87,6 +88,10 @@ type Devices struct {
 	MaxConnections int               `toml:"max_connections"`
 	OutboundQueue  int               `toml:"outbound_queue"`
 	Tokens         map[string]string `toml:"tokens"` // equipId → token the device must present
+	// Approve and Reject are equipIds approved or rejected at start and at
+	// each reload (the fleet's remote configuration sets them too).
+	Approve []string `toml:"approve"`
+	Reject  []string `toml:"reject"`
 }
 
 // Discovery configures UDP discovery and mDNS (SPEC §3).
@@ -121,6 +126,14 @@ type Upstream struct {
 	NATSURL         string   `toml:"nats_url"`
 	NATSStream      string   `toml:"nats_stream"`
 	NATSSubject     string   `toml:"nats_subject"`
+}
+
+// Fleet configures health reporting and remote configuration (SPEC §7).
+type Fleet struct {
+	HealthInterval Duration `toml:"health_interval"`
+	ConfigInterval Duration `toml:"config_interval"`
+	QueueAlarmAge  Duration `toml:"queue_alarm_age"`
+	RemoteConfig   bool     `toml:"remote_config"`
 }
 
 // Orders configures order handling.
@@ -198,6 +211,8 @@ func Default() *Config {
 		},
 		Orders:   Orders{PaymentTTL: Duration{15 * time.Minute}},
 		Payments: Payments{QPay: QPay{PollInterval: Duration{2 * time.Second}, PollMax: Duration{30 * time.Second}}},
+		Fleet: Fleet{HealthInterval: Duration{60 * time.Second}, ConfigInterval: Duration{60 * time.Second},
+			QueueAlarmAge: Duration{15 * time.Minute}, RemoteConfig: true},
 	}
 }
 
@@ -377,6 +392,29 @@ func (c *Config) Validate() error {
 	}
 	if c.Orders.PaymentTTL.Duration < time.Second {
 		add(c.errorf("orders.payment_ttl", "must be at least 1s"))
+	}
+	for _, k := range []struct {
+		key string
+		d   time.Duration
+	}{{"fleet.health_interval", c.Fleet.HealthInterval.Duration}, {"fleet.config_interval", c.Fleet.ConfigInterval.Duration}, {"fleet.queue_alarm_age", c.Fleet.QueueAlarmAge.Duration}} {
+		if k.d < time.Second {
+			add(c.errorf(k.key, "must be at least 1s"))
+		}
+	}
+	approved := map[string]bool{}
+	for i, id := range c.Devices.Approve {
+		if strings.TrimSpace(id) == "" {
+			add(c.errorf(fmt.Sprintf("devices.approve[%d]", i), "must not be empty"))
+		}
+		approved[id] = true
+	}
+	for i, id := range c.Devices.Reject {
+		if strings.TrimSpace(id) == "" {
+			add(c.errorf(fmt.Sprintf("devices.reject[%d]", i), "must not be empty"))
+		}
+		if approved[id] {
+			add(c.errorf(fmt.Sprintf("devices.reject[%d]", i), "%q is also in devices.approve", id))
+		}
 	}
 	oneOf("payments.provider", c.Payments.Provider, "", "qpay", "test")
 	if c.Payments.Provider == "qpay" {
