@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -223,7 +224,7 @@ func (d *Daemon) components() ([]supervisor.Component, error) {
 			Start: func(context.Context) error {
 				svc, err := discovery.New(discovery.Config{
 					Listen: c.Discovery.Listen, StoreID: c.StoreID, StoreName: c.StoreName, Version: d.version,
-					DevicePort: portOf(d.Devices.Addr()), MQTTPort: listenPort(c.MQTT.Listen), HTTPPort: listenPort(c.HTTP.Listen), MDNS: c.Discovery.MDNS,
+					DevicePort: portOf(d.Devices.Addr()), DeviceHost: hostOf(d.Devices.Addr()), MQTTPort: listenPort(c.MQTT.Listen), HTTPPort: listenPort(c.HTTP.Listen), MDNS: c.Discovery.MDNS,
 				}, d.log)
 				if err != nil {
 					return err
@@ -254,6 +255,14 @@ func portOf(a net.Addr) int {
 		return ta.Port
 	}
 	return 0
+}
+
+// hostOf is the IP a listener is bound to (unspecified for a wildcard).
+func hostOf(a net.Addr) netip.Addr {
+	if ta, ok := a.(*net.TCPAddr); ok {
+		return ta.AddrPort().Addr().Unmap()
+	}
+	return netip.Addr{}
 }
 
 func listenPort(listen string) int {

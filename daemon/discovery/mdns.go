@@ -3,23 +3,21 @@ package discovery
 import (
 	"context"
 	"fmt"
-	"net"
+	"log/slog"
 	"net/netip"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/grandcat/zeroconf"
-
 	wire "github.com/storebox/storebox/protocol/discovery"
 )
 
-// advertise keeps the mDNS registration up until ctx is done. zeroconf
-// captures the host's addresses when registering, so the registration is
-// redone whenever the set of multicast interface addresses changes (a mini-PC
-// often boots before DHCP answers); a failure is a warning, retried on the
-// same schedule.
+// advertise keeps the mDNS advertisement up until ctx is done. It answers
+// only on the interfaces the device listener is reachable through, with
+// those addresses (see responder.go). The interface set is read again every
+// mdnsIv and the responder rebuilt when it changed (a mini-PC often boots
+// before DHCP answers); a failure is a warning logged once per distinct
+// cause, retried on the same schedule.
 func (s *Service) advertise(ctx context.Context) {
 	if s.cfg.DevicePort == 0 {
 		s.log.Warn("discovery: mDNS not advertised: no device port")
@@ -34,39 +32,56 @@ func (s *Service) advertise(ctx context.Context) {
 	for i := range txt {
 		txt[i] = escapeTXT(txt[i])
 	}
+	service := wire.MDNSService + "." + wire.MDNSDomain
+	names := mdnsNames{
+		service:  service,
+		instance: escapeLabel(instance) + "." + service,
+		host:     mdnsHostName(),
+		port:     uint16(s.cfg.DevicePort),
+		txt:      txt,
+	}
 
 	var (
-		srv     *zeroconf.Server
-		current string // address set srv was registered with
-		lastErr string
+		resp     *responder
+		served   chan struct{}
+		current  string // ifaceKey resp was built for
+		lastNote string
 	)
-	defer func() {
-		if srv != nil {
-			srv.Shutdown()
+	stop := func() {
+		if resp != nil {
+			resp.close()
+			<-served
+			resp = nil
 		}
-	}()
+	}
+	defer stop()
+	note := func(level slog.Level, msg string, args ...any) {
+		if key := msg + fmt.Sprint(args...); key != lastNote {
+			s.log.Log(ctx, level, msg, args...)
+			lastNote = key
+		}
+	}
 	tick := time.NewTicker(s.mdnsIv)
 	defer tick.Stop()
 	for {
-		addrs := multicastAddrs()
-		if srv == nil || addrs != current {
-			if srv != nil {
-				srv.Shutdown()
-				srv = nil
-			}
-			if addrs == "" {
-				err = fmt.Errorf("no up multicast interface with an address")
-			} else {
-				srv, err = zeroconf.Register(escapeLabel(instance), wire.MDNSService, wire.MDNSDomain, s.cfg.DevicePort, txt, nil)
-			}
-			if err != nil {
-				if err.Error() != lastErr {
-					s.log.Warn("discovery: mDNS advertisement failed; UDP discovery still works; will retry", "err", err)
-					lastErr = err.Error()
+		ifaces, reason := advertisedIfaces(s.cfg.DeviceHost)
+		if key := ifaceKey(ifaces); resp == nil || key != current {
+			stop()
+			current = key
+			switch {
+			case reason != "":
+				note(slog.LevelWarn, "discovery: mDNS not advertised; UDP discovery still works", "reason", reason)
+			default:
+				r, err := newResponder(names, ifaces, s.log)
+				if err != nil {
+					note(slog.LevelWarn, "discovery: mDNS advertisement failed; UDP discovery still works; will retry", "err", err)
+					current = ""
+					break
 				}
-			} else {
-				current, lastErr = addrs, ""
-				s.log.Info("discovery: mDNS advertising", "service", wire.MDNSService, "instance", instance, "port", s.cfg.DevicePort, "addrs", addrs)
+				resp, served = r, make(chan struct{})
+				go func() { defer close(served); r.serve() }()
+				lastNote = ""
+				s.log.Info("discovery: mDNS advertising", "service", wire.MDNSService, "instance", instance, "host", names.host, "port", s.cfg.DevicePort, "addrs", key)
 			}
 		}
 		select {
@@ -75,32 +90,6 @@ func (s *Service) advertise(ctx context.Context) {
 		case <-tick.C:
 		}
 	}
-}
-
-// multicastAddrs lists, as one comparable string, the non-loopback addresses
-// of the up multicast interfaces: the ones zeroconf would advertise.
-func multicastAddrs() string {
-	ifaces, err := net.Interfaces()
-	if err != nil {
-		return ""
-	}
-	var out []string
-	for _, ifi := range ifaces {
-		if ifi.Flags&net.FlagUp == 0 || ifi.Flags&net.FlagMulticast == 0 {
-			continue
-		}
-		addrs, err := ifi.Addrs()
-		if err != nil {
-			continue
-		}
-		for _, a := range addrs {
-			if ipn, ok := a.(*net.IPNet); ok && !ipn.IP.IsLoopback() {
-				out = append(out, ifi.Name+"="+ipn.IP.String())
-			}
-		}
-	}
-	slices.Sort(out)
-	return strings.Join(out, ",")
 }
 
 // escapeLabel writes a DNS label in the presentation format zeroconf (and

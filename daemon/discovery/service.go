@@ -33,6 +33,12 @@ type Config struct {
 	// "not listening". mDNS needs a DevicePort.
 	DevicePort, MQTTPort, HTTPPort int
 
+	// DeviceHost is the IP the device listener is bound to. mDNS advertises
+	// only addresses a device can connect to: every interface address for
+	// an unspecified (or zero) DeviceHost, that address alone for a specific
+	// one, and nothing for loopback.
+	DeviceHost netip.Addr
+
 	// MDNS turns on the mDNS advertisement. Its failure (no multicast
 	// interface, port 5353 unavailable) is logged as a warning and retried;
 	// it never stops the responder.
