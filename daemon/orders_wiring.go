@@ -8,6 +8,7 @@ import (
 
 	"github.com/storebox/storebox/daemon/httpapi"
 	"github.com/storebox/storebox/daemon/orders"
+	"github.com/storebox/storebox/daemon/payments"
 	"github.com/storebox/storebox/daemon/supervisor"
 )
 
@@ -18,7 +19,7 @@ func (d *Daemon) ordersComponent() supervisor.Component {
 		Name: "orders",
 		Start: func(context.Context) error {
 			base := payPageBase(d.cfg.HTTP.Listen)
-			pay, err := orders.ProvidersFrom(d.cfg, base, d.log.With("component", "payments"))
+			pay, err := payments.FromConfig(d.cfg, base, d.log.With("component", "payments"))
 			if err != nil {
 				return err
 			}

@@ -7,6 +7,8 @@ import (
 	"log/slog"
 
 	"github.com/spf13/cobra"
+
+	"github.com/storebox/storebox/daemon/payments"
 	"github.com/storebox/storebox/sync/qpay"
 )
 
@@ -26,7 +28,7 @@ func qpayCommand(g *globals) *cobra.Command {
 		if q.BaseURL == "" || q.ShopNo == "" {
 			return nil, errors.New("payments.qpay.base_url and shop_no are not set in the config; set them (and a1, a2, b1, b2) first")
 		}
-		return qpay.NewFromConfig(q, slog.New(slog.DiscardHandler))
+		return payments.NewQPayClient(q, slog.New(slog.DiscardHandler))
 	}
 	printJSON := func(cmd *cobra.Command, v any) error {
 		enc := json.NewEncoder(cmd.OutOrStdout())

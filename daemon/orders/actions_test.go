@@ -6,11 +6,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/storebox/storebox/daemon/payments"
 	"github.com/storebox/storebox/protocol/ledger"
 )
 
 func TestGetPayInfoValidationOverSocket(t *testing.T) {
-	e := newEnv(t, Config{}, Providers{})
+	e := newEnv(t, Config{}, payments.Providers{})
 	e.listen()
 	tm := dialTerm(t, e.addr, "T-01")
 	line := func(kv ...any) map[string]any {
@@ -85,7 +86,7 @@ func TestGetPayInfoValidationOverSocket(t *testing.T) {
 }
 
 func TestCashOrderOverSocket(t *testing.T) {
-	e := newEnv(t, Config{}, Providers{})
+	e := newEnv(t, Config{}, payments.Providers{})
 	e.listen()
 	tm := dialTerm(t, e.addr, "T-01")
 	other := dialTerm(t, e.addr, "T-02")
@@ -203,7 +204,7 @@ func TestCashOrderOverSocket(t *testing.T) {
 }
 
 func TestCancelOrderOverSocket(t *testing.T) {
-	e := newEnv(t, Config{}, Providers{})
+	e := newEnv(t, Config{}, payments.Providers{})
 	e.listen()
 	tm := dialTerm(t, e.addr, "T-01")
 	other := dialTerm(t, e.addr, "T-02")
@@ -242,8 +243,8 @@ func TestCancelOrderOverSocket(t *testing.T) {
 }
 
 func TestPushesAndTestModeOverSocket(t *testing.T) {
-	tp := NewTestProvider("http://192.0.2.1:8680")
-	e := newEnv(t, Config{TTL: time.Second, PollInterval: 20 * time.Millisecond, PollMax: 100 * time.Millisecond}, Providers{Payment: tp})
+	tp := payments.NewTestProvider("http://192.0.2.1:8680")
+	e := newEnv(t, Config{TTL: time.Second, PollInterval: 20 * time.Millisecond, PollMax: 100 * time.Millisecond}, payments.Providers{Payment: tp})
 	e.listen()
 	e.serve()
 	tm := dialTerm(t, e.addr, "T-01")

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/storebox/storebox/daemon/payments"
 	"github.com/storebox/storebox/daemon/store"
 	"github.com/storebox/storebox/protocol/goods"
 )
@@ -38,7 +39,7 @@ var benchCatalog = []store.ImportRow{
 // tcpRate is the same load through the real device server: 100 terminals
 // on TCP sockets, getPayInfo replies counted when they arrive.
 func tcpRate(b *testing.B, terminals, orders int) float64 {
-	e := newEnv(b, Config{}, Providers{})
+	e := newEnv(b, Config{}, payments.Providers{})
 	importRows(b, e.st, benchCatalog)
 	e.listen()
 	terms := make([]*term, terminals)
@@ -85,7 +86,7 @@ func durableRate(b *testing.B, terminals, orders int, perOrderFsync bool) float6
 	}
 	defer st.Close()
 	importRows(b, st, benchCatalog)
-	svc, err := New(Config{}, st, Providers{}, nil, nil)
+	svc, err := New(Config{}, st, payments.Providers{}, nil, nil)
 	if err != nil {
 		b.Fatal(err)
 	}

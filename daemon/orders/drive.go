@@ -7,6 +7,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/storebox/storebox/daemon/payments"
 	"github.com/storebox/storebox/daemon/store"
 	"github.com/storebox/storebox/protocol/devmsg"
 	"github.com/storebox/storebox/protocol/ledger"
@@ -118,9 +119,9 @@ func (s *Service) create(ctx context.Context, o *Order, n int, fresh bool) (*Ord
 			return o2, nil
 		}
 	}
-	res, err := s.pay.Create(ctx, CreateRequest{Ref: a.Ref, OID: o.OID, Amount: o.AmountTotal, Method: a.Method, Product: productName(o)})
+	res, err := s.pay.Create(ctx, payments.CreateRequest{Ref: a.Ref, OID: o.OID, Amount: o.AmountTotal, Method: a.Method, Product: productName(o)})
 	if err != nil {
-		if errors.Is(err, ErrUnavailable) || ctx.Err() != nil {
+		if errors.Is(err, payments.ErrUnavailable) || ctx.Err() != nil {
 			// Unknown outcome: the attempt stays "sending"; polling and the
 			// terminal's retry find out.
 			s.sched.kick(o.OID, 0)
@@ -213,17 +214,17 @@ func (s *Service) authorize(ctx context.Context, o *Order, n int) (*Order, error
 // applyReport records what a provider said about attempt n. Only a report
 // that proves the payment (status S, same order number, same amount) pays;
 // a success for another amount is flagged, never booked.
-func (s *Service) applyReport(t *store.Tx, old *Order, n int, r Report, now time.Time) (*Order, error) {
+func (s *Service) applyReport(t *store.Tx, old *Order, n int, r payments.Report, now time.Time) (*Order, error) {
 	a := old.attempt(n)
 	if a == nil {
 		return old, nil
 	}
 	switch {
-	case r.proves(a.Ref, old.AmountTotal):
+	case r.Proves(a.Ref, old.AmountTotal):
 		return s.markPaid(t, old, n, now)
-	case r.failed(a.Ref):
+	case r.Failed(a.Ref):
 		return s.markFailed(t, old, n, "provider reports failure: "+r.Detail, now)
-	case r.Found && r.Ref == a.Ref && r.Status == ReportPaid:
+	case r.Found && r.Ref == a.Ref && r.Status == payments.ReportPaid:
 		if a.Flagged {
 			return old, nil
 		}

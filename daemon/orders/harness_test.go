@@ -15,6 +15,7 @@ import (
 	"go.etcd.io/bbolt"
 
 	"github.com/storebox/storebox/daemon/devices"
+	"github.com/storebox/storebox/daemon/payments"
 	"github.com/storebox/storebox/daemon/store"
 	"github.com/storebox/storebox/protocol/goods"
 	"github.com/storebox/storebox/protocol/ledger"
@@ -30,7 +31,7 @@ type env struct {
 	srv    *devices.Server
 	addr   string
 	cfg    Config
-	prov   Providers
+	prov   payments.Providers
 	cancel context.CancelFunc
 	done   chan struct{}
 }
@@ -57,7 +58,7 @@ func importRows(t testing.TB, st *store.Store, rows []store.ImportRow) {
 	}
 }
 
-func newEnv(t testing.TB, cfg Config, prov Providers) *env {
+func newEnv(t testing.TB, cfg Config, prov payments.Providers) *env {
 	t.Helper()
 	e := &env{t: t, dir: t.TempDir(), cfg: cfg, prov: prov}
 	st, err := store.Open(e.dir, store.Options{})

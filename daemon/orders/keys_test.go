@@ -10,6 +10,7 @@ import (
 
 	"go.etcd.io/bbolt"
 
+	"github.com/storebox/storebox/daemon/payments"
 	"github.com/storebox/storebox/daemon/store"
 	"github.com/storebox/storebox/protocol/devmsg"
 )
@@ -18,7 +19,7 @@ import (
 // log, already compacted into the sorted index, or reloaded after a
 // restart; a reused order_id with other lines is a conflict in every case.
 func TestOrderKeysAcrossCompactionAndRestart(t *testing.T) {
-	e := newEnv(t, Config{}, Providers{})
+	e := newEnv(t, Config{}, payments.Providers{})
 	e.svc.keys.compactAt = 40
 	const terminals, per = 10, 13 // 130 orders: three compactions and a log tail
 	oids := map[string]string{}
@@ -85,7 +86,7 @@ func TestOrderKeysAcrossCompactionAndRestart(t *testing.T) {
 // A key added by a transaction that rolls back is never seen, by the next
 // transaction or after a restart.
 func TestOrderKeyOfRolledBackTransactionVanishes(t *testing.T) {
-	e := newEnv(t, Config{}, Providers{})
+	e := newEnv(t, Config{}, payments.Providers{})
 	k := e.svc.keys
 	key := join("T-1", "o-1")
 	boom := errors.New("boom")

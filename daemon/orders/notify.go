@@ -1,107 +1,58 @@
 package orders
 
 import (
-	"encoding/json"
-	"errors"
-	"io"
+	"context"
+	"fmt"
 	"net/http"
-	"time"
 
 	"go.etcd.io/bbolt"
 
+	"github.com/storebox/storebox/daemon/payments"
 	"github.com/storebox/storebox/daemon/store"
-	"github.com/storebox/storebox/protocol/ledger"
 )
 
-// NotifyHandler serves POST /api/v1/payments/notify: the provider's notify
-// {"ShopNo","PayToken"} relayed by the cloud, signed with upstream.secret
-// (SPEC §6). The body proves nothing: the provider is asked about the token
-// and only its answer, matched against the local order, counts. A token
-// already processed is ignored. Answers {"Status":"S"} once the news is
-// recorded; 503 when the provider cannot be asked (the cloud resends).
+// NotifyHandler serves POST /api/v1/payments/notify for these orders
+// (payments.NotifyHandler).
 func (s *Service) NotifyHandler() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method != http.MethodPost {
-			w.Header().Set("Allow", "POST")
-			notifyReply(w, http.StatusMethodNotAllowed, "F", "POST only")
-			return
-		}
-		if s.cfg.NotifySecret == "" {
-			notifyReply(w, http.StatusNotFound, "F", "notifies are off: upstream.secret is not set")
-			return
-		}
-		body, err := io.ReadAll(io.LimitReader(r.Body, 64<<10))
-		if err != nil {
-			notifyReply(w, http.StatusBadRequest, "F", "read body: "+err.Error())
-			return
-		}
-		if err := ledger.Verify(s.cfg.NotifySecret, r.Header.Get(ledger.HeaderSignature), ledger.SignedPayload(body, r.URL.RequestURI()), time.Now()); err != nil {
-			s.log.Warn("payment notify refused", "err", err, "remote", r.RemoteAddr)
-			notifyReply(w, http.StatusUnauthorized, "F", "signature: "+err.Error())
-			return
-		}
-		var n struct {
-			ShopNo   string `json:"ShopNo"`
-			PayToken string `json:"PayToken"`
-		}
-		if err := json.Unmarshal(body, &n); err != nil || n.PayToken == "" || len(n.PayToken) > 200 {
-			notifyReply(w, http.StatusBadRequest, "F", "body must be {\"ShopNo\",\"PayToken\"} with a PayToken")
-			return
-		}
-		if s.pay == nil {
-			notifyReply(w, http.StatusServiceUnavailable, "F", "no payment provider is configured")
-			return
-		}
-		status, msg := s.handleToken(r, n.PayToken)
-		if status == http.StatusOK {
-			notifyReply(w, status, "S", msg)
-			return
-		}
-		notifyReply(w, status, "F", msg)
-	})
+	return payments.NotifyHandler(s.cfg.NotifySecret, s.pay, s, s.log)
 }
 
-func notifyReply(w http.ResponseWriter, code int, status, msg string) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(code)
-	_ = json.NewEncoder(w).Encode(map[string]string{"Status": status, "Description": msg})
-}
+// PayPageHandler serves the test provider's pay page for these orders
+// (payments.PayPage).
+func (s *Service) PayPageHandler() http.Handler { return payments.PayPage(s.pay, s) }
 
-func (s *Service) handleToken(r *http.Request, token string) (int, string) {
+var (
+	_ payments.NotifyRecorder = (*Service)(nil)
+	_ payments.PayPageOrders  = (*Service)(nil)
+)
+
+// NotifySeen implements payments.NotifyRecorder.
+func (s *Service) NotifySeen(token string) bool {
 	var done bool
 	_ = s.st.View(func(tx *bbolt.Tx) error {
 		done = tx.Bucket(bktTokens).Get([]byte(token)) != nil
 		return nil
 	})
-	if done {
-		return http.StatusOK, "already processed"
-	}
-	rep, err := s.pay.QueryToken(r.Context(), token)
-	if err != nil {
-		s.log.Warn("payment notify: provider query failed", "err", err)
-		if errors.Is(err, ErrUnavailable) {
-			return http.StatusServiceUnavailable, "the provider cannot be asked now; resend later"
-		}
-		return http.StatusBadGateway, "the provider refused the query: " + err.Error()
-	}
-	if !rep.Found {
-		return http.StatusNotFound, "the provider knows no payment for this token"
-	}
+	return done
+}
+
+// RecordNotify implements payments.NotifyRecorder. Only news that settles
+// an attempt uses the token up.
+func (s *Service) RecordNotify(token string, rep payments.Report) (payments.NotifyOutcome, error) {
 	var oid string
 	_ = s.st.View(func(tx *bbolt.Tx) error {
 		oid = string(tx.Bucket(bktRefs).Get([]byte(rep.Ref)))
 		return nil
 	})
 	if oid == "" {
-		s.log.Warn("payment notify for an order this store does not know", "ref", rep.Ref)
-		return http.StatusOK, "not an order of this store"
+		return payments.NotifyUnknownOrder, nil
 	}
-	if rep.Status != ReportPaid && rep.Status != ReportFailed {
-		return http.StatusAccepted, "the payment is not final yet; resend later"
+	if rep.Status != payments.ReportPaid && rep.Status != payments.ReportFailed {
+		return payments.NotifyNotFinal, nil
 	}
 	unlock := s.lock(oid)
 	defer unlock()
-	_, err = s.update(oid, func(t *store.Tx, old *Order) (*Order, error) {
+	_, err := s.update(oid, func(t *store.Tx, old *Order) (*Order, error) {
 		tb := t.Bucket(bktTokens)
 		if tb.Get([]byte(token)) != nil {
 			return old, nil
@@ -115,18 +66,59 @@ func (s *Service) handleToken(r *http.Request, token string) (int, string) {
 		if n == 0 {
 			return old, nil
 		}
-		// Only news that settles the attempt uses the token up; a reply
-		// that matches nothing (another amount) leaves it open for a
-		// resend.
-		if rep.proves(rep.Ref, old.AmountTotal) || rep.failed(rep.Ref) {
+		// A reply that matches nothing (another amount) leaves the token
+		// open for a resend.
+		if rep.Proves(rep.Ref, old.AmountTotal) || rep.Failed(rep.Ref) {
 			if err := tb.Put([]byte(token), []byte(oid)); err != nil {
 				return nil, err
 			}
 		}
 		return s.applyReport(t, old, n, rep, s.now())
 	})
-	if err != nil {
-		return http.StatusInternalServerError, "record: " + err.Error()
+	return payments.NotifyRecorded, err
+}
+
+// PayPageOrder implements payments.PayPageOrders.
+func (s *Service) PayPageOrder(oid, provider string) (payments.PageOrder, bool, error) {
+	o, ok, err := s.get(oid)
+	if err != nil || !ok {
+		return payments.PageOrder{}, ok, err
 	}
-	return http.StatusOK, "recorded"
+	p := payments.PageOrder{OID: o.OID, AmountTotal: o.AmountTotal, Status: o.Status}
+	for _, l := range o.Lines {
+		p.Lines = append(p.Lines, payments.PageLine{GID: l.GID, Name: l.Name, Qty: l.Qty, WeightG: l.WeightG, Amount: l.Amount})
+	}
+	for _, a := range o.Attempts {
+		if a.Provider == provider && a.Ref != "" {
+			p.Refs = append(p.Refs, a.Ref)
+		}
+	}
+	if a := o.lastAttempt(); o.Status == StatusPending && a != nil && a.Provider == provider && a.State == AttemptOpen {
+		p.OpenRef = a.Ref
+	}
+	return p, true, nil
+}
+
+// PollRef implements payments.PayPageOrders.
+func (s *Service) PollRef(ctx context.Context, oid, ref string) error {
+	o, ok, err := s.get(oid)
+	if err != nil {
+		return err
+	}
+	if ok && s.pay != nil {
+		for _, a := range o.Attempts {
+			if a.Ref == ref && a.Provider == s.pay.Name() {
+				return s.pollNow(ctx, oid, a.N)
+			}
+		}
+	}
+	return fmt.Errorf("order %s has no payment %s", oid, ref)
+}
+
+// pollNow asks the provider about attempt n at once (a button press, a
+// notify) instead of waiting for the next poll.
+func (s *Service) pollNow(ctx context.Context, oid string, n int) error {
+	unlock := s.lock(oid)
+	defer unlock()
+	return s.poll(ctx, oid, n)
 }

@@ -6,13 +6,14 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/storebox/storebox/daemon/payments"
 	"github.com/storebox/storebox/daemon/store"
 	"github.com/storebox/storebox/protocol/goods"
 )
 
 // 200 terminals race over TCP for the last 10 units: exactly 10 are sold.
 func TestOversell200TerminalsLast10(t *testing.T) {
-	e := newEnv(t, Config{}, Providers{})
+	e := newEnv(t, Config{}, payments.Providers{})
 	importRows(t, e.st, []store.ImportRow{{Line: 1, Goods: goods.Goods{GID: "LAST", Name: "Last ten", Price: 990, Unit: goods.UnitPieces}, Stock: map[string]int64{"main": 10}, HasStock: true}})
 	e.listen()
 	const n = 200

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/storebox/storebox/daemon/payments"
 	"github.com/storebox/storebox/protocol/devmsg"
 	"github.com/storebox/storebox/protocol/ledger"
 	"github.com/storebox/storebox/sync/cloudref"
@@ -29,7 +30,7 @@ const (
 	secret = "upstream-secret"
 )
 
-func newBank(t *testing.T) (*fakebank.Bank, *QPay) {
+func newBank(t *testing.T) (*fakebank.Bank, *payments.QPay) {
 	t.Helper()
 	bank, err := fakebank.New(shopNo, a1, a2, b1, b2)
 	if err != nil {
@@ -42,7 +43,7 @@ func newBank(t *testing.T) (*fakebank.Bank, *QPay) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return bank, NewQPay(c)
+	return bank, payments.NewQPay(c)
 }
 
 func qrReq(id string, l ...LineRequest) PayRequest {
@@ -51,7 +52,7 @@ func qrReq(id string, l ...LineRequest) PayRequest {
 
 func TestQPayAgainstFakeBank(t *testing.T) {
 	bank, q := newBank(t)
-	e := newEnv(t, Config{}, Providers{Payment: q})
+	e := newEnv(t, Config{}, payments.Providers{Payment: q})
 	ctx := context.Background()
 
 	p, err := e.svc.GetPayInfo(ctx, "T-01", qrReq("B-1", pcs("G1", 2)))
@@ -112,7 +113,7 @@ func TestQPayAgainstFakeBank(t *testing.T) {
 
 func TestQPayLostCreateReplyNeverChargesTwice(t *testing.T) {
 	bank, q := newBank(t)
-	e := newEnv(t, Config{}, Providers{Payment: q})
+	e := newEnv(t, Config{}, payments.Providers{Payment: q})
 	ctx := context.Background()
 	// The bank creates the order but its reply fails verification: the
 	// outcome is unknown to us.
@@ -167,7 +168,7 @@ func postNotify(t *testing.T, url, sig string, body []byte) (int, string) {
 
 func TestNotifyHandler(t *testing.T) {
 	bank, q := newBank(t)
-	e := newEnv(t, Config{NotifySecret: secret}, Providers{Payment: q})
+	e := newEnv(t, Config{NotifySecret: secret}, payments.Providers{Payment: q})
 	srv := httptest.NewServer(e.svc.NotifyHandler())
 	defer srv.Close()
 	ctx := context.Background()
@@ -241,12 +242,12 @@ func TestNotifyHandler(t *testing.T) {
 }
 
 func TestTestProviderPayPage(t *testing.T) {
-	var srv *httptest.Server
-	tp := NewTestProvider("")
-	e := newEnv(t, Config{}, Providers{Payment: tp})
-	srv = httptest.NewServer(e.svc.PayPageHandler())
+	var payPage http.Handler
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { payPage.ServeHTTP(w, r) }))
 	defer srv.Close()
-	tp.base = srv.URL
+	tp := payments.NewTestProvider(srv.URL)
+	e := newEnv(t, Config{}, payments.Providers{Payment: tp})
+	payPage = e.svc.PayPageHandler()
 	if !e.svc.TestMode() {
 		t.Fatal("TestMode false")
 	}
@@ -302,9 +303,9 @@ func newCloud(t *testing.T, credits map[string]int64) (*cloudref.Server, string)
 	return cloud, srv.URL
 }
 
-// lossy is a Credit whose authorize reply is lost after the cloud acted.
+// lossy is a payments.Credit whose authorize reply is lost after the cloud acted.
 type lossy struct {
-	Credit
+	payments.Credit
 	lose bool
 }
 
@@ -320,7 +321,7 @@ func TestCreditAgainstReferenceCloud(t *testing.T) {
 	cloud, url := newCloud(t, map[string]int64{"acct-1": 1000})
 	cl := upstream.New(url, "store-1", secret, 5*time.Second)
 	credit := &lossy{Credit: cl}
-	e := newEnv(t, Config{PollInterval: 20 * time.Millisecond, PollMax: 200 * time.Millisecond}, Providers{Credit: credit})
+	e := newEnv(t, Config{PollInterval: 20 * time.Millisecond, PollMax: 200 * time.Millisecond}, payments.Providers{Credit: credit})
 	pusher := &recPusher{}
 	e.svc.SetPusher(pusher)
 	e.serve()
@@ -375,7 +376,7 @@ func TestCreditAgainstReferenceCloud(t *testing.T) {
 	cl.Cancel(ctx, tok)
 	// Cloud unreachable: offline.
 	down := upstream.New("http://127.0.0.1:1", "store-1", secret, time.Second)
-	e2 := newEnv(t, Config{}, Providers{Credit: down})
+	e2 := newEnv(t, Config{}, payments.Providers{Credit: down})
 	if _, err := e2.svc.GetPayInfo(ctx, "T-01", cr("CR-4", pcs("G1", 1))); codeOf(err) != devmsg.CodeOffline {
 		t.Fatalf("unreachable: %v", err)
 	}

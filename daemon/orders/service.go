@@ -12,6 +12,7 @@ import (
 
 	"go.etcd.io/bbolt"
 
+	"github.com/storebox/storebox/daemon/payments"
 	"github.com/storebox/storebox/daemon/store"
 	"github.com/storebox/storebox/protocol/devmsg"
 	"github.com/storebox/storebox/protocol/ledger"
@@ -48,8 +49,8 @@ type Service struct {
 	cfg      Config
 	st       *store.Store
 	instance string
-	pay      Provider
-	credit   Credit
+	pay      payments.Provider
+	credit   payments.Credit
 	log      *slog.Logger
 	// commit runs a write transaction; group commit shares one fsync
 	// among concurrent terminals. The benchmark swaps it for Update to
@@ -73,7 +74,7 @@ type Service struct {
 }
 
 // New opens the orders buckets in st and returns the service.
-func New(cfg Config, st *store.Store, pay Providers, pusher Pusher, log *slog.Logger) (*Service, error) {
+func New(cfg Config, st *store.Store, pay payments.Providers, pusher Pusher, log *slog.Logger) (*Service, error) {
 	if cfg.TTL <= 0 {
 		cfg.TTL = 15 * time.Minute
 	}

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/storebox/storebox/daemon/payments"
 	"github.com/storebox/storebox/protocol/devmsg"
 	"github.com/storebox/storebox/protocol/ledger"
 )
@@ -42,7 +43,7 @@ func codeOf(err error) string {
 }
 
 func TestExpiryFromDiskSurvivesRestart(t *testing.T) {
-	e := newEnv(t, Config{TTL: time.Hour}, Providers{})
+	e := newEnv(t, Config{TTL: time.Hour}, payments.Providers{})
 	ctx := context.Background()
 	p, err := e.svc.GetPayInfo(ctx, "T-01", cashReq("E-1", pcs("G1", 4)))
 	if err != nil {
@@ -96,7 +97,7 @@ func TestExpiryFromDiskSurvivesRestart(t *testing.T) {
 }
 
 func TestServeExpiresOrders(t *testing.T) {
-	e := newEnv(t, Config{TTL: time.Second}, Providers{})
+	e := newEnv(t, Config{TTL: time.Second}, payments.Providers{})
 	p, err := e.svc.GetPayInfo(context.Background(), "T-01", cashReq("E-1", pcs("G1", 1)))
 	if err != nil {
 		t.Fatal(err)
@@ -107,7 +108,7 @@ func TestServeExpiresOrders(t *testing.T) {
 }
 
 func TestLatePaymentAfterExpiry(t *testing.T) {
-	e := newEnv(t, Config{TTL: time.Hour}, Providers{})
+	e := newEnv(t, Config{TTL: time.Hour}, payments.Providers{})
 	ctx := context.Background()
 	a, _ := e.svc.GetPayInfo(ctx, "T-01", cashReq("L-1", pcs("G2", 2)))
 	b, _ := e.svc.GetPayInfo(ctx, "T-01", cashReq("L-2", pcs("G2", 1)))
@@ -154,51 +155,51 @@ func TestLatePaymentAfterExpiry(t *testing.T) {
 	e.checkInvariants()
 }
 
-// scripted is a Provider whose answers a test sets.
+// scripted is a payments.Provider whose answers a test sets.
 type scripted struct {
 	mu      sync.Mutex
 	created map[string]int
-	reports map[string]Report
+	reports map[string]payments.Report
 	down    bool
 }
 
 func newScripted() *scripted {
-	return &scripted{created: map[string]int{}, reports: map[string]Report{}}
+	return &scripted{created: map[string]int{}, reports: map[string]payments.Report{}}
 }
 func (p *scripted) Name() string   { return "script" }
 func (p *scripted) TestMode() bool { return false }
-func (p *scripted) Create(_ context.Context, r CreateRequest) (Created, error) {
+func (p *scripted) Create(_ context.Context, r payments.CreateRequest) (payments.Created, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.down {
-		return Created{}, ErrUnavailable
+		return payments.Created{}, payments.ErrUnavailable
 	}
 	p.created[r.Ref]++
 	if _, ok := p.reports[r.Ref]; !ok {
-		p.reports[r.Ref] = Report{Found: true, Ref: r.Ref, Amount: r.Amount}
+		p.reports[r.Ref] = payments.Report{Found: true, Ref: r.Ref, Amount: r.Amount}
 	}
-	return Created{URL: "https://pay.example/" + r.Ref}, nil
+	return payments.Created{URL: "https://pay.example/" + r.Ref}, nil
 }
-func (p *scripted) Query(_ context.Context, ref string) (Report, error) {
+func (p *scripted) Query(_ context.Context, ref string) (payments.Report, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.down {
-		return Report{}, ErrUnavailable
+		return payments.Report{}, payments.ErrUnavailable
 	}
 	return p.reports[ref], nil
 }
-func (p *scripted) QueryToken(_ context.Context, tok string) (Report, error) {
+func (p *scripted) QueryToken(_ context.Context, tok string) (payments.Report, error) {
 	return p.Query(context.Background(), tok)
 }
 func (p *scripted) set(ref, status string, amount int64) {
 	p.mu.Lock()
-	p.reports[ref] = Report{Found: true, Ref: ref, Amount: amount, Status: status}
+	p.reports[ref] = payments.Report{Found: true, Ref: ref, Amount: amount, Status: status}
 	p.mu.Unlock()
 }
 
 func TestPaidIsFinalAndConflictsAreFlagged(t *testing.T) {
 	prov := newScripted()
-	e := newEnv(t, Config{}, Providers{Payment: prov})
+	e := newEnv(t, Config{}, payments.Providers{Payment: prov})
 	ctx := context.Background()
 	req := PayRequest{OrderID: "Q-1", PayMethod: MethodQR, Lines: []LineRequest{pcs("G1", 2)}}
 	p, err := e.svc.GetPayInfo(ctx, "T-01", req)
@@ -220,7 +221,7 @@ func TestPaidIsFinalAndConflictsAreFlagged(t *testing.T) {
 		t.Fatalf("reissue reserved again %+v", l)
 	}
 	// The customer pays the old QR after all: it pays the order.
-	prov.set(ref1, ReportPaid, p.AmountTotal)
+	prov.set(ref1, payments.ReportPaid, p.AmountTotal)
 	if err := e.svc.pollNow(ctx, p.OID, 1); err != nil {
 		t.Fatal(err)
 	}
@@ -230,7 +231,7 @@ func TestPaidIsFinalAndConflictsAreFlagged(t *testing.T) {
 	}
 	// News that contradicts paid: the provider now says failed. Paid
 	// stays, the order is flagged.
-	prov.set(ref1, ReportFailed, p.AmountTotal)
+	prov.set(ref1, payments.ReportFailed, p.AmountTotal)
 	if err := e.svc.pollNow(ctx, p.OID, 1); err != nil {
 		t.Fatal(err)
 	}
@@ -254,18 +255,18 @@ func TestPaidIsFinalAndConflictsAreFlagged(t *testing.T) {
 
 func TestProviderReportsMustMatch(t *testing.T) {
 	prov := newScripted()
-	e := newEnv(t, Config{}, Providers{Payment: prov})
+	e := newEnv(t, Config{}, payments.Providers{Payment: prov})
 	ctx := context.Background()
 	p, err := e.svc.GetPayInfo(ctx, "T-01", PayRequest{OrderID: "M-1", PayMethod: MethodCard, Lines: []LineRequest{pcs("G1", 1)}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	ref := p.OID + "-1"
-	for _, bad := range []Report{
-		{Found: true, Ref: ref, Amount: p.AmountTotal + 1, Status: ReportPaid},   // amount
-		{Found: true, Ref: "other-1", Amount: p.AmountTotal, Status: ReportPaid}, // order number
-		{Found: false, Ref: ref, Amount: p.AmountTotal, Status: ReportPaid},      // not found
-		{Found: true, Ref: ref, Amount: p.AmountTotal, Status: "P"},              // not final
+	for _, bad := range []payments.Report{
+		{Found: true, Ref: ref, Amount: p.AmountTotal + 1, Status: payments.ReportPaid},   // amount
+		{Found: true, Ref: "other-1", Amount: p.AmountTotal, Status: payments.ReportPaid}, // order number
+		{Found: false, Ref: ref, Amount: p.AmountTotal, Status: payments.ReportPaid},      // not found
+		{Found: true, Ref: ref, Amount: p.AmountTotal, Status: "P"},                       // not final
 	} {
 		prov.mu.Lock()
 		prov.reports[ref] = bad
@@ -326,7 +327,7 @@ func TestProviderReportsMustMatch(t *testing.T) {
 
 func TestServePollsProvider(t *testing.T) {
 	prov := newScripted()
-	e := newEnv(t, Config{PollInterval: 20 * time.Millisecond, PollMax: 100 * time.Millisecond}, Providers{Payment: prov})
+	e := newEnv(t, Config{PollInterval: 20 * time.Millisecond, PollMax: 100 * time.Millisecond}, payments.Providers{Payment: prov})
 	pusher := &recPusher{}
 	e.svc.SetPusher(pusher)
 	e.serve()
@@ -337,7 +338,7 @@ func TestServePollsProvider(t *testing.T) {
 	if p.AmountTotal != 645 {
 		t.Fatalf("amount %d", p.AmountTotal)
 	}
-	prov.set(p.OID+"-1", ReportPaid, p.AmountTotal)
+	prov.set(p.OID+"-1", payments.ReportPaid, p.AmountTotal)
 	eventually(t, "paid by polling", func() bool { o, _, _ := e.svc.Get(p.OID); return o.Status == StatusPaid })
 	eventually(t, "push", func() bool { return pusher.has("T-01 orderPaid") })
 	if l := e.stock("K1"); l.OnHand != 19500 || l.Reserved != 0 {
@@ -346,7 +347,7 @@ func TestServePollsProvider(t *testing.T) {
 }
 
 func TestOpenIDLookups(t *testing.T) {
-	e := newEnv(t, Config{TTL: time.Hour}, Providers{})
+	e := newEnv(t, Config{TTL: time.Hour}, payments.Providers{})
 	ctx := context.Background()
 	e.svc.SetOpenIDProvider(func(equip string) (string, bool) { return "door-user", equip == "T-DOOR" })
 	p, _ := e.svc.GetPayInfo(ctx, "T-DOOR", cashReq("D-1", pcs("G1", 1)))
@@ -380,7 +381,7 @@ func TestOpenIDLookups(t *testing.T) {
 
 func TestLostLinkStartsNewAttempt(t *testing.T) {
 	prov := newScripted()
-	e := newEnv(t, Config{}, Providers{Payment: prov})
+	e := newEnv(t, Config{}, payments.Providers{Payment: prov})
 	ctx := context.Background()
 	req := PayRequest{OrderID: "LL-1", PayMethod: MethodQR, Lines: []LineRequest{pcs("G1", 1)}}
 	p, err := e.svc.GetPayInfo(ctx, "T-01", req)
@@ -404,7 +405,7 @@ func TestLostLinkStartsNewAttempt(t *testing.T) {
 	if p3, _ := e.svc.GetPayInfo(ctx, "T-01", req); p3.URL != p2.URL || len(e.order(p.OID).Attempts) != 2 {
 		t.Fatalf("repeat %+v", p3)
 	}
-	// Credit tokens never leave through the query API.
+	// payments.Credit tokens never leave through the query API.
 	e.svc.update(p.OID, func(tx *storeTx, old *Order) (*Order, error) {
 		o := old.clone()
 		o.Attempts[0].Account = "secret-token"
@@ -421,13 +422,13 @@ func TestLostLinkStartsNewAttempt(t *testing.T) {
 
 func TestPollingResumesAfterRestart(t *testing.T) {
 	prov := newScripted()
-	e := newEnv(t, Config{PollInterval: 20 * time.Millisecond, PollMax: 100 * time.Millisecond}, Providers{Payment: prov})
+	e := newEnv(t, Config{PollInterval: 20 * time.Millisecond, PollMax: 100 * time.Millisecond}, payments.Providers{Payment: prov})
 	p, err := e.svc.GetPayInfo(context.Background(), "T-01", PayRequest{OrderID: "RS-1", PayMethod: MethodCard, Lines: []LineRequest{pcs("G2", 1)}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	e.close()
-	prov.set(p.OID+"-1", ReportPaid, p.AmountTotal) // paid while the daemon was down
+	prov.set(p.OID+"-1", payments.ReportPaid, p.AmountTotal) // paid while the daemon was down
 	e.open()
 	e.serve()
 	eventually(t, "paid after restart", func() bool { o, _, _ := e.svc.Get(p.OID); return o.Status == StatusPaid })

@@ -10,7 +10,7 @@
 //
 // The API:
 //
-//	c, err := qpay.New(qpay.Config{...})           // or NewFromConfig(config.QPay, log)
+//	c, err := qpay.New(qpay.Config{...})           // daemon/payments.NewQPayClient maps the config
 //	res, err := c.CreateOrder(ctx, qpay.CreateRequest{...})
 //	tx, err := c.QueryOrder(ctx, orderNo)         // the store's normal path
 //	tx, err := c.QueryPayToken(ctx, payToken)     // a notify relayed by the cloud
@@ -53,7 +53,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/storebox/storebox/daemon/config"
 	wire "github.com/storebox/storebox/protocol/qpay"
 )
 
@@ -145,16 +144,6 @@ func New(cfg Config) (*Client, error) {
 		c.cfg.PollMax = DefaultPollMax
 	}
 	return c, nil
-}
-
-// NewFromConfig builds a Client from the daemon's [payments.qpay] section.
-func NewFromConfig(q config.QPay, log *slog.Logger) (*Client, error) {
-	return New(Config{
-		BaseURL: q.BaseURL, ShopNo: q.ShopNo, A1: q.A1, A2: q.A2, B1: q.B1, B2: q.B2,
-		ReturnURL: q.ReturnURL, BackendURL: q.BackendURL,
-		PollInterval: q.PollInterval.Duration, PollMax: q.PollMax.Duration,
-		Logger: log,
-	})
 }
 
 // CreateRequest is a new ATM or card order.

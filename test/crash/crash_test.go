@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/storebox/storebox/daemon/orders"
+	"github.com/storebox/storebox/daemon/payments"
 	"github.com/storebox/storebox/daemon/store"
 	"github.com/storebox/storebox/protocol/ledger"
 	"github.com/storebox/storebox/test/harness"
@@ -316,7 +317,7 @@ func verifyDisk(t *testing.T, data string, bk *book) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	svc, err := orders.New(orders.Config{}, st, orders.Providers{}, nil, nil)
+	svc, err := orders.New(orders.Config{}, st, payments.Providers{}, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,10 +1,12 @@
-package orders
+package payments
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 
+	"github.com/storebox/storebox/daemon/config"
 	"github.com/storebox/storebox/sync/qpay"
 )
 
@@ -15,6 +17,17 @@ type QPay struct{ c *qpay.Client }
 
 // NewQPay wraps a QPay client.
 func NewQPay(c *qpay.Client) *QPay { return &QPay{c: c} }
+
+// NewQPayClient builds a QPay client from the daemon's [payments.qpay]
+// section.
+func NewQPayClient(q config.QPay, log *slog.Logger) (*qpay.Client, error) {
+	return qpay.New(qpay.Config{
+		BaseURL: q.BaseURL, ShopNo: q.ShopNo, A1: q.A1, A2: q.A2, B1: q.B1, B2: q.B2,
+		ReturnURL: q.ReturnURL, BackendURL: q.BackendURL,
+		PollInterval: q.PollInterval.Duration, PollMax: q.PollMax.Duration,
+		Logger: log,
+	})
+}
 
 // Name implements Provider.
 func (*QPay) Name() string { return "qpay" }
@@ -35,7 +48,7 @@ func classify(op string, err error) error {
 // Create implements Provider.
 func (q *QPay) Create(ctx context.Context, r CreateRequest) (Created, error) {
 	pt := "C"
-	if r.Method == MethodATM {
+	if r.Method == "atm" {
 		pt = "A"
 	}
 	res, err := q.c.CreateOrder(ctx, qpay.CreateRequest{OrderNo: r.Ref, Amount: r.Amount, PayType: pt, ProductName: r.Product})

@@ -1,4 +1,10 @@
-package orders
+// Package payments collects the money for orders through the payment
+// providers (SPEC §6): the Provider contract, the SinoPac QPay adapter, the
+// install-day test provider and its pay page, store credit upstream, and
+// the relayed payment notify. It keeps no order state: daemon/orders owns
+// the orders, their attempts and what is on disk, and asks a provider
+// again whenever it needs to know.
+package payments
 
 import (
 	"context"
@@ -41,7 +47,7 @@ type Created struct {
 }
 
 // Report is a provider's word on one payment. It proves a payment only
-// through proves(), which the service checks against its own order.
+// through Proves, which the order service checks against its own order.
 type Report struct {
 	Found  bool
 	Ref    string
@@ -56,12 +62,14 @@ const (
 	ReportFailed = "F"
 )
 
-// proves reports whether r shows ref paid for exactly amount.
-func (r Report) proves(ref string, amount int64) bool {
+// Proves reports whether r shows ref paid for exactly amount: the only
+// test for "paid".
+func (r Report) Proves(ref string, amount int64) bool {
 	return r.Found && ref != "" && r.Status == ReportPaid && r.Ref == ref && r.Amount == amount
 }
 
-func (r Report) failed(ref string) bool {
+// Failed reports whether r shows ref failed.
+func (r Report) Failed(ref string) bool {
 	return r.Found && ref != "" && r.Status == ReportFailed && r.Ref == ref
 }
 
@@ -82,14 +90,3 @@ type Providers struct {
 	Payment Provider
 	Credit  Credit
 }
-
-// Pusher sends a push to a device's current session (the device server).
-type Pusher interface {
-	Push(equipID, action string, body any) bool
-}
-
-// Attempt providers besides a Provider's Name.
-const (
-	providerCredit = "credit"
-	providerLocal  = "local"
-)

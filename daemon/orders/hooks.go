@@ -1,0 +1,12 @@
+package orders
+
+// Pusher sends a push to a device's current session (the device server).
+type Pusher interface {
+	Push(equipID, action string, body any) bool
+}
+
+// Attempt providers besides a payment provider's Name.
+const (
+	providerCredit = "credit"
+	providerLocal  = "local"
+)
