@@ -165,6 +165,18 @@ type response struct {
 // do sends one signed request. body is the uncompressed payload (nil for GET).
 // Only event batches are compressed (gzipOK): SPEC §6 allows gzip there.
 func (c *Client) do(parent context.Context, op, method, pathAndQuery string, body []byte, hdr http.Header, gzipOK bool) (*response, error) {
+	return c.doLimit(parent, op, method, pathAndQuery, body, hdr, gzipOK, maxResponse)
+}
+
+// ErrTooLarge is a reply over the limit its request allows; it is not
+// read whole.
+var ErrTooLarge = errors.New("reply too large")
+
+// doLimit is do with a bound on the reply body: a longer reply is a
+// RetryableError wrapping ErrTooLarge, after reading at most limit+1 bytes
+// (a later reply may be smaller; a caller that treats it as a refusal checks
+// errors.Is(err, ErrTooLarge) first).
+func (c *Client) doLimit(parent context.Context, op, method, pathAndQuery string, body []byte, hdr http.Header, gzipOK bool, limit int64) (*response, error) {
 	ctx, cancel := context.WithTimeout(parent, c.timeout())
 	defer cancel()
 
@@ -210,7 +222,13 @@ func (c *Client) do(parent context.Context, op, method, pathAndQuery string, bod
 		return nil, &RetryableError{Op: op, Err: err}
 	}
 	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, maxResponse))
+	if resp.ContentLength > limit {
+		return nil, &RetryableError{Op: op, Status: resp.StatusCode, Err: fmt.Errorf("%w: Content-Length %d over the %d-byte limit", ErrTooLarge, resp.ContentLength, limit)}
+	}
+	b, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
+	if int64(len(b)) > limit {
+		return nil, &RetryableError{Op: op, Status: resp.StatusCode, Err: fmt.Errorf("%w: over the %d-byte limit", ErrTooLarge, limit)}
+	}
 	if err != nil {
 		if pe := parent.Err(); pe != nil {
 			return nil, fmt.Errorf("%s: %w", op, pe)
@@ -226,7 +244,7 @@ func (c *Client) do(parent context.Context, op, method, pathAndQuery string, bod
 
 func classify(op string, r *response, now time.Time) error {
 	switch {
-	case r.status >= 200 && r.status < 300:
+	case r.status >= 200 && r.status < 300, r.status == http.StatusNotModified:
 		return nil
 	case r.status == http.StatusPaymentRequired:
 		return fmt.Errorf("%s: %w", op, ErrInsufficientCredit)
@@ -357,6 +375,38 @@ func (c *Client) Ping(ctx context.Context) (PingResult, error) {
 		res.HasDate = true
 	}
 	return res, nil
+}
+
+// PutHealth sends a fleet health snapshot (SPEC §7): PUT
+// /v1/stores/<s>/health, signed like every request.
+func (c *Client) PutHealth(ctx context.Context, body []byte) error {
+	_, err := c.do(ctx, "put health", http.MethodPut, c.storePath("/health"), body, http.Header{}, false)
+	return err
+}
+
+// ConfigReply is the cloud's answer to a desired-configuration request.
+type ConfigReply struct {
+	NotModified bool   // 304: the applied version is current
+	Body        []byte // the 200 body, unverified
+	Signature   string // its X-Storebox-Signature header ("" when unsigned)
+}
+
+// DesiredConfig asks for the store's desired configuration (SPEC §7) with
+// If-None-Match set to etag (none when empty). A body over limit bytes is
+// an error wrapping ErrTooLarge. The caller verifies the signature.
+func (c *Client) DesiredConfig(ctx context.Context, etag string, limit int64) (ConfigReply, error) {
+	hdr := http.Header{}
+	if etag != "" {
+		hdr.Set("If-None-Match", etag)
+	}
+	r, err := c.doLimit(ctx, "desired config", http.MethodGet, c.storePath("/config"), nil, hdr, false, limit)
+	if err != nil {
+		return ConfigReply{}, err
+	}
+	if r.status == http.StatusNotModified {
+		return ConfigReply{NotModified: true}, nil
+	}
+	return ConfigReply{Body: r.body, Signature: r.header.Get(ledger.HeaderSignature)}, nil
 }
 
 type authorizeReq struct {
