@@ -22,7 +22,9 @@ type HTTP struct {
 func NewHTTP(c *upstream.Client) *HTTP { return &HTTP{Client: c} }
 
 // PutHealth sends PUT /v1/stores/<s>/health.
-func (h *HTTP) PutHealth(ctx context.Context, body []byte) error { return h.Client.PutHealth(ctx, body) }
+func (h *HTTP) PutHealth(ctx context.Context, body []byte) error {
+	return h.Client.PutHealth(ctx, body)
+}
 
 // FetchConfig sends GET /v1/stores/<s>/config with If-None-Match. A 404 (the
 // cloud keeps no document for this store, or has no fleet API) counts as
