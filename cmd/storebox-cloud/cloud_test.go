@@ -351,6 +351,8 @@ func TestBadFlags(t *testing.T) {
 		{"--fail-rate", "2", "--secret", "k"},
 		{"--listen", "127.0.0.1:0"}, // no secret
 		{"--credit", "x", "--secret", "k"},
+		{"--config-fault", "explode", "--secret", "k"},
+		{"--health-interval", "0s", "--secret", "k"},
 	} {
 		out, err := exec.Command(cloudBin, args...).CombinedOutput()
 		if err == nil {
@@ -359,5 +361,73 @@ func TestBadFlags(t *testing.T) {
 		if len(out) == 0 {
 			t.Errorf("%v: no message", args)
 		}
+	}
+}
+
+func TestHelpSaysHowToPointAStoreHere(t *testing.T) {
+	out, err := exec.Command(cloudBin, "--help").CombinedOutput()
+	if err != nil {
+		t.Fatalf("--help: %v\n%s", err, out)
+	}
+	for _, want := range []string{"[upstream]", "url = ", "secret = ", "--admin-token", "/v1/admin/stores/<s>/config", "--config-fault", "health_interval"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("--help does not mention %q:\n%s", want, out)
+		}
+	}
+}
+
+// The fleet console through the binary: the admin token from the
+// environment, a desired configuration kept across a restart, a config
+// fault from the command line, and refusals that name the key.
+func TestFleetConsoleBinary(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv("STOREBOX_CLOUD_ADMIN_TOKEN", "adm")
+	admin := func(p *cloudProc, body string) (int, string) {
+		req, _ := http.NewRequest("PUT", p.URL+"/v1/admin/stores/s1/config", strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer adm")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	getConfig := func(p *cloudProc) (*http.Response, []byte) {
+		req, _ := http.NewRequest("GET", p.URL+"/v1/stores/s1/config", nil)
+		req.Header.Set(ledger.HeaderStore, "s1")
+		req.Header.Set(ledger.HeaderSignature, ledger.Sign("k", time.Now(), []byte("/v1/stores/s1/config")))
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp, b
+	}
+
+	p := startCloud(t, "--data", dir)
+	if code, body := admin(p, `{"version": 2, "config": {"devices": {"admission": "sometimes"}}}`); code != 400 || !strings.Contains(body, `"key":"devices.admission"`) {
+		t.Fatalf("bad value: %d %s", code, body)
+	}
+	if code, body := admin(p, `{"version": 2, "config": {"devices": {"approve": ["T-1"]}}}`); code != 200 {
+		t.Fatalf("good document: %d %s", code, body)
+	}
+	resp, body := getConfig(p)
+	if resp.StatusCode != 200 || ledger.Verify("k", resp.Header.Get(ledger.HeaderSignature), body, time.Now()) != nil {
+		t.Fatalf("config: %d %s (%v)", resp.StatusCode, body, resp.Header)
+	}
+	p.stop()
+
+	p = startCloud(t, "--data", dir, "--config-fault", "unsigned")
+	if code, body := admin(p, `{"version": 1, "config": {}}`); code != 409 {
+		t.Fatalf("version 1 after 2 survived a restart: %d %s", code, body)
+	}
+	resp, body = getConfig(p)
+	if resp.StatusCode != 200 || resp.Header.Get(ledger.HeaderSignature) != "" || !strings.Contains(string(body), `"T-1"`) {
+		t.Fatalf("unsigned fault after restart: %d %s %v", resp.StatusCode, body, resp.Header)
+	}
+	if st := p.stats(); st.Fleet.ConfigFaulted != 1 || st.Fleets != 1 {
+		t.Fatalf("fleet stats %+v", st.Fleet)
 	}
 }

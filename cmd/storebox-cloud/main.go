@@ -1,14 +1,9 @@
-// Command storebox-cloud is the reference cloud of SPEC §6 for tests and
-// demos: signed ledger events, a catalog feed, store credit, and fault
-// injection. The first line on stdout is the address listened on, e.g.
-// "127.0.0.1:41234" (useful with --listen 127.0.0.1:0).
-//
-// Endpoints: the signed /v1 API of SPEC §6; GET /stats (plain text, or
-// ?format=json); PUT /admin/catalog (replace) and POST /admin/catalog
-// (upsert) with JSON Lines or a JSON array of goods, unsigned, for demos.
-//
-//	storebox-cloud --secret s3cret --data ./cloud --catalog goods.jsonl --credit member-1=5000
-//	storebox-cloud --secret s3cret --fail-rate 0.3 --down-for 10s --reject-type order.cancelled
+// Command storebox-cloud is the reference cloud of SPEC §6 and §7 for tests
+// and demos: signed ledger events, a catalog feed, store credit, a small
+// fleet console (health per store, signed desired configuration, the fleet
+// page at /), and fault injection. The first line on stdout is the address
+// listened on, e.g. "127.0.0.1:41234" (useful with --listen 127.0.0.1:0).
+// --help explains how to point a store at it.
 //
 // See package sync/cloudref.
 package main
@@ -42,9 +37,50 @@ func main() {
 	}
 }
 
+const usageHead = `storebox-cloud — the reference cloud for storebox (SPEC §6, §7), for tests and demos.
+
+Point a store at it in the store's storebox.toml (the secret is this cloud's --secret,
+or the one given for that store with --store-secret; store_id is the store's name here):
+
+    store_id = "store-212"
+    [upstream]
+    url = "http://<this host>:8700"     # the address printed on the first line of stdout
+    secret = "s3cret"
+
+then restart the store (systemctl restart storebox). The store sends its ledger events
+and health snapshots here and polls its desired configuration. If the stores set another
+[fleet] health_interval than the default 60s, pass the same --health-interval here: a store
+silent for 3 intervals shows as offline. The fleet page and /stats need no login (the
+default --listen is loopback); the admin endpoints need --admin-token.
+
+Endpoints:
+    /v1/...                                signed store API (events, catalog, credits, health, config)
+    GET  /                                 the fleet page: every store, offline and alerting first
+    GET  /fleet.json[?since=REV]           the same as JSON (stores changed after REV)
+    GET  /stats[?format=json]              counters
+    PUT  /v1/admin/stores/<s>/config       desired configuration {"version": N, "config": {...}}
+                                           (Authorization: Bearer <--admin-token>); only doors,
+                                           devices.admission|approve|reject and orders.payment_ttl;
+                                           the version must increase
+    PUT  /v1/admin/config-fault            {"mode": "hang"|...|""} switches --config-fault at run time
+    PUT|POST /admin/catalog                goods for the catalog feed (replace|upsert), unsigned
+
+Examples:
+    storebox-cloud --secret s3cret --data ./cloud --admin-token "$(openssl rand -hex 16)"
+    storebox-cloud --secret s3cret --catalog goods.jsonl --credit member-1=5000
+    storebox-cloud --secret s3cret --fail-rate 0.3 --down-for 10s --reject-type order.cancelled
+    storebox-cloud --secret s3cret --config-fault forged
+
+Flags:
+`
+
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("storebox-cloud", flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), usageHead)
+		fs.PrintDefaults()
+	}
 	var (
 		opt        cloudref.Options
 		listen     = fs.String("listen", "127.0.0.1:8700", "address to listen on (port 0 picks one; the address is printed)")
@@ -55,7 +91,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	)
 	opt.StoreSecrets = map[string]string{}
 	opt.Credits = map[string]int64{}
-	fs.StringVar(&opt.DataDir, "data", "", "directory for the event log, catalog and credit state (default: memory only)")
+	fs.StringVar(&opt.DataDir, "data", "", "directory for the event log, catalog, credit and fleet state (default: memory only)")
 	fs.StringVar(&opt.Secret, "secret", "", "HMAC secret for every store (or use --store-secret)")
 	fs.Func("store-secret", "STORE=SECRET (repeatable)", func(v string) error {
 		k, s, ok := strings.Cut(v, "=")
@@ -83,6 +119,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.DurationVar(&opt.DownFor, "down-for", 0, "close every connection at once for this long after start")
 	fs.BoolVar(&opt.PartialAck, "partial-ack", false, "store only the first half of each batch and ack through it")
 	fs.Uint64Var(&opt.Seed, "seed", 0, "seed for the fault dice (0 = random)")
+	fs.StringVar(&opt.AdminToken, "admin-token", "",
+		"bearer token of the /v1/admin endpoints (or $STOREBOX_CLOUD_ADMIN_TOKEN; none turns them off)")
+	fs.DurationVar(&opt.HealthInterval, "health-interval", cloudref.DefaultHealthInterval,
+		"the stores' fleet.health_interval; a store silent for 3 intervals shows as offline")
+	fs.StringVar(&opt.ConfigFault, "config-fault", "", "serve desired configuration badly: "+strings.Join(cloudref.ConfigFaults, "|"))
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -91,6 +132,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	if opt.Secret == "" && len(opt.StoreSecrets) == 0 {
 		return errors.New("no secret: pass --secret or --store-secret STORE=SECRET")
+	}
+	if opt.AdminToken == "" {
+		opt.AdminToken = os.Getenv("STOREBOX_CLOUD_ADMIN_TOKEN")
+	}
+	if err := cloudref.CheckConfigFault(opt.ConfigFault); err != nil {
+		return err
+	}
+	if opt.HealthInterval <= 0 {
+		return errors.New("--health-interval must be above 0")
 	}
 	for _, r := range []float64{opt.FailRate, opt.HangRate, opt.ThrottleRate, opt.LoseAckRate} {
 		if r < 0 || r > 1 {

@@ -58,6 +58,10 @@ type Options struct {
 	PartialAck   bool          // store only the first half of a batch and ack through it
 	Seed         uint64        // for the fault dice; 0 = random
 
+	AdminToken     string        // bearer token of the /v1/admin endpoints; "" turns them off
+	HealthInterval time.Duration // the stores' fleet.health_interval; 3 without a snapshot = offline (default 60s)
+	ConfigFault    string        // one of ConfigFaults, or "" (changeable at run time by an admin)
+
 	Now    func() time.Time
 	Logger *slog.Logger
 }
@@ -80,8 +84,9 @@ type Server struct {
 	counts  counters
 	rejects map[string]bool
 
-	cat  *catalog
-	cred *credits
+	cat   *catalog
+	cred  *credits
+	fleet *fleet
 }
 
 type counters struct {
@@ -148,20 +153,30 @@ func New(opt Options) (*Server, error) {
 	if s.cred, err = openCredits(opt.DataDir, opt.Credits, opt.Now); err != nil {
 		return nil, err
 	}
+	if err := CheckConfigFault(opt.ConfigFault); err != nil {
+		return nil, err
+	}
+	if s.fleet, err = openFleet(opt.DataDir, opt.ConfigFault); err != nil {
+		return nil, err
+	}
+	if opt.DataDir != "" {
+		go s.flushLoop()
+	}
 	return s, nil
 }
 
-// Close releases the event log.
+// Close saves the fleet state and releases the event log.
 func (s *Server) Close() error {
 	s.once.Do(func() { close(s.done) })
+	ferr := s.fleet.save(false)
 	s.evMu.Lock()
 	defer s.evMu.Unlock()
 	if s.evFile != nil {
 		err := s.evFile.Close()
 		s.evFile = nil
-		return err
+		return errors.Join(err, ferr)
 	}
-	return nil
+	return ferr
 }
 
 // Serve answers on ln until ctx is cancelled. DownFor applies from the
@@ -216,6 +231,13 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle("POST /v1/credits/authorize", s.signed(s.faults(http.HandlerFunc(s.authorize))))
 	mux.Handle("POST /v1/credits/capture", s.signed(s.faults(http.HandlerFunc(s.capture))))
 	mux.Handle("POST /v1/credits/cancel", s.signed(s.faults(http.HandlerFunc(s.cancel))))
+	mux.Handle("PUT /v1/stores/{store}/health", limitBody(maxHealthBody, s.signed(s.faults(http.HandlerFunc(s.putHealth)))))
+	mux.Handle("GET /v1/stores/{store}/config", s.signed(s.faults(http.HandlerFunc(s.getConfig))))
+	mux.Handle("PUT /v1/admin/stores/{store}/config", s.admin(s.putDesired))
+	mux.Handle("GET /v1/admin/stores/{store}/config", s.admin(s.getDesired))
+	mux.Handle("PUT /v1/admin/config-fault", s.admin(s.putConfigFault))
+	mux.HandleFunc("GET /{$}", s.getFleetPage)
+	mux.HandleFunc("GET /fleet.json", s.getFleet)
 	mux.HandleFunc("GET /stats", s.getStats)
 	mux.HandleFunc("PUT /admin/catalog", s.putCatalog)
 	mux.HandleFunc("POST /admin/catalog", s.putCatalog)
@@ -266,6 +288,11 @@ func (s *Server) signed(next http.Handler) http.Handler {
 			return
 		}
 		body, err := io.ReadAll(io.LimitReader(r.Body, maxWireBody+1))
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			writeErr(w, http.StatusRequestEntityTooLarge, "too_large", fmt.Sprintf("body over %d bytes", tooBig.Limit))
+			return
+		}
 		if err != nil {
 			writeErr(w, http.StatusBadRequest, "bad_body", err.Error())
 			return
@@ -293,6 +320,14 @@ func (s *Server) signed(next http.Handler) http.Handler {
 			return
 		}
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), bodyKey{}, body)))
+	})
+}
+
+// limitBody stops reading a request body after n bytes (413 from signed).
+func limitBody(n int64, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r.Body = http.MaxBytesReader(w, r.Body, n)
+		next.ServeHTTP(w, r)
 	})
 }
 
@@ -538,6 +573,8 @@ type Stats struct {
 	Gaps    uint64                `json:"gaps"`
 	Credits map[string]int64      `json:"credits"`
 	Catalog int                   `json:"catalog_items"`
+	Fleet   fleetCounters         `json:"fleet"`
+	Fleets  int                   `json:"fleet_stores"`
 }
 
 // Stats returns a snapshot.
@@ -556,6 +593,7 @@ func (s *Server) Stats() Stats {
 	s.evMu.Unlock()
 	out.Credits = s.cred.balances()
 	out.Catalog = s.cat.size()
+	out.Fleet, out.Fleets = s.fleetStats()
 	return out
 }
 
@@ -588,6 +626,8 @@ func (s *Server) getStats(w http.ResponseWriter, r *http.Request) {
 	fmt.Fprintf(w, "refused signatures %d; injected: fail %d, hang %d, throttle %d, lost acks %d, down refusals %d\n",
 		st.AuthFailures, st.InjectedFail, st.InjectedHang, st.InjectedThrottl, st.LostAcks, st.DownRefused)
 	fmt.Fprintf(w, "catalog items %d\n", st.Catalog)
+	fmt.Fprintf(w, "fleet: %d stores; health received %d, rejected %d; config served %d, not modified %d, faulted %d; admin accepted %d, refused %d\n",
+		st.Fleets, st.Fleet.HealthReceived, st.Fleet.HealthRejected, st.Fleet.ConfigServed, st.Fleet.ConfigNotModified, st.Fleet.ConfigFaulted, st.Fleet.ConfigAccepted, st.Fleet.ConfigRefused)
 	accts := make([]string, 0, len(st.Credits))
 	for a := range st.Credits {
 		accts = append(accts, a)

@@ -1,0 +1,331 @@
+package cloudref
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/storebox/storebox/protocol/fleetmsg"
+	"github.com/storebox/storebox/protocol/ledger"
+)
+
+const testAdmin = "admin-token-1"
+
+func newFleetCloud(t *testing.T, opt Options) (*Server, string) {
+	t.Helper()
+	if opt.Secret == "" {
+		opt.Secret = "k"
+	}
+	if opt.AdminToken == "" {
+		opt.AdminToken = testAdmin
+	}
+	s, err := New(opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(s.Handler())
+	t.Cleanup(func() { hs.Close(); s.Close() })
+	return s, hs.URL
+}
+
+// storeReq is a request signed by store as the daemon signs it.
+func storeReq(t *testing.T, method, url, store, secret string, body []byte, at time.Time) *http.Request {
+	t.Helper()
+	req, err := http.NewRequest(method, url, bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set(ledger.HeaderStore, store)
+	req.Header.Set(ledger.HeaderSignature, ledger.Sign(secret, at, ledger.SignedPayload(body, req.URL.RequestURI())))
+	return req
+}
+
+func do(t *testing.T, req *http.Request) (*http.Response, []byte) {
+	t.Helper()
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp, b
+}
+
+func putHealthReq(t *testing.T, base, store string, h fleetmsg.Health) (*http.Response, []byte) {
+	t.Helper()
+	b, _ := json.Marshal(h)
+	return do(t, storeReq(t, "PUT", base+"/v1/stores/"+store+"/health", store, "k", b, time.Now()))
+}
+
+func adminPut(t *testing.T, base, store, token, body string) (*http.Response, map[string]string) {
+	t.Helper()
+	req, _ := http.NewRequest("PUT", base+"/v1/admin/stores/"+store+"/config", strings.NewReader(body))
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, b := do(t, req)
+	var m map[string]string
+	json.Unmarshal(b, &m)
+	return resp, m
+}
+
+func TestHealthKeepsTheLatestPerStore(t *testing.T) {
+	s, base := newFleetCloud(t, Options{})
+	h := fleetmsg.Health{At: time.Now().UTC(), Store: "s1", Version: "1.2.3", Ready: true,
+		Alerts: []fleetmsg.Alert{{Kind: fleetmsg.AlertScaleFault, Subject: "S1", Since: time.Now().UTC(), Message: "no frames"}}}
+	if resp, b := putHealthReq(t, base, "s1", h); resp.StatusCode != http.StatusNoContent {
+		t.Fatalf("PUT health: %d %s", resp.StatusCode, b)
+	}
+	h.Alerts = nil
+	h.Version = "1.2.4"
+	if resp, b := putHealthReq(t, base, "s1", h); resp.StatusCode != http.StatusNoContent {
+		t.Fatalf("PUT health: %d %s", resp.StatusCode, b)
+	}
+	v := s.Fleet(0)
+	if len(v.Stores) != 1 || v.Stores[0].Version != "1.2.4" || len(v.Stores[0].Alerts) != 0 || v.Stores[0].ReceivedAt == nil {
+		t.Fatalf("fleet view %+v", v)
+	}
+	if again := s.Fleet(v.Rev); len(again.Stores) != 0 {
+		t.Fatalf("nothing changed since rev %d, got %+v", v.Rev, again.Stores)
+	}
+
+	// Refusals: forged, another store's body, not JSON, oversize.
+	b, _ := json.Marshal(h)
+	if resp, _ := do(t, storeReq(t, "PUT", base+"/v1/stores/s1/health", "s1", "wrong", b, time.Now())); resp.StatusCode != 401 {
+		t.Errorf("forged health: %d", resp.StatusCode)
+	}
+	if resp, _ := do(t, storeReq(t, "PUT", base+"/v1/stores/s1/health", "s1", "k", b, time.Now().Add(-10*time.Minute))); resp.StatusCode != 401 {
+		t.Errorf("stale health: %d", resp.StatusCode)
+	}
+	if resp, body := putHealthReq(t, base, "s2", h); resp.StatusCode != 400 || !strings.Contains(string(body), "the path names") {
+		t.Errorf("store s1's snapshot on s2's path: %d %s", resp.StatusCode, body)
+	}
+	if resp, _ := do(t, storeReq(t, "PUT", base+"/v1/stores/s1/health", "s1", "k", []byte("{not json"), time.Now())); resp.StatusCode != 400 {
+		t.Errorf("garbage health: %d", resp.StatusCode)
+	}
+	big := []byte(`{"store":"s1","version":"` + strings.Repeat("x", maxHealthBody) + `"}`)
+	if resp, _ := do(t, storeReq(t, "PUT", base+"/v1/stores/s1/health", "s1", "k", big, time.Now())); resp.StatusCode != http.StatusRequestEntityTooLarge {
+		t.Errorf("oversize health: %d", resp.StatusCode)
+	}
+	if st := s.Stats(); st.Fleet.HealthReceived != 2 || st.Fleet.HealthRejected != 2 {
+		t.Errorf("counters %+v", st.Fleet)
+	}
+	if v := s.Fleet(0); v.Stores[0].Version != "1.2.4" {
+		t.Errorf("a refused snapshot replaced the latest: %+v", v.Stores[0])
+	}
+}
+
+func TestDesiredConfigAdminAndSignedReply(t *testing.T) {
+	_, base := newFleetCloud(t, Options{StoreSecrets: map[string]string{"s1": "k1"}})
+	doc := `{"version": 3, "config": {"devices": {"admission": "open"}, "orders": {"payment_ttl": "5m"}}}`
+
+	if resp, _ := adminPut(t, base, "s1", "", doc); resp.StatusCode != 401 {
+		t.Fatalf("no token: %d", resp.StatusCode)
+	}
+	if resp, _ := adminPut(t, base, "s1", "guess", doc); resp.StatusCode != 401 {
+		t.Fatalf("wrong token: %d", resp.StatusCode)
+	}
+	if resp, m := adminPut(t, base, "s1", testAdmin, `{"version": 3, "config": {"upstream": {"url": "http://evil"}}}`); resp.StatusCode != 400 || m["key"] != "upstream" {
+		t.Fatalf("restart-only key: %d %v", resp.StatusCode, m)
+	}
+	if resp, m := adminPut(t, base, "s1", testAdmin, `{"version": 3, "config": {"doors": [{"id": "D1", "secret": "x", "policy": "sideways"}]}}`); resp.StatusCode != 400 || m["key"] != "doors[0].policy" {
+		t.Fatalf("bad value: %d %v", resp.StatusCode, m)
+	}
+	if resp, m := adminPut(t, base, "s1", testAdmin, doc); resp.StatusCode != 200 {
+		t.Fatalf("good document: %d %v", resp.StatusCode, m)
+	}
+	if resp, m := adminPut(t, base, "s1", testAdmin, strings.Replace(doc, `"version": 3`, `"version": 3`, 1)); resp.StatusCode != 409 || m["key"] != "version" {
+		t.Fatalf("same version again: %d %v", resp.StatusCode, m)
+	}
+
+	get := func(inm string, secret string) (*http.Response, []byte) {
+		req := storeReq(t, "GET", base+"/v1/stores/s1/config", "s1", secret, nil, time.Now())
+		if inm != "" {
+			req.Header.Set("If-None-Match", inm)
+		}
+		return do(t, req)
+	}
+	resp, body := get("", "k1")
+	if resp.StatusCode != 200 || resp.Header.Get("ETag") != `"3"` {
+		t.Fatalf("GET config: %d %s %q", resp.StatusCode, body, resp.Header.Get("ETag"))
+	}
+	if err := ledger.Verify("k1", resp.Header.Get(ledger.HeaderSignature), body, time.Now()); err != nil {
+		t.Fatalf("reply signature: %v", err)
+	}
+	d, parsed, err := fleetmsg.ParseDesired(body)
+	if err != nil || d.Version != 3 || *parsed.Devices.Admission != "open" || parsed.Orders.PaymentTTL.Duration != 5*time.Minute {
+		t.Fatalf("served document %s: %v", body, err)
+	}
+	if resp, _ := get(`"3"`, "k1"); resp.StatusCode != 304 {
+		t.Fatalf("If-None-Match current: %d", resp.StatusCode)
+	}
+	if resp, _ := get(`"2"`, "k1"); resp.StatusCode != 200 {
+		t.Fatalf("If-None-Match older: %d", resp.StatusCode)
+	}
+	if resp, _ := get("", "k"); resp.StatusCode != 401 {
+		t.Fatalf("GET signed with the wrong store secret: %d", resp.StatusCode)
+	}
+	req := storeReq(t, "GET", base+"/v1/stores/s2/config", "s2", "k", nil, time.Now())
+	if resp, _ := do(t, req); resp.StatusCode != 404 {
+		t.Fatalf("store without a document: %d", resp.StatusCode)
+	}
+}
+
+func TestAdminOffWithoutToken(t *testing.T) {
+	s, err := New(Options{Secret: "k"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	hs := httptest.NewServer(s.Handler())
+	defer hs.Close()
+	resp, m := adminPut(t, hs.URL, "s1", "", `{"version": 1, "config": {}}`)
+	if resp.StatusCode != 403 || !strings.Contains(m["detail"], "--admin-token") {
+		t.Fatalf("admin with no token configured: %d %v", resp.StatusCode, m)
+	}
+}
+
+func TestConfigFaults(t *testing.T) {
+	s, base := newFleetCloud(t, Options{})
+	adminPut(t, base, "s1", testAdmin, `{"version": 1, "config": {"devices": {"admission": "open"}}}`)
+	adminPut(t, base, "s1", testAdmin, `{"version": 2, "config": {"devices": {"admission": "pairing"}}}`)
+	setFault := func(mode string) {
+		t.Helper()
+		req, _ := http.NewRequest("PUT", base+"/v1/admin/config-fault", strings.NewReader(`{"mode":"`+mode+`"}`))
+		req.Header.Set("Authorization", "Bearer "+testAdmin)
+		if resp, b := do(t, req); resp.StatusCode != 200 {
+			t.Fatalf("set fault %q: %d %s", mode, resp.StatusCode, b)
+		}
+	}
+	timeout := 500 * time.Millisecond
+	get := func() (*http.Response, []byte, error) {
+		req := storeReq(t, "GET", base+"/v1/stores/s1/config", "s1", "k", nil, time.Now())
+		resp, err := (&http.Client{Timeout: timeout}).Do(req)
+		if err != nil {
+			return nil, nil, err
+		}
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		return resp, b, err
+	}
+	verify := func(resp *http.Response, body []byte) error {
+		return ledger.Verify("k", resp.Header.Get(ledger.HeaderSignature), body, time.Now())
+	}
+
+	setFault(ConfigFaultHang)
+	if _, _, err := get(); err == nil || !errors.Is(err, errTimeout(err)) {
+		t.Errorf("hang: %v", err)
+	}
+	timeout = 20 * time.Second
+	setFault(ConfigFaultGarbage)
+	if resp, b, err := get(); err != nil {
+		t.Fatalf("garbage: %v", err)
+	} else if resp.StatusCode != 200 || verify(resp, b) != nil || json.Valid(b) {
+		t.Errorf("garbage: %d valid-json=%v", resp.StatusCode, json.Valid(b))
+	}
+	setFault(ConfigFaultOversize)
+	if resp, b, err := get(); err != nil {
+		t.Fatalf("oversize: %v", err)
+	} else if resp.StatusCode != 200 || verify(resp, b) != nil || len(b) < 10<<20 || !json.Valid(b) {
+		t.Errorf("oversize: %d, %d bytes", resp.StatusCode, len(b))
+	}
+	setFault(ConfigFaultUnsigned)
+	if resp, _, _ := get(); resp.StatusCode != 200 || resp.Header.Get(ledger.HeaderSignature) != "" {
+		t.Errorf("unsigned: %d %q", resp.StatusCode, resp.Header.Get(ledger.HeaderSignature))
+	}
+	setFault(ConfigFaultForged)
+	if resp, b, _ := get(); resp.StatusCode != 200 || !errors.Is(verify(resp, b), ledger.ErrBadSignature) {
+		t.Errorf("forged: %d %v", resp.StatusCode, verify(resp, b))
+	}
+	setFault(ConfigFaultStale)
+	if resp, b, _ := get(); resp.StatusCode != 200 || !errors.Is(verify(resp, b), ledger.ErrStaleSignature) {
+		t.Errorf("stale: %d %v", resp.StatusCode, verify(resp, b))
+	}
+	setFault(ConfigFaultOlder)
+	if resp, b, _ := get(); resp.StatusCode != 200 || verify(resp, b) != nil || !strings.Contains(string(b), `"version":1`) {
+		t.Errorf("older: %d %s", resp.StatusCode, b)
+	}
+	setFault("")
+	if resp, b, _ := get(); resp.StatusCode != 200 || verify(resp, b) != nil || !strings.Contains(string(b), `"version":2`) {
+		t.Errorf("no fault: %d %s", resp.StatusCode, b)
+	}
+	req, _ := http.NewRequest("PUT", base+"/v1/admin/config-fault", strings.NewReader(`{"mode":"explode"}`))
+	req.Header.Set("Authorization", "Bearer "+testAdmin)
+	if resp, _ := do(t, req); resp.StatusCode != 400 {
+		t.Errorf("unknown fault mode: %d", resp.StatusCode)
+	}
+	if _, err := New(Options{Secret: "k", ConfigFault: "explode"}); err == nil {
+		t.Error("New accepted an unknown config fault")
+	}
+	if st := s.Stats(); st.Fleet.ConfigFaulted == 0 {
+		t.Errorf("faults not counted: %+v", st.Fleet)
+	}
+}
+
+// errTimeout returns err itself when it is a client timeout, so errors.Is
+// passes only for timeouts.
+func errTimeout(err error) error {
+	var te interface{ Timeout() bool }
+	if errors.As(err, &te) && te.Timeout() {
+		return err
+	}
+	return errors.New("not a timeout")
+}
+
+func TestFleetStateSurvivesARestart(t *testing.T) {
+	dir := t.TempDir()
+	s, base := newFleetCloud(t, Options{DataDir: dir})
+	putHealthReq(t, base, "s1", fleetmsg.Health{At: time.Now().UTC(), Version: "9.9"})
+	if resp, m := adminPut(t, base, "s1", testAdmin, `{"version": 4, "config": {"doors": []}}`); resp.StatusCode != 200 {
+		t.Fatal(resp.StatusCode, m)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s2, err := New(Options{Secret: "k", DataDir: dir, AdminToken: testAdmin})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s2.Close()
+	v := s2.Fleet(0)
+	if len(v.Stores) != 1 || v.Stores[0].Version != "9.9" || v.Stores[0].DesiredVersion != 4 {
+		t.Fatalf("after restart: %+v", v.Stores)
+	}
+	hs := httptest.NewServer(s2.Handler())
+	defer hs.Close()
+	if resp, m := adminPut(t, hs.URL, "s1", testAdmin, `{"version": 4, "config": {}}`); resp.StatusCode != 409 {
+		t.Fatalf("version check forgot the stored version: %d %v", resp.StatusCode, m)
+	}
+}
+
+func TestFleetPageInlinesEveryStore(t *testing.T) {
+	_, base := newFleetCloud(t, Options{HealthInterval: time.Second})
+	putHealthReq(t, base, "s1", fleetmsg.Health{At: time.Now().UTC(), Version: "</script><b>x"})
+	resp, err := http.Get(base + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	page := string(b)
+	if resp.StatusCode != 200 || !strings.Contains(page, `"id":"s1"`) || !strings.Contains(page, `"offline_after_s":3`) {
+		t.Fatalf("page: %d %.300s", resp.StatusCode, page)
+	}
+	if strings.Contains(page, "</script><b>") {
+		t.Fatal("store text ends the script element")
+	}
+	resp, err = http.Get(base + "/fleet.json?since=x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 400 {
+		t.Fatalf("since=x: %d", resp.StatusCode)
+	}
+}
