@@ -32,6 +32,7 @@ import (
 	"github.com/storebox/storebox/daemon/sdnotify"
 	"github.com/storebox/storebox/daemon/store"
 	"github.com/storebox/storebox/daemon/supervisor"
+	"github.com/storebox/storebox/protocol/catalogfile"
 	"github.com/storebox/storebox/sync/catalogfeed"
 	"github.com/storebox/storebox/sync/uploader"
 	"github.com/storebox/storebox/sync/upstream"
@@ -365,6 +366,10 @@ func (d *Daemon) routes() {
 		if format == "" {
 			format = "csv"
 		}
+		if _, err := catalogfile.ParseFormat(format); err != nil {
+			httpapi.Error(w, http.StatusBadRequest, err.Error())
+			return
+		}
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		if err := catalog.Export(d.Store, w, format); err != nil {
 			d.log.Error("catalog export", "err", err)
@@ -432,6 +437,8 @@ type QueueStatus struct {
 	LastSuccess time.Time `json:"last_success,omitempty"`
 	LastError   string    `json:"last_error,omitempty"`
 	LastErrorAt time.Time `json:"last_error_at,omitempty"`
+	// SignatureRejected: the cloud answers but refuses the signature.
+	SignatureRejected bool `json:"signature_rejected,omitempty"`
 }
 
 // Status builds the status snapshot with every online session.
@@ -477,6 +484,7 @@ func (d *Daemon) status(onlineLimit int) StatusSnapshot {
 	if d.Uploader != nil {
 		u := d.Uploader.Status()
 		s.Queue.Online, s.Queue.LastSuccess, s.Queue.LastError, s.Queue.LastErrorAt = u.Online, u.LastSuccess, u.LastError, u.LastErrorAt
+		s.Queue.SignatureRejected = u.SignatureRejected
 	}
 	return s
 }

@@ -178,8 +178,8 @@ func TestCloudDownAtFirstThenBack(t *testing.T) {
 	if st.Duplicates != 0 { // refusals happen before anything is stored
 		t.Fatalf("%d duplicates with no lost acknowledgement", st.Duplicates)
 	}
-	if s := u.Status(); !s.Online || s.Sent != 2000 || s.LastError == "" {
-		t.Fatalf("status = %+v (want online, 2000 sent, the outage remembered in last_error)", s)
+	if s := u.Status(); !s.Online || s.Sent != 2000 || s.LastError != "" {
+		t.Fatalf("status = %+v (want online, 2000 sent, the outage's error cleared by the success)", s)
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 
 	"github.com/storebox/storebox/daemon/catalog"
 	"github.com/storebox/storebox/daemon/store"
+	"github.com/storebox/storebox/protocol/catalogfile"
 )
 
 func catalogCommand(g *globals) *cobra.Command {
@@ -77,6 +78,9 @@ func catalogCommand(g *globals) *cobra.Command {
 		Short: "write the catalog to stdout (csv or jsonl)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if _, err := catalogfile.ParseFormat(format); err != nil {
+				return err
+			}
 			cfg, err := g.loadConfig()
 			if err != nil {
 				return err

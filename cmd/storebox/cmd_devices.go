@@ -45,6 +45,7 @@ func devicesCommand(g *globals) *cobra.Command {
 			for _, s := range resp.Sessions {
 				online[s.EquipID] = s
 			}
+			now := time.Now()
 			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "EQUIP ID\tKIND\tSTATUS\tONLINE\tADDR\tLAST SEEN")
 			for _, d := range resp.Devices {
@@ -52,7 +53,11 @@ func devicesCommand(g *globals) *cobra.Command {
 				if s, ok := online[d.EquipID]; ok {
 					on = "yes (" + s.Framing + ", " + s.Charset + ")"
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", d.EquipID, d.Kind, d.Status, on, d.Addr, d.LastSeen.Local().Format(time.DateTime))
+				kind := d.Kind
+				if kind == "" { // approved ahead of its first login
+					kind = "unknown"
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", d.EquipID, kind, d.Status, on, statusDash(d.Addr), statusTime(d.LastSeen, now))
 			}
 			return tw.Flush()
 		},
@@ -90,6 +95,12 @@ func devicesCommand(g *globals) *cobra.Command {
 					}
 				}
 				fmt.Fprintf(cmd.OutOrStdout(), "%s: %s\n", dev.EquipID, dev.Status)
+				if dev.LastSeen.IsZero() {
+					// Approving ahead of the first login is useful, but a
+					// typo looks exactly like it: say which one it may be.
+					fmt.Fprintf(cmd.OutOrStdout(), "note: no device %q has connected yet; it is %s ahead of its first login "+
+						"(check the spelling if you meant a device you saw: storebox devices)\n", dev.EquipID, dev.Status)
+				}
 				return nil
 			},
 		})

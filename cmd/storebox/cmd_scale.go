@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
 	"strconv"
@@ -106,6 +107,15 @@ func scaleCommand(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			// A port that is not there will not appear by waiting; say so
+			// now instead of after the whole --timeout.
+			if _, err := os.Stat(c.Port); errors.Is(err, fs.ErrNotExist) {
+				where := c.Port
+				if c.ID != c.Port {
+					where = "scale " + c.ID + ": port " + c.Port
+				}
+				return fmt.Errorf("%s does not exist (plugged in? ls /dev/serial/by-id/)", where)
+			}
 			log := slog.New(slog.NewTextHandler(io.Discard, nil))
 			if verbose {
 				log = slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: slog.LevelDebug}))
@@ -123,7 +133,7 @@ func scaleCommand(g *globals) *cobra.Command {
 	read.Flags().StringVar(&rc.Parity, "parity", "", "none|even|odd (default: the protocol's)")
 	read.Flags().IntVar(&rc.StopBits, "stop-bits", 0, "1|2 (default: the protocol's)")
 	read.Flags().IntVar(&rc.PollMS, "poll-ms", 0, "poll period in ms (default: the protocol's)")
-	read.Flags().BoolVar(&watch, "watch", false, "print every change until interrupted")
+	read.Flags().BoolVar(&watch, "watch", false, "keep reading until interrupted, printing a line each time the weight or state changes")
 	read.Flags().DurationVar(&readTimeout, "timeout", 10*time.Second, "give up when no weight arrives in this time")
 	read.Flags().BoolVarP(&verbose, "verbose", "v", false, "log the driver's work to stderr")
 
@@ -211,15 +221,22 @@ func readScale(ctx context.Context, out io.Writer, s *scale.Scale, watch bool, t
 					continue // keep trying until the timeout
 				}
 			}
-			if line != last {
+			// A poll that reads the same weight is not a change: compare
+			// without the time of reading.
+			if key := formatUpdate(scale.Update{ID: u.ID, State: u.State, Err: u.Err, Reading: readingWithoutTime(u.Reading)}, s.Protocol()); key != last {
 				fmt.Fprintln(out, line)
-				last = line
+				last = key
 			}
 			if !watch && u.Err == nil {
 				return nil
 			}
 		}
 	}
+}
+
+func readingWithoutTime(r scaleproto.Reading) scaleproto.Reading {
+	r.At = time.Time{}
+	return r
 }
 
 func formatUpdate(u scale.Update, p scaleproto.Protocol) string {

@@ -87,10 +87,10 @@ func TestSimScaleCLI(t *testing.T) {
 	}
 }
 
-// TestScaleReadNoScale fails clearly on a port where nothing answers.
+// TestScaleReadNoScale fails clearly, and at once, on a port that is not there.
 func TestScaleReadNoScale(t *testing.T) {
 	_, err := runScaleCmd(t, context.Background(), scaleCommand(&globals{}), "read", filepath.Join(t.TempDir(), "ttyUSB9"), "--protocol", "cas", "--timeout", "300ms")
-	if err == nil || !strings.Contains(err.Error(), "no weight") {
+	if err == nil || !strings.Contains(err.Error(), "ttyUSB9 does not exist") {
 		t.Fatalf("err %v", err)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+	"unicode"
 
 	"github.com/spf13/cobra"
 
@@ -90,6 +91,8 @@ func printStatus(w io.Writer, s *daemon.StatusSnapshot, limit int, now time.Time
 		switch {
 		case q.Online:
 			cloud = "online"
+		case q.SignatureRejected:
+			cloud = "REFUSED: the cloud rejected the signature; check upstream.secret and the clock"
 		case q.LastSuccess.IsZero():
 			cloud = "not reached yet"
 		default:
@@ -101,7 +104,7 @@ func printStatus(w io.Writer, s *daemon.StatusSnapshot, limit int, now time.Time
 	if q.Depth > 0 {
 		oldest = statusDuration(time.Duration(q.OldestAgeS * float64(time.Second)))
 	}
-	p("Queue\t%d events unsent, oldest %s, %d dead letters, last seq %d\n", q.Depth, oldest, q.DeadLetters, q.LastSeq)
+	p("Queue\t%s unsent, oldest %s, %d dead letters, last seq %d\n", plural(q.Depth, "event"), oldest, q.DeadLetters, q.LastSeq)
 	p("Last sync\t%s\n", statusTime(q.LastSuccess, now))
 	if q.LastError != "" {
 		p("Last error\t%s: %s\n", statusTime(q.LastErrorAt, now), q.LastError)
@@ -213,7 +216,7 @@ func statusSection(w io.Writer, title string, rows []map[string]any, preferred [
 		} else {
 			fmt.Fprint(tw, "\t")
 		}
-		fmt.Fprint(tw, strings.ToUpper(strings.ReplaceAll(c, "_", " ")))
+		fmt.Fprint(tw, statusHeader(c))
 	}
 	fmt.Fprintln(tw)
 	for _, r := range shown {
@@ -228,6 +231,32 @@ func statusSection(w io.Writer, title string, rows []map[string]any, preferred [
 		fmt.Fprintln(tw)
 	}
 	tw.Flush()
+}
+
+// statusHeaders name columns the way the status page does, so the two never
+// disagree; other keys are split into words (lastSeen and last_seen both
+// read LAST SEEN).
+var statusHeaders = map[string]string{
+	"lastSeen": "LAST SEEN", "stateAt": "STATE SINCE", "lastOpen": "LAST OPEN", "created_at": "CREATED",
+	"equipId": "TERMINAL", "amount_total": "TOTAL", "weight_g": "WEIGHT", "oid": "ORDER", "at": "READ AT",
+}
+
+func statusHeader(key string) string {
+	if h, ok := statusHeaders[key]; ok {
+		return h
+	}
+	var b strings.Builder
+	for i, r := range key {
+		switch {
+		case r == '_':
+			b.WriteRune(' ')
+			continue
+		case i > 0 && unicode.IsUpper(r):
+			b.WriteRune(' ')
+		}
+		b.WriteRune(unicode.ToUpper(r))
+	}
+	return b.String()
 }
 
 // fmtValue formats one member by its name: money in minor units with two

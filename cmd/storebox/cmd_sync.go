@@ -41,6 +41,7 @@ type syncReport struct {
 	LastSuccess time.Time `json:"last_success"`
 	LastError   string    `json:"last_error"`
 	LastErrorAt time.Time `json:"last_error_at"`
+	SigRejected bool      `json:"signature_rejected"`
 	DeadLetters int       `json:"dead_letters"`
 	Sent        uint64    `json:"sent"`
 	LastSeq     uint64    `json:"last_seq"`
@@ -128,16 +129,18 @@ func printSyncReport(w io.Writer, cfg *config.Config, r syncReport, running bool
 		fmt.Fprintln(w, "daemon:        running, upstream off")
 	case r.Online:
 		fmt.Fprintln(w, "connection:    online")
+	case r.SigRejected:
+		fmt.Fprintln(w, "connection:    REFUSED: the cloud rejected the signature; check upstream.secret and the clock")
 	default:
 		fmt.Fprintln(w, "connection:    OFFLINE")
 	}
-	fmt.Fprintf(w, "queue:         %d events", r.Depth)
+	fmt.Fprintf(w, "queue:         %s", plural(r.Depth, "event"))
 	if r.Depth > 0 {
 		fmt.Fprintf(w, ", oldest %s ago", (time.Duration(r.OldestAgeS) * time.Second).Round(time.Second))
 	}
 	fmt.Fprintf(w, " (last seq %d)\n", r.LastSeq)
 	if running && r.Configured == nil {
-		fmt.Fprintf(w, "sent:          %d events since start\n", r.Sent)
+		fmt.Fprintf(w, "sent:          %s since start\n", plural(int(r.Sent), "event"))
 		fmt.Fprintf(w, "last success:  %s\n", ago(r.LastSuccess))
 		if r.LastError != "" {
 			fmt.Fprintf(w, "last error:    %s (%s)\n", r.LastError, ago(r.LastErrorAt))
@@ -225,7 +228,7 @@ func syncNowViaDaemon(ctx context.Context, api *localAPI, p *syncProgress) error
 		return errors.New("the daemon stopped answering before the queue was drained")
 	}
 	if last.Error != "" {
-		return fmt.Errorf("sync failed with %d events left: %s", last.Remaining, last.Error)
+		return fmt.Errorf("sync failed with %s left: %s", plural(last.Remaining, "event"), last.Error)
 	}
 	p.done(last.Sent)
 	return nil
@@ -264,7 +267,7 @@ func syncNowDirect(ctx context.Context, cfg *config.Config, p *syncProgress) err
 	var sent, rem int
 	err = u.DrainNow(ctx, func(s, r int) { sent, rem = s, r; p.update(s, r) })
 	if err != nil {
-		return fmt.Errorf("sync failed with %d events left: %w", rem, err)
+		return fmt.Errorf("sync failed with %s left: %w", plural(rem, "event"), err)
 	}
 	p.done(sent)
 	return nil
@@ -279,7 +282,9 @@ type syncProgress struct {
 }
 
 func newSyncProgress(w io.Writer) *syncProgress {
-	p := &syncProgress{w: w}
+	// Plain progress lines start after a second: a queue that drains at
+	// once gets only the summary.
+	p := &syncProgress{w: w, last: time.Now()}
 	if f, ok := w.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
 		p.bar = progressbar.NewOptions(-1, progressbar.OptionSetWriter(w), progressbar.OptionSetDescription("sending"),
 			progressbar.OptionShowCount(), progressbar.OptionSetItsString("events"), progressbar.OptionShowIts(), progressbar.OptionClearOnFinish())
@@ -298,7 +303,9 @@ func (p *syncProgress) update(sent, remaining int) {
 		p.bar.Set(sent)
 		return
 	}
-	if time.Since(p.last) >= time.Second || remaining == 0 {
+	// The last line is done's summary; a "0 remaining" line before it
+	// would say the same thing twice.
+	if remaining > 0 && time.Since(p.last) >= time.Second {
 		p.last = time.Now()
 		fmt.Fprintf(p.w, "sent %d, %d remaining\n", sent, remaining)
 	}
@@ -306,7 +313,7 @@ func (p *syncProgress) update(sent, remaining int) {
 
 func (p *syncProgress) done(sent int) {
 	p.finish()
-	fmt.Fprintf(p.w, "queue empty: %d events sent\n", sent)
+	fmt.Fprintf(p.w, "queue empty: %s sent\n", plural(sent, "event"))
 }
 
 func (p *syncProgress) finish() {
@@ -314,4 +321,12 @@ func (p *syncProgress) finish() {
 		p.bar.Finish()
 		p.bar = nil
 	}
+}
+
+// plural writes "1 event", "2 events".
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }

@@ -120,10 +120,13 @@ type State struct {
 	LastSuccess time.Time     `json:"last_success,omitzero"`
 	LastError   string        `json:"last_error,omitempty"`
 	LastErrorAt time.Time     `json:"last_error_at,omitzero"`
-	DeadLetters int           `json:"dead_letters"`
-	Sent        uint64        `json:"sent"`
-	LastSeq     uint64        `json:"last_seq"`
-	NextRetry   time.Time     `json:"next_retry,omitzero"`
+	// SignatureRejected: the cloud answers but refuses this store's
+	// signature, so "offline" would send the technician the wrong way.
+	SignatureRejected bool      `json:"signature_rejected,omitempty"`
+	DeadLetters       int       `json:"dead_letters"`
+	Sent              uint64    `json:"sent"`
+	LastSeq           uint64    `json:"last_seq"`
+	NextRetry         time.Time `json:"next_retry,omitzero"`
 }
 
 // MarshalJSON shows OldestAge as oldest_age_s (seconds, a number).
@@ -274,6 +277,7 @@ func (u *Uploader) noteSuccess(sent int) {
 	u.st.LastSuccess = time.Now()
 	u.st.Online = true
 	u.st.NextRetry = time.Time{}
+	u.clearErrorLocked()
 	u.failures = 0
 	reconnect := !u.connected
 	u.connected = true
@@ -283,11 +287,18 @@ func (u *Uploader) noteSuccess(sent int) {
 	}
 }
 
+// clearErrorLocked forgets the last error once the cloud takes our requests
+// again: a red error beside "online" is a contradiction, not history.
+func (u *Uploader) clearErrorLocked() {
+	u.st.LastError, u.st.LastErrorAt, u.st.SignatureRejected = "", time.Time{}, false
+}
+
 // noteError records err; online says whether the cloud answered (a rejection).
 func (u *Uploader) noteError(err error, online bool) {
 	u.stateMu.Lock()
 	u.st.LastError = err.Error()
 	u.st.LastErrorAt = time.Now()
+	u.st.SignatureRejected = upstream.IsSignatureRejected(err)
 	if !online {
 		u.st.Online = false
 		u.connected = false
@@ -378,6 +389,7 @@ func (u *Uploader) ping(ctx context.Context, p Pinger) {
 	}
 	u.stateMu.Lock()
 	u.st.Online = true
+	u.clearErrorLocked()
 	reconnect := !u.connected
 	u.connected = true
 	u.stateMu.Unlock()

@@ -94,6 +94,16 @@ type RetryableError struct {
 func (e *RetryableError) Error() string {
 	var b strings.Builder
 	b.WriteString(e.Op)
+	if e.SignatureRejected() {
+		// The cloud answered: calling it unreachable sends the technician
+		// to the network when the fix is in the config file.
+		fmt.Fprintf(&b, ": rejected signature (HTTP %d", e.Status)
+		if e.Err != nil && e.Err.Error() != "" {
+			fmt.Fprintf(&b, ": %s", e.Err)
+		}
+		b.WriteString("): check upstream.secret and the clock")
+		return b.String()
+	}
 	b.WriteString(": cloud unreachable")
 	if e.Status != 0 {
 		fmt.Fprintf(&b, ": HTTP %d", e.Status)
@@ -109,6 +119,19 @@ func (e *RetryableError) Error() string {
 }
 
 func (e *RetryableError) Unwrap() []error { return []error{ErrUnreachable, e.Err} }
+
+// SignatureRejected reports a 401 or 403: the cloud is reachable but does not
+// accept this store's signature (a wrong upstream.secret or store_id, or a
+// clock more than five minutes off).
+func (e *RetryableError) SignatureRejected() bool {
+	return e.Status == http.StatusUnauthorized || e.Status == http.StatusForbidden
+}
+
+// IsSignatureRejected reports whether err is a RetryableError for a 401/403.
+func IsSignatureRejected(err error) bool {
+	var r *RetryableError
+	return errors.As(err, &r) && r.SignatureRejected()
+}
 
 // RejectedError is a 4xx other than 401, 402, 403, 408 and 429: the cloud
 // refuses this request and will refuse it again.

@@ -223,7 +223,7 @@
     if (!q.upstream_configured) {
       fact("Cloud", "not configured (events wait in the queue)", "warn");
     } else {
-      fact("Cloud", q.online ? "online" : (q.last_success ? "offline" : "not reached yet"), q.online ? "good" : "bad");
+      fact("Cloud", q.online ? "online" : q.signature_rejected ? "rejected signature: check upstream.secret and the clock" : (q.last_success ? "offline" : "not reached yet"), q.online ? "good" : "bad");
     }
     fact("Queue depth", String(q.depth || 0), (q.depth || 0) > 0 && !q.online ? "warn" : "");
     fact("Oldest unsent", q.depth ? duration(q.oldest_age_s || 0) : "–", "", "oldest-age");

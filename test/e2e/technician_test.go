@@ -1,0 +1,256 @@
+package e2e
+
+// What a technician meets in the first hour with the CLI (issue 16): each
+// test runs the real binary the way the README tells a person to.
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/storebox/storebox/test/harness"
+)
+
+// Issue 16 item 4: an export format nobody knows is an error, from the CLI
+// (daemon running or not) and from the API, never an empty success.
+func TestCatalogExportUnknownFormatFails(t *testing.T) {
+	d := harness.New(t, "")
+	const want = `catalog format "xml": want csv or jsonl`
+	out, err := d.Run("catalog", "export", "--format", "xml")
+	if err == nil || !strings.Contains(out, want) {
+		t.Fatalf("stopped daemon: %v %q", err, out)
+	}
+	d.Start()
+	out, err = d.Run("catalog", "export", "--format", "xml")
+	if err == nil || !strings.Contains(out, want) {
+		t.Fatalf("running daemon: %v %q", err, out)
+	}
+	req, _ := http.NewRequest("GET", "http://"+d.HTTPAddr+"/api/v1/catalog?format=xml", nil)
+	req.Header.Set("Authorization", "Bearer "+d.AdminToken())
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var body struct {
+		Error string `json:"error"`
+	}
+	json.NewDecoder(resp.Body).Decode(&body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusBadRequest || body.Error != want {
+		t.Fatalf("GET ?format=xml: %s %q", resp.Status, body.Error)
+	}
+}
+
+// Issue 16 item 7: approving an id that never connected works (pre-approval)
+// but says so, and the list shows "unknown" and "never", not a zero time.
+func TestApproveNeverSeenDeviceSaysSo(t *testing.T) {
+	d := harness.New(t, "")
+	d.Start()
+	out, err := d.Run("devices", "approve", "NOPE-9")
+	if err != nil || !strings.Contains(out, "NOPE-9: approved") || !strings.Contains(out, `no device "NOPE-9" has connected yet`) {
+		t.Fatalf("approve: %v %s", err, out)
+	}
+	dev, _ := d.Dial("T-1")
+	dev.Login(t, nil)
+	if out, err := d.Run("devices", "approve", "T-1"); err != nil || strings.Contains(out, "connected yet") {
+		t.Fatalf("approve a seen device: %v %s", err, out)
+	}
+	out, err = d.Run("devices")
+	if err != nil {
+		t.Fatalf("devices: %v %s", err, out)
+	}
+	var row string
+	for _, l := range strings.Split(out, "\n") {
+		if strings.HasPrefix(l, "NOPE-9 ") {
+			row = l
+		}
+	}
+	f := strings.Fields(row)
+	if len(f) != 6 || f[1] != "unknown" || f[5] != "never" || strings.Contains(out, "0001-01-01") {
+		t.Fatalf("devices row %q in:\n%s", row, out)
+	}
+}
+
+// Issue 16 item 12: a port that is not there fails at once, with what to
+// check, instead of after the whole --timeout.
+func TestScaleReadMissingPortFailsAtOnce(t *testing.T) {
+	bin := harness.Binary(t)
+	port := filepath.Join(t.TempDir(), "ttyUSB9")
+	out, err := exec.Command(bin, "scale", "read", port, "--protocol", "cas", "--timeout", "1h").CombinedOutput()
+	if err == nil || !strings.Contains(string(out), port+" does not exist") {
+		t.Fatalf("%v %s", err, out)
+	}
+}
+
+// Issue 16 item 12: --watch prints a line when the weight changes, not one
+// per poll.
+func TestScaleReadWatchPrintsChangesOnly(t *testing.T) {
+	bin := harness.Binary(t)
+	link := filepath.Join(t.TempDir(), "scale")
+	sim := exec.Command(bin, "sim", "scale", "--protocol", "toledo", "--link", link, "--weight", "1234")
+	stdin, _ := sim.StdinPipe()
+	stdout, _ := sim.StdoutPipe()
+	if err := sim.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { sim.Process.Kill(); sim.Wait() }()
+	if _, err := bufio.NewReader(stdout).ReadString('\n'); err != nil {
+		t.Fatalf("sim: %v", err)
+	}
+	go io.Copy(io.Discard, stdout)
+
+	watch := exec.Command(bin, "scale", "read", link, "--protocol", "toledo", "--poll-ms", "50", "--watch")
+	wout, _ := watch.StdoutPipe()
+	if err := watch.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { watch.Process.Kill(); watch.Wait() }()
+	lines := make(chan string, 1000)
+	go func() {
+		sc := bufio.NewScanner(wout)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+		close(lines)
+	}()
+	next := func() string {
+		t.Helper()
+		select {
+		case l := <-lines:
+			return l
+		case <-time.After(20 * time.Second):
+			t.Fatal("no line from scale read --watch")
+		}
+		return ""
+	}
+	if l := next(); !strings.Contains(l, "1234 g stable") {
+		t.Fatalf("first line %q", l)
+	}
+	// Twenty polls or more of the same weight, then a change.
+	time.Sleep(time.Second)
+	fmt.Fprintln(stdin, "1500")
+	if l := next(); !strings.Contains(l, "1500 g stable") {
+		t.Fatalf("a repeated weight was printed again: %q", l)
+	}
+}
+
+// Issue 16 item 12: `sync now` prints its summary once, in good English.
+func TestSyncNowSummaryOnce(t *testing.T) {
+	cloud := harness.StartCloud(t, "--secret", "s3")
+	d := harness.New(t, fmt.Sprintf("[upstream]\nurl = %q\nsecret = \"s3\"\n", cloud.URL))
+	// With the daemon stopped, the approval is queued in the data dir and
+	// `sync now` sends exactly that one event.
+	if out, err := d.Run("devices", "approve", "T-1"); err != nil {
+		t.Fatalf("%v %s", err, out)
+	}
+	out, err := d.Run("sync", "now")
+	if err != nil || strings.TrimSpace(out) != "queue empty: 1 event sent" {
+		t.Fatalf("sync now: %v %q", err, out)
+	}
+	out, err = d.Run("sync", "status")
+	if err != nil || !strings.Contains(out, "queue:         0 events") {
+		t.Fatalf("sync status: %v %s", err, out)
+	}
+}
+
+// Issue 16 item 12: table headers are words, the same way everywhere.
+func TestStatusTableHeaders(t *testing.T) {
+	d := harness.New(t, "[[doors]]\nid = \"front\"\nsecret = \"s\"\npolicy = \"entry\"\n")
+	d.Start()
+	out, err := d.Run("status")
+	if err != nil || !strings.Contains(out, "LAST SEEN") || strings.Contains(out, "LASTSEEN") || strings.Contains(out, "STATEAT") {
+		t.Fatalf("status: %v\n%s", err, out)
+	}
+}
+
+// syncState reads GET /api/v1/sync.
+func syncState(t *testing.T, d *harness.Daemon) map[string]any {
+	t.Helper()
+	req, _ := http.NewRequest("GET", "http://"+d.HTTPAddr+"/api/v1/sync", nil)
+	req.Header.Set("Authorization", "Bearer "+d.AdminToken())
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var m map[string]any
+	if err := json.NewDecoder(resp.Body).Decode(&m); err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	for !cond() {
+		select {
+		case <-ctx.Done():
+			t.Fatalf("timed out waiting for %s", what)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// Issue 16 item 6: a wrong secret is named as what it is, in `sync status`,
+// `status` and the API the page reads, not as "offline"/"unreachable".
+func TestWrongSecretNamedAsRejectedSignature(t *testing.T) {
+	cloud := harness.StartCloud(t, "--secret", "right")
+	d := harness.New(t, fmt.Sprintf("[upstream]\nurl = %q\nsecret = \"wrong\"\ntimeout = \"2s\"\n", cloud.URL))
+	d.Start()
+	if out, err := d.Run("devices", "approve", "T-1"); err != nil {
+		t.Fatalf("%v %s", err, out)
+	}
+	waitFor(t, "the upload to fail", func() bool { return syncState(t, d)["last_error"] != nil })
+	out, _ := d.Run("sync", "status")
+	if !strings.Contains(out, "rejected the signature; check upstream.secret and the clock") || strings.Contains(out, "OFFLINE") || strings.Contains(out, "unreachable") {
+		t.Fatalf("sync status:\n%s", out)
+	}
+	out, _ = d.Run("status")
+	if !strings.Contains(out, "rejected the signature") || strings.Contains(out, "unreachable") {
+		t.Fatalf("status:\n%s", out)
+	}
+	out, err := d.Run("sync", "now")
+	if err == nil || !strings.Contains(out, "rejected signature (HTTP 401") {
+		t.Fatalf("sync now: %v %s", err, out)
+	}
+}
+
+// Issue 16 item 6: once the cloud takes the events, the error from the
+// outage is gone rather than shown in red beside "online".
+func TestStaleSyncErrorClearedOnSuccess(t *testing.T) {
+	cloud := harness.StartCloud(t, "--secret", "s3", "--down-for", "2s")
+	d := harness.New(t, fmt.Sprintf("[upstream]\nurl = %q\nsecret = \"s3\"\ntimeout = \"1s\"\n", cloud.URL))
+	d.Start()
+	if out, err := d.Run("devices", "approve", "T-1"); err != nil {
+		t.Fatalf("%v %s", err, out)
+	}
+	waitFor(t, "an error during the outage", func() bool { return syncState(t, d)["last_error"] != nil })
+	waitFor(t, "the queue to drain", func() bool { s := syncState(t, d); return s["online"] == true && s["depth"] == 0.0 })
+	if s := syncState(t, d); s["last_error"] != nil {
+		t.Fatalf("stale error after success: %v", s)
+	}
+	if out, _ := d.Run("sync", "status"); strings.Contains(out, "last error") {
+		t.Fatalf("sync status:\n%s", out)
+	}
+}
+
+// Issue 16 item 12: the reference cloud's --help says how to point a daemon
+// at it, not only its flags.
+func TestCloudHelpSaysHowToPointADaemonAtIt(t *testing.T) {
+	out, err := exec.Command(harness.CloudBinary(t), "--help").CombinedOutput()
+	for _, want := range []string{"[upstream]", "url = \"http://", "secret = \"s3cret\"", "-fail-rate"} {
+		if err != nil || !strings.Contains(string(out), want) {
+			t.Fatalf("want %q: %v\n%s", want, err, out)
+		}
+	}
+}
