@@ -5,6 +5,7 @@ import (
 
 	"github.com/storebox/storebox/daemon/devices"
 	"github.com/storebox/storebox/protocol/devmsg"
+	"github.com/storebox/storebox/protocol/ordermsg"
 )
 
 // Register adds getPayInfo, makePayment, getOrder and cancelOrder to the
@@ -17,7 +18,7 @@ func (s *Service) Register(h interface{ Handle(string, devices.Handler) }) {
 }
 
 func (s *Service) actGetPayInfo(ctx context.Context, sess *devices.Session, req *devmsg.Request) (any, error) {
-	var body PayRequest
+	var body ordermsg.PayRequest
 	if e := req.DecodeBody(&body); e != nil {
 		return nil, e
 	}
@@ -31,37 +32,23 @@ func (s *Service) actGetPayInfo(ctx context.Context, sess *devices.Session, req 
 	return info, nil
 }
 
-type oidBody struct {
-	OID string `json:"oid"`
-}
-
-type makePaymentBody struct {
-	OID    string   `json:"oid"`
-	Method string   `json:"method"`
-	Amount *float64 `json:"amount"`
-}
-
 func (s *Service) actMakePayment(_ context.Context, sess *devices.Session, req *devmsg.Request) (any, error) {
-	var body makePaymentBody
+	var body ordermsg.MakePaymentBody
 	if e := req.DecodeBody(&body); e != nil {
 		return nil, e
 	}
 	if body.Amount == nil {
-		return nil, badRequest("amount is required (minor units, equal to amount_total)")
+		return nil, ordermsg.BadRequest("amount is required (minor units, equal to amount_total)")
 	}
 	amt := *body.Amount
 	if amt != float64(int64(amt)) || amt < 0 {
-		return nil, badRequest("amount must be a whole, non-negative number of minor units")
+		return nil, ordermsg.BadRequest("amount must be a whole, non-negative number of minor units")
 	}
 	return nil, s.MakePayment(sess.EquipID(), body.OID, body.Method, int64(amt))
 }
 
-type orderReply struct {
-	Order View `json:"order"`
-}
-
 func (s *Service) actGetOrder(_ context.Context, _ *devices.Session, req *devmsg.Request) (any, error) {
-	var body oidBody
+	var body ordermsg.OIDBody
 	if e := req.DecodeBody(&body); e != nil {
 		return nil, e
 	}
@@ -69,11 +56,11 @@ func (s *Service) actGetOrder(_ context.Context, _ *devices.Session, req *devmsg
 	if err != nil {
 		return nil, err
 	}
-	return orderReply{Order: v}, nil
+	return ordermsg.OrderReply{Order: v}, nil
 }
 
 func (s *Service) actCancelOrder(_ context.Context, sess *devices.Session, req *devmsg.Request) (any, error) {
-	var body oidBody
+	var body ordermsg.OIDBody
 	if e := req.DecodeBody(&body); e != nil {
 		return nil, e
 	}

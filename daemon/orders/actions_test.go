@@ -8,6 +8,7 @@ import (
 
 	"github.com/storebox/storebox/daemon/payments"
 	"github.com/storebox/storebox/protocol/ledger"
+	"github.com/storebox/storebox/protocol/ordermsg"
 )
 
 func TestGetPayInfoValidationOverSocket(t *testing.T) {
@@ -127,7 +128,7 @@ func TestCashOrderOverSocket(t *testing.T) {
 
 	g := tm.call("getOrder", map[string]any{"oid": oid})
 	var got struct {
-		Order View `json:"order"`
+		Order ordermsg.View `json:"order"`
 	}
 	b, _ := json.Marshal(g.Body)
 	json.Unmarshal(b, &got)
@@ -232,7 +233,7 @@ func TestCancelOrderOverSocket(t *testing.T) {
 	if r := tm.call("cancelOrder", map[string]any{"oid": oid}); r.exc() != "" {
 		t.Fatalf("cancel twice: %s", r.Raw)
 	}
-	if e.order(oid).Status != StatusCancelled || len(e.events(ledger.OrderCancelled)) != 1 {
+	if e.order(oid).Status != ordermsg.StatusCancelled || len(e.events(ledger.OrderCancelled)) != 1 {
 		t.Fatalf("order %+v", e.order(oid))
 	}
 	// Released stock sells again.

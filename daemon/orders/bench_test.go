@@ -10,6 +10,7 @@ import (
 	"github.com/storebox/storebox/daemon/payments"
 	"github.com/storebox/storebox/daemon/store"
 	"github.com/storebox/storebox/protocol/goods"
+	"github.com/storebox/storebox/protocol/ordermsg"
 )
 
 // BenchmarkDurableOrders measures getPayInfo answered after the order is on
@@ -103,8 +104,8 @@ func durableRate(b *testing.B, terminals, orders int, perOrderFsync bool) float6
 			defer wg.Done()
 			equip := fmt.Sprintf("T-%03d", i)
 			for j := range per {
-				_, err := svc.GetPayInfo(context.Background(), equip, PayRequest{OrderID: fmt.Sprintf("o-%d", j), PayMethod: MethodCash,
-					Lines: []LineRequest{pcs("B1", 2), grams("B2", 350)}})
+				_, err := svc.GetPayInfo(context.Background(), equip, ordermsg.PayRequest{OrderID: fmt.Sprintf("o-%d", j), PayMethod: ordermsg.MethodCash,
+					Lines: []ordermsg.LineRequest{pcs("B1", 2), grams("B2", 350)}})
 				if err != nil {
 					errs <- err
 					return
@@ -118,8 +119,8 @@ func durableRate(b *testing.B, terminals, orders int, perOrderFsync bool) float6
 	for err := range errs {
 		b.Fatal(err)
 	}
-	if c := svc.Counts(); c[StatusPending] != per*terminals {
-		b.Fatalf("%d orders on disk, want %d", c[StatusPending], per*terminals)
+	if c := svc.Counts(); c[ordermsg.StatusPending] != per*terminals {
+		b.Fatalf("%d orders on disk, want %d", c[ordermsg.StatusPending], per*terminals)
 	}
 	if !perOrderFsync {
 		b.Logf("%d orders in %d commits", svc.group.calls.Load(), svc.group.batches.Load())

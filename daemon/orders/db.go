@@ -11,12 +11,13 @@ import (
 	"go.etcd.io/bbolt"
 
 	"github.com/storebox/storebox/daemon/store"
+	"github.com/storebox/storebox/protocol/ordermsg"
 )
 
 // Buckets, all in the store's file so an order, its stock and its ledger
 // events commit together.
 var (
-	bktOrders = []byte("ord_orders") // oid → Order JSON
+	bktOrders = []byte("ord_orders") // oid → ordermsg.Order JSON
 	bktKeys   = []byte("ord_keys")   // equipId \0 order_id → oid, compacted from the log
 	bktKeyLog = []byte("ord_keylog") // sequence → len16 key, oid: keys not yet in bktKeys
 	bktExpiry = []byte("ord_expiry") // be64(expires unix ns) oid → nil, pending orders only
@@ -33,7 +34,7 @@ var (
 	keySeq      = []byte("seq")
 )
 
-var allStatuses = []string{StatusPending, StatusPaid, StatusCancelled, StatusExpired, StatusNeedsReview}
+var allStatuses = []string{ordermsg.StatusPending, ordermsg.StatusPaid, ordermsg.StatusCancelled, ordermsg.StatusExpired, ordermsg.StatusNeedsReview}
 
 func join(a, b string) []byte {
 	k := make([]byte, 0, len(a)+1+len(b))
@@ -99,7 +100,7 @@ func newInstance() string {
 	return string(out)
 }
 
-func loadOrder(tx *bbolt.Tx, oid string) (*Order, error) {
+func loadOrder(tx *bbolt.Tx, oid string) (*ordermsg.Order, error) {
 	v := tx.Bucket(bktOrders).Get([]byte(oid))
 	if v == nil {
 		return nil, nil
@@ -111,8 +112,8 @@ func loadOrder(tx *bbolt.Tx, oid string) (*Order, error) {
 	return o, nil
 }
 
-func decode(v []byte) (*Order, error) {
-	o := new(Order)
+func decode(v []byte) (*ordermsg.Order, error) {
+	o := new(ordermsg.Order)
 	if err := json.Unmarshal(v, o); err != nil {
 		return nil, err
 	}
@@ -121,7 +122,7 @@ func decode(v []byte) (*Order, error) {
 
 // saveOrder writes o and moves every index from what old said to what o
 // says (old is nil for a new order). It is the only writer of orders.
-func saveOrder(t *store.Tx, old, o *Order, s *Service) error {
+func saveOrder(t *store.Tx, old, o *ordermsg.Order, s *Service) error {
 	v, err := json.Marshal(o)
 	if err != nil {
 		return fmt.Errorf("encode order %s: %w", o.OID, err)
@@ -134,7 +135,7 @@ func saveOrder(t *store.Tx, old, o *Order, s *Service) error {
 const appendOnly = 0.9
 
 // saveOrderJSON is saveOrder with o already encoded as v.
-func saveOrderJSON(t *store.Tx, old, o *Order, v []byte, s *Service) error {
+func saveOrderJSON(t *store.Tx, old, o *ordermsg.Order, v []byte, s *Service) error {
 	oid := []byte(o.OID)
 	ob := t.Bucket(bktOrders)
 	ob.FillPercent = appendOnly
@@ -165,10 +166,10 @@ func saveOrderJSON(t *store.Tx, old, o *Order, v []byte, s *Service) error {
 	}
 	ex := t.Bucket(bktExpiry)
 	ex.FillPercent = appendOnly
-	if old != nil && old.Status == StatusPending && (o.Status != StatusPending || !old.ExpiresAt.Equal(o.ExpiresAt)) {
+	if old != nil && old.Status == ordermsg.StatusPending && (o.Status != ordermsg.StatusPending || !old.ExpiresAt.Equal(o.ExpiresAt)) {
 		_ = ex.Delete(expiryKey(old.ExpiresAt, o.OID))
 	}
-	if o.Status == StatusPending && (old == nil || old.Status != StatusPending || !old.ExpiresAt.Equal(o.ExpiresAt)) {
+	if o.Status == ordermsg.StatusPending && (old == nil || old.Status != ordermsg.StatusPending || !old.ExpiresAt.Equal(o.ExpiresAt)) {
 		if err := ex.Put(expiryKey(o.ExpiresAt, o.OID), nil); err != nil {
 			return err
 		}
@@ -188,7 +189,7 @@ func saveOrderJSON(t *store.Tx, old, o *Order, v []byte, s *Service) error {
 		if a.Ref == "" || a.Provider == providerCredit || a.Provider == providerLocal {
 			continue
 		}
-		if old == nil || old.attempt(a.N) == nil {
+		if old == nil || old.Attempt(a.N) == nil {
 			if err := refs.Put([]byte(a.Ref), oid); err != nil {
 				return err
 			}

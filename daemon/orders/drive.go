@@ -11,12 +11,13 @@ import (
 	"github.com/storebox/storebox/daemon/store"
 	"github.com/storebox/storebox/protocol/devmsg"
 	"github.com/storebox/storebox/protocol/ledger"
+	"github.com/storebox/storebox/protocol/ordermsg"
 	"github.com/storebox/storebox/sync/upstream"
 )
 
 // update re-reads an order inside a write transaction and lets fn change it.
-func (s *Service) update(oid string, fn func(t *store.Tx, old *Order) (*Order, error)) (*Order, error) {
-	var out *Order
+func (s *Service) update(oid string, fn func(t *store.Tx, old *ordermsg.Order) (*ordermsg.Order, error)) (*ordermsg.Order, error) {
+	var out *ordermsg.Order
 	err := s.commit(func(t *store.Tx) error {
 		out = nil
 		old, err := loadOrder(t.Tx, oid)
@@ -32,7 +33,7 @@ func (s *Service) update(oid string, fn func(t *store.Tx, old *Order) (*Order, e
 	return out, err
 }
 
-func (s *Service) load(oid string) (*Order, error) {
+func (s *Service) load(oid string) (*ordermsg.Order, error) {
 	o, ok, err := s.get(oid)
 	if err != nil {
 		return nil, err
@@ -46,15 +47,15 @@ func (s *Service) load(oid string) (*Order, error) {
 // drive makes the network call the order's newest attempt is waiting for:
 // a credit authorization or a provider payment. fresh says the attempt was
 // written by this very request, so the provider cannot know it yet.
-func (s *Service) drive(ctx context.Context, oid string, fresh bool) (*Order, error) {
+func (s *Service) drive(ctx context.Context, oid string, fresh bool) (*ordermsg.Order, error) {
 	unlock := s.lock(oid)
 	defer unlock()
 	o, err := s.load(oid)
 	if err != nil {
 		return nil, internal("getPayInfo", err)
 	}
-	a := o.lastAttempt()
-	if o.Status != StatusPending || a == nil || a.State != AttemptSending {
+	a := o.LastAttempt()
+	if o.Status != ordermsg.StatusPending || a == nil || a.State != ordermsg.AttemptSending {
 		return o, nil
 	}
 	if a.Provider == providerCredit {
@@ -63,7 +64,7 @@ func (s *Service) drive(ctx context.Context, oid string, fresh bool) (*Order, er
 	return s.create(ctx, o, a.N, fresh)
 }
 
-func productName(o *Order) string {
+func productName(o *ordermsg.Order) string {
 	name := o.Lines[0].Name
 	if name == "" {
 		name = o.Lines[0].GID
@@ -84,8 +85,8 @@ func providerDown(err error) *devmsg.Error {
 
 // create sends attempt n to the provider. A retry (not fresh) asks the
 // provider first: a payment it already has is never created twice.
-func (s *Service) create(ctx context.Context, o *Order, n int, fresh bool) (*Order, error) {
-	a := o.attempt(n)
+func (s *Service) create(ctx context.Context, o *ordermsg.Order, n int, fresh bool) (*ordermsg.Order, error) {
+	a := o.Attempt(n)
 	if !fresh {
 		r, err := s.pay.Query(ctx, a.Ref)
 		if err != nil {
@@ -95,16 +96,16 @@ func (s *Service) create(ctx context.Context, o *Order, n int, fresh bool) (*Ord
 			// An earlier send reached the provider but its reply (and the
 			// pay link) was lost. If it is not paid, start a new attempt
 			// with a new number; the old one is still watched.
-			o2, err := s.update(o.OID, func(t *store.Tx, old *Order) (*Order, error) {
+			o2, err := s.update(o.OID, func(t *store.Tx, old *ordermsg.Order) (*ordermsg.Order, error) {
 				cur, err := s.applyReport(t, old, n, r, s.now())
-				if err != nil || cur.Status != StatusPending || cur.lastAttempt().N != n {
+				if err != nil || cur.Status != ordermsg.StatusPending || cur.LastAttempt().N != n {
 					return cur, err
 				}
-				next := cur.clone()
-				if at := next.attempt(n); at.State == AttemptSending || at.State == AttemptOpen {
-					at.State = AttemptSuperseded
+				next := cur.Clone()
+				if at := next.Attempt(n); at.State == ordermsg.AttemptSending || at.State == ordermsg.AttemptOpen {
+					at.State = ordermsg.AttemptSuperseded
 				}
-				na := s.newAttempt(next, PayRequest{PayMethod: a.Method}, s.now())
+				na := s.newAttempt(next, ordermsg.PayRequest{PayMethod: a.Method}, s.now())
 				if err := event(t, ledger.PaymentCreated, next, na, "re-issued: the earlier pay link was lost"); err != nil {
 					return nil, err
 				}
@@ -113,7 +114,7 @@ func (s *Service) create(ctx context.Context, o *Order, n int, fresh bool) (*Ord
 			if err != nil {
 				return o, internal("getPayInfo", err)
 			}
-			if la := o2.lastAttempt(); o2.Status == StatusPending && la.N != n && la.State == AttemptSending {
+			if la := o2.LastAttempt(); o2.Status == ordermsg.StatusPending && la.N != n && la.State == ordermsg.AttemptSending {
 				return s.create(ctx, o2, la.N, true)
 			}
 			return o2, nil
@@ -127,7 +128,7 @@ func (s *Service) create(ctx context.Context, o *Order, n int, fresh bool) (*Ord
 			s.sched.kick(o.OID, 0)
 			return o, providerDown(err)
 		}
-		o2, uerr := s.update(o.OID, func(t *store.Tx, old *Order) (*Order, error) {
+		o2, uerr := s.update(o.OID, func(t *store.Tx, old *ordermsg.Order) (*ordermsg.Order, error) {
 			return s.markFailed(t, old, n, "provider refused: "+err.Error(), s.now())
 		})
 		if uerr != nil {
@@ -135,16 +136,16 @@ func (s *Service) create(ctx context.Context, o *Order, n int, fresh bool) (*Ord
 		}
 		return o2, devmsg.Errorf(devmsg.CodeInternal, "the payment provider refused the payment (%v); pay another way", err)
 	}
-	o2, err := s.update(o.OID, func(t *store.Tx, old *Order) (*Order, error) {
-		at := old.attempt(n)
-		if at.URL == res.URL && at.AtmPayNo == res.AtmPayNo && at.State != AttemptSending {
+	o2, err := s.update(o.OID, func(t *store.Tx, old *ordermsg.Order) (*ordermsg.Order, error) {
+		at := old.Attempt(n)
+		if at.URL == res.URL && at.AtmPayNo == res.AtmPayNo && at.State != ordermsg.AttemptSending {
 			return old, nil
 		}
-		next := old.clone()
-		at = next.attempt(n)
+		next := old.Clone()
+		at = next.Attempt(n)
 		at.URL, at.AtmPayNo = res.URL, res.AtmPayNo
-		if at.State == AttemptSending {
-			at.State = AttemptOpen
+		if at.State == ordermsg.AttemptSending {
+			at.State = ordermsg.AttemptOpen
 		}
 		return next, saveOrder(t, old, next, s)
 	})
@@ -157,21 +158,21 @@ func (s *Service) create(ctx context.Context, o *Order, n int, fresh bool) (*Ord
 
 // authorize asks the cloud for a credit hold. A granted hold pays the order;
 // the capture follows in the background.
-func (s *Service) authorize(ctx context.Context, o *Order, n int) (*Order, error) {
-	a := o.attempt(n)
+func (s *Service) authorize(ctx context.Context, o *ordermsg.Order, n int) (*ordermsg.Order, error) {
+	a := o.Attempt(n)
 	tok, err := s.credit.Authorize(ctx, a.Account, o.AmountTotal, o.OID, s.cfg.CreditHoldTTL)
 	now := s.now()
 	if err == nil {
-		o2, uerr := s.update(o.OID, func(t *store.Tx, old *Order) (*Order, error) {
-			at := old.attempt(n)
-			if at.State != AttemptSending {
+		o2, uerr := s.update(o.OID, func(t *store.Tx, old *ordermsg.Order) (*ordermsg.Order, error) {
+			at := old.Attempt(n)
+			if at.State != ordermsg.AttemptSending {
 				return old, nil
 			}
-			next := old.clone()
-			at = next.attempt(n)
+			next := old.Clone()
+			at = next.Attempt(n)
 			at.Token = tok
-			if old.Status != StatusPending {
-				at.State, at.Error = AttemptFailed, "the order closed before the hold was granted"
+			if old.Status != ordermsg.StatusPending {
+				at.State, at.Error = ordermsg.AttemptFailed, "the order closed before the hold was granted"
 				return next, saveOrder(t, old, next, s)
 			}
 			if err := saveOrder(t, old, next, s); err != nil {
@@ -194,15 +195,15 @@ func (s *Service) authorize(ctx context.Context, o *Order, n int) (*Order, error
 		release = false
 		reply = devmsg.Errorf(devmsg.CodeOffline, "store credit needs the cloud, which cannot be reached (%v); pay another way", err)
 	default:
-		reply = badRequest("store credit refused: %v", err)
+		reply = ordermsg.BadRequest("store credit refused: %v", err)
 	}
-	o2, uerr := s.update(o.OID, func(t *store.Tx, old *Order) (*Order, error) {
+	o2, uerr := s.update(o.OID, func(t *store.Tx, old *ordermsg.Order) (*ordermsg.Order, error) {
 		cur, err := s.markFailed(t, old, n, reply.Msg, now)
 		if err != nil || !release {
 			return cur, err
 		}
-		next := cur.clone()
-		next.attempt(n).Released = true
+		next := cur.Clone()
+		next.Attempt(n).Released = true
 		return next, saveOrder(t, cur, next, s)
 	})
 	if uerr != nil {
@@ -214,8 +215,8 @@ func (s *Service) authorize(ctx context.Context, o *Order, n int) (*Order, error
 // applyReport records what a provider said about attempt n. Only a report
 // that proves the payment (status S, same order number, same amount) pays;
 // a success for another amount is flagged, never booked.
-func (s *Service) applyReport(t *store.Tx, old *Order, n int, r payments.Report, now time.Time) (*Order, error) {
-	a := old.attempt(n)
+func (s *Service) applyReport(t *store.Tx, old *ordermsg.Order, n int, r payments.Report, now time.Time) (*ordermsg.Order, error) {
+	a := old.Attempt(n)
 	if a == nil {
 		return old, nil
 	}
@@ -228,17 +229,17 @@ func (s *Service) applyReport(t *store.Tx, old *Order, n int, r payments.Report,
 		if a.Flagged {
 			return old, nil
 		}
-		o := old.clone()
-		o.attempt(n).Flagged = true
+		o := old.Clone()
+		o.Attempt(n).Flagged = true
 		reason := fmt.Sprintf("provider reports attempt %d (%s) paid with amount %d, but the order's total is %d; not booked", n, a.Ref, r.Amount, old.AmountTotal)
-		o.flag(reason, now)
-		if err := event(t, ledger.OrderReview, o, o.attempt(n), reason); err != nil {
+		o.Flag(reason, now)
+		if err := event(t, ledger.OrderReview, o, o.Attempt(n), reason); err != nil {
 			return nil, err
 		}
 		return o, saveOrder(t, old, o, s)
-	case r.Found && r.Ref == a.Ref && a.State == AttemptSending:
-		o := old.clone()
-		o.attempt(n).State = AttemptOpen
+	case r.Found && r.Ref == a.Ref && a.State == ordermsg.AttemptSending:
+		o := old.Clone()
+		o.Attempt(n).State = ordermsg.AttemptOpen
 		return o, saveOrder(t, old, o, s)
 	}
 	return old, nil

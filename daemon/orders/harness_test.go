@@ -19,6 +19,7 @@ import (
 	"github.com/storebox/storebox/daemon/store"
 	"github.com/storebox/storebox/protocol/goods"
 	"github.com/storebox/storebox/protocol/ledger"
+	"github.com/storebox/storebox/protocol/ordermsg"
 )
 
 // env is a store with a small catalog, the order service and (optionally)
@@ -143,7 +144,7 @@ func (e *env) stock(gid string) store.StockLevel {
 	return l
 }
 
-func (e *env) order(oid string) Order {
+func (e *env) order(oid string) ordermsg.Order {
 	e.t.Helper()
 	o, ok, err := e.svc.Get(oid)
 	if err != nil || !ok {
@@ -178,9 +179,9 @@ func (e *env) checkInvariants() {
 			if err != nil {
 				return err
 			}
-			if o.Status == StatusPending {
+			if o.Status == ordermsg.StatusPending {
 				for _, l := range o.Lines {
-					want[l.GID] += l.stockQty()
+					want[l.GID] += l.StockQty()
 				}
 			}
 			return nil
@@ -202,10 +203,14 @@ func (e *env) checkInvariants() {
 
 func f(v float64) *float64 { return &v }
 
-func pcs(gid string, q float64) LineRequest   { return LineRequest{GID: gid, Qty: f(q)} }
-func grams(gid string, w float64) LineRequest { return LineRequest{GID: gid, WeightG: f(w)} }
-func cashReq(id string, l ...LineRequest) PayRequest {
-	return PayRequest{OrderID: id, Lines: l, PayMethod: MethodCash}
+func pcs(gid string, q float64) ordermsg.LineRequest {
+	return ordermsg.LineRequest{GID: gid, Qty: f(q)}
+}
+func grams(gid string, w float64) ordermsg.LineRequest {
+	return ordermsg.LineRequest{GID: gid, WeightG: f(w)}
+}
+func cashReq(id string, l ...ordermsg.LineRequest) ordermsg.PayRequest {
+	return ordermsg.PayRequest{OrderID: id, Lines: l, PayMethod: ordermsg.MethodCash}
 }
 
 // term is a terminal on a real socket (line mode).

@@ -13,6 +13,7 @@ import (
 	"github.com/storebox/storebox/daemon/payments"
 	"github.com/storebox/storebox/daemon/store"
 	"github.com/storebox/storebox/protocol/devmsg"
+	"github.com/storebox/storebox/protocol/ordermsg"
 )
 
 // Idempotency keys resolve to the same order whether they are still in the
@@ -78,8 +79,8 @@ func TestOrderKeysAcrossCompactionAndRestart(t *testing.T) {
 	e.close()
 	e.open()
 	check("after restart")
-	if c := e.svc.Counts(); c[StatusPending] != len(oids) {
-		t.Fatalf("%d pending orders, want %d", c[StatusPending], len(oids))
+	if c := e.svc.Counts(); c[ordermsg.StatusPending] != len(oids) {
+		t.Fatalf("%d pending orders, want %d", c[ordermsg.StatusPending], len(oids))
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 
 	"github.com/storebox/storebox/daemon/payments"
 	"github.com/storebox/storebox/daemon/store"
+	"github.com/storebox/storebox/protocol/ordermsg"
 )
 
 // NotifyHandler serves POST /api/v1/payments/notify for these orders
@@ -52,7 +53,7 @@ func (s *Service) RecordNotify(token string, rep payments.Report) (payments.Noti
 	}
 	unlock := s.lock(oid)
 	defer unlock()
-	_, err := s.update(oid, func(t *store.Tx, old *Order) (*Order, error) {
+	_, err := s.update(oid, func(t *store.Tx, old *ordermsg.Order) (*ordermsg.Order, error) {
 		tb := t.Bucket(bktTokens)
 		if tb.Get([]byte(token)) != nil {
 			return old, nil
@@ -93,7 +94,7 @@ func (s *Service) PayPageOrder(oid, provider string) (payments.PageOrder, bool, 
 			p.Refs = append(p.Refs, a.Ref)
 		}
 	}
-	if a := o.lastAttempt(); o.Status == StatusPending && a != nil && a.Provider == provider && a.State == AttemptOpen {
+	if a := o.LastAttempt(); o.Status == ordermsg.StatusPending && a != nil && a.Provider == provider && a.State == ordermsg.AttemptOpen {
 		p.OpenRef = a.Ref
 	}
 	return p, true, nil

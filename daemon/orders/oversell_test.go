@@ -9,6 +9,7 @@ import (
 	"github.com/storebox/storebox/daemon/payments"
 	"github.com/storebox/storebox/daemon/store"
 	"github.com/storebox/storebox/protocol/goods"
+	"github.com/storebox/storebox/protocol/ordermsg"
 )
 
 // 200 terminals race over TCP for the last 10 units: exactly 10 are sold.
@@ -65,7 +66,7 @@ func TestOversell200TerminalsLast10(t *testing.T) {
 	if l := e.stock("LAST"); l.OnHand != 0 || l.Reserved != 0 {
 		t.Fatalf("stock %+v", l)
 	}
-	if c := e.svc.Counts(); c[StatusPaid] != 10 || c[StatusPending] != 0 {
+	if c := e.svc.Counts(); c[ordermsg.StatusPaid] != 10 || c[ordermsg.StatusPending] != 0 {
 		t.Fatalf("counts %v", c)
 	}
 	e.checkInvariants()

@@ -16,6 +16,7 @@ import (
 	"github.com/storebox/storebox/daemon/payments"
 	"github.com/storebox/storebox/protocol/devmsg"
 	"github.com/storebox/storebox/protocol/ledger"
+	"github.com/storebox/storebox/protocol/ordermsg"
 	"github.com/storebox/storebox/sync/cloudref"
 	"github.com/storebox/storebox/sync/qpay"
 	"github.com/storebox/storebox/sync/qpay/fakebank"
@@ -46,8 +47,8 @@ func newBank(t *testing.T) (*fakebank.Bank, *payments.QPay) {
 	return bank, payments.NewQPay(c)
 }
 
-func qrReq(id string, l ...LineRequest) PayRequest {
-	return PayRequest{OrderID: id, PayMethod: MethodQR, Lines: l}
+func qrReq(id string, l ...ordermsg.LineRequest) ordermsg.PayRequest {
+	return ordermsg.PayRequest{OrderID: id, PayMethod: ordermsg.MethodQR, Lines: l}
 }
 
 func TestQPayAgainstFakeBank(t *testing.T) {
@@ -64,7 +65,7 @@ func TestQPayAgainstFakeBank(t *testing.T) {
 	if !ok || bo.Amount != 400 || bo.PayType != "C" || p.URL == "" || p.URL != bo.PayURL || p.TestMode {
 		t.Fatalf("bank order %+v pay info %+v", bo, p)
 	}
-	atm, err := e.svc.GetPayInfo(ctx, "T-01", PayRequest{OrderID: "B-2", PayMethod: MethodATM, Lines: []LineRequest{pcs("G2", 1)}})
+	atm, err := e.svc.GetPayInfo(ctx, "T-01", ordermsg.PayRequest{OrderID: "B-2", PayMethod: ordermsg.MethodATM, Lines: []ordermsg.LineRequest{pcs("G2", 1)}})
 	if err != nil || atm.AtmPayNo == "" {
 		t.Fatalf("atm %+v %v", atm, err)
 	}
@@ -75,7 +76,7 @@ func TestQPayAgainstFakeBank(t *testing.T) {
 	if err := e.svc.pollNow(ctx, p.OID, 1); err != nil {
 		t.Fatal(err)
 	}
-	if e.order(p.OID).Status != StatusPending {
+	if e.order(p.OID).Status != ordermsg.StatusPending {
 		t.Fatal("unpaid order changed")
 	}
 	if _, err := bank.MarkPaid(ref); err != nil {
@@ -85,7 +86,7 @@ func TestQPayAgainstFakeBank(t *testing.T) {
 	for _, fault := range []fakebank.Fault{fakebank.FaultBadSign, fakebank.FaultAmount, fakebank.FaultOrderMismatch, fakebank.FaultServerError} {
 		bank.SetFault(fault)
 		_ = e.svc.pollNow(ctx, p.OID, 1)
-		if o := e.order(p.OID); o.Status != StatusPending {
+		if o := e.order(p.OID); o.Status != ordermsg.StatusPending {
 			t.Fatalf("fault %d marked the order %s", fault, o.Status)
 		}
 	}
@@ -96,7 +97,7 @@ func TestQPayAgainstFakeBank(t *testing.T) {
 	if err := e.svc.pollNow(ctx, p.OID, 1); err != nil {
 		t.Fatal(err)
 	}
-	if o := e.order(p.OID); o.Status != StatusPaid {
+	if o := e.order(p.OID); o.Status != ordermsg.StatusPaid {
 		t.Fatalf("genuine reply: %s", o.Status)
 	}
 	// Outer S, inner F: the payment failed, the order stays pending.
@@ -105,7 +106,7 @@ func TestQPayAgainstFakeBank(t *testing.T) {
 	bank.SetFault(fakebank.FaultInnerFail)
 	e.svc.pollNow(ctx, p2.OID, 1)
 	bank.SetFault(fakebank.FaultNone)
-	if o := e.order(p2.OID); o.Status != StatusPending || o.Attempts[0].State != AttemptFailed {
+	if o := e.order(p2.OID); o.Status != ordermsg.StatusPending || o.Attempts[0].State != ordermsg.AttemptFailed {
 		t.Fatalf("inner F: %+v", o)
 	}
 	e.checkInvariants()
@@ -123,7 +124,7 @@ func TestQPayLostCreateReplyNeverChargesTwice(t *testing.T) {
 		t.Fatalf("unverifiable create: %v", err)
 	}
 	bank.SetFault(fakebank.FaultNone)
-	o := e.svc.List(StatusPending, 1)[0]
+	o := e.svc.List(ordermsg.StatusPending, 1)[0]
 	if _, ok := bank.Order(o.OID + "-1"); !ok {
 		t.Fatal("bank lacks the order")
 	}
@@ -142,7 +143,7 @@ func TestQPayLostCreateReplyNeverChargesTwice(t *testing.T) {
 	bank.MarkPaid(o.OID + "-2")
 	e.svc.pollNow(ctx, o.OID, 2)
 	got := e.order(o.OID)
-	if got.Status != StatusPaid || got.PaidBy != 1 || !got.NeedsReview() {
+	if got.Status != ordermsg.StatusPaid || got.PaidBy != 1 || !got.NeedsReview() {
 		t.Fatalf("double payment: %+v", got)
 	}
 	if n := len(e.events(ledger.OrderPaid)); n != 1 {
@@ -192,24 +193,24 @@ func TestNotifyHandler(t *testing.T) {
 			t.Fatalf("%s: HTTP %d", name, code)
 		}
 	}
-	if e.order(p.OID).Status != StatusPending {
+	if e.order(p.OID).Status != ordermsg.StatusPending {
 		t.Fatal("unsigned notify changed the order")
 	}
 	// A tampered provider answer to the query does not pay and does not
 	// use the token up.
 	bank.SetFault(fakebank.FaultAmount)
-	if code, msg := postNotify(t, srv.URL, good, body); code != http.StatusOK || e.order(p.OID).Status != StatusPending {
+	if code, msg := postNotify(t, srv.URL, good, body); code != http.StatusOK || e.order(p.OID).Status != ordermsg.StatusPending {
 		t.Fatalf("tampered query: HTTP %d %s, order %s", code, msg, e.order(p.OID).Status)
 	}
 	bank.SetFault(fakebank.FaultBadSign)
-	if code, _ := postNotify(t, srv.URL, good, body); code != http.StatusServiceUnavailable || e.order(p.OID).Status != StatusPending {
+	if code, _ := postNotify(t, srv.URL, good, body); code != http.StatusServiceUnavailable || e.order(p.OID).Status != ordermsg.StatusPending {
 		t.Fatalf("bad sign query: HTTP %d", code)
 	}
 	bank.SetFault(fakebank.FaultNone)
 	if code, msg := postNotify(t, srv.URL, good, body); code != http.StatusOK || !strings.Contains(msg, `"S"`) {
 		t.Fatalf("good notify: HTTP %d %s", code, msg)
 	}
-	if o := e.order(p.OID); o.Status != StatusPaid {
+	if o := e.order(p.OID); o.Status != ordermsg.StatusPaid {
 		t.Fatalf("after notify %s", o.Status)
 	}
 	calls := bank.Stats().Calls["OrderPayQuery"]
@@ -235,7 +236,7 @@ func TestNotifyHandler(t *testing.T) {
 	if code, _ := postNotify(t, srv.URL, ledger.Sign(secret, time.Now(), b3), b3); code != http.StatusOK {
 		t.Fatalf("late notify HTTP %d", code)
 	}
-	if o := e.order(p3.OID); o.Status != StatusPaid {
+	if o := e.order(p3.OID); o.Status != ordermsg.StatusPaid {
 		t.Fatalf("late notify: %s", o.Status)
 	}
 	e.checkInvariants()
@@ -274,12 +275,12 @@ func TestTestProviderPayPage(t *testing.T) {
 	if err != nil || resp.StatusCode != http.StatusSeeOther {
 		t.Fatalf("paid button: %v %v", resp.StatusCode, err)
 	}
-	if o := e.order(p.OID); o.Status != StatusPaid || !o.TestMode {
+	if o := e.order(p.OID); o.Status != ordermsg.StatusPaid || !o.TestMode {
 		t.Fatalf("after paid button: %+v", o)
 	}
 	p2, _ := e.svc.GetPayInfo(ctx, "T-01", qrReq("TP-2", pcs("G1", 1)))
 	noRedirect.PostForm(p2.URL, url.Values{"ref": {p2.OID + "-1"}, "result": {"failed"}})
-	if o := e.order(p2.OID); o.Status != StatusPending || o.Attempts[0].State != AttemptFailed {
+	if o := e.order(p2.OID); o.Status != ordermsg.StatusPending || o.Attempts[0].State != ordermsg.AttemptFailed {
 		t.Fatalf("after failed button: %+v", o)
 	}
 	// A failed payment can be re-issued on the same order.
@@ -326,12 +327,12 @@ func TestCreditAgainstReferenceCloud(t *testing.T) {
 	e.svc.SetPusher(pusher)
 	e.serve()
 	ctx := context.Background()
-	cr := func(id string, l ...LineRequest) PayRequest {
-		return PayRequest{OrderID: id, PayMethod: MethodCredit, AccountToken: "acct-1", Lines: l}
+	cr := func(id string, l ...ordermsg.LineRequest) ordermsg.PayRequest {
+		return ordermsg.PayRequest{OrderID: id, PayMethod: ordermsg.MethodCredit, AccountToken: "acct-1", Lines: l}
 	}
 	// Granted: paid at once, captured in the background.
 	p, err := e.svc.GetPayInfo(ctx, "T-01", cr("CR-1", pcs("G1", 2)))
-	if err != nil || p.Status != StatusPaid {
+	if err != nil || p.Status != ordermsg.StatusPaid {
 		t.Fatalf("%+v %v", p, err)
 	}
 	if !pusher.has("T-01 orderPaid") {
@@ -345,7 +346,7 @@ func TestCreditAgainstReferenceCloud(t *testing.T) {
 	if codeOf(err) != devmsg.CodeForbidden || !strings.Contains(err.Error(), "insufficient_credit") {
 		t.Fatalf("insufficient: %v", err)
 	}
-	o := e.svc.List(StatusPending, 1)[0]
+	o := e.svc.List(ordermsg.StatusPending, 1)[0]
 	if o.OrderID != "CR-2" || !o.Attempts[0].Released {
 		t.Fatalf("order after refusal %+v", o)
 	}
@@ -361,7 +362,7 @@ func TestCreditAgainstReferenceCloud(t *testing.T) {
 	if codeOf(err) != devmsg.CodeOffline {
 		t.Fatalf("lost reply: %v", err)
 	}
-	o3 := e.svc.List(StatusPending, 1)[0]
+	o3 := e.svc.List(ordermsg.StatusPending, 1)[0]
 	if _, err := cl.Authorize(ctx, "acct-1", 600, "probe-1", time.Minute); !errors.Is(err, upstream.ErrInsufficientCredit) {
 		t.Fatalf("the lost hold does not exist at the cloud? %v", err)
 	}

@@ -4,16 +4,18 @@ import (
 	"bytes"
 
 	"go.etcd.io/bbolt"
+
+	"github.com/storebox/storebox/protocol/ordermsg"
 )
 
 // Recent returns the newest n orders, newest first.
-func (s *Service) Recent(n int) []Order {
-	var out []Order
+func (s *Service) Recent(n int) []ordermsg.Order {
+	var out []ordermsg.Order
 	_ = s.st.View(func(tx *bbolt.Tx) error {
 		c := tx.Bucket(bktOrders).Cursor()
 		for k, v := c.Last(); k != nil && len(out) < n; k, v = c.Prev() {
 			if o, err := decode(v); err == nil {
-				out = append(out, o.redacted())
+				out = append(out, o.Redacted())
 			}
 		}
 		return nil
@@ -23,18 +25,18 @@ func (s *Service) Recent(n int) []Order {
 
 // List returns up to limit orders in status (all when status is ""),
 // newest first.
-func (s *Service) List(status string, limit int) []Order {
+func (s *Service) List(status string, limit int) []ordermsg.Order {
 	if limit <= 0 {
 		limit = 100
 	}
 	if status == "" {
 		return s.Recent(limit)
 	}
-	var out []Order
+	var out []ordermsg.Order
 	_ = s.st.View(func(tx *bbolt.Tx) error {
 		for _, oid := range prefixKeys(tx.Bucket(bktStatus), status, limit, true) {
 			if o, err := loadOrder(tx, oid); err == nil && o != nil {
-				out = append(out, o.redacted())
+				out = append(out, o.Redacted())
 			}
 		}
 		return nil
@@ -58,12 +60,12 @@ func (s *Service) Counts() map[string]int {
 }
 
 // NeedsReview returns every order flagged for a person, oldest first.
-func (s *Service) NeedsReview() []Order {
-	var out []Order
+func (s *Service) NeedsReview() []ordermsg.Order {
+	var out []ordermsg.Order
 	_ = s.st.View(func(tx *bbolt.Tx) error {
 		return tx.Bucket(bktReview).ForEach(func(k, _ []byte) error {
 			if o, err := loadOrder(tx, string(k)); err == nil && o != nil {
-				out = append(out, o.redacted())
+				out = append(out, o.Redacted())
 			}
 			return nil
 		})
@@ -74,12 +76,12 @@ func (s *Service) NeedsReview() []Order {
 // HasPendingUnpaid reports whether openID has an order waiting for payment
 // (doors: an exit scan is refused while one exists).
 func (s *Service) HasPendingUnpaid(openID string) (bool, error) {
-	return s.hasOrderIn(openID, StatusPending)
+	return s.hasOrderIn(openID, ordermsg.StatusPending)
 }
 
 // HasExpiredUnpaid reports whether openID let an order expire unpaid.
 func (s *Service) HasExpiredUnpaid(openID string) (bool, error) {
-	return s.hasOrderIn(openID, StatusExpired)
+	return s.hasOrderIn(openID, ordermsg.StatusExpired)
 }
 
 func (s *Service) hasOrderIn(openID, status string) (bool, error) {

@@ -16,6 +16,7 @@ import (
 	"github.com/storebox/storebox/daemon/store"
 	"github.com/storebox/storebox/protocol/devmsg"
 	"github.com/storebox/storebox/protocol/ledger"
+	"github.com/storebox/storebox/protocol/ordermsg"
 )
 
 // Config tunes a Service. Zero values take the defaults noted.
@@ -188,15 +189,15 @@ func internal(op string, err error) error {
 // GetPayInfo creates the order for (equipID, req.OrderID) — or finds the one
 // already made — and starts collecting the payment. The order and its
 // reservation are on disk before it returns.
-func (s *Service) GetPayInfo(ctx context.Context, equipID string, req PayRequest) (PayInfo, error) {
-	if e := validID("equipId", equipID); e != nil {
-		return PayInfo{}, e
+func (s *Service) GetPayInfo(ctx context.Context, equipID string, req ordermsg.PayRequest) (ordermsg.PayInfo, error) {
+	if e := ordermsg.ValidID("equipId", equipID); e != nil {
+		return ordermsg.PayInfo{}, e
 	}
-	if e := req.validateShape(); e != nil {
-		return PayInfo{}, e
+	if e := req.Validate(); e != nil {
+		return ordermsg.PayInfo{}, e
 	}
 	if e := s.methodAvailable(req); e != nil {
-		return PayInfo{}, e
+		return ordermsg.PayInfo{}, e
 	}
 	if req.OpenID == "" {
 		s.hookMu.RLock()
@@ -215,11 +216,11 @@ func (s *Service) GetPayInfo(ctx context.Context, equipID string, req PayRequest
 	prep, perr := s.prepare(equipID, req, now)
 	if perr != nil {
 		if !s.keys.exists(s.st, join(equipID, req.OrderID)) {
-			return PayInfo{}, perr
+			return ordermsg.PayInfo{}, perr
 		}
 	}
 	var (
-		o     *Order
+		o     *ordermsg.Order
 		fresh bool
 		derr  *devmsg.Error
 	)
@@ -234,7 +235,7 @@ func (s *Service) GetPayInfo(ctx context.Context, equipID string, req PayRequest
 			if old == nil {
 				return fmt.Errorf("order key %s/%s points at missing order %s", equipID, req.OrderID, oid)
 			}
-			if !sameRequest(old, req.Lines) {
+			if !old.MadeFrom(req.Lines) {
 				derr = devmsg.Errorf(devmsg.CodeConflict, "order_id %q was already used for an order with other lines (%s); use a new order_id", req.OrderID, oid)
 				return nil
 			}
@@ -268,31 +269,31 @@ func (s *Service) GetPayInfo(ctx context.Context, equipID string, req PayRequest
 		return saveOrderJSON(t, nil, prep.o, prep.json, s)
 	})
 	if err != nil {
-		return PayInfo{}, internal("getPayInfo: save order", err)
+		return ordermsg.PayInfo{}, internal("getPayInfo: save order", err)
 	}
 	if derr != nil {
-		return PayInfo{}, derr
+		return ordermsg.PayInfo{}, derr
 	}
-	if la := o.lastAttempt(); o.Status != StatusPending || la == nil || la.State != AttemptSending {
+	if la := o.LastAttempt(); o.Status != ordermsg.StatusPending || la == nil || la.State != ordermsg.AttemptSending {
 		return s.payInfo(o), nil // nothing to send (cash, or already sent)
 	}
 	o, err = s.drive(ctx, o.OID, fresh)
 	if o == nil {
-		return PayInfo{}, err
+		return ordermsg.PayInfo{}, err
 	}
 	return s.payInfo(o), err
 }
 
 // prepared is a new order built outside the transaction.
 type prepared struct {
-	o                *Order
+	o                *ordermsg.Order
 	seq              uint64
 	json             []byte
 	created, payment json.RawMessage
 }
 
-func (s *Service) prepare(equipID string, req PayRequest, now time.Time) (*prepared, *devmsg.Error) {
-	lines := make([]Line, len(req.Lines))
+func (s *Service) prepare(equipID string, req ordermsg.PayRequest, now time.Time) (*prepared, *devmsg.Error) {
+	lines := make([]ordermsg.Line, len(req.Lines))
 	var total int64
 	var derr *devmsg.Error
 	err := s.st.View(func(tx *bbolt.Tx) error {
@@ -305,7 +306,7 @@ func (s *Service) prepare(equipID string, req PayRequest, now time.Time) (*prepa
 				derr = devmsg.Errorf(devmsg.CodeNotFound, "lines[%d]: no goods with gid %q", i, lr.GID)
 				return nil
 			}
-			l, e := priceLine(i, lr, g)
+			l, e := ordermsg.PriceLine(i, lr, g)
 			if e != nil {
 				derr = e
 				return nil
@@ -322,33 +323,33 @@ func (s *Service) prepare(equipID string, req PayRequest, now time.Time) (*prepa
 		return nil, derr
 	}
 	seq := s.seq.Add(1)
-	o := &Order{OID: fmt.Sprintf("%s-%08d", s.instance, seq), OrderID: req.OrderID, EquipID: equipID, OpenID: req.OpenID, Source: req.Source,
-		Status: StatusPending, Warehouse: s.cfg.Warehouse, Lines: lines, AmountTotal: total,
+	o := &ordermsg.Order{OID: fmt.Sprintf("%s-%08d", s.instance, seq), OrderID: req.OrderID, EquipID: equipID, OpenID: req.OpenID, Source: req.Source,
+		Status: ordermsg.StatusPending, Warehouse: s.cfg.Warehouse, Lines: lines, AmountTotal: total,
 		Method: req.PayMethod, CreatedAt: now, ExpiresAt: now.Add(s.cfg.TTL)}
 	a := s.newAttempt(o, req, now)
 	p := &prepared{o: o, seq: seq}
 	var e1, e2, e3 error
 	p.json, e1 = json.Marshal(o)
-	p.created, e2 = json.Marshal(newEventData(o, nil, ""))
-	p.payment, e3 = json.Marshal(newEventData(o, a, ""))
+	p.created, e2 = json.Marshal(ordermsg.NewEventData(o, nil, ""))
+	p.payment, e3 = json.Marshal(ordermsg.NewEventData(o, a, ""))
 	if err := errors.Join(e1, e2, e3); err != nil {
 		return nil, devmsg.Errorf(devmsg.CodeInternal, "getPayInfo: encode order: %v", err)
 	}
 	return p, nil
 }
 
-func (s *Service) methodAvailable(req PayRequest) *devmsg.Error {
+func (s *Service) methodAvailable(req ordermsg.PayRequest) *devmsg.Error {
 	switch req.PayMethod {
-	case MethodQR, MethodCard, MethodATM:
+	case ordermsg.MethodQR, ordermsg.MethodCard, ordermsg.MethodATM:
 		if s.pay == nil {
-			return badRequest("pay_method %s is not available: no payment provider is configured (payments.provider); use cash", req.PayMethod)
+			return ordermsg.BadRequest("pay_method %s is not available: no payment provider is configured (payments.provider); use cash", req.PayMethod)
 		}
-	case MethodCredit:
+	case ordermsg.MethodCredit:
 		if req.AccountToken == "" {
-			return badRequest("pay_method credit needs account_token")
+			return ordermsg.BadRequest("pay_method credit needs account_token")
 		}
 		if len(req.AccountToken) > 256 {
-			return badRequest("account_token is longer than 256 characters")
+			return ordermsg.BadRequest("account_token is longer than 256 characters")
 		}
 		if s.credit == nil {
 			return devmsg.Errorf(devmsg.CodeOffline, "store credit needs the cloud, and no upstream is configured; pay another way")
@@ -358,18 +359,18 @@ func (s *Service) methodAvailable(req PayRequest) *devmsg.Error {
 }
 
 // newAttempt appends the attempt that collects req.PayMethod to o.
-func (s *Service) newAttempt(o *Order, req PayRequest, now time.Time) *Attempt {
+func (s *Service) newAttempt(o *ordermsg.Order, req ordermsg.PayRequest, now time.Time) *ordermsg.Attempt {
 	n := len(o.Attempts) + 1
-	a := Attempt{N: n, Method: req.PayMethod, At: now}
+	a := ordermsg.Attempt{N: n, Method: req.PayMethod, At: now}
 	switch req.PayMethod {
-	case MethodCash, MethodCardOffline:
-		a.Provider, a.State = providerLocal, AttemptOpen
-	case MethodCredit:
+	case ordermsg.MethodCash, ordermsg.MethodCardOffline:
+		a.Provider, a.State = providerLocal, ordermsg.AttemptOpen
+	case ordermsg.MethodCredit:
 		// The cloud dedupes holds by order id, so every credit attempt of an
 		// order names the same hold.
-		a.Provider, a.Ref, a.Account, a.State = providerCredit, o.OID, req.AccountToken, AttemptSending
+		a.Provider, a.Ref, a.Account, a.State = providerCredit, o.OID, req.AccountToken, ordermsg.AttemptSending
 	default:
-		a.Provider, a.Ref, a.State = s.pay.Name(), fmt.Sprintf("%s-%d", o.OID, n), AttemptSending
+		a.Provider, a.Ref, a.State = s.pay.Name(), fmt.Sprintf("%s-%d", o.OID, n), ordermsg.AttemptSending
 		o.TestMode = o.TestMode || s.pay.TestMode()
 	}
 	o.Method = req.PayMethod
@@ -380,17 +381,17 @@ func (s *Service) newAttempt(o *Order, req PayRequest, now time.Time) *Attempt {
 // reissue answers a repeated getPayInfo: the same method again is the same
 // payment; another method (or a retry after a failure) is a new attempt on
 // the same order.
-func (s *Service) reissue(t *store.Tx, old *Order, req PayRequest, now time.Time) (*Order, bool, error) {
-	if old.Status != StatusPending {
+func (s *Service) reissue(t *store.Tx, old *ordermsg.Order, req ordermsg.PayRequest, now time.Time) (*ordermsg.Order, bool, error) {
+	if old.Status != ordermsg.StatusPending {
 		return old, false, nil
 	}
-	if last := old.lastAttempt(); last != nil && last.Method == req.PayMethod && last.State != AttemptFailed && !lostLink(last) {
+	if last := old.LastAttempt(); last != nil && last.Method == req.PayMethod && last.State != ordermsg.AttemptFailed && !lostLink(last) {
 		return old, false, nil
 	}
-	o := old.clone()
+	o := old.Clone()
 	for i := range o.Attempts {
-		if o.Attempts[i].State == AttemptOpen || (o.Attempts[i].State == AttemptSending && o.Attempts[i].Provider != providerCredit) {
-			o.Attempts[i].State = AttemptSuperseded
+		if o.Attempts[i].State == ordermsg.AttemptOpen || (o.Attempts[i].State == ordermsg.AttemptSending && o.Attempts[i].Provider != providerCredit) {
+			o.Attempts[i].State = ordermsg.AttemptSuperseded
 		}
 	}
 	a := s.newAttempt(o, req, now)
@@ -403,39 +404,39 @@ func (s *Service) reissue(t *store.Tx, old *Order, req PayRequest, now time.Time
 // lostLink reports a provider payment that exists but whose pay link we
 // never received (the create reply was lost; polling found the payment):
 // the customer cannot use it, so a repeated getPayInfo starts a new one.
-func lostLink(a *Attempt) bool {
-	return a.Provider != providerLocal && a.Provider != providerCredit && a.State == AttemptOpen && a.URL == "" && a.AtmPayNo == ""
+func lostLink(a *ordermsg.Attempt) bool {
+	return a.Provider != providerLocal && a.Provider != providerCredit && a.State == ordermsg.AttemptOpen && a.URL == "" && a.AtmPayNo == ""
 }
 
 // Get returns one order, without the credit account tokens it holds.
-func (s *Service) Get(oid string) (Order, bool, error) {
+func (s *Service) Get(oid string) (ordermsg.Order, bool, error) {
 	o, ok, err := s.get(oid)
-	return o.redacted(), ok, err
+	return o.Redacted(), ok, err
 }
 
-func (s *Service) get(oid string) (Order, bool, error) {
-	var o *Order
+func (s *Service) get(oid string) (ordermsg.Order, bool, error) {
+	var o *ordermsg.Order
 	err := s.st.View(func(tx *bbolt.Tx) (err error) {
 		o, err = loadOrder(tx, oid)
 		return err
 	})
 	if err != nil || o == nil {
-		return Order{}, false, err
+		return ordermsg.Order{}, false, err
 	}
 	return *o, true, nil
 }
 
 // GetOrder is getOrder: the device view of one order.
-func (s *Service) GetOrder(oid string) (View, error) {
-	if e := validID("oid", oid); e != nil {
-		return View{}, e
+func (s *Service) GetOrder(oid string) (ordermsg.View, error) {
+	if e := ordermsg.ValidID("oid", oid); e != nil {
+		return ordermsg.View{}, e
 	}
 	o, ok, err := s.Get(oid)
 	if err != nil {
-		return View{}, internal("getOrder", err)
+		return ordermsg.View{}, internal("getOrder", err)
 	}
 	if !ok {
-		return View{}, devmsg.Errorf(devmsg.CodeNotFound, "no order %q", oid)
+		return ordermsg.View{}, devmsg.Errorf(devmsg.CodeNotFound, "no order %q", oid)
 	}
 	return o.View(), nil
 }
@@ -444,7 +445,7 @@ func (s *Service) GetOrder(oid string) (View, error) {
 // released. Cancelling a cancelled or expired order again is fine; a paid
 // one is a conflict.
 func (s *Service) CancelOrder(equipID, oid string) error {
-	if e := validID("oid", oid); e != nil {
+	if e := ordermsg.ValidID("oid", oid); e != nil {
 		return e
 	}
 	var derr *devmsg.Error
@@ -459,10 +460,10 @@ func (s *Service) CancelOrder(equipID, oid string) error {
 			derr = devmsg.Errorf(devmsg.CodeNotFound, "no order %q", oid)
 		case o.EquipID != equipID:
 			derr = devmsg.Errorf(devmsg.CodeForbidden, "order %s belongs to terminal %s", oid, o.EquipID)
-		case o.Status == StatusPaid || o.Status == StatusNeedsReview:
+		case o.Status == ordermsg.StatusPaid || o.Status == ordermsg.StatusNeedsReview:
 			derr = devmsg.Errorf(devmsg.CodeConflict, "order %s is %s and cannot be cancelled", oid, o.Status)
-		case o.Status == StatusPending:
-			_, err = s.close(t, o, StatusCancelled, s.now())
+		case o.Status == ordermsg.StatusPending:
+			_, err = s.close(t, o, ordermsg.StatusCancelled, s.now())
 		}
 		return err
 	})
@@ -478,11 +479,11 @@ func (s *Service) CancelOrder(equipID, oid string) error {
 // MakePayment is makePayment: cash or an offline card terminal paid the
 // exact amount_total. A retry of the same payment succeeds again.
 func (s *Service) MakePayment(equipID, oid, method string, amount int64) error {
-	if e := validID("oid", oid); e != nil {
+	if e := ordermsg.ValidID("oid", oid); e != nil {
 		return e
 	}
-	if method != MethodCash && method != MethodCardOffline {
-		return badRequest("method must be cash or card_offline, not %q", method)
+	if method != ordermsg.MethodCash && method != ordermsg.MethodCardOffline {
+		return ordermsg.BadRequest("method must be cash or card_offline, not %q", method)
 	}
 	var derr *devmsg.Error
 	err := s.commit(func(t *store.Tx) error {
@@ -499,24 +500,24 @@ func (s *Service) MakePayment(equipID, oid, method string, amount int64) error {
 			derr = devmsg.Errorf(devmsg.CodeForbidden, "order %s belongs to terminal %s", oid, old.EquipID)
 			return nil
 		case amount != old.AmountTotal:
-			derr = badRequest("amount %d does not equal the order's amount_total %d", amount, old.AmountTotal)
+			derr = ordermsg.BadRequest("amount %d does not equal the order's amount_total %d", amount, old.AmountTotal)
 			return nil
-		case old.Status == StatusPaid:
-			if a := old.attempt(old.PaidBy); a != nil && a.Provider == providerLocal && a.Method == method {
+		case old.Status == ordermsg.StatusPaid:
+			if a := old.Attempt(old.PaidBy); a != nil && a.Provider == providerLocal && a.Method == method {
 				return nil // the same payment, retried
 			}
 			derr = devmsg.Errorf(devmsg.CodeConflict, "order %s is already paid by %s", oid, old.Method)
 			return nil
-		case old.Status == StatusNeedsReview:
+		case old.Status == ordermsg.StatusNeedsReview:
 			derr = devmsg.Errorf(devmsg.CodeConflict, "order %s needs review and cannot take another payment", oid)
 			return nil
 		}
 		now := s.now()
-		o := old.clone()
-		a := o.lastAttempt()
-		if a == nil || a.Provider != providerLocal || a.Method != method || a.State != AttemptOpen {
-			a = s.newAttempt(o, PayRequest{PayMethod: method}, now)
-			a.Provider, a.State = providerLocal, AttemptOpen
+		o := old.Clone()
+		a := o.LastAttempt()
+		if a == nil || a.Provider != providerLocal || a.Method != method || a.State != ordermsg.AttemptOpen {
+			a = s.newAttempt(o, ordermsg.PayRequest{PayMethod: method}, now)
+			a.Provider, a.State = providerLocal, ordermsg.AttemptOpen
 			if err := event(t, ledger.PaymentCreated, o, a, "makePayment"); err != nil {
 				return err
 			}
@@ -529,7 +530,7 @@ func (s *Service) MakePayment(equipID, oid, method string, amount int64) error {
 		if err != nil {
 			return err
 		}
-		if paid.Status == StatusNeedsReview {
+		if paid.Status == ordermsg.StatusNeedsReview {
 			derr = devmsg.Errorf(devmsg.CodeConflict, "order %s had %s and its stock is gone; the payment is recorded and the order needs review", oid, old.Status)
 		}
 		return nil
@@ -543,9 +544,9 @@ func (s *Service) MakePayment(equipID, oid, method string, amount int64) error {
 	return nil
 }
 
-func (s *Service) payInfo(o *Order) PayInfo {
-	p := PayInfo{OID: o.OID, AmountTotal: o.AmountTotal, ExpiresAt: o.ExpiresAt, Status: o.Status, Method: o.Method, TestMode: o.TestMode}
-	if a := o.lastAttempt(); a != nil && o.Status == StatusPending {
+func (s *Service) payInfo(o *ordermsg.Order) ordermsg.PayInfo {
+	p := ordermsg.PayInfo{OID: o.OID, AmountTotal: o.AmountTotal, ExpiresAt: o.ExpiresAt, Status: o.Status, Method: o.Method, TestMode: o.TestMode}
+	if a := o.LastAttempt(); a != nil && o.Status == ordermsg.StatusPending {
 		p.URL, p.AtmPayNo = a.URL, a.AtmPayNo
 	}
 	return p

@@ -10,6 +10,7 @@ import (
 	"github.com/storebox/storebox/daemon/payments"
 	"github.com/storebox/storebox/protocol/devmsg"
 	"github.com/storebox/storebox/protocol/ledger"
+	"github.com/storebox/storebox/protocol/ordermsg"
 )
 
 type recPusher struct {
@@ -63,7 +64,7 @@ func TestExpiryFromDiskSurvivesRestart(t *testing.T) {
 	if _, err := e.svc.expireDue(time.Now()); err != nil {
 		t.Fatal(err)
 	}
-	if e.order(p.OID).Status != StatusPending {
+	if e.order(p.OID).Status != ordermsg.StatusPending {
 		t.Fatal("expired early")
 	}
 	next, err := e.svc.expireDue(time.Now().Add(2 * time.Hour))
@@ -74,7 +75,7 @@ func TestExpiryFromDiskSurvivesRestart(t *testing.T) {
 		t.Fatalf("next expiry %s with nothing pending", next)
 	}
 	o := e.order(p.OID)
-	if o.Status != StatusExpired || o.ClosedAt == nil {
+	if o.Status != ordermsg.StatusExpired || o.ClosedAt == nil {
 		t.Fatalf("order %+v", o)
 	}
 	if l := e.stock("G1"); l.Reserved != 0 || l.OnHand != 10 {
@@ -90,7 +91,7 @@ func TestExpiryFromDiskSurvivesRestart(t *testing.T) {
 	if err := e.svc.CancelOrder("T-01", p.OID); err != nil {
 		t.Fatal(err)
 	}
-	if e.order(p.OID).Status != StatusExpired {
+	if e.order(p.OID).Status != ordermsg.StatusExpired {
 		t.Fatal("cancel changed an expired order")
 	}
 	e.checkInvariants()
@@ -103,7 +104,7 @@ func TestServeExpiresOrders(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.serve()
-	eventually(t, "expiry by Serve", func() bool { o, _, _ := e.svc.Get(p.OID); return o.Status == StatusExpired })
+	eventually(t, "expiry by Serve", func() bool { o, _, _ := e.svc.Get(p.OID); return o.Status == ordermsg.StatusExpired })
 	e.checkInvariants()
 }
 
@@ -114,10 +115,10 @@ func TestLatePaymentAfterExpiry(t *testing.T) {
 	b, _ := e.svc.GetPayInfo(ctx, "T-01", cashReq("L-2", pcs("G2", 1)))
 	e.svc.expireDue(time.Now().Add(2 * time.Hour))
 	// Stock still there: a late cash payment books it.
-	if err := e.svc.MakePayment("T-01", a.OID, MethodCash, a.AmountTotal); err != nil {
+	if err := e.svc.MakePayment("T-01", a.OID, ordermsg.MethodCash, a.AmountTotal); err != nil {
 		t.Fatal(err)
 	}
-	if o := e.order(a.OID); o.Status != StatusPaid {
+	if o := e.order(a.OID); o.Status != ordermsg.StatusPaid {
 		t.Fatalf("late payment: %+v", o)
 	}
 	if l := e.stock("G2"); l.OnHand != 1 || l.Reserved != 0 {
@@ -129,15 +130,15 @@ func TestLatePaymentAfterExpiry(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := e.svc.MakePayment("T-02", c.OID, MethodCash, c.AmountTotal); err != nil {
+	if err := e.svc.MakePayment("T-02", c.OID, ordermsg.MethodCash, c.AmountTotal); err != nil {
 		t.Fatal(err)
 	}
-	err = e.svc.MakePayment("T-01", b.OID, MethodCash, b.AmountTotal)
+	err = e.svc.MakePayment("T-01", b.OID, ordermsg.MethodCash, b.AmountTotal)
 	if codeOf(err) != devmsg.CodeConflict {
 		t.Fatalf("late payment without stock: %v", err)
 	}
 	o := e.order(b.OID)
-	if o.Status != StatusNeedsReview || !o.NeedsReview() || o.lastAttempt().State != AttemptPaid {
+	if o.Status != ordermsg.StatusNeedsReview || !o.NeedsReview() || o.LastAttempt().State != ordermsg.AttemptPaid {
 		t.Fatalf("order %+v", o)
 	}
 	if l := e.stock("G2"); l.OnHand != 0 || l.Reserved != 0 {
@@ -146,7 +147,7 @@ func TestLatePaymentAfterExpiry(t *testing.T) {
 	if rv := e.svc.NeedsReview(); len(rv) != 1 || rv[0].OID != b.OID {
 		t.Fatalf("NeedsReview %v", rv)
 	}
-	if c := e.svc.Counts(); c[StatusNeedsReview] != 1 || c[StatusPaid] != 2 || c["review"] != 1 || c[StatusExpired] != 0 {
+	if c := e.svc.Counts(); c[ordermsg.StatusNeedsReview] != 1 || c[ordermsg.StatusPaid] != 2 || c["review"] != 1 || c[ordermsg.StatusExpired] != 0 {
 		t.Fatalf("counts %v", c)
 	}
 	if n := len(e.events(ledger.OrderReview)); n != 1 {
@@ -201,7 +202,7 @@ func TestPaidIsFinalAndConflictsAreFlagged(t *testing.T) {
 	prov := newScripted()
 	e := newEnv(t, Config{}, payments.Providers{Payment: prov})
 	ctx := context.Background()
-	req := PayRequest{OrderID: "Q-1", PayMethod: MethodQR, Lines: []LineRequest{pcs("G1", 2)}}
+	req := ordermsg.PayRequest{OrderID: "Q-1", PayMethod: ordermsg.MethodQR, Lines: []ordermsg.LineRequest{pcs("G1", 2)}}
 	p, err := e.svc.GetPayInfo(ctx, "T-01", req)
 	if err != nil {
 		t.Fatal(err)
@@ -212,9 +213,9 @@ func TestPaidIsFinalAndConflictsAreFlagged(t *testing.T) {
 	}
 	// Re-issue with another method: same order, a new attempt; the old
 	// QR stays watched.
-	req.PayMethod = MethodCash
+	req.PayMethod = ordermsg.MethodCash
 	p2, err := e.svc.GetPayInfo(ctx, "T-01", req)
-	if err != nil || p2.OID != p.OID || p2.URL != "" || p2.Method != MethodCash {
+	if err != nil || p2.OID != p.OID || p2.URL != "" || p2.Method != ordermsg.MethodCash {
 		t.Fatalf("reissue %+v %v", p2, err)
 	}
 	if l := e.stock("G1"); l.Reserved != 2 {
@@ -226,7 +227,7 @@ func TestPaidIsFinalAndConflictsAreFlagged(t *testing.T) {
 		t.Fatal(err)
 	}
 	o := e.order(p.OID)
-	if o.Status != StatusPaid || o.PaidBy != 1 || o.Method != MethodQR {
+	if o.Status != ordermsg.StatusPaid || o.PaidBy != 1 || o.Method != ordermsg.MethodQR {
 		t.Fatalf("order %+v", o)
 	}
 	// News that contradicts paid: the provider now says failed. Paid
@@ -236,12 +237,12 @@ func TestPaidIsFinalAndConflictsAreFlagged(t *testing.T) {
 		t.Fatal(err)
 	}
 	o = e.order(p.OID)
-	if o.Status != StatusPaid || !o.NeedsReview() {
+	if o.Status != ordermsg.StatusPaid || !o.NeedsReview() {
 		t.Fatalf("late failure: %+v", o)
 	}
 	// A second payment (cash on the same order) is refused; the stock was
 	// taken once.
-	if err := e.svc.MakePayment("T-01", p.OID, MethodCash, p.AmountTotal); codeOf(err) != devmsg.CodeConflict {
+	if err := e.svc.MakePayment("T-01", p.OID, ordermsg.MethodCash, p.AmountTotal); codeOf(err) != devmsg.CodeConflict {
 		t.Fatalf("second payment: %v", err)
 	}
 	if l := e.stock("G1"); l.OnHand != 8 || l.Reserved != 0 {
@@ -257,7 +258,7 @@ func TestProviderReportsMustMatch(t *testing.T) {
 	prov := newScripted()
 	e := newEnv(t, Config{}, payments.Providers{Payment: prov})
 	ctx := context.Background()
-	p, err := e.svc.GetPayInfo(ctx, "T-01", PayRequest{OrderID: "M-1", PayMethod: MethodCard, Lines: []LineRequest{pcs("G1", 1)}})
+	p, err := e.svc.GetPayInfo(ctx, "T-01", ordermsg.PayRequest{OrderID: "M-1", PayMethod: ordermsg.MethodCard, Lines: []ordermsg.LineRequest{pcs("G1", 1)}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -274,7 +275,7 @@ func TestProviderReportsMustMatch(t *testing.T) {
 		if err := e.svc.pollNow(ctx, p.OID, 1); err != nil {
 			t.Fatal(err)
 		}
-		if o := e.order(p.OID); o.Status != StatusPending {
+		if o := e.order(p.OID); o.Status != ordermsg.StatusPending {
 			t.Fatalf("report %+v marked the order %s", bad, o.Status)
 		}
 	}
@@ -286,18 +287,18 @@ func TestProviderReportsMustMatch(t *testing.T) {
 	prov.mu.Lock()
 	prov.down = true
 	prov.mu.Unlock()
-	_, err = e.svc.GetPayInfo(ctx, "T-01", PayRequest{OrderID: "M-2", PayMethod: MethodQR, Lines: []LineRequest{pcs("G1", 1)}})
+	_, err = e.svc.GetPayInfo(ctx, "T-01", ordermsg.PayRequest{OrderID: "M-2", PayMethod: ordermsg.MethodQR, Lines: []ordermsg.LineRequest{pcs("G1", 1)}})
 	if codeOf(err) != devmsg.CodeOffline {
 		t.Fatalf("provider down: %v", err)
 	}
-	o2 := e.svc.List(StatusPending, 10)[0]
-	if o2.OrderID != "M-2" || o2.lastAttempt().State != AttemptSending {
+	o2 := e.svc.List(ordermsg.StatusPending, 10)[0]
+	if o2.OrderID != "M-2" || o2.LastAttempt().State != ordermsg.AttemptSending {
 		t.Fatalf("order %+v", o2)
 	}
 	prov.mu.Lock()
 	prov.down = false
 	prov.mu.Unlock()
-	p3, err := e.svc.GetPayInfo(ctx, "T-01", PayRequest{OrderID: "M-2", PayMethod: MethodQR, Lines: []LineRequest{pcs("G1", 1)}})
+	p3, err := e.svc.GetPayInfo(ctx, "T-01", ordermsg.PayRequest{OrderID: "M-2", PayMethod: ordermsg.MethodQR, Lines: []ordermsg.LineRequest{pcs("G1", 1)}})
 	if err != nil || p3.OID != o2.OID || p3.URL == "" {
 		t.Fatalf("retry %+v %v", p3, err)
 	}
@@ -306,16 +307,16 @@ func TestProviderReportsMustMatch(t *testing.T) {
 	}
 	// Once the provider has it (reply lost), a retry never creates that
 	// order number again: it starts attempt 2.
-	p4, err := e.svc.GetPayInfo(ctx, "T-01", PayRequest{OrderID: "M-3", PayMethod: MethodQR, Lines: []LineRequest{pcs("G1", 1)}})
+	p4, err := e.svc.GetPayInfo(ctx, "T-01", ordermsg.PayRequest{OrderID: "M-3", PayMethod: ordermsg.MethodQR, Lines: []ordermsg.LineRequest{pcs("G1", 1)}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.svc.update(p4.OID, func(tx *storeTx, old *Order) (*Order, error) { // forget the reply
-		o := old.clone()
-		o.Attempts[0].State, o.Attempts[0].URL = AttemptSending, ""
+	e.svc.update(p4.OID, func(tx *storeTx, old *ordermsg.Order) (*ordermsg.Order, error) { // forget the reply
+		o := old.Clone()
+		o.Attempts[0].State, o.Attempts[0].URL = ordermsg.AttemptSending, ""
 		return o, saveOrder(tx, old, o, e.svc)
 	})
-	p5, err := e.svc.GetPayInfo(ctx, "T-01", PayRequest{OrderID: "M-3", PayMethod: MethodQR, Lines: []LineRequest{pcs("G1", 1)}})
+	p5, err := e.svc.GetPayInfo(ctx, "T-01", ordermsg.PayRequest{OrderID: "M-3", PayMethod: ordermsg.MethodQR, Lines: []ordermsg.LineRequest{pcs("G1", 1)}})
 	if err != nil || p5.URL != "https://pay.example/"+p4.OID+"-2" {
 		t.Fatalf("after lost reply: %+v %v", p5, err)
 	}
@@ -331,7 +332,7 @@ func TestServePollsProvider(t *testing.T) {
 	pusher := &recPusher{}
 	e.svc.SetPusher(pusher)
 	e.serve()
-	p, err := e.svc.GetPayInfo(context.Background(), "T-01", PayRequest{OrderID: "S-1", PayMethod: MethodATM, Lines: []LineRequest{grams("K1", 500)}})
+	p, err := e.svc.GetPayInfo(context.Background(), "T-01", ordermsg.PayRequest{OrderID: "S-1", PayMethod: ordermsg.MethodATM, Lines: []ordermsg.LineRequest{grams("K1", 500)}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -339,7 +340,7 @@ func TestServePollsProvider(t *testing.T) {
 		t.Fatalf("amount %d", p.AmountTotal)
 	}
 	prov.set(p.OID+"-1", payments.ReportPaid, p.AmountTotal)
-	eventually(t, "paid by polling", func() bool { o, _, _ := e.svc.Get(p.OID); return o.Status == StatusPaid })
+	eventually(t, "paid by polling", func() bool { o, _, _ := e.svc.Get(p.OID); return o.Status == ordermsg.StatusPaid })
 	eventually(t, "push", func() bool { return pusher.has("T-01 orderPaid") })
 	if l := e.stock("K1"); l.OnHand != 19500 || l.Reserved != 0 {
 		t.Fatalf("K1 %+v", l)
@@ -354,7 +355,7 @@ func TestOpenIDLookups(t *testing.T) {
 	if e.order(p.OID).OpenID != "door-user" {
 		t.Fatal("openId not taken from the door")
 	}
-	q, _ := e.svc.GetPayInfo(ctx, "T-01", PayRequest{OrderID: "D-2", PayMethod: MethodCash, OpenID: "u2", Lines: []LineRequest{pcs("G1", 1)}})
+	q, _ := e.svc.GetPayInfo(ctx, "T-01", ordermsg.PayRequest{OrderID: "D-2", PayMethod: ordermsg.MethodCash, OpenID: "u2", Lines: []ordermsg.LineRequest{pcs("G1", 1)}})
 	check := func(id string, pending, expired bool) {
 		t.Helper()
 		p, err1 := e.svc.HasPendingUnpaid(id)
@@ -366,7 +367,7 @@ func TestOpenIDLookups(t *testing.T) {
 	check("door-user", true, false)
 	check("u2", true, false)
 	check("nobody", false, false)
-	e.svc.MakePayment("T-DOOR", p.OID, MethodCash, p.AmountTotal)
+	e.svc.MakePayment("T-DOOR", p.OID, ordermsg.MethodCash, p.AmountTotal)
 	e.svc.expireDue(time.Now().Add(2 * time.Hour))
 	check("door-user", false, false)
 	check("u2", false, true)
@@ -374,7 +375,7 @@ func TestOpenIDLookups(t *testing.T) {
 	if r := e.svc.Recent(10); len(r) != 2 || r[0].OrderID != "D-2" {
 		t.Fatalf("recent %v", r)
 	}
-	if l := e.svc.List(StatusPaid, 10); len(l) != 1 || l[0].OID != p.OID {
+	if l := e.svc.List(ordermsg.StatusPaid, 10); len(l) != 1 || l[0].OID != p.OID {
 		t.Fatalf("list paid %v", l)
 	}
 }
@@ -383,14 +384,14 @@ func TestLostLinkStartsNewAttempt(t *testing.T) {
 	prov := newScripted()
 	e := newEnv(t, Config{}, payments.Providers{Payment: prov})
 	ctx := context.Background()
-	req := PayRequest{OrderID: "LL-1", PayMethod: MethodQR, Lines: []LineRequest{pcs("G1", 1)}}
+	req := ordermsg.PayRequest{OrderID: "LL-1", PayMethod: ordermsg.MethodQR, Lines: []ordermsg.LineRequest{pcs("G1", 1)}}
 	p, err := e.svc.GetPayInfo(ctx, "T-01", req)
 	if err != nil {
 		t.Fatal(err)
 	}
 	// As after a restart: polling found the payment, its link was never seen.
-	e.svc.update(p.OID, func(tx *storeTx, old *Order) (*Order, error) {
-		o := old.clone()
+	e.svc.update(p.OID, func(tx *storeTx, old *ordermsg.Order) (*ordermsg.Order, error) {
+		o := old.Clone()
 		o.Attempts[0].URL = ""
 		return o, saveOrder(tx, old, o, e.svc)
 	})
@@ -398,7 +399,7 @@ func TestLostLinkStartsNewAttempt(t *testing.T) {
 	if err != nil || p2.OID != p.OID || p2.URL != "https://pay.example/"+p.OID+"-2" {
 		t.Fatalf("%+v %v", p2, err)
 	}
-	if o := e.order(p.OID); o.Attempts[0].State != AttemptSuperseded {
+	if o := e.order(p.OID); o.Attempts[0].State != ordermsg.AttemptSuperseded {
 		t.Fatalf("old attempt %+v", o.Attempts[0])
 	}
 	// A repeat now is the same payment.
@@ -406,8 +407,8 @@ func TestLostLinkStartsNewAttempt(t *testing.T) {
 		t.Fatalf("repeat %+v", p3)
 	}
 	// payments.Credit tokens never leave through the query API.
-	e.svc.update(p.OID, func(tx *storeTx, old *Order) (*Order, error) {
-		o := old.clone()
+	e.svc.update(p.OID, func(tx *storeTx, old *ordermsg.Order) (*ordermsg.Order, error) {
+		o := old.Clone()
 		o.Attempts[0].Account = "secret-token"
 		return o, saveOrder(tx, old, o, e.svc)
 	})
@@ -423,7 +424,7 @@ func TestLostLinkStartsNewAttempt(t *testing.T) {
 func TestPollingResumesAfterRestart(t *testing.T) {
 	prov := newScripted()
 	e := newEnv(t, Config{PollInterval: 20 * time.Millisecond, PollMax: 100 * time.Millisecond}, payments.Providers{Payment: prov})
-	p, err := e.svc.GetPayInfo(context.Background(), "T-01", PayRequest{OrderID: "RS-1", PayMethod: MethodCard, Lines: []LineRequest{pcs("G2", 1)}})
+	p, err := e.svc.GetPayInfo(context.Background(), "T-01", ordermsg.PayRequest{OrderID: "RS-1", PayMethod: ordermsg.MethodCard, Lines: []ordermsg.LineRequest{pcs("G2", 1)}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -431,7 +432,7 @@ func TestPollingResumesAfterRestart(t *testing.T) {
 	prov.set(p.OID+"-1", payments.ReportPaid, p.AmountTotal) // paid while the daemon was down
 	e.open()
 	e.serve()
-	eventually(t, "paid after restart", func() bool { o, _, _ := e.svc.Get(p.OID); return o.Status == StatusPaid })
+	eventually(t, "paid after restart", func() bool { o, _, _ := e.svc.Get(p.OID); return o.Status == ordermsg.StatusPaid })
 	if l := e.stock("G2"); l.OnHand != 2 || l.Reserved != 0 {
 		t.Fatalf("G2 %+v", l)
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/storebox/storebox/daemon/store"
 	"github.com/storebox/storebox/protocol/ledger"
+	"github.com/storebox/storebox/protocol/ordermsg"
 	"github.com/storebox/storebox/sync/upstream"
 )
 
@@ -25,7 +26,7 @@ const (
 )
 
 // workFor lists what attempt-by-attempt work o needs at now.
-func (s *Service) workFor(o *Order, now time.Time) map[int]workKind {
+func (s *Service) workFor(o *ordermsg.Order, now time.Time) map[int]workKind {
 	var out map[int]workKind
 	add := func(n int, k workKind) {
 		if out == nil {
@@ -38,15 +39,15 @@ func (s *Service) workFor(o *Order, now time.Time) map[int]workKind {
 		case providerLocal:
 		case providerCredit:
 			switch {
-			case a.State == AttemptPaid && o.PaidBy == a.N && !a.Settled:
+			case a.State == ordermsg.AttemptPaid && o.PaidBy == a.N && !a.Settled:
 				add(a.N, workCapture)
-			case a.State != AttemptPaid && o.Final() && !a.Released:
+			case a.State != ordermsg.AttemptPaid && o.Final() && !a.Released:
 				add(a.N, workRelease)
 			}
 		default:
 			switch a.State {
-			case AttemptSending, AttemptOpen, AttemptSuperseded:
-				if o.Status == StatusPending || (o.ClosedAt != nil && now.Sub(*o.ClosedAt) < s.cfg.LatePoll) {
+			case ordermsg.AttemptSending, ordermsg.AttemptOpen, ordermsg.AttemptSuperseded:
+				if o.Status == ordermsg.StatusPending || (o.ClosedAt != nil && now.Sub(*o.ClosedAt) < s.cfg.LatePoll) {
 					add(a.N, workPoll)
 				}
 			}
@@ -55,7 +56,7 @@ func (s *Service) workFor(o *Order, now time.Time) map[int]workKind {
 	return out
 }
 
-func (s *Service) needsWork(o *Order) bool { return len(s.workFor(o, s.now())) > 0 }
+func (s *Service) needsWork(o *ordermsg.Order) bool { return len(s.workFor(o, s.now())) > 0 }
 
 // scheduler keeps when each order with outstanding work is next looked at,
 // with a capped exponential backoff per order.
@@ -225,7 +226,7 @@ func (s *Service) expireDue(now time.Time) (next time.Time, err error) {
 				if err != nil {
 					return err
 				}
-				if o == nil || o.Status != StatusPending {
+				if o == nil || o.Status != ordermsg.StatusPending {
 					// An index entry that outlived its order's state.
 					c := t.Bucket(bktExpiry).Cursor()
 					for k, _ := c.First(); k != nil && bytes.Compare(k, limit) <= 0; k, _ = c.Next() {
@@ -239,7 +240,7 @@ func (s *Service) expireDue(now time.Time) (next time.Time, err error) {
 				if o.ExpiresAt.After(now) {
 					continue
 				}
-				if _, err := s.close(t, o, StatusExpired, now); err != nil {
+				if _, err := s.close(t, o, ordermsg.StatusExpired, now); err != nil {
 					return err
 				}
 			}
@@ -300,7 +301,7 @@ func (s *Service) poll(ctx context.Context, oid string, n int) error {
 	if err != nil {
 		return err
 	}
-	a := o.attempt(n)
+	a := o.Attempt(n)
 	if s.pay == nil || s.pay.Name() != a.Provider {
 		return nil
 	}
@@ -308,7 +309,7 @@ func (s *Service) poll(ctx context.Context, oid string, n int) error {
 	if err != nil {
 		return err
 	}
-	_, err = s.update(oid, func(t *store.Tx, old *Order) (*Order, error) {
+	_, err = s.update(oid, func(t *store.Tx, old *ordermsg.Order) (*ordermsg.Order, error) {
 		return s.applyReport(t, old, n, r, s.now())
 	})
 	return err
@@ -319,19 +320,19 @@ func (s *Service) capture(ctx context.Context, oid string, n int) error {
 	if err != nil || s.credit == nil {
 		return err
 	}
-	a := o.attempt(n)
+	a := o.Attempt(n)
 	cerr := s.credit.Capture(ctx, a.Token, o.AmountTotal)
 	if cerr != nil && (upstream.IsRetryable(cerr) || ctx.Err() != nil) {
 		return cerr
 	}
-	_, err = s.update(oid, func(t *store.Tx, old *Order) (*Order, error) {
-		next := old.clone()
-		at := next.attempt(n)
+	_, err = s.update(oid, func(t *store.Tx, old *ordermsg.Order) (*ordermsg.Order, error) {
+		next := old.Clone()
+		at := next.Attempt(n)
 		at.Settled = true
 		if cerr != nil {
 			at.Error = "capture refused: " + cerr.Error()
 			reason := "the credit capture was refused (" + cerr.Error() + "); the goods were handed over without the credit being taken"
-			next.flag(reason, s.now())
+			next.Flag(reason, s.now())
 			if err := event(t, ledger.OrderReview, next, at, reason); err != nil {
 				return nil, err
 			}
@@ -346,7 +347,7 @@ func (s *Service) release(ctx context.Context, oid string, n int) error {
 	if err != nil || s.credit == nil {
 		return err
 	}
-	a := o.attempt(n)
+	a := o.Attempt(n)
 	token := a.Token
 	if token == "" {
 		// The authorization's reply was lost: the cloud dedupes holds by
@@ -376,16 +377,16 @@ func (s *Service) release(ctx context.Context, oid string, n int) error {
 			return cerr
 		}
 	}
-	_, err = s.update(oid, func(t *store.Tx, old *Order) (*Order, error) {
-		next := old.clone()
-		at := next.attempt(n)
+	_, err = s.update(oid, func(t *store.Tx, old *ordermsg.Order) (*ordermsg.Order, error) {
+		next := old.Clone()
+		at := next.Attempt(n)
 		at.Released = true
 		if cerr != nil {
 			at.Error = "release refused: " + cerr.Error()
 			var rej *upstream.RejectedError
 			if errors.As(cerr, &rej) && rej.Status == 409 {
 				reason := "a credit hold of this order was captured although the order is " + old.Status + ": " + cerr.Error()
-				next.flag(reason, s.now())
+				next.Flag(reason, s.now())
 				if err := event(t, ledger.OrderReview, next, at, reason); err != nil {
 					return nil, err
 				}

@@ -21,6 +21,7 @@ import (
 	"github.com/storebox/storebox/daemon/payments"
 	"github.com/storebox/storebox/daemon/store"
 	"github.com/storebox/storebox/protocol/ledger"
+	"github.com/storebox/storebox/protocol/ordermsg"
 	"github.com/storebox/storebox/test/harness"
 )
 
@@ -323,7 +324,7 @@ func verifyDisk(t *testing.T, data string, bk *book) {
 	}
 	reserved, sold := map[string]int64{}, map[string]int64{}
 	seen := map[string]bool{}
-	for _, status := range []string{orders.StatusPending, orders.StatusPaid, orders.StatusCancelled, orders.StatusExpired, orders.StatusNeedsReview} {
+	for _, status := range []string{ordermsg.StatusPending, ordermsg.StatusPaid, ordermsg.StatusCancelled, ordermsg.StatusExpired, ordermsg.StatusNeedsReview} {
 		for _, o := range svc.List(status, 1<<30) {
 			seen[o.OID] = true
 			for _, l := range o.Lines {
@@ -332,9 +333,9 @@ func verifyDisk(t *testing.T, data string, bk *book) {
 					q = l.WeightG
 				}
 				switch o.Status {
-				case orders.StatusPending:
+				case ordermsg.StatusPending:
 					reserved[l.GID] += q
-				case orders.StatusPaid:
+				case ordermsg.StatusPaid:
 					sold[l.GID] += q
 				}
 			}
@@ -384,7 +385,7 @@ func verifyDisk(t *testing.T, data string, bk *book) {
 			t.Errorf("order %s paid %d times", oid, n)
 		}
 	}
-	for _, o := range svc.List(orders.StatusPaid, 1<<30) {
+	for _, o := range svc.List(ordermsg.StatusPaid, 1<<30) {
 		if paidEvents[o.OID] != 1 {
 			t.Errorf("paid order %s has %d order.paid events", o.OID, paidEvents[o.OID])
 		}

@@ -1,4 +1,4 @@
-package orders
+package ordermsg
 
 import (
 	"encoding/json"
@@ -24,7 +24,7 @@ func FuzzPayRequest(f *testing.F) {
 		if json.Unmarshal(body, &req) != nil {
 			return
 		}
-		if req.validateShape() != nil {
+		if req.Validate() != nil {
 			return
 		}
 		o := &Order{}
@@ -33,7 +33,7 @@ func FuzzPayRequest(f *testing.F) {
 			if !ok {
 				return
 			}
-			l, e := priceLine(i, lr, g)
+			l, e := PriceLine(i, lr, g)
 			if e != nil {
 				return
 			}
@@ -58,7 +58,7 @@ func FuzzPayRequest(f *testing.F) {
 		if err := json.Unmarshal(b, &back); err != nil {
 			t.Fatal(err)
 		}
-		if !sameRequest(&back, req.Lines) {
+		if !back.MadeFrom(req.Lines) {
 			t.Fatalf("stored order does not match its own request %s", body)
 		}
 	})
