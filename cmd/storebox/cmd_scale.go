@@ -253,7 +253,7 @@ func simCommand() *cobra.Command {
 		Use:   "sim",
 		Short: "simulate devices for tests and demos",
 	}
-	cmd.AddCommand(simScaleCommand(), simDoorCommand())
+	cmd.AddCommand(simScaleCommand(), simDoorCommand(), simFleetCommand())
 	return cmd
 }
 
