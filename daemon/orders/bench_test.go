@@ -74,7 +74,7 @@ func tcpRate(b *testing.B, terminals, orders int) float64 {
 	for err := range errs {
 		b.Fatal(err)
 	}
-	b.Logf("tcp: %d orders in %d commits, %s", e.svc.group.calls.Load(), e.svc.group.batches.Load(), el)
+	b.Logf("tcp: %d orders in %d commits, %s", e.svc.group.Calls.Load(), e.svc.group.Batches.Load(), el)
 	return float64(per*terminals) / el.Seconds()
 }
 
@@ -92,7 +92,7 @@ func durableRate(b *testing.B, terminals, orders int, perOrderFsync bool) float6
 		b.Fatal(err)
 	}
 	if perOrderFsync {
-		svc.commit = func(fn func(*store.Tx) error) error { return svc.keys.update(st, st.Update, fn) }
+		svc.commit = func(fn func(*store.Tx) error) error { return svc.keys.Update(st, st.Update, fn) }
 	}
 	per := orders / terminals
 	var wg sync.WaitGroup
@@ -123,7 +123,7 @@ func durableRate(b *testing.B, terminals, orders int, perOrderFsync bool) float6
 		b.Fatalf("%d orders on disk, want %d", c[ordermsg.StatusPending], per*terminals)
 	}
 	if !perOrderFsync {
-		b.Logf("%d orders in %d commits", svc.group.calls.Load(), svc.group.batches.Load())
+		b.Logf("%d orders in %d commits", svc.group.Calls.Load(), svc.group.Batches.Load())
 	}
 	return float64(per*terminals) / el.Seconds()
 }

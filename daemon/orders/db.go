@@ -145,7 +145,7 @@ func saveOrderJSON(t *store.Tx, old, o *ordermsg.Order, v []byte, s *Service) er
 	st, m := t.Bucket(bktStatus), t.Bucket(bktMeta)
 	st.FillPercent = appendOnly
 	if old == nil {
-		if err := s.keys.add(t, join(o.EquipID, o.OrderID), o.OID); err != nil {
+		if err := s.keys.Add(t, join(o.EquipID, o.OrderID), o.OID); err != nil {
 			return err
 		}
 		if o.OpenID != "" {

@@ -11,9 +11,9 @@
 // written after.
 //
 // Durability is paid for once per batch: concurrent getPayInfo calls share
-// one transaction and fsync (group commit, commit.go), and idempotency keys
+// one transaction and fsync (internal/groupcommit), and idempotency keys
 // are appended to a log and moved into their sorted index a few thousand at
-// a time (keys.go), so a commit writes the tail pages of append-only
+// a time (internal/keyindex), so a commit writes the tail pages of append-only
 // buckets rather than one scattered index leaf per terminal.
 //
 // States: pending → paid | cancelled | expired. Paid is final. News that

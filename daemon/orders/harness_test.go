@@ -362,5 +362,3 @@ func bigRows() []store.ImportRow {
 }
 
 type storeTx = store.Tx
-
-type bboltTx = bbolt.Tx

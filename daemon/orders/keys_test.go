@@ -21,7 +21,7 @@ import (
 // restart; a reused order_id with other lines is a conflict in every case.
 func TestOrderKeysAcrossCompactionAndRestart(t *testing.T) {
 	e := newEnv(t, Config{}, payments.Providers{})
-	e.svc.keys.compactAt = 40
+	e.svc.keys.CompactAt = 40
 	const terminals, per = 10, 13 // 130 orders: three compactions and a log tail
 	oids := map[string]string{}
 	var mu sync.Mutex
@@ -91,11 +91,11 @@ func TestOrderKeyOfRolledBackTransactionVanishes(t *testing.T) {
 	k := e.svc.keys
 	key := join("T-1", "o-1")
 	boom := errors.New("boom")
-	err := k.update(e.st, e.st.Update, func(t *store.Tx) error {
-		if err := k.add(t, key, "X-1"); err != nil {
+	err := k.Update(e.st, e.st.Update, func(t *store.Tx) error {
+		if err := k.Add(t, key, "X-1"); err != nil {
 			return err
 		}
-		if got := k.lookupTx(t, key); got != "X-1" {
+		if got := k.LookupTx(t, key); got != "X-1" {
 			return fmt.Errorf("own key not visible in its transaction: %q", got)
 		}
 		return boom
@@ -103,8 +103,8 @@ func TestOrderKeyOfRolledBackTransactionVanishes(t *testing.T) {
 	if !errors.Is(err, boom) {
 		t.Fatal(err)
 	}
-	err = k.update(e.st, e.st.Update, func(t *store.Tx) error {
-		if got := k.lookupTx(t, key); got != "" {
+	err = k.Update(e.st, e.st.Update, func(t *store.Tx) error {
+		if got := k.LookupTx(t, key); got != "" {
 			return fmt.Errorf("rolled-back key visible: %q", got)
 		}
 		return nil
@@ -112,15 +112,15 @@ func TestOrderKeyOfRolledBackTransactionVanishes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if k.exists(e.st, key) {
+	if k.Exists(e.st, key) {
 		t.Fatal("rolled-back key exists")
 	}
-	if err := e.st.Update(func(t *store.Tx) error { return k.add(t, key, "X-2") }); err == nil {
+	if err := e.st.Update(func(t *store.Tx) error { return k.Add(t, key, "X-2") }); err == nil {
 		t.Fatal("a key was added outside the key index's transaction")
 	}
 	e.close()
 	e.open()
-	if e.svc.keys.exists(e.st, key) {
+	if e.svc.keys.Exists(e.st, key) {
 		t.Fatal("rolled-back key exists after restart")
 	}
 }

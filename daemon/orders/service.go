@@ -12,6 +12,8 @@ import (
 
 	"go.etcd.io/bbolt"
 
+	"github.com/storebox/storebox/daemon/orders/internal/groupcommit"
+	"github.com/storebox/storebox/daemon/orders/internal/keyindex"
 	"github.com/storebox/storebox/daemon/payments"
 	"github.com/storebox/storebox/daemon/store"
 	"github.com/storebox/storebox/protocol/devmsg"
@@ -57,8 +59,8 @@ type Service struct {
 	// among concurrent terminals. The benchmark swaps it for Update to
 	// measure one fsync per order.
 	commit func(func(*store.Tx) error) error
-	group  *groupCommit
-	keys   *keyIndex
+	group  *groupcommit.Group
+	keys   *keyindex.Index
 
 	hookMu  sync.RWMutex
 	pusher  Pusher
@@ -107,12 +109,12 @@ func New(cfg Config, st *store.Store, pay payments.Providers, pusher Pusher, log
 	s := &Service{cfg: cfg, st: st, instance: inst, pay: pay.Payment, credit: pay.Credit, log: log, pusher: pusher}
 	s.seq.Store(seq)
 	s.locks = map[string]*oidLock{}
-	s.keys = newKeyIndex(log)
-	if err := s.keys.load(st); err != nil {
+	s.keys = keyindex.New(log, bktKeys, bktKeyLog)
+	if err := s.keys.Load(st); err != nil {
 		return nil, fmt.Errorf("open orders: %w", err)
 	}
-	s.group = newGroupCommit(func(fn func(*store.Tx) error) error { return s.keys.update(st, st.Update, fn) })
-	s.commit = s.group.do
+	s.group = groupcommit.New(func(fn func(*store.Tx) error) error { return s.keys.Update(st, st.Update, fn) })
+	s.commit = s.group.Do
 	s.sched = newScheduler()
 	return s, nil
 }
@@ -215,7 +217,7 @@ func (s *Service) GetPayInfo(ctx context.Context, equipID string, req ordermsg.P
 	// the stock are checked.
 	prep, perr := s.prepare(equipID, req, now)
 	if perr != nil {
-		if !s.keys.exists(s.st, join(equipID, req.OrderID)) {
+		if !s.keys.Exists(s.st, join(equipID, req.OrderID)) {
 			return ordermsg.PayInfo{}, perr
 		}
 	}
@@ -227,7 +229,7 @@ func (s *Service) GetPayInfo(ctx context.Context, equipID string, req ordermsg.P
 	err := s.commit(func(t *store.Tx) error {
 		// A commit may run this more than once: start clean every time.
 		o, fresh, derr = nil, false, nil
-		if oid := s.keys.lookupTx(t, join(equipID, req.OrderID)); oid != "" {
+		if oid := s.keys.LookupTx(t, join(equipID, req.OrderID)); oid != "" {
 			old, err := loadOrder(t.Tx, oid)
 			if err != nil {
 				return err

@@ -1,7 +1,10 @@
-package orders
+// Package keyindex finds an order by its idempotency key (equipId,
+// order_id) without writing a scattered index leaf per order.
+package keyindex
 
 import (
 	"bytes"
+	"encoding/binary"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -12,49 +15,55 @@ import (
 	"github.com/storebox/storebox/daemon/store"
 )
 
-// keyIndex finds an order by its idempotency key (equipId, order_id).
+// Index finds an order by its idempotency key (equipId, order_id).
 //
-// The sorted on-disk index (bktKeys) is not written per order: a hundred
+// The sorted on-disk index is not written per order: a hundred
 // terminals put a hundred keys far apart in it, so every commit rewrote
 // about one 4 KiB leaf per order, a third of the shared transaction's time.
-// Instead each new key is appended to a log (bktKeyLog, keyed by a bucket
+// Instead each new key is appended to a log (the log bucket, keyed by a bucket
 // sequence, so appends touch only the tail page) and kept in memory; when
-// compactAt keys have gathered, one transaction moves them into bktKeys,
+// compactAt keys have gathered, one transaction moves them into the sorted keys bucket,
 // where a terminal's keys sit together and share leaves. A restart reloads
 // the log, so the index loses nothing a crash left uncompacted.
 //
 // Keys added by a write transaction become visible to later transactions
 // only once it has committed, and vanish if it rolls back. bbolt releases
 // its writer lock before it returns, so a transaction that adds keys runs
-// under keyIndex.mu from begin to promotion (update); nothing else may add
+// under Index.mu from begin to promotion (Update); nothing else may add
 // keys.
-type keyIndex struct {
-	log       *slog.Logger
-	compactAt int
+type Index struct {
+	log *slog.Logger
+	// keysBucket holds the sorted index, logBucket the log.
+	keysBucket, logBucket []byte
+	// CompactAt is how many logged keys trigger a move into the sorted
+	// index.
+	CompactAt int
 	mu        sync.Mutex // held by the write transaction that may add keys
 
 	rmu    sync.RWMutex
-	recent map[string]string // committed keys not yet in bktKeys
+	recent map[string]string // committed keys not yet in the keys bucket
 
-	active *bbolt.Tx         // the write transaction inside update
+	active *bbolt.Tx         // the write transaction inside Update
 	staged map[string]string // keys it added
 	logged [][]byte          // their log keys, for compaction
 	logs   [][]byte          // log keys of recent, in log order
 }
 
-// defaultCompactAt is how many logged keys trigger a move into bktKeys:
+// defaultCompactAt is how many logged keys trigger a move into the keys bucket:
 // enough that a terminal's keys fill leaves together, small enough that the
 // move is one short transaction and the log reloads instantly.
 const defaultCompactAt = 4096
 
-func newKeyIndex(log *slog.Logger) *keyIndex {
-	return &keyIndex{log: log, compactAt: defaultCompactAt, recent: map[string]string{}, staged: map[string]string{}}
+// New returns an index kept in the buckets keysBucket (sorted) and
+// logBucket (the log); both must exist.
+func New(log *slog.Logger, keysBucket, logBucket []byte) *Index {
+	return &Index{log: log, keysBucket: keysBucket, logBucket: logBucket, CompactAt: defaultCompactAt, recent: map[string]string{}, staged: map[string]string{}}
 }
 
-// load reads the uncompacted log after a restart.
-func (k *keyIndex) load(st *store.Store) error {
+// Load reads the uncompacted log after a restart.
+func (k *Index) Load(st *store.Store) error {
 	return st.View(func(tx *bbolt.Tx) error {
-		return tx.Bucket(bktKeyLog).ForEach(func(lk, v []byte) error {
+		return tx.Bucket(k.logBucket).ForEach(func(lk, v []byte) error {
 			key, oid, ok := splitLogValue(v)
 			if !ok {
 				return fmt.Errorf("order key log entry %x is malformed", lk)
@@ -66,9 +75,9 @@ func (k *keyIndex) load(st *store.Store) error {
 	})
 }
 
-// update runs fn in a write transaction (through commit) in which keys may
+// Update runs fn in a write transaction (through commit) in which keys may
 // be added, and publishes or drops them once the outcome is known.
-func (k *keyIndex) update(st *store.Store, commit func(func(*store.Tx) error) error, fn func(*store.Tx) error) error {
+func (k *Index) Update(st *store.Store, commit func(func(*store.Tx) error) error, fn func(*store.Tx) error) error {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	err := commit(func(t *store.Tx) error {
@@ -90,7 +99,7 @@ func (k *keyIndex) update(st *store.Store, commit func(func(*store.Tx) error) er
 	}
 	clear(k.staged)
 	k.logged = nil
-	if err != nil || len(k.logs) < k.compactAt {
+	if err != nil || len(k.logs) < k.CompactAt {
 		return err
 	}
 	if cerr := k.compact(st); cerr != nil {
@@ -100,18 +109,18 @@ func (k *keyIndex) update(st *store.Store, commit func(func(*store.Tx) error) er
 	return nil
 }
 
-// add records key → oid in the transaction inside update.
-func (k *keyIndex) add(t *store.Tx, key []byte, oid string) error {
+// Add records key → oid in the transaction inside update.
+func (k *Index) Add(t *store.Tx, key []byte, oid string) error {
 	if k.active != t.Tx {
 		return fmt.Errorf("order key %q added outside the key index's transaction", key)
 	}
-	b := t.Bucket(bktKeyLog)
-	b.FillPercent = appendOnly
+	b := t.Bucket(k.logBucket)
+	b.FillPercent = 0.9 // appends only: full pages
 	n, err := b.NextSequence()
 	if err != nil {
 		return err
 	}
-	lk := be64(n)
+	lk := binary.BigEndian.AppendUint64(nil, n)
 	v := make([]byte, 0, 2+len(key)+len(oid))
 	v = append(v, byte(len(key)>>8), byte(len(key)))
 	v = append(append(v, key...), oid...)
@@ -123,9 +132,9 @@ func (k *keyIndex) add(t *store.Tx, key []byte, oid string) error {
 	return nil
 }
 
-// lookupTx finds the oid for key as the write transaction inside update
+// LookupTx finds the oid for key as the write transaction inside Update
 // sees it (its own additions included).
-func (k *keyIndex) lookupTx(t *store.Tx, key []byte) string {
+func (k *Index) LookupTx(t *store.Tx, key []byte) string {
 	if k.active == t.Tx {
 		if oid, ok := k.staged[string(key)]; ok {
 			return oid
@@ -137,13 +146,13 @@ func (k *keyIndex) lookupTx(t *store.Tx, key []byte) string {
 	if ok {
 		return oid
 	}
-	return string(t.Bucket(bktKeys).Get(key))
+	return string(t.Bucket(k.keysBucket).Get(key))
 }
 
-// exists reports whether a committed order has key. It checks memory before
+// Exists reports whether a committed order has key. It checks memory before
 // it opens its read transaction: a compaction that removes the key from
-// memory has committed it to bktKeys before.
-func (k *keyIndex) exists(st *store.Store, key []byte) bool {
+// memory has committed it to the keys bucket before.
+func (k *Index) Exists(st *store.Store, key []byte) bool {
 	k.rmu.RLock()
 	_, ok := k.recent[string(key)]
 	k.rmu.RUnlock()
@@ -151,15 +160,15 @@ func (k *keyIndex) exists(st *store.Store, key []byte) bool {
 		return true
 	}
 	_ = st.View(func(tx *bbolt.Tx) error {
-		ok = tx.Bucket(bktKeys).Get(key) != nil
+		ok = tx.Bucket(k.keysBucket).Get(key) != nil
 		return nil
 	})
 	return ok
 }
 
-// compact moves every logged key into bktKeys, in key order, and empties
+// compact moves every logged key into the keys bucket, in key order, and empties
 // the log. The caller holds mu.
-func (k *keyIndex) compact(st *store.Store) error {
+func (k *Index) compact(st *store.Store) error {
 	k.rmu.RLock()
 	keys := make([]string, 0, len(k.recent))
 	for key := range k.recent {
@@ -168,13 +177,13 @@ func (k *keyIndex) compact(st *store.Store) error {
 	k.rmu.RUnlock()
 	slices.Sort(keys)
 	err := st.Update(func(t *store.Tx) error {
-		kb := t.Bucket(bktKeys)
+		kb := t.Bucket(k.keysBucket)
 		for _, key := range keys {
 			if err := kb.Put([]byte(key), []byte(k.recent[key])); err != nil {
 				return err
 			}
 		}
-		lb := t.Bucket(bktKeyLog)
+		lb := t.Bucket(k.logBucket)
 		for _, lk := range k.logs {
 			if err := lb.Delete(lk); err != nil {
 				return err

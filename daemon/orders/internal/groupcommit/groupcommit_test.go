@@ -1,10 +1,12 @@
-package orders
+package groupcommit
 
 import (
 	"errors"
 	"fmt"
 	"sync"
 	"testing"
+
+	"go.etcd.io/bbolt"
 
 	"github.com/storebox/storebox/daemon/store"
 )
@@ -20,7 +22,7 @@ func TestGroupCommitIsolatesFailures(t *testing.T) {
 	if err := st.Update(func(t *store.Tx) error { _, err := t.CreateBucket([]byte("x")); return err }); err != nil {
 		t.Fatal(err)
 	}
-	g := newGroupCommit(st.Update)
+	g := New(st.Update)
 	boom := errors.New("boom")
 	var wg sync.WaitGroup
 	errs := make([]error, 200)
@@ -28,7 +30,7 @@ func TestGroupCommitIsolatesFailures(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			errs[i] = g.do(func(t *store.Tx) error {
+			errs[i] = g.Do(func(t *store.Tx) error {
 				if err := t.Bucket([]byte("x")).Put([]byte(fmt.Sprint(i)), []byte("v")); err != nil {
 					return err
 				}
@@ -44,7 +46,7 @@ func TestGroupCommitIsolatesFailures(t *testing.T) {
 	}
 	wg.Wait()
 	n := 0
-	_ = st.View(func(tx *bboltTx) error { n = tx.Bucket([]byte("x")).Stats().KeyN; return nil })
+	_ = st.View(func(tx *bbolt.Tx) error { n = tx.Bucket([]byte("x")).Stats().KeyN; return nil })
 	for i, err := range errs {
 		switch i % 50 {
 		case 7:

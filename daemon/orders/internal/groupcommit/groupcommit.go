@@ -1,4 +1,6 @@
-package orders
+// Package groupcommit lets concurrent writers share one bbolt transaction
+// and its fsync (the order service's durability, paid once per batch).
+package groupcommit
 
 import (
 	"fmt"
@@ -9,7 +11,7 @@ import (
 	"github.com/storebox/storebox/daemon/store"
 )
 
-// groupCommit runs concurrent write functions together: while one
+// Group runs concurrent write functions together: while one
 // transaction commits (and fsyncs), the functions that arrive queue up and
 // then share the next transaction. A lone caller commits at once. Under
 // load, the callers the previous commit released usually come straight
@@ -21,7 +23,7 @@ import (
 // As with bbolt's Batch, a function may run more than once (when another
 // function of its batch fails, the batch is retried without it), so it must
 // have no effects outside the transaction other than through Tx.After.
-type groupCommit struct {
+type Group struct {
 	update  func(func(*store.Tx) error) error
 	mu      sync.Mutex
 	queue   []*commitCall
@@ -29,7 +31,7 @@ type groupCommit struct {
 	arrived chan struct{}
 
 	// Batches and Calls count commits and the functions they carried.
-	batches, calls atomic.Int64
+	Batches, Calls atomic.Int64
 }
 
 type commitCall struct {
@@ -44,12 +46,13 @@ const (
 	gatherMax = 5 * time.Millisecond
 )
 
-// newGroupCommit commits through update (the store's Update, wrapped).
-func newGroupCommit(update func(func(*store.Tx) error) error) *groupCommit {
-	return &groupCommit{update: update, arrived: make(chan struct{}, 1)}
+// New commits through update (the store's Update, wrapped).
+func New(update func(func(*store.Tx) error) error) *Group {
+	return &Group{update: update, arrived: make(chan struct{}, 1)}
 }
 
-func (g *groupCommit) do(fn func(*store.Tx) error) error {
+// Do runs fn in the next shared transaction and returns its outcome.
+func (g *Group) Do(fn func(*store.Tx) error) error {
 	c := &commitCall{fn: fn, done: make(chan error, 1)}
 	g.mu.Lock()
 	g.queue = append(g.queue, c)
@@ -65,7 +68,7 @@ func (g *groupCommit) do(fn func(*store.Tx) error) error {
 	return <-c.done
 }
 
-func (g *groupCommit) loop() {
+func (g *Group) loop() {
 	released := 0
 	var took time.Duration
 	var timer *time.Timer
@@ -101,8 +104,8 @@ func (g *groupCommit) loop() {
 		batch := append([]*commitCall(nil), g.queue[:n]...)
 		g.queue = g.queue[n:]
 		g.mu.Unlock()
-		g.batches.Add(1)
-		g.calls.Add(int64(n))
+		g.Batches.Add(1)
+		g.Calls.Add(int64(n))
 		t0 := time.Now()
 		g.run(batch)
 		took = time.Since(t0)
@@ -110,7 +113,7 @@ func (g *groupCommit) loop() {
 	}
 }
 
-func (g *groupCommit) run(batch []*commitCall) {
+func (g *Group) run(batch []*commitCall) {
 	for len(batch) > 0 {
 		failed := -1
 		var ferr error
@@ -147,7 +150,7 @@ func (g *groupCommit) run(batch []*commitCall) {
 func safeCall(fn func(*store.Tx) error, t *store.Tx) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			err = fmt.Errorf("order transaction panicked: %v", r)
+			err = fmt.Errorf("transaction panicked: %v", r)
 		}
 	}()
 	return fn(t)
