@@ -45,6 +45,9 @@ type Reply struct {
 // RefusedError is a reply that must not be applied whatever it says.
 type RefusedError struct {
 	Reason string
+	// Body is the refused reply (nil when it was too large to read), so
+	// the refusal can name the document's version.
+	Body []byte
 }
 
 func (e *RefusedError) Error() string { return "refused: " + e.Reason }
@@ -52,20 +55,22 @@ func (e *RefusedError) Error() string { return "refused: " + e.Reason }
 // verify checks the cloud's signature over body at time now.
 func verify(secret, header string, body []byte, now time.Time) error {
 	if header == "" {
-		return &RefusedError{Reason: "unsigned reply (no " + ledger.HeaderSignature + " header)"}
+		return &RefusedError{Reason: "unsigned reply (no " + ledger.HeaderSignature + " header)", Body: body}
 	}
 	if secret == "" {
-		return &RefusedError{Reason: "cannot verify the signature: upstream.secret is not set"}
+		return &RefusedError{Reason: "cannot verify the signature: upstream.secret is not set", Body: body}
 	}
 	switch err := ledger.Verify(secret, header, body, now); {
 	case err == nil:
 		return nil
 	case errors.Is(err, ledger.ErrBadSignature):
-		return &RefusedError{Reason: "forged signature (it does not match upstream.secret)"}
+		return &RefusedError{Reason: "forged signature (it does not match upstream.secret)", Body: body}
 	case errors.Is(err, ledger.ErrStaleSignature):
-		return &RefusedError{Reason: fmt.Sprintf("stale signature (%v)", err)}
+		// No age in the reason: the same document refused at every poll is
+		// the same refusal, logged once.
+		return &RefusedError{Reason: fmt.Sprintf("stale signature (more than %s from this box's clock)", ledger.MaxSkew), Body: body}
 	default:
-		return &RefusedError{Reason: fmt.Sprintf("bad signature header: %v", err)}
+		return &RefusedError{Reason: fmt.Sprintf("bad signature header: %v", err), Body: body}
 	}
 }
 

@@ -1,0 +1,149 @@
+package fleet
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/storebox/storebox/protocol/fleetmsg"
+)
+
+// Observation is the daemon state one snapshot is built from; the daemon
+// fills it from what it already keeps (sessions, scales, doors, queue).
+type Observation struct {
+	Ready   bool
+	Devices map[string]fleetmsg.DeviceCounts
+	Pending []string // equipIds waiting for approval
+	Scales  []fleetmsg.ScaleHealth
+	Doors   []fleetmsg.DoorHealth
+	Queue   fleetmsg.QueueHealth
+	// QueueOldest is the oldest unsent event's time, zero when the queue
+	// is empty.
+	QueueOldest time.Time
+}
+
+// condition is an alert as observed now; hold is how long it must persist
+// before it is raised (a door reconnecting, a scale re-opening at start),
+// since overrides the time it was first observed.
+type condition struct {
+	kind, subject, message string
+	hold                   time.Duration
+	since                  time.Time
+}
+
+// Holds before an alert is raised. Doors and scales need a moment at start
+// and ride out short blips; everything else is raised when observed.
+const (
+	doorHold  = 10 * time.Second
+	scaleHold = 3 * time.Second
+)
+
+// diskLowRatio is the free share of the data directory's file system under
+// which disk_low is raised (SPEC §7).
+const diskLowRatio = 0.10
+
+// conditions derives the alert conditions of SPEC §7 from an observation.
+func conditions(o Observation, disk fleetmsg.DiskHealth, diskOK bool, dataDir string, queueAlarmAge time.Duration, now time.Time) []condition {
+	var cs []condition
+	for _, id := range o.Pending {
+		cs = append(cs, condition{kind: fleetmsg.AlertDevicePending, subject: id,
+			message: fmt.Sprintf("device %s is waiting for approval (storebox devices approve %s)", id, id)})
+	}
+	for _, s := range o.Scales {
+		if s.State == "connected" {
+			continue
+		}
+		msg := fmt.Sprintf("scale %s is %s", s.ID, s.State)
+		if s.Error != "" {
+			msg += ": " + s.Error
+		}
+		cs = append(cs, condition{kind: fleetmsg.AlertScaleFault, subject: s.ID, message: msg, hold: scaleHold})
+	}
+	for _, d := range o.Doors {
+		if !d.Online {
+			cs = append(cs, condition{kind: fleetmsg.AlertDoorOffline, subject: d.ID, message: fmt.Sprintf("door %s is not connected to the broker", d.ID), hold: doorHold})
+		}
+	}
+	if !o.QueueOldest.IsZero() {
+		if age := now.Sub(o.QueueOldest); age > queueAlarmAge {
+			msg := fmt.Sprintf("oldest unsent event is %s old (%d queued)", age.Round(time.Second), o.Queue.Depth)
+			if o.Queue.LastError != "" {
+				msg += "; last error: " + o.Queue.LastError
+			}
+			cs = append(cs, condition{kind: fleetmsg.AlertQueueStale, subject: "queue", message: msg, since: o.QueueOldest.Add(queueAlarmAge)})
+		}
+	}
+	if o.Queue.DeadLetters > 0 {
+		cs = append(cs, condition{kind: fleetmsg.AlertDeadLetters, subject: "queue",
+			message: fmt.Sprintf("%d events the cloud refused are in the dead-letter bucket", o.Queue.DeadLetters)})
+	}
+	if diskOK && disk.FreeRatio < diskLowRatio {
+		cs = append(cs, condition{kind: fleetmsg.AlertDiskLow, subject: dataDir,
+			message: fmt.Sprintf("%.1f%% free (%d MiB) on the data directory's file system", disk.FreeRatio*100, disk.FreeBytes>>20)})
+	}
+	return cs
+}
+
+// tracker turns conditions into alerts whose since stays put while they
+// stay raised.
+type tracker struct {
+	seen   map[string]time.Time // key → first observed (or the condition's own since)
+	raised map[string]bool
+}
+
+func alertKey(kind, subject string) string { return kind + "\x00" + subject }
+
+// update returns the raised alerts, sorted, and which were raised and
+// cleared by this observation.
+func (t *tracker) update(cs []condition, now time.Time) (alerts []fleetmsg.Alert, raised, cleared []fleetmsg.Alert) {
+	if t.seen == nil {
+		t.seen, t.raised = map[string]time.Time{}, map[string]bool{}
+	}
+	present := make(map[string]bool, len(cs))
+	for _, c := range cs {
+		k := alertKey(c.kind, c.subject)
+		present[k] = true
+		first, ok := t.seen[k]
+		if !ok {
+			first = now
+			if !c.since.IsZero() {
+				first = c.since
+			}
+			t.seen[k] = first
+		}
+		if now.Sub(first) < c.hold {
+			continue
+		}
+		a := fleetmsg.Alert{Kind: c.kind, Subject: c.subject, Since: first.UTC(), Message: c.message}
+		alerts = append(alerts, a)
+		if !t.raised[k] {
+			t.raised[k] = true
+			raised = append(raised, a)
+		}
+	}
+	for k := range t.seen {
+		if present[k] {
+			continue
+		}
+		delete(t.seen, k)
+		if t.raised[k] {
+			delete(t.raised, k)
+			kind, subject, _ := strings.Cut(k, "\x00")
+			cleared = append(cleared, fleetmsg.Alert{Kind: kind, Subject: subject})
+		}
+	}
+	sortAlerts(alerts)
+	sortAlerts(raised)
+	sortAlerts(cleared)
+	return alerts, raised, cleared
+}
+
+func sortAlerts(as []fleetmsg.Alert) {
+	sort.Slice(as, func(i, j int) bool {
+		if as[i].Kind != as[j].Kind {
+			return as[i].Kind < as[j].Kind
+		}
+		return as[i].Subject < as[j].Subject
+	})
+}

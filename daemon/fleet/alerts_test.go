@@ -1,0 +1,94 @@
+package fleet
+
+import (
+	"testing"
+	"time"
+
+	"github.com/storebox/storebox/protocol/fleetmsg"
+)
+
+func TestAlertsKeepSinceAndHoldDoorsAndScales(t *testing.T) {
+	t0 := time.Date(2026, 12, 6, 10, 0, 0, 0, time.UTC)
+	var tr tracker
+	obs := Observation{
+		Pending: []string{"T-02"},
+		Scales:  []fleetmsg.ScaleHealth{{ID: "deli", State: "stale", Error: "no frame for 3s"}, {ID: "fruit", State: "connected"}},
+		Doors:   []fleetmsg.DoorHealth{{ID: "front", Online: false}, {ID: "back", Online: true}},
+		Queue:   fleetmsg.QueueHealth{Depth: 12, DeadLetters: 2},
+		// Unsent for 20 minutes against a 15-minute alarm.
+		QueueOldest: t0.Add(-20 * time.Minute),
+	}
+	low := fleetmsg.DiskHealth{FreeBytes: 5 << 30, FreeRatio: 0.05}
+	at := func(d time.Duration) ([]fleetmsg.Alert, []fleetmsg.Alert, []fleetmsg.Alert) {
+		return tr.update(conditions(obs, low, true, "/var/lib/storebox", 15*time.Minute, t0.Add(d)), t0.Add(d))
+	}
+	alerts, raised, _ := at(0)
+	kinds := func(as []fleetmsg.Alert) (out []string) {
+		for _, a := range as {
+			out = append(out, a.Kind+":"+a.Subject)
+		}
+		return out
+	}
+	// The door and the scale are held back; the rest is raised at once.
+	want := []string{"dead_letters:queue", "device_pending:T-02", "disk_low:/var/lib/storebox", "queue_stale:queue"}
+	if got := kinds(alerts); !equal(got, want) || !equal(kinds(raised), want) {
+		t.Fatalf("at 0: alerts %v raised %v", got, kinds(raised))
+	}
+	for _, a := range alerts {
+		if a.Kind == fleetmsg.AlertQueueStale && !a.Since.Equal(t0.Add(-5*time.Minute)) {
+			t.Fatalf("queue_stale since %v, want when the oldest event crossed the alarm age", a.Since)
+		}
+	}
+	_, raised, _ = at(4 * time.Second)
+	if got := kinds(raised); !equal(got, []string{"scale_fault:deli"}) {
+		t.Fatalf("at 4s raised %v", got)
+	}
+	alerts, raised, _ = at(11 * time.Second)
+	if got := kinds(raised); !equal(got, []string{"door_offline:front"}) {
+		t.Fatalf("at 11s raised %v", got)
+	}
+	for _, a := range alerts {
+		if a.Kind == fleetmsg.AlertDevicePending && !a.Since.Equal(t0) {
+			t.Fatalf("device_pending since moved to %v", a.Since)
+		}
+		if a.Kind == fleetmsg.AlertScaleFault && !a.Since.Equal(t0) {
+			t.Fatalf("scale_fault since %v, want first observed %v", a.Since, t0)
+		}
+	}
+	// The device is approved and the door comes back: both cleared, the rest stays.
+	obs.Pending, obs.Doors = nil, []fleetmsg.DoorHealth{{ID: "front", Online: true}}
+	alerts, raised, cleared := at(13 * time.Second)
+	if len(raised) != 0 || !equal(kinds(cleared), []string{"device_pending:T-02", "door_offline:front"}) || len(alerts) != 4 {
+		t.Fatalf("at 13s alerts %v raised %v cleared %v", kinds(alerts), kinds(raised), kinds(cleared))
+	}
+	// Raised again later: a new since.
+	obs.Pending = []string{"T-02"}
+	alerts, _, _ = at(20 * time.Second)
+	for _, a := range alerts {
+		if a.Kind == fleetmsg.AlertDevicePending && !a.Since.Equal(t0.Add(20*time.Second)) {
+			t.Fatalf("re-raised device_pending since %v", a.Since)
+		}
+	}
+}
+
+func TestNoAlertsForAHealthyStore(t *testing.T) {
+	var tr tracker
+	now := time.Now()
+	obs := Observation{Ready: true, QueueOldest: now.Add(-time.Minute), Queue: fleetmsg.QueueHealth{Depth: 3}}
+	alerts, _, _ := tr.update(conditions(obs, fleetmsg.DiskHealth{FreeRatio: 0.5}, true, "d", 15*time.Minute, now), now)
+	if len(alerts) != 0 {
+		t.Fatalf("alerts %+v", alerts)
+	}
+}
+
+func equal(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,387 @@
+package fleet
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/storebox/storebox/daemon/config"
+	"github.com/storebox/storebox/protocol/fleetmsg"
+	"github.com/storebox/storebox/sync/fleetlink"
+)
+
+// StateFile holds the applied remote document in the data directory.
+const StateFile = "remote-config.json"
+
+// ConfigState is what runs and what was last refused.
+type ConfigState struct {
+	Version   fleetmsg.Version // the applied remote document's; 0 when none
+	Source    string           // fleetmsg.SourceFile or SourceRemote
+	AppliedAt time.Time        // when it was applied (the file: loaded)
+	// RemoteEnabled is fleet.remote_config (and an upstream configured).
+	RemoteEnabled bool
+	Refusal       *Refusal // nil when nothing is refused
+}
+
+// Refusal is a document the daemon would not apply.
+type Refusal struct {
+	Version string // the document's version, "" when it could not be read
+	Reason  string
+	At      time.Time // first refused (stays while the same refusal repeats)
+}
+
+// ConfigLink fetches desired configuration (fleetlink.Link does).
+type ConfigLink interface {
+	FetchConfig(ctx context.Context, applied fleetmsg.Version) (fleetlink.Reply, error)
+	Changed() <-chan struct{}
+}
+
+// RemoteConfig wires a Remote.
+type RemoteConfig struct {
+	Link     ConfigLink
+	Interval time.Duration // fleet.config_interval
+	DataDir  string
+	// Enabled is fleet.remote_config: when false no document is fetched
+	// or used, the stored one included.
+	Enabled bool
+	// File is the local file's configuration at start; a document's
+	// sections replace the same sections of it (Reload brings a new one).
+	File *config.Config
+	// Apply runs a configuration through the reload path (check, then
+	// apply all of it or none).
+	Apply func(ctx context.Context, cfg *config.Config) error
+	// Changed is called when a document was applied or refused, so the
+	// next health snapshot goes out at once.
+	Changed func()
+	Log     *slog.Logger
+}
+
+// Remote applies the cloud's desired configuration (SPEC §7). Every change
+// of the running configuration, a document or a reloaded file, goes through
+// it one at a time, so the file and the document are always merged from
+// their latest versions.
+type Remote struct {
+	cfg RemoteConfig
+
+	applyMu sync.Mutex // held across merge, Apply and bookkeeping
+
+	mu        sync.Mutex
+	file      *config.Config
+	applied   *stored // nil when none applies
+	fileAt    time.Time
+	refusal   *Refusal
+	unreached string // the last fetch error, "" while the cloud answers
+}
+
+// stored is the document kept in the data directory.
+type stored struct {
+	AppliedAt time.Time       `json:"applied_at"`
+	Document  json.RawMessage `json:"document"` // the cloud's signed body, as received
+	version   fleetmsg.Version
+	doc       fleetmsg.Document
+}
+
+// NewRemote returns a Remote with the stored document (if any and if
+// enabled) loaded but not yet applied: Effective lays it over a file.
+func NewRemote(cfg RemoteConfig) *Remote {
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Changed == nil {
+		cfg.Changed = func() {}
+	}
+	r := &Remote{cfg: cfg, file: cfg.File, fileAt: time.Now()}
+	if !cfg.Enabled {
+		return r
+	}
+	s, err := loadStored(filepath.Join(cfg.DataDir, StateFile))
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+	case err != nil:
+		cfg.Log.Error("stored remote configuration unreadable; running on the local file until the cloud sends one", "err", err)
+	default:
+		r.applied = s
+	}
+	return r
+}
+
+func loadStored(path string) (*stored, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var s stored
+	if err := json.Unmarshal(b, &s); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	d, doc, err := fleetmsg.ParseDesired(s.Document)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	s.version, s.doc = d.Version, doc
+	return &s, nil
+}
+
+// Effective is the configuration to start with: the stored document laid
+// over the file.
+func (r *Remote) Effective() *config.Config {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.effectiveLocked(r.file)
+}
+
+// Reload runs a reloaded local file, with the applied document laid over
+// it, through Apply; on success file is the new base for documents.
+func (r *Remote) Reload(ctx context.Context, file *config.Config) error {
+	r.applyMu.Lock()
+	defer r.applyMu.Unlock()
+	r.mu.Lock()
+	merged := r.effectiveLocked(file)
+	r.mu.Unlock()
+	if err := r.cfg.Apply(ctx, merged); err != nil {
+		return err
+	}
+	r.mu.Lock()
+	r.file, r.fileAt = file, time.Now()
+	r.mu.Unlock()
+	return nil
+}
+
+// effectiveLocked lays the applied document over file. A document that no
+// longer fits the file (checked as a whole) is dropped with a refusal, and
+// the file runs alone.
+func (r *Remote) effectiveLocked(file *config.Config) *config.Config {
+	if r.applied == nil {
+		return file
+	}
+	merged, err := file.WithRemote(r.applied.doc)
+	if err != nil {
+		r.refuseLocked(r.applied.version, fmt.Sprintf("applied version %d no longer fits the local file: %v", r.applied.version, err))
+		r.applied = nil
+		return file
+	}
+	return merged
+}
+
+// State reports the running configuration and the last refusal.
+func (r *Remote) State() ConfigState {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	st := ConfigState{Source: fleetmsg.SourceFile, AppliedAt: r.fileAt, RemoteEnabled: r.cfg.Enabled}
+	if r.applied != nil {
+		st.Version, st.Source, st.AppliedAt = r.applied.version, fleetmsg.SourceRemote, r.applied.AppliedAt
+	}
+	if r.refusal != nil {
+		rf := *r.refusal
+		st.Refusal = &rf
+	}
+	return st
+}
+
+func (r *Remote) appliedVersion() fleetmsg.Version {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.applied == nil {
+		return 0
+	}
+	return r.applied.version
+}
+
+// Serve fetches at start, every Interval and when the link signals a
+// change, until ctx ends. Disabled, it returns at once.
+func (r *Remote) Serve(ctx context.Context) error {
+	if !r.cfg.Enabled {
+		return nil
+	}
+	t := time.NewTicker(r.cfg.Interval)
+	defer t.Stop()
+	for {
+		r.Poll(ctx)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		case <-r.cfg.Link.Changed():
+		}
+	}
+}
+
+// Poll fetches once and applies what is new.
+func (r *Remote) Poll(ctx context.Context) {
+	rep, err := r.cfg.Link.FetchConfig(ctx, r.appliedVersion())
+	if ctx.Err() != nil {
+		return
+	}
+	var ref *fleetlink.RefusedError
+	switch {
+	case errors.As(err, &ref):
+		r.reached()
+		r.refuse(looseVersion(ref.Body), ref.Reason)
+		return
+	case err != nil:
+		r.mu.Lock()
+		if msg := err.Error(); msg != r.unreached {
+			r.cfg.Log.Warn("desired configuration not fetched; the running configuration stays (logged again when this changes)", "err", err)
+			r.unreached = msg
+		}
+		r.mu.Unlock()
+		return
+	}
+	r.reached()
+	if rep.NotModified {
+		return
+	}
+	r.Offer(ctx, rep.Body)
+}
+
+func (r *Remote) reached() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.unreached != "" {
+		r.cfg.Log.Info("desired configuration reachable again")
+		r.unreached = ""
+	}
+}
+
+// Offer checks a verified document and applies it all or nothing. The
+// returned error is the refusal, also kept for State and health.
+func (r *Remote) Offer(ctx context.Context, body []byte) error {
+	r.applyMu.Lock()
+	defer r.applyMu.Unlock()
+	d, doc, err := fleetmsg.ParseDesired(body)
+	if err != nil {
+		return r.refuse(looseVersion(body), err.Error())
+	}
+	applied := r.appliedVersion()
+	switch {
+	case d.Version == applied:
+		return nil
+	case d.Version < applied:
+		return r.refuse(d.Version, fmt.Sprintf("version %d is older than the applied version %d", d.Version, applied))
+	}
+	r.mu.Lock()
+	file := r.file
+	r.mu.Unlock()
+	merged, err := file.WithRemote(doc)
+	if err != nil {
+		return r.refuse(d.Version, err.Error())
+	}
+	if err := r.cfg.Apply(ctx, merged); err != nil {
+		return r.refuse(d.Version, "not applied: "+err.Error())
+	}
+	s := &stored{AppliedAt: time.Now().UTC(), Document: append(json.RawMessage(nil), body...), version: d.Version, doc: doc}
+	saveErr := saveStored(filepath.Join(r.cfg.DataDir, StateFile), s)
+	r.mu.Lock()
+	r.applied, r.refusal = s, nil
+	r.mu.Unlock()
+	r.cfg.Log.Info("remote configuration applied", "version", d.Version, "sections", sectionNames(doc))
+	if saveErr != nil {
+		r.cfg.Log.Error("remote configuration applied but not saved; the next start runs the previous one until the cloud is reached", "err", saveErr)
+	}
+	r.cfg.Changed()
+	return nil
+}
+
+// refuse records a refusal; the same refusal repeated (the cloud serves
+// the refused document at every poll) keeps its time and is logged once.
+func (r *Remote) refuse(v fleetmsg.Version, reason string) error {
+	r.mu.Lock()
+	changed := r.refuseLocked(v, reason)
+	r.mu.Unlock()
+	if changed {
+		r.cfg.Changed()
+	}
+	return errors.New(reason)
+}
+
+func (r *Remote) refuseLocked(v fleetmsg.Version, reason string) bool {
+	ver := ""
+	if v > 0 {
+		ver = strconv.FormatUint(uint64(v), 10)
+	}
+	if rf := r.refusal; rf != nil && rf.Version == ver && rf.Reason == reason {
+		return false
+	}
+	r.refusal = &Refusal{Version: ver, Reason: reason, At: time.Now().UTC()}
+	r.cfg.Log.Warn("remote configuration refused; the running configuration stays", "version", ver, "reason", reason)
+	return true
+}
+
+// looseVersion reads a refused document's version if it has one.
+func looseVersion(body []byte) fleetmsg.Version {
+	var d struct {
+		Version fleetmsg.Version `json:"version"`
+	}
+	if json.Unmarshal(body, &d) != nil {
+		return 0
+	}
+	return d.Version
+}
+
+func sectionNames(doc fleetmsg.Document) []string {
+	var out []string
+	if doc.Doors != nil {
+		out = append(out, "doors")
+	}
+	if dv := doc.Devices; dv != nil {
+		if dv.Admission != nil {
+			out = append(out, "devices.admission")
+		}
+		if dv.Approve != nil {
+			out = append(out, "devices.approve")
+		}
+		if dv.Reject != nil {
+			out = append(out, "devices.reject")
+		}
+	}
+	if doc.Orders != nil && doc.Orders.PaymentTTL != nil {
+		out = append(out, "orders.payment_ttl")
+	}
+	return out
+}
+
+// saveStored writes the document atomically: a temporary file, synced,
+// renamed over the old one, and the directory synced.
+func saveStored(path string, s *stored) error {
+	b, err := json.MarshalIndent(s, "", "  ")
+	if err != nil {
+		return err
+	}
+	dir := filepath.Dir(path)
+	f, err := os.CreateTemp(dir, ".remote-config-*")
+	if err != nil {
+		return fmt.Errorf("save remote configuration: %w", err)
+	}
+	tmp := f.Name()
+	defer os.Remove(tmp)
+	if _, err := f.Write(b); err != nil {
+		f.Close()
+		return fmt.Errorf("save remote configuration: %w", err)
+	}
+	if err := f.Chmod(0o600); err != nil { // door secrets
+		f.Close()
+		return fmt.Errorf("save remote configuration: %w", err)
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return fmt.Errorf("save remote configuration: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("save remote configuration: %w", err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("save remote configuration: %w", err)
+	}
+	if d, err := os.Open(dir); err == nil {
+		d.Sync()
+		d.Close()
+	}
+	return nil
+}

@@ -1,0 +1,200 @@
+// Package fleet is the store's side of SPEC §7: it reports health snapshots
+// with alerts to the cloud (Reporter) and applies the cloud's signed desired
+// configuration all or nothing (Remote).
+package fleet
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/storebox/storebox/protocol/fleetmsg"
+)
+
+// HealthLink sends snapshots (fleetlink.Link does).
+type HealthLink interface {
+	PutHealth(ctx context.Context, body []byte) error
+}
+
+// ReporterConfig wires a Reporter.
+type ReporterConfig struct {
+	Link    HealthLink
+	Observe func() Observation
+	// Config reports the running configuration and the last refusal.
+	Config  func() ConfigState
+	StoreID string
+	Version string // the daemon's
+	DataDir string // whose file system disk_low watches
+	Started time.Time
+
+	Interval      time.Duration // fleet.health_interval
+	QueueAlarmAge time.Duration // fleet.queue_alarm_age
+	// CheckEvery is how often alerts are evaluated between snapshots, so a
+	// raised or cleared alert goes out within seconds (default 2s).
+	CheckEvery time.Duration
+	// Debounce gathers a burst of changes into one snapshot (default 1s).
+	Debounce time.Duration
+	Log      *slog.Logger
+}
+
+// Reporter sends health snapshots: at start, every Interval, and soon after
+// an alert is raised or cleared or Kick is called. Latest wins: a snapshot
+// that cannot be delivered is dropped, not queued.
+type Reporter struct {
+	cfg  ReporterConfig
+	kick chan struct{}
+
+	mu      sync.Mutex
+	tr      tracker
+	lastErr string // the last delivery error, "" while deliveries succeed
+	sentAt  time.Time
+	sent    int
+}
+
+// NewReporter returns a reporter; Serve runs it.
+func NewReporter(cfg ReporterConfig) *Reporter {
+	if cfg.CheckEvery <= 0 {
+		cfg.CheckEvery = 2 * time.Second
+	}
+	if cfg.Interval > 0 && cfg.Interval < cfg.CheckEvery {
+		cfg.CheckEvery = cfg.Interval
+	}
+	if cfg.Debounce <= 0 {
+		cfg.Debounce = time.Second
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Config == nil {
+		cfg.Config = func() ConfigState { return ConfigState{Source: fleetmsg.SourceFile} }
+	}
+	return &Reporter{cfg: cfg, kick: make(chan struct{}, 1)}
+}
+
+// Kick asks for a snapshot soon (a remote configuration applied or refused).
+func (r *Reporter) Kick() {
+	select {
+	case r.kick <- struct{}{}:
+	default:
+	}
+}
+
+// Serve reports until ctx ends.
+func (r *Reporter) Serve(ctx context.Context) error {
+	h, _ := r.Snapshot(time.Now())
+	r.send(ctx, h)
+	check := time.NewTicker(r.cfg.CheckEvery)
+	defer check.Stop()
+	next := time.Now().Add(r.cfg.Interval)
+	var debounce <-chan time.Time
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-r.kick:
+			if debounce == nil {
+				debounce = time.After(r.cfg.Debounce)
+			}
+		case <-debounce:
+			debounce = nil
+			now := time.Now()
+			h, _ := r.Snapshot(now)
+			r.send(ctx, h)
+			next = now.Add(r.cfg.Interval)
+		case now := <-check.C:
+			h, changed := r.Snapshot(now)
+			switch {
+			case !now.Before(next):
+				debounce = nil
+				r.send(ctx, h)
+				next = now.Add(r.cfg.Interval)
+			case changed && debounce == nil:
+				debounce = time.After(r.cfg.Debounce)
+			}
+		}
+	}
+}
+
+// Snapshot builds the health snapshot at now and reports whether an alert
+// was raised or cleared since the previous one.
+func (r *Reporter) Snapshot(now time.Time) (fleetmsg.Health, bool) {
+	o := r.cfg.Observe()
+	disk, derr := diskHealth(r.cfg.DataDir)
+	cs := conditions(o, disk, derr == nil, r.cfg.DataDir, r.cfg.QueueAlarmAge, now)
+	st := r.cfg.Config()
+	cfgStatus := fleetmsg.ConfigStatus{Version: st.Version, Source: st.Source}
+	if !st.AppliedAt.IsZero() {
+		at := st.AppliedAt.UTC()
+		cfgStatus.AppliedAt = &at
+	}
+	if rf := st.Refusal; rf != nil {
+		cfgStatus.Error = rf.Reason
+		cs = append(cs, condition{kind: fleetmsg.AlertConfigRefused, subject: rf.Version, since: rf.At,
+			message: "remote configuration refused: " + rf.Reason})
+	}
+	r.mu.Lock()
+	alerts, raised, cleared := r.tr.update(cs, now)
+	r.mu.Unlock()
+	for _, a := range raised {
+		r.cfg.Log.Warn("alert raised", "kind", a.Kind, "subject", a.Subject, "message", a.Message)
+	}
+	for _, a := range cleared {
+		r.cfg.Log.Info("alert cleared", "kind", a.Kind, "subject", a.Subject)
+	}
+	h := fleetmsg.Health{
+		At: now.UTC(), Store: r.cfg.StoreID, Version: r.cfg.Version, UptimeS: int64(now.Sub(r.cfg.Started) / time.Second),
+		Ready: o.Ready, Config: cfgStatus, Devices: o.Devices, Scales: o.Scales, Doors: o.Doors, Queue: o.Queue, Disk: disk,
+		Alerts: alerts,
+	}
+	if h.Devices == nil {
+		h.Devices = map[string]fleetmsg.DeviceCounts{}
+	}
+	if h.Scales == nil {
+		h.Scales = []fleetmsg.ScaleHealth{}
+	}
+	if h.Doors == nil {
+		h.Doors = []fleetmsg.DoorHealth{}
+	}
+	if h.Alerts == nil {
+		h.Alerts = []fleetmsg.Alert{}
+	}
+	return h, len(raised)+len(cleared) > 0
+}
+
+// send delivers one snapshot. Failures are logged when they start or
+// change and once when deliveries resume, so a cloud that is down for a
+// day costs a handful of log lines.
+func (r *Reporter) send(ctx context.Context, h fleetmsg.Health) {
+	body, err := json.Marshal(h)
+	if err == nil {
+		err = r.cfg.Link.PutHealth(ctx, body)
+	}
+	if ctx.Err() != nil {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if err != nil {
+		if msg := err.Error(); msg != r.lastErr {
+			r.cfg.Log.Warn("health snapshot not delivered; later ones are tried at their time (logged again when this changes)", "err", err)
+			r.lastErr = msg
+		}
+		return
+	}
+	if r.lastErr != "" {
+		r.cfg.Log.Info("health snapshots delivered again")
+		r.lastErr = ""
+	}
+	r.sentAt = h.At
+	r.sent++
+}
+
+// Delivery reports the last delivered snapshot's time, how many were
+// delivered, and the current delivery error ("" when the last one went).
+func (r *Reporter) Delivery() (sentAt time.Time, sent int, lastErr string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.sentAt, r.sent, r.lastErr
+}

@@ -1,0 +1,87 @@
+package fleet
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/storebox/storebox/protocol/fleetmsg"
+)
+
+type fakeState struct {
+	mu  sync.Mutex
+	obs Observation
+}
+
+func (f *fakeState) set(fn func(*Observation)) { f.mu.Lock(); fn(&f.obs); f.mu.Unlock() }
+func (f *fakeState) observe() Observation     { f.mu.Lock(); defer f.mu.Unlock(); return f.obs }
+
+func startReporter(t *testing.T, cloud *testCloud, st *fakeState, interval time.Duration, log *logRecorder) *Reporter {
+	t.Helper()
+	r := NewReporter(ReporterConfig{
+		Link: cloud.link(2 * time.Second), Observe: st.observe, StoreID: "s1", Version: "test", DataDir: t.TempDir(),
+		Started: time.Now(), Interval: interval, QueueAlarmAge: 15 * time.Minute, CheckEvery: 100 * time.Millisecond,
+		Debounce: 200 * time.Millisecond, Log: slog.New(log),
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { r.Serve(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	return r
+}
+
+func TestReporterSendsAtStartAndSoonAfterAnAlert(t *testing.T) {
+	cloud := newTestCloud(t)
+	st := &fakeState{obs: Observation{Ready: true, Devices: map[string]fleetmsg.DeviceCounts{"terminal": {Online: 1, Approved: 1}}}}
+	startReporter(t, cloud, st, time.Hour, &logRecorder{})
+	first := cloud.waitSnapshot(5*time.Second, func(fleetmsg.Health) bool { return true })
+	if first.Store != "s1" || !first.Ready || first.Devices["terminal"].Online != 1 || first.Config.Source != fleetmsg.SourceFile ||
+		first.Disk.FreeBytes == 0 || len(first.Alerts) != 0 {
+		t.Fatalf("first snapshot %+v", first)
+	}
+	// A device waits for approval: a snapshot goes out well before the hour.
+	st.set(func(o *Observation) { o.Pending = []string{"T-09"} })
+	h := cloud.waitSnapshot(5*time.Second, func(h fleetmsg.Health) bool { return len(h.Alerts) == 1 })
+	if a := h.Alerts[0]; a.Kind != fleetmsg.AlertDevicePending || a.Subject != "T-09" || a.Since.IsZero() {
+		t.Fatalf("alert %+v", a)
+	}
+	// Cleared: another snapshot without it.
+	st.set(func(o *Observation) { o.Pending = nil })
+	cloud.waitSnapshot(5*time.Second, func(h fleetmsg.Health) bool { return len(h.Alerts) == 0 && h.At.After(first.At) })
+}
+
+func TestReporterDebouncesABurstOfKicks(t *testing.T) {
+	cloud := newTestCloud(t)
+	r := startReporter(t, cloud, &fakeState{}, time.Hour, &logRecorder{})
+	cloud.waitSnapshot(5*time.Second, func(fleetmsg.Health) bool { return true })
+	for range 20 {
+		r.Kick()
+		time.Sleep(5 * time.Millisecond)
+	}
+	time.Sleep(time.Second)
+	if n := len(cloud.snapshots()); n != 2 {
+		t.Fatalf("%d snapshots after a burst of 20 kicks, want 2 (start + one)", n)
+	}
+}
+
+func TestReporterLogsACloudOutageOnce(t *testing.T) {
+	cloud := newTestCloud(t)
+	cloud.setDown(true)
+	log := &logRecorder{}
+	r := startReporter(t, cloud, &fakeState{}, 50*time.Millisecond, log)
+	time.Sleep(time.Second)
+	if n := log.count(slog.LevelWarn, "health snapshot not delivered"); n != 1 {
+		t.Fatalf("%d warnings for ~20 failed snapshots, want 1", n)
+	}
+	if _, _, lastErr := r.Delivery(); lastErr == "" {
+		t.Fatal("Delivery does not report the outage")
+	}
+	cloud.setDown(false)
+	cloud.waitSnapshot(5*time.Second, func(fleetmsg.Health) bool { return true })
+	time.Sleep(200 * time.Millisecond)
+	if n := log.count(slog.LevelInfo, "delivered again"); n != 1 {
+		t.Fatalf("%d recovery lines, want 1", n)
+	}
+}
