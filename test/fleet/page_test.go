@@ -1,0 +1,121 @@
+package fleet
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/storebox/storebox/protocol/fleetmsg"
+	"github.com/storebox/storebox/protocol/ledger"
+)
+
+// putHealth sends one signed snapshot as store, like a daemon.
+func putHealth(t testing.TB, cloudURL, store string, h fleetmsg.Health) {
+	t.Helper()
+	body, _ := json.Marshal(h)
+	path := "/v1/stores/" + store + "/health"
+	req, _ := http.NewRequest("PUT", cloudURL+path, bytes.NewReader(body))
+	req.Header.Set(ledger.HeaderStore, store)
+	req.Header.Set(ledger.HeaderSignature, ledger.Sign(cloudSecret, time.Now(), body))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNoContent {
+		t.Fatalf("PUT %s: %d", path, resp.StatusCode)
+	}
+}
+
+// putDesired stores a desired configuration through the admin endpoint.
+func putDesired(t testing.TB, cloudURL, store, doc string) {
+	t.Helper()
+	req, _ := http.NewRequest("PUT", cloudURL+"/v1/admin/stores/"+store+"/config", strings.NewReader(doc))
+	req.Header.Set("Authorization", "Bearer "+adminToken)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("PUT desired config for %s: %d", store, resp.StatusCode)
+	}
+}
+
+// The fleet page with a few hundred simulated stores: every store listed,
+// offline and alerting ones first, store text shown as text, live updates,
+// a filter, and a layout that reads on a phone.
+func TestFleetPageWithSimulatedStores(t *testing.T) {
+	const stores = 300
+	b := newBrowser(t, 90*time.Second)
+	cloud := startCloud(t, time.Second)
+	startSimFleet(t, cloud.URL, "--stores", fmt.Sprint(stores), "--interval", "1s", "--alert-rate", "0.05", "--event-interval", "2s")
+
+	// One store reports once, with markup in what it sends, then goes quiet.
+	evil := `<img src=x onerror="window.__xss=1">`
+	putHealth(t, cloud.URL, "zz-quiet", fleetmsg.Health{At: time.Now().UTC(), Version: evil, Ready: true,
+		Alerts: []fleetmsg.Alert{{Kind: fleetmsg.AlertDiskLow, Subject: "/var/lib/storebox", Since: time.Now().UTC(), Message: evil}}})
+
+	b.do(t, "open the fleet page", chromedp.Navigate(cloud.URL+"/"))
+	b.waitJS(t, "every store listed", fmt.Sprintf(`document.querySelectorAll("#stores tbody tr").length === %d`, stores+1), 20*time.Second)
+	if got := eval[string](t, b, `document.getElementById("count-total").textContent`); got != fmt.Sprintf("%d stores", stores+1) {
+		t.Errorf("summary says %q", got)
+	}
+
+	// The quiet store goes offline after 3 intervals and sorts first.
+	b.waitJS(t, "the quiet store offline and first", `document.querySelector("#stores tbody tr").dataset.store === "zz-quiet" && `+rowState("zz-quiet")+` === "offline"`, 15*time.Second)
+	if eval[bool](t, b, `window.__xss === 1`) {
+		t.Fatal("markup from a store ran on the page")
+	}
+	if got := eval[string](t, b, `document.querySelector('`+row("zz-quiet")+` td.version').textContent`); got != evil {
+		t.Errorf("version cell shows %q, want the text as sent", got)
+	}
+	if !eval[bool](t, b, rowHasAlert("zz-quiet", fleetmsg.AlertDiskLow)) {
+		t.Error("the quiet store's disk_low alert is not shown")
+	}
+	// Order: offline, then alerting, then ok.
+	order := `(() => { const r = {offline: 0, alerting: 1, ok: 2}; let last = 0;
+	  for (const tr of document.querySelectorAll("#stores tbody tr")) { const v = r[tr.dataset.state]; if (v < last) return false; last = v; }
+	  return true; })()`
+	if !eval[bool](t, b, order) {
+		t.Error("rows are not offline first, then alerting, then ok")
+	}
+	b.waitJS(t, "some simulated store with an alert", `document.querySelectorAll('#stores tr[data-state="alerting"]').length > 0`, 20*time.Second)
+
+	// Live: a desired configuration reaches a store and its applied version
+	// shows without a reload.
+	putDesired(t, cloud.URL, "sim-0007", `{"version": 2, "config": {"devices": {"admission": "open"}}}`)
+	b.waitJS(t, "sim-0007's applied config v2", `(document.querySelector('`+row("sim-0007")+` td.config') || {}).textContent === "v2 remote"`, 15*time.Second)
+	if !eval[bool](t, b, `document.getElementById("live").textContent === "live"`) {
+		t.Error("live indicator not live")
+	}
+
+	// The filter narrows the list.
+	b.do(t, "filter", chromedp.SendKeys(chromedp.CSS("#filter"), "sim-000"))
+	b.waitJS(t, "ten stores", `document.querySelectorAll("#stores tbody tr").length === 10`, 5*time.Second)
+	b.screenshot(t, "storebox-fleetpage.png")
+
+	// A phone: cards, not a table wider than the screen.
+	b.do(t, "phone viewport", chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(3), chromedp.EmulateMobile))
+	b.waitJS(t, "the phone layout", `window.innerWidth <= 400`, 5*time.Second)
+	if eval[bool](t, b, `document.documentElement.scrollWidth > window.innerWidth + 1`) {
+		t.Errorf("page scrolls sideways at 390 px wide (scrollWidth %v)", eval[float64](t, b, `document.documentElement.scrollWidth`))
+	}
+	if got := eval[string](t, b, `getComputedStyle(document.querySelector("#stores thead")).display`); got != "none" {
+		t.Errorf("table head shown on a phone (display %s)", got)
+	}
+	if eval[float64](t, b, `document.querySelector("#stores tbody tr").getBoundingClientRect().width`) > 390 {
+		t.Error("a store's card is wider than the phone")
+	}
+	b.screenshot(t, "storebox-fleetpage-phone.png")
+
+	if errs := b.errors(); len(errs) > 0 {
+		t.Errorf("page errors:\n%s", strings.Join(errs, "\n"))
+	}
+}
