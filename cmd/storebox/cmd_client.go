@@ -13,7 +13,7 @@ import (
 	"github.com/storebox/storebox/protocol/frame"
 )
 
-func clientCommand() *cobra.Command {
+func clientCommand(g *globals) *cobra.Command {
 	var addr, equip, kind, cs string
 	var length, noLogin bool
 	var timeout time.Duration
@@ -45,9 +45,16 @@ objects). Examples:
 				}
 				body[k] = v
 			}
+			if addr == "" {
+				cfg, err := g.loadConfig()
+				if err != nil {
+					return err
+				}
+				addr = localDialAddr(cfg.Devices.Listen)
+			}
 			conn, err := net.DialTimeout("tcp", addr, timeout)
 			if err != nil {
-				return err
+				return fmt.Errorf("%w (is storebox running? it prints \"storebox ready\" once it accepts devices)", err)
 			}
 			defer conn.Close()
 			mode := frame.ModeLine
@@ -128,7 +135,7 @@ objects). Examples:
 			return nil
 		},
 	}
-	c.Flags().StringVar(&addr, "addr", "127.0.0.1:8686", "device protocol address")
+	c.Flags().StringVar(&addr, "addr", "", "device protocol host:port (default: devices.listen from the config, on this machine)")
 	c.Flags().StringVar(&equip, "equip", "T-CLI", "equipId to log in as")
 	c.Flags().StringVar(&kind, "kind", "", "device kind (inferred from the equipId when empty)")
 	c.Flags().StringVar(&cs, "charset", "", "utf-8 or gbk")

@@ -5,17 +5,19 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/storebox/storebox/daemon/config"
 	"github.com/storebox/storebox/daemon/discovery"
 	wire "github.com/storebox/storebox/protocol/discovery"
 )
 
-func discoverCommand() *cobra.Command {
+func discoverCommand(g *globals) *cobra.Command {
 	var (
 		timeout time.Duration
 		addrs   []string
@@ -29,8 +31,9 @@ func discoverCommand() *cobra.Command {
 _storebox._tcp, then lists every box that answered, one line each:
 store id, name, device address, MQTT and HTTP ports, version, and how it
 answered. By default the probe is broadcast (255.255.255.255, each
-interface's subnet broadcast, and 127.0.0.1, all on port 8686); --addr
-probes given addresses instead and then skips mDNS unless --mdns is set.`,
+interface's subnet broadcast, and 127.0.0.1) on the discovery port of the
+config (discovery.listen, 8686 by default); --addr probes given addresses
+instead and then skips mDNS unless --mdns is set.`,
 		Example: `  storebox discover
   storebox discover --timeout 5s --json
   storebox discover --addr 192.168.1.20`,
@@ -43,12 +46,23 @@ probes given addresses instead and then skips mDNS unless --mdns is set.`,
 			if !cmd.Flags().Changed("mdns") {
 				useMDNS = len(addrs) == 0
 			}
+			cfg, err := g.loadConfig()
+			if err != nil {
+				return err
+			}
+			port := discoveryPort(cfg)
 			var targets []string
 			for _, a := range addrs {
 				if _, _, err := net.SplitHostPort(a); err != nil {
-					a = net.JoinHostPort(strings.Trim(a, "[]"), fmt.Sprint(wire.DefaultPort))
+					a = net.JoinHostPort(strings.Trim(a, "[]"), fmt.Sprint(port))
 				}
 				targets = append(targets, a)
+			}
+			if len(targets) == 0 && port != wire.DefaultPort {
+				for _, t := range discovery.BroadcastTargets() {
+					host, _, _ := net.SplitHostPort(t)
+					targets = append(targets, net.JoinHostPort(host, fmt.Sprint(port)))
+				}
 			}
 			log := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: slog.LevelWarn}))
 			boxes, err := discovery.Find(cmd.Context(), discovery.FindOptions{
@@ -61,14 +75,14 @@ probes given addresses instead and then skips mDNS unless --mdns is set.`,
 				return err
 			}
 			if len(boxes) == 0 {
-				how := "broadcast UDP " + fmt.Sprint(wire.DefaultPort)
-				if len(targets) > 0 {
+				how := "broadcast UDP " + fmt.Sprint(port)
+				if len(addrs) > 0 {
 					how = "UDP " + strings.Join(targets, ", ")
 				}
 				if useMDNS {
 					how += " and mDNS"
 				}
-				return fmt.Errorf("no storebox answered within %s (%s); check that the box is running, on this network, and that UDP %d is not blocked, or try --timeout 5s", timeout, how, wire.DefaultPort)
+				return fmt.Errorf("no storebox answered within %s (%s); check that the box is running, on this network, and that UDP %d is not blocked, or try --timeout 5s", timeout, how, port)
 			}
 			out := cmd.OutOrStdout()
 			if asJSON {
@@ -96,8 +110,22 @@ probes given addresses instead and then skips mDNS unless --mdns is set.`,
 	}
 	f := cmd.Flags()
 	f.DurationVar(&timeout, "timeout", 2*time.Second, "how long to wait for answers")
-	f.StringArrayVar(&addrs, "addr", nil, "UDP address to probe instead of broadcasting (repeatable; port defaults to 8686)")
+	f.StringArrayVar(&addrs, "addr", nil, "UDP address to probe instead of broadcasting (repeatable; port defaults to the config's discovery port)")
 	f.BoolVar(&asJSON, "json", false, "print one JSON object per box")
 	f.BoolVar(&mdns, "mdns", true, "also browse mDNS (default: on unless --addr is given)")
 	return cmd
+}
+
+// discoveryPort is the UDP port the config's daemon answers probes on; the
+// protocol's default when discovery is off or on an ephemeral port.
+func discoveryPort(c *config.Config) int {
+	_, p, err := net.SplitHostPort(c.Discovery.Listen)
+	if err != nil {
+		return wire.DefaultPort
+	}
+	n, err := strconv.Atoi(p)
+	if err != nil || n <= 0 {
+		return wire.DefaultPort
+	}
+	return n
 }

@@ -32,7 +32,7 @@ func startDiscovery(t *testing.T) string {
 
 func runDiscover(t *testing.T, args ...string) (string, error) {
 	t.Helper()
-	cmd := discoverCommand()
+	cmd := discoverCommand(&globals{})
 	var out, errOut bytes.Buffer
 	cmd.SetOut(&out)
 	cmd.SetErr(&errOut)

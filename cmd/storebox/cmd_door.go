@@ -7,9 +7,11 @@ import (
 	"log/slog"
 	"net/url"
 	"os"
+	"strings"
 
 	"github.com/spf13/cobra"
 
+	"github.com/storebox/storebox/daemon/config"
 	"github.com/storebox/storebox/daemon/doors/doorsim"
 )
 
@@ -50,23 +52,52 @@ func doorCommand(g *globals) *cobra.Command {
 }
 
 // simDoorCommand is `storebox sim door`: a door simulator for the store's
-// MQTT broker (register it under the `sim` command).
-func simDoorCommand() *cobra.Command {
+// MQTT broker (register it under the `sim` command). The broker, store id
+// and the door's secret come from the config unless given as flags.
+func simDoorCommand(g *globals) *cobra.Command {
 	var cfg doorsim.Config
 	var verbose bool
 	c := &cobra.Command{
-		Use:   "door --id ID --secret SECRET",
+		Use:   "door --id ID [--secret SECRET]",
 		Short: "simulate an MQTT door: ack cmds, publish state, send scans typed on stdin",
 		Long: `Connects to the daemon's MQTT broker as a door, answers open/lock cmds with
 an ack (unless --no-ack), publishes its retained state (open, then closed after
 duration_ms) and reads lines from stdin:
   scan OPENID [CODE]        send a scan event
   state open|closed|fault   publish a state
-  quit`,
+  quit
+The broker (mqtt.listen), the store id (store_id) and the door's secret (its
+[[doors]] entry) are read from the config, found as every command finds it
+(--config, the installed file, or the one the daemon last ran with); the
+flags override them.`,
+		Example: `  storebox sim door --id front                 # with make run's demo config
+  storebox sim door --id front --config /etc/storebox/storebox.toml
+  storebox sim door --id D1 --secret s3 --store store-7 --broker 10.0.0.5:1883`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if cfg.DoorID == "" || cfg.Secret == "" {
-				return fmt.Errorf("--id and --secret are required")
+			if cfg.DoorID == "" {
+				return fmt.Errorf("--id is required (a door id from the config's [[doors]])")
+			}
+			sc, err := g.loadConfig()
+			if err != nil {
+				return err
+			}
+			f := cmd.Flags()
+			if !f.Changed("store") {
+				cfg.StoreID = sc.StoreID
+			}
+			if !f.Changed("broker") {
+				if sc.MQTT.Listen == "" {
+					return fmt.Errorf("mqtt.listen is off in %s: the daemon runs no plain MQTT listener (give --broker)", configName(sc))
+				}
+				cfg.Broker = localDialAddr(sc.MQTT.Listen)
+			}
+			if !f.Changed("secret") {
+				secret, err := doorSecret(sc, cfg.DoorID)
+				if err != nil {
+					return err
+				}
+				cfg.Secret = secret
 			}
 			lv := slog.LevelWarn
 			if verbose {
@@ -77,10 +108,37 @@ duration_ms) and reads lines from stdin:
 		},
 	}
 	c.Flags().StringVar(&cfg.DoorID, "id", "", "door id (the MQTT username)")
-	c.Flags().StringVar(&cfg.Secret, "secret", "", "door secret (the MQTT password)")
-	c.Flags().StringVar(&cfg.Broker, "broker", "127.0.0.1:1883", "MQTT broker host:port")
-	c.Flags().StringVar(&cfg.StoreID, "store", "store-1", "store id (topic prefix storebox/<store>/door/<id>/)")
+	c.Flags().StringVar(&cfg.Secret, "secret", "", "door secret (the MQTT password; default: from the door's [[doors]] entry)")
+	c.Flags().StringVar(&cfg.Broker, "broker", "127.0.0.1:1883", "MQTT broker host:port (default: from mqtt.listen)")
+	c.Flags().StringVar(&cfg.StoreID, "store", "store-1", "store id, the topic prefix storebox/<store>/door/<id>/ (default: from store_id)")
 	c.Flags().BoolVar(&cfg.NoAck, "no-ack", false, "never ack cmds (to see the daemon's retries)")
 	c.Flags().BoolVarP(&verbose, "verbose", "v", false, "log connection details to stderr")
 	return c
+}
+
+// doorSecret finds a door's plain secret in the config.
+func doorSecret(c *config.Config, id string) (string, error) {
+	var ids []string
+	for _, d := range c.Doors {
+		if d.ID != id {
+			ids = append(ids, d.ID)
+			continue
+		}
+		if strings.HasPrefix(d.Secret, "$2") {
+			return "", fmt.Errorf("door %s: %s holds only a bcrypt hash of its secret; give the secret with --secret", id, configName(c))
+		}
+		return d.Secret, nil
+	}
+	if len(ids) == 0 {
+		return "", fmt.Errorf("no door %q: %s has no [[doors]] (add one, see packaging/demo.toml, or give --secret, --store and --broker)", id, configName(c))
+	}
+	return "", fmt.Errorf("no door %q in %s (configured: %s)", id, configName(c), strings.Join(ids, ", "))
+}
+
+// configName names where a configuration came from, for messages.
+func configName(c *config.Config) string {
+	if c.Path == "" {
+		return "the embedded default config"
+	}
+	return c.Path
 }

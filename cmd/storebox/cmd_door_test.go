@@ -92,7 +92,7 @@ func TestSimDoor(t *testing.T) {
 	go func() { _ = svc.Serve(ctx) }()
 
 	simCtx, stopSim := context.WithCancel(ctx)
-	c := simDoorCommand()
+	c := simDoorCommand(&globals{})
 	var out bytes.Buffer
 	c.SetOut(&out)
 	c.SetIn(strings.NewReader("scan alice\n"))
@@ -114,7 +114,7 @@ func TestSimDoor(t *testing.T) {
 		t.Fatalf("sim door: %v", err)
 	}
 
-	c = simDoorCommand()
+	c = simDoorCommand(&globals{})
 	c.SetArgs([]string{"--id", "D1"})
 	c.SetOut(io.Discard)
 	if err := c.Execute(); err == nil {

@@ -21,13 +21,16 @@ func runCommand(g *globals) *cobra.Command {
 		Short: "run the daemon in the foreground (also what the service runs)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := g.loadConfig()
+			cfg, err := g.loadOwnConfig()
 			if err != nil {
 				return err
 			}
 			log, err := servicectl.NewLogger(os.Stderr, cfg.Log.Format, cfg.Log.Level)
 			if err != nil {
 				return err
+			}
+			if err := writeRunRecord(cfg); err != nil {
+				log.Warn("the CLI will not find this config without --config", "err", err)
 			}
 			tuneGC()
 			return servicectl.RunAsService(cmd.Context(), func(ctx context.Context) error {
@@ -59,7 +62,7 @@ func reloadOnHUP(ctx context.Context, g *globals, d *daemon.Daemon, log *slog.Lo
 			log.Warn("reload asked before the daemon was ready; ignored")
 			continue
 		}
-		cfg, err := g.loadConfig()
+		cfg, err := g.loadOwnConfig()
 		if err != nil {
 			log.Error("reload: configuration not applied", "err", err)
 			continue

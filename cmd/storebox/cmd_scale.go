@@ -248,12 +248,12 @@ func formatUpdate(u scale.Update, p scaleproto.Protocol) string {
 }
 
 // simCommand is `storebox sim`, the parent of device simulators.
-func simCommand() *cobra.Command {
+func simCommand(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "sim",
 		Short: "simulate devices for tests and demos",
 	}
-	cmd.AddCommand(simScaleCommand(), simDoorCommand(), simFleetCommand())
+	cmd.AddCommand(simScaleCommand(), simDoorCommand(g), simFleetCommand())
 	return cmd
 }
 

@@ -37,7 +37,7 @@ func TestSimScaleCLI(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	pr, pw := io.Pipe()
-	sim := simCommand()
+	sim := simCommand(&globals{})
 	sim.SetArgs([]string{"scale", "--protocol", "toledo", "--weight", "1234"})
 	sim.SetOut(pw)
 	sim.SetErr(io.Discard)

@@ -21,12 +21,21 @@ type localAPI struct {
 }
 
 func newLocalAPI(c *config.Config) *localAPI {
-	host, port, _ := net.SplitHostPort(c.HTTP.Listen)
+	tok, _ := daemon.ReadAdminToken(c)
+	return &localAPI{base: "http://" + localDialAddr(c.HTTP.Listen), token: tok, hc: &http.Client{Timeout: 10 * time.Minute}}
+}
+
+// localDialAddr is where a client on this machine reaches a listener
+// configured as listen: an "any" address becomes the loopback.
+func localDialAddr(listen string) string {
+	host, port, err := net.SplitHostPort(listen)
+	if err != nil {
+		return listen
+	}
 	if host == "" || host == "0.0.0.0" || host == "::" {
 		host = "127.0.0.1"
 	}
-	tok, _ := daemon.ReadAdminToken(c)
-	return &localAPI{base: "http://" + net.JoinHostPort(host, port), token: tok, hc: &http.Client{Timeout: 10 * time.Minute}}
+	return net.JoinHostPort(host, port)
 }
 
 // reachable reports whether a daemon answers on the local API.

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -252,5 +253,87 @@ func TestCloudHelpSaysHowToPointADaemonAtIt(t *testing.T) {
 		if err != nil || !strings.Contains(string(out), want) {
 			t.Fatalf("want %q: %v\n%s", want, err, out)
 		}
+	}
+}
+
+// cli runs the binary in dir with args and no --config, as a technician in
+// the directory `make run` was started from.
+func cli(t *testing.T, dir string, args ...string) (string, error) {
+	t.Helper()
+	cmd := exec.Command(harness.Binary(t), args...)
+	cmd.Dir = dir
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
+
+// Issue 16 items 3 and 11, issue 14 item 5: the CLI, run where the daemon
+// was started by hand and without --config, finds the config the daemon
+// runs with (its data directory records it), so doctor passes and client,
+// discover, sim door and door open reach this store on its own ports.
+func TestCLIFindsTheRunningDaemonsConfig(t *testing.T) {
+	d := harness.New(t, "[[doors]]\nid = \"front\"\nsecret = \"door-secret\"\npolicy = \"staff\"\n")
+	d.Start()
+	// `make run` keeps its data in ./storebox-data, where the CLI looks.
+	here := t.TempDir()
+	if err := os.Symlink(d.DataDir, filepath.Join(here, "storebox-data")); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := cli(t, here, "doctor"); err != nil || !strings.Contains(out, "store test") {
+		t.Fatalf("doctor: %v\n%s", err, out)
+	}
+	if out, err := cli(t, here, "client", "--equip", "T-9", "getAllGoods", "ost:=0", "lmt:=1"); err != nil || !strings.Contains(out, "getAllGoodsReturn") {
+		t.Fatalf("client: %v\n%s", err, out)
+	}
+	if out, err := cli(t, here, "devices"); err != nil || !strings.Contains(out, "T-9") {
+		t.Fatalf("devices: %v\n%s", err, out)
+	}
+
+	// sim door takes the broker, store id and secret from the config.
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	sim := exec.CommandContext(ctx, harness.Binary(t), "sim", "door", "--id", "front")
+	sim.Dir = here
+	stdout, _ := sim.StdoutPipe()
+	sim.Stdin = strings.NewReader("") // the end of stdin does not stop it
+	if err := sim.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer sim.Wait()
+	lines := bufio.NewScanner(stdout)
+	if !lines.Scan() || !strings.Contains(lines.Text(), "door front connected to "+d.MQTTAddr+" (store test)") {
+		t.Fatalf("sim door: %q", lines.Text())
+	}
+	if out, err := cli(t, here, "door", "open", "front"); err != nil || !strings.Contains(out, "door front opened") {
+		t.Fatalf("door open: %v\n%s", err, out)
+	}
+	if !lines.Scan() || !strings.Contains(lines.Text(), "cmd open") {
+		t.Fatalf("sim door saw no open cmd: %q", lines.Text())
+	}
+	cancel()
+
+	// A door of another store is refused, and told why.
+	out, err := cli(t, here, "sim", "door", "--id", "front", "--store", "store-1")
+	if err == nil || !strings.Contains(out, "refused the subscription to storebox/store-1/door/front/cmd (reason 0x87, not authorized)") ||
+		!strings.Contains(out, "store_id") {
+		t.Fatalf("sim door of another store: %v\n%s", err, out)
+	}
+}
+
+// Issue 14 item 5: with --config, client and discover use that file's
+// ports, not the defaults.
+func TestClientAndDiscoverFollowConfig(t *testing.T) {
+	disc := harness.FreeAddr(t) // a free TCP port is, here, a free UDP port too
+	_, port, _ := splitHostPort(disc)
+	d := harness.New(t, "")
+	// Point the generated config's discovery at a known port.
+	b, _ := os.ReadFile(d.Config)
+	os.WriteFile(d.Config, []byte(strings.Replace(string(b), "listen = \"127.0.0.1:0\"\nmdns = false", "listen = \"127.0.0.1:"+port+"\"\nmdns = false", 1)), 0o644)
+	d.Start()
+	if out, err := d.Run("client", "--equip", "T-1", "getAllGoods", "ost:=0", "lmt:=1"); err != nil || !strings.Contains(out, "getAllGoodsReturn") {
+		t.Fatalf("client --config: %v\n%s", err, out)
+	}
+	out, err := d.Run("discover", "--addr", "127.0.0.1", "--timeout", "2s")
+	if err != nil || !strings.HasPrefix(out, "test ") {
+		t.Fatalf("discover --config: %v\n%s", err, out)
 	}
 }

@@ -50,6 +50,7 @@ type Door struct {
 
 	subscribed    chan struct{} // closed after the first cmd subscription
 	subscribeOnce sync.Once
+	subscribeErr  error // why the first subscription was refused; set before subscribed closes
 }
 
 // Start connects the door and waits for the first connection. ctx is the
@@ -119,6 +120,10 @@ func Start(ctx context.Context, cfg Config) (*Door, error) {
 		// answered with cmds this door never sees.
 		select {
 		case <-d.subscribed:
+			if d.subscribeErr != nil {
+				_ = cm.Disconnect(context.Background())
+				return nil, fmt.Errorf("doorsim: %w", d.subscribeErr)
+			}
 			return d, nil
 		case <-ctx.Done():
 			return nil, fmt.Errorf("doorsim: subscribe %s: %w", cfg.Broker, ctx.Err())
@@ -149,13 +154,51 @@ func (d *Door) onUp(cm *autopaho.ConnectionManager, _ *paho.Connack) {
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		sa, err := cm.Subscribe(ctx, &paho.Subscribe{Subscriptions: []paho.SubscribeOptions{{Topic: d.topics[doormsg.KindCmd], QoS: 1}}})
-		if err != nil || len(sa.Reasons) == 0 || sa.Reasons[0] >= 0x80 {
+		topic := d.topics[doormsg.KindCmd]
+		sa, err := cm.Subscribe(ctx, &paho.Subscribe{Subscriptions: []paho.SubscribeOptions{{Topic: topic, QoS: 1}}})
+		if sa != nil {
+			// paho reports a refusal with the SUBACK and an error that
+			// only carries the (often empty) reason string.
+			err = subscribeRefusal(sa, topic, d.cfg.StoreID)
+		}
+		if err == nil {
+			d.publishState(ctx, doormsg.StateClosed)
+		}
+		first := false
+		d.subscribeOnce.Do(func() { first = true; d.subscribeErr = err; close(d.subscribed) })
+		if err != nil && !first { // the first refusal is Start's error
 			d.log.Error("subscribe to cmd refused", "error", err)
 		}
-		d.publishState(ctx, doormsg.StateClosed)
-		d.subscribeOnce.Do(func() { close(d.subscribed) })
 	}()
+}
+
+// subscribeRefusal turns a SUBACK failure code into an error that says what
+// to check. The storebox broker lets a door use only its own store's topics,
+// so "not authorized" almost always means a store id that is not the
+// daemon's.
+func subscribeRefusal(sa *paho.Suback, topic, storeID string) error {
+	if sa == nil || len(sa.Reasons) == 0 {
+		return fmt.Errorf("the broker did not answer the subscription to %s", topic)
+	}
+	code := sa.Reasons[0]
+	if code < 0x80 {
+		return nil
+	}
+	why := map[byte]string{
+		0x80: "unspecified error", 0x83: "implementation specific error", 0x87: "not authorized",
+		0x8F: "topic filter invalid", 0x91: "packet identifier in use", 0x97: "quota exceeded",
+	}[code]
+	if why == "" {
+		why = "refused"
+	}
+	if sa.Properties != nil && sa.Properties.ReasonString != "" {
+		why += ": " + sa.Properties.ReasonString
+	}
+	err := fmt.Errorf("the broker refused the subscription to %s (reason 0x%02x, %s)", topic, code, why)
+	if code == 0x87 || code == 0x80 {
+		err = fmt.Errorf("%w; a door may only use its own store's topics: is %q the daemon's store_id? (storebox sim door --config FILE takes it from the config)", err, storeID)
+	}
+	return err
 }
 
 func (d *Door) onPublish(pr paho.PublishReceived) (bool, error) {
