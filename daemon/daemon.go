@@ -9,15 +9,16 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/http/pprof"
-	"net/netip"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -28,6 +29,7 @@ import (
 	"github.com/storebox/storebox/daemon/doors"
 	"github.com/storebox/storebox/daemon/httpapi"
 	"github.com/storebox/storebox/daemon/orders"
+	"github.com/storebox/storebox/daemon/payments"
 	"github.com/storebox/storebox/daemon/scales"
 	"github.com/storebox/storebox/daemon/sdnotify"
 	"github.com/storebox/storebox/daemon/store"
@@ -41,7 +43,8 @@ import (
 // AdminTokenFile is the admin token's file in the data directory.
 const AdminTokenFile = "admin.token"
 
-// Daemon is one running storebox.
+// Daemon is one running storebox. New builds every part; Run binds and
+// serves them under one supervisor.
 type Daemon struct {
 	cfg     *config.Config
 	version string
@@ -49,27 +52,138 @@ type Daemon struct {
 
 	started time.Time
 	ready   atomic.Bool
+	sup     *supervisor.Supervisor
 
-	Store   *store.Store
-	Devices *devices.Server
-	HTTP    *httpapi.Server
+	store   *store.Store
+	devices *devices.Server
+	http    *httpapi.Server // nil without http.listen
 	disc    *discovery.Service
 	metrics *metrics
 
-	Orders *orders.Service
-	Doors  *doors.Service  // nil when mqtt.listen is empty
-	Scales *scales.Service // nil without [[scales]]
+	orders *orders.Service
+	doors  *doors.Service  // nil when mqtt.listen and mqtt.tls_listen are empty
+	scales *scales.Service // nil without [[scales]]
 
-	Upstream *upstream.Client // nil without upstream.url
-	Uploader *uploader.Uploader
-	Feed     *catalogfeed.Feed
+	upstream *upstream.Client   // nil without upstream.url
+	uploader *uploader.Uploader // nil without an upstream
+	feed     *catalogfeed.Feed  // nil without upstream.url
+
+	reloadMu sync.Mutex
 
 	adminToken string
 }
 
-// New prepares a daemon; Run starts it.
-func New(cfg *config.Config, version string, log *slog.Logger) *Daemon {
-	return &Daemon{cfg: cfg, version: version, log: log}
+// Every part the supervisor runs is a supervisor.Service; those with
+// listeners bind before any serves.
+var (
+	_ supervisor.Service = (*storeService)(nil)
+	_ supervisor.Service = (*orders.Service)(nil)
+	_ supervisor.Service = (*scales.Service)(nil)
+	_ supervisor.Binder  = (*devices.Server)(nil)
+	_ supervisor.Binder  = (*doors.Service)(nil)
+	_ supervisor.Service = (*uploaderService)(nil)
+	_ supervisor.Service = (*catalogfeed.Feed)(nil)
+	_ supervisor.Binder  = (*discovery.Service)(nil)
+	_ supervisor.Binder  = (*httpapi.Server)(nil)
+	_ io.Closer          = (*devices.Server)(nil)
+	_ io.Closer          = (*doors.Service)(nil)
+	_ io.Closer          = (*discovery.Service)(nil)
+	_ io.Closer          = (*httpapi.Server)(nil)
+)
+
+// New builds every part of the daemon from cfg: it opens the store and
+// creates the components, binding nothing yet. Run starts them. On error
+// whatever was opened is closed again.
+func New(cfg *config.Config, version string, log *slog.Logger) (_ *Daemon, err error) {
+	d := &Daemon{cfg: cfg, version: version, log: log, started: time.Now(), sup: supervisor.New(log)}
+	defer func() {
+		if err != nil {
+			d.sup.Stop()
+		}
+	}()
+	if d.adminToken, err = loadAdminToken(cfg); err != nil {
+		return nil, err
+	}
+	d.metrics = newMetrics()
+	if d.store, err = store.Open(cfg.DataDir, store.Options{Warehouse: cfg.Warehouse, Log: log}); err != nil {
+		return nil, err
+	}
+	d.sup.Add("store", &storeService{st: d.store, log: log, started: d.started})
+
+	c := cfg.Devices
+	d.devices = devices.New(devices.Config{
+		Listen: c.Listen, Admission: c.Admission, Heartbeat: c.Heartbeat.Duration,
+		MaxConnections: c.MaxConnections, OutboundQueue: c.OutboundQueue, Tokens: c.Tokens,
+		Observer: d.metrics,
+	}, d.store, log.With("component", "devices"))
+
+	// The one cycle in the wiring: the orders ask the doors whom they
+	// admitted, the doors ask the orders about a customer's unpaid orders.
+	// The orders get a forwarder, filled in below before anything runs.
+	admitted := &admittedAtDoors{}
+	base := payPageBase(cfg.HTTP.Listen)
+	pay, err := payments.FromConfig(cfg, base, log.With("component", "payments"))
+	if err != nil {
+		return nil, err
+	}
+	ocfg := orders.ConfigFrom(cfg, base)
+	ocfg.Admitted = admitted
+	if d.orders, err = orders.New(ocfg, d.store, pay, d.devices, log.With("component", "orders")); err != nil {
+		return nil, err
+	}
+	d.orders.Register(d.devices)
+	d.sup.Add("orders", d.orders)
+
+	if len(cfg.Scales) > 0 {
+		if d.scales, err = scales.New(cfg.Scales, log.With("component", "scales")); err != nil {
+			return nil, err
+		}
+		d.devices.Handle("getWeight", d.scales.GetWeight)
+		d.sup.Add("scales", d.scales)
+	} else {
+		d.devices.Handle("getWeight", noScales)
+	}
+	d.sup.Add("devices", d.devices)
+
+	if cfg.MQTT.Listen != "" || cfg.MQTT.TLSListen != "" {
+		if d.doors, err = doors.New(doors.Config{StoreID: cfg.StoreID, MQTT: cfg.MQTT, Doors: cfg.Doors}, d.orders, d.store, log.With("component", "doors")); err != nil {
+			return nil, err
+		}
+		admitted.doors = d.doors
+		d.sup.Add("doors", d.doors)
+	}
+
+	if err := d.buildSync(); err != nil {
+		return nil, err
+	}
+
+	if cfg.Discovery.Listen != "" {
+		if d.disc, err = discovery.New(discovery.Config{
+			Listen: cfg.Discovery.Listen, StoreID: cfg.StoreID, StoreName: cfg.StoreName, Version: version,
+			Devices: d.devices, MQTTPort: listenPort(cfg.MQTT.Listen), HTTPPort: listenPort(cfg.HTTP.Listen), MDNS: cfg.Discovery.MDNS,
+		}, log); err != nil {
+			return nil, err
+		}
+		d.sup.Add("discovery", d.disc)
+	}
+	if cfg.HTTP.Listen != "" {
+		d.http = httpapi.New(cfg.HTTP.Listen, d.adminToken, log.With("component", "http"))
+		d.routes()
+		d.sup.Add("http", d.http)
+	}
+	d.sup.Add("watchdog", supervisor.Func(func(ctx context.Context) error { return sdnotify.RunWatchdog(ctx, d.healthy) }))
+	return d, nil
+}
+
+// admittedAtDoors answers the orders' LastAdmitted from the doors, when
+// there are doors.
+type admittedAtDoors struct{ doors *doors.Service }
+
+func (a *admittedAtDoors) LastAdmitted(equipID string) (string, bool) {
+	if a.doors == nil {
+		return "", false
+	}
+	return a.doors.LastAdmitted(equipID)
 }
 
 // Ready reports whether every listener is up.
@@ -84,7 +198,7 @@ func (d *Daemon) healthy() bool {
 	}
 	done := make(chan error, 1)
 	go func() {
-		_, err := d.Store.QueueStats()
+		_, err := d.store.QueueStats()
 		done <- err
 	}()
 	select {
@@ -96,42 +210,31 @@ func (d *Daemon) healthy() bool {
 	}
 }
 
-// Run starts every component, reports readiness, and blocks until ctx is
-// cancelled or a component fails fatally; then it stops everything.
+// Run binds every listener, starts every part, reports readiness, and
+// blocks until ctx is cancelled or a part fails fatally; then it stops and
+// closes everything, the store last. Run once.
 func (d *Daemon) Run(ctx context.Context) error {
-	d.started = time.Now()
-	sup := supervisor.New(d.log)
-	comps, err := d.components()
-	if err != nil {
-		return err
-	}
-	if err := sup.Start(ctx, comps...); err != nil {
+	if err := d.sup.Start(ctx); err != nil {
 		return err
 	}
 	d.ready.Store(true)
 	sdnotify.Ready()
 	httpAddr := "off"
-	if d.HTTP != nil {
-		httpAddr = d.HTTP.Addr().String()
+	if d.http != nil {
+		httpAddr = d.http.Addr().String()
 	}
-	d.log.Info("storebox ready", "version", d.version, "store", d.cfg.StoreID, "devices", d.Devices.Addr().String(),
+	d.log.Info("storebox ready", "version", d.version, "store", d.cfg.StoreID, "devices", d.devices.Addr().String(),
 		"http", httpAddr, "data_dir", d.cfg.DataDir, "startup", time.Since(d.started).Round(time.Millisecond))
-	go func() {
-		d.Store.WaitIndexed()
-		d.log.Info("catalog indexed", "goods", d.Store.GoodsCount(), "after", time.Since(d.started).Round(time.Millisecond))
-	}()
-	go sdnotify.RunWatchdog(ctx, d.healthy)
-	go d.releaseMappedPages(ctx)
 	var runErr error
 	select {
 	case <-ctx.Done():
-	case runErr = <-sup.Fatal():
+	case runErr = <-d.sup.Fatal():
 		d.log.Error("fatal component error; stopping", "err", runErr)
 	}
 	d.ready.Store(false)
 	sdnotify.Stopping()
 	d.log.Info("stopping")
-	if err := sup.Stop(); err != nil {
+	if err := d.sup.Stop(); err != nil {
 		d.log.Error("stop", "err", err)
 		if runErr == nil {
 			runErr = err
@@ -141,11 +244,36 @@ func (d *Daemon) Run(ctx context.Context) error {
 	return runErr
 }
 
+// storeService runs the store's side loops and closes it last.
+type storeService struct {
+	st      *store.Store
+	log     *slog.Logger
+	started time.Time
+	once    sync.Once
+}
+
+// Serve reports when the catalog index is built, and releases the store
+// file's mapped pages until ctx ends.
+func (s *storeService) Serve(ctx context.Context) error {
+	s.once.Do(func() {
+		// WaitIndexed ends when the index build does, whatever ctx says.
+		go func() {
+			s.st.WaitIndexed()
+			s.log.Info("catalog indexed", "goods", s.st.GoodsCount(), "after", time.Since(s.started).Round(time.Millisecond))
+		}()
+	})
+	s.releaseMappedPages(ctx)
+	return nil
+}
+
+// Close closes the store.
+func (s *storeService) Close() error { return s.st.Close() }
+
 // releaseMappedPages keeps the store file's pages from piling up in the
 // daemon's RSS: after a long outbox drain (or a big catalog scan) every page
 // read stays mapped. It releases them when the outbox moved by more than
 // 10,000 events since the last release, and once a minute otherwise.
-func (d *Daemon) releaseMappedPages(ctx context.Context) {
+func (s *storeService) releaseMappedPages(ctx context.Context) {
 	t := time.NewTicker(2 * time.Second)
 	defer t.Stop()
 	var lastSeq, lastDepth int
@@ -156,7 +284,7 @@ func (d *Daemon) releaseMappedPages(ctx context.Context) {
 			return
 		case <-t.C:
 		}
-		q, err := d.Store.QueueStats()
+		q, err := s.st.QueueStats()
 		if err != nil {
 			continue
 		}
@@ -164,8 +292,8 @@ func (d *Daemon) releaseMappedPages(ctx context.Context) {
 		if moved < 10000 && time.Since(last) < time.Minute {
 			continue
 		}
-		if err := d.Store.ReleaseMapped(); err != nil {
-			d.log.Debug("release mapped store pages", "err", err)
+		if err := s.st.ReleaseMapped(); err != nil {
+			s.log.Debug("release mapped store pages", "err", err)
 		}
 		lastSeq, lastDepth, last = int(q.LastSeq), q.Depth, time.Now()
 	}
@@ -176,94 +304,6 @@ func abs(x int) int {
 		return -x
 	}
 	return x
-}
-
-func (d *Daemon) components() ([]supervisor.Component, error) {
-	c := d.cfg
-	token, err := loadAdminToken(c)
-	if err != nil {
-		return nil, err
-	}
-	d.adminToken = token
-	d.metrics = newMetrics()
-	var comps []supervisor.Component
-
-	comps = append(comps, supervisor.Component{
-		Name: "store",
-		Start: func(context.Context) error {
-			st, err := store.Open(c.DataDir, store.Options{Warehouse: c.Warehouse, Log: d.log})
-			if err != nil {
-				return err
-			}
-			d.Store = st
-			d.Devices = devices.New(devices.Config{
-				Listen: c.Devices.Listen, Admission: c.Devices.Admission, Heartbeat: c.Devices.Heartbeat.Duration,
-				MaxConnections: c.Devices.MaxConnections, OutboundQueue: c.Devices.OutboundQueue, Tokens: c.Devices.Tokens,
-			}, st, d.log.With("component", "devices"))
-			d.Devices.OnAction = d.metrics.observeAction
-			d.Devices.Handle("getWeight", noScales)
-			return nil
-		},
-		Stop: func() error { return d.Store.Close() },
-	})
-	comps = append(comps, d.ordersComponent())
-	if len(c.Scales) > 0 {
-		comps = append(comps, d.scalesComponent())
-	}
-	comps = append(comps, supervisor.Component{
-		Name:  "devices",
-		Start: func(context.Context) error { return d.Devices.Listen() },
-		Serve: func(ctx context.Context) error { return d.Devices.Serve(ctx) },
-	})
-	if c.MQTT.Listen != "" || c.MQTT.TLSListen != "" {
-		comps = append(comps, d.doorsComponent())
-	}
-	comps = append(comps, d.syncComponents()...)
-	if c.Discovery.Listen != "" {
-		comps = append(comps, supervisor.Component{
-			Name: "discovery",
-			Start: func(context.Context) error {
-				svc, err := discovery.New(discovery.Config{
-					Listen: c.Discovery.Listen, StoreID: c.StoreID, StoreName: c.StoreName, Version: d.version,
-					DevicePort: portOf(d.Devices.Addr()), DeviceHost: hostOf(d.Devices.Addr()), MQTTPort: listenPort(c.MQTT.Listen), HTTPPort: listenPort(c.HTTP.Listen), MDNS: c.Discovery.MDNS,
-				}, d.log)
-				if err != nil {
-					return err
-				}
-				d.disc = svc
-				return svc.Start()
-			},
-			Serve: func(ctx context.Context) error { return d.disc.Serve(ctx) },
-			Stop:  func() error { return d.disc.Close() },
-		})
-	}
-	if c.HTTP.Listen != "" {
-		comps = append(comps, supervisor.Component{
-			Name: "http",
-			Start: func(context.Context) error {
-				d.HTTP = httpapi.New(c.HTTP.Listen, d.adminToken, d.log.With("component", "http"))
-				d.routes()
-				return d.HTTP.Bind()
-			},
-			Serve: func(ctx context.Context) error { return d.HTTP.Serve(ctx) },
-		})
-	}
-	return comps, nil
-}
-
-func portOf(a net.Addr) int {
-	if ta, ok := a.(*net.TCPAddr); ok {
-		return ta.Port
-	}
-	return 0
-}
-
-// hostOf is the IP a listener is bound to (unspecified for a wildcard).
-func hostOf(a net.Addr) netip.Addr {
-	if ta, ok := a.(*net.TCPAddr); ok {
-		return ta.AddrPort().Addr().Unmap()
-	}
-	return netip.Addr{}
 }
 
 func listenPort(listen string) int {
@@ -315,7 +355,7 @@ func ReadAdminToken(c *config.Config) (string, error) {
 }
 
 func (d *Daemon) routes() {
-	h := d.HTTP
+	h := d.http
 	h.Mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
 		if !d.Ready() {
 			httpapi.Error(w, http.StatusServiceUnavailable, "starting or stopping")
@@ -325,12 +365,12 @@ func (d *Daemon) routes() {
 	})
 	h.Mux.HandleFunc("GET /api/v1/status", func(w http.ResponseWriter, _ *http.Request) { httpapi.JSON(w, 200, d.Status()) })
 	h.Mux.HandleFunc("GET /api/v1/devices", func(w http.ResponseWriter, _ *http.Request) {
-		known, err := d.Store.Devices()
+		known, err := d.store.Devices()
 		if err != nil {
 			httpapi.Error(w, 500, err.Error())
 			return
 		}
-		httpapi.JSON(w, 200, map[string]any{"devices": nonNilSlice(known), "sessions": d.Devices.Sessions()})
+		httpapi.JSON(w, 200, map[string]any{"devices": nonNilSlice(known), "sessions": d.devices.Sessions()})
 	})
 	for _, verb := range []string{"approve", "reject"} {
 		status := store.DeviceApproved
@@ -339,13 +379,13 @@ func (d *Daemon) routes() {
 		}
 		h.Mux.HandleFunc("POST /api/v1/devices/{id}/"+verb, h.Admin(func(w http.ResponseWriter, r *http.Request) {
 			id := r.PathValue("id")
-			dev, err := d.Store.SetDeviceStatus(id, status)
+			dev, err := d.store.SetDeviceStatus(id, status)
 			if err != nil {
 				httpapi.Error(w, 500, err.Error())
 				return
 			}
 			if status == store.DeviceRejected {
-				d.Devices.Disconnect(id, "rejected by technician")
+				d.devices.Disconnect(id, "rejected by technician")
 			}
 			d.log.Info("device "+status, "equipId", id)
 			httpapi.JSON(w, 200, dev)
@@ -354,7 +394,7 @@ func (d *Daemon) routes() {
 	h.Mux.HandleFunc("POST /api/v1/catalog", h.Admin(func(w http.ResponseWriter, r *http.Request) {
 		replace := r.URL.Query().Get("replace") == "1" || r.URL.Query().Get("replace") == "true"
 		name := r.URL.Query().Get("name")
-		res, err := catalog.ImportReader(d.Store, http.MaxBytesReader(w, r.Body, 4<<30), name, r.URL.Query().Get("format"), replace, nil)
+		res, err := catalog.ImportReader(d.store, http.MaxBytesReader(w, r.Body, 4<<30), name, r.URL.Query().Get("format"), replace, nil)
 		if err != nil {
 			httpapi.Error(w, http.StatusUnprocessableEntity, err.Error())
 			return
@@ -371,7 +411,7 @@ func (d *Daemon) routes() {
 			return
 		}
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		if err := catalog.Export(d.Store, w, format); err != nil {
+		if err := catalog.Export(d.store, w, format); err != nil {
 			d.log.Error("catalog export", "err", err)
 		}
 	}))
@@ -447,42 +487,42 @@ func (d *Daemon) Status() StatusSnapshot { return d.status(-1) }
 // status builds the snapshot with at most onlineLimit online sessions (all
 // when negative); the counts always cover every session.
 func (d *Daemon) status(onlineLimit int) StatusSnapshot {
-	byKind, conns := d.Devices.Counts()
+	byKind, conns := d.devices.Counts()
 	s := StatusSnapshot{
 		StoreID: d.cfg.StoreID, StoreName: d.cfg.StoreName, Version: d.version, Started: d.started.UTC(),
-		UptimeS: int64(time.Since(d.started).Seconds()), Ready: d.Ready(), Goods: d.Store.GoodsCount(),
-		Sessions: byKind, Conns: conns, Pending: []store.Device{}, Online: d.Devices.SessionsLimit(onlineLimit),
+		UptimeS: int64(time.Since(d.started).Seconds()), Ready: d.Ready(), Goods: d.store.GoodsCount(),
+		Sessions: byKind, Conns: conns, Pending: []store.Device{}, Online: d.devices.SessionsLimit(onlineLimit),
 		Doors: []any{}, Scales: []any{}, Orders: OrdersStatus{Counts: map[string]int{}, Recent: []any{}, NeedsReview: []any{}},
 	}
-	if pending, err := d.Store.PendingDevices(); err == nil {
+	if pending, err := d.store.PendingDevices(); err == nil {
 		s.Pending = pending
 	}
-	if q, err := d.Store.QueueStats(); err == nil {
+	if q, err := d.store.QueueStats(); err == nil {
 		s.Queue = QueueStatus{Depth: q.Depth, DeadLetters: q.DeadLetters, LastSeq: q.LastSeq, Oldest: q.Oldest, Upstream: d.cfg.Upstream.URL != ""}
 		if !q.Oldest.IsZero() {
 			s.Queue.OldestAgeS = time.Since(q.Oldest).Seconds()
 		}
 	}
-	if d.Scales != nil {
-		s.Scales = d.Scales.Snapshot()
+	if d.scales != nil {
+		s.Scales = d.scales.Snapshot()
 	}
-	if d.Doors != nil {
-		for _, ds := range d.Doors.Snapshot() {
+	if d.doors != nil {
+		for _, ds := range d.doors.Snapshot() {
 			s.Doors = append(s.Doors, ds)
 		}
 	}
-	if d.Orders != nil {
-		s.Orders.Counts = d.Orders.Counts()
-		for _, o := range d.Orders.Recent(20) {
+	if d.orders != nil {
+		s.Orders.Counts = d.orders.Counts()
+		for _, o := range d.orders.Recent(20) {
 			s.Orders.Recent = append(s.Orders.Recent, o)
 		}
-		for _, o := range d.Orders.NeedsReview() {
+		for _, o := range d.orders.NeedsReview() {
 			s.Orders.NeedsReview = append(s.Orders.NeedsReview, o)
 		}
-		s.TestMode = d.Orders.TestMode()
+		s.TestMode = d.orders.TestMode()
 	}
-	if d.Uploader != nil {
-		u := d.Uploader.Status()
+	if d.uploader != nil {
+		u := d.uploader.Status()
 		s.Queue.Online, s.Queue.LastSuccess, s.Queue.LastError, s.Queue.LastErrorAt = u.Online, u.LastSuccess, u.LastError, u.LastErrorAt
 		s.Queue.SignatureRejected = u.SignatureRejected
 	}

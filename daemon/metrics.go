@@ -40,7 +40,8 @@ func newMetrics() *metrics {
 	return m
 }
 
-func (m *metrics) observeAction(action, code string, d time.Duration) {
+// ObserveAction counts a device request and its answer time.
+func (m *metrics) ObserveAction(action, code string, d time.Duration) {
 	if code == "" {
 		code = "ok"
 	}
@@ -100,13 +101,13 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 		ready = 1
 	}
 	gauge(descReady, ready)
-	byKind, conns := d.Devices.Counts()
+	byKind, conns := d.devices.Counts()
 	gauge(descConns, float64(conns))
 	for _, k := range []string{"terminal", "scale", "label", "door"} {
 		gauge(descSessions, float64(byKind[k]), k)
 	}
-	gauge(descGoods, float64(d.Store.GoodsCount()))
-	if q, err := d.Store.QueueStats(); err == nil {
+	gauge(descGoods, float64(d.store.GoodsCount()))
+	if q, err := d.store.QueueStats(); err == nil {
 		gauge(descDepth, float64(q.Depth))
 		gauge(descDead, float64(q.DeadLetters))
 		age := 0.0
@@ -115,8 +116,8 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 		}
 		gauge(descOldest, age)
 	}
-	if d.Uploader != nil {
-		u := d.Uploader.Status()
+	if d.uploader != nil {
+		u := d.uploader.Status()
 		up := 0.0
 		if u.Online {
 			up = 1
@@ -128,20 +129,20 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 		}
 		gauge(descSyncErrAt, errAt)
 	}
-	if d.Orders != nil {
-		for state, n := range d.Orders.Counts() {
+	if d.orders != nil {
+		for state, n := range d.orders.Counts() {
 			gauge(descOrders, float64(n), state)
 		}
 	}
-	if d.Doors != nil {
-		st := d.Doors.Stats()
+	if d.doors != nil {
+		st := d.doors.Stats()
 		counter(descDoorOpens, float64(st.Opened), "opened")
 		counter(descDoorOpens, float64(st.Denied), "denied")
 		counter(descDoorOpens, float64(st.OpenFailed), "open_failed")
 		gauge(descDoorsOnline, float64(st.DoorsOnline))
 	}
-	if d.Scales != nil {
-		for id, n := range d.Scales.ReadErrors() {
+	if d.scales != nil {
+		for id, n := range d.scales.ReadErrors() {
 			counter(descScaleErrs, float64(n), id)
 		}
 	}

@@ -12,5 +12,5 @@ func (d *Daemon) sink() (uploader.Sink, error) {
 		return natsink.Dial(natsink.Config{URL: c.NATSURL, StoreID: d.cfg.StoreID, Stream: c.NATSStream, Subject: c.NATSSubject,
 			CreateStream: true, Timeout: c.Timeout.Duration, Logger: d.log.With("component", "natsink")})
 	}
-	return uploader.HTTPSink(d.Upstream), nil
+	return uploader.HTTPSink(d.upstream), nil
 }

@@ -1,12 +1,11 @@
 package daemon
 
 import (
-	"context"
+	"io"
 	"net/http"
 
 	"github.com/storebox/storebox/daemon/httpapi"
 	"github.com/storebox/storebox/daemon/store"
-	"github.com/storebox/storebox/daemon/supervisor"
 	"github.com/storebox/storebox/sync/catalogfeed"
 	"github.com/storebox/storebox/sync/uploader"
 	"github.com/storebox/storebox/sync/upstream"
@@ -20,60 +19,65 @@ func (q outboxQueue) QueueStats() (uploader.QueueStats, error) {
 	return uploader.QueueStats{Depth: s.Depth, Oldest: s.Oldest, DeadLetters: s.DeadLetters, LastSeq: s.LastSeq}, err
 }
 
-// syncComponents wires the upstream client, the outbox uploader and the
-// catalog feed when upstream.url is set.
-func (d *Daemon) syncComponents() []supervisor.Component {
+// buildSync builds the upstream client, the outbox uploader and the
+// catalog feed when an upstream is configured (upstream.url, or
+// upstream.kind = "nats").
+func (d *Daemon) buildSync() error {
 	c := d.cfg
-	nats := c.Upstream.Kind == "nats"
-	if c.Upstream.URL == "" && !nats {
+	if c.Upstream.URL == "" && c.Upstream.Kind != "nats" {
 		return nil
 	}
-	var comps []supervisor.Component
-	comps = append(comps, supervisor.Component{
-		Name: "uploader",
-		Start: func(context.Context) error {
-			// With kind = "nats" the ledger goes to NATS; the HTTP cloud, if
-			// also configured, still serves the catalog feed and credits.
-			if c.Upstream.URL != "" {
-				d.Upstream = upstream.New(c.Upstream.URL, c.StoreID, c.Upstream.Secret, c.Upstream.Timeout.Duration)
-				d.Feed = &catalogfeed.Feed{Source: d.Upstream, Store: d.Store, Interval: c.Upstream.CatalogInterval.Duration, Logger: d.log.With("component", "catalogfeed")}
-			}
-			sink, err := d.sink()
-			if err != nil {
-				return err
-			}
-			ucfg := uploader.Config{StoreID: c.StoreID, BatchEvents: c.Upstream.BatchEvents, Logger: d.log.With("component", "uploader")}
-			if d.Feed != nil {
-				ucfg.OnReconnect = d.Feed.Kick
-			}
-			d.Uploader = uploader.New(outboxQueue{d.Store}, sink, ucfg)
-			return nil
-		},
-		Serve: func(ctx context.Context) error { return d.Uploader.Serve(ctx) },
-	})
+	// With kind = "nats" the ledger goes to NATS; the HTTP cloud, if also
+	// configured, still serves the catalog feed and credits.
 	if c.Upstream.URL != "" {
-		comps = append(comps, supervisor.Component{
-			Name:  "catalogfeed",
-			Serve: func(ctx context.Context) error { return d.Feed.Serve(ctx) },
-		})
+		d.upstream = upstream.New(c.Upstream.URL, c.StoreID, c.Upstream.Secret, c.Upstream.Timeout.Duration)
+		d.feed = &catalogfeed.Feed{Source: d.upstream, Store: d.store, Interval: c.Upstream.CatalogInterval.Duration, Logger: d.log.With("component", "catalogfeed")}
 	}
-	return comps
+	sink, err := d.sink()
+	if err != nil {
+		return err
+	}
+	ucfg := uploader.Config{StoreID: c.StoreID, BatchEvents: c.Upstream.BatchEvents, Logger: d.log.With("component", "uploader")}
+	if d.feed != nil {
+		ucfg.OnReconnect = d.feed.Kick
+	}
+	d.uploader = uploader.New(outboxQueue{d.store}, sink, ucfg)
+	d.sup.Add("uploader", &uploaderService{d.uploader, sink})
+	if d.feed != nil {
+		d.sup.Add("catalogfeed", d.feed)
+	}
+	return nil
+}
+
+// uploaderService runs the uploader and closes its sink (a NATS
+// connection) when it stops.
+type uploaderService struct {
+	*uploader.Uploader
+	sink uploader.Sink
+}
+
+// Close closes the sink when it holds a connection.
+func (u *uploaderService) Close() error {
+	if c, ok := u.sink.(io.Closer); ok {
+		return c.Close()
+	}
+	return nil
 }
 
 func (d *Daemon) syncRoutes() {
-	h := d.HTTP
+	h := d.http
 	h.Mux.HandleFunc("GET /api/v1/sync", func(w http.ResponseWriter, r *http.Request) {
-		if d.Uploader == nil {
+		if d.uploader == nil {
 			httpapi.JSON(w, 200, map[string]any{"upstream_configured": false, "queue": d.Status().Queue})
 			return
 		}
-		d.Uploader.StatusHandler().ServeHTTP(w, r)
+		d.uploader.StatusHandler().ServeHTTP(w, r)
 	})
 	h.Mux.HandleFunc("POST /api/v1/sync/now", h.Admin(func(w http.ResponseWriter, r *http.Request) {
-		if d.Uploader == nil {
+		if d.uploader == nil {
 			httpapi.Error(w, http.StatusConflict, "no upstream configured (set upstream.url and upstream.secret)")
 			return
 		}
-		d.Uploader.SyncNowHandler().ServeHTTP(w, r)
+		d.uploader.SyncNowHandler().ServeHTTP(w, r)
 	}))
 }

@@ -34,7 +34,10 @@ func runCommand(g *globals) *cobra.Command {
 			}
 			tuneGC()
 			return servicectl.RunAsService(cmd.Context(), func(ctx context.Context) error {
-				d := daemon.New(cfg, version, log)
+				d, err := daemon.New(cfg, version, log)
+				if err != nil {
+					return err
+				}
 				go reloadOnHUP(ctx, g, d, log)
 				if err := d.Run(ctx); err != nil {
 					return fmt.Errorf("%w", err)
@@ -46,8 +49,9 @@ func runCommand(g *globals) *cobra.Command {
 }
 
 // reloadOnHUP reads the configuration file again on SIGHUP (systemctl
-// reload) and applies what can change without a restart. A file that
-// does not load is logged and changes nothing.
+// reload) and hands it to daemon.Reload, which applies what can change
+// without a restart, all or nothing. A file that does not load is logged
+// and changes nothing.
 func reloadOnHUP(ctx context.Context, g *globals, d *daemon.Daemon, log *slog.Logger) {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)

@@ -47,7 +47,10 @@ listen = %q
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := daemon.New(cfg, "9.9.9-test", slog.New(slog.DiscardHandler))
+	d, err := daemon.New(cfg, "9.9.9-test", slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- d.Run(ctx) }()

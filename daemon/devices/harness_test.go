@@ -51,7 +51,7 @@ func newHarness(t testing.TB, cfg Config) *harness {
 		cfg.Admission = "open"
 	}
 	srv := New(cfg, st, slog.New(slog.DiscardHandler))
-	if err := srv.Listen(); err != nil {
+	if err := srv.Bind(); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())

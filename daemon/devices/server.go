@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/storebox/storebox/daemon/store"
+	"github.com/storebox/storebox/internal/backoff"
+	"github.com/storebox/storebox/internal/listen"
 	"github.com/storebox/storebox/protocol/devmsg"
 )
 
@@ -34,6 +36,14 @@ type Config struct {
 	// WriteTimeout bounds one socket write; a peer that stops reading is
 	// dropped after it rather than holding a goroutine forever.
 	WriteTimeout time.Duration
+	// Observer, if set, sees every answered request (the metrics).
+	Observer Observer
+}
+
+// Observer is told about every answered request: its action, its error
+// code ("" on success) and how long the answer took.
+type Observer interface {
+	ObserveAction(action, code string, d time.Duration)
 }
 
 // Server accepts device connections.
@@ -43,7 +53,10 @@ type Server struct {
 	log *slog.Logger
 
 	handlers map[string]Handler
-	ln       net.Listener
+
+	lnMu sync.Mutex
+	ln   net.Listener // bound and not yet served
+	addr net.Addr     // the last bound address
 
 	mu       sync.Mutex
 	sessions map[string]*Session // by equipId, logged-in only
@@ -53,14 +66,9 @@ type Server struct {
 	nconns  atomic.Int64
 	loginN  atomic.Uint64
 	started time.Time
-
-	// OnAction, if set, observes every answered request (metrics).
-	OnAction func(action, code string, d time.Duration)
-	// OnSessionsChanged, if set, is called after a login or a close.
-	OnSessionsChanged func()
 }
 
-// New creates a server; call Listen then Serve.
+// New creates a server; call Bind then Serve.
 func New(cfg Config, st *store.Store, log *slog.Logger) *Server {
 	if cfg.Heartbeat <= 0 {
 		cfg.Heartbeat = 15 * time.Second
@@ -95,44 +103,58 @@ func New(cfg Config, st *store.Store, log *slog.Logger) *Server {
 // before Serve.
 func (s *Server) Handle(action string, h Handler) { s.handlers[action] = h }
 
-// Listen binds the TCP listener, so a taken port fails the daemon's start.
-func (s *Server) Listen() error {
-	ln, err := net.Listen("tcp", s.cfg.Listen)
-	if err != nil {
-		return fmt.Errorf("devices.listen %s: %w", s.cfg.Listen, unwrapOp(err))
+// Bind binds the TCP listener, so a taken port fails the daemon's start.
+// It does nothing while a bound listener waits for Serve.
+func (s *Server) Bind() error {
+	s.lnMu.Lock()
+	defer s.lnMu.Unlock()
+	if s.ln != nil {
+		return nil
 	}
-	s.ln = ln
+	ln, err := listen.TCP("devices.listen", s.cfg.Listen)
+	if err != nil {
+		return err
+	}
+	s.ln, s.addr = ln, ln.Addr()
 	return nil
 }
 
-// unwrapOp turns "listen tcp :8686: bind: address already in use" into
-// "address already in use" for the one-line startup error.
-func unwrapOp(err error) error {
-	var oe *net.OpError
-	if errors.As(err, &oe) && oe.Err != nil {
-		var se interface{ Unwrap() error }
-		if errors.As(oe.Err, &se) && se.Unwrap() != nil {
-			return se.Unwrap()
-		}
-		return oe.Err
-	}
-	return err
+// Addr is the bound address (after Bind).
+func (s *Server) Addr() net.Addr {
+	s.lnMu.Lock()
+	defer s.lnMu.Unlock()
+	return s.addr
 }
 
-// Addr is the bound address (after Listen).
-func (s *Server) Addr() net.Addr { return s.ln.Addr() }
-
-// Serve accepts connections until ctx ends, then closes every session.
-func (s *Server) Serve(ctx context.Context) error {
-	if s.ln == nil {
-		if err := s.Listen(); err != nil {
-			return err
-		}
+// Close releases a listener that Serve did not take (a failed start).
+func (s *Server) Close() error {
+	s.lnMu.Lock()
+	ln := s.ln
+	s.ln = nil
+	s.lnMu.Unlock()
+	if ln != nil {
+		return ln.Close()
 	}
+	return nil
+}
+
+// Serve accepts connections until ctx ends, then closes every session. It
+// binds if Bind was not called, and closes its listener when it returns,
+// so a restart binds a fresh one.
+func (s *Server) Serve(ctx context.Context) error {
+	if err := s.Bind(); err != nil {
+		return err
+	}
+	s.lnMu.Lock()
+	ln := s.ln
+	s.ln = nil
+	s.lnMu.Unlock()
 	s.started = time.Now()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	go func() {
 		<-ctx.Done()
-		s.ln.Close()
+		ln.Close()
 	}()
 	go s.heartbeatLoop(ctx)
 	var wg sync.WaitGroup
@@ -140,9 +162,11 @@ func (s *Server) Serve(ctx context.Context) error {
 		s.closeAll()
 		wg.Wait()
 	}()
-	var backoff time.Duration
+	// Running out of descriptors must slow the server down, not stop it.
+	pace := backoff.Policy{Min: 5 * time.Millisecond, Max: time.Second}
+	failures := 0
 	for {
-		c, err := s.ln.Accept()
+		c, err := ln.Accept()
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil
@@ -150,13 +174,13 @@ func (s *Server) Serve(ctx context.Context) error {
 			if errors.Is(err, net.ErrClosed) {
 				return fmt.Errorf("devices accept: %w", err)
 			}
-			// Running out of descriptors must slow the server down, not stop it.
-			backoff = min(max(backoff*2, 5*time.Millisecond), time.Second)
-			s.log.Warn("accept failed; retrying", "err", err, "backoff", backoff)
-			time.Sleep(backoff)
+			wait := pace.Delay(failures)
+			failures++
+			s.log.Warn("accept failed; retrying", "err", err, "backoff", wait)
+			time.Sleep(wait)
 			continue
 		}
-		backoff = 0
+		failures = 0
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -295,9 +319,6 @@ func (s *Server) register(c *Session, prevMac string) (replaced *Session) {
 	if old != nil && old != c {
 		old.close("replaced by a new login")
 	}
-	if s.OnSessionsChanged != nil {
-		s.OnSessionsChanged()
-	}
 	return old
 }
 
@@ -314,14 +335,11 @@ func (s *Server) unregister(c *Session) {
 		}
 	}
 	s.mu.Unlock()
-	if c.loggedIn.Load() && s.OnSessionsChanged != nil {
-		s.OnSessionsChanged()
-	}
 }
 
 func (s *Server) observe(action, code string, start time.Time) {
-	if s.OnAction != nil {
-		s.OnAction(action, code, time.Since(start))
+	if s.cfg.Observer != nil {
+		s.cfg.Observer.ObserveAction(action, code, time.Since(start))
 	}
 }
 

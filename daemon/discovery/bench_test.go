@@ -17,7 +17,7 @@ func BenchmarkProbeAnswer(b *testing.B) {
 	var tick atomic.Int64
 	t0 := time.Now()
 	s.now = func() time.Time { return t0.Add(time.Duration(tick.Add(1)) * time.Second) }
-	if err := s.Start(); err != nil {
+	if err := s.Bind(); err != nil {
 		b.Fatal(err)
 	}
 	defer s.Close()

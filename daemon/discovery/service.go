@@ -17,6 +17,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/storebox/storebox/internal/listen"
 	wire "github.com/storebox/storebox/protocol/discovery"
 )
 
@@ -39,10 +40,20 @@ type Config struct {
 	// one, and nothing for loopback.
 	DeviceHost netip.Addr
 
+	// Devices, if set, is the device listener: its bound address, read when
+	// Serve starts, replaces DevicePort and DeviceHost (a listener on port 0 has its port
+	// only once bound).
+	Devices Bound
+
 	// MDNS turns on the mDNS advertisement. Its failure (no multicast
 	// interface, port 5353 unavailable) is logged as a warning and retried;
 	// it never stops the responder.
 	MDNS bool
+}
+
+// Bound is a listener whose address is known once it is bound.
+type Bound interface {
+	Addr() net.Addr
 }
 
 // Limits from SPEC §3.
@@ -61,7 +72,7 @@ type Stats struct {
 	Failed      uint64 // answers that could not be sent
 }
 
-// Service is the discovery component. Create it with New, bind with Start
+// Service is the discovery component. Create it with New, bind with Bind
 // (or let Serve bind), run it with Serve.
 type Service struct {
 	cfg    Config
@@ -87,7 +98,7 @@ type boundConn struct {
 	withCM bool
 }
 
-// New checks cfg and returns a Service. It does not bind: Start does, so the
+// New checks cfg and returns a Service. It does not bind: Bind does, so the
 // daemon can bind every listener before running any of them.
 func New(cfg Config, log *slog.Logger) (*Service, error) {
 	if log == nil {
@@ -117,11 +128,11 @@ func New(cfg Config, log *slog.Logger) (*Service, error) {
 	}, nil
 }
 
-// Start binds the UDP socket(s) and returns at once. A bind failure is
+// Bind binds the UDP socket(s) and returns at once. A bind failure is
 // returned as e.g. "discovery.listen 0.0.0.0:8686: address already in use"
 // (errors.Is matches the errno), so the daemon can refuse to start. Calling
-// Start on a bound Service does nothing; Serve calls it if needed.
-func (s *Service) Start() error {
+// Bind on a bound Service does nothing; Serve calls it if needed.
+func (s *Service) Bind() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if len(s.conns) > 0 {
@@ -145,13 +156,13 @@ func (s *Service) bind() ([]boundConn, error) {
 		return nil, fmt.Errorf("discovery.listen %s: bad port: %w", s.cfg.Listen, err)
 	}
 	if host == "" {
-		v4, err := listen("udp4", netip.AddrPortFrom(netip.IPv4Unspecified(), uint16(port)), false)
+		v4, err := bindUDP("udp4", netip.AddrPortFrom(netip.IPv4Unspecified(), uint16(port)), false)
 		if err != nil {
 			return nil, err
 		}
 		conns := []boundConn{v4}
 		// IPv6 on the port IPv4 got (which matters when port is 0).
-		v6, err := listen("udp6", netip.AddrPortFrom(netip.IPv6Unspecified(), v4.pc.local().Port()), false)
+		v6, err := bindUDP("udp6", netip.AddrPortFrom(netip.IPv6Unspecified(), v4.pc.local().Port()), false)
 		switch {
 		case errors.Is(err, syscall.EAFNOSUPPORT) || errors.Is(err, syscall.EADDRNOTAVAIL):
 			s.log.Info("discovery: no IPv6 on this host; answering IPv4 only")
@@ -175,22 +186,18 @@ func (s *Service) bind() ([]boundConn, error) {
 	if ip.Is6() {
 		network = "udp6"
 	}
-	c, err := listen(network, netip.AddrPortFrom(ip, uint16(port)), !ip.IsUnspecified())
+	c, err := bindUDP(network, netip.AddrPortFrom(ip, uint16(port)), !ip.IsUnspecified())
 	if err != nil {
 		return nil, err
 	}
 	return []boundConn{c}, nil
 }
 
-// listen binds one socket; its error reads "discovery.listen ADDR: <errno>".
-func listen(network string, at netip.AddrPort, fixed bool) (boundConn, error) {
-	c, err := net.ListenUDP(network, net.UDPAddrFromAddrPort(at))
+// bindUDP binds one socket; its error reads "discovery.listen ADDR: <errno>".
+func bindUDP(network string, at netip.AddrPort, fixed bool) (boundConn, error) {
+	c, err := listen.UDP("discovery.listen", network, at)
 	if err != nil {
-		var errno syscall.Errno
-		if errors.As(err, &errno) {
-			err = errno
-		}
-		return boundConn{}, fmt.Errorf("discovery.listen %s: %w", at, err)
+		return boundConn{}, err
 	}
 	pc, withCM := newProbeConn(c, network == "udp6")
 	bc := boundConn{pc: pc, withCM: withCM}
@@ -200,7 +207,7 @@ func listen(network string, at netip.AddrPort, fixed bool) (boundConn, error) {
 	return bc, nil
 }
 
-// Addrs returns the bound addresses (after Start), IPv4 first.
+// Addrs returns the bound addresses (after Bind), IPv4 first.
 func (s *Service) Addrs() []netip.AddrPort {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -211,7 +218,7 @@ func (s *Service) Addrs() []netip.AddrPort {
 	return out
 }
 
-// Close releases sockets bound by Start when Serve will not run (the daemon
+// Close releases sockets bound by Bind when Serve will not run (the daemon
 // failed to start). A running Serve sees its sockets closed and returns nil.
 func (s *Service) Close() error {
 	s.mu.Lock()
@@ -241,10 +248,10 @@ func (s *Service) Stats() Stats {
 }
 
 // Serve answers probes, and advertises over mDNS when configured, until ctx
-// is cancelled (then it returns nil). It binds first if Start was not
+// is cancelled (then it returns nil). It binds first if Bind was not
 // called. On return the sockets are closed; a later Serve binds again.
 func (s *Service) Serve(ctx context.Context) error {
-	if err := s.Start(); err != nil {
+	if err := s.Bind(); err != nil {
 		return err
 	}
 	s.mu.Lock()
@@ -254,6 +261,11 @@ func (s *Service) Serve(ctx context.Context) error {
 	}
 	s.serving = true
 	conns := s.conns
+	if s.cfg.Devices != nil {
+		if ta, ok := s.cfg.Devices.Addr().(*net.TCPAddr); ok {
+			s.cfg.DevicePort, s.cfg.DeviceHost = ta.Port, ta.AddrPort().Addr().Unmap()
+		}
+	}
 	s.mu.Unlock()
 	defer func() {
 		s.mu.Lock()

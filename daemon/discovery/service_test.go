@@ -41,7 +41,7 @@ func testConfig(listen string) Config {
 // serve starts s and stops it at cleanup, checking Serve returned nil.
 func serve(t *testing.T, s *Service) {
 	t.Helper()
-	if err := s.Start(); err != nil {
+	if err := s.Bind(); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -408,7 +408,7 @@ func TestListenInUse(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	err = s.Start()
+	err = s.Bind()
 	if want := "discovery.listen " + addr + ": address already in use"; err == nil || err.Error() != want {
 		t.Fatalf("Start: %v, want %q", err, want)
 	}
@@ -436,7 +436,7 @@ func TestNewRejects(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Start(); err == nil || !strings.HasPrefix(err.Error(), "discovery.listen") {
+	if err := s.Bind(); err == nil || !strings.HasPrefix(err.Error(), "discovery.listen") {
 		t.Fatalf("bad port: %v", err)
 	}
 }
@@ -446,7 +446,7 @@ func TestStopReleasesSocket(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Start(); err != nil {
+	if err := s.Bind(); err != nil {
 		t.Fatal(err)
 	}
 	addr := s.Addrs()[0]
@@ -470,7 +470,7 @@ func TestStopReleasesSocket(t *testing.T) {
 
 	// Close after Start, without Serve, releases too.
 	s2, _ := New(testConfig(addr.String()), nil)
-	if err := s2.Start(); err != nil {
+	if err := s2.Bind(); err != nil {
 		t.Fatal(err)
 	}
 	if err := s2.Close(); err != nil {

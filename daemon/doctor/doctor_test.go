@@ -68,7 +68,10 @@ listen = %q
 // startDaemon runs the real daemon in-process until the test ends.
 func startDaemon(t *testing.T, cfg *config.Config) {
 	t.Helper()
-	d := daemon.New(cfg, "1.2.3-doc", slog.New(slog.DiscardHandler))
+	d, err := daemon.New(cfg, "1.2.3-doc", slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- d.Run(ctx) }()

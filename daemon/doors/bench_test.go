@@ -69,7 +69,7 @@ func runDoorBench(b *testing.B, nDoors, rate, seconds int) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	if err := s.Start(); err != nil {
+	if err := s.Bind(); err != nil {
 		b.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())

@@ -12,15 +12,15 @@ import (
 	"log/slog"
 	"net"
 	"os"
-	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	mqtt "github.com/mochi-mqtt/server/v2"
 	"github.com/mochi-mqtt/server/v2/listeners"
 	"github.com/mochi-mqtt/server/v2/packets"
 	"golang.org/x/crypto/bcrypt"
+
+	"github.com/storebox/storebox/internal/listen"
 )
 
 // bind opens the configured listeners, all or none.
@@ -34,7 +34,7 @@ func (s *Service) bind() ([]*netListener, error) {
 	}
 	m := s.cfg.MQTT
 	if m.Listen != "" {
-		ln, err := listen("mqtt.listen", m.Listen)
+		ln, err := listen.TCP("mqtt.listen", m.Listen)
 		if err != nil {
 			return fail(err)
 		}
@@ -45,7 +45,7 @@ func (s *Service) bind() ([]*netListener, error) {
 		if err != nil {
 			return fail(err)
 		}
-		ln, err := listen("mqtt.tls_listen", m.TLSListen)
+		ln, err := listen.TCP("mqtt.tls_listen", m.TLSListen)
 		if err != nil {
 			return fail(err)
 		}
@@ -54,24 +54,6 @@ func (s *Service) bind() ([]*netListener, error) {
 		out = append(out, nl)
 	}
 	return out, nil
-}
-
-// listen binds addr and words a failure as "mqtt.listen 0.0.0.0:1883:
-// address already in use": the config key, the address, the cause.
-func listen(key, addr string) (net.Listener, error) {
-	ln, err := net.Listen("tcp", addr)
-	if err == nil {
-		return ln, nil
-	}
-	shown := addr
-	if strings.HasPrefix(shown, ":") {
-		shown = "0.0.0.0" + shown
-	}
-	var errno syscall.Errno
-	if errors.As(err, &errno) {
-		return nil, fmt.Errorf("%s %s: %w", key, shown, errno)
-	}
-	return nil, fmt.Errorf("%s %s: %w", key, shown, err)
 }
 
 func tlsConfig(certFile, keyFile, caFile string) (*tls.Config, error) {

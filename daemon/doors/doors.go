@@ -18,6 +18,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/storebox/storebox/daemon/config"
+	"github.com/storebox/storebox/daemon/supervisor"
 	"github.com/storebox/storebox/protocol/doormsg"
 	"github.com/storebox/storebox/protocol/ledger"
 )
@@ -181,7 +182,7 @@ type Service struct {
 	dropped, bad, authRefused, ledgerErrs atomic.Uint64
 }
 
-// New checks cfg and builds the service; nothing is bound until Start.
+// New checks cfg and builds the service; nothing is bound until Bind.
 func New(cfg Config, orders OrderLookup, events EventSink, log *slog.Logger) (*Service, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -302,6 +303,16 @@ type ReloadResult struct {
 	Added, Changed, Removed []string
 }
 
+// CheckReload reports whether Reload would take cfgs, changing nothing.
+func (s *Service) CheckReload(cfgs []config.Door) error {
+	s.reloadMu.Lock()
+	defer s.reloadMu.Unlock()
+	if _, _, err := s.buildDoors(cfgs, s.set.Load().byID); err != nil {
+		return fmt.Errorf("reload doors: %w", err)
+	}
+	return nil
+}
+
 // Reload replaces the configured doors without a restart. Unchanged doors
 // keep their connections and state. A changed door (secret, policy,
 // staff, terminal, open time) is disconnected, so it reconnects under the
@@ -365,9 +376,9 @@ func capabilities() *mqtt.Capabilities {
 	return c
 }
 
-// Start binds the listeners; an address in use is an error here, so the
+// Bind binds the listeners; an address in use is an error here, so the
 // daemon does not start.
-func (s *Service) Start() error {
+func (s *Service) Bind() error {
 	s.startMu.Lock()
 	defer s.startMu.Unlock()
 	if s.started {
@@ -407,12 +418,15 @@ func (s *Service) addr(id string) string {
 }
 
 // Serve runs the broker and the door workers until ctx is cancelled.
+//
+// The broker cannot be started twice, so its failure to start is fatal
+// rather than restarted.
 func (s *Service) Serve(ctx context.Context) error {
-	if err := s.Start(); err != nil {
+	if err := s.Bind(); err != nil {
 		return err
 	}
 	if err := s.broker.Serve(); err != nil {
-		return fmt.Errorf("mqtt serve: %w", err)
+		return supervisor.Fatal{Err: fmt.Errorf("mqtt serve: %w", err)}
 	}
 	s.reloadMu.Lock()
 	s.serveCtx = ctx
@@ -435,17 +449,20 @@ func (s *Service) startWorker(ctx context.Context, d *door) {
 	}()
 }
 
-// Close stops the broker and drops every connection. Serve calls it; call
-// it yourself only after a Start without Serve.
-func (s *Service) Close() {
+// Close stops the broker and drops every connection. Serve calls it when
+// it stops; the daemon calls it again after Serve (or after a Bind without
+// Serve), which does nothing more.
+func (s *Service) Close() error {
+	var err error
 	s.closeOnce.Do(func() {
 		s.startMu.Lock()
 		started := s.started
 		s.startMu.Unlock()
 		if started {
-			_ = s.broker.Close()
+			err = s.broker.Close()
 		}
 	})
+	return err
 }
 
 func (s *Service) worker(ctx context.Context, d *door) {

@@ -354,7 +354,7 @@ func TestBindFailsFast(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	err = s.Start()
+	err = s.Bind()
 	want := "mqtt.listen " + busy.Addr().String() + ": address already in use"
 	if err == nil || err.Error() != want {
 		t.Fatalf("Start = %v, want %q", err, want)
@@ -404,7 +404,7 @@ func TestCloseWhileDoorsChurn(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := s.Start(); err != nil {
+		if err := s.Bind(); err != nil {
 			t.Fatal(err)
 		}
 		stopServe := serve(t, s, 15*time.Second)

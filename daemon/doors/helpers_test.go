@@ -121,7 +121,7 @@ func startService(t testing.TB, doors []config.Door, tweak func(*Config)) *testS
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Start(); err != nil {
+	if err := s.Bind(); err != nil {
 		t.Fatal(err)
 	}
 	ts.Service = s

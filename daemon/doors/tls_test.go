@@ -135,7 +135,7 @@ func TestTLSConfigErrors(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := s.Start(); err == nil {
+		if err := s.Bind(); err == nil {
 			s.Close()
 			t.Errorf("%s: started", name)
 		}

@@ -12,7 +12,10 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
+
+	"github.com/storebox/storebox/internal/listen"
 )
 
 // Server is the local HTTP server.
@@ -22,8 +25,9 @@ type Server struct {
 	Log        *slog.Logger
 	Mux        *http.ServeMux
 
-	ln  net.Listener
-	srv *http.Server
+	lnMu sync.Mutex
+	ln   net.Listener // bound and not yet served
+	addr net.Addr     // the last bound address
 	// onShutdown ends long-lived responses (event streams), which a
 	// graceful shutdown would otherwise wait for until its timeout.
 	onShutdown []func()
@@ -53,47 +57,66 @@ func (s *Server) Admin(h http.HandlerFunc) http.HandlerFunc {
 	}
 }
 
-// Bind opens the listener so a taken port fails the daemon's start.
+// Bind opens the listener so a taken port fails the daemon's start. It
+// does nothing while a bound listener waits for Serve.
 func (s *Server) Bind() error {
-	ln, err := net.Listen("tcp", s.Listen)
-	if err != nil {
-		var oe *net.OpError
-		if errors.As(err, &oe) && oe.Err != nil {
-			err = oe.Err
-			var se interface{ Unwrap() error }
-			if errors.As(err, &se) && se.Unwrap() != nil {
-				err = se.Unwrap()
-			}
-		}
-		return fmt.Errorf("http.listen %s: %w", s.Listen, err)
+	s.lnMu.Lock()
+	defer s.lnMu.Unlock()
+	if s.ln != nil {
+		return nil
 	}
-	s.ln = ln
+	ln, err := listen.TCP("http.listen", s.Listen)
+	if err != nil {
+		return err
+	}
+	s.ln, s.addr = ln, ln.Addr()
 	return nil
 }
 
 // Addr is the bound address.
-func (s *Server) Addr() net.Addr { return s.ln.Addr() }
+func (s *Server) Addr() net.Addr {
+	s.lnMu.Lock()
+	defer s.lnMu.Unlock()
+	return s.addr
+}
 
-// Serve serves until ctx ends, then shuts down gracefully.
-func (s *Server) Serve(ctx context.Context) error {
-	if s.ln == nil {
-		if err := s.Bind(); err != nil {
-			return err
-		}
+// Close releases a listener that Serve did not take (a failed start).
+func (s *Server) Close() error {
+	s.lnMu.Lock()
+	ln := s.ln
+	s.ln = nil
+	s.lnMu.Unlock()
+	if ln != nil {
+		return ln.Close()
 	}
-	s.srv = &http.Server{Handler: s.Mux, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(s.Log.Handler(), slog.LevelDebug)}
+	return nil
+}
+
+// Serve serves until ctx ends, then shuts down gracefully. It binds if
+// Bind was not called; its listener is closed when it returns, so a
+// restart binds a fresh one.
+func (s *Server) Serve(ctx context.Context) error {
+	if err := s.Bind(); err != nil {
+		return err
+	}
+	s.lnMu.Lock()
+	ln := s.ln
+	s.ln = nil
+	s.lnMu.Unlock()
+	srv := &http.Server{Handler: s.Mux, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(s.Log.Handler(), slog.LevelDebug)}
 	for _, f := range s.onShutdown {
-		s.srv.RegisterOnShutdown(f)
+		srv.RegisterOnShutdown(f)
 	}
 	errc := make(chan error, 1)
-	go func() { errc <- s.srv.Serve(s.ln) }()
+	go func() { errc <- srv.Serve(ln) }()
 	select {
 	case <-ctx.Done():
 		sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
-		s.srv.Shutdown(sctx)
+		srv.Shutdown(sctx)
 		return nil
 	case err := <-errc:
+		srv.Close()
 		if errors.Is(err, http.ErrServerClosed) {
 			return nil
 		}

@@ -125,7 +125,7 @@ func (e *env) listen() {
 	srv := devices.New(devices.Config{Listen: "127.0.0.1:0", Admission: "open"}, e.st, slog.New(slog.DiscardHandler))
 	e.svc.Register(srv)
 	e.svc.SetPusher(srv)
-	if err := srv.Listen(); err != nil {
+	if err := srv.Bind(); err != nil {
 		e.t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())

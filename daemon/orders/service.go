@@ -45,6 +45,15 @@ type Config struct {
 	PayPageBase string
 	// Now is the clock; default time.Now.
 	Now func() time.Time
+	// Admitted, if set, names whom a door beside a terminal let in last;
+	// getPayInfo without an openId sells to them.
+	Admitted AdmittedLookup
+}
+
+// AdmittedLookup answers who a door beside terminal equipID admitted last
+// (doors.Service implements it).
+type AdmittedLookup interface {
+	LastAdmitted(equipID string) (openID string, ok bool)
 }
 
 // Service owns orders. Create it with New and run Serve.
@@ -62,9 +71,8 @@ type Service struct {
 	group  *groupcommit.Group
 	keys   *keyindex.Index
 
-	hookMu  sync.RWMutex
-	pusher  Pusher
-	openIDs func(equipID string) (string, bool)
+	hookMu sync.RWMutex
+	pusher Pusher
 
 	locksMu sync.Mutex
 	locks   map[string]*oidLock
@@ -123,14 +131,6 @@ func New(cfg Config, st *store.Store, pay payments.Providers, pusher Pusher, log
 func (s *Service) SetPusher(p Pusher) {
 	s.hookMu.Lock()
 	s.pusher = p
-	s.hookMu.Unlock()
-}
-
-// SetOpenIDProvider sets the lookup used when getPayInfo carries no openId
-// (a terminal beside a door uses the door's last admitted scan).
-func (s *Service) SetOpenIDProvider(fn func(equipID string) (openID string, ok bool)) {
-	s.hookMu.Lock()
-	s.openIDs = fn
 	s.hookMu.Unlock()
 }
 
@@ -201,14 +201,9 @@ func (s *Service) GetPayInfo(ctx context.Context, equipID string, req ordermsg.P
 	if e := s.methodAvailable(req); e != nil {
 		return ordermsg.PayInfo{}, e
 	}
-	if req.OpenID == "" {
-		s.hookMu.RLock()
-		fn := s.openIDs
-		s.hookMu.RUnlock()
-		if fn != nil {
-			if id, ok := fn(equipID); ok {
-				req.OpenID = id
-			}
+	if req.OpenID == "" && s.cfg.Admitted != nil {
+		if id, ok := s.cfg.Admitted.LastAdmitted(equipID); ok {
+			req.OpenID = id
 		}
 	}
 	now := s.now()

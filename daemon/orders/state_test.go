@@ -347,10 +347,14 @@ func TestServePollsProvider(t *testing.T) {
 	}
 }
 
+// doorBeside is a door beside terminal T-DOOR that last admitted door-user.
+type doorBeside struct{}
+
+func (doorBeside) LastAdmitted(equip string) (string, bool) { return "door-user", equip == "T-DOOR" }
+
 func TestOpenIDLookups(t *testing.T) {
-	e := newEnv(t, Config{TTL: time.Hour}, payments.Providers{})
+	e := newEnv(t, Config{TTL: time.Hour, Admitted: doorBeside{}}, payments.Providers{})
 	ctx := context.Background()
-	e.svc.SetOpenIDProvider(func(equip string) (string, bool) { return "door-user", equip == "T-DOOR" })
 	p, _ := e.svc.GetPayInfo(ctx, "T-DOOR", cashReq("D-1", pcs("G1", 1)))
 	if e.order(p.OID).OpenID != "door-user" {
 		t.Fatal("openId not taken from the door")

@@ -60,7 +60,7 @@ func BenchmarkSerialFrameToGetWeight(b *testing.B) {
 	defer st.Close()
 	srv := devices.New(devices.Config{Listen: "127.0.0.1:0", Admission: "open"}, st, log)
 	srv.Handle("getWeight", svc.GetWeight)
-	if err := srv.Listen(); err != nil {
+	if err := srv.Bind(); err != nil {
 		b.Fatal(err)
 	}
 	go srv.Serve(ctx)

@@ -109,7 +109,7 @@ func Dial(cfg Config) (*Sink, error) {
 }
 
 // Close drops the connection.
-func (s *Sink) Close() { s.nc.Close() }
+func (s *Sink) Close() error { s.nc.Close(); return nil }
 
 func retryable(op string, err error) error {
 	return &upstream.RetryableError{Op: op, Err: err}
