@@ -15,6 +15,7 @@ import (
 	"go.etcd.io/bbolt"
 
 	"github.com/storebox/storebox/daemon/devices"
+	"github.com/storebox/storebox/daemon/orders/internal/orderdb"
 	"github.com/storebox/storebox/daemon/payments"
 	"github.com/storebox/storebox/daemon/store"
 	"github.com/storebox/storebox/protocol/goods"
@@ -174,8 +175,8 @@ func (e *env) checkInvariants() {
 	e.t.Helper()
 	want := map[string]int64{}
 	err := e.st.View(func(tx *bbolt.Tx) error {
-		return tx.Bucket(bktOrders).ForEach(func(k, v []byte) error {
-			o, err := decode(v)
+		return tx.Bucket(orderdb.OrdersBucket).ForEach(func(k, v []byte) error {
+			o, err := orderdb.Decode(v)
 			if err != nil {
 				return err
 			}

@@ -4,9 +4,3 @@ package orders
 type Pusher interface {
 	Push(equipID, action string, body any) bool
 }
-
-// Attempt providers besides a payment provider's Name.
-const (
-	providerCredit = "credit"
-	providerLocal  = "local"
-)

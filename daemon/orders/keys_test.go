@@ -10,6 +10,7 @@ import (
 
 	"go.etcd.io/bbolt"
 
+	"github.com/storebox/storebox/daemon/orders/internal/orderdb"
 	"github.com/storebox/storebox/daemon/payments"
 	"github.com/storebox/storebox/daemon/store"
 	"github.com/storebox/storebox/protocol/devmsg"
@@ -89,7 +90,7 @@ func TestOrderKeysAcrossCompactionAndRestart(t *testing.T) {
 func TestOrderKeyOfRolledBackTransactionVanishes(t *testing.T) {
 	e := newEnv(t, Config{}, payments.Providers{})
 	k := e.svc.keys
-	key := join("T-1", "o-1")
+	key := orderdb.Key("T-1", "o-1")
 	boom := errors.New("boom")
 	err := k.Update(e.st, e.st.Update, func(t *store.Tx) error {
 		if err := k.Add(t, key, "X-1"); err != nil {
@@ -127,8 +128,8 @@ func TestOrderKeyOfRolledBackTransactionVanishes(t *testing.T) {
 
 func (e *env) keyBuckets() (logged, indexed int) {
 	_ = e.st.View(func(tx *bbolt.Tx) error {
-		logged = tx.Bucket(bktKeyLog).Stats().KeyN
-		indexed = tx.Bucket(bktKeys).Stats().KeyN
+		logged = tx.Bucket(orderdb.KeyLogBucket).Stats().KeyN
+		indexed = tx.Bucket(orderdb.KeysBucket).Stats().KeyN
 		return nil
 	})
 	return logged, indexed

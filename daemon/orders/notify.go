@@ -7,6 +7,7 @@ import (
 
 	"go.etcd.io/bbolt"
 
+	"github.com/storebox/storebox/daemon/orders/internal/orderdb"
 	"github.com/storebox/storebox/daemon/payments"
 	"github.com/storebox/storebox/daemon/store"
 	"github.com/storebox/storebox/protocol/ordermsg"
@@ -29,22 +30,16 @@ var (
 
 // NotifySeen implements payments.NotifyRecorder.
 func (s *Service) NotifySeen(token string) bool {
-	var done bool
-	_ = s.st.View(func(tx *bbolt.Tx) error {
-		done = tx.Bucket(bktTokens).Get([]byte(token)) != nil
-		return nil
-	})
-	return done
+	var used bool
+	_ = s.st.View(func(tx *bbolt.Tx) error { used = orderdb.TokenUsed(tx, token); return nil })
+	return used
 }
 
 // RecordNotify implements payments.NotifyRecorder. Only news that settles
 // an attempt uses the token up.
 func (s *Service) RecordNotify(token string, rep payments.Report) (payments.NotifyOutcome, error) {
 	var oid string
-	_ = s.st.View(func(tx *bbolt.Tx) error {
-		oid = string(tx.Bucket(bktRefs).Get([]byte(rep.Ref)))
-		return nil
-	})
+	_ = s.st.View(func(tx *bbolt.Tx) error { oid = orderdb.RefOrder(tx, rep.Ref); return nil })
 	if oid == "" {
 		return payments.NotifyUnknownOrder, nil
 	}
@@ -54,8 +49,7 @@ func (s *Service) RecordNotify(token string, rep payments.Report) (payments.Noti
 	unlock := s.lock(oid)
 	defer unlock()
 	_, err := s.update(oid, func(t *store.Tx, old *ordermsg.Order) (*ordermsg.Order, error) {
-		tb := t.Bucket(bktTokens)
-		if tb.Get([]byte(token)) != nil {
+		if orderdb.TokenUsed(t.Tx, token) {
 			return old, nil
 		}
 		n := 0
@@ -70,7 +64,7 @@ func (s *Service) RecordNotify(token string, rep payments.Report) (payments.Noti
 		// A reply that matches nothing (another amount) leaves the token
 		// open for a resend.
 		if rep.Proves(rep.Ref, old.AmountTotal) || rep.Failed(rep.Ref) {
-			if err := tb.Put([]byte(token), []byte(oid)); err != nil {
+			if err := orderdb.UseToken(t, token, oid); err != nil {
 				return nil, err
 			}
 		}
@@ -121,5 +115,5 @@ func (s *Service) PollRef(ctx context.Context, oid, ref string) error {
 func (s *Service) pollNow(ctx context.Context, oid string, n int) error {
 	unlock := s.lock(oid)
 	defer unlock()
-	return s.poll(ctx, oid, n)
+	return s.collect.Do(ctx, oid, n, payments.WorkPoll)
 }

@@ -1,26 +1,27 @@
 package orders
 
 import (
-	"bytes"
-
 	"go.etcd.io/bbolt"
 
+	"github.com/storebox/storebox/daemon/orders/internal/orderdb"
 	"github.com/storebox/storebox/protocol/ordermsg"
 )
+
+func redacted(list []ordermsg.Order) []ordermsg.Order {
+	for i := range list {
+		list[i] = list[i].Redacted()
+	}
+	return list
+}
 
 // Recent returns the newest n orders, newest first.
 func (s *Service) Recent(n int) []ordermsg.Order {
 	var out []ordermsg.Order
 	_ = s.st.View(func(tx *bbolt.Tx) error {
-		c := tx.Bucket(bktOrders).Cursor()
-		for k, v := c.Last(); k != nil && len(out) < n; k, v = c.Prev() {
-			if o, err := decode(v); err == nil {
-				out = append(out, o.Redacted())
-			}
-		}
+		out = orderdb.Recent(tx, n)
 		return nil
 	})
-	return out
+	return redacted(out)
 }
 
 // List returns up to limit orders in status (all when status is ""),
@@ -34,28 +35,23 @@ func (s *Service) List(status string, limit int) []ordermsg.Order {
 	}
 	var out []ordermsg.Order
 	_ = s.st.View(func(tx *bbolt.Tx) error {
-		for _, oid := range prefixKeys(tx.Bucket(bktStatus), status, limit, true) {
-			if o, err := loadOrder(tx, oid); err == nil && o != nil {
-				out = append(out, o.Redacted())
-			}
-		}
+		out = orderdb.InStatus(tx, status, limit)
 		return nil
 	})
-	return out
+	return redacted(out)
 }
 
 // Counts returns how many orders are in each state, plus "review": how
 // many are flagged for a person (NeedsReview).
 func (s *Service) Counts() map[string]int {
-	out := map[string]int{}
+	var out map[string]int
 	_ = s.st.View(func(tx *bbolt.Tx) error {
-		m := tx.Bucket(bktMeta)
-		for _, st := range allStatuses {
-			out[st] = int(readU64(m.Get(countKey(st))))
-		}
-		out["review"] = tx.Bucket(bktReview).Stats().KeyN
+		out = orderdb.Counts(tx)
 		return nil
 	})
+	if out == nil {
+		out = map[string]int{}
+	}
 	return out
 }
 
@@ -63,14 +59,10 @@ func (s *Service) Counts() map[string]int {
 func (s *Service) NeedsReview() []ordermsg.Order {
 	var out []ordermsg.Order
 	_ = s.st.View(func(tx *bbolt.Tx) error {
-		return tx.Bucket(bktReview).ForEach(func(k, _ []byte) error {
-			if o, err := loadOrder(tx, string(k)); err == nil && o != nil {
-				out = append(out, o.Redacted())
-			}
-			return nil
-		})
+		out = orderdb.Flagged(tx)
+		return nil
 	})
-	return out
+	return redacted(out)
 }
 
 // HasPendingUnpaid reports whether openID has an order waiting for payment
@@ -84,25 +76,13 @@ func (s *Service) HasExpiredUnpaid(openID string) (bool, error) {
 	return s.hasOrderIn(openID, ordermsg.StatusExpired)
 }
 
-func (s *Service) hasOrderIn(openID, status string) (bool, error) {
+func (s *Service) hasOrderIn(openID, status string) (found bool, err error) {
 	if openID == "" {
 		return false, nil
 	}
-	found := false
-	err := s.st.View(func(tx *bbolt.Tx) error {
-		p := join(openID, "")
-		c := tx.Bucket(bktOpenID).Cursor()
-		for k, _ := c.Seek(p); k != nil && bytes.HasPrefix(k, p); k, _ = c.Next() {
-			o, err := loadOrder(tx, string(k[len(p):]))
-			if err != nil {
-				return err
-			}
-			if o != nil && o.Status == status {
-				found = true
-				return nil
-			}
-		}
-		return nil
+	err = s.st.View(func(tx *bbolt.Tx) error {
+		found, err = orderdb.HasOrderIn(tx, openID, status)
+		return err
 	})
 	return found, err
 }

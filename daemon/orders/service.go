@@ -14,6 +14,8 @@ import (
 
 	"github.com/storebox/storebox/daemon/orders/internal/groupcommit"
 	"github.com/storebox/storebox/daemon/orders/internal/keyindex"
+	"github.com/storebox/storebox/daemon/orders/internal/orderdb"
+	"github.com/storebox/storebox/daemon/orders/internal/schedule"
 	"github.com/storebox/storebox/daemon/payments"
 	"github.com/storebox/storebox/daemon/store"
 	"github.com/storebox/storebox/protocol/devmsg"
@@ -81,7 +83,8 @@ type Service struct {
 	// transaction raises the stored high-water mark to it.
 	seq atomic.Uint64
 
-	sched *scheduler
+	sched   *schedule.Schedule
+	collect *payments.Collector
 }
 
 // New opens the orders buckets in st and returns the service.
@@ -110,20 +113,21 @@ func New(cfg Config, st *store.Store, pay payments.Providers, pusher Pusher, log
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	inst, seq, err := openBuckets(st)
+	inst, seq, err := orderdb.Open(st)
 	if err != nil {
 		return nil, err
 	}
 	s := &Service{cfg: cfg, st: st, instance: inst, pay: pay.Payment, credit: pay.Credit, log: log, pusher: pusher}
 	s.seq.Store(seq)
 	s.locks = map[string]*oidLock{}
-	s.keys = keyindex.New(log, bktKeys, bktKeyLog)
+	s.keys = keyindex.New(log, orderdb.KeysBucket, orderdb.KeyLogBucket)
 	if err := s.keys.Load(st); err != nil {
 		return nil, fmt.Errorf("open orders: %w", err)
 	}
 	s.group = groupcommit.New(func(fn func(*store.Tx) error) error { return s.keys.Update(st, st.Update, fn) })
 	s.commit = s.group.Do
-	s.sched = newScheduler()
+	s.sched = schedule.New()
+	s.collect = payments.NewCollector(pay, s, cfg.PollInterval, cfg.CreditHoldTTL)
 	return s, nil
 }
 
@@ -212,7 +216,7 @@ func (s *Service) GetPayInfo(ctx context.Context, equipID string, req ordermsg.P
 	// the stock are checked.
 	prep, perr := s.prepare(equipID, req, now)
 	if perr != nil {
-		if !s.keys.Exists(s.st, join(equipID, req.OrderID)) {
+		if !s.keys.Exists(s.st, orderdb.Key(equipID, req.OrderID)) {
 			return ordermsg.PayInfo{}, perr
 		}
 	}
@@ -224,8 +228,8 @@ func (s *Service) GetPayInfo(ctx context.Context, equipID string, req ordermsg.P
 	err := s.commit(func(t *store.Tx) error {
 		// A commit may run this more than once: start clean every time.
 		o, fresh, derr = nil, false, nil
-		if oid := s.keys.LookupTx(t, join(equipID, req.OrderID)); oid != "" {
-			old, err := loadOrder(t.Tx, oid)
+		if oid := s.keys.LookupTx(t, orderdb.Key(equipID, req.OrderID)); oid != "" {
+			old, err := orderdb.Load(t.Tx, oid)
 			if err != nil {
 				return err
 			}
@@ -256,11 +260,8 @@ func (s *Service) GetPayInfo(ctx context.Context, equipID string, req ordermsg.P
 		if _, err := t.AppendEvent(ledger.PaymentCreated, prep.payment); err != nil {
 			return err
 		}
-		m := t.Bucket(bktMeta)
-		if readU64(m.Get(keySeq)) < prep.seq {
-			if err := m.Put(keySeq, be64(prep.seq)); err != nil {
-				return err
-			}
+		if err := orderdb.RaiseSeq(t, prep.seq); err != nil {
+			return err
 		}
 		o, fresh = prep.o, true
 		return saveOrderJSON(t, nil, prep.o, prep.json, s)
@@ -274,7 +275,7 @@ func (s *Service) GetPayInfo(ctx context.Context, equipID string, req ordermsg.P
 	if la := o.LastAttempt(); o.Status != ordermsg.StatusPending || la == nil || la.State != ordermsg.AttemptSending {
 		return s.payInfo(o), nil // nothing to send (cash, or already sent)
 	}
-	o, err = s.drive(ctx, o.OID, fresh)
+	o, err = s.collect.Collect(ctx, o.OID, fresh)
 	if o == nil {
 		return ordermsg.PayInfo{}, err
 	}
@@ -361,11 +362,11 @@ func (s *Service) newAttempt(o *ordermsg.Order, req ordermsg.PayRequest, now tim
 	a := ordermsg.Attempt{N: n, Method: req.PayMethod, At: now}
 	switch req.PayMethod {
 	case ordermsg.MethodCash, ordermsg.MethodCardOffline:
-		a.Provider, a.State = providerLocal, ordermsg.AttemptOpen
+		a.Provider, a.State = ordermsg.ProviderLocal, ordermsg.AttemptOpen
 	case ordermsg.MethodCredit:
 		// The cloud dedupes holds by order id, so every credit attempt of an
 		// order names the same hold.
-		a.Provider, a.Ref, a.Account, a.State = providerCredit, o.OID, req.AccountToken, ordermsg.AttemptSending
+		a.Provider, a.Ref, a.Account, a.State = ordermsg.ProviderCredit, o.OID, req.AccountToken, ordermsg.AttemptSending
 	default:
 		a.Provider, a.Ref, a.State = s.pay.Name(), fmt.Sprintf("%s-%d", o.OID, n), ordermsg.AttemptSending
 		o.TestMode = o.TestMode || s.pay.TestMode()
@@ -387,7 +388,7 @@ func (s *Service) reissue(t *store.Tx, old *ordermsg.Order, req ordermsg.PayRequ
 	}
 	o := old.Clone()
 	for i := range o.Attempts {
-		if o.Attempts[i].State == ordermsg.AttemptOpen || (o.Attempts[i].State == ordermsg.AttemptSending && o.Attempts[i].Provider != providerCredit) {
+		if o.Attempts[i].State == ordermsg.AttemptOpen || (o.Attempts[i].State == ordermsg.AttemptSending && o.Attempts[i].Provider != ordermsg.ProviderCredit) {
 			o.Attempts[i].State = ordermsg.AttemptSuperseded
 		}
 	}
@@ -402,7 +403,7 @@ func (s *Service) reissue(t *store.Tx, old *ordermsg.Order, req ordermsg.PayRequ
 // never received (the create reply was lost; polling found the payment):
 // the customer cannot use it, so a repeated getPayInfo starts a new one.
 func lostLink(a *ordermsg.Attempt) bool {
-	return a.Provider != providerLocal && a.Provider != providerCredit && a.State == ordermsg.AttemptOpen && a.URL == "" && a.AtmPayNo == ""
+	return a.Provider != ordermsg.ProviderLocal && a.Provider != ordermsg.ProviderCredit && a.State == ordermsg.AttemptOpen && a.URL == "" && a.AtmPayNo == ""
 }
 
 // Get returns one order, without the credit account tokens it holds.
@@ -414,7 +415,7 @@ func (s *Service) Get(oid string) (ordermsg.Order, bool, error) {
 func (s *Service) get(oid string) (ordermsg.Order, bool, error) {
 	var o *ordermsg.Order
 	err := s.st.View(func(tx *bbolt.Tx) (err error) {
-		o, err = loadOrder(tx, oid)
+		o, err = orderdb.Load(tx, oid)
 		return err
 	})
 	if err != nil || o == nil {
@@ -448,7 +449,7 @@ func (s *Service) CancelOrder(equipID, oid string) error {
 	var derr *devmsg.Error
 	err := s.commit(func(t *store.Tx) error {
 		derr = nil
-		o, err := loadOrder(t.Tx, oid)
+		o, err := orderdb.Load(t.Tx, oid)
 		if err != nil {
 			return err
 		}
@@ -485,7 +486,7 @@ func (s *Service) MakePayment(equipID, oid, method string, amount int64) error {
 	var derr *devmsg.Error
 	err := s.commit(func(t *store.Tx) error {
 		derr = nil
-		old, err := loadOrder(t.Tx, oid)
+		old, err := orderdb.Load(t.Tx, oid)
 		if err != nil {
 			return err
 		}
@@ -500,7 +501,7 @@ func (s *Service) MakePayment(equipID, oid, method string, amount int64) error {
 			derr = ordermsg.BadRequest("amount %d does not equal the order's amount_total %d", amount, old.AmountTotal)
 			return nil
 		case old.Status == ordermsg.StatusPaid:
-			if a := old.Attempt(old.PaidBy); a != nil && a.Provider == providerLocal && a.Method == method {
+			if a := old.Attempt(old.PaidBy); a != nil && a.Provider == ordermsg.ProviderLocal && a.Method == method {
 				return nil // the same payment, retried
 			}
 			derr = devmsg.Errorf(devmsg.CodeConflict, "order %s is already paid by %s", oid, old.Method)
@@ -512,9 +513,9 @@ func (s *Service) MakePayment(equipID, oid, method string, amount int64) error {
 		now := s.now()
 		o := old.Clone()
 		a := o.LastAttempt()
-		if a == nil || a.Provider != providerLocal || a.Method != method || a.State != ordermsg.AttemptOpen {
+		if a == nil || a.Provider != ordermsg.ProviderLocal || a.Method != method || a.State != ordermsg.AttemptOpen {
 			a = s.newAttempt(o, ordermsg.PayRequest{PayMethod: method}, now)
-			a.Provider, a.State = providerLocal, ordermsg.AttemptOpen
+			a.Provider, a.State = ordermsg.ProviderLocal, ordermsg.AttemptOpen
 			if err := event(t, ledger.PaymentCreated, o, a, "makePayment"); err != nil {
 				return err
 			}

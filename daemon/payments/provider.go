@@ -1,9 +1,25 @@
 // Package payments collects the money for orders through the payment
 // providers (SPEC §6): the Provider contract, the SinoPac QPay adapter, the
 // install-day test provider and its pay page, store credit upstream, and
-// the relayed payment notify. It keeps no order state: daemon/orders owns
-// the orders, their attempts and what is on disk, and asks a provider
-// again whenever it needs to know.
+// the relayed payment notify, and the Collector that makes every provider
+// and cloud call. It keeps no order state: daemon/orders owns the orders,
+// their attempts and what is on disk (the Orders interface), and the
+// Collector asks a provider again whenever it needs to know.
+//
+// Payment methods:
+//   - cash, card_offline: makePayment with the exact amount_total; no
+//     provider.
+//   - credit: store credit upstream. getPayInfo authorizes the amount; a
+//     granted hold pays the order at once (the hold is the guarantee) and
+//     the capture follows in the background, retried until the cloud
+//     answers. A cancelled or expired order's hold is released.
+//   - qr, card, atm: the configured provider (QPay or the test provider).
+//     qr and card create a QPay card order (the QR encodes its pay URL), atm
+//     a virtual account. The provider's order number is oid + "-" + attempt,
+//     written to disk before the first send, so a retry asks about the same
+//     order and never creates a second charge. Outcomes come from polling
+//     (capped backoff) and from a notify relayed by the cloud, which is only
+//     a hint: the provider is always asked.
 package payments
 
 import (

@@ -79,6 +79,12 @@ type Attempt struct {
 	Released bool      `json:"released,omitempty"` // credit hold cancelled (or nothing to cancel)
 }
 
+// Attempt providers besides a payment provider's name ("qpay", "test").
+const (
+	ProviderCredit = "credit" // store credit upstream
+	ProviderLocal  = "local"  // cash or an offline card terminal
+)
+
 // Attempt states.
 const (
 	// AttemptSending: written before the provider call; the provider may or
