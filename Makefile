@@ -68,6 +68,8 @@ bench: build
 	  $(GO) test -run '^$$' -bench BenchmarkDoors1000 -benchtime 1x ./daemon/doors/; \
 	group "catalog files: parse 1M rows" \
 	  $(GO) test -run '^$$' -bench 1M -benchtime 1x ./protocol/catalogfile/; \
+	group "fleet (issue 12): reference cloud, 2,000 simulated stores at a 10 s health interval" \
+	  $(GO) run ./test/bench/fleetbench; \
 	if [ -n "$$failed" ]; then echo "bench: failed groups: $${failed#|}" | sed 's/|/; /g'; exit 1; fi
 
 cross:

@@ -57,6 +57,7 @@ Endpoints:
     /v1/...                                signed store API (events, catalog, credits, health, config)
     GET  /                                 the fleet page: every store, offline and alerting first
     GET  /fleet.json[?since=REV]           the same as JSON (stores changed after REV)
+    GET  /stores/<s>/health                a store's whole latest health snapshot
     GET  /stats[?format=json]              counters
     PUT  /v1/admin/stores/<s>/config       desired configuration {"version": N, "config": {...}}
                                            (Authorization: Bearer <--admin-token>); only doors,

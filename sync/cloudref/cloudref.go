@@ -238,6 +238,7 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle("PUT /v1/admin/config-fault", s.admin(s.putConfigFault))
 	mux.HandleFunc("GET /{$}", s.getFleetPage)
 	mux.HandleFunc("GET /fleet.json", s.getFleet)
+	mux.HandleFunc("GET /stores/{store}/health", s.getStoreHealth)
 	mux.HandleFunc("GET /stats", s.getStats)
 	mux.HandleFunc("PUT /admin/catalog", s.putCatalog)
 	mux.HandleFunc("POST /admin/catalog", s.putCatalog)

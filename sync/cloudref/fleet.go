@@ -473,22 +473,20 @@ func CheckConfigFault(mode string) error {
 	return fmt.Errorf("config fault %q is not one of %s", mode, strings.Join(ConfigFaults, ", "))
 }
 
-// FleetStore is one store on the fleet page and in GET /fleet.json.
+// FleetStore is one store on the fleet page and in GET /fleet.json: what
+// the page shows. The whole latest snapshot is at GET /stores/<s>/health.
 type FleetStore struct {
-	ID             string                           `json:"id"`
-	Rev            uint64                           `json:"rev"`
-	ReceivedAt     *time.Time                       `json:"received_at,omitempty"` // nil: never reported
-	At             *time.Time                       `json:"at,omitempty"`
-	Version        string                           `json:"version"`
-	UptimeS        int64                            `json:"uptime_s"`
-	Ready          bool                             `json:"ready"`
-	Alerts         []fleetmsg.Alert                 `json:"alerts"`
-	Queue          fleetmsg.QueueHealth             `json:"queue"`
-	Config         fleetmsg.ConfigStatus            `json:"config"`
-	DesiredVersion fleetmsg.Version                 `json:"desired_version"`
-	Devices        map[string]fleetmsg.DeviceCounts `json:"devices,omitempty"`
-	Scales         []fleetmsg.ScaleHealth           `json:"scales,omitempty"`
-	Doors          []fleetmsg.DoorHealth            `json:"doors,omitempty"`
+	ID             string                `json:"id"`
+	Rev            uint64                `json:"rev"`
+	ReceivedAt     *time.Time            `json:"received_at,omitempty"` // nil: never reported
+	At             *time.Time            `json:"at,omitempty"`
+	Version        string                `json:"version"`
+	UptimeS        int64                 `json:"uptime_s"`
+	Ready          bool                  `json:"ready"`
+	Alerts         []fleetmsg.Alert      `json:"alerts"`
+	Queue          fleetmsg.QueueHealth  `json:"queue"`
+	Config         fleetmsg.ConfigStatus `json:"config"`
+	DesiredVersion fleetmsg.Version      `json:"desired_version"`
 }
 
 // FleetView is GET /fleet.json: the stores changed after ?since=REV (all
@@ -524,7 +522,7 @@ func (s *Server) Fleet(since uint64) FleetView {
 			if h.Alerts != nil {
 				fs.Alerts = h.Alerts
 			}
-			fs.Queue, fs.Config, fs.Devices, fs.Scales, fs.Doors = h.Queue, h.Config, h.Devices, h.Scales, h.Doors
+			fs.Queue, fs.Config = h.Queue, h.Config
 		}
 		v.Stores = append(v.Stores, fs)
 	}
@@ -548,6 +546,31 @@ func (s *Server) getFleet(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Cache-Control", "no-store")
 	writeJSON(w, http.StatusOK, s.Fleet(since))
+}
+
+// getStoreHealth is a store's whole latest snapshot and when it arrived.
+func (s *Server) getStoreHealth(w http.ResponseWriter, r *http.Request) {
+	s.fleet.mu.Lock()
+	st := s.fleet.stores[r.PathValue("store")]
+	var out any
+	if st != nil && st.Health != nil {
+		out = struct {
+			ReceivedAt time.Time        `json:"received_at"`
+			Health     *fleetmsg.Health `json:"health"`
+		}{st.ReceivedAt.UTC(), st.Health}
+	}
+	b, err := json.MarshalIndent(out, "", "  ")
+	s.fleet.mu.Unlock()
+	if out == nil {
+		writeErr(w, http.StatusNotFound, "no_health", "no health snapshot from this store")
+		return
+	}
+	if err != nil {
+		writeErr(w, http.StatusInternalServerError, "encode", err.Error())
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Write(b)
 }
 
 // fleetStats are the fleet counters for /stats.

@@ -320,6 +320,17 @@ func TestFleetPageInlinesEveryStore(t *testing.T) {
 	if strings.Contains(page, "</script><b>") {
 		t.Fatal("store text ends the script element")
 	}
+	for path, want := range map[string]int{"/stores/s1/health": 200, "/stores/nobody/health": 404} {
+		resp, err := http.Get(base + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != want || (want == 200 && !strings.Contains(string(b), `"received_at"`)) {
+			t.Errorf("GET %s: %d %s", path, resp.StatusCode, b)
+		}
+	}
 	resp, err = http.Get(base + "/fleet.json?since=x")
 	if err != nil {
 		t.Fatal(err)

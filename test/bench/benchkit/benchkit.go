@@ -35,13 +35,20 @@ func FreeAddr() string {
 // StartCloud runs storebox-cloud with secret and returns its base URL and
 // a function that stops it.
 func StartCloud(bin, secret string) (url string, stop func()) {
-	cloud := exec.Command(bin, "--listen", "127.0.0.1:0", "--secret", secret)
+	cloud, url := StartCloudCmd(bin, "--secret", secret)
+	return url, func() { cloud.Process.Kill(); cloud.Wait() }
+}
+
+// StartCloudCmd runs storebox-cloud with args on a free loopback port and
+// returns the process (for its RSS and CPU) and its base URL.
+func StartCloudCmd(bin string, args ...string) (*exec.Cmd, string) {
+	cloud := exec.Command(bin, append([]string{"--listen", "127.0.0.1:0"}, args...)...)
 	out, err := cloud.StdoutPipe()
 	Check(err)
 	Check(cloud.Start())
 	line, err := bufio.NewReader(out).ReadString('\n')
 	Check(err)
-	return "http://" + strings.TrimSpace(line), func() { cloud.Process.Kill(); cloud.Wait() }
+	return cloud, "http://" + strings.TrimSpace(line)
 }
 
 // StartDaemon runs `storebox run --config cfg` and waits until httpAddr

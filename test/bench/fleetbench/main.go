@@ -1,0 +1,161 @@
+// Command fleetbench measures the reference cloud as a fleet console
+// (issue 12): `storebox sim fleet` runs -stores simulated stores against it
+// at a -interval health interval for -window, while the bench samples the
+// cloud's RSS and CPU and loads the fleet page in headless Chromium. It
+// prints the health ingest rate and round-trip percentiles (as the stores
+// measured them), the page's first load, and the cloud's memory. It asserts
+// nothing.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/storebox/storebox/sync/fleetsim"
+	"github.com/storebox/storebox/test/bench/benchkit"
+)
+
+func main() {
+	stores := flag.Int("stores", 2000, "simulated stores")
+	interval := flag.Duration("interval", 10*time.Second, "health interval of every store")
+	window := flag.Duration("window", 60*time.Second, "how long the stores run")
+	loads := flag.Int("loads", 5, "fleet page first loads measured")
+	bin := flag.String("bin", "bin/storebox", "storebox binary")
+	cloudBin := flag.String("cloud", "bin/storebox-cloud", "storebox-cloud binary")
+	chromium := flag.String("chromium", "chromium", "headless Chromium for the page loads (skipped when missing)")
+	flag.Parse()
+
+	dir, err := os.MkdirTemp("", "fleetbench-")
+	benchkit.Check(err)
+	defer os.RemoveAll(dir)
+	cloud, url := benchkit.StartCloudCmd(*cloudBin, "--secret", "s", "--data", dir, "--admin-token", "a",
+		"--health-interval", interval.String())
+	defer func() { cloud.Process.Kill(); cloud.Wait() }()
+	pid := cloud.Process.Pid
+	rssIdle := benchkit.RSSMB(pid, "VmRSS:")
+
+	sim := exec.Command(*bin, "sim", "fleet", "--stores", fmt.Sprint(*stores), "--cloud", url, "--secret", "s",
+		"--interval", interval.String(), "--event-interval", "30s", "--duration", window.String(), "--report", "0", "--json")
+	sim.Stderr = os.Stderr
+	out, err := sim.StdoutPipe()
+	benchkit.Check(err)
+	t0, cpu0 := time.Now(), benchkit.CPUTime(pid)
+	benchkit.Check(sim.Start())
+	result := make(chan []byte, 1)
+	go func() { b, _ := io.ReadAll(out); result <- b }()
+
+	// Page loads once every store has reported, the stores still running.
+	for {
+		var v struct {
+			Total int `json:"total"`
+		}
+		if r, err := http.Get(url + "/fleet.json?since=999999999999"); err == nil {
+			json.NewDecoder(r.Body).Decode(&v)
+			r.Body.Close()
+		}
+		if v.Total >= *stores || time.Since(t0) > *window {
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	page := pageLoads(url, *chromium, *loads, *stores)
+	getMS, getKB := plainGet(url)
+
+	peak := 0.0
+	var b []byte
+	for b == nil {
+		select {
+		case b = <-result:
+		case <-time.After(500 * time.Millisecond):
+			peak = max(peak, benchkit.RSSMB(pid, "VmRSS:"))
+		}
+	}
+	benchkit.Check(sim.Wait())
+	elapsed, cpu := time.Since(t0), benchkit.CPUTime(pid)-cpu0
+	rss := benchkit.RSSMB(pid, "VmRSS:")
+	peak = max(peak, rss)
+	var st fleetsim.Stats
+	if err := json.Unmarshal(b, &st); err != nil {
+		benchkit.Check(fmt.Errorf("sim fleet output %q: %w", b, err))
+	}
+
+	fmt.Printf("fleet: %d simulated stores, health every %s, %.0f s (stores and cloud on this box)\n", *stores, *interval, st.ElapsedS)
+	fmt.Printf("  health ingest: %.1f snapshots/s (%d accepted, %d failed); round trip p50 %.1f ms, p99 %.1f ms, max %.1f ms\n",
+		st.HealthPerSec, st.HealthOK, st.HealthFailed, st.HealthP50MS, st.HealthP99MS, st.HealthMaxMS)
+	fmt.Printf("  alongside: %d config polls (%d not modified), %d events acknowledged\n", st.ConfigPolls, st.ConfigNotModified, st.EventsAcked)
+	fmt.Println(page)
+	fmt.Printf("  fleet page over plain HTTP: GET / %.1f ms, %.0f KB (every store inline)\n", getMS, getKB)
+	fmt.Printf("  cloud RSS: %.1f MB idle, %.1f MB at the end, %.1f MB peak; cloud CPU %.1f %% of a core\n",
+		rssIdle, rss, peak, cpu.Seconds()/elapsed.Seconds()*100)
+	if st.LastError != "" {
+		fmt.Printf("  last sim error: %s\n", st.LastError)
+	}
+}
+
+// pageLoads opens the fleet page n times, each in a fresh tab, and reports
+// navigation start to every store rendered (the page's
+// "fleet-first-render" mark).
+func pageLoads(url, chromium string, n, stores int) string {
+	exe, err := exec.LookPath(chromium)
+	if err != nil {
+		return "  fleet page first load: skipped (no " + chromium + ")"
+	}
+	udd, err := os.MkdirTemp("", "fleetbench-chromium-")
+	benchkit.Check(err)
+	defer os.RemoveAll(udd)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	actx, cancelAlloc := chromedp.NewExecAllocator(ctx, chromedp.ExecPath(exe), chromedp.Flag("headless", true),
+		chromedp.Flag("no-sandbox", true), chromedp.Flag("disable-gpu", true), chromedp.Flag("no-first-run", true),
+		chromedp.Flag("disable-dev-shm-usage", true), chromedp.UserDataDir(udd), chromedp.WindowSize(1280, 900))
+	defer cancelAlloc()
+	bctx, cancelB := chromedp.NewContext(actx)
+	defer cancelB()
+	benchkit.Check(chromedp.Do(bctx, chromedp.Navigate("about:blank")))
+	var ms []float64
+	rows := 0.0
+	for range n {
+		tab, closeTab := chromedp.NewContext(bctx)
+		benchkit.Check(chromedp.Do(tab, chromedp.Navigate(url+"/")))
+		_, err := chromedp.Run(tab, chromedp.Poll[bool](`performance.getEntriesByName("fleet-first-render").length > 0`,
+			chromedp.WithPollingInterval(20*time.Millisecond), chromedp.WithPollingTimeout(30*time.Second)))
+		benchkit.Check(err)
+		v, err := chromedp.Run(tab, chromedp.Evaluate[float64](`performance.getEntriesByName("fleet-first-render")[0].startTime`))
+		benchkit.Check(err)
+		rows, err = chromedp.Run(tab, chromedp.Evaluate[float64](`document.querySelectorAll("#stores tbody tr").length`))
+		benchkit.Check(err)
+		ms = append(ms, v)
+		closeTab()
+	}
+	slices.Sort(ms)
+	sum := 0.0
+	for _, v := range ms {
+		sum += v
+	}
+	return fmt.Sprintf("  fleet page first load (Chromium, navigation start to %.0f of %d stores rendered): median %.0f ms, mean %.0f ms, worst %.0f ms over %d loads",
+		rows, stores, ms[len(ms)/2], sum/float64(len(ms)), ms[len(ms)-1], len(ms))
+}
+
+// plainGet times GET / (the page with every store inline).
+func plainGet(url string) (ms, kb float64) {
+	t0 := time.Now()
+	r, err := http.Get(url + "/")
+	benchkit.Check(err)
+	n, _ := io.Copy(io.Discard, r.Body)
+	r.Body.Close()
+	if !strings.HasPrefix(r.Header.Get("Content-Type"), "text/html") {
+		benchkit.Check(fmt.Errorf("GET /: %s", r.Header.Get("Content-Type")))
+	}
+	return float64(time.Since(t0).Microseconds()) / 1000, float64(n) / 1024
+}
