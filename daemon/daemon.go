@@ -5,19 +5,12 @@ package daemon
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
-	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/http/pprof"
-	"os"
-	"path/filepath"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -41,7 +34,7 @@ import (
 )
 
 // AdminTokenFile is the admin token's file in the data directory.
-const AdminTokenFile = "admin.token"
+const AdminTokenFile = httpapi.AdminTokenFile
 
 // Daemon is one running storebox. New builds every part; Run binds and
 // serves them under one supervisor.
@@ -167,7 +160,8 @@ func New(cfg *config.Config, version string, log *slog.Logger) (_ *Daemon, err e
 		d.sup.Add("discovery", d.disc)
 	}
 	if cfg.HTTP.Listen != "" {
-		d.http = httpapi.New(cfg.HTTP.Listen, d.adminToken, log.With("component", "http"))
+		d.http = httpapi.New(httpapi.Config{Listen: cfg.HTTP.Listen, AdminToken: d.adminToken, ReadAuth: cfg.HTTP.ReadAuth, MetricsAuth: cfg.HTTP.MetricsAuth},
+			log.With("component", "http"))
 		d.routes()
 		d.sup.Add("http", d.http)
 	}
@@ -318,51 +312,27 @@ func listenPort(listen string) int {
 // loadAdminToken returns the configured admin token, or the one in the
 // data directory, creating it (mode 0600) at first start.
 func loadAdminToken(c *config.Config) (string, error) {
-	if c.HTTP.AdminToken != "" {
-		return c.HTTP.AdminToken, nil
+	tok, path, created, err := httpapi.LoadAdminToken(c.DataDir, c.HTTP.AdminToken)
+	if created {
+		store.MatchDirOwner(c.DataDir, path)
 	}
-	if err := os.MkdirAll(c.DataDir, 0o750); err != nil {
-		return "", fmt.Errorf("data directory %s: %w", c.DataDir, err)
-	}
-	path := filepath.Join(c.DataDir, AdminTokenFile)
-	if b, err := os.ReadFile(path); err == nil {
-		if t := strings.TrimSpace(string(b)); t != "" {
-			return t, nil
-		}
-	} else if !errors.Is(err, os.ErrNotExist) {
-		return "", fmt.Errorf("read admin token: %w", err)
-	}
-	var raw [24]byte
-	rand.Read(raw[:])
-	tok := hex.EncodeToString(raw[:])
-	if err := os.WriteFile(path, []byte(tok+"\n"), 0o600); err != nil {
-		return "", fmt.Errorf("create admin token %s: %w", path, err)
-	}
-	store.MatchDirOwner(c.DataDir, path)
-	return tok, nil
+	return tok, err
 }
 
 // ReadAdminToken is what the CLI uses to talk to the local API.
 func ReadAdminToken(c *config.Config) (string, error) {
-	if c.HTTP.AdminToken != "" {
-		return c.HTTP.AdminToken, nil
-	}
-	b, err := os.ReadFile(filepath.Join(c.DataDir, AdminTokenFile))
-	if err != nil {
-		return "", fmt.Errorf("read admin token (run as the storebox user or root?): %w", err)
-	}
-	return strings.TrimSpace(string(b)), nil
+	return httpapi.ReadAdminToken(c.DataDir, c.HTTP.AdminToken)
 }
 
 func (d *Daemon) routes() {
 	h := d.http
-	h.Mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
+	h.HandleOpen("GET /readyz", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		if !d.Ready() {
 			httpapi.Error(w, http.StatusServiceUnavailable, "starting or stopping")
 			return
 		}
 		w.Write([]byte("ready\n"))
-	})
+	}))
 	h.Mux.HandleFunc("GET /api/v1/status", func(w http.ResponseWriter, _ *http.Request) { httpapi.JSON(w, 200, d.Status()) })
 	h.Mux.HandleFunc("GET /api/v1/devices", func(w http.ResponseWriter, _ *http.Request) {
 		known, err := d.store.Devices()
@@ -418,7 +388,7 @@ func (d *Daemon) routes() {
 	d.syncRoutes()
 	d.ordersRoutes()
 	d.doorsRoutes()
-	h.Mux.Handle("GET /metrics", d.metrics.handler(d))
+	h.HandleMetrics(d.metrics.handler(d))
 	// Profiles for diagnosing a slow store; behind the admin token.
 	h.Mux.HandleFunc("GET /debug/pprof/", h.Admin(pprof.Index))
 	h.Mux.HandleFunc("GET /debug/pprof/profile", h.Admin(pprof.Profile))

@@ -10,8 +10,9 @@ import (
 
 func (d *Daemon) ordersRoutes() {
 	h := d.http
-	h.Mux.Handle("/pay/test/", d.orders.PayPageHandler())
-	h.Mux.Handle("POST /api/v1/payments/notify", d.orders.NotifyHandler())
+	// The customer's test pay page and the provider's signed callback.
+	h.HandleOpen("/pay/test/", d.orders.PayPageHandler())
+	h.HandleOpen("POST /api/v1/payments/notify", d.orders.NotifyHandler())
 	h.Mux.HandleFunc("GET /api/v1/orders", func(w http.ResponseWriter, r *http.Request) {
 		limit, _ := strconv.Atoi(r.URL.Query().Get("limit"))
 		if limit <= 0 || limit > 1000 {
@@ -22,27 +23,8 @@ func (d *Daemon) ordersRoutes() {
 	})
 }
 
-// payPageBase is the local HTTP server as devices on the LAN reach it: the
-// configured host, or this machine's first non-loopback IPv4 address.
+// payPageBase is the local HTTP server as devices on the LAN reach it.
 func payPageBase(listen string) string {
 	host, port, _ := net.SplitHostPort(listen)
-	if ip := net.ParseIP(host); ip != nil && !ip.IsUnspecified() {
-		return "http://" + net.JoinHostPort(host, port)
-	}
-	if host == "localhost" {
-		return "http://" + net.JoinHostPort(host, port)
-	}
-	ifaces, _ := net.Interfaces()
-	for _, ifc := range ifaces {
-		if ifc.Flags&net.FlagUp == 0 || ifc.Flags&net.FlagLoopback != 0 {
-			continue
-		}
-		addrs, _ := ifc.Addrs()
-		for _, a := range addrs {
-			if ipn, ok := a.(*net.IPNet); ok && ipn.IP.To4() != nil {
-				return "http://" + net.JoinHostPort(ipn.IP.String(), port)
-			}
-		}
-	}
-	return "http://" + net.JoinHostPort("127.0.0.1", port)
+	return httpapi.LANBase(host, port)
 }

@@ -20,5 +20,6 @@ func subcommands(g *globals) []*cobra.Command {
 		syncCommand(g),
 		statusCommand(g),
 		doctorCommand(g),
+		loginLinkCommand(g),
 	}
 }

@@ -15,14 +15,15 @@ import (
 
 // localAPI talks to the running daemon's HTTP API on this machine.
 type localAPI struct {
-	base  string
-	token string
-	hc    *http.Client
+	base     string
+	token    string
+	tokenErr error // why token is empty, for a 401
+	hc       *http.Client
 }
 
 func newLocalAPI(c *config.Config) *localAPI {
-	tok, _ := daemon.ReadAdminToken(c)
-	return &localAPI{base: "http://" + localDialAddr(c.HTTP.Listen), token: tok, hc: &http.Client{Timeout: 10 * time.Minute}}
+	tok, err := daemon.ReadAdminToken(c)
+	return &localAPI{base: "http://" + localDialAddr(c.HTTP.Listen), token: tok, tokenErr: err, hc: &http.Client{Timeout: 10 * time.Minute}}
 }
 
 // localDialAddr is where a client on this machine reaches a listener
@@ -63,6 +64,9 @@ func (a *localAPI) do(method, path string, body io.Reader, out any) error {
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode == http.StatusUnauthorized && a.tokenErr != nil {
+		return fmt.Errorf("%s %s needs the admin token: %w", method, path, a.tokenErr)
+	}
 	if resp.StatusCode >= 300 {
 		var e struct {
 			Error string `json:"error"`

@@ -113,6 +113,11 @@ type MQTT struct {
 type HTTP struct {
 	Listen     string `toml:"listen"`
 	AdminToken string `toml:"admin_token"`
+	// ReadAuth keeps the page and every read endpoint behind the admin
+	// token (or a signed-in session); false opens them on a trusted LAN.
+	ReadAuth bool `toml:"read_auth"`
+	// MetricsAuth puts /metrics behind the token too.
+	MetricsAuth bool `toml:"metrics_auth"`
 }
 
 // Upstream configures the cloud connection (SPEC §6).
@@ -201,7 +206,7 @@ func Default() *Config {
 		},
 		Discovery: Discovery{Listen: ":8686", MDNS: true},
 		MQTT:      MQTT{Listen: ":1883"},
-		HTTP:      HTTP{Listen: ":8680"},
+		HTTP:      HTTP{Listen: ":8680", ReadAuth: true},
 		Upstream: Upstream{
 			Kind:            "http",
 			BatchEvents:     500,

@@ -17,6 +17,18 @@ func TestDefaultsValid(t *testing.T) {
 	}
 }
 
+// Read endpoints are closed unless a trusted LAN says otherwise (SPEC §5).
+func TestHTTPReadAuthDefaultsOn(t *testing.T) {
+	c, err := Load("")
+	if err != nil || !c.HTTP.ReadAuth || c.HTTP.MetricsAuth {
+		t.Fatalf("defaults: read_auth %v metrics_auth %v (%v)", c.HTTP.ReadAuth, c.HTTP.MetricsAuth, err)
+	}
+	c, err = Parse("c.toml", []byte("[http]\nread_auth = false\nmetrics_auth = true\n"))
+	if err != nil || c.HTTP.ReadAuth || !c.HTTP.MetricsAuth {
+		t.Fatalf("parsed: read_auth %v metrics_auth %v (%v)", c.HTTP.ReadAuth, c.HTTP.MetricsAuth, err)
+	}
+}
+
 func TestErrorsNameFileLineKey(t *testing.T) {
 	cases := []struct {
 		name, doc, want string

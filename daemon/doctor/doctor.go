@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/storebox/storebox/daemon/config"
+	"github.com/storebox/storebox/daemon/httpapi"
 )
 
 // Level is a check's outcome.
@@ -161,10 +162,16 @@ func probeDaemon(ctx context.Context, cfg *config.Config) *daemonInfo {
 		return d
 	}
 	hc := &http.Client{Timeout: 2 * time.Second}
+	// The status needs the admin token (SPEC §5); without read access to it
+	// the daemon still shows as running, and the detail says why.
+	token, tokenErr := httpapi.ReadAdminToken(cfg.DataDir, cfg.HTTP.AdminToken)
 	get := func(path string) (*http.Response, error) {
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, d.base+path, nil)
 		if err != nil {
 			return nil, err
+		}
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
 		}
 		return hc.Do(req)
 	}
@@ -183,6 +190,10 @@ func probeDaemon(ctx context.Context, cfg *config.Config) *daemonInfo {
 		return d
 	}
 	defer resp.Body.Close()
+	if resp.StatusCode == http.StatusUnauthorized && tokenErr != nil {
+		d.statusErr = fmt.Errorf("GET /api/v1/status needs the admin token: %w", tokenErr)
+		return d
+	}
 	if resp.StatusCode != http.StatusOK {
 		d.statusErr = fmt.Errorf("GET /api/v1/status: %s", resp.Status)
 		return d

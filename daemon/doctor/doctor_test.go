@@ -232,7 +232,10 @@ func waitStatus(t *testing.T, cfg *config.Config, s string) {
 	t.Helper()
 	deadline := time.Now().Add(15 * time.Second)
 	for {
-		resp, err := http.Get("http://" + cfg.HTTP.Listen + "/api/v1/status")
+		req, _ := http.NewRequest("GET", "http://"+cfg.HTTP.Listen+"/api/v1/status", nil)
+		tok, _ := daemon.ReadAdminToken(cfg)
+		req.Header.Set("Authorization", "Bearer "+tok)
+		resp, err := http.DefaultClient.Do(req)
 		if err == nil {
 			b, _ := io.ReadAll(resp.Body)
 			resp.Body.Close()

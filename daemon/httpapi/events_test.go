@@ -218,9 +218,9 @@ func TestEventsBackOffWhenSlow(t *testing.T) {
 }
 
 func TestUIFiles(t *testing.T) {
-	s := New("127.0.0.1:0", "tok", slog.New(slog.DiscardHandler))
+	s := New(Config{Listen: "127.0.0.1:0", AdminToken: "tok"}, slog.New(slog.DiscardHandler)) // read_auth off
 	s.MountStatusPage(func() any { return map[string]int{"x": 1} })
-	srv := httptest.NewServer(s.Mux)
+	srv := httptest.NewServer(s)
 	defer srv.Close()
 	for _, c := range []struct {
 		path, ctype, body string
@@ -243,8 +243,11 @@ func TestUIFiles(t *testing.T) {
 		}
 	}
 	// Nothing on the page comes from elsewhere: it must work without internet.
-	for _, f := range []string{"ui/index.html", "ui/app.js", "ui/style.css"} {
+	for _, f := range []string{"ui/index.html", "ui/app.js", "ui/style.css", "signin.html"} {
 		b, _ := ui.ReadFile(f)
+		if f == "signin.html" {
+			b = []byte(signInHTML)
+		}
 		for _, bad := range []string{"http://", "https://", "//cdn", "innerHTML"} {
 			if strings.Contains(string(b), bad) {
 				t.Errorf("%s contains %q", f, bad)
@@ -255,7 +258,7 @@ func TestUIFiles(t *testing.T) {
 
 // Stopping the server ends open streams instead of waiting for them.
 func TestEventsEndOnShutdown(t *testing.T) {
-	s := New("127.0.0.1:0", "tok", slog.New(slog.DiscardHandler))
+	s := New(Config{Listen: "127.0.0.1:0", AdminToken: "tok"}, slog.New(slog.DiscardHandler))
 	s.MountStatusPage(func() any { return map[string]int{"x": 1} })
 	if err := s.Bind(); err != nil {
 		t.Fatal(err)

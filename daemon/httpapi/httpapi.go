@@ -4,26 +4,41 @@ package httpapi
 
 import (
 	"context"
-	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/storebox/storebox/internal/listen"
 )
 
-// Server is the local HTTP server.
-type Server struct {
+// Config is what the server is told at construction.
+type Config struct {
 	Listen     string
 	AdminToken string
-	Log        *slog.Logger
-	Mux        *http.ServeMux
+	// ReadAuth puts the page and every endpoint not registered with
+	// HandleOpen behind the token or a session (http.read_auth).
+	ReadAuth bool
+	// MetricsAuth puts /metrics behind them too (http.metrics_auth).
+	MetricsAuth bool
+}
+
+// Server is the local HTTP server. Every route on Mux needs the admin
+// token or a signed-in session (SPEC §5), except those added with
+// HandleOpen; with read_auth off, GET and HEAD requests are open too.
+// Routes that change things wrap their handler in Admin as well, so a
+// trusted LAN still cannot approve a device without the token.
+type Server struct {
+	Listen string
+	Log    *slog.Logger
+	Mux    *http.ServeMux
+
+	auth *auth
+	open map[string]bool // patterns served without authentication
 
 	lnMu sync.Mutex
 	ln   net.Listener // bound and not yet served
@@ -33,28 +48,86 @@ type Server struct {
 	onShutdown []func()
 }
 
-// New returns a server with the health endpoints; callers add the rest
-// with HandleFunc/Handle/Admin.
-func New(listen, adminToken string, log *slog.Logger) *Server {
-	s := &Server{Listen: listen, AdminToken: adminToken, Log: log, Mux: http.NewServeMux()}
-	s.Mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+// New returns a server with the health probe and the sign-in routes;
+// callers add the rest on Mux, with HandleOpen or Admin where needed.
+func New(cfg Config, log *slog.Logger) *Server {
+	s := &Server{Listen: cfg.Listen, Log: log, Mux: http.NewServeMux(), open: map[string]bool{},
+		auth: newAuth(cfg.AdminToken, cfg.ReadAuth, cfg.MetricsAuth)}
+	s.HandleOpen("GET /healthz", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain")
 		fmt.Fprintln(w, "ok")
-	})
+	}))
+	s.mountSignIn()
 	return s
 }
 
-// Admin wraps h so it needs "Authorization: Bearer <admin token>".
+// HandleOpen registers a route anyone on the LAN may use: probes,
+// static files, a payment provider's notify callback.
+func (s *Server) HandleOpen(pattern string, h http.Handler) {
+	s.Mux.Handle(pattern, h)
+	s.open[pattern] = true
+}
+
+// HandleMetrics registers the Prometheus endpoint: open, unless
+// http.metrics_auth asks for the token (then even with read_auth off).
+func (s *Server) HandleMetrics(h http.Handler) {
+	if !s.auth.metricsAuth {
+		s.HandleOpen("GET /metrics", h)
+		return
+	}
+	s.HandleOpen("GET /metrics", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, ok := s.auth.session(r); !ok && !s.auth.bearer(r) {
+			unauthorized(w)
+			return
+		}
+		h.ServeHTTP(w, r)
+	}))
+}
+
+// Admin wraps h so it needs "Authorization: Bearer <admin token>" or a
+// signed-in session on a same-origin request, whatever read_auth says.
 func (s *Server) Admin(h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-		if !ok || subtle.ConstantTimeCompare([]byte(strings.TrimSpace(tok)), []byte(s.AdminToken)) != 1 {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="storebox"`)
-			Error(w, http.StatusUnauthorized, "admin token required: Authorization: Bearer <token from the data directory's admin.token>")
+		if !s.auth.admin(r) {
+			unauthorized(w)
 			return
 		}
 		h(w, r)
 	}
+}
+
+func unauthorized(w http.ResponseWriter) {
+	w.Header().Set("WWW-Authenticate", `Bearer realm="storebox"`)
+	Error(w, http.StatusUnauthorized, "admin token required: sign in on the status page, or send Authorization: Bearer <token from the data directory's admin.token>")
+}
+
+// ServeHTTP checks who is asking before the route runs (see Server).
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	_, pattern := s.Mux.Handler(r)
+	if pattern == "" || s.open[pattern] {
+		s.Mux.ServeHTTP(w, r)
+		return
+	}
+	read := r.Method == http.MethodGet || r.Method == http.MethodHead
+	exp, ok := s.auth.reader(r)
+	if !read {
+		ok = s.auth.admin(r)
+	}
+	if !ok {
+		if pattern == pagePattern {
+			http.Redirect(w, r, "/signin", http.StatusSeeOther)
+			return
+		}
+		unauthorized(w)
+		return
+	}
+	if !exp.IsZero() {
+		// A live stream ends with the session that opened it.
+		ctx, cancel := context.WithDeadline(r.Context(), exp)
+		defer cancel()
+		r = r.WithContext(ctx)
+	}
+	s.Mux.ServeHTTP(w, r)
 }
 
 // Bind opens the listener so a taken port fails the daemon's start. It
@@ -103,7 +176,7 @@ func (s *Server) Serve(ctx context.Context) error {
 	ln := s.ln
 	s.ln = nil
 	s.lnMu.Unlock()
-	srv := &http.Server{Handler: s.Mux, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(s.Log.Handler(), slog.LevelDebug)}
+	srv := &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(s.Log.Handler(), slog.LevelDebug)}
 	for _, f := range s.onShutdown {
 		srv.RegisterOnShutdown(f)
 	}

@@ -26,12 +26,10 @@ func UI() http.Handler {
 	}
 	files := http.FileServerFS(sub)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		h := w.Header()
 		// The files change only with the binary; revalidating is cheap on a LAN
 		// and means an upgraded daemon never serves a stale script.
-		h.Set("Cache-Control", "no-cache")
-		h.Set("X-Content-Type-Options", "nosniff")
-		h.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; connect-src 'self'; frame-ancestors 'none'")
+		w.Header().Set("Cache-Control", "no-cache")
+		setPageHeaders(w.Header())
 		if r.URL.Path == "/" {
 			http.ServeFileFS(w, r, sub, "index.html")
 			return
@@ -40,14 +38,19 @@ func UI() http.Handler {
 	})
 }
 
+func setPageHeaders(h http.Header) {
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'")
+}
+
 // MountStatusPage adds the status page (GET /, GET /ui/...) and its live
 // feed (GET /api/v1/events) to the server. snapshot builds the status to
 // show; it should cap long lists (see PageOnlineMax).
 func (s *Server) MountStatusPage(snapshot func() any) *Events {
 	ev := &Events{Snapshot: snapshot, Volatile: StatusVolatile, Log: s.Log}
 	page := UI()
-	s.Mux.Handle("GET /{$}", page)
-	s.Mux.Handle("GET /ui/", page)
+	s.Mux.Handle(pagePattern, page)
+	s.HandleOpen("GET /ui/", page) // static files, no data
 	s.Mux.Handle("GET /api/v1/events", ev)
 	s.onShutdown = append(s.onShutdown, ev.Close)
 	return ev

@@ -3,7 +3,6 @@ package e2e
 import (
 	"context"
 	"encoding/json"
-	"net/http"
 	"os"
 	"strings"
 	"syscall"
@@ -72,7 +71,7 @@ func waitDoor(t *testing.T, d *harness.Daemon, id, outcome string) {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for {
-		resp, err := http.Get("http://" + d.HTTPAddr + "/api/v1/status")
+		resp, err := d.Get("/api/v1/status")
 		if err == nil {
 			var st struct {
 				Doors []struct {

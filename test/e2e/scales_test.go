@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net/http"
 	"os/exec"
 	"path/filepath"
 	"testing"
@@ -103,7 +102,7 @@ func TestNetworkScaleOrdersAreTagged(t *testing.T) {
 	if err != nil || r.Exception() != "" {
 		t.Fatalf("getPayInfo: %s %v", r.Raw, err)
 	}
-	resp, err := http.Get("http://" + d.HTTPAddr + "/api/v1/orders")
+	resp, err := d.Get("/api/v1/orders")
 	if err != nil {
 		t.Fatal(err)
 	}

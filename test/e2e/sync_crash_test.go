@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand"
-	"net/http"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -76,7 +75,7 @@ func TestKill9DuringUploads(t *testing.T) {
 	deadline := time.Now().Add(60 * time.Second)
 	for {
 		if out, err := d.Run("sync", "now"); err == nil {
-			resp, err := http.Get("http://" + d.HTTPAddr + "/api/v1/status")
+			resp, err := d.Get("/api/v1/status")
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -222,6 +222,17 @@ func (d *Daemon) AdminToken() string {
 	return strings.TrimSpace(string(b))
 }
 
+// Get makes a GET to the local API with the admin token, as every read
+// endpoint needs it (SPEC §5).
+func (d *Daemon) Get(path string) (*http.Response, error) {
+	req, err := http.NewRequest(http.MethodGet, "http://"+d.HTTPAddr+path, nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Authorization", "Bearer "+d.AdminToken())
+	return http.DefaultClient.Do(req)
+}
+
 // Reply is a decoded device reply.
 type Reply struct {
 	Head struct {

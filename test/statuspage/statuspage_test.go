@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -117,6 +118,16 @@ func eval[T any](t testing.TB, b *browser, expr string) T {
 	return v
 }
 
+// status fetches path from the page and returns the HTTP status.
+func (b *browser) status(t testing.TB, path string) int {
+	t.Helper()
+	v, err := chromedp.Run(b.ctx, chromedp.Evaluate[int](`fetch("`+path+`").then(r => r.status)`, chromedp.EvalAwaitPromise))
+	if err != nil {
+		t.Fatalf("fetch %s: %v", path, err)
+	}
+	return v
+}
+
 // waitJS polls a JS expression until it is true.
 func (b *browser) waitJS(t testing.TB, what, expr string) {
 	t.Helper()
@@ -148,6 +159,19 @@ func screenshotPath(name string) string {
 	return filepath.Join(dir, name)
 }
 
+// signIn opens the page, which shows the sign-in form, and signs in with
+// the admin token.
+func (b *browser) signIn(t testing.TB, addr, token string) {
+	t.Helper()
+	b.do(t, "open the page", chromedp.Navigate("http://"+addr+"/"))
+	b.waitJS(t, "the sign-in form", `!!document.getElementById("signin-form")`)
+	b.do(t, "type the token", chromedp.SendKeys(chromedp.CSS("#token"), token))
+	if _, err := chromedp.RunResponse(b.ctx, chromedp.Click(chromedp.CSS("#signin-submit"))); err != nil {
+		t.Fatalf("sign in: %v", err)
+	}
+	b.waitJS(t, "the live feed", `!!document.getElementById("live") && document.getElementById("live").textContent === "live"`)
+}
+
 func TestStatusPageApprovesDevice(t *testing.T) {
 	b := newBrowser(t, 50*time.Second)
 	d := startPairing(t)
@@ -155,10 +179,7 @@ func TestStatusPageApprovesDevice(t *testing.T) {
 	if token == "" {
 		t.Fatal("no admin token")
 	}
-	url := "http://" + d.HTTPAddr + "/"
-
-	b.do(t, "open the page", chromedp.Navigate(url))
-	b.waitJS(t, "the live feed", `document.getElementById("live").textContent === "live"`)
+	b.signIn(t, d.HTTPAddr, token)
 	if name := eval[string](t, b, `document.getElementById("store-name").textContent`); name != "test store" {
 		t.Errorf("store name on the page: %q", name)
 	}
@@ -183,16 +204,11 @@ func TestStatusPageApprovesDevice(t *testing.T) {
 	}
 	b.screenshot(t, "storebox-statuspage-pending.png")
 
-	// Approve: the page asks for the token once, then POSTs with it.
+	// Approve: the session signed in above is enough; the page never holds the token.
 	b.do(t, "press Approve", chromedp.Click(chromedp.CSS(row+` button.approve`)))
-	b.waitJS(t, "the token form", `!document.getElementById("token-form").hidden`)
-	b.do(t, "enter the token",
-		chromedp.SendKeys(chromedp.CSS("#token-input"), token),
-		chromedp.Click(chromedp.CSS("#token-save")),
-	)
 	b.waitJS(t, "the approval", `document.getElementById("action-msg").textContent.startsWith("Approved T-PAGE")`)
-	if stored := eval[string](t, b, `localStorage.getItem("storebox.adminToken")`); stored != token {
-		t.Errorf("token not kept in localStorage: %q", stored)
+	if kept := eval[string](t, b, `JSON.stringify(Object.entries(localStorage)) + document.cookie`); strings.Contains(kept, token) || strings.Contains(kept, "storebox_session") {
+		t.Errorf("the page can read the token or the session cookie: %s", kept)
 	}
 	b.waitJS(t, "the pending list to empty", `!document.querySelector('`+row+`') && !document.getElementById("pending-empty").hidden`)
 
@@ -229,7 +245,7 @@ func TestStatusPageApprovesDevice(t *testing.T) {
 func TestEventsFeed(t *testing.T) {
 	d := harness.New(t, "")
 	d.Start()
-	resp, err := http.Get("http://" + d.HTTPAddr + "/api/v1/events")
+	resp, err := d.Get("/api/v1/events")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -345,8 +361,7 @@ protocol = "toledo8217"
 		t.Fatalf("getPayInfo: %v %s", err, r.Raw)
 	}
 
-	b.do(t, "open the page", chromedp.Navigate("http://"+d.HTTPAddr+"/"))
-	b.waitJS(t, "the live feed", `document.getElementById("live").textContent === "live"`)
+	b.signIn(t, d.HTTPAddr, d.AdminToken())
 	b.waitJS(t, "the TEST MODE banner", `!document.getElementById("testmode").hidden && document.getElementById("testmode").offsetHeight > 0`)
 	b.waitJS(t, "the scale's weight", `Array.from(document.querySelectorAll("#scales td")).some(td => td.textContent === "1250 g")`)
 	b.waitJS(t, "the scale's state", `Array.from(document.querySelectorAll("#scales td.st.good")).some(td => td.textContent === "connected")`)
@@ -358,5 +373,123 @@ protocol = "toledo8217"
 	b.screenshot(t, "storebox-statuspage-sections.png")
 	if errs := b.errors(); len(errs) > 0 {
 		t.Errorf("page errors:\n%s", strings.Join(errs, "\n"))
+	}
+}
+
+// Without a session the page is a sign-in form and the API says 401;
+// a wrong token is refused; the right one shows the store; sign-out
+// ends it.
+func TestStatusPageNeedsSignIn(t *testing.T) {
+	b := newBrowser(t, 50*time.Second)
+	d := harness.New(t, "")
+	d.Start()
+	b.do(t, "open the page", chromedp.Navigate("http://"+d.HTTPAddr+"/"))
+	b.waitJS(t, "the sign-in form", `!!document.getElementById("signin-form")`)
+	if text := eval[string](t, b, `document.body.innerText`); strings.Contains(text, "test store") || strings.Contains(text, "Pending approvals") {
+		t.Errorf("the page shows data before sign-in:\n%s", text)
+	}
+	b.screenshot(t, "storebox-statuspage-signin.png")
+	for _, p := range []string{"/api/v1/status", "/api/v1/devices", "/api/v1/orders", "/api/v1/sync", "/api/v1/events"} {
+		if code := b.status(t, p); code != 401 {
+			t.Errorf("GET %s from the page without a session: %v", p, code)
+		}
+	}
+	b.do(t, "type a wrong token", chromedp.SendKeys(chromedp.CSS("#token"), "not-the-token"))
+	if _, err := chromedp.RunResponse(b.ctx, chromedp.Click(chromedp.CSS("#signin-submit"))); err != nil {
+		t.Fatalf("submit: %v", err)
+	}
+	b.waitJS(t, "the refusal", `(document.getElementById("signin-error") || {}).textContent.includes("not accepted")`)
+
+	b.signIn(t, d.HTTPAddr, d.AdminToken())
+	b.waitJS(t, "the store name", `document.getElementById("store-name").textContent === "test store"`)
+	if code := b.status(t, "/api/v1/orders"); code != 200 {
+		t.Errorf("GET /api/v1/orders signed in: %v", code)
+	}
+	if _, err := chromedp.RunResponse(b.ctx, chromedp.Click(chromedp.CSS("#signout button"))); err != nil {
+		t.Fatalf("sign out: %v", err)
+	}
+	b.waitJS(t, "the sign-in form again", `!!document.getElementById("signin-form")`)
+	if code := b.status(t, "/api/v1/status"); code != 401 {
+		t.Errorf("GET /api/v1/status after sign-out: %v", code)
+	}
+	// The refusals above were asked for (the sign-in form runs no script);
+	// anything else is a page error.
+	var errs []string
+	for _, e := range b.errors() {
+		if !strings.Contains(e, "status of 401") {
+			errs = append(errs, e)
+		}
+	}
+	if len(errs) > 0 {
+		t.Errorf("page errors:\n%s", strings.Join(errs, "\n"))
+	}
+}
+
+// `storebox login-link` prints a link and a QR code; the link signs a
+// phone in once: a second browser that opens it gets the sign-in form.
+func TestStatusPageLoginLink(t *testing.T) {
+	b := newBrowser(t, 50*time.Second)
+	d := harness.New(t, "")
+	d.Start()
+	out, err := d.Run("login-link")
+	if err != nil {
+		t.Fatalf("login-link: %v\n%s", err, out)
+	}
+	link := regexp.MustCompile(`http://\S+/signin/\S+`).FindString(out)
+	if link == "" || !strings.Contains(out, "█") {
+		t.Fatalf("login-link printed no link or QR code:\n%s", out)
+	}
+	phone, closePhone := chromedp.NewContext(b.ctx, chromedp.WithNewBrowserContext())
+	defer closePhone()
+	pb := &browser{ctx: phone}
+	pb.do(t, "phone viewport", chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(3), chromedp.EmulateMobile))
+	pb.do(t, "open the link", chromedp.Navigate(link))
+	pb.waitJS(t, "the live page", `!!document.getElementById("live") && document.getElementById("live").textContent === "live" && document.getElementById("store-name").textContent === "test store"`)
+	pb.screenshot(t, "storebox-statuspage-login-link.png")
+
+	other, closeOther := chromedp.NewContext(b.ctx, chromedp.WithNewBrowserContext())
+	defer closeOther()
+	ob := &browser{ctx: other}
+	ob.do(t, "open the link again", chromedp.Navigate(link))
+	ob.waitJS(t, "the refusal", `!!document.getElementById("signin-form") && document.getElementById("signin-error").textContent.includes("already used")`)
+	if code := ob.status(t, "/api/v1/status"); code != 401 {
+		t.Errorf("the second opener reads the status: %v", code)
+	}
+}
+
+// http.read_auth = false opens the read endpoints and keeps actions
+// behind the token; http.metrics_auth = true closes /metrics.
+func TestReadAuthConfig(t *testing.T) {
+	get := func(d *harness.Daemon, method, path string) int {
+		req, _ := http.NewRequest(method, "http://"+d.HTTPAddr+path, nil)
+		hc := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+		resp, err := hc.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	closed := harness.New(t, "")
+	closed.Start()
+	for path, want := range map[string]int{"/api/v1/status": 401, "/api/v1/devices": 401, "/api/v1/orders": 401, "/api/v1/sync": 401, "/": http.StatusSeeOther, "/healthz": 200, "/readyz": 200, "/metrics": 200} {
+		if got := get(closed, "GET", path); got != want {
+			t.Errorf("default config: GET %s = %d, want %d", path, got, want)
+		}
+	}
+	open := harness.New(t, "")
+	b, _ := os.ReadFile(open.Config)
+	os.WriteFile(open.Config, []byte(strings.Replace(string(b), "[http]\n", "[http]\nread_auth = false\nmetrics_auth = true\n", 1)), 0o644)
+	open.Start()
+	for _, c := range []struct {
+		method, path string
+		want         int
+	}{
+		{"GET", "/api/v1/status", 200}, {"GET", "/api/v1/orders", 200}, {"GET", "/", 200},
+		{"POST", "/api/v1/devices/T-1/approve", 401}, {"GET", "/api/v1/catalog", 401}, {"GET", "/metrics", 401}, {"GET", "/healthz", 200},
+	} {
+		if got := get(open, c.method, c.path); got != c.want {
+			t.Errorf("read_auth=false metrics_auth=true: %s %s = %d, want %d", c.method, c.path, got, c.want)
+		}
 	}
 }

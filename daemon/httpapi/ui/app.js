@@ -4,13 +4,11 @@
 "use strict";
 
 (function () {
-  const TOKEN_KEY = "storebox.adminToken";
   const KINDS = ["terminal", "scale", "label", "door"];
   const $ = (id) => document.getElementById(id);
 
   let snap = null;       // last snapshot
   let receivedAt = 0;    // performance.now() when it arrived
-  let pendingAction = null; // {id, verb} waiting for a token
 
   // ---- formatting ----
   function el(tag, text, cls) {
@@ -267,35 +265,26 @@
   setInterval(tick, 1000);
 
   // ---- approvals ----
-  function token() { try { return localStorage.getItem(TOKEN_KEY) || ""; } catch (e) { return ""; } }
-  function setToken(t) { try { if (t) localStorage.setItem(TOKEN_KEY, t); else localStorage.removeItem(TOKEN_KEY); } catch (e) { /* private mode */ } }
-  function message(text, cls) { const m = $("action-msg"); m.textContent = text; m.className = "msg " + (cls || ""); }
-
-  function askToken(why) {
-    const f = $("token-form");
-    show(f, true);
-    $("token-error").textContent = why || "";
-    $("token-input").focus();
+  // The session cookie (HttpOnly, set at sign-in) authorises the POST; the
+  // page never sees or stores the admin token.
+  function message(text, cls, link) {
+    const m = $("action-msg");
+    m.replaceChildren(text);
+    if (link) { m.append(" "); const a = el("a", link.text); a.href = link.href; m.append(a); }
+    m.className = "msg " + (cls || "");
   }
 
   async function act(id, verb) {
-    const tok = token();
-    if (!tok) { pendingAction = { id, verb }; askToken(""); return; }
     message((verb === "approve" ? "Approving " : "Rejecting ") + id + "…", "");
     let resp;
     try {
-      resp = await fetch("/api/v1/devices/" + encodeURIComponent(id) + "/" + verb, {
-        method: "POST", headers: { "Authorization": "Bearer " + tok },
-      });
+      resp = await fetch("/api/v1/devices/" + encodeURIComponent(id) + "/" + verb, { method: "POST", credentials: "same-origin" });
     } catch (e) {
       message("Could not reach the daemon: " + e.message, "bad");
       return;
     }
     if (resp.status === 401) {
-      setToken("");
-      pendingAction = { id, verb };
-      askToken("That token was not accepted. Paste the contents of admin.token.");
-      message("", "");
+      message("Approving and rejecting need the admin token.", "bad", { text: "Sign in", href: "/signin" });
       return;
     }
     if (!resp.ok) {
@@ -310,16 +299,18 @@
     if (row) row.remove();
   }
 
-  $("token-form").addEventListener("submit", (ev) => {
-    ev.preventDefault();
-    const t = $("token-input").value.trim();
-    if (!t) return;
-    setToken(t);
-    $("token-input").value = "";
-    show($("token-form"), false);
-    const a = pendingAction;
-    pendingAction = null;
-    if (a) act(a.id, a.verb);
+  // Whether this browser is signed in: a session shows "Sign out"; with
+  // read_auth off and no session, "Sign in" (needed to approve).
+  async function sessionState() {
+    try {
+      const r = await fetch("/api/v1/session", { cache: "no-store" });
+      return await r.json();
+    } catch (e) { return null; }
+  }
+  sessionState().then((s) => {
+    if (!s) return;
+    show($("signout"), !!s.signed_in);
+    show($("signin-link"), !s.signed_in);
   });
 
   // ---- live updates ----
@@ -345,14 +336,23 @@
       if (first && performance.mark) performance.mark("storebox-first-status");
     });
     es.addEventListener("open", () => live("live"));
-    // EventSource reconnects by itself (retry: 2000 from the server).
-    es.addEventListener("error", () => live("down"));
+    // EventSource reconnects by itself (retry: 2000 from the server),
+    // except after a refusal: then the session ended (12 h, or a new admin
+    // token) and the page goes back to the sign-in form.
+    es.addEventListener("error", async () => {
+      live("down");
+      if (es.readyState !== EventSource.CLOSED) return;
+      const s = await sessionState();
+      if (s && s.read_auth && !s.signed_in) { location.assign("/signin?expired=1"); return; }
+      setTimeout(connect, 2000);
+    });
   }
 
   // Fallback for browsers without EventSource.
   async function poll() {
     try {
       const r = await fetch("/api/v1/status", { cache: "no-store" });
+      if (r.status === 401) { location.assign("/signin?expired=1"); return; }
       if (r.ok) { snap = await r.json(); receivedAt = performance.now(); live("live"); render(); }
       else live("down");
     } catch (e) { live("down"); }

@@ -61,6 +61,7 @@ listen = ""
 listen = ""
 [http]
 listen = %q
+read_auth = false # the loop below polls /api/v1/sync
 [upstream]
 url = %q
 secret = "s"
