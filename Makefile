@@ -15,11 +15,16 @@ build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/storebox
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o bin/storebox-cloud ./cmd/storebox-cloud
 
-# Builds and runs the daemon on its embedded defaults with the sample
-# catalog (devices admitted openly so a terminal can try it at once).
+# Builds and runs the daemon with the demo config and the sample catalog
+# (devices admitted openly so a terminal can try it at once). Another
+# config: make run CONFIG=my.toml (DATA=dir for another data directory).
+# The import writes into DATA itself, never through whatever daemon answers
+# on the API port, and keeps the stock the demo store changed since.
+CONFIG   ?= packaging/demo.toml
 run: build
-	$(BIN) catalog import packaging/sample/catalog.csv --data-dir $(DATA)
-	$(BIN) run --data-dir $(DATA) --config packaging/demo.toml
+	$(BIN) catalog import packaging/sample/catalog.csv --direct --config $(CONFIG) --data-dir $(DATA)
+	@echo 'starting storebox; use it once it logs "storebox ready" (the CLI run here finds $(CONFIG) by itself)'
+	$(BIN) run --config $(CONFIG) --data-dir $(DATA)
 
 vet:
 	$(GO) vet $(PKGS)

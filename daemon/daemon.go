@@ -364,7 +364,9 @@ func (d *Daemon) routes() {
 	h.Mux.HandleFunc("POST /api/v1/catalog", h.Admin(func(w http.ResponseWriter, r *http.Request) {
 		replace := r.URL.Query().Get("replace") == "1" || r.URL.Query().Get("replace") == "true"
 		name := r.URL.Query().Get("name")
-		res, err := catalog.ImportReader(d.store, http.MaxBytesReader(w, r.Body, 4<<30), name, r.URL.Query().Get("format"), replace, nil)
+		setStock := r.URL.Query().Get("set_stock") == "1" || r.URL.Query().Get("set_stock") == "true"
+		res, err := catalog.ImportReader(d.store, http.MaxBytesReader(w, r.Body, 4<<30), name, r.URL.Query().Get("format"),
+			store.ImportOptions{Replace: replace, SetStock: setStock})
 		if err != nil {
 			httpapi.Error(w, http.StatusUnprocessableEntity, err.Error())
 			return

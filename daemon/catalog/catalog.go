@@ -14,7 +14,7 @@ import (
 
 // ImportReader imports a catalog from r (format detected from name and the
 // first bytes unless given) all or nothing.
-func ImportReader(st *store.Store, r io.Reader, name string, format string, replace bool, progress func(int)) (store.ImportResult, error) {
+func ImportReader(st *store.Store, r io.Reader, name string, format string, opts store.ImportOptions) (store.ImportResult, error) {
 	br := bufio.NewReaderSize(r, 256<<10)
 	var f catalogfile.Format
 	if format != "" {
@@ -27,21 +27,22 @@ func ImportReader(st *store.Store, r io.Reader, name string, format string, repl
 		f = catalogfile.DetectFormat(name, head)
 	}
 	wh := st.Warehouse()
+	opts.Source = filepath.Base(name)
 	return st.Import(func(yield func(store.ImportRow) error) error {
 		return catalogfile.Read(br, f, wh, func(row catalogfile.Row) error {
 			return yield(store.ImportRow{Line: row.Line, Goods: row.Goods, Stock: row.Stock, HasStock: row.HasStock})
 		})
-	}, store.ImportOptions{Replace: replace, Progress: progress, Source: filepath.Base(name)})
+	}, opts)
 }
 
 // ImportFile imports the catalog file at path.
-func ImportFile(st *store.Store, path string, replace bool, progress func(int)) (store.ImportResult, error) {
+func ImportFile(st *store.Store, path string, opts store.ImportOptions) (store.ImportResult, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return store.ImportResult{}, fmt.Errorf("open catalog: %w", err)
 	}
 	defer f.Close()
-	return ImportReader(st, f, path, "", replace, progress)
+	return ImportReader(st, f, path, "", opts)
 }
 
 // Export writes the whole catalog with per-warehouse on-hand stock, in a

@@ -28,11 +28,17 @@ type ImportResult struct {
 	Updated   int `json:"updated"`
 	Unchanged int `json:"unchanged"`
 	Deleted   int `json:"deleted"`
+	// StockSet counts rows whose on-hand stock the file changed;
+	// StockKept rows whose stock in the file differs from the store's
+	// and was left alone (the store's receipts and sales since count).
+	StockSet  int `json:"stock_set"`
+	StockKept int `json:"stock_kept"`
 }
 
 // ImportOptions tunes Import.
 type ImportOptions struct {
 	Replace  bool           // delete goods not in the file
+	SetStock bool           // let the file's stock overwrite stock the store already has
 	Progress func(rows int) // called every few thousand rows
 	Source   string         // file name, for the ledger event
 }
@@ -40,8 +46,11 @@ type ImportOptions struct {
 // Import applies a catalog in one transaction: a bad row aborts the whole
 // import and leaves the catalog as it was. source calls yield per row; an
 // error from source (e.g. a parse error with line and column) aborts too.
-// Stock in the file sets on-hand quantities; reservations are kept, and a
-// quantity below what is reserved is refused.
+// Stock in the file sets on-hand quantities where the store has none yet
+// (new goods, or a warehouse without a stock row); stock the store already
+// keeps — received and sold since the last file — is only overwritten with
+// SetStock. Reservations are kept, and a quantity below what is reserved is
+// refused.
 //
 // Writes are collected and applied per bucket in key order: bbolt does not
 // split pages inside a transaction, so random-order inserts into one large
@@ -94,8 +103,17 @@ func (s *Store) Import(source func(yield func(ImportRow) error) error, opts Impo
 				}
 			}
 			if row.HasStock {
+				set, kept := false, false
 				for wh, qty := range row.Stock {
 					lvl := GetStock(t.Tx, wh, g.GID)
+					if lvl.OnHand == qty {
+						continue
+					}
+					if !opts.SetStock && t.Bucket(bktStock).Get(ikey(wh, g.GID)) != nil {
+						kept = true
+						continue
+					}
+					set = true
 					if qty < lvl.Reserved {
 						return fmt.Errorf("line %d, column stock: %s has %d reserved by pending orders; on hand cannot be set to %d", row.Line, wh, lvl.Reserved, qty)
 					}
@@ -107,6 +125,11 @@ func (s *Store) Import(source func(yield func(ImportRow) error) error, opts Impo
 					}
 					lvl.OnHand = qty
 					puts.add(bktStock, ikey(wh, g.GID), encodeStock(lvl))
+				}
+				if set {
+					res.StockSet++
+				} else if kept {
+					res.StockKept++
 				}
 			}
 			if seen != nil {
@@ -142,7 +165,7 @@ func (s *Store) Import(source func(yield func(ImportRow) error) error, opts Impo
 		if opts.Progress != nil {
 			opts.Progress(res.Rows)
 		}
-		_, err = t.AppendEvent(ledger.CatalogImported, map[string]any{"source": opts.Source, "replace": opts.Replace, "result": res})
+		_, err = t.AppendEvent(ledger.CatalogImported, map[string]any{"source": opts.Source, "replace": opts.Replace, "set_stock": opts.SetStock, "result": res})
 		return err
 	})
 	if err != nil {

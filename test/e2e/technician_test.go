@@ -337,3 +337,63 @@ func TestClientAndDiscoverFollowConfig(t *testing.T) {
 		t.Fatalf("discover --config: %v\n%s", err, out)
 	}
 }
+
+// exportRow returns the exported CSV line of one gid.
+func exportRow(t *testing.T, d *harness.Daemon, gid string) string {
+	t.Helper()
+	out, err := d.Run("catalog", "export")
+	if err != nil {
+		t.Fatalf("export: %v %s", err, out)
+	}
+	for _, l := range strings.Split(out, "\n") {
+		if strings.HasPrefix(l, gid+",") {
+			return l
+		}
+	}
+	t.Fatalf("no %s in export", gid)
+	return ""
+}
+
+// Issue 16 item 10: importing the catalog again (as every `make run` does)
+// keeps the stock received and sold since; the summary says so; only
+// --set-stock lets the file's count overwrite it.
+func TestReimportKeepsStockUnlessAsked(t *testing.T) {
+	d := harness.New(t, "")
+	csv := filepath.Join(harness.ModuleRoot(), "packaging", "sample", "catalog.csv")
+	out, err := d.Run("catalog", "import", "--direct", csv)
+	if err != nil || !strings.Contains(out, "84 created") {
+		t.Fatalf("first import: %v %s", err, out)
+	}
+	d.Start()
+	dev, _ := d.Dial("T-1")
+	dev.Login(t, nil)
+	r, err := dev.Call("stockGoods", map[string]any{"whid": "main", "ref": "R-1", "lines": []any{map[string]any{"gid": "10001", "qty": 12}}})
+	if err != nil || r.Exception() != "" {
+		t.Fatalf("stockGoods: %s %v", r.Raw, err)
+	}
+	dev.Close()
+	if err := d.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	out, err = d.Run("catalog", "import", "--direct", csv)
+	if err != nil || !strings.Contains(out, "0 created, 0 updated, 84 unchanged, 0 deleted; stock set for 0, kept the store's own for 1 (--set-stock overwrites it)") {
+		t.Fatalf("re-import: %v %s", err, out)
+	}
+	if row := exportRow(t, d, "10001"); !strings.Contains(row, "main:108") {
+		t.Fatalf("stock after re-import: %s", row)
+	}
+	// Through the running daemon, with --set-stock: the file's count wins.
+	d.Start()
+	out, err = d.Run("catalog", "import", "--set-stock", csv)
+	if err != nil || !strings.Contains(out, "through the running daemon") || !strings.Contains(out, "stock set for 1\n") {
+		t.Fatalf("--set-stock: %v %s", err, out)
+	}
+	if row := exportRow(t, d, "10001"); !strings.Contains(row, "main:96") {
+		t.Fatalf("stock after --set-stock: %s", row)
+	}
+	// --direct never goes through a daemon: the data directory is in use.
+	out, err = d.Run("catalog", "import", "--direct", csv)
+	if err == nil || !strings.Contains(out, "locked by another process") || !strings.Contains(out, "nothing was changed") {
+		t.Fatalf("--direct while running: %v %s", err, out)
+	}
+}

@@ -1,0 +1,109 @@
+package e2e
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/storebox/storebox/test/harness"
+)
+
+// makeRun starts `make run` with another config, data directory and binary
+// path, in its own process group, and returns its merged output lines.
+func makeRun(t *testing.T, config, data string) (*exec.Cmd, <-chan string) {
+	t.Helper()
+	if _, err := exec.LookPath("make"); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("make is missing")
+		}
+		t.Skip("make is missing")
+	}
+	bin := filepath.Join(t.TempDir(), "storebox")
+	cmd := exec.Command("make", "--no-print-directory", "-C", harness.ModuleRoot(), "run", "CONFIG="+config, "DATA="+data, "BIN="+bin)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stdout, cmd.Stderr = w, w
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	t.Cleanup(func() {
+		syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
+		cmd.Wait()
+		r.Close()
+	})
+	lines := make(chan string, 1000)
+	go func() {
+		sc := bufio.NewScanner(r)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+		close(lines)
+	}()
+	return cmd, lines
+}
+
+// waitLine returns the output up to the first line containing want.
+func waitLine(t *testing.T, lines <-chan string, want string) string {
+	t.Helper()
+	var seen []string
+	timeout := time.After(5 * time.Minute) // a cold build on a busy 2-core box
+	for {
+		select {
+		case l, ok := <-lines:
+			if !ok {
+				t.Fatalf("make run ended before %q:\n%s", want, strings.Join(seen, "\n"))
+			}
+			seen = append(seen, l)
+			if strings.Contains(l, want) {
+				return strings.Join(seen, "\n")
+			}
+		case <-timeout:
+			t.Fatalf("no %q from make run:\n%s", want, strings.Join(seen, "\n"))
+		}
+	}
+}
+
+// Issue 16 item 2: `make run CONFIG=… DATA=…` runs that config on that data,
+// its import goes into that data directory and not into another daemon
+// answering on the same API port, and it says when to start typing.
+func TestMakeRunTakesConfigAndImportsIntoItsOwnStore(t *testing.T) {
+	decoy := harness.New(t, "")
+	decoy.Start()
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "clash.toml")
+	os.WriteFile(cfg, []byte(fmt.Sprintf("store_id = \"mine\"\n[devices]\nlisten = %q\nadmission = \"open\"\n[discovery]\nlisten = \"127.0.0.1:0\"\nmdns = false\n[mqtt]\nlisten = %q\n[http]\nlisten = %q\n",
+		harness.FreeAddr(t), harness.FreeAddr(t), decoy.HTTPAddr)), 0o644)
+	cmd, lines := makeRun(t, cfg, filepath.Join(dir, "data-clash"))
+	out := waitLine(t, lines, "imported 84 rows into ")
+	if strings.Contains(out, "through the running daemon") {
+		t.Fatalf("make run imported into the daemon answering on %s:\n%s", decoy.HTTPAddr, out)
+	}
+	cmd.Wait() // the daemon cannot bind the decoy's port and make run ends
+	if n, _ := decoy.Run("catalog", "export"); strings.Count(n, "\n") > 1 {
+		t.Fatalf("the other daemon got the catalog:\n%s", n)
+	}
+
+	// A config of its own: it starts, says when it is ready, and the CLI
+	// pointed at its data directory alone finds the config.
+	cfg = filepath.Join(dir, "mine.toml")
+	os.WriteFile(cfg, []byte(fmt.Sprintf("store_id = \"mine\"\n[devices]\nlisten = %q\nadmission = \"open\"\n[discovery]\nlisten = \"127.0.0.1:0\"\nmdns = false\n[mqtt]\nlisten = %q\n[http]\nlisten = %q\n",
+		harness.FreeAddr(t), harness.FreeAddr(t), harness.FreeAddr(t))), 0o644)
+	data := filepath.Join(dir, "data")
+	_, lines = makeRun(t, cfg, data)
+	waitLine(t, lines, `once it logs "storebox ready"`)
+	waitLine(t, lines, "storebox ready")
+	st, err := exec.Command(harness.Binary(t), "status", "--data-dir", data).CombinedOutput()
+	if err != nil || !strings.Contains(string(st), "(mine)") || !strings.Contains(string(st), "84 goods") {
+		t.Fatalf("status: %v\n%s", err, st)
+	}
+}
