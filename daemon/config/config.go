@@ -317,9 +317,6 @@ func syntaxError(file string, err error) error {
 	return Errors{{File: file, Msg: err.Error()}}
 }
 
-// LineOf returns the line a dotted key was written on, or 0.
-func (c *Config) LineOf(key string) int { return c.lines[key] }
-
 func (c *Config) errorf(key, format string, args ...any) *Error {
 	return &Error{File: c.Path, Line: c.lines[key], Key: key, Msg: fmt.Sprintf(format, args...)}
 }

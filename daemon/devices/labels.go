@@ -42,13 +42,6 @@ func (s *Server) pushGoodsUpdates(changed []goods.Goods) {
 	}
 }
 
-// LabelSessions counts connected label sessions bound to mac.
-func (s *Server) LabelSessions(mac string) int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return len(s.labels[normalizeMAC(mac)])
-}
-
 // pushToMac sends every connected label with this MAC its current goods
 // (an empty list after an unbind, so the label can blank itself).
 func (s *Server) pushToMac(mac string) {

@@ -82,10 +82,3 @@ func (l *sourceLimiter) sweep(now time.Time) {
 		}
 	}
 }
-
-// size is the number of sources tracked.
-func (l *sourceLimiter) size() int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return len(l.sources)
-}

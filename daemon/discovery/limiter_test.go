@@ -83,3 +83,10 @@ func TestLimiterBoundedTable(t *testing.T) {
 		t.Fatalf("periodic sweep: size %d", l.size())
 	}
 }
+
+// size is the number of sources tracked.
+func (l *sourceLimiter) size() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.sources)
+}

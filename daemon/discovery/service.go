@@ -11,7 +11,6 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -386,21 +385,4 @@ func (s *Service) answer(host netip.Addr) wire.Answer {
 		HTTPPort: s.cfg.HTTPPort,
 		Version:  s.cfg.Version,
 	}
-}
-
-// PortOf returns the port of a listen address such as ":8686", or 0 for an
-// empty (disabled) address. The daemon uses it to fill Config's ports.
-func PortOf(listen string) (int, error) {
-	if listen == "" {
-		return 0, nil
-	}
-	_, p, err := net.SplitHostPort(listen)
-	if err != nil {
-		return 0, fmt.Errorf("port of %q: %w", listen, err)
-	}
-	n, err := strconv.Atoi(p)
-	if err != nil || n < 0 || n > 65535 {
-		return 0, fmt.Errorf("port of %q: not a port number", listen)
-	}
-	return n, nil
 }

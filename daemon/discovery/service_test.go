@@ -15,7 +15,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/storebox/storebox/daemon/config"
 	wire "github.com/storebox/storebox/protocol/discovery"
 )
 
@@ -483,19 +482,6 @@ func TestStopReleasesSocket(t *testing.T) {
 	again.Close()
 }
 
-func TestPortOf(t *testing.T) {
-	for in, want := range map[string]int{"": 0, ":8686": 8686, "0.0.0.0:1883": 1883, "[::]:8680": 8680} {
-		if got, err := PortOf(in); err != nil || got != want {
-			t.Errorf("PortOf(%q) = %d, %v; want %d", in, got, err, want)
-		}
-	}
-	for _, in := range []string{"8686", ":x", ":70000"} {
-		if _, err := PortOf(in); err == nil {
-			t.Errorf("PortOf(%q) accepted", in)
-		}
-	}
-}
-
 func TestFindUDP(t *testing.T) {
 	_, addr := startService(t, testConfig("127.0.0.1:0"))
 	cfg2 := testConfig("127.0.0.1:0")
@@ -529,19 +515,5 @@ func TestFindNothing(t *testing.T) {
 	}
 	if _, err := Find(context.Background(), FindOptions{Targets: []string{"no-such-host.invalid:1"}, Timeout: 300 * time.Millisecond}); err == nil {
 		t.Fatal("no usable target: no error")
-	}
-}
-
-func TestConfigFrom(t *testing.T) {
-	c := config.Default()
-	c.StoreID, c.StoreName = "S-9", "Nine"
-	c.MQTT.Listen = ""
-	got, err := ConfigFrom(c, "2.0.0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := Config{Listen: ":8686", StoreID: "S-9", StoreName: "Nine", Version: "2.0.0", DevicePort: 8686, MQTTPort: 0, HTTPPort: 8680, MDNS: true}
-	if got != want {
-		t.Fatalf("got %+v\nwant %+v", got, want)
 	}
 }

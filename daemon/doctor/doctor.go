@@ -49,16 +49,6 @@ func (r Result) String() string {
 	return s
 }
 
-// Failed reports whether any result is a Fail.
-func Failed(rs []Result) bool {
-	for _, r := range rs {
-		if r.Level == Fail {
-			return true
-		}
-	}
-	return false
-}
-
 // Options tune the checks; zero values are the defaults.
 type Options struct {
 	// MDNSWait is how long to browse for the daemon's mDNS advertisement (default 1.5s).

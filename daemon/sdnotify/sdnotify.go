@@ -45,11 +45,8 @@ func FromEnv() Notifier {
 	return n
 }
 
-// Enabled reports whether a service manager is listening.
-func (n Notifier) Enabled() bool { return n.Socket != "" }
-
 // Notify sends one raw sd_notify message such as "READY=1\nSTATUS=up".
-// It is a no-op when Enabled is false.
+// It is a no-op when no service manager listens (Socket is empty).
 func (n Notifier) Notify(state string) error {
 	if n.Socket == "" {
 		return nil
@@ -75,9 +72,6 @@ func (n Notifier) Stopping() error { return n.Notify("STOPPING=1") }
 
 // Watchdog sends one keep-alive ping.
 func (n Notifier) Watchdog() error { return n.Notify("WATCHDOG=1") }
-
-// Status sets the free-text status shown by `systemctl status`.
-func (n Notifier) Status(text string) error { return n.Notify("STATUS=" + text) }
 
 // WatchdogInterval returns WatchdogSec when systemd expects pings from this
 // process, and false otherwise.
@@ -118,7 +112,7 @@ func (n Notifier) RunWatchdog(ctx context.Context, healthy func() bool) error {
 	}
 }
 
-// Ready, Stopping and Watchdog below read the environment on each call, for
+// Ready, Stopping and RunWatchdog below read the environment on each call, for
 // callers that do not keep a Notifier.
 
 // Ready sends READY=1 to $NOTIFY_SOCKET, if set.
@@ -126,12 +120,6 @@ func Ready() error { return FromEnv().Ready() }
 
 // Stopping sends STOPPING=1 to $NOTIFY_SOCKET, if set.
 func Stopping() error { return FromEnv().Stopping() }
-
-// Watchdog sends WATCHDOG=1 to $NOTIFY_SOCKET, if set.
-func Watchdog() error { return FromEnv().Watchdog() }
-
-// WatchdogInterval returns WatchdogSec from the environment, if it is ours.
-func WatchdogInterval() (time.Duration, bool) { return FromEnv().WatchdogInterval() }
 
 // RunWatchdog runs Notifier.RunWatchdog with the environment's settings.
 func RunWatchdog(ctx context.Context, healthy func() bool) error {

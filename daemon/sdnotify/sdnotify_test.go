@@ -38,7 +38,6 @@ func TestMessagesOverPathSocket(t *testing.T) {
 	}{
 		{n.Ready, "READY=1"},
 		{n.Watchdog, "WATCHDOG=1"},
-		{func() error { return n.Status("serving 3 devices") }, "STATUS=serving 3 devices"},
 		{n.Stopping, "STOPPING=1"},
 	} {
 		if err := c.send(); err != nil {
@@ -68,12 +67,12 @@ func TestAbstractSocketFromEnv(t *testing.T) {
 func TestNoSocketIsNoop(t *testing.T) {
 	t.Setenv("NOTIFY_SOCKET", "")
 	t.Setenv("WATCHDOG_USEC", "30000000")
-	for _, f := range []func() error{Ready, Stopping, Watchdog} {
+	for _, f := range []func() error{Ready, Stopping, FromEnv().Watchdog} {
 		if err := f(); err != nil {
 			t.Errorf("no-op returned %v", err)
 		}
 	}
-	if _, ok := WatchdogInterval(); ok {
+	if _, ok := FromEnv().WatchdogInterval(); ok {
 		t.Errorf("watchdog enabled without NOTIFY_SOCKET")
 	}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -109,7 +108,7 @@ func TestWatchdogInterval(t *testing.T) {
 		t.Setenv("NOTIFY_SOCKET", c.socket)
 		t.Setenv("WATCHDOG_USEC", c.usec)
 		t.Setenv("WATCHDOG_PID", c.pid)
-		got, ok := WatchdogInterval()
+		got, ok := FromEnv().WatchdogInterval()
 		if got != c.want || ok != c.ok {
 			t.Errorf("socket=%q usec=%q pid=%q: got %v,%v want %v,%v", c.socket, c.usec, c.pid, got, ok, c.want, c.ok)
 		}

@@ -27,17 +27,6 @@ func Interactive() bool {
 	return true
 }
 
-// Logger returns the daemon's logger: readable text on stderr when
-// interactive; JSON lines otherwise, on stderr (the journal under systemd)
-// or, for a Windows service, which has no stderr, in
-// %ProgramData%\storebox\logs\storebox.log.
-func Logger(interactive bool, level slog.Level) *slog.Logger {
-	if interactive {
-		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
-	}
-	return slog.New(slog.NewJSONHandler(serviceLogWriter(), &slog.HandlerOptions{Level: level}))
-}
-
 // NewLogger builds a logger for config's log.level and log.format
 // (auto|text|json; auto asks Interactive). Given os.Stderr under the
 // Windows service manager, it writes to the service's log file instead.

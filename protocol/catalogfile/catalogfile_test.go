@@ -446,17 +446,6 @@ func TestDetectFormat(t *testing.T) {
 	}
 }
 
-func TestFormatForContentType(t *testing.T) {
-	for ct, want := range map[string]Format{
-		"text/csv": FormatCSV, "text/CSV; charset=utf-8": FormatCSV, "application/x-ndjson": FormatJSONL,
-		"application/jsonl": FormatJSONL, "application/json": FormatJSONL, "text/plain": FormatUnknown, "": FormatUnknown,
-	} {
-		if got := FormatForContentType(ct); got != want {
-			t.Errorf("FormatForContentType(%q) = %v, want %v", ct, got, want)
-		}
-	}
-}
-
 func TestParseFormat(t *testing.T) {
 	for s, want := range map[string]Format{"csv": FormatCSV, "CSV": FormatCSV, "jsonl": FormatJSONL, "ndjson": FormatJSONL} {
 		if got, err := ParseFormat(s); err != nil || got != want {

@@ -39,22 +39,6 @@ func ParseFormat(s string) (Format, error) {
 	return FormatUnknown, fmt.Errorf("catalog format %q: want csv or jsonl", s)
 }
 
-// FormatForContentType maps an HTTP Content-Type to a format: text/csv;
-// application/x-ndjson, application/jsonl, application/json-lines,
-// application/x-jsonlines (and application/json, read as JSON Lines).
-// Anything else, parameters aside, is FormatUnknown.
-func FormatForContentType(ct string) Format {
-	mt, _, _ := strings.Cut(ct, ";")
-	switch strings.ToLower(strings.TrimSpace(mt)) {
-	case "text/csv", "application/csv":
-		return FormatCSV
-	case "application/x-ndjson", "application/ndjson", "application/jsonl", "application/json-lines",
-		"application/x-jsonlines", "application/jsonlines", "application/json":
-		return FormatJSONL
-	}
-	return FormatUnknown
-}
-
 var utf8BOM = []byte{0xEF, 0xBB, 0xBF}
 
 // DetectFormat guesses a catalog file's format from its name (may be empty)
