@@ -9,7 +9,8 @@
 // comes out of Open has been checked against the shared keys; nothing else
 // should be trusted.
 //
-// Facts (see shared/reference/qpay.md):
+// Facts (from the bank's funBIZ integration guide; testdata/vectors.json
+// holds its published samples):
 //   - HashID = HEX(A1⊕A2) + HEX(B1⊕B2), uppercase, 32 characters; its ASCII
 //     bytes are the AES-256 key.
 //   - IV = the last 16 characters of UPPER(HEX(SHA-256(nonce))) as ASCII.

@@ -9,8 +9,8 @@ import (
 	"testing"
 )
 
-// vectors is testdata/vectors.json, a copy of shared/reference/qpay-vectors.json
-// (checked against the bank's published samples).
+// vectors is testdata/vectors.json, the bank's published samples (HashID,
+// IV, encrypted message and Sign for known keys and nonces).
 type vectors struct {
 	HashID1 struct {
 		A1, A2, B1, B2 string

@@ -1,5 +1,5 @@
 // Package scaleproto decodes and encodes the wire formats of serial retail
-// scales (see ../../../shared/reference/scales.md): Mettler-Toledo 8217,
+// scales (each protocol's frame layout is described beside its decoder): Mettler-Toledo 8217,
 // MT-SICS, CAS continuous (22- and 18-byte), CAS ENQ/DC1, CAS PD-II and
 // Adam AZExtra. It does no I/O: a Scanner cuts a byte stream into messages,
 // and request encoders build what a host sends.
