@@ -8,14 +8,11 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"net/http"
-	"net/http/pprof"
 	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/storebox/storebox/daemon/catalog"
 	"github.com/storebox/storebox/daemon/config"
 	"github.com/storebox/storebox/daemon/devices"
 	"github.com/storebox/storebox/daemon/discovery"
@@ -27,7 +24,6 @@ import (
 	"github.com/storebox/storebox/daemon/sdnotify"
 	"github.com/storebox/storebox/daemon/store"
 	"github.com/storebox/storebox/daemon/supervisor"
-	"github.com/storebox/storebox/protocol/catalogfile"
 	"github.com/storebox/storebox/sync/catalogfeed"
 	"github.com/storebox/storebox/sync/uploader"
 	"github.com/storebox/storebox/sync/upstream"
@@ -51,7 +47,7 @@ type Daemon struct {
 	devices *devices.Server
 	http    *httpapi.Server // nil without http.listen
 	disc    *discovery.Service
-	metrics *metrics
+	metrics *httpapi.Metrics
 
 	orders *orders.Service
 	doors  *doors.Service  // nil when mqtt.listen and mqtt.tls_listen are empty
@@ -97,7 +93,7 @@ func New(cfg *config.Config, version string, log *slog.Logger) (_ *Daemon, err e
 	if d.adminToken, err = loadAdminToken(cfg); err != nil {
 		return nil, err
 	}
-	d.metrics = newMetrics()
+	d.metrics = httpapi.NewMetrics()
 	if d.store, err = store.Open(cfg.DataDir, store.Options{Warehouse: cfg.Warehouse, Log: log}); err != nil {
 		return nil, err
 	}
@@ -162,7 +158,7 @@ func New(cfg *config.Config, version string, log *slog.Logger) (_ *Daemon, err e
 	if cfg.HTTP.Listen != "" {
 		d.http = httpapi.New(httpapi.Config{Listen: cfg.HTTP.Listen, AdminToken: d.adminToken, ReadAuth: cfg.HTTP.ReadAuth, MetricsAuth: cfg.HTTP.MetricsAuth},
 			log.With("component", "http"))
-		d.routes()
+		d.http.MountAPI(d.httpParts())
 		d.sup.Add("http", d.http)
 	}
 	d.sup.Add("watchdog", supervisor.Func(func(ctx context.Context) error { return sdnotify.RunWatchdog(ctx, d.healthy) }))
@@ -322,181 +318,4 @@ func loadAdminToken(c *config.Config) (string, error) {
 // ReadAdminToken is what the CLI uses to talk to the local API.
 func ReadAdminToken(c *config.Config) (string, error) {
 	return httpapi.ReadAdminToken(c.DataDir, c.HTTP.AdminToken)
-}
-
-func (d *Daemon) routes() {
-	h := d.http
-	h.HandleOpen("GET /readyz", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		if !d.Ready() {
-			httpapi.Error(w, http.StatusServiceUnavailable, "starting or stopping")
-			return
-		}
-		w.Write([]byte("ready\n"))
-	}))
-	h.Mux.HandleFunc("GET /api/v1/status", func(w http.ResponseWriter, _ *http.Request) { httpapi.JSON(w, 200, d.Status()) })
-	h.Mux.HandleFunc("GET /api/v1/devices", func(w http.ResponseWriter, _ *http.Request) {
-		known, err := d.store.Devices()
-		if err != nil {
-			httpapi.Error(w, 500, err.Error())
-			return
-		}
-		httpapi.JSON(w, 200, map[string]any{"devices": nonNilSlice(known), "sessions": d.devices.Sessions()})
-	})
-	for _, verb := range []string{"approve", "reject"} {
-		status := store.DeviceApproved
-		if verb == "reject" {
-			status = store.DeviceRejected
-		}
-		h.Mux.HandleFunc("POST /api/v1/devices/{id}/"+verb, h.Admin(func(w http.ResponseWriter, r *http.Request) {
-			id := r.PathValue("id")
-			dev, err := d.store.SetDeviceStatus(id, status)
-			if err != nil {
-				httpapi.Error(w, 500, err.Error())
-				return
-			}
-			if status == store.DeviceRejected {
-				d.devices.Disconnect(id, "rejected by technician")
-			}
-			d.log.Info("device "+status, "equipId", id)
-			httpapi.JSON(w, 200, dev)
-		}))
-	}
-	h.Mux.HandleFunc("POST /api/v1/catalog", h.Admin(func(w http.ResponseWriter, r *http.Request) {
-		replace := r.URL.Query().Get("replace") == "1" || r.URL.Query().Get("replace") == "true"
-		name := r.URL.Query().Get("name")
-		setStock := r.URL.Query().Get("set_stock") == "1" || r.URL.Query().Get("set_stock") == "true"
-		res, err := catalog.ImportReader(d.store, http.MaxBytesReader(w, r.Body, 4<<30), name, r.URL.Query().Get("format"),
-			store.ImportOptions{Replace: replace, SetStock: setStock})
-		if err != nil {
-			httpapi.Error(w, http.StatusUnprocessableEntity, err.Error())
-			return
-		}
-		httpapi.JSON(w, 200, res)
-	}))
-	h.Mux.HandleFunc("GET /api/v1/catalog", h.Admin(func(w http.ResponseWriter, r *http.Request) {
-		format := r.URL.Query().Get("format")
-		if format == "" {
-			format = "csv"
-		}
-		if _, err := catalogfile.ParseFormat(format); err != nil {
-			httpapi.Error(w, http.StatusBadRequest, err.Error())
-			return
-		}
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		if err := catalog.Export(d.store, w, format); err != nil {
-			d.log.Error("catalog export", "err", err)
-		}
-	}))
-	d.syncRoutes()
-	d.ordersRoutes()
-	d.doorsRoutes()
-	h.HandleMetrics(d.metrics.handler(d))
-	// Profiles for diagnosing a slow store; behind the admin token.
-	h.Mux.HandleFunc("GET /debug/pprof/", h.Admin(pprof.Index))
-	h.Mux.HandleFunc("GET /debug/pprof/profile", h.Admin(pprof.Profile))
-	h.Mux.HandleFunc("GET /debug/pprof/heap", h.Admin(pprof.Handler("heap").ServeHTTP))
-	h.Mux.HandleFunc("GET /debug/pprof/goroutine", h.Admin(pprof.Handler("goroutine").ServeHTTP))
-	// Status page and its live feed; the feed carries the first
-	// PageOnlineMax sessions (the counts cover all of them).
-	h.MountStatusPage(func() any { return d.status(httpapi.PageOnlineMax) })
-}
-
-func nonNilSlice[T any](xs []T) []T {
-	if xs == nil {
-		return []T{}
-	}
-	return xs
-}
-
-// StatusSnapshot is GET /api/v1/status.
-type StatusSnapshot struct {
-	StoreID   string                `json:"store_id"`
-	StoreName string                `json:"store_name"`
-	Version   string                `json:"version"`
-	Started   time.Time             `json:"started"`
-	UptimeS   int64                 `json:"uptime_s"`
-	Ready     bool                  `json:"ready"`
-	Goods     int                   `json:"goods"`
-	Sessions  map[string]int        `json:"sessions"`
-	Conns     int                   `json:"connections"`
-	Pending   []store.Device        `json:"pending_devices"`
-	Online    []devices.SessionInfo `json:"online"`
-	Queue     QueueStatus           `json:"queue"`
-	// Sections filled by the components that own them; absent or empty
-	// when the component is not configured.
-	Doors    []any        `json:"doors"`
-	Scales   []any        `json:"scales"`
-	Orders   OrdersStatus `json:"orders"`
-	TestMode bool         `json:"test_mode"`
-}
-
-// OrdersStatus summarises orders for the status page.
-type OrdersStatus struct {
-	Counts      map[string]int `json:"counts"`
-	Recent      []any          `json:"recent"`
-	NeedsReview []any          `json:"needs_review"`
-}
-
-// QueueStatus summarises the ledger outbox.
-type QueueStatus struct {
-	Depth       int       `json:"depth"`
-	OldestAgeS  float64   `json:"oldest_age_s"`
-	Oldest      time.Time `json:"oldest,omitempty"`
-	DeadLetters int       `json:"dead_letters"`
-	LastSeq     uint64    `json:"last_seq"`
-	Upstream    bool      `json:"upstream_configured"`
-	Online      bool      `json:"online"`
-	LastSuccess time.Time `json:"last_success,omitempty"`
-	LastError   string    `json:"last_error,omitempty"`
-	LastErrorAt time.Time `json:"last_error_at,omitempty"`
-	// SignatureRejected: the cloud answers but refuses the signature.
-	SignatureRejected bool `json:"signature_rejected,omitempty"`
-}
-
-// Status builds the status snapshot with every online session.
-func (d *Daemon) Status() StatusSnapshot { return d.status(-1) }
-
-// status builds the snapshot with at most onlineLimit online sessions (all
-// when negative); the counts always cover every session.
-func (d *Daemon) status(onlineLimit int) StatusSnapshot {
-	byKind, conns := d.devices.Counts()
-	s := StatusSnapshot{
-		StoreID: d.cfg.StoreID, StoreName: d.cfg.StoreName, Version: d.version, Started: d.started.UTC(),
-		UptimeS: int64(time.Since(d.started).Seconds()), Ready: d.Ready(), Goods: d.store.GoodsCount(),
-		Sessions: byKind, Conns: conns, Pending: []store.Device{}, Online: d.devices.SessionsLimit(onlineLimit),
-		Doors: []any{}, Scales: []any{}, Orders: OrdersStatus{Counts: map[string]int{}, Recent: []any{}, NeedsReview: []any{}},
-	}
-	if pending, err := d.store.PendingDevices(); err == nil {
-		s.Pending = pending
-	}
-	if q, err := d.store.QueueStats(); err == nil {
-		s.Queue = QueueStatus{Depth: q.Depth, DeadLetters: q.DeadLetters, LastSeq: q.LastSeq, Oldest: q.Oldest, Upstream: d.cfg.Upstream.URL != ""}
-		if !q.Oldest.IsZero() {
-			s.Queue.OldestAgeS = time.Since(q.Oldest).Seconds()
-		}
-	}
-	if d.scales != nil {
-		s.Scales = d.scales.Snapshot()
-	}
-	if d.doors != nil {
-		for _, ds := range d.doors.Snapshot() {
-			s.Doors = append(s.Doors, ds)
-		}
-	}
-	if d.orders != nil {
-		s.Orders.Counts = d.orders.Counts()
-		for _, o := range d.orders.Recent(20) {
-			s.Orders.Recent = append(s.Orders.Recent, o)
-		}
-		for _, o := range d.orders.NeedsReview() {
-			s.Orders.NeedsReview = append(s.Orders.NeedsReview, o)
-		}
-		s.TestMode = d.orders.TestMode()
-	}
-	if d.uploader != nil {
-		u := d.uploader.Status()
-		s.Queue.Online, s.Queue.LastSuccess, s.Queue.LastError, s.Queue.LastErrorAt = u.Online, u.LastSuccess, u.LastError, u.LastErrorAt
-		s.Queue.SignatureRejected = u.SignatureRejected
-	}
-	return s
 }

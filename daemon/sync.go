@@ -2,9 +2,7 @@ package daemon
 
 import (
 	"io"
-	"net/http"
 
-	"github.com/storebox/storebox/daemon/httpapi"
 	"github.com/storebox/storebox/daemon/store"
 	"github.com/storebox/storebox/sync/catalogfeed"
 	"github.com/storebox/storebox/sync/uploader"
@@ -62,22 +60,4 @@ func (u *uploaderService) Close() error {
 		return c.Close()
 	}
 	return nil
-}
-
-func (d *Daemon) syncRoutes() {
-	h := d.http
-	h.Mux.HandleFunc("GET /api/v1/sync", func(w http.ResponseWriter, r *http.Request) {
-		if d.uploader == nil {
-			httpapi.JSON(w, 200, map[string]any{"upstream_configured": false, "queue": d.Status().Queue})
-			return
-		}
-		d.uploader.StatusHandler().ServeHTTP(w, r)
-	})
-	h.Mux.HandleFunc("POST /api/v1/sync/now", h.Admin(func(w http.ResponseWriter, r *http.Request) {
-		if d.uploader == nil {
-			httpapi.Error(w, http.StatusConflict, "no upstream configured (set upstream.url and upstream.secret)")
-			return
-		}
-		d.uploader.SyncNowHandler().ServeHTTP(w, r)
-	}))
 }

@@ -12,8 +12,7 @@ import (
 	"unicode"
 
 	"github.com/spf13/cobra"
-
-	"github.com/storebox/storebox/daemon"
+	"github.com/storebox/storebox/daemon/httpapi"
 )
 
 func statusCommand(g *globals) *cobra.Command {
@@ -47,7 +46,7 @@ orders. --json prints the snapshot exactly as GET /api/v1/status returns it.`,
 				_, err := fmt.Fprintf(out, "%s\n", raw)
 				return err
 			}
-			var s daemon.StatusSnapshot
+			var s httpapi.StatusSnapshot
 			if err := json.Unmarshal(raw, &s); err != nil {
 				return fmt.Errorf("decode status from the daemon: %w", err)
 			}
@@ -60,7 +59,7 @@ orders. --json prints the snapshot exactly as GET /api/v1/status returns it.`,
 }
 
 // printStatus writes the snapshot for a person at a terminal.
-func printStatus(w io.Writer, s *daemon.StatusSnapshot, limit int, now time.Time) error {
+func printStatus(w io.Writer, s *httpapi.StatusSnapshot, limit int, now time.Time) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	p := func(format string, args ...any) { fmt.Fprintf(tw, format, args...) }
 	ready := "ready"

@@ -16,6 +16,7 @@ import (
 
 	"github.com/storebox/storebox/daemon"
 	"github.com/storebox/storebox/daemon/config"
+	"github.com/storebox/storebox/daemon/httpapi"
 	"github.com/storebox/storebox/protocol/frame"
 	"github.com/storebox/storebox/test/harness"
 )
@@ -137,7 +138,7 @@ func TestStatusCommand(t *testing.T) {
 	if err != nil {
 		t.Fatalf("status --json: %v", err)
 	}
-	var snap daemon.StatusSnapshot
+	var snap httpapi.StatusSnapshot
 	if err := json.Unmarshal([]byte(out), &snap); err != nil {
 		t.Fatalf("--json is not the snapshot: %v\n%s", err, out)
 	}
@@ -161,7 +162,7 @@ func TestStatusCommandNoDaemon(t *testing.T) {
 
 func TestPrintStatusSections(t *testing.T) {
 	now := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
-	var s daemon.StatusSnapshot
+	var s httpapi.StatusSnapshot
 	raw := `{"store_id":"s1","store_name":"One","version":"1.0","uptime_s":3725,"ready":true,"test_mode":true,
 	"sessions":{"terminal":2,"label":1},"connections":3,"goods":10,
 	"queue":{"depth":4,"oldest_age_s":90,"dead_letters":1,"last_seq":42,"upstream_configured":true,"online":false,"last_success":"2026-11-27T11:59:00Z","last_error":"HTTP 503"},

@@ -1,4 +1,4 @@
-package daemon
+package httpapi
 
 import (
 	"net/http"
@@ -10,8 +10,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
-// metrics is the daemon's own Prometheus registry (no global state).
-type metrics struct {
+// Metrics is the daemon's own Prometheus registry (no global state). It
+// exists before the parts it reads, as the device server reports each
+// request to it (devices.Observer).
+type Metrics struct {
 	reg     *prometheus.Registry
 	actions *prometheus.CounterVec
 	latency *prometheus.HistogramVec
@@ -25,8 +27,9 @@ type actionMetrics struct {
 	latency prometheus.Observer
 }
 
-func newMetrics() *metrics {
-	m := &metrics{
+// NewMetrics returns the registry with the request counters.
+func NewMetrics() *Metrics {
+	m := &Metrics{
 		reg: prometheus.NewRegistry(),
 		actions: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "storebox_device_actions_total", Help: "Device requests answered, by action and error code (\"ok\" on success).",
@@ -41,7 +44,7 @@ func newMetrics() *metrics {
 }
 
 // ObserveAction counts a device request and its answer time.
-func (m *metrics) ObserveAction(action, code string, d time.Duration) {
+func (m *Metrics) ObserveAction(action, code string, d time.Duration) {
 	if code == "" {
 		code = "ok"
 	}
@@ -57,14 +60,14 @@ func (m *metrics) ObserveAction(action, code string, d time.Duration) {
 
 // handler serves the registry plus what is read from the components at
 // scrape time.
-func (m *metrics) handler(d *Daemon) http.Handler {
-	m.reg.MustRegister(&stateCollector{d: d})
+func (m *Metrics) handler(p Parts) http.Handler {
+	m.reg.MustRegister(&stateCollector{p: p})
 	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
 }
 
 // stateCollector reads component state at scrape time, so nothing is
 // updated on the hot path and nothing can drift from the source.
-type stateCollector struct{ d *Daemon }
+type stateCollector struct{ p Parts }
 
 var (
 	descConns       = prometheus.NewDesc("storebox_connections", "Open device connections.", nil, nil)
@@ -89,7 +92,7 @@ func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
 }
 
 func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
-	d := c.d
+	p := c.p
 	gauge := func(desc *prometheus.Desc, v float64, labels ...string) {
 		ch <- prometheus.MustNewConstMetric(desc, prometheus.GaugeValue, v, labels...)
 	}
@@ -97,17 +100,17 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(desc, prometheus.CounterValue, v, labels...)
 	}
 	ready := 0.0
-	if d.Ready() {
+	if p.Ready() {
 		ready = 1
 	}
 	gauge(descReady, ready)
-	byKind, conns := d.devices.Counts()
+	byKind, conns := p.Devices.Counts()
 	gauge(descConns, float64(conns))
 	for _, k := range []string{"terminal", "scale", "label", "door"} {
 		gauge(descSessions, float64(byKind[k]), k)
 	}
-	gauge(descGoods, float64(d.store.GoodsCount()))
-	if q, err := d.store.QueueStats(); err == nil {
+	gauge(descGoods, float64(p.Store.GoodsCount()))
+	if q, err := p.Store.QueueStats(); err == nil {
 		gauge(descDepth, float64(q.Depth))
 		gauge(descDead, float64(q.DeadLetters))
 		age := 0.0
@@ -116,8 +119,8 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 		}
 		gauge(descOldest, age)
 	}
-	if d.uploader != nil {
-		u := d.uploader.Status()
+	if p.Uploader != nil {
+		u := p.Uploader.Status()
 		up := 0.0
 		if u.Online {
 			up = 1
@@ -129,20 +132,20 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 		}
 		gauge(descSyncErrAt, errAt)
 	}
-	if d.orders != nil {
-		for state, n := range d.orders.Counts() {
+	if p.Orders != nil {
+		for state, n := range p.Orders.Counts() {
 			gauge(descOrders, float64(n), state)
 		}
 	}
-	if d.doors != nil {
-		st := d.doors.Stats()
+	if p.Doors != nil {
+		st := p.Doors.Stats()
 		counter(descDoorOpens, float64(st.Opened), "opened")
 		counter(descDoorOpens, float64(st.Denied), "denied")
 		counter(descDoorOpens, float64(st.OpenFailed), "open_failed")
 		gauge(descDoorsOnline, float64(st.DoorsOnline))
 	}
-	if d.scales != nil {
-		for id, n := range d.scales.ReadErrors() {
+	if p.Scales != nil {
+		for id, n := range p.Scales.ReadErrors() {
 			counter(descScaleErrs, float64(n), id)
 		}
 	}

@@ -1,0 +1,93 @@
+package httpapi
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"time"
+
+	"github.com/storebox/storebox/daemon/devices"
+	"github.com/storebox/storebox/daemon/doors"
+	"github.com/storebox/storebox/daemon/store"
+	"github.com/storebox/storebox/protocol/ordermsg"
+	"github.com/storebox/storebox/sync/uploader"
+)
+
+// Parts are the daemon's components the API reads and acts on, as the
+// daemon hands them over at construction. An optional part that is not
+// configured is a nil interface.
+type Parts struct {
+	Info  Info
+	Ready func() bool // every listener up
+
+	Store   Store
+	Catalog Catalog
+	Devices Devices
+	Orders  Orders
+
+	Doors    Doors    // nil without an MQTT broker
+	Scales   Scales   // nil without [[scales]]
+	Uploader Uploader // nil without an upstream
+
+	Metrics *Metrics
+}
+
+// Info is what the daemon says about itself.
+type Info struct {
+	StoreID, StoreName, Version string
+	Started                     time.Time
+	// UpstreamConfigured: events have somewhere to go (upstream.url or NATS).
+	UpstreamConfigured bool
+}
+
+// Store is the device records and the outbox.
+type Store interface {
+	GoodsCount() int
+	Devices() ([]store.Device, error)
+	PendingDevices() ([]store.Device, error)
+	SetDeviceStatus(id, status string) (store.Device, error)
+	QueueStats() (store.QueueStats, error)
+}
+
+// Catalog imports and exports catalog files (SPEC §1).
+type Catalog interface {
+	Import(r io.Reader, name, format string, opt store.ImportOptions) (store.ImportResult, error)
+	Export(w io.Writer, format string) error
+}
+
+// Devices is the device listener's sessions.
+type Devices interface {
+	Counts() (byKind map[string]int, conns int)
+	SessionsLimit(n int) []devices.SessionInfo
+	Disconnect(equipID, reason string)
+}
+
+// Orders is the order service.
+type Orders interface {
+	Counts() map[string]int
+	Recent(n int) []ordermsg.Order
+	NeedsReview() []ordermsg.Order
+	List(status string, limit int) []ordermsg.Order
+	TestMode() bool
+	PayPageHandler() http.Handler
+	NotifyHandler() http.Handler
+}
+
+// Doors is the door service.
+type Doors interface {
+	Snapshot() []doors.DoorStatus
+	Stats() doors.Stats
+	Open(ctx context.Context, doorID, openID, reason string) error
+}
+
+// Scales is the serial scale drivers.
+type Scales interface {
+	Snapshot() []any
+	ReadErrors() map[string]uint64
+}
+
+// Uploader drains the outbox upstream.
+type Uploader interface {
+	Status() uploader.State
+	SyncNowHandler() http.Handler
+}

@@ -1,0 +1,112 @@
+package httpapi
+
+import (
+	"time"
+
+	"github.com/storebox/storebox/daemon/devices"
+	"github.com/storebox/storebox/daemon/store"
+)
+
+// StatusSnapshot is GET /api/v1/status and the status page's live feed.
+type StatusSnapshot struct {
+	StoreID   string                `json:"store_id"`
+	StoreName string                `json:"store_name"`
+	Version   string                `json:"version"`
+	Started   time.Time             `json:"started"`
+	UptimeS   int64                 `json:"uptime_s"`
+	Ready     bool                  `json:"ready"`
+	Goods     int                   `json:"goods"`
+	Sessions  map[string]int        `json:"sessions"`
+	Conns     int                   `json:"connections"`
+	Pending   []store.Device        `json:"pending_devices"`
+	Online    []devices.SessionInfo `json:"online"`
+	Queue     QueueStatus           `json:"queue"`
+	// Sections filled by the components that own them; absent or empty
+	// when the component is not configured.
+	Doors    []any        `json:"doors"`
+	Scales   []any        `json:"scales"`
+	Orders   OrdersStatus `json:"orders"`
+	TestMode bool         `json:"test_mode"`
+}
+
+// OrdersStatus summarises orders for the status page.
+type OrdersStatus struct {
+	Counts      map[string]int `json:"counts"`
+	Recent      []any          `json:"recent"`
+	NeedsReview []any          `json:"needs_review"`
+}
+
+// QueueStatus summarises the ledger outbox.
+type QueueStatus struct {
+	Depth       int       `json:"depth"`
+	OldestAgeS  float64   `json:"oldest_age_s"`
+	Oldest      time.Time `json:"oldest,omitempty"`
+	DeadLetters int       `json:"dead_letters"`
+	LastSeq     uint64    `json:"last_seq"`
+	Upstream    bool      `json:"upstream_configured"`
+	Online      bool      `json:"online"`
+	LastSuccess time.Time `json:"last_success,omitempty"`
+	LastError   string    `json:"last_error,omitempty"`
+	LastErrorAt time.Time `json:"last_error_at,omitempty"`
+	// SignatureRejected: the cloud answers but refuses the signature.
+	SignatureRejected bool `json:"signature_rejected,omitempty"`
+}
+
+// status builds the snapshot with at most onlineLimit online sessions (all
+// when negative); the counts always cover every session.
+func (a *api) status(onlineLimit int) StatusSnapshot {
+	p := a.p
+	byKind, conns := p.Devices.Counts()
+	s := StatusSnapshot{
+		StoreID: p.Info.StoreID, StoreName: p.Info.StoreName, Version: p.Info.Version, Started: p.Info.Started.UTC(),
+		UptimeS: int64(time.Since(p.Info.Started).Seconds()), Ready: p.Ready(), Goods: p.Store.GoodsCount(),
+		Sessions: byKind, Conns: conns, Pending: []store.Device{}, Online: p.Devices.SessionsLimit(onlineLimit),
+		Doors: []any{}, Scales: []any{}, Orders: OrdersStatus{Counts: map[string]int{}, Recent: []any{}, NeedsReview: []any{}},
+	}
+	if pending, err := p.Store.PendingDevices(); err == nil {
+		s.Pending = pending
+	}
+	s.Queue = a.queue()
+	if p.Scales != nil {
+		s.Scales = p.Scales.Snapshot()
+	}
+	if p.Doors != nil {
+		for _, ds := range p.Doors.Snapshot() {
+			s.Doors = append(s.Doors, ds)
+		}
+	}
+	s.Orders.Counts = p.Orders.Counts()
+	for _, o := range p.Orders.Recent(20) {
+		s.Orders.Recent = append(s.Orders.Recent, o)
+	}
+	for _, o := range p.Orders.NeedsReview() {
+		s.Orders.NeedsReview = append(s.Orders.NeedsReview, o)
+	}
+	s.TestMode = p.Orders.TestMode()
+	return s
+}
+
+// queue is the outbox as the store and the uploader see it.
+func (a *api) queue() QueueStatus {
+	var qs QueueStatus
+	if q, err := a.p.Store.QueueStats(); err == nil {
+		qs = QueueStatus{Depth: q.Depth, DeadLetters: q.DeadLetters, LastSeq: q.LastSeq, Oldest: q.Oldest, Upstream: a.p.Info.UpstreamConfigured}
+		if !q.Oldest.IsZero() {
+			qs.OldestAgeS = time.Since(q.Oldest).Seconds()
+		}
+	}
+	if a.p.Uploader != nil {
+		u := a.p.Uploader.Status()
+		qs.Online, qs.LastSuccess, qs.LastError, qs.LastErrorAt = u.Online, u.LastSuccess, u.LastError, u.LastErrorAt
+		qs.SignatureRejected = u.SignatureRejected
+	}
+	return qs
+}
+
+// sync is GET /api/v1/sync.
+func (a *api) sync() any {
+	if a.p.Uploader == nil {
+		return map[string]any{"upstream_configured": false, "queue": a.queue()}
+	}
+	return a.p.Uploader.Status()
+}
