@@ -159,9 +159,16 @@ func (f *fleet) save(force bool) error {
 		f.mu.Unlock()
 		return nil
 	}
-	b, err := json.Marshal(fleetFile{Stores: f.stores})
+	// Snapshots and documents are replaced, never changed in place, so a
+	// shallow copy can be encoded without holding up the stores' PUTs.
+	snap := make(map[string]*fleetStore, len(f.stores))
+	for id, st := range f.stores {
+		c := *st
+		snap[id] = &c
+	}
 	f.dirty = false
 	f.mu.Unlock()
+	b, err := json.Marshal(fleetFile{Stores: snap})
 	if err != nil {
 		return fmt.Errorf("encode fleet state: %w", err)
 	}

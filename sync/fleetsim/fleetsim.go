@@ -20,6 +20,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/storebox/storebox/protocol/fleetmsg"
@@ -182,22 +183,33 @@ func (s *Sim) fail(f func(*Stats), err error) {
 	s.mu.Unlock()
 }
 
+// eventLog is a store's outbox; it runs in its own goroutine so a slow
+// event POST never delays a health snapshot.
+type eventLog struct {
+	st      *store
+	rng     *rand.Rand
+	seq     uint64
+	pending []ledger.Event // sent, not yet acknowledged
+	depth   atomic.Int64
+}
+
 // store is one simulated store's state.
 type store struct {
 	sim     *Sim
 	id      string
 	rng     *rand.Rand
 	started time.Time
-	seq     uint64
-	pending []ledger.Event // sent, not yet acknowledged
 	alerts  []fleetmsg.Alert
 	config  fleetmsg.ConfigStatus
+	events  eventLog
 }
 
 func (s *Sim) newStore(i int) *store {
 	seed := s.opt.Seed + uint64(i)*0x9e3779b97f4a7c15
-	return &store{sim: s, id: s.StoreID(i), rng: rand.New(rand.NewPCG(seed, seed>>7|1)),
+	st := &store{sim: s, id: s.StoreID(i), rng: rand.New(rand.NewPCG(seed, seed>>7|1)),
 		started: time.Now(), config: fleetmsg.ConfigStatus{Source: fleetmsg.SourceFile}}
+	st.events = eventLog{st: st, rng: rand.New(rand.NewPCG(seed^0x5bd1e995, seed|1))}
+	return st
 }
 
 func (st *store) jitter(d time.Duration) time.Duration {
@@ -209,11 +221,14 @@ func (st *store) run(ctx context.Context) {
 	first := st.jitter(o.HealthInterval)
 	health := time.NewTimer(first)
 	config := time.NewTimer(first + st.jitter(min(o.ConfigInterval, time.Second)))
-	var events <-chan time.Time
 	if o.EventInterval > 0 {
-		et := time.NewTicker(o.EventInterval + st.jitter(o.EventInterval/10))
-		defer et.Stop()
-		events = et.C
+		every := o.EventInterval + st.jitter(o.EventInterval/10)
+		done := make(chan struct{})
+		defer func() { <-done }()
+		go func() {
+			defer close(done)
+			st.events.run(ctx, every)
+		}()
 	}
 	defer health.Stop()
 	defer config.Stop()
@@ -230,8 +245,6 @@ func (st *store) run(ctx context.Context) {
 				st.putHealth(ctx) // the outcome goes up at once
 			}
 			config.Reset(o.ConfigInterval)
-		case <-events:
-			st.postEvents(ctx)
 		}
 	}
 }
@@ -281,7 +294,7 @@ func (st *store) snapshot() fleetmsg.Health {
 		},
 		Scales: []fleetmsg.ScaleHealth{{ID: "S1", State: scaleState, LastReadingAt: &last}},
 		Doors:  []fleetmsg.DoorHealth{{ID: "D1", State: "closed", Online: true}},
-		Queue:  fleetmsg.QueueHealth{Depth: int64(len(st.pending)), LastSyncAt: &last},
+		Queue:  fleetmsg.QueueHealth{Depth: st.events.depth.Load(), LastSyncAt: &last},
 		Disk:   fleetmsg.DiskHealth{FreeBytes: 40 << 30, FreeRatio: 0.62},
 		Alerts: alerts,
 	}
@@ -381,18 +394,35 @@ func (st *store) pollConfig(ctx context.Context) bool {
 	return true
 }
 
-func (st *store) postEvents(ctx context.Context) {
-	if len(st.pending) == 0 {
-		n := 1 + st.rng.IntN(3)
-		for range n {
-			st.seq++
-			data, _ := json.Marshal(map[string]any{"oid": fmt.Sprintf("%s-o%d", st.id, st.seq), "order_id": st.seq,
-				"equipId": "T-01", "status": "paid", "amount_total": 100 + st.rng.IntN(5000), "method": "cash", "lines": []any{}})
-			st.pending = append(st.pending, ledger.Event{ID: fmt.Sprintf("%s-%d", st.id, st.seq), Seq: st.seq,
-				Type: ledger.OrderPaid, At: time.Now().UTC(), Data: data})
+func (l *eventLog) run(ctx context.Context, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			l.post(ctx)
 		}
 	}
-	b := ledger.Batch{BatchID: fmt.Sprintf("%s-b%d", st.id, st.pending[0].Seq), Events: st.pending}
+}
+
+// post sends the unacknowledged events, after adding a few new sales when
+// everything before was acknowledged.
+func (l *eventLog) post(ctx context.Context) {
+	st := l.st
+	if len(l.pending) == 0 {
+		n := 1 + l.rng.IntN(3)
+		for range n {
+			l.seq++
+			data, _ := json.Marshal(map[string]any{"oid": fmt.Sprintf("%s-o%d", st.id, l.seq), "order_id": l.seq,
+				"equipId": "T-01", "status": "paid", "amount_total": 100 + l.rng.IntN(5000), "method": "cash", "lines": []any{}})
+			l.pending = append(l.pending, ledger.Event{ID: fmt.Sprintf("%s-%d", st.id, l.seq), Seq: l.seq,
+				Type: ledger.OrderPaid, At: time.Now().UTC(), Data: data})
+		}
+		l.depth.Store(int64(len(l.pending)))
+	}
+	b := ledger.Batch{BatchID: fmt.Sprintf("%s-b%d", st.id, l.pending[0].Seq), Events: l.pending}
 	body, _ := json.Marshal(b)
 	code, reply, _, err := st.do(ctx, http.MethodPost, "/v1/stores/"+st.id+"/events", body, map[string]string{ledger.HeaderIdemKey: b.BatchID})
 	if ctx.Err() != nil {
@@ -410,9 +440,10 @@ func (st *store) postEvents(ctx context.Context) {
 		return
 	}
 	n := 0
-	for n < len(st.pending) && st.pending[n].Seq <= ack.AckedThrough {
+	for n < len(l.pending) && l.pending[n].Seq <= ack.AckedThrough {
 		n++
 	}
-	st.pending = st.pending[n:]
+	l.pending = l.pending[n:]
+	l.depth.Store(int64(len(l.pending)))
 	st.sim.count(func(s *Stats) { s.EventsAcked += uint64(n) })
 }

@@ -30,6 +30,7 @@ func main() {
 	stores := flag.Int("stores", 2000, "simulated stores")
 	interval := flag.Duration("interval", 10*time.Second, "health interval of every store")
 	window := flag.Duration("window", 60*time.Second, "how long the stores run")
+	events := flag.Duration("events", 30*time.Second, "each store posts a small event batch this often (0: none)")
 	loads := flag.Int("loads", 5, "fleet page first loads measured")
 	bin := flag.String("bin", "bin/storebox", "storebox binary")
 	cloudBin := flag.String("cloud", "bin/storebox-cloud", "storebox-cloud binary")
@@ -46,7 +47,7 @@ func main() {
 	rssIdle := benchkit.RSSMB(pid, "VmRSS:")
 
 	sim := exec.Command(*bin, "sim", "fleet", "--stores", fmt.Sprint(*stores), "--cloud", url, "--secret", "s",
-		"--interval", interval.String(), "--event-interval", "30s", "--duration", window.String(), "--report", "0", "--json")
+		"--interval", interval.String(), "--event-interval", events.String(), "--duration", window.String(), "--report", "0", "--json")
 	sim.Stderr = os.Stderr
 	out, err := sim.StdoutPipe()
 	benchkit.Check(err)
@@ -93,7 +94,8 @@ func main() {
 	fmt.Printf("fleet: %d simulated stores, health every %s, %.0f s (stores and cloud on this box)\n", *stores, *interval, st.ElapsedS)
 	fmt.Printf("  health ingest: %.1f snapshots/s (%d accepted, %d failed); round trip p50 %.1f ms, p99 %.1f ms, max %.1f ms\n",
 		st.HealthPerSec, st.HealthOK, st.HealthFailed, st.HealthP50MS, st.HealthP99MS, st.HealthMaxMS)
-	fmt.Printf("  alongside: %d config polls (%d not modified), %d events acknowledged\n", st.ConfigPolls, st.ConfigNotModified, st.EventsAcked)
+	fmt.Printf("  alongside: %d config polls (%d not modified), %d events acknowledged (a batch per store every %s, fsynced by the cloud)\n",
+		st.ConfigPolls, st.ConfigNotModified, st.EventsAcked, *events)
 	fmt.Println(page)
 	fmt.Printf("  fleet page over plain HTTP: GET / %.1f ms, %.0f KB (every store inline)\n", getMS, getKB)
 	fmt.Printf("  cloud RSS: %.1f MB idle, %.1f MB at the end, %.1f MB peak; cloud CPU %.1f %% of a core\n",
