@@ -25,6 +25,10 @@ type FindOptions struct {
 	Timeout time.Duration
 	// MDNS also browses _storebox._tcp.
 	MDNS bool
+	// BrowseOnly browses mDNS without sending a UDP probe (doctor checks
+	// the advertisement apart from the responder). A browse that cannot
+	// start is then Find's error.
+	BrowseOnly bool
 	// EquipID and Kind label the probe (defaults: "storebox-cli-<hostname>", "cli").
 	EquipID, Kind string
 	// Log receives warnings (a target that cannot be reached, no mDNS).
@@ -102,15 +106,20 @@ func Find(ctx context.Context, opt FindOptions) ([]Box, error) {
 		answers = make(chan udpAnswer)
 		udpDone = make(chan error, 1)
 	)
-	go func() { udpDone <- probeUDP(ctx, opt, answers) }()
-	if opt.MDNS {
+	udpOn := !opt.BrowseOnly
+	if udpOn {
+		go func() { udpDone <- probeUDP(ctx, opt, answers) }()
+	}
+	if opt.MDNS || opt.BrowseOnly {
 		if err := browse(ctx, mdnsC); err != nil {
+			if opt.BrowseOnly {
+				return nil, fmt.Errorf("mDNS browse: %w", err)
+			}
 			opt.Log.Warn("mDNS browse unavailable; UDP probe only", "err", err)
 		} else {
 			mdnsOn = true
 		}
 	}
-	udpOn := true
 	for udpOn || mdnsOn {
 		select {
 		case a := <-answers:

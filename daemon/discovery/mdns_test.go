@@ -160,6 +160,21 @@ func TestMDNS(t *testing.T) {
 	if box.Name != instance || box.Port != 18686 || box.MQTTPort != 1883 || !slices.Contains(box.Via, "mdns") || net.ParseIP(box.Host) == nil {
 		t.Fatalf("box %+v", box)
 	}
+
+	// BrowseOnly (doctor's check of the advertisement) sends no probe.
+	boxes, err = Find(context.Background(), FindOptions{BrowseOnly: true, Timeout: 2 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	box = nil
+	for i := range boxes {
+		if boxes[i].StoreID == cfg.StoreID {
+			box = &boxes[i]
+		}
+	}
+	if box == nil || box.Name != instance || !slices.Equal(box.Via, []string{"mdns"}) {
+		t.Fatalf("BrowseOnly found %+v", boxes)
+	}
 }
 
 // TestMDNSQuickStop stops the service right after mDNS registration started:

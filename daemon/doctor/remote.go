@@ -10,8 +10,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/grandcat/zeroconf"
-
 	"github.com/storebox/storebox/daemon/config"
 	"github.com/storebox/storebox/daemon/discovery"
 	"github.com/storebox/storebox/drivers/scale"
@@ -206,52 +204,18 @@ func checkDiscovery(ctx context.Context, cfg *config.Config, d *daemonInfo, opt 
 
 func browseMDNS(ctx context.Context, storeID string, wait time.Duration) Result {
 	const name = "mdns " + wire.MDNSService
-	res, err := zeroconf.NewResolver(nil)
+	boxes, err := discovery.Find(ctx, discovery.FindOptions{BrowseOnly: true, Timeout: wait})
 	if err != nil {
 		return Result{Level: Warn, Check: name, Detail: "cannot browse: " + err.Error(), Fix: "devices can still use UDP discovery"}
 	}
-	bctx, cancel := context.WithTimeout(ctx, wait)
-	defer cancel()
-	entries := make(chan *zeroconf.ServiceEntry, 16)
-	if err := res.Browse(bctx, wire.MDNSService, wire.MDNSDomain, entries); err != nil {
-		return Result{Level: Warn, Check: name, Detail: "cannot browse: " + err.Error(), Fix: "devices can still use UDP discovery"}
-	}
-	seen := 0
-	for {
-		select {
-		case <-bctx.Done():
-			detail := fmt.Sprintf("store %s not seen within %s", storeID, wait)
-			if seen > 0 {
-				detail += fmt.Sprintf(" (%d other storebox seen)", seen)
-			}
-			return Result{Level: Warn, Check: name, Detail: detail, Fix: "allow UDP 5353 (multicast) in the firewall; devices can still use UDP discovery"}
-		case e, ok := <-entries:
-			if !ok {
-				entries = nil
-				continue
-			}
-			for _, t := range e.Text {
-				if t == wire.TXTStore+"="+storeID {
-					return Result{Level: OK, Check: name, Detail: fmt.Sprintf("advertised as %q port %d", unescapeDNS(e.Instance), e.Port)}
-				}
-			}
-			seen++
+	for _, b := range boxes {
+		if b.StoreID == storeID {
+			return Result{Level: OK, Check: name, Detail: fmt.Sprintf("advertised as %q port %d", b.Name, b.Port)}
 		}
 	}
-}
-
-// unescapeDNS undoes the backslash escapes of a DNS-SD instance name
-// ("Corner\\ Shop" → "Corner Shop").
-func unescapeDNS(s string) string {
-	var b strings.Builder
-	esc := false
-	for _, r := range s {
-		if r == '\\' && !esc {
-			esc = true
-			continue
-		}
-		esc = false
-		b.WriteRune(r)
+	detail := fmt.Sprintf("store %s not seen within %s", storeID, wait)
+	if len(boxes) > 0 {
+		detail += fmt.Sprintf(" (%d other storebox seen)", len(boxes))
 	}
-	return b.String()
+	return Result{Level: Warn, Check: name, Detail: detail, Fix: "allow UDP 5353 (multicast) in the firewall; devices can still use UDP discovery"}
 }
