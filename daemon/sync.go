@@ -9,7 +9,10 @@ import (
 	"github.com/storebox/storebox/sync/upstream"
 )
 
-// outboxQueue adapts the store's outbox to the uploader's Queue.
+// OutboxQueue is the store's outbox as the uploader drains it: the
+// daemon's uploader and `storebox sync now` without a daemon use it.
+func OutboxQueue(st *store.Store) uploader.Queue { return outboxQueue{st} }
+
 type outboxQueue struct{ *store.Store }
 
 func (q outboxQueue) QueueStats() (uploader.QueueStats, error) {
@@ -39,7 +42,7 @@ func (d *Daemon) buildSync() error {
 	if d.feed != nil {
 		ucfg.OnReconnect = d.feed.Kick
 	}
-	d.uploader = uploader.New(outboxQueue{d.store}, sink, ucfg)
+	d.uploader = uploader.New(OutboxQueue(d.store), sink, ucfg)
 	d.sup.Add("uploader", &uploaderService{d.uploader, sink})
 	if d.feed != nil {
 		d.sup.Add("catalogfeed", d.feed)

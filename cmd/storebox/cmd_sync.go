@@ -16,6 +16,7 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
+	"github.com/storebox/storebox/daemon"
 	"github.com/storebox/storebox/daemon/config"
 	"github.com/storebox/storebox/daemon/store"
 	"github.com/storebox/storebox/sync/uploader"
@@ -82,7 +83,7 @@ func syncStatusCommand(g *globals) *cobra.Command {
 					return fmt.Errorf("read /api/v1/sync: %w", err)
 				}
 			} else {
-				st, err := openStoreQueue(cfg)
+				st, err := store.Open(cfg.DataDir, store.Options{Warehouse: cfg.Warehouse})
 				if err != nil {
 					return fmt.Errorf("daemon not running and the data directory cannot be read: %w", err)
 				}
@@ -234,22 +235,6 @@ func syncNowViaDaemon(ctx context.Context, api *localAPI, p *syncProgress) error
 	return nil
 }
 
-// storeQueue adapts the store's outbox to uploader.Queue.
-type storeQueue struct{ *store.Store }
-
-func (q storeQueue) QueueStats() (uploader.QueueStats, error) {
-	s, err := q.Store.QueueStats()
-	return uploader.QueueStats{Depth: s.Depth, Oldest: s.Oldest, DeadLetters: s.DeadLetters, LastSeq: s.LastSeq}, err
-}
-
-func openStoreQueue(cfg *config.Config) (storeQueue, error) {
-	st, err := store.Open(cfg.DataDir, store.Options{Warehouse: cfg.Warehouse})
-	if err != nil {
-		return storeQueue{}, err
-	}
-	return storeQueue{st}, nil
-}
-
 func syncNowDirect(ctx context.Context, cfg *config.Config, p *syncProgress) error {
 	if cfg.Upstream.Kind == "nats" {
 		return errors.New("the daemon is not running; start it to sync to NATS (storebox run)")
@@ -257,13 +242,13 @@ func syncNowDirect(ctx context.Context, cfg *config.Config, p *syncProgress) err
 	if cfg.Upstream.URL == "" {
 		return errors.New("no upstream configured (set upstream.url and upstream.secret)")
 	}
-	q, err := openStoreQueue(cfg)
+	st, err := store.Open(cfg.DataDir, store.Options{Warehouse: cfg.Warehouse})
 	if err != nil {
 		return err
 	}
-	defer q.Close()
+	defer st.Close()
 	c := upstream.New(cfg.Upstream.URL, cfg.StoreID, cfg.Upstream.Secret, cfg.Upstream.Timeout.Duration)
-	u := uploader.New(q, uploader.HTTPSink(c), uploader.Config{StoreID: cfg.StoreID, BatchEvents: cfg.Upstream.BatchEvents})
+	u := uploader.New(daemon.OutboxQueue(st), uploader.HTTPSink(c), uploader.Config{StoreID: cfg.StoreID, BatchEvents: cfg.Upstream.BatchEvents})
 	var sent, rem int
 	err = u.DrainNow(ctx, func(s, r int) { sent, rem = s, r; p.update(s, r) })
 	if err != nil {

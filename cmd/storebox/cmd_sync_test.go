@@ -13,6 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/storebox/storebox/daemon"
 	"github.com/storebox/storebox/daemon/store"
 	"github.com/storebox/storebox/protocol/ledger"
 	"github.com/storebox/storebox/sync/cloudref"
@@ -110,7 +111,7 @@ func TestSyncNowViaDaemon(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	u := uploader.New(storeQueue{st}, uploader.HTTPSink(upstream.New(url, "s1", "k", 2*time.Second)), uploader.Config{StoreID: "s1", BatchEvents: 100})
+	u := uploader.New(daemon.OutboxQueue(st), uploader.HTTPSink(upstream.New(url, "s1", "k", 2*time.Second)), uploader.Config{StoreID: "s1", BatchEvents: 100})
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {})
 	mux.Handle("GET /api/v1/sync", u.StatusHandler())
