@@ -54,9 +54,7 @@ type Server struct {
 
 	handlers map[string]Handler
 
-	lnMu sync.Mutex
-	ln   net.Listener // bound and not yet served
-	addr net.Addr     // the last bound address
+	ln *listen.Held
 
 	mu       sync.Mutex
 	sessions map[string]*Session // by equipId, logged-in only
@@ -84,6 +82,7 @@ func New(cfg Config, st *store.Store, log *slog.Logger) *Server {
 	}
 	s := &Server{
 		cfg: cfg, st: st, log: log,
+		ln:       &listen.Held{Key: "devices.listen", Addr: cfg.Listen},
 		handlers: map[string]Handler{},
 		sessions: map[string]*Session{},
 		conns:    map[*Session]struct{}{},
@@ -105,50 +104,22 @@ func (s *Server) Handle(action string, h Handler) { s.handlers[action] = h }
 
 // Bind binds the TCP listener, so a taken port fails the daemon's start.
 // It does nothing while a bound listener waits for Serve.
-func (s *Server) Bind() error {
-	s.lnMu.Lock()
-	defer s.lnMu.Unlock()
-	if s.ln != nil {
-		return nil
-	}
-	ln, err := listen.TCP("devices.listen", s.cfg.Listen)
-	if err != nil {
-		return err
-	}
-	s.ln, s.addr = ln, ln.Addr()
-	return nil
-}
+func (s *Server) Bind() error { return s.ln.Bind() }
 
 // Addr is the bound address (after Bind).
-func (s *Server) Addr() net.Addr {
-	s.lnMu.Lock()
-	defer s.lnMu.Unlock()
-	return s.addr
-}
+func (s *Server) Addr() net.Addr { return s.ln.Bound() }
 
 // Close releases a listener that Serve did not take (a failed start).
-func (s *Server) Close() error {
-	s.lnMu.Lock()
-	ln := s.ln
-	s.ln = nil
-	s.lnMu.Unlock()
-	if ln != nil {
-		return ln.Close()
-	}
-	return nil
-}
+func (s *Server) Close() error { return s.ln.Close() }
 
 // Serve accepts connections until ctx ends, then closes every session. It
 // binds if Bind was not called, and closes its listener when it returns,
 // so a restart binds a fresh one.
 func (s *Server) Serve(ctx context.Context) error {
-	if err := s.Bind(); err != nil {
+	ln, err := s.ln.Take()
+	if err != nil {
 		return err
 	}
-	s.lnMu.Lock()
-	ln := s.ln
-	s.ln = nil
-	s.lnMu.Unlock()
 	s.started = time.Now()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()

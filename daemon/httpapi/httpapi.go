@@ -10,7 +10,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"sync"
 	"time"
 
 	"github.com/storebox/storebox/internal/listen"
@@ -40,9 +39,7 @@ type Server struct {
 	auth *auth
 	open map[string]bool // patterns served without authentication
 
-	lnMu sync.Mutex
-	ln   net.Listener // bound and not yet served
-	addr net.Addr     // the last bound address
+	ln *listen.Held
 	// onShutdown ends long-lived responses (event streams), which a
 	// graceful shutdown would otherwise wait for until its timeout.
 	onShutdown []func()
@@ -52,7 +49,8 @@ type Server struct {
 // callers add the rest on Mux, with HandleOpen or Admin where needed.
 func New(cfg Config, log *slog.Logger) *Server {
 	s := &Server{Listen: cfg.Listen, Log: log, Mux: http.NewServeMux(), open: map[string]bool{},
-		auth: newAuth(cfg.AdminToken, cfg.ReadAuth, cfg.MetricsAuth)}
+		auth: newAuth(cfg.AdminToken, cfg.ReadAuth, cfg.MetricsAuth),
+		ln:   &listen.Held{Key: "http.listen", Addr: cfg.Listen}}
 	s.HandleOpen("GET /healthz", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain")
 		fmt.Fprintln(w, "ok")
@@ -132,50 +130,22 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // Bind opens the listener so a taken port fails the daemon's start. It
 // does nothing while a bound listener waits for Serve.
-func (s *Server) Bind() error {
-	s.lnMu.Lock()
-	defer s.lnMu.Unlock()
-	if s.ln != nil {
-		return nil
-	}
-	ln, err := listen.TCP("http.listen", s.Listen)
-	if err != nil {
-		return err
-	}
-	s.ln, s.addr = ln, ln.Addr()
-	return nil
-}
+func (s *Server) Bind() error { return s.ln.Bind() }
 
 // Addr is the bound address.
-func (s *Server) Addr() net.Addr {
-	s.lnMu.Lock()
-	defer s.lnMu.Unlock()
-	return s.addr
-}
+func (s *Server) Addr() net.Addr { return s.ln.Bound() }
 
 // Close releases a listener that Serve did not take (a failed start).
-func (s *Server) Close() error {
-	s.lnMu.Lock()
-	ln := s.ln
-	s.ln = nil
-	s.lnMu.Unlock()
-	if ln != nil {
-		return ln.Close()
-	}
-	return nil
-}
+func (s *Server) Close() error { return s.ln.Close() }
 
 // Serve serves until ctx ends, then shuts down gracefully. It binds if
 // Bind was not called; its listener is closed when it returns, so a
 // restart binds a fresh one.
 func (s *Server) Serve(ctx context.Context) error {
-	if err := s.Bind(); err != nil {
+	ln, err := s.ln.Take()
+	if err != nil {
 		return err
 	}
-	s.lnMu.Lock()
-	ln := s.ln
-	s.ln = nil
-	s.lnMu.Unlock()
 	srv := &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(s.Log.Handler(), slog.LevelDebug)}
 	for _, f := range s.onShutdown {
 		srv.RegisterOnShutdown(f)

@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/netip"
 	"strings"
+	"sync"
 	"syscall"
 )
 
@@ -47,4 +48,63 @@ func Error(key, addr string, err error) error {
 		err = oe.Err
 	}
 	return fmt.Errorf("%s %s: %w", key, addr, err)
+}
+
+// Held is a TCP listener bound ahead of Serve, so a taken port fails the
+// daemon's start, and bound again for a restart. The zero value is not
+// usable; set Key and Addr.
+type Held struct {
+	Key  string // config key, for errors: "devices.listen"
+	Addr string // what to bind: ":8686"
+
+	mu    sync.Mutex
+	ln    net.Listener // bound and not yet taken
+	bound net.Addr     // the last bound address
+}
+
+// Bind binds unless a bound listener waits to be taken.
+func (h *Held) Bind() error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.ln != nil {
+		return nil
+	}
+	ln, err := TCP(h.Key, h.Addr)
+	if err != nil {
+		return err
+	}
+	h.ln, h.bound = ln, ln.Addr()
+	return nil
+}
+
+// Take hands the bound listener (binding first if needed) to Serve, which
+// closes it when it returns; a restart binds a fresh one.
+func (h *Held) Take() (net.Listener, error) {
+	if err := h.Bind(); err != nil {
+		return nil, err
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	ln := h.ln
+	h.ln = nil
+	return ln, nil
+}
+
+// Bound is the last bound address (nil before the first Bind).
+func (h *Held) Bound() net.Addr {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.bound
+}
+
+// Close closes a listener that was bound and never taken.
+func (h *Held) Close() error {
+	h.mu.Lock()
+	ln := h.ln
+	h.ln = nil
+	h.mu.Unlock()
+	if ln != nil {
+		return ln.Close()
+	}
+	return nil
 }

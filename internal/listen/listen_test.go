@@ -52,3 +52,46 @@ func TestAddressWithoutHostShownAsAnyAndBadAddress(t *testing.T) {
 	}
 	c.Close()
 }
+
+func TestHeldBindsOnceTakesOnceAndBindsFreshAfter(t *testing.T) {
+	h := &Held{Key: "http.listen", Addr: "127.0.0.1:0"}
+	if err := h.Bind(); err != nil {
+		t.Fatal(err)
+	}
+	first := h.Bound()
+	if err := h.Bind(); err != nil || h.Bound() != first {
+		t.Fatalf("a second Bind rebound: %v %v", err, h.Bound())
+	}
+	ln, err := h.Take()
+	if err != nil || ln.Addr().String() != first.String() {
+		t.Fatalf("Take: %v %v", ln, err)
+	}
+	ln.Close()
+	// Serve returned and closed it: the restart's Take binds a fresh one.
+	ln2, err := h.Take()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln2.Close()
+	if h.Close() != nil {
+		t.Fatal("Close of a taken listener failed")
+	}
+	if _, err := net.Dial("tcp", ln2.Addr().String()); err != nil {
+		t.Fatalf("Close closed the listener Serve holds: %v", err)
+	}
+}
+
+func TestHeldCloseReleasesAnUntakenListener(t *testing.T) {
+	h := &Held{Key: "devices.listen", Addr: "127.0.0.1:0"}
+	if err := h.Bind(); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.Close(); err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", h.Bound().String())
+	if err != nil {
+		t.Fatalf("port still held after Close: %v", err)
+	}
+	ln.Close()
+}
