@@ -16,6 +16,7 @@ import (
 
 	"github.com/storebox/storebox/daemon/config"
 	"github.com/storebox/storebox/protocol/doormsg"
+	"github.com/storebox/storebox/test/testenv"
 )
 
 const testStore = "s1"
@@ -99,6 +100,45 @@ type testService struct {
 	*Service
 	orders *fakeOrders
 	sink   *fakeSink
+	logs   *logWatch
+}
+
+// logWatch records what the service logs (message and door), so a test
+// waits for the service to have handled something instead of sleeping.
+type logWatch struct {
+	mu    sync.Mutex
+	lines map[string]int // "message door" → count
+}
+
+func (w *logWatch) Enabled(context.Context, slog.Level) bool { return true }
+func (w *logWatch) WithAttrs([]slog.Attr) slog.Handler       { return w }
+func (w *logWatch) WithGroup(string) slog.Handler            { return w }
+
+func (w *logWatch) Handle(_ context.Context, r slog.Record) error {
+	door := ""
+	r.Attrs(func(a slog.Attr) bool {
+		if a.Key == "door" {
+			door = a.Value.String()
+		}
+		return true
+	})
+	w.mu.Lock()
+	w.lines[r.Message+" "+door]++
+	w.mu.Unlock()
+	return nil
+}
+
+// seen reports whether the service logged msg about door.
+func (w *logWatch) seen(msg, door string) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.lines[msg+" "+door] > 0
+}
+
+// wait waits until the service logged msg about door.
+func (w *logWatch) wait(t testing.TB, msg, door string) {
+	t.Helper()
+	testenv.Eventually(t, "the log line "+msg+" for "+door, func() bool { return w.seen(msg, door) })
 }
 
 func testLogger() *slog.Logger {
@@ -116,8 +156,8 @@ func startService(t testing.TB, doors []config.Door, tweak func(*Config)) *testS
 	if tweak != nil {
 		tweak(&cfg)
 	}
-	ts := &testService{orders: newFakeOrders(), sink: newFakeSink()}
-	s, err := New(cfg, ts.orders, ts.sink, testLogger())
+	ts := &testService{orders: newFakeOrders(), sink: newFakeSink(), logs: &logWatch{lines: map[string]int{}}}
+	s, err := New(cfg, ts.orders, ts.sink, slog.New(slog.NewMultiHandler(testLogger().Handler(), ts.logs)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -157,18 +197,6 @@ func connectD1(keepalive byte) []byte {
 	pkt := []byte{0x10, 0, 0, 4, 'M', 'Q', 'T', 'T', 4, 0xC2, 0, keepalive, 0, 2, 'D', '1', 0, 2, 'D', '1', 0, 1, 'x'}
 	pkt[1] = byte(len(pkt) - 2)
 	return pkt
-}
-
-// waitFor polls cond until it holds or 20 s pass.
-func waitFor(t testing.TB, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
 }
 
 func (ts *testService) status(id string) DoorStatus {

@@ -50,7 +50,7 @@ func TestMosquittoAuth(t *testing.T) {
 	if out, err := mosq(t, ts, "mosquitto_pub", "-u", "A", "-P", "secret-a", "-i", "A", "-t", "storebox/s1/door/A/state", "-m", `{"state":"closed"}`, "-r"); err != nil {
 		t.Fatalf("valid door refused: %v %s", err, out)
 	}
-	waitFor(t, "state from mosquitto door", func() bool { return ts.status("A").State == doormsg.StateClosed })
+	testenv.Eventually(t, "state from mosquitto door", func() bool { return ts.status("A").State == doormsg.StateClosed })
 	if len(ts.sink.all()) != 0 {
 		t.Fatalf("ledger events from refused clients: %+v", ts.sink.all())
 	}
@@ -139,8 +139,9 @@ func TestMosquittoDoorReceivesCmd(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer func() { _ = sub.Process.Kill(); _ = sub.Wait() }()
-	waitFor(t, "mosquitto door online", func() bool { return ts.status("A").Online })
-	time.Sleep(100 * time.Millisecond) // SUBACK follows the CONNACK
+	testenv.Eventually(t, "mosquitto door subscribed to its cmd topic", func() bool {
+		return len(ts.broker.Topics.Subscribers(doormsg.Topic(testStore, "A", doormsg.KindCmd)).Subscriptions) > 0
+	})
 
 	res := make(chan error, 1)
 	go func() {

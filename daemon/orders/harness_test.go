@@ -343,18 +343,6 @@ func (tm *term) push(action string) msg {
 	}
 }
 
-// eventually polls cond until it holds or a generous deadline passes.
-func eventually(t testing.TB, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 func bigRows() []store.ImportRow {
 	return []store.ImportRow{
 		{Line: 9, Goods: goods.Goods{GID: "BIG", Name: "Screws", Price: 1, Unit: goods.UnitPieces}, Stock: map[string]int64{"main": 20000}, HasStock: true},

@@ -21,6 +21,7 @@ import (
 	"github.com/storebox/storebox/sync/qpay"
 	"github.com/storebox/storebox/sync/qpay/fakebank"
 	"github.com/storebox/storebox/sync/upstream"
+	"github.com/storebox/storebox/test/testenv"
 )
 
 // The shop keys of the bank's published sample.
@@ -338,8 +339,8 @@ func TestCreditAgainstReferenceCloud(t *testing.T) {
 	if !pusher.has("T-01 orderPaid") {
 		t.Fatal("no orderPaid push")
 	}
-	eventually(t, "capture", func() bool { return cloud.Stats().Credits["acct-1"] == 600 })
-	eventually(t, "settled", func() bool { o, _, _ := e.svc.Get(p.OID); return o.Attempts[0].Settled })
+	testenv.Eventually(t, "capture", func() bool { return cloud.Stats().Credits["acct-1"] == 600 })
+	testenv.Eventually(t, "settled", func() bool { o, _, _ := e.svc.Get(p.OID); return o.Attempts[0].Settled })
 	// Not enough credit: a clear refusal; the order stays and can be paid
 	// another way.
 	_, err = e.svc.GetPayInfo(ctx, "T-01", cr("CR-2", pcs("G2", 2)))
@@ -369,7 +370,7 @@ func TestCreditAgainstReferenceCloud(t *testing.T) {
 	if err := e.svc.CancelOrder("T-01", o3.OID); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "release", func() bool { o, _, _ := e.svc.Get(o3.OID); return o.Attempts[0].Released })
+	testenv.Eventually(t, "release", func() bool { o, _, _ := e.svc.Get(o3.OID); return o.Attempts[0].Released })
 	tok, err := cl.Authorize(ctx, "acct-1", 600, "probe-2", time.Minute)
 	if err != nil {
 		t.Fatalf("hold not released: %v", err)

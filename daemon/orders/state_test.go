@@ -11,6 +11,7 @@ import (
 	"github.com/storebox/storebox/protocol/devmsg"
 	"github.com/storebox/storebox/protocol/ledger"
 	"github.com/storebox/storebox/protocol/ordermsg"
+	"github.com/storebox/storebox/test/testenv"
 )
 
 type recPusher struct {
@@ -104,7 +105,7 @@ func TestServeExpiresOrders(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.serve()
-	eventually(t, "expiry by Serve", func() bool { o, _, _ := e.svc.Get(p.OID); return o.Status == ordermsg.StatusExpired })
+	testenv.Eventually(t, "expiry by Serve", func() bool { o, _, _ := e.svc.Get(p.OID); return o.Status == ordermsg.StatusExpired })
 	e.checkInvariants()
 }
 
@@ -340,8 +341,8 @@ func TestServePollsProvider(t *testing.T) {
 		t.Fatalf("amount %d", p.AmountTotal)
 	}
 	prov.set(p.OID+"-1", payments.ReportPaid, p.AmountTotal)
-	eventually(t, "paid by polling", func() bool { o, _, _ := e.svc.Get(p.OID); return o.Status == ordermsg.StatusPaid })
-	eventually(t, "push", func() bool { return pusher.has("T-01 orderPaid") })
+	testenv.Eventually(t, "paid by polling", func() bool { o, _, _ := e.svc.Get(p.OID); return o.Status == ordermsg.StatusPaid })
+	testenv.Eventually(t, "push", func() bool { return pusher.has("T-01 orderPaid") })
 	if l := e.stock("K1"); l.OnHand != 19500 || l.Reserved != 0 {
 		t.Fatalf("K1 %+v", l)
 	}
@@ -436,7 +437,7 @@ func TestPollingResumesAfterRestart(t *testing.T) {
 	prov.set(p.OID+"-1", payments.ReportPaid, p.AmountTotal) // paid while the daemon was down
 	e.open()
 	e.serve()
-	eventually(t, "paid after restart", func() bool { o, _, _ := e.svc.Get(p.OID); return o.Status == ordermsg.StatusPaid })
+	testenv.Eventually(t, "paid after restart", func() bool { o, _, _ := e.svc.Get(p.OID); return o.Status == ordermsg.StatusPaid })
 	if l := e.stock("G2"); l.OnHand != 2 || l.Reserved != 0 {
 		t.Fatalf("G2 %+v", l)
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/storebox/storebox/protocol/fleetmsg"
 	"github.com/storebox/storebox/sync/cloudref"
+	"github.com/storebox/storebox/test/testenv"
 )
 
 func adminPut(t *testing.T, base, path, body string) {
@@ -23,17 +24,6 @@ func adminPut(t *testing.T, base, path, body string) {
 	resp.Body.Close()
 	if resp.StatusCode != 200 {
 		t.Fatalf("PUT %s: %d", path, resp.StatusCode)
-	}
-}
-
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
 	}
 }
 
@@ -68,9 +58,9 @@ func TestSimulatedStoresReportPollAndSend(t *testing.T) {
 		<-done
 	}()
 
-	waitFor(t, "20 stores on the cloud", func() bool { return len(cloud.Fleet(0).Stores) == 20 })
+	testenv.Eventually(t, "20 stores on the cloud", func() bool { return len(cloud.Fleet(0).Stores) == 20 })
 	adminPut(t, hs.URL, "/v1/admin/stores/sim-0001/config", `{"version": 5, "config": {"devices": {"admission": "open"}}}`)
-	waitFor(t, "sim-0001 to report version 5 applied", func() bool {
+	testenv.Eventually(t, "sim-0001 to report version 5 applied", func() bool {
 		s, _ := storeView(cloud, "sim-0001")
 		return s.Config.Version == 5 && s.Config.Source == fleetmsg.SourceRemote
 	})
@@ -78,7 +68,7 @@ func TestSimulatedStoresReportPollAndSend(t *testing.T) {
 	// A forged reply is refused and reported, and nothing is applied.
 	adminPut(t, hs.URL, "/v1/admin/config-fault", `{"mode": "forged"}`)
 	adminPut(t, hs.URL, "/v1/admin/stores/sim-0001/config", `{"version": 6, "config": {"devices": {"admission": "pairing"}}}`)
-	waitFor(t, "sim-0001 to report the refusal", func() bool {
+	testenv.Eventually(t, "sim-0001 to report the refusal", func() bool {
 		s, _ := storeView(cloud, "sim-0001")
 		for _, a := range s.Alerts {
 			if a.Kind == fleetmsg.AlertConfigRefused && strings.Contains(a.Message, "signature") {
@@ -87,7 +77,7 @@ func TestSimulatedStoresReportPollAndSend(t *testing.T) {
 		}
 		return false
 	})
-	waitFor(t, "events acknowledged and alerts raised", func() bool {
+	testenv.Eventually(t, "events acknowledged and alerts raised", func() bool {
 		st := sim.Stats()
 		return st.EventsAcked > 20 && st.HealthOK > 60
 	})

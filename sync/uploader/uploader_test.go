@@ -17,6 +17,7 @@ import (
 	"github.com/storebox/storebox/sync/uploader"
 	"github.com/storebox/storebox/sync/uploader/uploadertest"
 	"github.com/storebox/storebox/sync/upstream"
+	"github.com/storebox/storebox/test/testenv"
 )
 
 func cloud(t *testing.T, opt cloudref.Options) (*cloudref.Server, *upstream.Client) {
@@ -51,17 +52,6 @@ func run(t *testing.T, u *uploader.Uploader) {
 	})
 }
 
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
 func fill(q *uploadertest.MemQueue, n int, types ...string) {
 	if len(types) == 0 {
 		types = []string{ledger.OrderCreated, ledger.OrderPaid}
@@ -92,7 +82,7 @@ func TestDrainsInOrderThroughFailuresAndLostAcks(t *testing.T) {
 	cfg.BatchEvents = 200
 	u := uploader.New(q, uploader.HTTPSink(c), cfg)
 	run(t, u)
-	waitFor(t, "the queue to drain", func() bool { return u.Status().Depth == 0 })
+	testenv.Eventually(t, "the queue to drain", func() bool { return u.Status().Depth == 0 })
 	st := complete(t, srv, n)
 	if st.InjectedFail == 0 || st.LostAcks == 0 {
 		t.Fatalf("faults never fired: %+v", st)
@@ -120,7 +110,7 @@ func TestRejectedTypeIsDeadLetteredAlone(t *testing.T) {
 	q.Append(ledger.OrderCancelled, map[string]string{"oid": "bad-2"})
 	u := uploader.New(q, uploader.HTTPSink(c), fastConfig())
 	run(t, u)
-	waitFor(t, "the queue to drain", func() bool { return u.Status().Depth == 0 })
+	testenv.Eventually(t, "the queue to drain", func() bool { return u.Status().Depth == 0 })
 	dead, reasons := q.Dead()
 	if len(dead) != 2 || dead[0].Seq != 1001 || dead[1].Seq != 1502 {
 		t.Fatalf("dead letters = %+v", dead)
@@ -146,7 +136,7 @@ func TestHangsTimeOutAndRetry(t *testing.T) {
 	cfg.BatchEvents = 50
 	u := uploader.New(q, uploader.HTTPSink(c), cfg)
 	run(t, u)
-	waitFor(t, "the queue to drain", func() bool { return u.Status().Depth == 0 })
+	testenv.Eventually(t, "the queue to drain", func() bool { return u.Status().Depth == 0 })
 	if st := complete(t, srv, 300); st.InjectedHang == 0 {
 		t.Fatal("no hang was injected")
 	}
@@ -160,7 +150,7 @@ func TestFreshEventWakesUploader(t *testing.T) {
 	time.Sleep(50 * time.Millisecond) // let it go idle
 	start := time.Now()
 	q.Append(ledger.DoorOpened, map[string]string{"door": "d1"})
-	waitFor(t, "the event to reach the cloud", func() bool { return srv.Stats().Events == 1 })
+	testenv.Eventually(t, "the event to reach the cloud", func() bool { return srv.Stats().Events == 1 })
 	t.Logf("fresh event reached the cloud in %s", time.Since(start))
 }
 
@@ -195,7 +185,7 @@ func TestRetryAfterIsHonoured(t *testing.T) {
 	}}
 	u := uploader.New(q, sink, fastConfig())
 	run(t, u)
-	waitFor(t, "the queue to drain", func() bool { return u.Status().Depth == 0 })
+	testenv.Eventually(t, "the queue to drain", func() bool { return u.Status().Depth == 0 })
 	sink.mu.Lock()
 	defer sink.mu.Unlock()
 	if len(sink.times) != 2 {
@@ -220,7 +210,7 @@ func TestAckSemantics(t *testing.T) {
 	cfg.BatchEvents = 10
 	u := uploader.New(q, sink, cfg)
 	run(t, u)
-	waitFor(t, "the queue to drain", func() bool { return u.Status().Depth == 0 })
+	testenv.Eventually(t, "the queue to drain", func() bool { return u.Status().Depth == 0 })
 	sink.mu.Lock()
 	defer sink.mu.Unlock()
 	if len(batches) != 3 || batches[0].BatchID != "s1-1-10" || batches[1].BatchID != "s1-5-11" || batches[2].BatchID != "s1-5-11" {
@@ -246,7 +236,7 @@ func TestBatchBytesBound(t *testing.T) {
 	}
 	u := uploader.New(q, uploader.HTTPSink(c), fastConfig())
 	run(t, u)
-	waitFor(t, "the queue to drain", func() bool { return u.Status().Depth == 0 })
+	testenv.Eventually(t, "the queue to drain", func() bool { return u.Status().Depth == 0 })
 	complete(t, srv, 120)
 	if q.MaxPending > 52 { // 1 MiB / ~20 KiB
 		t.Fatalf("a batch held %d events of 20 KiB", q.MaxPending)
@@ -324,7 +314,7 @@ func TestServeStopsOnCancelDuringBackoff(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- u.Serve(ctx) }()
-	waitFor(t, "a failed attempt", func() bool { return u.Status().LastError != "" })
+	testenv.Eventually(t, "a failed attempt", func() bool { return u.Status().LastError != "" })
 	cancel()
 	select {
 	case err := <-done:

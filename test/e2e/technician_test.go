@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/storebox/storebox/test/harness"
+	"github.com/storebox/storebox/test/testenv"
 )
 
 // Issue 16 item 4: an export format nobody knows is an error, from the CLI
@@ -189,19 +190,6 @@ func syncState(t *testing.T, d *harness.Daemon) map[string]any {
 	return m
 }
 
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	for !cond() {
-		select {
-		case <-ctx.Done():
-			t.Fatalf("timed out waiting for %s", what)
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
-}
-
 // Issue 16 item 6: a wrong secret is named as what it is, in `sync status`,
 // `status` and the API the page reads, not as "offline"/"unreachable".
 func TestWrongSecretNamedAsRejectedSignature(t *testing.T) {
@@ -211,7 +199,7 @@ func TestWrongSecretNamedAsRejectedSignature(t *testing.T) {
 	if out, err := d.Run("devices", "approve", "T-1"); err != nil {
 		t.Fatalf("%v %s", err, out)
 	}
-	waitFor(t, "the upload to fail", func() bool { return syncState(t, d)["last_error"] != nil })
+	testenv.Eventually(t, "the upload to fail", func() bool { return syncState(t, d)["last_error"] != nil })
 	out, _ := d.Run("sync", "status")
 	if !strings.Contains(out, "rejected the signature; check upstream.secret and the clock") || strings.Contains(out, "OFFLINE") || strings.Contains(out, "unreachable") {
 		t.Fatalf("sync status:\n%s", out)
@@ -235,8 +223,8 @@ func TestStaleSyncErrorClearedOnSuccess(t *testing.T) {
 	if out, err := d.Run("devices", "approve", "T-1"); err != nil {
 		t.Fatalf("%v %s", err, out)
 	}
-	waitFor(t, "an error during the outage", func() bool { return syncState(t, d)["last_error"] != nil })
-	waitFor(t, "the queue to drain", func() bool { s := syncState(t, d); return s["online"] == true && s["depth"] == 0.0 })
+	testenv.Eventually(t, "an error during the outage", func() bool { return syncState(t, d)["last_error"] != nil })
+	testenv.Eventually(t, "the queue to drain", func() bool { s := syncState(t, d); return s["online"] == true && s["depth"] == 0.0 })
 	if s := syncState(t, d); s["last_error"] != nil {
 		t.Fatalf("stale error after success: %v", s)
 	}

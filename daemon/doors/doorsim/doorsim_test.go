@@ -13,6 +13,7 @@ import (
 	"github.com/storebox/storebox/daemon/doors"
 	"github.com/storebox/storebox/protocol/doormsg"
 	"github.com/storebox/storebox/protocol/ledger"
+	"github.com/storebox/storebox/test/testenv"
 )
 
 type noOrders struct{}
@@ -64,15 +65,6 @@ type syncBuf struct {
 func (s *syncBuf) Write(p []byte) (int, error) { s.mu.Lock(); defer s.mu.Unlock(); return s.b.Write(p) }
 func (s *syncBuf) String() string              { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
 
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	for end := time.Now().Add(20 * time.Second); !cond(); time.Sleep(10 * time.Millisecond) {
-		if time.Now().After(end) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-	}
-}
-
 func TestRunScanOpensAndCloses(t *testing.T) {
 	s, ev := startDaemon(t)
 	pr, pw := io.Pipe()
@@ -81,16 +73,16 @@ func TestRunScanOpensAndCloses(t *testing.T) {
 	defer cancel()
 	done := make(chan error, 1)
 	go func() { done <- Run(ctx, Config{Broker: s.Addr(), StoreID: "s1", DoorID: "D1", Secret: "pw"}, pr, out) }()
-	waitFor(t, "connected", func() bool { return strings.Contains(out.String(), "connected") })
-	waitFor(t, "closed state", func() bool { return s.Snapshot()[0].State == doormsg.StateClosed })
+	testenv.Eventually(t, "connected", func() bool { return strings.Contains(out.String(), "connected") })
+	testenv.Eventually(t, "closed state", func() bool { return s.Snapshot()[0].State == doormsg.StateClosed })
 	_, _ = io.WriteString(pw, "bogus\nscan alice C-1\n")
 	if e := nextEvent(t, ev); e != ledger.DoorOpened+" alice" {
 		t.Fatalf("event %q", e)
 	}
-	waitFor(t, "open state", func() bool { return s.Snapshot()[0].State == doormsg.StateOpen })
-	waitFor(t, "closed after duration", func() bool { return s.Snapshot()[0].State == doormsg.StateClosed })
+	testenv.Eventually(t, "open state", func() bool { return s.Snapshot()[0].State == doormsg.StateOpen })
+	testenv.Eventually(t, "closed after duration", func() bool { return s.Snapshot()[0].State == doormsg.StateClosed })
 	_, _ = io.WriteString(pw, "state fault\n")
-	waitFor(t, "fault state", func() bool { return s.Snapshot()[0].State == doormsg.StateFault })
+	testenv.Eventually(t, "fault state", func() bool { return s.Snapshot()[0].State == doormsg.StateFault })
 	_, _ = io.WriteString(pw, "quit\n")
 	if err := <-done; err != nil {
 		t.Fatal(err)
@@ -100,7 +92,7 @@ func TestRunScanOpensAndCloses(t *testing.T) {
 			t.Errorf("output lacks %q:\n%s", want, out.String())
 		}
 	}
-	waitFor(t, "offline", func() bool { return !s.Snapshot()[0].Online })
+	testenv.Eventually(t, "offline", func() bool { return !s.Snapshot()[0].Online })
 }
 
 func TestNoAck(t *testing.T) {
@@ -120,7 +112,7 @@ func TestNoAck(t *testing.T) {
 		t.Fatalf("event %q", e)
 	}
 	n := func() int { mu.Lock(); defer mu.Unlock(); return got }
-	waitFor(t, "all sends", func() bool { return n() >= doors.DefaultSends })
+	testenv.Eventually(t, "all sends", func() bool { return n() >= doors.DefaultSends })
 	time.Sleep(500 * time.Millisecond) // room for a stray extra send
 	if got := n(); got != doors.DefaultSends {
 		t.Fatalf("door saw %d cmds, want %d", got, doors.DefaultSends)
