@@ -13,6 +13,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 )
 
@@ -100,80 +101,82 @@ func nextStatus(t *testing.T, ch <-chan string, within time.Duration) string {
 	}
 }
 
-func noStatus(t *testing.T, ch <-chan string, during time.Duration) {
+// status decodes one payload a subscriber received.
+func status(t *testing.T, b []byte) string {
 	t.Helper()
-	deadline := time.After(during)
-	for {
-		select {
-		case b := <-ch:
-			if strings.HasPrefix(b, "event: status") {
-				t.Fatalf("unexpected event: %s", b)
-			}
-		case <-deadline:
-			return
-		}
+	if !json.Valid(b) {
+		t.Fatalf("payload is not JSON: %s", b)
+	}
+	return string(b)
+}
+
+// nothingSent checks, once every goroutine of the bubble is idle, that ch
+// holds no payload: a change that should not be sent was not.
+func nothingSent(t *testing.T, ch chan []byte) {
+	t.Helper()
+	synctest.Wait()
+	select {
+	case b := <-ch:
+		t.Fatalf("unexpected event: %s", b)
+	default:
 	}
 }
 
+// In a synctest bubble the clock moves only when every goroutine waits, so
+// "nothing was sent" is checked when nothing else can happen, not after a
+// sleep that a slow machine may outlast.
 func TestEventsSendOnlyOnChange(t *testing.T) {
-	src := &source{s: snap{Name: "a", Online: []sess{{ID: "T1", LastFrame: "x"}}}}
-	ev := &Events{Snapshot: src.get, Interval: 20 * time.Millisecond, Linger: 100 * time.Millisecond, Volatile: StatusVolatile, Log: slog.New(slog.DiscardHandler)}
-	srv := httptest.NewServer(ev)
-	defer srv.Close()
-
-	ch, stop := stream(t, srv.URL)
-	defer stop()
-	if got := nextStatus(t, ch, 5*time.Second); !strings.Contains(got, `"name":"a"`) {
-		t.Fatalf("first event %s", got)
-	}
-	// Only volatile members change: nothing is sent.
-	for i := 0; i < 5; i++ {
-		src.set(func(s *snap) {
-			s.UptimeS++
-			s.Online[0].LastFrame = strings.Repeat("y", i+1)
-			s.Online[0].At = time.Now().String()
-			s.Online[0].Counters = map[string]int{"frames": i, "missed": 2 * i}
-		})
-		time.Sleep(30 * time.Millisecond)
-	}
-	noStatus(t, ch, 200*time.Millisecond)
-	src.set(func(s *snap) { s.Online[0].WeightG = 1250 })
-	if got := nextStatus(t, ch, 5*time.Second); !strings.Contains(got, `"weight_g":1250`) || !strings.Contains(got, `"frames":4`) {
-		t.Fatalf("weight change event %s", got)
-	}
-	// A real change is sent, with the current volatile values.
-	src.set(func(s *snap) { s.Name = `b "quoted" uptime_s` })
-	got := nextStatus(t, ch, 5*time.Second)
-	if !strings.Contains(got, `"uptime_s":5`) || !strings.Contains(got, `b \"quoted\" uptime_s`) {
-		t.Fatalf("change event %s", got)
-	}
-	// A second client gets the current state at once.
-	ch2, stop2 := stream(t, srv.URL)
-	if got := nextStatus(t, ch2, 5*time.Second); !strings.Contains(got, `"name":"b \"quoted\" uptime_s"`) {
-		t.Fatalf("second client's first event %s", got)
-	}
-	stop2()
-	stop()
-	// With no client left, building stops after the linger.
-	deadline := time.Now().Add(5 * time.Second)
-	for {
+	synctest.Test(t, func(t *testing.T) {
+		src := &source{s: snap{Name: "a", Online: []sess{{ID: "T1", LastFrame: "x"}}}}
+		ev := &Events{Snapshot: src.get, Interval: 20 * time.Millisecond, Linger: 100 * time.Millisecond, Volatile: StatusVolatile, Log: slog.New(slog.DiscardHandler)}
+		ch := ev.subscribe()
+		if got := status(t, <-ch); !strings.Contains(got, `"name":"a"`) {
+			t.Fatalf("first event %s", got)
+		}
+		// Only volatile members change: nothing is sent, however many
+		// builds run.
+		for i := 0; i < 5; i++ {
+			src.set(func(s *snap) {
+				s.UptimeS++
+				s.Online[0].LastFrame = strings.Repeat("y", i+1)
+				s.Online[0].At = time.Now().String()
+				s.Online[0].Counters = map[string]int{"frames": i, "missed": 2 * i}
+			})
+			time.Sleep(30 * time.Millisecond)
+		}
+		nothingSent(t, ch)
+		src.set(func(s *snap) { s.Online[0].WeightG = 1250 })
+		if got := status(t, <-ch); !strings.Contains(got, `"weight_g":1250`) || !strings.Contains(got, `"frames":4`) {
+			t.Fatalf("weight change event %s", got)
+		}
+		// A real change is sent, with the current volatile values.
+		src.set(func(s *snap) { s.Name = `b "quoted" uptime_s` })
+		if got := status(t, <-ch); !strings.Contains(got, `"uptime_s":5`) || !strings.Contains(got, `b \"quoted\" uptime_s`) {
+			t.Fatalf("change event %s", got)
+		}
+		// A second client gets the current state at once.
+		ch2 := ev.subscribe()
+		if got := status(t, <-ch2); !strings.Contains(got, `"name":"b \"quoted\" uptime_s"`) {
+			t.Fatalf("second client's first event %s", got)
+		}
+		ev.unsubscribe(ch2)
+		ev.unsubscribe(ch)
+		// With no client left, building stops after the linger.
+		time.Sleep(ev.Linger)
+		synctest.Wait()
 		ev.mu.Lock()
 		n, running := len(ev.subs), ev.stop != nil
 		ev.mu.Unlock()
-		if n == 0 && !running {
-			break
+		if n != 0 || running {
+			t.Fatalf("after the linger: %d subscribers, running %v", n, running)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("still %d subscribers, running %v", n, running)
+		calls := src.calls.Load()
+		time.Sleep(time.Minute)
+		synctest.Wait()
+		if d := src.calls.Load() - calls; d != 0 {
+			t.Fatalf("snapshot built %d times with no client", d)
 		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	time.Sleep(50 * time.Millisecond)
-	calls := src.calls.Load()
-	time.Sleep(200 * time.Millisecond)
-	if d := src.calls.Load() - calls; d != 0 {
-		t.Fatalf("snapshot built %d times with no client", d)
-	}
+	})
 }
 
 func TestEventsKeepalive(t *testing.T) {
@@ -197,24 +200,40 @@ func TestEventsKeepalive(t *testing.T) {
 	}
 }
 
-// A slow build backs the interval off so building stays a small share of CPU.
+// A slow build backs the interval off so building stays a small share of
+// CPU: a 20 ms build at a 10 % share means the next check 200 ms after it
+// ends. In a synctest bubble the build takes exactly 20 ms of the fake
+// clock, so the spacing is checked exactly, not as a ratio of wall time.
 func TestEventsBackOffWhenSlow(t *testing.T) {
-	var calls atomic.Int64
-	ev := &Events{Interval: 5 * time.Millisecond, MaxBuildShare: 0.1, Snapshot: func() any {
-		calls.Add(1)
-		time.Sleep(20 * time.Millisecond) // ⇒ next check after 200ms
-		return calls.Load()
-	}}
-	srv := httptest.NewServer(ev)
-	defer srv.Close()
-	ch, stop := stream(t, srv.URL)
-	defer stop()
-	nextStatus(t, ch, 5*time.Second)
-	time.Sleep(500 * time.Millisecond)
-	// Without back-off: ~20 builds in 500ms; with it, about 3.
-	if n := calls.Load(); n > 6 {
-		t.Fatalf("%d builds in 0.5s despite 20ms builds", n)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		var mu sync.Mutex
+		var starts []time.Time
+		ev := &Events{Interval: 5 * time.Millisecond, MaxBuildShare: 0.1, Snapshot: func() any {
+			mu.Lock()
+			starts = append(starts, time.Now())
+			n := len(starts)
+			mu.Unlock()
+			time.Sleep(20 * time.Millisecond)
+			return n
+		}}
+		ch := ev.subscribe()
+		for range 4 {
+			<-ch // every build changes the payload
+		}
+		ev.unsubscribe(ch)
+		time.Sleep(ev.Linger + time.Minute) // the builder stops
+		synctest.Wait()
+		mu.Lock()
+		defer mu.Unlock()
+		if len(starts) < 4 {
+			t.Fatalf("%d builds", len(starts))
+		}
+		for i := 1; i < len(starts); i++ {
+			if gap := starts[i].Sub(starts[i-1]); gap != 220*time.Millisecond {
+				t.Fatalf("build %d started %s after the one before, want 220ms (20ms build + 200ms back-off)", i, gap)
+			}
+		}
+	})
 }
 
 func TestUIFiles(t *testing.T) {
