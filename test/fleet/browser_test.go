@@ -97,7 +97,17 @@ func eval[T any](t testing.TB, b *browser, expr string) T {
 func (b *browser) waitJS(t testing.TB, what, expr string, within time.Duration) time.Duration {
 	t.Helper()
 	start := time.Now()
-	_, err := chromedp.Run(b.ctx, chromedp.Poll[bool](expr, chromedp.WithPollingInterval(50*time.Millisecond), chromedp.WithPollingTimeout(within)))
+	var err error
+	for {
+		left := within - time.Since(start)
+		_, err = chromedp.Run(b.ctx, chromedp.Poll[bool](expr, chromedp.WithPollingInterval(50*time.Millisecond), chromedp.WithPollingTimeout(left)))
+		// A poll that began while the page was still being replaced by a
+		// navigation loses its execution context; ask the new one.
+		if err == nil || !strings.Contains(err.Error(), "Cannot find context") || time.Since(start) >= within {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 	if err != nil {
 		t.Fatalf("wait %s for %s: %v (page errors: %v)", within, what, err, b.errors())
 	}
