@@ -20,6 +20,7 @@ import (
 	"github.com/mochi-mqtt/server/v2/packets"
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/storebox/storebox/internal/backoff"
 	"github.com/storebox/storebox/internal/listen"
 )
 
@@ -128,7 +129,9 @@ func (l *netListener) Protocol() string {
 }
 
 func (l *netListener) Serve(establish listeners.EstablishFn) {
-	backoff := 5 * time.Millisecond
+	// Running out of descriptors must slow the broker down, not stop it.
+	pace := backoff.Policy{Min: 5 * time.Millisecond, Max: time.Second}
+	failures := 0
 	for {
 		c, err := l.ln.Accept()
 		if err != nil {
@@ -136,11 +139,11 @@ func (l *netListener) Serve(establish listeners.EstablishFn) {
 				return
 			}
 			l.log.Warn("mqtt accept", "error", err)
-			time.Sleep(backoff)
-			backoff = min(2*backoff, time.Second)
+			time.Sleep(pace.Delay(failures))
+			failures++
 			continue
 		}
-		backoff = 5 * time.Millisecond
+		failures = 0
 		_ = c.SetDeadline(time.Now().Add(l.timeout))
 		l.mu.Lock()
 		if l.closed {

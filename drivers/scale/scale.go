@@ -33,6 +33,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/storebox/storebox/internal/backoff"
 	"github.com/storebox/storebox/protocol/scaleproto"
 	"go.bug.st/serial"
 )
@@ -314,7 +315,8 @@ func (s *Scale) Do(ctx context.Context, c scaleproto.Command) error {
 // ends, reopening with backoff when the port is missing, unplugged or
 // replaced. It returns nil when ctx is cancelled.
 func (s *Scale) Serve(ctx context.Context) error {
-	backoff := s.opts.ReopenMin
+	reopen := backoff.Policy{Min: s.opts.ReopenMin, Max: s.opts.ReopenMax}
+	failures := 0
 	for ctx.Err() == nil {
 		served, err := s.openAndRun(ctx)
 		if ctx.Err() != nil {
@@ -323,14 +325,12 @@ func (s *Scale) Serve(ctx context.Context) error {
 		s.count(func(c *Counters) { c.Errors++ })
 		s.setState(Disconnected, err)
 		if served {
-			backoff = s.opts.ReopenMin
+			failures = 0
 		}
-		s.log.Debug("scale port closed", "err", err, "retry_in", backoff)
-		select {
-		case <-ctx.Done():
-		case <-time.After(backoff):
-		}
-		backoff = min(backoff*2, s.opts.ReopenMax)
+		wait := reopen.Delay(failures)
+		failures++
+		s.log.Debug("scale port closed", "err", err, "retry_in", wait)
+		backoff.Sleep(ctx, wait)
 	}
 	s.setState(Disconnected, nil)
 	return nil

@@ -20,7 +20,7 @@ type Policy struct {
 // Ceiling is the wait before retry n without jitter.
 func (p Policy) Ceiling(n int) time.Duration {
 	d := p.Min
-	for i := 0; i < n && d < p.Max; i++ {
+	for i := 0; i < n && i < 62 && (p.Max <= 0 || d < p.Max); i++ {
 		d *= 2
 	}
 	if p.Max > 0 {

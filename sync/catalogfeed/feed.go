@@ -15,10 +15,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"sync"
 	"time"
 
+	"github.com/storebox/storebox/internal/backoff"
 	"github.com/storebox/storebox/protocol/goods"
 	"github.com/storebox/storebox/sync/upstream"
 )
@@ -112,8 +112,9 @@ func (f *Feed) Serve(ctx context.Context) error {
 				return nil
 			}
 			failures++
-			ceil := minRetry << min(failures-1, 16)
-			wait = min(interval, time.Duration(rand.Int64N(int64(ceil)))+minRetry/2)
+			// Jittered, and never sooner than half minRetry.
+			retry := backoff.Policy{Min: minRetry, Max: minRetry << 16, Jitter: true}
+			wait = min(interval, retry.Delay(failures-1)+minRetry/2)
 			f.logger().Warn("catalog pull failed", "err", err, "retry_in", wait.Round(time.Millisecond))
 		} else {
 			failures = 0

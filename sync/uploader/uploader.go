@@ -33,10 +33,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"sync"
 	"time"
 
+	"github.com/storebox/storebox/internal/backoff"
 	"github.com/storebox/storebox/protocol/ledger"
 	"github.com/storebox/storebox/sync/upstream"
 )
@@ -144,7 +144,6 @@ type Uploader struct {
 	sink Sink
 	cfg  Config
 	log  *slog.Logger
-	rnd  *rand.Rand
 
 	sendMu    sync.Mutex // one batch in flight; guards batchMax
 	batchMax  int        // current event cap (halved on a rejection)
@@ -176,7 +175,7 @@ func New(q Queue, sink Sink, cfg Config) *Uploader {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	return &Uploader{q: q, sink: sink, cfg: cfg, log: cfg.Logger, batchMax: cfg.BatchEvents,
-		kick: make(chan struct{}, 1), rnd: rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))}
+		kick: make(chan struct{}, 1)}
 }
 
 // Status returns the current state; Depth and age come from the queue.
@@ -309,12 +308,7 @@ func (u *Uploader) noteError(err error, online bool) {
 // backoff returns the wait after the n-th consecutive failure (n ≥ 1):
 // full jitter over min(max, min·2^(n-1)), but at least Retry-After.
 func (u *Uploader) backoff(n int, err error) time.Duration {
-	ceil := u.cfg.MinBackoff
-	for i := 1; i < n && ceil < u.cfg.MaxBackoff; i++ {
-		ceil *= 2
-	}
-	ceil = min(ceil, u.cfg.MaxBackoff)
-	d := time.Duration(u.rnd.Int64N(int64(ceil) + 1))
+	d := backoff.Policy{Min: u.cfg.MinBackoff, Max: u.cfg.MaxBackoff, Jitter: true}.Delay(n - 1)
 	// The cloud's Retry-After wins over a shorter jitter (up to 5 min, so a
 	// wild value cannot park the queue for a day).
 	if ra, ok := upstream.RetryAfter(err); ok && d < ra {

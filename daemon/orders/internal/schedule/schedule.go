@@ -6,6 +6,8 @@ package schedule
 import (
 	"sync"
 	"time"
+
+	"github.com/storebox/storebox/internal/backoff"
 )
 
 // Schedule keeps when each order with outstanding work is next looked at,
@@ -13,7 +15,7 @@ import (
 type Schedule struct {
 	mu      sync.Mutex
 	due     map[string]time.Time
-	delay   map[string]time.Duration
+	tries   map[string]int // runs since the last kick that left work
 	running map[string]bool
 	// Wake receives when a kick may have made something due sooner.
 	Wake chan struct{}
@@ -21,7 +23,7 @@ type Schedule struct {
 
 // New returns an empty schedule.
 func New() *Schedule {
-	return &Schedule{due: map[string]time.Time{}, delay: map[string]time.Duration{}, running: map[string]bool{}, Wake: make(chan struct{}, 1)}
+	return &Schedule{due: map[string]time.Time{}, tries: map[string]int{}, running: map[string]bool{}, Wake: make(chan struct{}, 1)}
 }
 
 // Kick asks for oid to be looked at within after (sooner if already due
@@ -32,7 +34,7 @@ func (sc *Schedule) Kick(oid string, after time.Duration) {
 	if d, ok := sc.due[oid]; !ok || at.Before(d) {
 		sc.due[oid] = at
 	}
-	delete(sc.delay, oid)
+	delete(sc.tries, oid)
 	sc.mu.Unlock()
 	select {
 	case sc.Wake <- struct{}{}:
@@ -67,17 +69,11 @@ func (sc *Schedule) Done(oid string, again bool, min, max time.Duration) {
 	defer sc.mu.Unlock()
 	delete(sc.running, oid)
 	if !again {
-		delete(sc.delay, oid)
+		delete(sc.tries, oid)
 		return
 	}
-	d := sc.delay[oid] * 2
-	if d < min {
-		d = min
-	}
-	if d > max {
-		d = max
-	}
-	sc.delay[oid] = d
+	d := backoff.Policy{Min: min, Max: max}.Delay(sc.tries[oid])
+	sc.tries[oid]++
 	if cur, ok := sc.due[oid]; !ok || time.Now().Add(d).Before(cur) {
 		sc.due[oid] = time.Now().Add(d)
 	}
