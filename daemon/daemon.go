@@ -17,6 +17,7 @@ import (
 	"github.com/storebox/storebox/daemon/devices"
 	"github.com/storebox/storebox/daemon/discovery"
 	"github.com/storebox/storebox/daemon/doors"
+	"github.com/storebox/storebox/daemon/fleet"
 	"github.com/storebox/storebox/daemon/httpapi"
 	"github.com/storebox/storebox/daemon/orders"
 	"github.com/storebox/storebox/daemon/payments"
@@ -58,6 +59,8 @@ type Daemon struct {
 	feed     *catalogfeed.Feed  // nil without upstream.url
 
 	reloadMu sync.Mutex
+	remote   *fleet.Remote   // every configuration change goes through it
+	reporter *fleet.Reporter // nil without an upstream
 
 	adminToken string
 }
@@ -84,7 +87,11 @@ var (
 // creates the components, binding nothing yet. Run starts them. On error
 // whatever was opened is closed again.
 func New(cfg *config.Config, version string, log *slog.Logger) (_ *Daemon, err error) {
-	d := &Daemon{cfg: cfg, version: version, log: log, started: time.Now(), sup: supervisor.New(log)}
+	d := &Daemon{version: version, log: log, started: time.Now(), sup: supervisor.New(log)}
+	// The fleet's stored remote document, laid over the file, is what runs.
+	d.remote = d.newRemote(cfg)
+	cfg = d.remote.Effective()
+	d.cfg = cfg
 	defer func() {
 		if err != nil {
 			d.sup.Stop()
@@ -145,6 +152,10 @@ func New(cfg *config.Config, version string, log *slog.Logger) (_ *Daemon, err e
 	if err := d.buildSync(); err != nil {
 		return nil, err
 	}
+	if err := d.buildFleet(); err != nil {
+		return nil, err
+	}
+	d.applyDeviceLists(cfg)
 
 	if cfg.Discovery.Listen != "" {
 		if d.disc, err = discovery.New(discovery.Config{

@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"reflect"
@@ -23,10 +24,19 @@ import (
 // To make a setting live, add an entry to reloadable: the keys it owns, a
 // check that changes nothing, and an apply that cannot fail once the check
 // passed.
+//
+// cfg is the local file as read again; the fleet's applied remote document
+// (SPEC §7) is laid over it first, and a new remote document comes through
+// applyConfig below the same way.
 func (d *Daemon) Reload(cfg *config.Config) error {
 	if cfg == nil {
 		return errors.New("reload: no configuration")
 	}
+	return d.remote.Reload(context.Background(), cfg)
+}
+
+// applyConfig checks cfg against every live setting, then applies it.
+func (d *Daemon) applyConfig(_ context.Context, cfg *config.Config) error {
 	d.reloadMu.Lock()
 	defer d.reloadMu.Unlock()
 	live := d.reloadable()
@@ -80,6 +90,18 @@ func (d *Daemon) reloadable() []reloadSetting {
 				d.log.Error("reload doors after a passed check", "err", err)
 			}
 		},
+	}, {
+		keys:  []string{"devices.admission"},
+		check: func(*config.Config) error { return nil }, // config.Validate names the values
+		apply: func(cfg *config.Config) { d.devices.SetAdmission(cfg.Devices.Admission) },
+	}, {
+		keys:  []string{"devices.approve", "devices.reject"},
+		check: func(*config.Config) error { return nil },
+		apply: d.applyDeviceLists,
+	}, {
+		keys:  []string{"orders.payment_ttl"},
+		check: func(*config.Config) error { return nil },
+		apply: func(cfg *config.Config) { d.orders.SetPaymentTTL(cfg.Orders.PaymentTTL.Duration) },
 	}}
 }
 

@@ -99,6 +99,10 @@ func printStatus(w io.Writer, s *httpapi.StatusSnapshot, limit int, now time.Tim
 		}
 	}
 	p("Upstream\t%s\n", cloud)
+	p("Config\t%s\n", configLine(s.Config, now))
+	if rf := s.Config.Refused; rf != nil {
+		p("Refused\tremote version %s at %s: %s\n", statusDash(rf.Version), statusTime(rf.At, now), rf.Reason)
+	}
 	oldest := "-"
 	if q.Depth > 0 {
 		oldest = statusDuration(time.Duration(q.OldestAgeS * float64(time.Second)))
@@ -353,4 +357,16 @@ func statusDash(s string) string {
 		return "-"
 	}
 	return s
+}
+
+// configLine says where the running configuration came from (SPEC §7).
+func configLine(c httpapi.ConfigStatus, now time.Time) string {
+	switch {
+	case c.Source == "remote":
+		return fmt.Sprintf("remote version %d, applied %s (over the local file)", c.Version, statusTime(c.AppliedAt, now))
+	case c.RemoteEnabled:
+		return "local file, loaded " + statusTime(c.AppliedAt, now) + " (no remote configuration applied)"
+	default:
+		return "local file, loaded " + statusTime(c.AppliedAt, now)
+	}
 }

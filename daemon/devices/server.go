@@ -61,9 +61,10 @@ type Server struct {
 	conns    map[*Session]struct{}
 	labels   map[string]map[*Session]struct{} // label MAC → sessions
 
-	nconns  atomic.Int64
-	loginN  atomic.Uint64
-	started time.Time
+	nconns    atomic.Int64
+	loginN    atomic.Uint64
+	started   time.Time
+	admission atomic.Pointer[string] // cfg.Admission, changed by a reload
 }
 
 // New creates a server; call Bind then Serve.
@@ -95,8 +96,15 @@ func New(cfg Config, st *store.Store, log *slog.Logger) *Server {
 	s.Handle("bindLabel", s.bindLabel)
 	s.Handle("unbindLabel", s.unbindLabel)
 	st.OnGoodsChanged(s.pushGoodsUpdates)
+	s.SetAdmission(cfg.Admission)
 	return s
 }
+
+// SetAdmission changes admission (open|pairing) for the logins that follow
+// (a reload or a remote configuration).
+func (s *Server) SetAdmission(a string) { s.admission.Store(&a) }
+
+func (s *Server) openAdmission() bool { return *s.admission.Load() == "open" }
 
 // Handle registers h for action (replacing any earlier handler). Call it
 // before Serve.

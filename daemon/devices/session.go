@@ -457,7 +457,7 @@ func (c *Session) login(req *devmsg.Request) (any, error) {
 		tokenOK = true
 	}
 	initial := store.DevicePending
-	if c.srv.cfg.Admission == "open" || tokenOK {
+	if c.srv.openAdmission() || tokenOK {
 		initial = store.DeviceApproved
 	}
 	d, err := c.srv.st.SeeDevice(store.Device{EquipID: id, Kind: b.Kind, Name: b.Name, MacID: b.MacID, Addr: c.nc.RemoteAddr().String()}, initial)
@@ -467,7 +467,7 @@ func (c *Session) login(req *devmsg.Request) (any, error) {
 	switch {
 	case d.Status == store.DeviceRejected:
 		return nil, devmsg.Errorf(devmsg.CodeForbidden, "device %s was rejected by the store technician", id)
-	case d.Status == store.DevicePending && !tokenOK && c.srv.cfg.Admission != "open":
+	case d.Status == store.DevicePending && !tokenOK && !c.srv.openAdmission():
 		return nil, devmsg.Errorf(devmsg.CodePendingApproval, "device %s is waiting for approval (storebox devices approve %s)", id, id)
 	}
 	c.mu.Lock()

@@ -95,6 +95,7 @@ func RunWith(ctx context.Context, cfg *config.Config, opt Options) []Result {
 	out = append(out, checkPorts(cfg, d)...)
 	out = append(out, checkScales(ctx, cfg, d)...)
 	out = append(out, checkUpstream(ctx, cfg, opt))
+	out = append(out, checkFleet(cfg, d)...)
 	out = append(out, checkDiscovery(ctx, cfg, d, opt)...)
 	return out
 }
@@ -127,6 +128,7 @@ type daemonInfo struct {
 		UptimeS int64            `json:"uptime_s"`
 		Ready   bool             `json:"ready"`
 		Scales  []map[string]any `json:"scales"`
+		Config  fleetStatus      `json:"config"`
 	}
 	statusErr error
 }

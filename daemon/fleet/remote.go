@@ -32,9 +32,9 @@ type ConfigState struct {
 
 // Refusal is a document the daemon would not apply.
 type Refusal struct {
-	Version string // the document's version, "" when it could not be read
-	Reason  string
-	At      time.Time // first refused (stays while the same refusal repeats)
+	Version string    `json:"version"` // the document's version, "" when it could not be read
+	Reason  string    `json:"reason"`
+	At      time.Time `json:"at"` // first refused (stays while the same refusal repeats)
 }
 
 // ConfigLink fetches desired configuration (fleetlink.Link does).
@@ -112,6 +112,16 @@ func NewRemote(cfg RemoteConfig) *Remote {
 	return r
 }
 
+// ReadStored reports the remote document stored in dataDir (what the next
+// start runs on before it reaches the cloud); os.ErrNotExist when none.
+func ReadStored(dataDir string) (fleetmsg.Version, time.Time, error) {
+	s, err := loadStored(filepath.Join(dataDir, StateFile))
+	if err != nil {
+		return 0, time.Time{}, err
+	}
+	return s.version, s.AppliedAt, nil
+}
+
 func loadStored(path string) (*stored, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
@@ -170,6 +180,15 @@ func (r *Remote) effectiveLocked(file *config.Config) *config.Config {
 	return merged
 }
 
+// Attach sets the link documents come from and what is told when one is
+// applied or refused (the health reporter); call it before Serve.
+func (r *Remote) Attach(link ConfigLink, changed func()) {
+	r.cfg.Link = link
+	if changed != nil {
+		r.cfg.Changed = changed
+	}
+}
+
 // State reports the running configuration and the last refusal.
 func (r *Remote) State() ConfigState {
 	r.mu.Lock()
@@ -195,9 +214,10 @@ func (r *Remote) appliedVersion() fleetmsg.Version {
 }
 
 // Serve fetches at start, every Interval and when the link signals a
-// change, until ctx ends. Disabled, it returns at once.
+// change, until ctx ends. Disabled, it only waits for ctx.
 func (r *Remote) Serve(ctx context.Context) error {
-	if !r.cfg.Enabled {
+	if !r.cfg.Enabled || r.cfg.Link == nil {
+		<-ctx.Done()
 		return nil
 	}
 	t := time.NewTicker(r.cfg.Interval)

@@ -29,6 +29,8 @@ type Parts struct {
 	Scales   Scales   // nil without [[scales]]
 	Uploader Uploader // nil without an upstream
 
+	Config func() ConfigStatus // the running configuration's source (fleet)
+
 	Metrics *Metrics
 }
 

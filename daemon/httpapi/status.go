@@ -27,6 +27,27 @@ type StatusSnapshot struct {
 	Scales   []any        `json:"scales"`
 	Orders   OrdersStatus `json:"orders"`
 	TestMode bool         `json:"test_mode"`
+	Config   ConfigStatus `json:"config"`
+}
+
+// ConfigStatus is where the running configuration came from (fleet, SPEC
+// §7): storebox status, doctor and the page show it.
+type ConfigStatus struct {
+	Source        string         `json:"source"`  // file | remote
+	Version       uint64         `json:"version"` // the applied remote document's, 0 for none
+	AppliedAt     time.Time      `json:"applied_at"`
+	RemoteEnabled bool           `json:"remote_enabled"` // fleet.remote_config with an upstream
+	Refused       *ConfigRefusal `json:"refused,omitempty"`
+	// The last health snapshot the cloud took, and why the last failed.
+	HealthSentAt time.Time `json:"health_sent_at,omitzero"`
+	HealthError  string    `json:"health_error,omitempty"`
+}
+
+// ConfigRefusal is the last remote document the daemon would not apply.
+type ConfigRefusal struct {
+	Version string    `json:"version"` // "" when unreadable
+	Reason  string    `json:"reason"`
+	At      time.Time `json:"at"`
 }
 
 // OrdersStatus summarises orders for the status page.
@@ -67,6 +88,9 @@ func (a *api) status(onlineLimit int) StatusSnapshot {
 		s.Pending = pending
 	}
 	s.Queue = a.queue()
+	if p.Config != nil {
+		s.Config = p.Config()
+	}
 	if p.Scales != nil {
 		s.Scales = p.Scales.Snapshot()
 	}

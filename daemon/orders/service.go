@@ -82,6 +82,8 @@ type Service struct {
 	// number whose transaction fails is skipped) and each order's
 	// transaction raises the stored high-water mark to it.
 	seq atomic.Uint64
+	// ttl is cfg.TTL as a reload leaves it (orders.payment_ttl).
+	ttl atomic.Int64
 
 	sched   *schedule.Schedule
 	collect *payments.Collector
@@ -119,6 +121,7 @@ func New(cfg Config, st *store.Store, pay payments.Providers, pusher Pusher, log
 	}
 	s := &Service{cfg: cfg, st: st, instance: inst, pay: pay.Payment, credit: pay.Credit, log: log, pusher: pusher}
 	s.seq.Store(seq)
+	s.ttl.Store(int64(cfg.TTL))
 	s.locks = map[string]*oidLock{}
 	s.keys = keyindex.New(log, orderdb.KeysBucket, orderdb.KeyLogBucket)
 	if err := s.keys.Load(st); err != nil {
@@ -129,6 +132,14 @@ func New(cfg Config, st *store.Store, pay payments.Providers, pusher Pusher, log
 	s.sched = schedule.New()
 	s.collect = payments.NewCollector(pay, s, cfg.PollInterval, cfg.CreditHoldTTL)
 	return s, nil
+}
+
+// SetPaymentTTL changes how long the orders created from now on wait for
+// payment (a reload or a remote configuration); existing orders keep theirs.
+func (s *Service) SetPaymentTTL(d time.Duration) {
+	if d > 0 {
+		s.ttl.Store(int64(d))
+	}
 }
 
 // SetPusher sets where orderPaid and orderExpired go (the device server).
@@ -323,7 +334,7 @@ func (s *Service) prepare(equipID string, req ordermsg.PayRequest, now time.Time
 	seq := s.seq.Add(1)
 	o := &ordermsg.Order{OID: fmt.Sprintf("%s-%08d", s.instance, seq), OrderID: req.OrderID, EquipID: equipID, OpenID: req.OpenID, Source: req.Source,
 		Status: ordermsg.StatusPending, Warehouse: s.cfg.Warehouse, Lines: lines, AmountTotal: total,
-		Method: req.PayMethod, CreatedAt: now, ExpiresAt: now.Add(s.cfg.TTL)}
+		Method: req.PayMethod, CreatedAt: now, ExpiresAt: now.Add(time.Duration(s.ttl.Load()))}
 	a := s.newAttempt(o, req, now)
 	p := &prepared{o: o, seq: seq}
 	var e1, e2, e3 error

@@ -80,6 +80,15 @@ func (s *Service) Snapshot() []any {
 	return out
 }
 
+// Statuses returns every scale's status in configuration order.
+func (s *Service) Statuses() []scale.Status {
+	out := make([]scale.Status, 0, len(s.order))
+	for _, id := range s.order {
+		out = append(out, s.scales[id].Status())
+	}
+	return out
+}
+
 // ReadErrors sums the drivers' frame errors, for metrics.
 func (s *Service) ReadErrors() map[string]uint64 {
 	out := map[string]uint64{}

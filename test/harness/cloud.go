@@ -84,6 +84,12 @@ func StartCloud(t testing.TB, args ...string) *Cloud {
 	return nil
 }
 
+// Stop kills the cloud and waits for it.
+func (c *Cloud) Stop() {
+	c.cmd.Process.Kill()
+	c.cmd.Wait()
+}
+
 // Stats reads GET /stats?format=json into a generic map (nil while the
 // cloud is down).
 func (c *Cloud) Stats(t testing.TB) map[string]any {

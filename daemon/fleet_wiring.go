@@ -1,0 +1,168 @@
+package daemon
+
+import (
+	"context"
+	"time"
+
+	"github.com/storebox/storebox/daemon/config"
+	"github.com/storebox/storebox/daemon/fleet"
+	"github.com/storebox/storebox/daemon/httpapi"
+	"github.com/storebox/storebox/daemon/store"
+	"github.com/storebox/storebox/protocol/fleetmsg"
+	"github.com/storebox/storebox/sync/fleetlink"
+)
+
+// hasUpstream reports whether a cloud is configured at all.
+func hasUpstream(c *config.Config) bool { return c.Upstream.URL != "" || c.Upstream.Kind == "nats" }
+
+// newRemote prepares the fleet's remote configuration from the local file:
+// the stored document is read (when fleet.remote_config is on and there is
+// an upstream) so the daemon starts on it even with the cloud unreachable.
+func (d *Daemon) newRemote(file *config.Config) *fleet.Remote {
+	return fleet.NewRemote(fleet.RemoteConfig{
+		Interval: file.Fleet.ConfigInterval.Duration,
+		DataDir:  file.DataDir,
+		Enabled:  file.Fleet.RemoteConfig && hasUpstream(file),
+		File:     file,
+		Apply:    d.applyConfig,
+		Log:      d.log.With("component", "fleet"),
+	})
+}
+
+// buildFleet adds health reporting and the remote configuration poller
+// when an upstream is configured: over HTTP through the signed upstream
+// client, or over NATS key-value buckets with upstream.kind = "nats".
+func (d *Daemon) buildFleet() error {
+	c := d.cfg
+	if !hasUpstream(c) {
+		return nil
+	}
+	var link fleetlink.Link
+	if c.Upstream.Kind == "nats" {
+		n, err := fleetlink.DialNATS(fleetlink.NATSConfig{URL: c.Upstream.NATSURL, StoreID: c.StoreID, Secret: c.Upstream.Secret,
+			Timeout: c.Upstream.Timeout.Duration, Logger: d.log.With("component", "fleet")})
+		if err != nil {
+			return err
+		}
+		link = n
+		if c.Fleet.RemoteConfig {
+			d.sup.Add("fleet-watch", &natsWatch{n})
+		}
+	} else {
+		link = fleetlink.NewHTTP(d.upstream)
+	}
+	d.reporter = fleet.NewReporter(fleet.ReporterConfig{
+		Link: link, Observe: d.observe, Config: d.remote.State, StoreID: c.StoreID, Version: d.version, DataDir: c.DataDir,
+		Started: d.started, Interval: c.Fleet.HealthInterval.Duration, QueueAlarmAge: c.Fleet.QueueAlarmAge.Duration,
+		Log: d.log.With("component", "fleet"),
+	})
+	d.remote.Attach(link, d.reporter.Kick)
+	d.sup.Add("fleet-health", d.reporter)
+	if d.remote.State().RemoteEnabled {
+		d.sup.Add("fleet-config", d.remote)
+	}
+	return nil
+}
+
+// natsWatch follows the store's entry in storebox_config and closes the
+// fleet's NATS connection when the daemon stops.
+type natsWatch struct{ n *fleetlink.NATS }
+
+func (w *natsWatch) Serve(ctx context.Context) error { w.n.Watch(ctx); return nil }
+func (w *natsWatch) Close() error                    { w.n.Close(); return nil }
+
+// applyDeviceLists approves and rejects the configured equipIds that are
+// not so already (at start and at every reload); a rejected device's
+// session is closed.
+func (d *Daemon) applyDeviceLists(cfg *config.Config) {
+	set := func(ids []string, status string) {
+		for _, id := range ids {
+			if dv, ok, err := d.store.Device(id); err == nil && ok && dv.Status == status {
+				continue
+			}
+			if _, err := d.store.SetDeviceStatus(id, status); err != nil {
+				d.log.Error("device "+status+" by configuration", "equipId", id, "err", err)
+				continue
+			}
+			if status == store.DeviceRejected {
+				d.devices.Disconnect(id, "rejected by configuration")
+			}
+			d.log.Info("device "+status+" by configuration", "equipId", id)
+		}
+	}
+	set(cfg.Devices.Approve, store.DeviceApproved)
+	set(cfg.Devices.Reject, store.DeviceRejected)
+}
+
+// observe gathers what a health snapshot reports from the parts' state.
+func (d *Daemon) observe() fleet.Observation {
+	o := fleet.Observation{Ready: d.Ready(), Devices: map[string]fleetmsg.DeviceCounts{}}
+	online, _ := d.devices.Counts()
+	for kind, n := range online {
+		c := o.Devices[kind]
+		c.Online = n
+		o.Devices[kind] = c
+	}
+	if known, err := d.store.Devices(); err == nil {
+		for _, dv := range known {
+			if dv.Status == store.DevicePending {
+				o.Pending = append(o.Pending, dv.EquipID)
+			}
+			if dv.Kind == "" { // approved or rejected before it ever logged in
+				continue
+			}
+			c := o.Devices[dv.Kind]
+			switch dv.Status {
+			case store.DeviceApproved:
+				c.Approved++
+			case store.DevicePending:
+				c.Pending++
+			}
+			o.Devices[dv.Kind] = c
+		}
+	}
+	if d.scales != nil {
+		for _, st := range d.scales.Statuses() {
+			sh := fleetmsg.ScaleHealth{ID: st.ID, State: string(st.State), Error: st.Error}
+			if st.Last != nil {
+				at := st.Last.At.UTC()
+				sh.LastReadingAt = &at
+			}
+			o.Scales = append(o.Scales, sh)
+		}
+	}
+	if d.doors != nil {
+		for _, ds := range d.doors.Snapshot() {
+			o.Doors = append(o.Doors, fleetmsg.DoorHealth{ID: ds.ID, State: ds.State, Online: ds.Online})
+		}
+	}
+	if q, err := d.store.QueueStats(); err == nil {
+		o.Queue = fleetmsg.QueueHealth{Depth: int64(q.Depth), DeadLetters: int64(q.DeadLetters)}
+		o.QueueOldest = q.Oldest
+		if !q.Oldest.IsZero() {
+			o.Queue.OldestAgeS = int64(time.Since(q.Oldest) / time.Second)
+		}
+	}
+	if d.uploader != nil {
+		u := d.uploader.Status()
+		if !u.LastSuccess.IsZero() {
+			at := u.LastSuccess.UTC()
+			o.Queue.LastSyncAt = &at
+		}
+		o.Queue.LastError = u.LastError
+	}
+	return o
+}
+
+// configStatus is the "config" section of the status (SPEC §7).
+func (d *Daemon) configStatus() httpapi.ConfigStatus {
+	st := d.remote.State()
+	cs := httpapi.ConfigStatus{Source: st.Source, Version: uint64(st.Version), AppliedAt: st.AppliedAt.UTC(), RemoteEnabled: st.RemoteEnabled}
+	if rf := st.Refusal; rf != nil {
+		cs.Refused = &httpapi.ConfigRefusal{Version: rf.Version, Reason: rf.Reason, At: rf.At}
+	}
+	if d.reporter != nil {
+		cs.HealthSentAt, _, cs.HealthError = d.reporter.Delivery()
+	}
+	return cs
+}
