@@ -147,7 +147,7 @@
     renderOnline(list(s.online), Object.values(sessions).reduce((a, b) => a + (b || 0), 0));
     generic("scales", list(s.scales), ["id", "state", "weight_g", "stable", "at", "protocol", "port", "error"]);
     generic("doors", list(s.doors), ["id", "policy", "state", "online", "lastSeen", "last_seen", "stateAt", "lastOpen", "error"]);
-    renderQueue(s.queue || {});
+    renderQueue(s.queue || {}, s.config || {});
     renderOrders(s.orders || {});
     tick();
   }
@@ -210,7 +210,7 @@
     if (rows.length) table(tbl, rows, preferred);
   }
 
-  function renderQueue(q) {
+  function renderQueue(q, cfg) {
     const dl = $("queue");
     const frag = document.createDocumentFragment();
     function fact(label, value, cls, id) {
@@ -229,6 +229,9 @@
     if (q.last_error) fact("Last error", (q.last_error_at ? time(q.last_error_at) + ": " : "") + q.last_error, "bad");
     fact("Dead letters", String(q.dead_letters || 0), q.dead_letters ? "bad" : "");
     fact("Last event seq", String(q.last_seq || 0), "mono");
+    // Where the running configuration came from (fleet, SPEC §7).
+    fact("Configuration", cfg.source === "remote" ? "remote version " + cfg.version + ", applied " + time(cfg.applied_at) : "local file", "", "config-source");
+    if (cfg.refused) fact("Refused", "version " + (cfg.refused.version || "?") + " at " + time(cfg.refused.at) + ": " + cfg.refused.reason, "bad", "config-refused");
     dl.replaceChildren(frag);
   }
 
