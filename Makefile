@@ -75,6 +75,8 @@ bench: build
 	  $(GO) test -run '^$$' -bench 1M -benchtime 1x ./protocol/catalogfile/; \
 	group "fleet (issue 12): reference cloud, 2,000 simulated stores at a 10 s health interval" \
 	  $(GO) run ./test/bench/fleetbench; \
+	group "fleet (issue 12): the daemon's CPU for health reporting at the default interval" \
+	  $(GO) run ./test/bench/fleetcpu; \
 	if [ -n "$$failed" ]; then echo "bench: failed groups: $${failed#|}" | sed 's/|/; /g'; exit 1; fi
 
 cross:

@@ -32,6 +32,7 @@ func TestFleetOverNATS(t *testing.T) {
 	}
 	defer func() { srv.Process.Kill(); srv.Wait() }()
 	url := "nats://" + addr
+	var err error
 	// A long poll interval: the document must arrive through the watch.
 	d := harness.New(t, fmt.Sprintf("[upstream]\nkind = \"nats\"\nnats_url = %q\nsecret = %q\n[fleet]\nhealth_interval = \"2s\"\nconfig_interval = \"1h\"\n", url, fleetSecret))
 	pairing(t, d)
@@ -40,9 +41,14 @@ func TestFleetOverNATS(t *testing.T) {
 	}
 	d.Start()
 
-	nc, err := nats.Connect(url)
-	if err != nil {
-		t.Fatal(err)
+	var nc *nats.Conn
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		if nc, err = nats.Connect(url); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("nats-server did not start: %v", err)
+		}
 	}
 	defer nc.Close()
 	js, _ := jetstream.New(nc)

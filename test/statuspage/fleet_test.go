@@ -10,8 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chromedp/chromedp"
-
 	"github.com/storebox/storebox/protocol/ledger"
 	"github.com/storebox/storebox/test/harness"
 )
@@ -38,7 +36,7 @@ func TestStatusPageShowsTheRemoteConfiguration(t *testing.T) {
 	b := newBrowser(t, 40*time.Second)
 	d := harness.New(t, fmt.Sprintf("[upstream]\nurl = %q\nsecret = %q\n[fleet]\nconfig_interval = \"1s\"\n", hs.URL, secret))
 	d.Start()
-	b.do(t, "open the page", chromedp.Navigate("http://"+d.HTTPAddr+"/"))
+	b.signIn(t, d.HTTPAddr, d.AdminToken())
 	b.waitJS(t, "the remote version", `(document.getElementById("config-source") || {}).textContent?.startsWith("remote version 3, applied")`)
 	mu.Lock()
 	doc = `{"version": 4, "config": {"mqtt": {"listen": ":1"}}}`
