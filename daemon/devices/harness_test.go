@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/storebox/storebox/daemon/store"
+	"github.com/storebox/storebox/daemon/store/storetest"
 	"github.com/storebox/storebox/protocol/charset"
 	"github.com/storebox/storebox/protocol/frame"
 	"github.com/storebox/storebox/protocol/goods"
@@ -24,11 +25,8 @@ type harness struct {
 
 func newHarness(t testing.TB, cfg Config) *harness {
 	t.Helper()
-	st, err := store.Open(t.TempDir(), store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, err = st.Import(func(y func(store.ImportRow) error) error {
+	st := storetest.Open(t, t.TempDir(), store.Options{})
+	_, err := st.Import(func(y func(store.ImportRow) error) error {
 		rows := []store.ImportRow{
 			{Line: 2, Goods: goods.Goods{GID: "G1", Barcode: "6901234567892", Name: "农夫山泉 550ml", Price: 200, Unit: "pcs", MacIDs: []string{"A4:C1:38:00:00:01"}}, Stock: map[string]int64{"main": 10, "back": 4}, HasStock: true},
 			{Line: 3, Goods: goods.Goods{GID: "G2", Barcode: "5449000000996", Name: "Coca-Cola 330ml", Price: 350, Unit: "pcs", RFIDs: []string{"E2801160600002084B3D9A11"}}, Stock: map[string]int64{"main": 3}, HasStock: true},

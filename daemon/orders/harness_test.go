@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -18,6 +19,7 @@ import (
 	"github.com/storebox/storebox/daemon/orders/internal/orderdb"
 	"github.com/storebox/storebox/daemon/payments"
 	"github.com/storebox/storebox/daemon/store"
+	"github.com/storebox/storebox/daemon/store/storetest"
 	"github.com/storebox/storebox/protocol/goods"
 	"github.com/storebox/storebox/protocol/ledger"
 	"github.com/storebox/storebox/protocol/ordermsg"
@@ -69,6 +71,9 @@ func newEnv(t testing.TB, cfg Config, prov payments.Providers) *env {
 	}
 	importRows(t, st, catalog)
 	st.Close()
+	// Registered first, so it runs last: bbolt checks the file the test
+	// left, after the service and the store have closed.
+	t.Cleanup(func() { storetest.CheckFile(t, filepath.Join(e.dir, store.FileName)) })
 	e.open()
 	t.Cleanup(e.close)
 	return e

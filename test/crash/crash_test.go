@@ -4,12 +4,10 @@
 package crash
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -20,6 +18,7 @@ import (
 	"github.com/storebox/storebox/daemon/orders"
 	"github.com/storebox/storebox/daemon/payments"
 	"github.com/storebox/storebox/daemon/store"
+	"github.com/storebox/storebox/daemon/store/storetest"
 	"github.com/storebox/storebox/protocol/ledger"
 	"github.com/storebox/storebox/protocol/ordermsg"
 	"github.com/storebox/storebox/test/harness"
@@ -89,7 +88,7 @@ func TestKill9WhileSelling(t *testing.T) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				sellUntilDead(ctx, d.DevAddr, fmt.Sprintf("T-%02d", i), cycle, bk, uint64(cycle*1000+i))
+				sellUntilDead(ctx, d, fmt.Sprintf("T-%02d", i), cycle, bk, uint64(cycle*1000+i))
 			}()
 		}
 		time.Sleep(time.Duration(600+rng.IntN(1400)) * time.Millisecond)
@@ -98,7 +97,7 @@ func TestKill9WhileSelling(t *testing.T) {
 		wg.Wait()
 	}
 	d.Start()
-	verifyLive(t, d.DevAddr, bk)
+	verifyLive(t, d, bk)
 	if err := d.Stop(); err != nil {
 		t.Fatalf("stop: %v\n%s", err, d.Log())
 	}
@@ -120,63 +119,21 @@ func TestKill9WhileSelling(t *testing.T) {
 	}
 }
 
-// conn is a terminal session in line mode.
-type conn struct {
-	c   net.Conn
-	r   *bufio.Reader
-	id  string
-	seq int64
-}
-
-type reply struct {
-	Head struct {
-		Action string `json:"action"`
-		Seq    *int64 `json:"seq"`
-	} `json:"head"`
-	Body map[string]any `json:"body"`
-}
-
-func (r reply) exc() string  { s, _ := r.Body["exception"].(string); return s }
-func (r reply) code() string { s, _ := r.Body["code"].(string); return s }
-
-func dial(addr, equipID string) (*conn, error) {
-	c, err := net.DialTimeout("tcp", addr, 2*time.Second)
+// dial logs a terminal in with the shared harness client.
+func dial(d *harness.Daemon, equipID string) (*harness.Device, error) {
+	dv, err := d.Dial(equipID)
 	if err != nil {
 		return nil, err
 	}
-	cn := &conn{c: c, r: bufio.NewReaderSize(c, 1<<16), id: equipID}
-	r, err := cn.call("login", map[string]any{"kind": "terminal"})
+	r, err := dv.Call("login", map[string]any{"kind": "terminal"})
+	if err == nil && r.Exception() != "" {
+		err = fmt.Errorf("login: %s", r.Exception())
+	}
 	if err != nil {
-		c.Close()
+		dv.Close()
 		return nil, err
 	}
-	if r.exc() != "" {
-		c.Close()
-		return nil, fmt.Errorf("login: %s", r.exc())
-	}
-	return cn, nil
-}
-
-func (cn *conn) call(action string, body any) (reply, error) {
-	cn.seq++
-	b, _ := json.Marshal(map[string]any{"head": map[string]any{"action": action, "equipId": cn.id, "seq": cn.seq}, "body": body})
-	cn.c.SetDeadline(time.Now().Add(20 * time.Second))
-	if _, err := cn.c.Write(append(b, '\n')); err != nil {
-		return reply{}, err
-	}
-	for {
-		line, err := cn.r.ReadBytes('\n')
-		if err != nil {
-			return reply{}, err
-		}
-		var r reply
-		if err := json.Unmarshal(line, &r); err != nil {
-			return reply{}, fmt.Errorf("bad frame %q", line)
-		}
-		if r.Head.Seq != nil && *r.Head.Seq == cn.seq && r.Head.Action == action+"Return" {
-			return r, nil
-		}
-	}
+	return dv, nil
 }
 
 func randomLines(rng *rand.Rand) []map[string]any {
@@ -193,14 +150,14 @@ func randomLines(rng *rand.Rand) []map[string]any {
 	return lines
 }
 
-func sellUntilDead(ctx context.Context, addr, equip string, cycle int, bk *book, seed uint64) {
+func sellUntilDead(ctx context.Context, d *harness.Daemon, equip string, cycle int, bk *book, seed uint64) {
 	rng := rand.New(rand.NewPCG(seed, uint64(time.Now().UnixNano())))
-	cn, err := dial(addr, equip)
+	cn, err := dial(d, equip)
 	if err != nil {
 		return // the daemon died already
 	}
-	defer cn.c.Close()
-	go func() { <-ctx.Done(); cn.c.Close() }()
+	defer cn.Close()
+	go func() { <-ctx.Done(); cn.Close() }()
 	var mine []string
 	for n := 0; ctx.Err() == nil; n++ {
 		// Now and then repeat an acknowledged getPayInfo: same oid, always,
@@ -210,27 +167,27 @@ func sellUntilDead(ctx context.Context, addr, equip string, cycle int, bk *book,
 			bk.mu.Lock()
 			o := bk.orders[oid]
 			bk.mu.Unlock()
-			r, err := cn.call("getPayInfo", map[string]any{"order_id": o.orderID, "pay_method": "cash", "lines": o.lines})
+			r, err := cn.Call("getPayInfo", map[string]any{"order_id": o.orderID, "pay_method": "cash", "lines": o.lines})
 			if err != nil {
 				return
 			}
-			if got, _ := r.Body["oid"].(string); r.exc() != "" || got != oid {
-				bk.fail("%s: repeated getPayInfo %s gave oid %q (%s), want %s", equip, o.orderID, got, r.exc(), oid)
+			if got, _ := r.Body["oid"].(string); r.Exception() != "" || got != oid {
+				bk.fail("%s: repeated getPayInfo %s gave oid %q (%s), want %s", equip, o.orderID, got, r.Exception(), oid)
 			}
 			continue
 		}
 		orderID := fmt.Sprintf("c%d-%s-%d", cycle, equip, n)
 		lines := randomLines(rng)
-		r, err := cn.call("getPayInfo", map[string]any{"order_id": orderID, "pay_method": "cash", "lines": lines})
+		r, err := cn.Call("getPayInfo", map[string]any{"order_id": orderID, "pay_method": "cash", "lines": lines})
 		if err != nil {
 			return
 		}
-		if r.code() == "out_of_stock" {
+		if r.Code() == "out_of_stock" {
 			continue
 		}
 		oid, _ := r.Body["oid"].(string)
 		amount, _ := r.Body["amount_total"].(float64)
-		if r.exc() != "" || oid == "" {
+		if r.Exception() != "" || oid == "" {
 			bk.fail("%s: getPayInfo: %v", equip, r.Body)
 			continue
 		}
@@ -247,23 +204,23 @@ func sellUntilDead(ctx context.Context, addr, equip string, cycle int, bk *book,
 			bk.mu.Lock()
 			o.payTried = true
 			bk.mu.Unlock()
-			r, err := cn.call("makePayment", map[string]any{"oid": oid, "method": "cash", "amount": o.amount})
+			r, err := cn.Call("makePayment", map[string]any{"oid": oid, "method": "cash", "amount": o.amount})
 			if err != nil {
 				return
 			}
-			if r.exc() == "" {
+			if r.Exception() == "" {
 				bk.mu.Lock()
 				o.paid = true
 				bk.mu.Unlock()
-			} else if r.code() != "conflict" { // conflict: expired meanwhile and its stock is gone
+			} else if r.Code() != "conflict" { // conflict: expired meanwhile and its stock is gone
 				bk.fail("%s: makePayment %s: %v", equip, oid, r.Body)
 			}
 		case k < 8:
-			r, err := cn.call("cancelOrder", map[string]any{"oid": oid})
+			r, err := cn.Call("cancelOrder", map[string]any{"oid": oid})
 			if err != nil {
 				return
 			}
-			if r.exc() == "" {
+			if r.Exception() == "" {
 				bk.mu.Lock()
 				o.canceled = true
 				bk.mu.Unlock()
@@ -275,21 +232,21 @@ func sellUntilDead(ctx context.Context, addr, equip string, cycle int, bk *book,
 }
 
 // verifyLive asks the restarted daemon about every acknowledged order.
-func verifyLive(t *testing.T, addr string, bk *book) {
-	cn, err := dial(addr, "T-CHECK")
+func verifyLive(t *testing.T, d *harness.Daemon, bk *book) {
+	cn, err := dial(d, "T-CHECK")
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer cn.c.Close()
+	defer cn.Close()
 	bk.mu.Lock()
 	defer bk.mu.Unlock()
 	for oid, o := range bk.orders {
-		r, err := cn.call("getOrder", map[string]any{"oid": oid})
+		r, err := cn.Call("getOrder", map[string]any{"oid": oid})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if r.exc() != "" {
-			t.Errorf("acknowledged order %s (%s) lost: %s", oid, o.orderID, r.exc())
+		if r.Exception() != "" {
+			t.Errorf("acknowledged order %s (%s) lost: %s", oid, o.orderID, r.Exception())
 			continue
 		}
 		ord, _ := r.Body["order"].(map[string]any)
@@ -313,11 +270,8 @@ func verifyLive(t *testing.T, addr string, bk *book) {
 // reservations equal the pending orders, and every paid order took its
 // stock exactly once.
 func verifyDisk(t *testing.T, data string, bk *book) {
-	st, err := store.Open(data, store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	storetest.CheckFile(t, filepath.Join(data, store.FileName)) // as kill -9 and the restarts left it
+	st := storetest.Open(t, data, store.Options{})
 	svc, err := orders.New(orders.Config{}, st, payments.Providers{}, nil, nil)
 	if err != nil {
 		t.Fatal(err)

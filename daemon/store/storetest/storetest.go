@@ -1,0 +1,65 @@
+// Package storetest opens stores for tests and runs bbolt's own
+// consistency check (Tx.Check: every page reachable once, no page both
+// free and in use) on the file when the test ends, as bbolt's tests do. A
+// test that leaves a store consistent by luck still passes its own
+// assertions; this catches the file it left behind.
+package storetest
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	"go.etcd.io/bbolt"
+
+	"github.com/storebox/storebox/daemon/store"
+)
+
+// Open opens the store in dir. When the test ends the file is checked and
+// the store closed; a test may close (and reopen) the store itself, as a
+// restart does, and the closed file is then checked.
+func Open(t testing.TB, dir string, opts store.Options) *store.Store {
+	t.Helper()
+	st, err := store.Open(dir, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		err := st.View(func(tx *bbolt.Tx) error { return checkTx(tx) })
+		if errors.Is(err, bbolt.ErrDatabaseNotOpen) {
+			CheckFile(t, st.Path())
+			return
+		}
+		if err != nil {
+			t.Errorf("store %s: %v", st.Path(), err)
+		}
+		_ = st.Close()
+	})
+	return st
+}
+
+// CheckFile runs the consistency check on the closed bbolt file at path
+// (a store's file is dir/store.FileName).
+func CheckFile(t testing.TB, path string) {
+	t.Helper()
+	db, err := bbolt.Open(path, 0o600, &bbolt.Options{ReadOnly: true, Timeout: 5 * time.Second})
+	if err != nil {
+		t.Errorf("open %s for its check: %v", path, err)
+		return
+	}
+	defer db.Close()
+	if err := db.View(func(tx *bbolt.Tx) error { return checkTx(tx) }); err != nil {
+		t.Errorf("store %s: %v", path, err)
+	}
+}
+
+func checkTx(tx *bbolt.Tx) error {
+	var errs []error
+	for err := range tx.Check() {
+		errs = append(errs, err)
+	}
+	if len(errs) > 0 {
+		return errors.Join(append([]error{errors.New("bbolt consistency check failed")}, errs...)...)
+	}
+	return nil
+}
