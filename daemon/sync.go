@@ -40,7 +40,7 @@ func (d *Daemon) buildSync() error {
 	}
 	ucfg := uploader.Config{StoreID: c.StoreID, BatchEvents: c.Upstream.BatchEvents, Logger: d.log.With("component", "uploader")}
 	if d.feed != nil {
-		ucfg.OnReconnect = d.feed.Kick
+		ucfg.Reconnected = d.feed
 	}
 	d.uploader = uploader.New(OutboxQueue(d.store), sink, ucfg)
 	d.sup.Add("uploader", &uploaderService{d.uploader, sink})

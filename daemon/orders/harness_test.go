@@ -36,6 +36,7 @@ type env struct {
 	addr   string
 	cfg    Config
 	prov   payments.Providers
+	push   *pushTo // the service's Pusher, pointed where a test wants
 	cancel context.CancelFunc
 	done   chan struct{}
 }
@@ -64,7 +65,7 @@ func importRows(t testing.TB, st *store.Store, rows []store.ImportRow) {
 
 func newEnv(t testing.TB, cfg Config, prov payments.Providers) *env {
 	t.Helper()
-	e := &env{t: t, dir: t.TempDir(), cfg: cfg, prov: prov}
+	e := &env{t: t, dir: t.TempDir(), cfg: cfg, prov: prov, push: &pushTo{}}
 	st, err := store.Open(e.dir, store.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -86,7 +87,7 @@ func (e *env) open() {
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	svc, err := New(e.cfg, st, e.prov, nil, slog.New(slog.DiscardHandler))
+	svc, err := New(e.cfg, st, e.prov, e.push, slog.New(slog.DiscardHandler))
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -102,6 +103,22 @@ func (e *env) close() {
 		e.st.Close()
 		e.st = nil
 	}
+}
+
+// pushTo forwards pushes to a Pusher a test picks after the service
+// was built (a device server, a recorder).
+type pushTo struct {
+	mu sync.Mutex
+	p  Pusher
+}
+
+func (t *pushTo) set(p Pusher) { t.mu.Lock(); t.p = p; t.mu.Unlock() }
+
+func (t *pushTo) Push(equipID, action string, body any) bool {
+	t.mu.Lock()
+	p := t.p
+	t.mu.Unlock()
+	return p != nil && p.Push(equipID, action, body)
 }
 
 // serve runs the service's Serve loop until the test ends.
@@ -130,7 +147,7 @@ func (e *env) listen() {
 	e.t.Helper()
 	srv := devices.New(devices.Config{Listen: "127.0.0.1:0", Admission: "open"}, e.st, slog.New(slog.DiscardHandler))
 	e.svc.Register(srv)
-	e.svc.SetPusher(srv)
+	e.push.set(srv)
 	if err := srv.Bind(); err != nil {
 		e.t.Fatal(err)
 	}

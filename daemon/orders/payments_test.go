@@ -325,7 +325,7 @@ func TestCreditAgainstReferenceCloud(t *testing.T) {
 	credit := &lossy{Credit: cl}
 	e := newEnv(t, Config{PollInterval: 20 * time.Millisecond, PollMax: 200 * time.Millisecond}, payments.Providers{Credit: credit})
 	pusher := &recPusher{}
-	e.svc.SetPusher(pusher)
+	e.push.set(pusher)
 	e.serve()
 	ctx := context.Background()
 	cr := func(id string, l ...ordermsg.LineRequest) ordermsg.PayRequest {

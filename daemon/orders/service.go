@@ -73,7 +73,6 @@ type Service struct {
 	group  *groupcommit.Group
 	keys   *keyindex.Index
 
-	hookMu sync.RWMutex
 	pusher Pusher
 
 	locksMu sync.Mutex
@@ -142,13 +141,6 @@ func (s *Service) SetPaymentTTL(d time.Duration) {
 	}
 }
 
-// SetPusher sets where orderPaid and orderExpired go (the device server).
-func (s *Service) SetPusher(p Pusher) {
-	s.hookMu.Lock()
-	s.pusher = p
-	s.hookMu.Unlock()
-}
-
 // TestMode reports whether qr, card and atm go to the test provider, which
 // moves no money.
 func (s *Service) TestMode() bool { return s.pay != nil && s.pay.TestMode() }
@@ -156,9 +148,7 @@ func (s *Service) TestMode() bool { return s.pay != nil && s.pay.TestMode() }
 func (s *Service) now() time.Time { return s.cfg.Now().UTC() }
 
 func (s *Service) push(equipID, action string, body any) {
-	s.hookMu.RLock()
 	p := s.pusher
-	s.hookMu.RUnlock()
 	if p == nil || equipID == "" {
 		return
 	}

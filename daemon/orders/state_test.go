@@ -58,7 +58,7 @@ func TestExpiryFromDiskSurvivesRestart(t *testing.T) {
 	e.close()
 	e.open()
 	pusher := &recPusher{}
-	e.svc.SetPusher(pusher)
+	e.push.set(pusher)
 	if l := e.stock("G1"); l.Reserved != 4 {
 		t.Fatalf("reservation after restart %+v", l)
 	}
@@ -331,7 +331,7 @@ func TestServePollsProvider(t *testing.T) {
 	prov := newScripted()
 	e := newEnv(t, Config{PollInterval: 20 * time.Millisecond, PollMax: 100 * time.Millisecond}, payments.Providers{Payment: prov})
 	pusher := &recPusher{}
-	e.svc.SetPusher(pusher)
+	e.push.set(pusher)
 	e.serve()
 	p, err := e.svc.GetPayInfo(context.Background(), "T-01", ordermsg.PayRequest{OrderID: "S-1", PayMethod: ordermsg.MethodATM, Lines: []ordermsg.LineRequest{grams("K1", 500)}})
 	if err != nil {

@@ -105,11 +105,16 @@ type Config struct {
 	MinBackoff    time.Duration
 	MaxBackoff    time.Duration
 	IdlePing      time.Duration // how often an idle uploader pings a Pinger sink; <0 never
-	// OnReconnect, if set, is called (from the Serve goroutine) when a send
-	// or ping succeeds after a failure or at the first success, e.g. to pull
-	// the catalog at once.
-	OnReconnect func()
+	// Reconnected, if set, is kicked (from the Serve goroutine) when a send
+	// or ping succeeds after a failure or at the first success: the
+	// catalog feed pulls at once.
+	Reconnected Kicker
 	Logger      *slog.Logger
+}
+
+// Kicker is asked to act now (catalogfeed.Feed implements it).
+type Kicker interface {
+	Kick()
 }
 
 // State is what GET /api/v1/sync shows about the outbox.
@@ -281,8 +286,8 @@ func (u *Uploader) noteSuccess(sent int) {
 	reconnect := !u.connected
 	u.connected = true
 	u.stateMu.Unlock()
-	if reconnect && u.cfg.OnReconnect != nil {
-		u.cfg.OnReconnect()
+	if reconnect && u.cfg.Reconnected != nil {
+		u.cfg.Reconnected.Kick()
 	}
 }
 
@@ -387,8 +392,8 @@ func (u *Uploader) ping(ctx context.Context, p Pinger) {
 	reconnect := !u.connected
 	u.connected = true
 	u.stateMu.Unlock()
-	if reconnect && u.cfg.OnReconnect != nil {
-		u.cfg.OnReconnect()
+	if reconnect && u.cfg.Reconnected != nil {
+		u.cfg.Reconnected.Kick()
 	}
 }
 

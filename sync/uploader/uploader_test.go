@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -324,4 +325,32 @@ func TestServeStopsOnCancelDuringBackoff(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("Serve did not stop")
 	}
+}
+
+// kicks counts the uploader's kicks (the catalog feed in the daemon).
+type kicks struct{ n atomic.Int32 }
+
+func (k *kicks) Kick() { k.n.Add(1) }
+
+func TestReconnectedIsKickedAtFirstSuccessAndAfterAnOutage(t *testing.T) {
+	q := uploadertest.NewMemQueue()
+	fill(q, 5)
+	down := func(ledger.Batch) (uint64, error) {
+		return 0, &upstream.RetryableError{Op: "post", Status: 503}
+	}
+	sink := &scriptSink{script: []func(ledger.Batch) (uint64, error){down, down}}
+	k := &kicks{}
+	cfg := fastConfig()
+	cfg.Reconnected = k
+	u := uploader.New(q, sink, cfg)
+	run(t, u)
+	testenv.Eventually(t, "the queue to drain", func() bool { return u.Status().Depth == 0 })
+	if n := k.n.Load(); n != 1 {
+		t.Fatalf("kicked %d times after one outage ended, want 1", n)
+	}
+	sink.mu.Lock()
+	sink.script = append(sink.script, down)
+	sink.mu.Unlock()
+	fill(q, 1)
+	testenv.Eventually(t, "the next outage to end", func() bool { return k.n.Load() == 2 })
 }
