@@ -5,7 +5,7 @@ package systemd
 import _ "embed"
 
 // Unit is storebox.service exactly as shipped at
-// /lib/systemd/system/storebox.service. Its ExecStart names
+// /usr/lib/systemd/system/storebox.service. Its ExecStart names
 // DefaultExecutable and DefaultConfig.
 //
 //go:embed storebox.service

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -40,7 +41,6 @@ func TestUnitDirectives(t *testing.T) {
 	want := map[string]string{
 		"Service.Type":                    "notify",
 		"Service.ExecStart":               DefaultExecutable + " run --config " + DefaultConfig,
-		"Service.ExecReload":              "/bin/kill -HUP $MAINPID",
 		"Service.Restart":                 "on-failure",
 		"Service.RestartSec":              "2s",
 		"Service.StateDirectory":          "storebox",
@@ -69,6 +69,17 @@ func TestUnitDirectives(t *testing.T) {
 			t.Errorf("%s = %q, want [%q]", k, got, v)
 		}
 	}
+	// A reload checks the file before it signals the daemon: a broken file
+	// fails `systemctl reload` and never reaches the running daemon.
+	reload := d["Service.ExecReload"]
+	if len(reload) != 2 || reload[0] != DefaultExecutable+" config check "+DefaultConfig || reload[1] != "/bin/kill -HUP $MAINPID" {
+		t.Errorf("ExecReload = %q, want the config check, then SIGHUP", reload)
+	}
+	for _, dev := range []string{"char-ttyS rw", "char-ttyUSB rw", "char-ttyACM rw"} {
+		if !slices.Contains(d["Service.DeviceAllow"], dev) {
+			t.Errorf("DeviceAllow lacks %q (serial scales)", dev)
+		}
+	}
 	// Serial ports must stay reachable.
 	if _, ok := d["Service.PrivateDevices"]; ok {
 		t.Errorf("PrivateDevices would hide /dev/ttyUSB* from the scale drivers")
@@ -80,14 +91,14 @@ func TestUnitDirectives(t *testing.T) {
 }
 
 // TestUnitVerifies runs systemd-analyze verify on the unit with ExecStart
-// pointed at an executable that exists here (verify checks it).
+// and ExecReload pointed at an executable that exists here (verify checks it).
 func TestUnitVerifies(t *testing.T) {
 	analyze := testenv.RequireCommand(t, "systemd-analyze")
 	exe, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
 	}
-	unit := bytes.Replace(Unit, []byte("ExecStart="+DefaultExecutable+" "), []byte("ExecStart="+exe+" "), 1)
+	unit := bytes.ReplaceAll(Unit, []byte("="+DefaultExecutable+" "), []byte("="+exe+" "))
 	if bytes.Equal(unit, Unit) {
 		t.Fatal("ExecStart line not found")
 	}

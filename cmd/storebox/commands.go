@@ -21,5 +21,6 @@ func subcommands(g *globals) []*cobra.Command {
 		statusCommand(g),
 		doctorCommand(g),
 		loginLinkCommand(g),
+		manCommand(),
 	}
 }
