@@ -7,7 +7,7 @@ BIN      := bin/storebox
 DATA     ?= ./storebox-data
 PKGS     := ./...
 
-.PHONY: all build run test test-short vet fuzz bench cross deb deb-test clean
+.PHONY: all build run test test-short vet fuzz bench cross deb deb-test man test-arm64 clean
 
 all: build
 
@@ -87,8 +87,17 @@ cross:
 deb:
 	packaging/build-deb.sh $(VERSION)
 
+# As root: the .debs plus a newer amd64 one (the upgrade), Debian 13's
+# lintian on them, then packaging/test-deb.sh under a booted Debian 13
+# (systemd-nspawn; the debootstrapped root is cached in
+# /var/cache/storebox-ci). Needs debootstrap and systemd-container.
 deb-test: deb
-	packaging/test-deb.sh
+	DEB_DIR=dist/upgrade packaging/build-deb.sh $(VERSION).1 amd64
+	packaging/nspawn/run.sh dist
+
+# The man pages the .deb ships, one per command, into dist/man.
+man:
+	$(GO) run ./cmd/storebox man dist/man
 
 clean:
 	rm -rf bin dist
