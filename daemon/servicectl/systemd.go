@@ -65,20 +65,27 @@ func (s *Systemd) packagedUnit() string {
 	return ""
 }
 
-// Unit renders systemd.Unit with ExecStart pointing at opts' executable
-// and config.
+// Unit renders systemd.Unit with ExecStart and the ExecReload config check
+// pointing at opts' executable and config.
 func (s *Systemd) Unit() ([]byte, error) {
 	for _, p := range []string{s.Opts.Executable, s.Opts.ConfigPath} {
 		if hiddenByUnit(p) {
 			return nil, fmt.Errorf("%s is under /home, /root or /run/user, which the hardened unit hides (ProtectHome=yes): copy it to /usr/local/bin or /etc/storebox first", p)
 		}
 	}
-	old := []byte("\nExecStart=" + systemd.DefaultExecutable + " run --config " + systemd.DefaultConfig + "\n")
-	if !bytes.Contains(systemd.Unit, old) {
-		return nil, errors.New("embedded unit has no ExecStart line to rewrite")
+	exe, cfg := execArg(s.Opts.Executable, false), execArg(s.Opts.ConfigPath, true)
+	unit := systemd.Unit
+	for _, l := range []struct{ old, new string }{
+		{"ExecStart=" + systemd.DefaultExecutable + " run --config " + systemd.DefaultConfig, "ExecStart=" + exe + " run --config " + cfg},
+		{"ExecReload=" + systemd.DefaultExecutable + " config check " + systemd.DefaultConfig, "ExecReload=" + exe + " config check " + cfg},
+	} {
+		old := []byte("\n" + l.old + "\n")
+		if !bytes.Contains(unit, old) {
+			return nil, fmt.Errorf("embedded unit has no %q line to rewrite", l.old)
+		}
+		unit = bytes.Replace(unit, old, []byte("\n"+l.new+"\n"), 1)
 	}
-	line := "\nExecStart=" + execArg(s.Opts.Executable, false) + " run --config " + execArg(s.Opts.ConfigPath, true) + "\n"
-	return bytes.Replace(systemd.Unit, old, []byte(line), 1), nil
+	return unit, nil
 }
 
 func hiddenByUnit(p string) bool {

@@ -214,6 +214,11 @@ func TestRenderedUnitVerifies(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Every command line (ExecStart, the ExecReload check) names this
+	// binary, even where /usr/bin/storebox exists and verify would pass.
+	if bytes.Contains(unit, []byte(systemd.DefaultExecutable)) {
+		t.Errorf("rendered unit still names %s:\n%s", systemd.DefaultExecutable, unit)
+	}
 	p := filepath.Join(t.TempDir(), "storebox.service")
 	if err := os.WriteFile(p, unit, 0o644); err != nil {
 		t.Fatal(err)
