@@ -56,7 +56,8 @@ bench: build
 	@failed=""; \
 	group() { name="$$1"; shift; echo "== $$name"; \
 	  "$$@" || { rc=$$?; echo "!! bench group \"$$name\" failed (exit $$rc); going on"; failed="$$failed|$$name"; }; }; \
-	group "core: catalog, device protocol, sessions (issue 2)" $(GO) run ./test/bench $(BENCHFLAGS); \
+	group "core: catalog, device protocol, sessions, memory with 1M and 100k goods (issues 2, 15)" $(GO) run ./test/bench $(BENCHFLAGS); \
+	group "memory pressure: 1,000,000 goods in a 512 MB memory cgroup (issue 15)" $(GO) run ./test/bench $(BENCHFLAGS) -only pressure; \
 	group "orders: durable getPayInfo/s, 100 terminals, vs one fsync per order (issue 3)" \
 	  $(GO) test -run '^$$' -bench DurableOrders -benchtime 1x ./daemon/orders/; \
 	group "upstream: order-to-ack latency (issue 4)" $(GO) run ./test/bench/synclatency; \

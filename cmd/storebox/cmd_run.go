@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/storebox/storebox/daemon"
+	"github.com/storebox/storebox/daemon/memlimit"
 	"github.com/storebox/storebox/daemon/servicectl"
 )
 
@@ -33,6 +34,7 @@ func runCommand(g *globals) *cobra.Command {
 				log.Warn("the CLI will not find this config without --config", "err", err)
 			}
 			tuneGC()
+			log.Info("memory", "limit", memlimit.Apply(memlimit.System()))
 			return servicectl.RunAsService(cmd.Context(), func(ctx context.Context) error {
 				d, err := daemon.New(cfg, version, log)
 				if err != nil {
@@ -78,10 +80,9 @@ func reloadOnHUP(ctx context.Context, g *globals, d *daemon.Daemon, log *slog.Lo
 }
 
 // tuneGC collects at 50 % heap growth instead of Go's 100 %, unless GOGC
-// says otherwise. Most of the daemon's heap is the catalog index, long-lived
-// and pointer-free, so a collection costs little CPU, while the default
-// would let the heap grow to twice it (a million goods: ~1.1 GB of heap
-// for ~0.5 GB live).
+// says otherwise. The catalog index lives outside the heap, so what is
+// left is the working set of connections and requests, and a collection
+// of it is cheap.
 func tuneGC() {
 	if _, set := os.LookupEnv("GOGC"); !set {
 		debug.SetGCPercent(50)

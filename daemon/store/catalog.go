@@ -223,10 +223,10 @@ func (t *Tx) deleteGoods(gid string) error {
 		}
 		if !t.bulk {
 			whVer := t.version()
-			t.After(func() { t.s.idx.removeWarehouseGID(wh, gid, whVer) })
+			t.After(func() { t.s.idx.RemoveWarehouseGID(wh, gid, whVer) })
 			if wh == t.s.warehouse {
 				ver := t.version()
-				t.After(func() { t.s.idx.stock(gid, 0, ver) })
+				t.After(func() { t.s.idx.Stock(gid, 0, ver) })
 			}
 		}
 	}

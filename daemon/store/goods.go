@@ -79,11 +79,11 @@ func (t *Tx) PutStock(wh, gid string, l StockLevel) error {
 	}
 	if oldV == nil && !t.bulk {
 		ver := t.version()
-		t.After(func() { t.s.idx.addWarehouseGID(wh, gid, ver) })
+		t.After(func() { t.s.idx.AddWarehouseGID(wh, gid, ver) })
 	}
 	if wh == t.s.warehouse && !t.bulk {
 		avail, ver := l.Available(), t.version()
-		t.After(func() { t.s.idx.stock(gid, avail, ver) })
+		t.After(func() { t.s.idx.Stock(gid, avail, ver) })
 	}
 	// Labels show availability, so a crossing of zero is a goods change.
 	if wh == t.s.warehouse && (old.Available() > 0) != (l.Available() > 0) {
@@ -147,7 +147,7 @@ func (t *Tx) putRecord(r record) (changed bool, err error) {
 	gid := r.GID
 	if !t.bulk {
 		code, ver := r.Barcode, t.version()
-		t.After(func() { t.s.idx.upsert(gid, lname, v, code, ver) })
+		t.After(func() { t.s.idx.Upsert(gid, lname, v, code, ver) })
 	}
 	if existed && (!t.bulk || len(r.MacIDs) > 0 || len(old.MacIDs) > 0) && (old.Price != r.Price || old.Name != r.Name || old.Unit != r.Unit || !eqStrings(old.MacIDs, r.MacIDs)) {
 		t.MarkChanged(gid)
@@ -172,7 +172,7 @@ func (t *Tx) deleteRecord(gid string) (bool, error) {
 	}
 	if !t.bulk {
 		ver := t.version()
-		t.After(func() { t.s.idx.remove(gid, ver) })
+		t.After(func() { t.s.idx.Remove(gid, ver) })
 	}
 	return true, nil
 }
@@ -301,12 +301,19 @@ const (
 
 // RawLookup answers getGoods by one key with wire-ready goods objects.
 func (s *Store) RawLookup(kind int, key string) ([]json.RawMessage, error) {
-	if out, ok := s.idx.lookupRaw(kind, key); ok {
-		return out, nil
+	switch kind {
+	case ByKeyBarcode:
+		if out, ok := s.idx.ByBarcode(key, MaxLookup); ok {
+			return out, nil
+		}
+	case ByKeyGID:
+		if out, ok := s.idx.ByGID(key); ok {
+			return out, nil
+		}
 	}
 	var gids []string
 	if kind == ByKeyName {
-		gids = s.idx.search(strings.ToLower(key), MaxLookup)
+		gids = s.idx.Search(strings.ToLower(key), MaxLookup)
 	}
 	var out []json.RawMessage
 	err := s.db.View(func(tx *bbolt.Tx) error {
@@ -353,7 +360,7 @@ func (s *Store) RawRFIDs(tags []string) ([]json.RawMessage, error) {
 // A page's gids are consecutive keys, so it walks cursors over the goods
 // and stock buckets instead of descending the trees once per goods.
 func (s *Store) RawPage(wh string, ost, lmt int) ([]json.RawMessage, int, error) {
-	gids, total := s.idx.page(wh, ost, lmt)
+	gids, total := s.idx.Page(wh, ost, lmt)
 	if wh == "" {
 		wh = s.warehouse
 	}
@@ -447,7 +454,7 @@ func (s *Store) SearchName(q string, limit int) ([]goods.Goods, error) {
 	if limit <= 0 || limit > MaxLookup {
 		limit = MaxLookup
 	}
-	gids := s.idx.search(strings.ToLower(q), limit)
+	gids := s.idx.Search(strings.ToLower(q), limit)
 	var out []goods.Goods
 	err := s.db.View(func(tx *bbolt.Tx) error {
 		var err error
@@ -459,7 +466,7 @@ func (s *Store) SearchName(q string, limit int) ([]goods.Goods, error) {
 
 // AllGoods pages the catalog in gid order; cost does not grow with ost.
 func (s *Store) AllGoods(ost, lmt int) ([]goods.Goods, int, error) {
-	gids, total := s.idx.page("", ost, lmt)
+	gids, total := s.idx.Page("", ost, lmt)
 	var out []goods.Goods
 	err := s.db.View(func(tx *bbolt.Tx) error {
 		var err error
@@ -471,7 +478,7 @@ func (s *Store) AllGoods(ost, lmt int) ([]goods.Goods, int, error) {
 
 // WarehouseGoods pages the goods stocked in wh, with wh's available stock.
 func (s *Store) WarehouseGoods(wh string, ost, lmt int) ([]goods.Goods, int, error) {
-	gids, total := s.idx.page(wh, ost, lmt)
+	gids, total := s.idx.Page(wh, ost, lmt)
 	var out []goods.Goods
 	err := s.db.View(func(tx *bbolt.Tx) error {
 		var err error
@@ -482,7 +489,7 @@ func (s *Store) WarehouseGoods(wh string, ost, lmt int) ([]goods.Goods, int, err
 }
 
 // GoodsCount is the number of goods in the catalog.
-func (s *Store) GoodsCount() int { return s.idx.count() }
+func (s *Store) GoodsCount() int { return s.idx.Count() }
 
 // StockOf returns the stock level of gid in wh.
 func (s *Store) StockOf(wh, gid string) (l StockLevel, err error) {

@@ -82,7 +82,7 @@ func TestGoodsLookupMatchesStore(t *testing.T) {
 
 	for i := range 90 {
 		gid := fmt.Sprintf("g%03d", i)
-		mem, ok := s.idx.lookupRaw(ByKeyGID, gid)
+		mem, ok := s.idx.ByGID(gid)
 		if !ok {
 			t.Fatal("index not ready")
 		}
@@ -91,14 +91,20 @@ func TestGoodsLookupMatchesStore(t *testing.T) {
 			t.Fatal(err)
 		}
 		same(t, "gid "+gid, mem, want)
+		sameBytes(t, s, "gid "+gid, mem, []string{gid})
 	}
 	for i := range 60 {
-		mem, _ := s.idx.lookupRaw(ByKeyBarcode, code(i))
+		mem, _ := s.idx.ByBarcode(code(i), MaxLookup)
 		want, err := s.ByBarcode(code(i))
 		if err != nil {
 			t.Fatal(err)
 		}
 		same(t, "barcode "+code(i), mem, want)
+		var gids []string
+		for _, g := range want {
+			gids = append(gids, g.GID)
+		}
+		sameBytes(t, s, "barcode "+code(i), mem, gids)
 	}
 	// Paging and name search, which the index drives, list exactly the
 	// goods the store holds.
@@ -150,7 +156,7 @@ func TestGoodsLookupMatchesStore(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, total := s.idx.page("main", 0, 1000); total != len(stocked) || !slices.Equal(got, stocked) {
+	if got, total := s.idx.Page("main", 0, 1000); total != len(stocked) || !slices.Equal(got, stocked) {
 		t.Fatalf("warehouse list: %d %v\nstore: %d %v", total, got, len(stocked), stocked)
 	}
 }
@@ -158,6 +164,25 @@ func TestGoodsLookupMatchesStore(t *testing.T) {
 func isExpected(err error) bool {
 	// Receipts for goods a concurrent page deleted are refused.
 	return err != nil && (errors.Is(err, ErrNotFound) || errors.Is(err, ErrConflict))
+}
+
+// sameBytes checks the index's replies byte for byte against the goods
+// read from bbolt.
+func sameBytes(t *testing.T, s *Store, what string, mem []json.RawMessage, gids []string) {
+	t.Helper()
+	var want []json.RawMessage
+	_ = s.View(func(tx *bbolt.Tx) error {
+		want = s.rawFor(tx, "", gids)
+		return nil
+	})
+	if len(mem) != len(want) {
+		t.Fatalf("%s: %d goods from memory, %d from bbolt", what, len(mem), len(want))
+	}
+	for i := range mem {
+		if string(mem[i]) != string(want[i]) {
+			t.Fatalf("%s: memory %s\nbbolt  %s", what, mem[i], want[i])
+		}
+	}
 }
 
 func same(t *testing.T, what string, mem []json.RawMessage, want []goods.Goods) {
@@ -175,100 +200,6 @@ func same(t *testing.T, what string, mem []json.RawMessage, want []goods.Goods) 
 	}
 }
 
-// The code table finds every row of a barcode, long or short, shared or
-// not, after barcode changes and growth, even when every hash collides.
-func TestGoodsTableByCode(t *testing.T) {
-	for _, weak := range []bool{false, true} {
-		var a arena
-		gt := newGoodsTable()
-		if weak {
-			gt.hash = func(b []byte) uint64 { return uint64(len(b)%3) << 32 }
-		}
-		code := func(i int) string {
-			if i%3 == 0 {
-				return fmt.Sprintf("LONG-%015d", i%700)
-			}
-			return fmt.Sprintf("69%011d", i%700)
-		}
-		want := map[string][]string{} // code → gids, in gid order
-		r := rand.New(rand.NewSource(1))
-		codeOf := map[string]string{}
-		for step := range 3000 {
-			gid := fmt.Sprintf("g%04d", r.Intn(1000))
-			c := code(r.Intn(2000))
-			gt.upsert(&a, []byte(gid), []byte(`{"gid":"`+gid+`"}`), c, uint64(step+1))
-			codeOf[gid] = c
-		}
-		for gid, c := range codeOf {
-			want[c] = append(want[c], gid)
-		}
-		for i := range 2000 {
-			c := code(i)
-			got := gt.byCode(&a, []byte(c), 1000)
-			exp := want[c]
-			slices.Sort(exp)
-			if len(got) != len(exp) {
-				t.Fatalf("weak=%v %s: %d goods, want %d", weak, c, len(got), len(exp))
-			}
-			for j, g := range got {
-				if !strings.Contains(string(g), `"`+exp[j]+`"`) {
-					t.Fatalf("weak=%v %s: goods %d is %s, want %s", weak, c, j, g, exp[j])
-				}
-			}
-		}
-	}
-}
-
-// Transaction hooks can run out of commit order; the newer change wins.
-func TestGoodsTableKeepsNewestChange(t *testing.T) {
-	ci := newCatalogIndex()
-	ci.upsert("g1", "b", []byte(`{"gid":"g1","barcode":"2","gname":"b"}`), "2", 5)
-	ci.upsert("g1", "a", []byte(`{"gid":"g1","barcode":"1","gname":"a"}`), "1", 4)
-	ci.stock("g1", 3, 7)
-	ci.stock("g1", 9, 6)
-	ci.remove("g1", 3)
-	got, _ := ci.lookupRaw(ByKeyBarcode, "2")
-	if len(got) != 1 || string(got[0]) != `{"gid":"g1","barcode":"2","gname":"b","stock":3}` {
-		t.Fatalf("by new barcode: %s", got)
-	}
-	if got, _ := ci.lookupRaw(ByKeyBarcode, "1"); len(got) != 0 {
-		t.Fatalf("by old barcode: %s", got)
-	}
-	ci.remove("g1", 8)
-	if got, _ := ci.lookupRaw(ByKeyGID, "g1"); len(got) != 0 {
-		t.Fatalf("removed goods found: %s", got)
-	}
-}
-
-// Warehouse lists take a stock row's coming and going in version order,
-// whatever order the hooks arrive in, and a goods' deletion outranks an
-// older stock row; a change the build already read is not applied again.
-func TestWarehouseListKeepsNewestChange(t *testing.T) {
-	ci := newCatalogIndex()
-	ci.upsert("g1", "one", []byte(`{"gid":"g1"}`), "", 1)
-	ci.upsert("g2", "two", []byte(`{"gid":"g2"}`), "", 1)
-	ci.upsert("g3", "three", []byte(`{"gid":"g3"}`), "", 1)
-	ci.removeWarehouseGID("W", "g1", 6) // the row's deletion arrives first
-	ci.addWarehouseGID("W", "g1", 5)
-	ci.remove("g2", 8) // the goods' deletion arrives first
-	ci.addWarehouseGID("W", "g2", 7)
-	ci.addWarehouseGID("W", "g3", 9)
-	ci.removeWarehouseGID("W", "g3", 8) // older than the add
-	if got, total := ci.page("W", 0, 10); total != 1 || !slices.Equal(got, []string{"g3"}) {
-		t.Fatalf("warehouse W: %d %v, want [g3]", total, got)
-	}
-
-	ci = newCatalogIndex()
-	ci.markScanned([]byte("W\x00a"), 100)
-	ci.markScanned([]byte("W\x00m"), 200)
-	ci.addWarehouseGID("W", "b", 150) // read by the view at 200: dropped
-	ci.addWarehouseGID("W", "c", 250) // newer than the build
-	ci.addWarehouseGID("W", "z", 199) // after the last key: the last view
-	if got, _ := ci.page("W", 0, 10); !slices.Equal(got, []string{"c"}) {
-		t.Fatalf("after a build: %v, want [c]", got)
-	}
-}
-
 // Every change appends to the index's arena; past twice its built size
 // the index is rebuilt in the background, and keeps answering meanwhile.
 func TestIndexCompactsAfterChurn(t *testing.T) {
@@ -281,10 +212,8 @@ func TestIndexCompactsAfterChurn(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.WaitIndexed()
-	s.idx.mu.Lock()
-	s.idx.bloatSlack = 2048
-	built := s.idx.builtSize
-	s.idx.mu.Unlock()
+	s.idx.SetBloatSlack(2048)
+	built := s.IndexStats().BuiltBytes
 	compactions := 0
 	for step := range 2000 {
 		gid := fmt.Sprintf("g%03d", step%50)
@@ -293,16 +222,15 @@ func TestIndexCompactsAfterChurn(t *testing.T) {
 			t.Fatal(err)
 		}
 		// Lookups keep working from memory while a compaction runs.
-		if mem, ok := s.idx.lookupRaw(ByKeyGID, gid); !ok || len(mem) != 1 {
+		if mem, ok := s.idx.ByGID(gid); !ok || len(mem) != 1 {
 			t.Fatalf("step %d: lookup during churn: %v %v", step, mem, ok)
 		}
-		s.idx.mu.RLock()
-		if s.idx.builtSize != built {
+		st := s.IndexStats()
+		if st.BuiltBytes != built {
 			compactions++
-			built = s.idx.builtSize
+			built = st.BuiltBytes
 		}
-		size := s.idx.ar.size
-		s.idx.mu.RUnlock()
+		size := st.ArenaBytes
 		if size > 4*built+4*2048+1<<16 {
 			t.Fatalf("step %d: arena %d bytes, built %d: not compacted", step, size, built)
 		}
@@ -312,9 +240,10 @@ func TestIndexCompactsAfterChurn(t *testing.T) {
 	}
 	for i := range 50 {
 		gid := fmt.Sprintf("g%03d", i)
-		mem, _ := s.idx.lookupRaw(ByKeyGID, gid)
+		mem, _ := s.idx.ByGID(gid)
 		want, _ := s.ByGID(gid)
 		same(t, gid, mem, want)
+		sameBytes(t, s, gid, mem, []string{gid})
 		if got, _ := s.SearchName(fmt.Sprintf("goods %s renamed", gid), 5); len(got) != 1 || got[0].GID != gid {
 			t.Fatalf("search %s: %+v", gid, got)
 		}
@@ -362,26 +291,4 @@ func TestChangeVersionsAreOrdered(t *testing.T) {
 		}
 		return nil
 	})
-}
-
-// Paging and name search follow the newest change of a goods too: a
-// removal that arrives after a newer re-add is dropped.
-func TestIndexIgnoresOlderGoodsChange(t *testing.T) {
-	ci := newCatalogIndex()
-	ci.upsert("g1", "milk", []byte(`{"gid":"g1","barcode":"1","gname":"Milk"}`), "1", 5)
-	ci.remove("g1", 3)
-	ci.upsert("g1", "old name", []byte(`{"gid":"g1","barcode":"1","gname":"Old name"}`), "1", 4)
-	if got, total := ci.page("", 0, 10); total != 1 || len(got) != 1 || got[0] != "g1" {
-		t.Fatalf("page: %v %d", got, total)
-	}
-	if got := ci.search("milk", 10); len(got) != 1 {
-		t.Fatalf("search milk: %v", got)
-	}
-	if got := ci.search("old name", 10); len(got) != 0 {
-		t.Fatalf("an older name was indexed: %v", got)
-	}
-	ci.remove("g1", 6)
-	if _, total := ci.page("", 0, 10); total != 0 {
-		t.Fatalf("removed goods still paged")
-	}
 }

@@ -18,6 +18,8 @@ import (
 	"time"
 
 	"go.etcd.io/bbolt"
+
+	"github.com/storebox/storebox/daemon/store/internal/catalogindex"
 )
 
 // SchemaVersion is the on-disk layout this build reads and writes.
@@ -65,7 +67,7 @@ type Store struct {
 	warehouse string
 	log       *slog.Logger
 
-	idx *catalogIndex
+	idx *catalogindex.Index
 	ver atomic.Uint64 // last Tx.version handed out
 
 	notifyMu sync.Mutex
@@ -104,8 +106,7 @@ func Open(dataDir string, opts Options) (*Store, error) {
 		db.Close()
 		return nil, err
 	}
-	s.idx = newCatalogIndex()
-	s.idx.compact = s.compactIndexes
+	s.idx = catalogindex.New(s.scanCatalog, s.log)
 	if err := s.rebuildIndexes(); err != nil {
 		db.Close()
 		return nil, err

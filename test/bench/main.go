@@ -11,11 +11,14 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"io"
 	"math/rand"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"sort"
 	"strconv"
@@ -37,7 +40,8 @@ type env struct {
 	devAddr       string
 	httpAddr      string
 	proc          *exec.Cmd
-	genCPU        int // the lean generator's CPU with -pin, else -1
+	genCPU        int    // the lean generator's CPU with -pin, else -1
+	cgroupProcs   string // the daemon starts in this cgroup (its cgroup.procs file)
 }
 
 func main() {
@@ -47,8 +51,9 @@ func main() {
 	dur := flag.Duration("duration", 5*time.Second, "length of each throughput run")
 	bin := flag.String("bin", "bin/storebox", "storebox binary")
 	dataDir := flag.String("data", "", "reuse this data directory (imported once, kept)")
-	only := flag.String("only", "", "run only this figure group: getgoods, or paced (the lean generator's paced getGoods run, for profiles and A/B runs)")
+	only := flag.String("only", "", "run only this figure group: getgoods, paced (the lean generator's paced getGoods run, for profiles and A/B runs), or pressure (the daemon in a 512 MB memory cgroup)")
 	pin := flag.Bool("pin", false, "run the daemon on all CPUs but the last and the lean generator, polling, on the last")
+	profile := flag.String("profile", "", "save the daemon's heap profile and smaps_rollup after the getGoods load into this directory")
 	flag.Parse()
 	raiseNoFile()
 
@@ -94,7 +99,12 @@ mdns = false
 listen = "127.0.0.1:0"
 [http]
 listen = %q
+admin_token = "bench"
 `, data, e.devAddr, e.httpAddr)), 0o644))
+	if *only == "pressure" {
+		e.underMemoryLimit(*nGoods, 512<<20, *dur)
+		return
+	}
 	ready := e.start()
 	figure("storebox run ready (listeners up) with %d goods", *nGoods)(ready, "target < 1 s")
 	defer e.stop()
@@ -124,7 +134,14 @@ listen = %q
 		e.leanPaced(*conns, *dur, *nGoods, gen, cpu)
 		return
 	}
+	var cpuProfile chan struct{}
+	if *profile != "" {
+		cpuProfile = e.saveCPUProfile(*profile, *dur)
+	}
 	rate, p99 := e.load(*conns, *dur, "getGoods", func(*rand.Rand) map[string]any { return barcode() })
+	if cpuProfile != nil {
+		<-cpuProfile
+	}
 	fmt.Printf("  %-58s %10.0f req/s   p99 %8s   (targets ≥ 50,000 req/s, p99 < 2 ms)\n", "getGoods by barcode, 100 connections, one in flight each", rate, p99)
 	cpu(rate * dur.Seconds())
 	pr := e.paced(*conns, 50000, *dur, *nGoods)
@@ -138,6 +155,10 @@ listen = %q
 	e.leanPaced(*conns, *dur, *nGoods, gen, cpu)
 	rate = e.pipelined(*conns, 8, *dur, *nGoods)
 	fmt.Printf("  %-58s %10.0f req/s   (server capacity; latency not comparable)\n", "getGoods by barcode, 100 connections, 8 in flight each", rate)
+	e.memoryFigure(*nGoods, "after the getGoods runs", "targets with 1M goods: anon < 250 MB, RSS < 400 MB")
+	if *profile != "" {
+		e.saveProfile(*profile)
+	}
 	if *only == "getgoods" {
 		return
 	}
@@ -156,6 +177,9 @@ listen = %q
 
 	fmt.Printf("  %-58s %8.0f MB   (bbolt's mmap pages count in RSS)\n", fmt.Sprintf("RSS with the %d-goods store, after the runs", *nGoods), e.rssMB())
 	e.stop()
+	if *nGoods > 100000 {
+		e.smallerCatalog(100000, *dur/2)
+	}
 
 	// Idle sessions are measured on a store of ordinary size, so the figure
 	// is what sessions cost rather than what a million goods cost.
@@ -245,6 +269,10 @@ func (e *env) start() time.Duration {
 	if e.genCPU > 0 {
 		cmd = exec.Command("taskset", "-c", daemonCPUs(e.genCPU), e.bin, "run", "--config", e.cfg)
 	}
+	if e.cgroupProcs != "" {
+		// Join the cgroup before the daemon allocates anything.
+		cmd = exec.Command("sh", "-c", `echo $$ > "$0" && exec "$@"`, e.cgroupProcs, e.bin, "run", "--config", e.cfg)
+	}
 	e.proc, ready = benchkit.StartDaemonCmd(cmd, e.httpAddr)
 	return ready
 }
@@ -255,6 +283,77 @@ func (e *env) stop() {
 }
 
 func (e *env) rssMB() float64 { return benchkit.RSSMB(e.proc.Process.Pid, "VmRSS:") }
+
+// memoryFigure prints the daemon's resident memory split into anonymous
+// (heap, index) and file-backed (bbolt's mapped pages) and the anonymous
+// bytes per goods.
+func (e *env) memoryFigure(nGoods int, when, target string) {
+	pid := e.proc.Process.Pid
+	anon, file, rss := benchkit.RSSMB(pid, "RssAnon:"), benchkit.RSSMB(pid, "RssFile:"), benchkit.RSSMB(pid, "VmRSS:")
+	fmt.Printf("  %-58s anon %5.0f MB  file %5.0f MB  RSS %5.0f MB  %4.0f B/goods anon   (%s)\n",
+		fmt.Sprintf("memory with %d goods, %s", nGoods, when), anon, file, rss, anon*(1<<20)/float64(nGoods), target)
+}
+
+// saveCPUProfile profiles the daemon's CPU for d (from now, in the
+// background) into dir/cpu.pprof; the channel closes when it is written.
+func (e *env) saveCPUProfile(dir string, d time.Duration) chan struct{} {
+	check(os.MkdirAll(dir, 0o755))
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		req, _ := http.NewRequest("GET", fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", e.httpAddr, int(d.Seconds())), nil)
+		req.Header.Set("Authorization", "Bearer bench")
+		resp, err := http.DefaultClient.Do(req)
+		check(err)
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		check(err)
+		check(os.WriteFile(filepath.Join(dir, "cpu.pprof"), b, 0o644))
+	}()
+	return done
+}
+
+// saveProfile writes the daemon's heap profile and smaps_rollup into dir.
+func (e *env) saveProfile(dir string) {
+	check(os.MkdirAll(dir, 0o755))
+	req, _ := http.NewRequest("GET", "http://"+e.httpAddr+"/debug/pprof/heap", nil)
+	req.Header.Set("Authorization", "Bearer bench")
+	resp, err := http.DefaultClient.Do(req)
+	check(err)
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	check(err)
+	check(os.WriteFile(filepath.Join(dir, "heap.pprof"), b, 0o644))
+	sm, err := os.ReadFile(fmt.Sprintf("/proc/%d/smaps_rollup", e.proc.Process.Pid))
+	check(err)
+	check(os.WriteFile(filepath.Join(dir, "smaps_rollup"), sm, 0o644))
+	fmt.Printf("  heap profile and smaps_rollup saved in %s\n", dir)
+}
+
+// smallerCatalog measures memory with an n-goods catalog: imported, the
+// index built, then a getGoods load of d.
+func (e *env) smallerCatalog(n int, d time.Duration) {
+	data := filepath.Join(e.dir, fmt.Sprintf("g%d", n))
+	csvPath := filepath.Join(e.dir, fmt.Sprintf("g%d.csv", n))
+	writeCatalog(csvPath, n)
+	out, err := exec.Command(e.bin, "catalog", "import", csvPath, "--data-dir", data).CombinedOutput()
+	check(errOut(err, out))
+	os.Remove(csvPath)
+	m := &env{bin: e.bin, dir: e.dir, cfg: filepath.Join(e.dir, fmt.Sprintf("g%d.toml", n)), devAddr: freeAddr(), httpAddr: freeAddr(), genCPU: -1}
+	cfgText, _ := os.ReadFile(e.cfg)
+	cfgText = []byte(regexp.MustCompile(`(?m)^data_dir = .*$`).ReplaceAllString(string(cfgText), fmt.Sprintf("data_dir = %q", data)))
+	cfgText = []byte(strings.NewReplacer(e.devAddr, m.devAddr, e.httpAddr, m.httpAddr).Replace(string(cfgText)))
+	check(os.WriteFile(m.cfg, cfgText, 0o644))
+	m.start()
+	defer m.stop()
+	m.dial("B-warm").call(`{"head":{"action":"getGoods","seq":1},"body":{"gname":"牛奶"}}`)
+	rng := rand.New(rand.NewSource(1))
+	m.load(100, d, "getGoods", func(*rand.Rand) map[string]any {
+		g, _ := synth.Goods(rng.Intn(n))
+		return map[string]any{"code": g.Barcode}
+	})
+	m.memoryFigure(n, "after a getGoods load", "")
+}
 
 // conn is a logged-in length-framed device connection.
 type conn struct {
