@@ -69,7 +69,7 @@ bench: build
 	group "scales: driver frame to latest weight (issue 5)" \
 	  $(GO) test -run '^$$' -bench FrameToLatest -benchtime 300x ./drivers/scale/; \
 	group "e-labels: catalog page changing 10,000 bound prices to every label (issue 5)" \
-	  $(GO) test -run '^$$' -bench CatalogPageToLabels -benchtime 1x ./daemon/devices/; \
+	  $(GO) test -run '^$$' -bench CatalogPageToLabels -benchtime 1x ./daemon/shelf/; \
 	group "doors: 1,000 doors, scan → open → ack round trip at 50 scans/s (issue 6)" \
 	  $(GO) test -run '^$$' -bench BenchmarkDoors1000 -benchtime 1x ./daemon/doors/; \
 	group "catalog files: parse 1M rows" \

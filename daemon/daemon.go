@@ -23,6 +23,7 @@ import (
 	"github.com/storebox/storebox/daemon/payments"
 	"github.com/storebox/storebox/daemon/scales"
 	"github.com/storebox/storebox/daemon/sdnotify"
+	"github.com/storebox/storebox/daemon/shelf"
 	"github.com/storebox/storebox/daemon/store"
 	"github.com/storebox/storebox/daemon/supervisor"
 	"github.com/storebox/storebox/sync/catalogfeed"
@@ -112,6 +113,7 @@ func New(cfg *config.Config, version string, log *slog.Logger) (_ *Daemon, err e
 		MaxConnections: c.MaxConnections, OutboundQueue: c.OutboundQueue, Tokens: c.Tokens,
 		Observer: d.metrics,
 	}, d.store, log.With("component", "devices"))
+	shelf.New(d.store, d.devices, log.With("component", "shelf"))
 
 	// The one cycle in the wiring: the orders ask the doors whom they
 	// admitted, the doors ask the orders about a customer's unpaid orders.

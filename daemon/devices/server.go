@@ -1,6 +1,8 @@
 // Package devices is the device protocol server (SPEC §2): TCP sessions
 // for terminals, network scales, e-labels and doors, with login, admission,
-// heartbeats, per-session charset and bounded outbound queues.
+// heartbeats, per-session charset and bounded outbound queues. It knows no
+// goods: the actions are handlers other packages register (daemon/shelf
+// for goods and labels, orders, scales).
 package devices
 
 import (
@@ -52,7 +54,8 @@ type Server struct {
 	st  *store.Store
 	log *slog.Logger
 
-	handlers map[string]Handler
+	handlers   map[string]Handler
+	afterLogin []func(*Session)
 
 	ln *listen.Held
 
@@ -89,13 +92,6 @@ func New(cfg Config, st *store.Store, log *slog.Logger) *Server {
 		conns:    map[*Session]struct{}{},
 		labels:   map[string]map[*Session]struct{}{},
 	}
-	s.Handle("getGoods", s.getGoods)
-	s.Handle("getAllGoods", s.getAllGoods)
-	s.Handle("getWarehouseGoods", s.getWarehouseGoods)
-	s.Handle("stockGoods", s.stockGoods)
-	s.Handle("bindLabel", s.bindLabel)
-	s.Handle("unbindLabel", s.unbindLabel)
-	st.OnGoodsChanged(s.pushGoodsUpdates)
 	s.SetAdmission(cfg.Admission)
 	return s
 }
@@ -109,6 +105,11 @@ func (s *Server) openAdmission() bool { return *s.admission.Load() == "open" }
 // Handle registers h for action (replacing any earlier handler). Call it
 // before Serve.
 func (s *Server) Handle(action string, h Handler) { s.handlers[action] = h }
+
+// HandleLogin registers h to run after every successful login, once its
+// reply is queued (the shelf sends a label its goods). Call it before
+// Serve.
+func (s *Server) HandleLogin(h func(*Session)) { s.afterLogin = append(s.afterLogin, h) }
 
 // Bind binds the TCP listener, so a taken port fails the daemon's start.
 // It does nothing while a bound listener waits for Serve.
@@ -261,6 +262,30 @@ func (s *Server) Counts() (byKind map[string]int, conns int) {
 	}
 	s.mu.Unlock()
 	return byKind, int(s.nconns.Load())
+}
+
+// Labels returns the logged-in label sessions bound to mac (in any
+// spelling: "A4:C1:38:00:00:01", "a4c138000001").
+func (s *Server) Labels(mac string) []*Session {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	set := s.labels[normalizeMAC(mac)]
+	if len(set) == 0 {
+		return nil
+	}
+	out := make([]*Session, 0, len(set))
+	for c := range set {
+		out = append(out, c)
+	}
+	return out
+}
+
+// AnyLabels reports whether a label is logged in, so a catalog change
+// without labels to tell costs one check.
+func (s *Server) AnyLabels() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.labels) > 0
 }
 
 // Disconnect closes equipID's session (e.g. after a technician rejects it).

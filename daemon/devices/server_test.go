@@ -1,4 +1,4 @@
-package devices
+package devices_test
 
 import (
 	"bytes"
@@ -13,29 +13,22 @@ import (
 	"testing"
 	"time"
 
+	"github.com/storebox/storebox/daemon/devices"
+	"github.com/storebox/storebox/daemon/devices/devicetest"
 	"github.com/storebox/storebox/daemon/store"
 	"github.com/storebox/storebox/protocol/frame"
 )
 
 var modes = []frame.Mode{frame.ModeLine, frame.ModeLength}
 
-func goodsIDs(r reply) []string {
-	gs, _ := r.Body["goods"].([]any)
-	var ids []string
-	for _, g := range gs {
-		ids = append(ids, g.(map[string]any)["gid"].(string))
-	}
-	return ids
-}
-
 func TestActionsBothFramingsAndCharsets(t *testing.T) {
-	h := newHarness(t, Config{})
+	h := devicetest.New(t, devices.Config{})
 	for _, mode := range modes {
 		for _, cs := range []string{"", "gbk"} {
 			t.Run(fmt.Sprintf("%s/%s", mode, cs), func(t *testing.T) {
-				cl := h.dial(t, mode, "T-"+mode.String()+cs)
-				lr := cl.login(map[string]any{"charset": cs})
-				if lr.exception() != "" || lr.Body["uniqueId"] == "" || lr.Body["heartbeat_s"].(float64) != 15 {
+				cl := h.Dial(t, mode, "T-"+mode.String()+cs)
+				lr := cl.Login(map[string]any{"charset": cs})
+				if lr.Exception() != "" || lr.Body["uniqueId"] == "" || lr.Body["heartbeat_s"].(float64) != 15 {
 					t.Fatalf("login: %s", lr.Raw)
 				}
 				if *lr.Head.Seq != 1 || lr.Head.Action != "loginReturn" {
@@ -56,31 +49,31 @@ func TestActionsBothFramingsAndCharsets(t *testing.T) {
 					{"getWarehouseGoods", map[string]any{"whid": "back"}, []string{"G1"}},
 				}
 				for _, c := range cases {
-					r := cl.call(c.action, c.body)
-					if r.exception() != "" {
+					r := cl.Call(c.action, c.body)
+					if r.Exception() != "" {
 						t.Fatalf("%s %v: %s", c.action, c.body, r.Raw)
 					}
-					if got := goodsIDs(r); strings.Join(got, ",") != strings.Join(c.want, ",") {
+					if got := devicetest.GoodsIDs(r); strings.Join(got, ",") != strings.Join(c.want, ",") {
 						t.Fatalf("%s %v: got %v want %v", c.action, c.body, got, c.want)
 					}
 					if r.Head.UniqueID != lr.Body["uniqueId"] {
-						t.Fatalf("reply uniqueId %q, session %v", r.Head.UniqueID, lr.Body["uniqueId"])
+						t.Fatalf("devicetest.Reply uniqueId %q, session %v", r.Head.UniqueID, lr.Body["uniqueId"])
 					}
 				}
 				// The Chinese name survives the charset round trip.
-				r := cl.call("getGoods", map[string]any{"gid": "G1"})
+				r := cl.Call("getGoods", map[string]any{"gid": "G1"})
 				if name := r.Body["goods"].([]any)[0].(map[string]any)["gname"]; name != "农夫山泉 550ml" {
 					t.Fatalf("name %q", name)
 				}
 				if st := r.Body["goods"].([]any)[0].(map[string]any)["stock"]; st != float64(10) {
 					t.Fatalf("stock %v", st)
 				}
-				all := cl.call("getAllGoods", map[string]any{})
+				all := cl.Call("getAllGoods", map[string]any{})
 				if all.Body["total"] != float64(3) {
 					t.Fatalf("total: %s", all.Raw)
 				}
-				hr := cl.call("health", nil)
-				if hr.exception() != "" {
+				hr := cl.Call("health", nil)
+				if hr.Exception() != "" {
 					t.Fatalf("health: %s", hr.Raw)
 				}
 			})
@@ -89,12 +82,12 @@ func TestActionsBothFramingsAndCharsets(t *testing.T) {
 }
 
 func TestGBKFramesAreGBKOnTheWire(t *testing.T) {
-	h := newHarness(t, Config{})
-	cl := h.dial(t, frame.ModeLine, "ESL_GBK")
-	cl.mustLogin(map[string]any{"charset": "gbk", "kind": "terminal"})
-	cl.send("getGoods", map[string]any{"gid": "G1"})
-	cl.c.SetReadDeadline(time.Now().Add(5 * time.Second))
-	raw, err := cl.fr.Next()
+	h := devicetest.New(t, devices.Config{})
+	cl := h.Dial(t, frame.ModeLine, "ESL_GBK")
+	cl.MustLogin(map[string]any{"charset": "gbk", "kind": "terminal"})
+	cl.Send("getGoods", map[string]any{"gid": "G1"})
+	cl.C.SetReadDeadline(time.Now().Add(5 * time.Second))
+	raw, err := cl.FR.Next()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -104,76 +97,25 @@ func TestGBKFramesAreGBKOnTheWire(t *testing.T) {
 	}
 }
 
-func TestErrorCodes(t *testing.T) {
-	h := newHarness(t, Config{})
-	cl := h.dial(t, frame.ModeLine, "T-ERR")
-	if r := cl.call("getGoods", map[string]any{"gid": "G1"}); r.code() != "not_logged_in" {
-		t.Fatalf("before login: %s", r.Raw)
-	}
-	cl.mustLogin(nil)
-	cases := []struct {
-		action string
-		body   any
-		code   string
-	}{
-		{"nope", nil, "unknown_action"},
-		{"getGoods", map[string]any{}, "bad_request"},
-		{"getGoods", map[string]any{"code": "1", "gid": "2"}, "bad_request"},
-		{"getGoods", map[string]any{"code": 5}, "bad_request"},
-		{"getGoods", map[string]any{"code": "0000"}, "not_found"},
-		{"getAllGoods", map[string]any{"lmt": 1001}, "bad_request"},
-		{"getAllGoods", map[string]any{"ost": -1}, "bad_request"},
-		{"getWarehouseGoods", map[string]any{}, "bad_request"},
-		{"stockGoods", map[string]any{"whid": "main", "lines": []any{map[string]any{"gid": "G1", "qty": 1}}}, "bad_request"},
-		{"stockGoods", map[string]any{"whid": "main", "ref": "R1", "lines": []any{map[string]any{"gid": "NOPE", "qty": 1}}}, "not_found"},
-	}
-	for _, c := range cases {
-		r := cl.call(c.action, c.body)
-		if r.code() != c.code || r.exception() == "" {
-			t.Errorf("%s %v: want %s, got %s", c.action, c.body, c.code, r.Raw)
-		}
-	}
-	// stockGoods is idempotent by ref; a reused ref with other lines conflicts.
-	body := map[string]any{"whid": "main", "ref": "R-9", "lines": []any{map[string]any{"gid": "G2", "qty": 5}}}
-	r1 := cl.call("stockGoods", body)
-	r2 := cl.call("stockGoods", body)
-	if r1.exception() != "" || r1.Body["picking_id"] == nil || r1.Body["picking_id"] != r2.Body["picking_id"] {
-		t.Fatalf("idempotent receipt: %s / %s", r1.Raw, r2.Raw)
-	}
-	body["lines"] = []any{map[string]any{"gid": "G2", "qty": 6}}
-	if r := cl.call("stockGoods", body); r.code() != "conflict" {
-		t.Fatalf("conflict: %s", r.Raw)
-	}
-	if l, _ := h.st.StockOf("main", "G2"); l.OnHand != 8 {
-		t.Fatalf("stock after one receipt of 5 over 3: %+v", l)
-	}
-	// Labels may not receive stock.
-	lbl := h.dial(t, frame.ModeLine, "ESL_0001")
-	lbl.mustLogin(nil)
-	if r := lbl.call("stockGoods", map[string]any{"whid": "main", "ref": "R-L", "lines": []any{map[string]any{"gid": "G2", "qty": 1}}}); r.code() != "forbidden" {
-		t.Fatalf("label stock: %s", r.Raw)
-	}
-}
-
 func TestBadInputKeepsConnectionOrClosesCleanly(t *testing.T) {
-	h := newHarness(t, Config{})
-	// Invalid JSON in a well-framed message: error reply, connection stays.
-	cl := h.dial(t, frame.ModeLine, "T-BAD")
-	cl.sendRaw([]byte("{not json}\n"))
-	if r, err := cl.read(); err != nil || r.code() != "bad_request" {
+	h := devicetest.New(t, devices.Config{})
+	// Invalid JSON in a well-framed message: error devicetest.Reply, connection stays.
+	cl := h.Dial(t, frame.ModeLine, "T-BAD")
+	cl.SendRaw([]byte("{not json}\n"))
+	if r, err := cl.Read(); err != nil || r.Code() != "bad_request" {
 		t.Fatalf("invalid json: %+v %v", r, err)
 	}
 	// A body string that is not JSON.
-	cl.sendRaw([]byte(`{"head":{"action":"login","equipId":"T-BAD","seq":4},"body":"hello"}` + "\n"))
-	if r, err := cl.read(); err != nil || r.code() != "bad_request" || *r.Head.Seq != 4 {
+	cl.SendRaw([]byte(`{"head":{"action":"login","equipId":"T-BAD","seq":4},"body":"hello"}` + "\n"))
+	if r, err := cl.Read(); err != nil || r.Code() != "bad_request" || *r.Head.Seq != 4 {
 		t.Fatalf("string body: %+v %v", r, err)
 	}
 	// A body string holding an object is accepted.
-	cl.sendRaw([]byte(`{"head":{"action":"login","equipId":"T-BAD","seq":5},"body":"{\"kind\":\"terminal\"}"}` + "\n"))
-	if r, err := cl.read(); err != nil || r.exception() != "" {
+	cl.SendRaw([]byte(`{"head":{"action":"login","equipId":"T-BAD","seq":5},"body":"{\"kind\":\"terminal\"}"}` + "\n"))
+	if r, err := cl.Read(); err != nil || r.Exception() != "" {
 		t.Fatalf("string-wrapped body: %s %v", r.Raw, err)
 	}
-	if r := cl.call("getGoods", map[string]any{"gid": "G1"}); r.exception() != "" {
+	if r := cl.Call("getGoods", map[string]any{"gid": "G1"}); r.Exception() != "" {
 		t.Fatalf("still serving: %s", r.Raw)
 	}
 
@@ -184,7 +126,7 @@ func TestBadInputKeepsConnectionOrClosesCleanly(t *testing.T) {
 	}
 	for name, b := range closes {
 		t.Run(name, func(t *testing.T) {
-			c, err := net.Dial("tcp", h.adr)
+			c, err := net.Dial("tcp", h.Addr)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -201,7 +143,7 @@ func TestBadInputKeepsConnectionOrClosesCleanly(t *testing.T) {
 		})
 	}
 	// An oversize line closes too.
-	c, _ := net.Dial("tcp", h.adr)
+	c, _ := net.Dial("tcp", h.Addr)
 	defer c.Close()
 	go func() {
 		c.Write([]byte("{"))
@@ -212,79 +154,79 @@ func TestBadInputKeepsConnectionOrClosesCleanly(t *testing.T) {
 		t.Fatalf("oversize line: %q", all)
 	}
 	// Garbage and a half frame that stalls do not disturb another session.
-	g, _ := net.Dial("tcp", h.adr)
+	g, _ := net.Dial("tcp", h.Addr)
 	defer g.Close()
 	junk := make([]byte, 10000)
 	rand.New(rand.NewSource(1)).Read(junk)
 	g.Write(junk)
-	half, _ := net.Dial("tcp", h.adr)
+	half, _ := net.Dial("tcp", h.Addr)
 	defer half.Close()
 	half.Write([]byte{0, 0, 0, 100, '{'})
-	other := h.dial(t, frame.ModeLength, "T-OTHER")
-	other.mustLogin(nil)
-	if r := other.call("getGoods", map[string]any{"code": "6901234567892"}); r.exception() != "" {
+	other := h.Dial(t, frame.ModeLength, "T-OTHER")
+	other.MustLogin(nil)
+	if r := other.Call("getGoods", map[string]any{"code": "6901234567892"}); r.Exception() != "" {
 		t.Fatalf("other session: %s", r.Raw)
 	}
 }
 
 func TestPairingFlowAndTokens(t *testing.T) {
-	h := newHarness(t, Config{Admission: "pairing", Tokens: map[string]string{"T-TOK": "s3cret"}})
-	cl := h.dial(t, frame.ModeLine, "T-NEW")
-	if r := cl.login(nil); r.code() != "pending_approval" {
+	h := devicetest.New(t, devices.Config{Admission: "pairing", Tokens: map[string]string{"T-TOK": "s3cret"}})
+	cl := h.Dial(t, frame.ModeLine, "T-NEW")
+	if r := cl.Login(nil); r.Code() != "pending_approval" {
 		t.Fatalf("unknown device: %s", r.Raw)
 	}
-	d, ok, _ := h.st.Device("T-NEW")
+	d, ok, _ := h.St.Device("T-NEW")
 	if !ok || d.Status != store.DevicePending {
 		t.Fatalf("pending not recorded: %+v", d)
 	}
-	if r := cl.call("getGoods", map[string]any{"gid": "G1"}); r.code() != "not_logged_in" {
+	if r := cl.Call("getGoods", map[string]any{"gid": "G1"}); r.Code() != "not_logged_in" {
 		t.Fatalf("pending device served: %s", r.Raw)
 	}
-	h.st.SetDeviceStatus("T-NEW", store.DeviceApproved)
-	cl.mustLogin(nil)
+	h.St.SetDeviceStatus("T-NEW", store.DeviceApproved)
+	cl.MustLogin(nil)
 	// Rejected devices are forbidden.
-	h.st.SetDeviceStatus("T-BAD", store.DeviceRejected)
-	if r := h.dial(t, frame.ModeLine, "T-BAD").login(nil); r.code() != "forbidden" {
+	h.St.SetDeviceStatus("T-BAD", store.DeviceRejected)
+	if r := h.Dial(t, frame.ModeLine, "T-BAD").Login(nil); r.Code() != "forbidden" {
 		t.Fatalf("rejected: %s", r.Raw)
 	}
 	// A device with a configured token must present it, and is then admitted.
-	if r := h.dial(t, frame.ModeLine, "T-TOK").login(map[string]any{"token": "wrong"}); r.code() != "forbidden" {
+	if r := h.Dial(t, frame.ModeLine, "T-TOK").Login(map[string]any{"token": "wrong"}); r.Code() != "forbidden" {
 		t.Fatalf("wrong token: %s", r.Raw)
 	}
-	h.dial(t, frame.ModeLine, "T-TOK").mustLogin(map[string]any{"token": "s3cret"})
+	h.Dial(t, frame.ModeLine, "T-TOK").MustLogin(map[string]any{"token": "s3cret"})
 }
 
 func TestSessionReplacement(t *testing.T) {
-	h := newHarness(t, Config{})
-	a := h.dial(t, frame.ModeLine, "T-R")
-	a.mustLogin(nil)
-	b := h.dial(t, frame.ModeLength, "T-R")
-	b.mustLogin(nil)
-	a.c.SetReadDeadline(time.Now().Add(5 * time.Second))
-	if _, err := io.ReadAll(a.c); err != nil {
+	h := devicetest.New(t, devices.Config{})
+	a := h.Dial(t, frame.ModeLine, "T-R")
+	a.MustLogin(nil)
+	b := h.Dial(t, frame.ModeLength, "T-R")
+	b.MustLogin(nil)
+	a.C.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := io.ReadAll(a.C); err != nil {
 		t.Fatalf("old session not closed cleanly: %v", err)
 	}
-	if r := b.call("getGoods", map[string]any{"gid": "G2"}); r.exception() != "" {
+	if r := b.Call("getGoods", map[string]any{"gid": "G2"}); r.Exception() != "" {
 		t.Fatalf("new session: %s", r.Raw)
 	}
-	if n := len(h.srv.Sessions()); n != 1 {
+	if n := len(h.Srv.Sessions()); n != 1 {
 		t.Fatalf("%d sessions", n)
 	}
 }
 
 func TestHeartbeatBothWaysAndIdleClose(t *testing.T) {
-	h := newHarness(t, Config{Heartbeat: time.Second})
-	cl := h.dial(t, frame.ModeLine, "T-HB")
-	cl.mustLogin(nil)
-	r, err := cl.read()
+	h := devicetest.New(t, devices.Config{Heartbeat: time.Second})
+	cl := h.Dial(t, frame.ModeLine, "T-HB")
+	cl.MustLogin(nil)
+	r, err := cl.Read()
 	if err != nil || r.Head.Action != "health" {
 		t.Fatalf("want server health push, got %+v %v", r, err)
 	}
-	cl.sendRaw([]byte(`{"head":{"action":"healthReturn"},"body":{}}` + "\n"))
+	cl.SendRaw([]byte(`{"head":{"action":"healthReturn"},"body":{}}` + "\n"))
 	// Now go silent: closed after 3 heartbeats (pushes keep arriving meanwhile).
 	start := time.Now()
 	for {
-		if _, err := cl.read(); err != nil {
+		if _, err := cl.Read(); err != nil {
 			if err != io.EOF && !strings.Contains(err.Error(), "reset") {
 				t.Fatalf("want close, got %v", err)
 			}
@@ -297,19 +239,19 @@ func TestHeartbeatBothWaysAndIdleClose(t *testing.T) {
 }
 
 func TestSlowReaderIsDroppedOthersUnaffected(t *testing.T) {
-	h := newHarness(t, Config{OutboundQueue: 4, WriteTimeout: time.Second})
-	slow := h.dial(t, frame.ModeLine, "T-SLOW")
-	slow.mustLogin(nil)
-	fast := h.dial(t, frame.ModeLine, "T-FAST")
-	fast.mustLogin(nil)
+	h := devicetest.New(t, devices.Config{OutboundQueue: 4, WriteTimeout: time.Second})
+	slow := h.Dial(t, frame.ModeLine, "T-SLOW")
+	slow.MustLogin(nil)
+	fast := h.Dial(t, frame.ModeLine, "T-FAST")
+	fast.MustLogin(nil)
 	// Push to a device that never reads: socket buffers fill, then the
 	// queue, then the session is dropped. Push itself never blocks.
 	big := map[string]string{"pad": strings.Repeat("x", 64<<10)}
 	dropped := false
 	for i := 0; i < 100000 && !dropped; i++ {
-		dropped = !h.srv.Push("T-SLOW", "goodsUpdate", big)
+		dropped = !h.Srv.Push("T-SLOW", "goodsUpdate", big)
 		if i%100 == 0 {
-			if r := fast.call("getGoods", map[string]any{"gid": "G1"}); r.exception() != "" {
+			if r := fast.Call("getGoods", map[string]any{"gid": "G1"}); r.Exception() != "" {
 				t.Fatalf("fast: %s", r.Raw)
 			}
 		}
@@ -320,7 +262,7 @@ func TestSlowReaderIsDroppedOthersUnaffected(t *testing.T) {
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		gone := true
-		for _, s := range h.srv.Sessions() {
+		for _, s := range h.Srv.Sessions() {
 			if s.EquipID == "T-SLOW" {
 				gone = false
 			}
@@ -333,31 +275,31 @@ func TestSlowReaderIsDroppedOthersUnaffected(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	if r := fast.call("getGoods", map[string]any{"gid": "G1"}); r.exception() != "" {
+	if r := fast.Call("getGoods", map[string]any{"gid": "G1"}); r.Exception() != "" {
 		t.Fatalf("fast after drop: %s", r.Raw)
 	}
 }
 
 func TestMaxConnectionsBusy(t *testing.T) {
-	h := newHarness(t, Config{MaxConnections: 2})
-	a := h.dial(t, frame.ModeLine, "T-A")
-	a.mustLogin(nil)
-	b := h.dial(t, frame.ModeLine, "T-B")
-	b.mustLogin(nil)
-	c := h.dial(t, frame.ModeLength, "T-C")
-	if r := c.login(nil); r.code() != "busy" {
+	h := devicetest.New(t, devices.Config{MaxConnections: 2})
+	a := h.Dial(t, frame.ModeLine, "T-A")
+	a.MustLogin(nil)
+	b := h.Dial(t, frame.ModeLine, "T-B")
+	b.MustLogin(nil)
+	c := h.Dial(t, frame.ModeLength, "T-C")
+	if r := c.Login(nil); r.Code() != "busy" {
 		t.Fatalf("third connection: %s", r.Raw)
 	}
-	c.c.SetReadDeadline(time.Now().Add(5 * time.Second))
-	if _, err := c.fr.Next(); err != io.EOF {
+	c.C.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := c.FR.Next(); err != io.EOF {
 		t.Fatalf("busy connection not closed: %v", err)
 	}
-	a.c.Close()
+	a.C.Close()
 	// The slot frees up.
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		d := h.dial(t, frame.ModeLine, "T-D")
-		if r := d.login(nil); r.exception() == "" {
+		d := h.Dial(t, frame.ModeLine, "T-D")
+		if r := d.Login(nil); r.Exception() == "" {
 			break
 		}
 		if time.Now().After(deadline) {
@@ -372,39 +314,39 @@ func TestThousandConcurrentSessions(t *testing.T) {
 	if testing.Short() {
 		n = 200
 	}
-	h := newHarness(t, Config{Heartbeat: time.Second})
+	h := devicetest.New(t, devices.Config{Heartbeat: time.Second})
 	var wg sync.WaitGroup
 	errs := make(chan error, n)
 	for i := 0; i < n; i++ {
 		wg.Add(1)
 		go func(i int) {
 			defer wg.Done()
-			c, err := net.Dial("tcp", h.adr)
+			c, err := net.Dial("tcp", h.Addr)
 			if err != nil {
 				errs <- err
 				return
 			}
 			defer c.Close()
-			cl := &client{t: t, c: c, fr: frame.NewReader(c, 0), mode: modes[i%2], id: fmt.Sprintf("T-%04d", i)}
-			cl.seq++
-			msg, _ := json.Marshal(map[string]any{"head": map[string]any{"action": "login", "equipId": cl.id, "seq": 1}, "body": map[string]any{}})
-			c.Write(frame.Append(nil, cl.mode, msg))
+			id, mode := fmt.Sprintf("T-%04d", i), modes[i%2]
+			cl := devicetest.NewClient(t, c, mode, id)
+			msg, _ := json.Marshal(map[string]any{"head": map[string]any{"action": "login", "equipId": id, "seq": 1}, "body": map[string]any{}})
+			c.Write(frame.Append(nil, mode, msg))
 			gotLogin, gotHealth := false, false
 			for !gotLogin || !gotHealth {
-				r, err := cl.read()
+				r, err := cl.Read()
 				if err != nil {
-					errs <- fmt.Errorf("%s: %v", cl.id, err)
+					errs <- fmt.Errorf("%s: %v", id, err)
 					return
 				}
 				switch r.Head.Action {
 				case "loginReturn":
-					if r.exception() != "" {
-						errs <- fmt.Errorf("%s: %s", cl.id, r.Raw)
+					if r.Exception() != "" {
+						errs <- fmt.Errorf("%s: %s", id, r.Raw)
 						return
 					}
 					gotLogin = true
 				case "health":
-					c.Write(frame.Append(nil, cl.mode, []byte(`{"head":{"action":"healthReturn"},"body":{}}`)))
+					c.Write(frame.Append(nil, mode, []byte(`{"head":{"action":"healthReturn"},"body":{}}`)))
 					gotHealth = true
 				}
 			}
@@ -418,46 +360,46 @@ func TestThousandConcurrentSessions(t *testing.T) {
 }
 
 func TestPipelinedRequestsAndHalfFrames(t *testing.T) {
-	h := newHarness(t, Config{})
-	cl := h.dial(t, frame.ModeLength, "T-PIPE")
-	cl.mustLogin(nil)
+	h := devicetest.New(t, devices.Config{})
+	cl := h.Dial(t, frame.ModeLength, "T-PIPE")
+	cl.MustLogin(nil)
 	var batch []byte
 	for i := 1; i <= 20; i++ {
 		batch = frame.Append(batch, frame.ModeLength, []byte(fmt.Sprintf(`{"head":{"action":"getGoods","seq":%d},"body":{"gid":"G1"}}`, 100+i)))
 	}
-	cl.sendRaw(batch)
+	cl.SendRaw(batch)
 	for i := 1; i <= 20; i++ {
-		r, err := cl.read()
-		if err != nil || *r.Head.Seq != int64(100+i) || r.exception() != "" {
-			t.Fatalf("reply %d: %s %v", i, r.Raw, err)
+		r, err := cl.Read()
+		if err != nil || *r.Head.Seq != int64(100+i) || r.Exception() != "" {
+			t.Fatalf("devicetest.Reply %d: %s %v", i, r.Raw, err)
 		}
 	}
-	// A whole request followed by half of the next: the first reply must
+	// A whole request followed by half of the next: the first devicetest.Reply must
 	// not wait for the rest of the second request.
 	next := frame.Append(nil, frame.ModeLength, []byte(`{"head":{"action":"getGoods","seq":2},"body":{"gid":"G2"}}`))
-	cl.sendRaw(append(frame.Append(nil, frame.ModeLength, []byte(`{"head":{"action":"getGoods","seq":1},"body":{"gid":"G1"}}`)), next[:10]...))
-	cl.c.SetReadDeadline(time.Now().Add(3 * time.Second))
-	p, err := cl.fr.Next()
+	cl.SendRaw(append(frame.Append(nil, frame.ModeLength, []byte(`{"head":{"action":"getGoods","seq":1},"body":{"gid":"G1"}}`)), next[:10]...))
+	cl.C.SetReadDeadline(time.Now().Add(3 * time.Second))
+	p, err := cl.FR.Next()
 	if err != nil || !bytes.Contains(p, []byte(`"seq":1`)) {
-		t.Fatalf("first reply held back: %q %v", p, err)
+		t.Fatalf("first devicetest.Reply held back: %q %v", p, err)
 	}
-	cl.sendRaw(next[10:])
-	if r, err := cl.read(); err != nil || *r.Head.Seq != 2 {
+	cl.SendRaw(next[10:])
+	if r, err := cl.Read(); err != nil || *r.Head.Seq != 2 {
 		t.Fatalf("second reply: %+v %v", r, err)
 	}
 }
 
 func TestRepliesBeforeABadFrameAreSent(t *testing.T) {
-	h := newHarness(t, Config{})
-	cl := h.dial(t, frame.ModeLength, "T-BADPIPE")
-	cl.mustLogin(nil)
+	h := devicetest.New(t, devices.Config{})
+	cl := h.Dial(t, frame.ModeLength, "T-BADPIPE")
+	cl.MustLogin(nil)
 	b := frame.Append(nil, frame.ModeLength, []byte(`{"head":{"action":"getGoods","seq":7},"body":{"gid":"G1"}}`))
-	cl.sendRaw(append(b, 0, 0, 0, 0)) // then a zero-length frame
-	r, err := cl.read()
-	if err != nil || *r.Head.Seq != 7 || r.exception() != "" {
-		t.Fatalf("reply before the bad frame: %+v %v", r, err)
+	cl.SendRaw(append(b, 0, 0, 0, 0)) // then a zero-length frame
+	r, err := cl.Read()
+	if err != nil || *r.Head.Seq != 7 || r.Exception() != "" {
+		t.Fatalf("devicetest.Reply before the bad frame: %+v %v", r, err)
 	}
-	if r, err := cl.read(); err != nil || r.code() != "bad_request" {
+	if r, err := cl.Read(); err != nil || r.Code() != "bad_request" {
 		t.Fatalf("error frame: %+v %v", r, err)
 	}
 }

@@ -359,8 +359,10 @@ func (c *Session) handle(ctx context.Context, payload []byte) {
 	// the metrics after its reply must find its request there.
 	c.srv.observe(c.srv.metricAction(action), code, start)
 	c.reply(b)
-	if action == "login" && err == nil && c.Kind() == KindLabel {
-		c.srv.pushLabelGoods(c) // after the reply, so the label sees it first
+	if action == "login" && err == nil {
+		for _, after := range c.srv.afterLogin {
+			after(c) // after the reply, so the device sees it first
+		}
 	}
 }
 

@@ -1,4 +1,4 @@
-package devices
+package shelf_test
 
 import (
 	"fmt"
@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/storebox/storebox/daemon/devices"
+	"github.com/storebox/storebox/daemon/devices/devicetest"
 	"github.com/storebox/storebox/daemon/store"
 	"github.com/storebox/storebox/protocol/frame"
 	"github.com/storebox/storebox/protocol/goods"
@@ -16,7 +18,7 @@ import (
 // BenchmarkCatalogPageToLabels: a catalog page changes the price of 10,000
 // bound goods; reports the time until every connected label has its push.
 //
-//	go test -run '^$' -bench CatalogPageToLabels -benchtime 1x ./daemon/devices
+//	go test -run '^$' -bench CatalogPageToLabels -benchtime 1x ./daemon/shelf
 func BenchmarkCatalogPageToLabels(b *testing.B) {
 	const n = 10000 // goods whose price changes, each bound to a label
 	var l syscall.Rlimit
@@ -27,12 +29,12 @@ func BenchmarkCatalogPageToLabels(b *testing.B) {
 	// Both ends of every label connection live in this process: connect as
 	// many labels as the descriptor limit allows (all 10,000 from 20,500).
 	labels := min(n, int(l.Cur-500)/2)
-	h := newHarness(b, Config{Heartbeat: time.Minute, MaxConnections: 3 * n})
+	h := devicetest.New(b, devices.Config{Heartbeat: time.Minute, MaxConnections: 3 * n})
 	mac := func(i int) string { return fmt.Sprintf("B0:00:00:00:%02X:%02X", i>>8, i&0xff) }
 	item := func(i int, price int64) goods.Goods {
 		return goods.Goods{GID: fmt.Sprintf("P%05d", i), Barcode: fmt.Sprint(7000000 + i), Name: fmt.Sprintf("价签 %d", i), Price: price, Unit: "pcs", MacIDs: []string{mac(i)}}
 	}
-	if _, err := h.st.Import(func(y func(store.ImportRow) error) error {
+	if _, err := h.St.Import(func(y func(store.ImportRow) error) error {
 		for i := 0; i < n; i++ {
 			if err := y(store.ImportRow{Line: i + 2, Goods: item(i, 100)}); err != nil {
 				return err
@@ -44,7 +46,7 @@ func BenchmarkCatalogPageToLabels(b *testing.B) {
 	}
 	conns := make([]net.Conn, labels)
 	for i := 0; i < labels; i++ {
-		c, err := net.Dial("tcp", h.adr)
+		c, err := net.Dial("tcp", h.Addr)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -86,7 +88,7 @@ func BenchmarkCatalogPageToLabels(b *testing.B) {
 			page[i] = item(i, price)
 		}
 		start := time.Now()
-		if _, err := h.st.ApplyCatalogPage(fmt.Sprint(round), page, nil); err != nil {
+		if _, err := h.St.ApplyCatalogPage(fmt.Sprint(round), page, nil); err != nil {
 			b.Fatal(err)
 		}
 		wg.Wait()

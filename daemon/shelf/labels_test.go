@@ -1,4 +1,4 @@
-package devices
+package shelf_test
 
 import (
 	"fmt"
@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/storebox/storebox/daemon/devices"
+	"github.com/storebox/storebox/daemon/devices/devicetest"
 	"github.com/storebox/storebox/daemon/store"
 	"github.com/storebox/storebox/protocol/frame"
 	"github.com/storebox/storebox/protocol/goods"
@@ -20,8 +22,8 @@ func TestPriceChangeReachesExactlyTheBoundLabels(t *testing.T) {
 	if testing.Short() {
 		n = 100
 	}
-	h := newHarness(t, Config{})
-	_, err := h.st.Import(func(y func(store.ImportRow) error) error {
+	h := devicetest.New(t, devices.Config{})
+	_, err := h.St.Import(func(y func(store.ImportRow) error) error {
 		for i := 0; i < n; i++ {
 			g := goods.Goods{GID: fmt.Sprintf("L%04d", i), Barcode: fmt.Sprint(4000000 + i), Name: fmt.Sprintf("标签商品 %d", i), Price: 100, Unit: "pcs", MacIDs: []string{labelMAC(i)}}
 			if err := y(store.ImportRow{Line: i + 2, Goods: g}); err != nil {
@@ -33,21 +35,21 @@ func TestPriceChangeReachesExactlyTheBoundLabels(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	labels := make([]*client, n)
+	labels := make([]*devicetest.Client, n)
 	var wg sync.WaitGroup
 	for i := 0; i < n; i++ {
 		wg.Add(1)
 		go func(i int) {
 			defer wg.Done()
-			cl := h.dial(t, frame.ModeLength, fmt.Sprintf("ESL_%04d", i))
+			cl := h.Dial(t, frame.ModeLength, fmt.Sprintf("ESL_%04d", i))
 			body := map[string]any{"mac_id": labelMAC(i)}
 			if i == 7 {
 				body["charset"] = "gbk"
 			}
-			cl.mustLogin(body)
+			cl.MustLogin(body)
 			// The login push: its bound goods.
-			r, err := cl.read()
-			if err != nil || r.Head.Action != "goodsUpdate" || len(goodsIDs(r)) != 1 || goodsIDs(r)[0] != fmt.Sprintf("L%04d", i) {
+			r, err := cl.Read()
+			if err != nil || r.Head.Action != "goodsUpdate" || len(devicetest.GoodsIDs(r)) != 1 || devicetest.GoodsIDs(r)[0] != fmt.Sprintf("L%04d", i) {
 				t.Errorf("label %d login push: %+v %v", i, r, err)
 			}
 			labels[i] = cl
@@ -57,10 +59,10 @@ func TestPriceChangeReachesExactlyTheBoundLabels(t *testing.T) {
 	if t.Failed() {
 		return
 	}
-	if _, err := h.st.ApplyCatalogPage("c1", []goods.Goods{{GID: "L0007", Barcode: "4000007", Name: "标签商品 7 特价", Price: 80, Unit: "pcs", MacIDs: []string{labelMAC(7)}}}, nil); err != nil {
+	if _, err := h.St.ApplyCatalogPage("c1", []goods.Goods{{GID: "L0007", Barcode: "4000007", Name: "标签商品 7 特价", Price: 80, Unit: "pcs", MacIDs: []string{labelMAC(7)}}}, nil); err != nil {
 		t.Fatal(err)
 	}
-	r, err := labels[7].read()
+	r, err := labels[7].Read()
 	if err != nil || r.Head.Action != "goodsUpdate" {
 		t.Fatalf("label 7: %+v %v", r, err)
 	}
@@ -74,8 +76,8 @@ func TestPriceChangeReachesExactlyTheBoundLabels(t *testing.T) {
 		if i == 7 {
 			continue
 		}
-		cl.c.SetReadDeadline(time.Now().Add(time.Millisecond))
-		if p, err := cl.fr.Next(); err == nil {
+		cl.C.SetReadDeadline(time.Now().Add(time.Millisecond))
+		if p, err := cl.FR.Next(); err == nil {
 			t.Fatalf("label %d got %s", i, p)
 		}
 		if i > 50 {
@@ -85,34 +87,34 @@ func TestPriceChangeReachesExactlyTheBoundLabels(t *testing.T) {
 }
 
 func TestBindUnbindLabel(t *testing.T) {
-	h := newHarness(t, Config{})
-	lbl := h.dial(t, frame.ModeLine, "ESL_X")
-	lbl.mustLogin(map[string]any{"mac_id": "A4-C1-38-AA-BB-CC"})
-	if r, _ := lbl.read(); r.Head.Action != "goodsUpdate" || len(goodsIDs(r)) != 0 {
+	h := devicetest.New(t, devices.Config{})
+	lbl := h.Dial(t, frame.ModeLine, "ESL_X")
+	lbl.MustLogin(map[string]any{"mac_id": "A4-C1-38-AA-BB-CC"})
+	if r, _ := lbl.Read(); r.Head.Action != "goodsUpdate" || len(devicetest.GoodsIDs(r)) != 0 {
 		t.Fatalf("unbound label login push: %s", r.Raw)
 	}
-	term := h.dial(t, frame.ModeLine, "T-B")
-	term.mustLogin(nil)
-	if r := term.call("bindLabel", map[string]any{"mac_id": "a4c138aabbcc", "gid": "G2"}); r.exception() != "" {
+	term := h.Dial(t, frame.ModeLine, "T-B")
+	term.MustLogin(nil)
+	if r := term.Call("bindLabel", map[string]any{"mac_id": "a4c138aabbcc", "gid": "G2"}); r.Exception() != "" {
 		t.Fatalf("bind: %s", r.Raw)
 	}
-	if r, _ := lbl.read(); r.Head.Action != "goodsUpdate" || goodsIDs(r)[0] != "G2" {
+	if r, _ := lbl.Read(); r.Head.Action != "goodsUpdate" || devicetest.GoodsIDs(r)[0] != "G2" {
 		t.Fatalf("after bind: %s", r.Raw)
 	}
 	// Moving it to G3 pushes G3.
-	if r := term.call("bindLabel", map[string]any{"mac_id": "A4:C1:38:AA:BB:CC", "gid": "G3"}); r.exception() != "" || r.Body["previous"] != "G2" {
+	if r := term.Call("bindLabel", map[string]any{"mac_id": "A4:C1:38:AA:BB:CC", "gid": "G3"}); r.Exception() != "" || r.Body["previous"] != "G2" {
 		t.Fatalf("rebind: %s", r.Raw)
 	}
-	if r, _ := lbl.read(); goodsIDs(r)[0] != "G3" {
+	if r, _ := lbl.Read(); devicetest.GoodsIDs(r)[0] != "G3" {
 		t.Fatalf("after rebind: %s", r.Raw)
 	}
-	if g, _ := h.st.ByGID("G2"); len(g[0].MacIDs) != 0 {
+	if g, _ := h.St.ByGID("G2"); len(g[0].MacIDs) != 0 {
 		t.Fatalf("G2 still bound: %+v", g)
 	}
-	if r := term.call("unbindLabel", map[string]any{"mac_id": "A4:C1:38:AA:BB:CC", "gid": "G3"}); r.exception() != "" {
+	if r := term.Call("unbindLabel", map[string]any{"mac_id": "A4:C1:38:AA:BB:CC", "gid": "G3"}); r.Exception() != "" {
 		t.Fatalf("unbind: %s", r.Raw)
 	}
-	if r, _ := lbl.read(); r.Head.Action != "goodsUpdate" || len(goodsIDs(r)) != 0 {
+	if r, _ := lbl.Read(); r.Head.Action != "goodsUpdate" || len(devicetest.GoodsIDs(r)) != 0 {
 		t.Fatalf("after unbind: %s", r.Raw)
 	}
 	for _, c := range []struct {
@@ -127,11 +129,11 @@ func TestBindUnbindLabel(t *testing.T) {
 		if c.body["gid"] == "NOPE" || c.code == "bad_request" {
 			action = "bindLabel"
 		}
-		if r := term.call(action, c.body); r.code() != c.code {
+		if r := term.Call(action, c.body); r.Code() != c.code {
 			t.Fatalf("%s %v: %s", action, c.body, r.Raw)
 		}
 	}
-	if r := lbl.call("bindLabel", map[string]any{"mac_id": "A4:C1:38:AA:BB:CC", "gid": "G1"}); r.code() != "forbidden" {
+	if r := lbl.Call("bindLabel", map[string]any{"mac_id": "A4:C1:38:AA:BB:CC", "gid": "G1"}); r.Code() != "forbidden" {
 		t.Fatalf("label binding itself: %s", r.Raw)
 	}
 }

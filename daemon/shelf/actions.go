@@ -1,4 +1,4 @@
-package devices
+package shelf
 
 import (
 	"context"
@@ -7,13 +7,14 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/storebox/storebox/daemon/devices"
 	"github.com/storebox/storebox/daemon/store"
 	"github.com/storebox/storebox/protocol/devmsg"
 	"github.com/storebox/storebox/protocol/goods"
 )
 
-// MapStoreError turns store sentinel errors into protocol codes.
-func MapStoreError(err error) error {
+// mapStoreError turns store sentinel errors into protocol codes.
+func mapStoreError(err error) error {
 	switch {
 	case err == nil:
 		return nil
@@ -42,7 +43,7 @@ type getGoodsBody struct {
 	RFIDs *[]string `json:"rfids"`
 }
 
-func (s *Server) getGoods(_ context.Context, _ *Session, req *devmsg.Request) (any, error) {
+func (sh *Shelf) getGoods(_ context.Context, _ *devices.Session, req *devmsg.Request) (any, error) {
 	var b getGoodsBody
 	if e := req.DecodeBody(&b); e != nil {
 		return nil, e
@@ -64,26 +65,26 @@ func (s *Server) getGoods(_ context.Context, _ *Session, req *devmsg.Request) (a
 	switch {
 	case b.Code != nil:
 		what = func() string { return "barcode " + *b.Code }
-		gs, err = s.st.RawLookup(store.ByKeyBarcode, strings.TrimSpace(*b.Code))
+		gs, err = sh.st.RawLookup(store.ByKeyBarcode, strings.TrimSpace(*b.Code))
 	case b.MacID != nil:
 		what = func() string { return "label " + *b.MacID }
-		gs, err = s.st.RawLookup(store.ByKeyMac, *b.MacID)
+		gs, err = sh.st.RawLookup(store.ByKeyMac, *b.MacID)
 	case b.GID != nil:
 		what = func() string { return "gid " + *b.GID }
-		gs, err = s.st.RawLookup(store.ByKeyGID, *b.GID)
+		gs, err = sh.st.RawLookup(store.ByKeyGID, *b.GID)
 	case b.GName != nil:
 		q := strings.TrimSpace(*b.GName)
 		if q == "" {
 			return nil, devmsg.Errorf(devmsg.CodeBadRequest, "gname must not be empty")
 		}
 		what = func() string { return "name containing " + q }
-		gs, err = s.st.RawLookup(store.ByKeyName, q)
+		gs, err = sh.st.RawLookup(store.ByKeyName, q)
 	case b.RFIDs != nil:
 		if len(*b.RFIDs) == 0 || len(*b.RFIDs) > 1000 {
 			return nil, devmsg.Errorf(devmsg.CodeBadRequest, "rfids must hold 1 to 1000 tags")
 		}
 		what = func() string { return fmt.Sprintf("%d RFID tags", len(*b.RFIDs)) }
-		gs, err = s.st.RawRFIDs(*b.RFIDs)
+		gs, err = sh.st.RawRFIDs(*b.RFIDs)
 	}
 	if err != nil {
 		return nil, err
@@ -123,7 +124,7 @@ func (b pageBody) bounds() (int, int, *devmsg.Error) {
 	return ost, lmt, nil
 }
 
-func (s *Server) getAllGoods(_ context.Context, _ *Session, req *devmsg.Request) (any, error) {
+func (sh *Shelf) getAllGoods(_ context.Context, _ *devices.Session, req *devmsg.Request) (any, error) {
 	var b pageBody
 	if e := req.DecodeBody(&b); e != nil {
 		return nil, e
@@ -132,14 +133,14 @@ func (s *Server) getAllGoods(_ context.Context, _ *Session, req *devmsg.Request)
 	if e != nil {
 		return nil, e
 	}
-	gs, total, err := s.st.RawPage("", ost, lmt)
+	gs, total, err := sh.st.RawPage("", ost, lmt)
 	if err != nil {
 		return nil, err
 	}
 	return json.RawMessage(store.AppendGoodsArray(nil, gs, total)), nil
 }
 
-func (s *Server) getWarehouseGoods(_ context.Context, _ *Session, req *devmsg.Request) (any, error) {
+func (sh *Shelf) getWarehouseGoods(_ context.Context, _ *devices.Session, req *devmsg.Request) (any, error) {
 	var b pageBody
 	if e := req.DecodeBody(&b); e != nil {
 		return nil, e
@@ -151,7 +152,7 @@ func (s *Server) getWarehouseGoods(_ context.Context, _ *Session, req *devmsg.Re
 	if e != nil {
 		return nil, e
 	}
-	gs, total, err := s.st.RawPage(*b.WHID, ost, lmt)
+	gs, total, err := sh.st.RawPage(*b.WHID, ost, lmt)
 	if err != nil {
 		return nil, err
 	}
@@ -164,8 +165,8 @@ type stockBody struct {
 	Lines []store.Line `json:"lines"`
 }
 
-func (s *Server) stockGoods(_ context.Context, sess *Session, req *devmsg.Request) (any, error) {
-	if k := sess.Kind(); k != KindTerminal {
+func (sh *Shelf) stockGoods(_ context.Context, sess *devices.Session, req *devmsg.Request) (any, error) {
+	if k := sess.Kind(); k != devices.KindTerminal {
 		return nil, devmsg.Errorf(devmsg.CodeForbidden, "only terminals receive stock (this session is a %s)", k)
 	}
 	var b stockBody
@@ -175,9 +176,9 @@ func (s *Server) stockGoods(_ context.Context, sess *Session, req *devmsg.Reques
 	if strings.TrimSpace(b.WHID) == "" {
 		return nil, devmsg.Errorf(devmsg.CodeBadRequest, "whid is required")
 	}
-	id, err := s.st.Receive(b.Ref, b.WHID, b.Lines, sess.EquipID())
+	id, err := sh.st.Receive(b.Ref, b.WHID, b.Lines, sess.EquipID())
 	if err != nil {
-		return nil, MapStoreError(err)
+		return nil, mapStoreError(err)
 	}
 	return map[string]string{"picking_id": id}, nil
 }
@@ -189,8 +190,8 @@ type labelBody struct {
 
 // bindLabel binds an e-label to a goods; the label, if connected, gets the
 // goods pushed at once.
-func (s *Server) bindLabel(_ context.Context, sess *Session, req *devmsg.Request) (any, error) {
-	if k := sess.Kind(); k != KindTerminal {
+func (sh *Shelf) bindLabel(_ context.Context, sess *devices.Session, req *devmsg.Request) (any, error) {
+	if k := sess.Kind(); k != devices.KindTerminal {
 		return nil, devmsg.Errorf(devmsg.CodeForbidden, "only terminals bind labels (this session is a %s)", k)
 	}
 	var b labelBody
@@ -201,15 +202,15 @@ func (s *Server) bindLabel(_ context.Context, sess *Session, req *devmsg.Request
 		return nil, devmsg.Errorf(devmsg.CodeBadRequest, "mac_id and gid are required")
 	}
 	// The store's goods-changed hook pushes the goods to the label.
-	prev, err := s.st.BindLabel(b.MacID, b.GID, sess.EquipID())
+	prev, err := sh.st.BindLabel(b.MacID, b.GID, sess.EquipID())
 	if err != nil {
-		return nil, MapStoreError(err)
+		return nil, mapStoreError(err)
 	}
 	return map[string]string{"mac_id": store.NormalizeMAC(b.MacID), "gid": b.GID, "previous": prev}, nil
 }
 
-func (s *Server) unbindLabel(_ context.Context, sess *Session, req *devmsg.Request) (any, error) {
-	if k := sess.Kind(); k != KindTerminal {
+func (sh *Shelf) unbindLabel(_ context.Context, sess *devices.Session, req *devmsg.Request) (any, error) {
+	if k := sess.Kind(); k != devices.KindTerminal {
 		return nil, devmsg.Errorf(devmsg.CodeForbidden, "only terminals unbind labels (this session is a %s)", k)
 	}
 	var b labelBody
@@ -219,9 +220,9 @@ func (s *Server) unbindLabel(_ context.Context, sess *Session, req *devmsg.Reque
 	if strings.TrimSpace(b.MacID) == "" || strings.TrimSpace(b.GID) == "" {
 		return nil, devmsg.Errorf(devmsg.CodeBadRequest, "mac_id and gid are required")
 	}
-	if err := s.st.UnbindLabel(b.MacID, b.GID, sess.EquipID()); err != nil {
-		return nil, MapStoreError(err)
+	if err := sh.st.UnbindLabel(b.MacID, b.GID, sess.EquipID()); err != nil {
+		return nil, mapStoreError(err)
 	}
-	s.pushToMac(b.MacID)
+	sh.pushToMac(b.MacID)
 	return map[string]string{"mac_id": store.NormalizeMAC(b.MacID), "gid": b.GID}, nil
 }
