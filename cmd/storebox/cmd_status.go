@@ -92,7 +92,7 @@ func printStatus(w io.Writer, s *httpapi.StatusSnapshot, limit int, now time.Tim
 			cloud = "online"
 		case q.SignatureRejected:
 			cloud = "REFUSED: the cloud rejected the signature; check upstream.secret and the clock"
-		case q.LastSuccess.IsZero():
+		case q.LastSuccess == nil:
 			cloud = "not reached yet"
 		default:
 			cloud = "OFFLINE"
@@ -108,9 +108,9 @@ func printStatus(w io.Writer, s *httpapi.StatusSnapshot, limit int, now time.Tim
 		oldest = statusDuration(time.Duration(q.OldestAgeS * float64(time.Second)))
 	}
 	p("Queue\t%s unsent, oldest %s, %d dead letters, last seq %d\n", plural(q.Depth, "event"), oldest, q.DeadLetters, q.LastSeq)
-	p("Last sync\t%s\n", statusTime(q.LastSuccess, now))
-	if q.LastError != "" {
-		p("Last error\t%s: %s\n", statusTime(q.LastErrorAt, now), q.LastError)
+	p("Last sync\t%s\n", statusTime(orZero(q.LastSuccess), now))
+	if q.LastError != nil {
+		p("Last error\t%s: %s\n", statusTime(orZero(q.LastErrorAt), now), *q.LastError)
 	}
 	if len(s.Orders.Counts) > 0 {
 		keys := make([]string, 0, len(s.Orders.Counts))
@@ -323,6 +323,14 @@ func statusMoney(v int64) string {
 		sign, v = "-", -v
 	}
 	return fmt.Sprintf("%s%d.%02d", sign, v/100, v%100)
+}
+
+// orZero is an API time that may be null, as the zero time.
+func orZero(t *time.Time) time.Time {
+	if t == nil {
+		return time.Time{}
+	}
+	return *t
 }
 
 func statusTime(t time.Time, now time.Time) string {

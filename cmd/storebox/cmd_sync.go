@@ -32,8 +32,9 @@ func syncCommand(g *globals) *cobra.Command {
 	return c
 }
 
-// syncReport is GET /api/v1/sync: the uploader's State when upstream is
-// configured, {"upstream_configured": false, "queue": {...}} otherwise.
+// syncReport is GET /api/v1/sync (the same members with or without an
+// upstream; unset times are null). Configured is nil from an uploader
+// alone (sync now without a daemon), which has an upstream.
 type syncReport struct {
 	Configured  *bool     `json:"upstream_configured"`
 	Online      bool      `json:"online"`
@@ -47,12 +48,6 @@ type syncReport struct {
 	Sent        uint64    `json:"sent"`
 	LastSeq     uint64    `json:"last_seq"`
 	NextRetry   time.Time `json:"next_retry"`
-	Queue       *struct {
-		Depth       int       `json:"depth"`
-		DeadLetters int       `json:"dead_letters"`
-		LastSeq     uint64    `json:"last_seq"`
-		Oldest      time.Time `json:"oldest"`
-	} `json:"queue"`
 }
 
 func syncStatusCommand(g *globals) *cobra.Command {
@@ -109,12 +104,6 @@ func syncStatusCommand(g *globals) *cobra.Command {
 }
 
 func printSyncReport(w io.Writer, cfg *config.Config, r syncReport, running bool) {
-	if r.Queue != nil { // daemon without upstream
-		r.Depth, r.DeadLetters, r.LastSeq = r.Queue.Depth, r.Queue.DeadLetters, r.Queue.LastSeq
-		if !r.Queue.Oldest.IsZero() {
-			r.OldestAgeS = time.Since(r.Queue.Oldest).Seconds()
-		}
-	}
 	upstreamDesc := "not configured (set upstream.url and upstream.secret)"
 	switch {
 	case cfg.Upstream.Kind == "nats" && cfg.Upstream.NATSURL != "":
@@ -140,7 +129,7 @@ func printSyncReport(w io.Writer, cfg *config.Config, r syncReport, running bool
 		fmt.Fprintf(w, ", oldest %s ago", (time.Duration(r.OldestAgeS) * time.Second).Round(time.Second))
 	}
 	fmt.Fprintf(w, " (last seq %d)\n", r.LastSeq)
-	if running && r.Configured == nil {
+	if running && (r.Configured == nil || *r.Configured) {
 		fmt.Fprintf(w, "sent:          %s since start\n", plural(int(r.Sent), "event"))
 		fmt.Fprintf(w, "last success:  %s\n", ago(r.LastSuccess))
 		if r.LastError != "" {

@@ -173,7 +173,7 @@ type Door struct {
 	Policy   string   `toml:"policy"` // entry|exit|staff
 	Terminal string   `toml:"terminal"`
 	Staff    []string `toml:"staff"`
-	OpenMS   int      `toml:"open_ms"`
+	OpenMS   int      `toml:"open_ms"` // the open cmd's duration_ms; 0: 3000
 }
 
 // Scale is one serial scale.
@@ -441,6 +441,9 @@ func (c *Config) Validate() error {
 			add(c.errorf(key+".secret", "must not be empty"))
 		}
 		oneOf(key+".policy", d.Policy, "entry", "exit", "staff")
+		if d.OpenMS < 0 {
+			add(c.errorf(key+".open_ms", "must be ≥ 0 milliseconds (0: 3000)"))
+		}
 	}
 	for i, s := range c.Scales {
 		key := fmt.Sprintf("scales[%d]", i)

@@ -40,6 +40,7 @@ func TestErrorsNameFileLineKey(t *testing.T) {
 		{"bad type", "[devices]\nmax_connections = \"many\"\n", "c.toml:2"},
 		{"door policy", "[[doors]]\nid=\"d1\"\nsecret=\"x\"\npolicy=\"entry\"\n[[doors]]\nid=\"d2\"\nsecret=\"y\"\npolicy=\"sideways\"\n", "c.toml:8: doors[1].policy"},
 		{"syntax", "store_id = \n", "c.toml:1"},
+		{"negative open_ms", "[[doors]]\nid=\"d1\"\nsecret=\"x\"\npolicy=\"entry\"\nopen_ms = -5\n", "c.toml:5: doors[0].open_ms: must be ≥ 0"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

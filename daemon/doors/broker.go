@@ -209,7 +209,7 @@ func (h *aclHook) ID() string { return "storebox-doors" }
 
 func (h *aclHook) Provides(b byte) bool {
 	return bytes.Contains([]byte{mqtt.OnConnectAuthenticate, mqtt.OnACLCheck,
-		mqtt.OnSessionEstablished, mqtt.OnDisconnect, mqtt.OnPacketRead}, []byte{b})
+		mqtt.OnSessionEstablished, mqtt.OnDisconnect, mqtt.OnPacketRead, mqtt.OnPacketEncode}, []byte{b})
 }
 
 func (h *aclHook) OnConnectAuthenticate(cl *mqtt.Client, pk packets.Packet) bool {
@@ -320,10 +320,37 @@ func (h *aclHook) OnDisconnect(cl *mqtt.Client, err error, _ bool) {
 }
 
 func (h *aclHook) OnPacketRead(cl *mqtt.Client, pk packets.Packet) (packets.Packet, error) {
+	if pk.FixedHeader.Type == packets.Connect && pk.ProtocolVersion < 5 && pk.Connect.PasswordFlag && len(pk.Connect.Password) == 0 {
+		// MQTT 3.1.1 allows an empty password (0 to 65535 bytes); mochi
+		// takes it for a protocol violation and answers code 130, which
+		// 3.1.1 does not have. Without the flag it is the wrong password it
+		// is: refused by OnConnectAuthenticate with a code 3.1.1 defines.
+		pk.Connect.PasswordFlag = false
+		return pk, nil
+	}
 	if d := h.s.door(string(cl.Properties.Username)); d != nil {
 		d.seen(time.Now())
 	}
 	return pk, nil
+}
+
+// OnPacketEncode keeps an MQTT 3.1.1 client's CONNACK to the return codes
+// 3.1.1 defines (0-5): mochi answers some refusals of a CONNECT with a v5
+// reason code (0x80 and up) whatever the client's version. The one it
+// sends as 0x80 (unspecified) to a 3.1.1 client is a persistent session
+// without a client id, which 3.1.1 refuses with 2 (identifier rejected)
+// [MQTT-3.1.3-8]; any other becomes 5 (not authorized). The connection
+// closes as before.
+func (h *aclHook) OnPacketEncode(cl *mqtt.Client, pk packets.Packet) packets.Packet {
+	if pk.FixedHeader.Type != packets.Connack || cl.Properties.ProtocolVersion >= 5 || pk.ReasonCode <= packets.Err3NotAuthorized.Code {
+		return pk
+	}
+	if pk.ReasonCode == packets.ErrUnspecifiedError.Code {
+		pk.ReasonCode = packets.Err3ClientIdentifierNotValid.Code
+	} else {
+		pk.ReasonCode = packets.Err3NotAuthorized.Code
+	}
+	return pk
 }
 
 // levelHandler drops records below min: mochi logs every connection at

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -19,6 +20,7 @@ import (
 
 	"github.com/storebox/storebox/daemon/config"
 	"github.com/storebox/storebox/daemon/supervisor"
+	"github.com/storebox/storebox/internal/nulltime"
 	"github.com/storebox/storebox/protocol/doormsg"
 	"github.com/storebox/storebox/protocol/ledger"
 )
@@ -100,6 +102,25 @@ type DoorStatus struct {
 	Online   bool       `json:"online"`
 	LastSeen time.Time  `json:"lastSeen"`
 	LastOpen OpenResult `json:"lastOpen"`
+}
+
+// MarshalJSON writes the times of a door that never connected as null.
+func (d DoorStatus) MarshalJSON() ([]byte, error) {
+	type plain DoorStatus
+	return json.Marshal(struct {
+		plain
+		StateAt  *time.Time `json:"stateAt"`
+		LastSeen *time.Time `json:"lastSeen"`
+	}{plain(d), nulltime.Of(d.StateAt), nulltime.Of(d.LastSeen)})
+}
+
+// MarshalJSON writes the time of no decision yet as null.
+func (o OpenResult) MarshalJSON() ([]byte, error) {
+	type plain OpenResult
+	return json.Marshal(struct {
+		plain
+		At *time.Time `json:"at"`
+	}{plain(o), nulltime.Of(o.At)})
 }
 
 // Stats are counters for metrics.

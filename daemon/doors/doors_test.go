@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"strings"
 	"sync"
@@ -512,5 +513,94 @@ func TestReloadDoors(t *testing.T) {
 	d2.scan("dave")
 	if ev := ts.sink.next(t); ev.Data.Door != "D2" {
 		t.Fatalf("ledger = %+v", ev)
+	}
+}
+
+// connect311 is a raw MQTT 3.1.1 CONNECT with the given username and
+// password (each sent only when its flag is set).
+func connect311(user string, userFlag bool, pw string, pwFlag bool) []byte {
+	flags := byte(0x02) // clean session
+	payload := []byte{0, 2, 'c', '1'}
+	if userFlag {
+		flags |= 0x80
+		payload = append(payload, 0, byte(len(user)))
+		payload = append(payload, user...)
+	}
+	if pwFlag {
+		flags |= 0x40
+		payload = append(payload, 0, byte(len(pw)))
+		payload = append(payload, pw...)
+	}
+	pkt := append([]byte{0x10, 0, 0, 4, 'M', 'Q', 'T', 'T', 4, flags, 0, 30}, payload...)
+	pkt[1] = byte(len(pkt) - 2)
+	return pkt
+}
+
+// An MQTT 3.1.1 client is refused with a return code 3.1.1 defines (4 or
+// 5), never a v5 reason code such as 130 — an empty password included.
+func TestConnackCodesAreMQTT311(t *testing.T) {
+	ts := startService(t, []config.Door{{ID: "D1", Secret: "x", Policy: "entry"}}, nil)
+	for _, c := range []struct {
+		name string
+		pkt  []byte
+	}{
+		{"empty password", connect311("D1", true, "", true)},
+		{"wrong password", connect311("D1", true, "y", true)},
+		{"no password", connect311("D1", true, "", false)},
+		{"anonymous", connect311("", false, "", false)},
+		{"password without username", connect311("", false, "x", true)},
+	} {
+		conn, err := net.Dial("tcp", ts.Addr())
+		if err != nil {
+			t.Fatal(err)
+		}
+		conn.Write(c.pkt)
+		_ = conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+		ack := make([]byte, 4)
+		n, err := io.ReadFull(conn, ack)
+		conn.Close()
+		if err != nil {
+			t.Errorf("%s: no CONNACK (%d bytes): %v", c.name, n, err)
+			continue
+		}
+		if ack[0] != 0x20 || ack[1] != 2 || (ack[3] != 4 && ack[3] != 5) {
+			t.Errorf("%s: CONNACK %x, want return code 4 or 5", c.name, ack)
+		}
+	}
+	// A persistent session without a client id: 2, identifier rejected.
+	noID := []byte{0x10, 0, 0, 4, 'M', 'Q', 'T', 'T', 4, 0xC0, 0, 30, 0, 0, 0, 2, 'D', '1', 0, 1, 'x'}
+	noID[1] = byte(len(noID) - 2)
+	conn, err := net.Dial("tcp", ts.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn.Write(noID)
+	ack := make([]byte, 4)
+	_ = conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if _, err := io.ReadFull(conn, ack); err != nil || ack[3] != 2 {
+		t.Errorf("persistent session without client id: CONNACK %x %v, want return code 2", ack, err)
+	}
+	conn.Close()
+	// The right password still connects.
+	conn, err = net.Dial("tcp", ts.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.Write(connect311("D1", true, "x", true))
+	_ = conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if _, err := io.ReadFull(conn, ack); err != nil || ack[3] != 0 {
+		t.Fatalf("right password: CONNACK %x %v", ack, err)
+	}
+}
+
+// open_ms = 0 is documented as 3000: the cmd always carries duration_ms
+// (SPEC §4), and with 0 it carries the default.
+func TestOpenMSZeroSendsDefault(t *testing.T) {
+	ts := startService(t, []config.Door{{ID: "D1", Secret: "s", Policy: "entry"}}, nil)
+	d := mustDoor(t, ts.Addr(), "D1", "s", ackOK)
+	d.scan("bob")
+	if c := d.nextCmd(t); c.DurationMS != DefaultOpenMS || DefaultOpenMS != 3000 {
+		t.Fatalf("cmd duration_ms = %d, want 3000", c.DurationMS)
 	}
 }

@@ -31,7 +31,7 @@ func (s *Server) MountAPI(p Parts) {
 	}
 	s.Mux.HandleFunc("POST /api/v1/catalog", s.Admin(a.importCatalog))
 	s.Mux.HandleFunc("GET /api/v1/catalog", s.Admin(a.exportCatalog))
-	s.Mux.HandleFunc("GET /api/v1/sync", func(w http.ResponseWriter, _ *http.Request) { JSON(w, 200, a.sync()) })
+	s.Mux.HandleFunc("GET /api/v1/sync", func(w http.ResponseWriter, _ *http.Request) { JSON(w, 200, a.queue()) })
 	s.Mux.HandleFunc("POST /api/v1/sync/now", s.Admin(a.syncNow))
 	s.Mux.HandleFunc("GET /api/v1/orders", a.orders)
 	// The customer's test pay page and the provider's signed callback.

@@ -5,6 +5,7 @@ import (
 
 	"github.com/storebox/storebox/daemon/devices"
 	"github.com/storebox/storebox/daemon/store"
+	"github.com/storebox/storebox/internal/nulltime"
 )
 
 // StatusSnapshot is GET /api/v1/status and the status page's live feed.
@@ -57,20 +58,24 @@ type OrdersStatus struct {
 	NeedsReview []any          `json:"needs_review"`
 }
 
-// QueueStatus summarises the ledger outbox.
+// QueueStatus is the ledger outbox and its upload: GET /api/v1/sync and
+// the status's "queue". Every member is always there, whether or not an
+// upstream is configured; an unset time or error is null.
 type QueueStatus struct {
-	Depth       int       `json:"depth"`
-	OldestAgeS  float64   `json:"oldest_age_s"`
-	Oldest      time.Time `json:"oldest,omitempty"`
-	DeadLetters int       `json:"dead_letters"`
-	LastSeq     uint64    `json:"last_seq"`
-	Upstream    bool      `json:"upstream_configured"`
-	Online      bool      `json:"online"`
-	LastSuccess time.Time `json:"last_success,omitempty"`
-	LastError   string    `json:"last_error,omitempty"`
-	LastErrorAt time.Time `json:"last_error_at,omitempty"`
+	Upstream    bool       `json:"upstream_configured"`
+	Online      bool       `json:"online"`
+	Depth       int        `json:"depth"`
+	OldestAgeS  float64    `json:"oldest_age_s"`
+	Oldest      *time.Time `json:"oldest"`
+	DeadLetters int        `json:"dead_letters"`
+	LastSeq     uint64     `json:"last_seq"`
+	Sent        uint64     `json:"sent"` // since the daemon started
+	LastSuccess *time.Time `json:"last_success"`
+	LastError   *string    `json:"last_error"` // null: none since the last success
+	LastErrorAt *time.Time `json:"last_error_at"`
 	// SignatureRejected: the cloud answers but refuses the signature.
-	SignatureRejected bool `json:"signature_rejected,omitempty"`
+	SignatureRejected bool       `json:"signature_rejected"`
+	NextRetry         *time.Time `json:"next_retry"`
 }
 
 // status builds the snapshot with at most onlineLimit online sessions (all
@@ -112,25 +117,20 @@ func (a *api) status(onlineLimit int) StatusSnapshot {
 
 // queue is the outbox as the store and the uploader see it.
 func (a *api) queue() QueueStatus {
-	var qs QueueStatus
+	qs := QueueStatus{Upstream: a.p.Info.UpstreamConfigured}
 	if q, err := a.p.Store.QueueStats(); err == nil {
-		qs = QueueStatus{Depth: q.Depth, DeadLetters: q.DeadLetters, LastSeq: q.LastSeq, Oldest: q.Oldest, Upstream: a.p.Info.UpstreamConfigured}
+		qs.Depth, qs.DeadLetters, qs.LastSeq, qs.Oldest = q.Depth, q.DeadLetters, q.LastSeq, nulltime.Of(q.Oldest)
 		if !q.Oldest.IsZero() {
 			qs.OldestAgeS = time.Since(q.Oldest).Seconds()
 		}
 	}
 	if a.p.Uploader != nil {
 		u := a.p.Uploader.Status()
-		qs.Online, qs.LastSuccess, qs.LastError, qs.LastErrorAt = u.Online, u.LastSuccess, u.LastError, u.LastErrorAt
-		qs.SignatureRejected = u.SignatureRejected
+		qs.Online, qs.Sent, qs.SignatureRejected = u.Online, u.Sent, u.SignatureRejected
+		if u.LastError != "" {
+			qs.LastError = &u.LastError
+		}
+		qs.LastSuccess, qs.LastErrorAt, qs.NextRetry = nulltime.Of(u.LastSuccess), nulltime.Of(u.LastErrorAt), nulltime.Of(u.NextRetry)
 	}
 	return qs
-}
-
-// sync is GET /api/v1/sync.
-func (a *api) sync() any {
-	if a.p.Uploader == nil {
-		return map[string]any{"upstream_configured": false, "queue": a.queue()}
-	}
-	return a.p.Uploader.Status()
 }

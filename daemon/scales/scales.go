@@ -71,7 +71,9 @@ func (s *Service) Snapshot() []any {
 	out := make([]any, 0, len(s.order))
 	for _, id := range s.order {
 		st := s.scales[id].Status()
-		row := map[string]any{"id": st.ID, "port": st.Port, "protocol": st.Protocol, "state": st.State, "error": st.Error, "counters": st.Counters}
+		// Before the first reading its members are null, not missing.
+		row := map[string]any{"id": st.ID, "port": st.Port, "protocol": st.Protocol, "state": st.State, "error": st.Error, "counters": st.Counters,
+			"weight_g": nil, "stable": nil, "at": nil}
 		if st.Last != nil {
 			row["weight_g"], row["stable"], row["at"] = st.Last.Grams, st.Last.Stable, st.Last.At
 		}

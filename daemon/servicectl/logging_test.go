@@ -3,8 +3,10 @@ package servicectl
 import (
 	"bytes"
 	"encoding/json"
+	"log/slog"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestNewLoggerFormats(t *testing.T) {
@@ -21,6 +23,13 @@ func TestNewLoggerFormats(t *testing.T) {
 	}
 	if rec["msg"] != "door stuck" || rec["door"] != "front" || rec["level"] != "WARN" {
 		t.Errorf("record %v", rec)
+	}
+
+	// Durations read as in the text format, also inside groups.
+	buf.Reset()
+	l.Warn("slow", "took", 11*time.Millisecond, slog.Group("sync", "lag", 90*time.Second))
+	if !strings.Contains(buf.String(), `"took":"11ms"`) || !strings.Contains(buf.String(), `"sync":{"lag":"1m30s"}`) {
+		t.Errorf("durations in JSON: %s", buf.String())
 	}
 
 	buf.Reset()

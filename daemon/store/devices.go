@@ -9,6 +9,7 @@ import (
 
 	"go.etcd.io/bbolt"
 
+	"github.com/storebox/storebox/internal/nulltime"
 	"github.com/storebox/storebox/protocol/ledger"
 )
 
@@ -29,6 +30,17 @@ type Device struct {
 	Addr      string    `json:"addr,omitempty"`
 	FirstSeen time.Time `json:"first_seen"`
 	LastSeen  time.Time `json:"last_seen"`
+}
+
+// MarshalJSON writes a time the device never had (approved before it was
+// ever seen) as null. Records written so read back as the zero time.
+func (d Device) MarshalJSON() ([]byte, error) {
+	type plain Device
+	return json.Marshal(struct {
+		plain
+		FirstSeen *time.Time `json:"first_seen"`
+		LastSeen  *time.Time `json:"last_seen"`
+	}{plain(d), nulltime.Of(d.FirstSeen), nulltime.Of(d.LastSeen)})
 }
 
 // Device returns one device record.
