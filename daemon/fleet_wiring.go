@@ -94,8 +94,10 @@ func (d *Daemon) applyDeviceLists(cfg *config.Config) {
 	set(cfg.Devices.Reject, store.DeviceRejected)
 }
 
-// observe gathers what a health snapshot reports from the parts' state.
-func (d *Daemon) observe() fleet.Observation {
+// observe gathers what a health snapshot reports from the parts' state;
+// the device counts (every record read) only when counts is asked for, the
+// pending ones (a cheap scan) always.
+func (d *Daemon) observe(counts bool) fleet.Observation {
 	o := fleet.Observation{Ready: d.Ready(), Devices: map[string]fleetmsg.DeviceCounts{}}
 	online, _ := d.devices.Counts()
 	for kind, n := range online {
@@ -103,7 +105,13 @@ func (d *Daemon) observe() fleet.Observation {
 		c.Online = n
 		o.Devices[kind] = c
 	}
-	if known, err := d.store.Devices(); err == nil {
+	if !counts {
+		if pending, err := d.store.PendingDevices(); err == nil {
+			for _, dv := range pending {
+				o.Pending = append(o.Pending, dv.EquipID)
+			}
+		}
+	} else if known, err := d.store.Devices(); err == nil {
 		for _, dv := range known {
 			if dv.Status == store.DevicePending {
 				o.Pending = append(o.Pending, dv.EquipID)

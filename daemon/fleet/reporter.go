@@ -20,8 +20,11 @@ type HealthLink interface {
 
 // ReporterConfig wires a Reporter.
 type ReporterConfig struct {
-	Link    HealthLink
-	Observe func() Observation
+	Link HealthLink
+	// Observe reads the daemon's state; counts asks for the per-kind
+	// device counts too, which a snapshot needs and an alert check
+	// (every CheckEvery) does not: they read every device record.
+	Observe func(counts bool) Observation
 	// Config reports the running configuration and the last refusal.
 	Config  func() ConfigState
 	StoreID string
@@ -104,13 +107,14 @@ func (r *Reporter) Serve(ctx context.Context) error {
 			r.send(ctx, h)
 			next = now.Add(r.cfg.Interval)
 		case now := <-check.C:
-			h, changed := r.Snapshot(now)
-			switch {
-			case !now.Before(next):
+			if !now.Before(next) {
 				debounce = nil
+				h, _ := r.Snapshot(now)
 				r.send(ctx, h)
 				next = now.Add(r.cfg.Interval)
-			case changed && debounce == nil:
+				continue
+			}
+			if _, changed := r.evaluate(r.cfg.Observe(false), now); changed && debounce == nil {
 				debounce = time.After(r.cfg.Debounce)
 			}
 		}
@@ -120,10 +124,9 @@ func (r *Reporter) Serve(ctx context.Context) error {
 // Snapshot builds the health snapshot at now and reports whether an alert
 // was raised or cleared since the previous one.
 func (r *Reporter) Snapshot(now time.Time) (fleetmsg.Health, bool) {
-	o := r.cfg.Observe()
-	disk, derr := diskHealth(r.cfg.DataDir)
-	cs := conditions(o, disk, derr == nil, r.cfg.DataDir, r.cfg.QueueAlarmAge, now)
-	st := r.cfg.Config()
+	o := r.cfg.Observe(true)
+	ev, changed := r.evaluate(o, now)
+	st := ev.config
 	cfgStatus := fleetmsg.ConfigStatus{Version: st.Version, Source: st.Source}
 	if !st.AppliedAt.IsZero() {
 		at := st.AppliedAt.UTC()
@@ -131,18 +134,8 @@ func (r *Reporter) Snapshot(now time.Time) (fleetmsg.Health, bool) {
 	}
 	if rf := st.Refusal; rf != nil {
 		cfgStatus.Error = rf.Reason
-		cs = append(cs, condition{kind: fleetmsg.AlertConfigRefused, subject: rf.Version, since: rf.At,
-			message: "remote configuration refused: " + rf.Reason})
 	}
-	r.mu.Lock()
-	alerts, raised, cleared := r.tr.update(cs, now)
-	r.mu.Unlock()
-	for _, a := range raised {
-		r.cfg.Log.Warn("alert raised", "kind", a.Kind, "subject", a.Subject, "message", a.Message)
-	}
-	for _, a := range cleared {
-		r.cfg.Log.Info("alert cleared", "kind", a.Kind, "subject", a.Subject)
-	}
+	disk, alerts := ev.disk, ev.alerts
 	h := fleetmsg.Health{
 		At: now.UTC(), Store: r.cfg.StoreID, Version: r.cfg.Version, UptimeS: int64(now.Sub(r.cfg.Started) / time.Second),
 		Ready: o.Ready, Config: cfgStatus, Devices: o.Devices, Scales: o.Scales, Doors: o.Doors, Queue: o.Queue, Disk: disk,
@@ -160,7 +153,36 @@ func (r *Reporter) Snapshot(now time.Time) (fleetmsg.Health, bool) {
 	if h.Alerts == nil {
 		h.Alerts = []fleetmsg.Alert{}
 	}
-	return h, len(raised)+len(cleared) > 0
+	return h, changed
+}
+
+// evaluation is one pass over the alert conditions.
+type evaluation struct {
+	alerts []fleetmsg.Alert
+	disk   fleetmsg.DiskHealth
+	config ConfigState
+}
+
+// evaluate updates the alerts from o at now, logs those raised and
+// cleared, and reports whether any was.
+func (r *Reporter) evaluate(o Observation, now time.Time) (evaluation, bool) {
+	disk, derr := diskHealth(r.cfg.DataDir)
+	cs := conditions(o, disk, derr == nil, r.cfg.DataDir, r.cfg.QueueAlarmAge, now)
+	st := r.cfg.Config()
+	if rf := st.Refusal; rf != nil {
+		cs = append(cs, condition{kind: fleetmsg.AlertConfigRefused, subject: rf.Version, since: rf.At,
+			message: "remote configuration refused: " + rf.Reason})
+	}
+	r.mu.Lock()
+	alerts, raised, cleared := r.tr.update(cs, now)
+	r.mu.Unlock()
+	for _, a := range raised {
+		r.cfg.Log.Warn("alert raised", "kind", a.Kind, "subject", a.Subject, "message", a.Message)
+	}
+	for _, a := range cleared {
+		r.cfg.Log.Info("alert cleared", "kind", a.Kind, "subject", a.Subject)
+	}
+	return evaluation{alerts: alerts, disk: disk, config: st}, len(raised)+len(cleared) > 0
 }
 
 // send delivers one snapshot. Failures are logged when they start or

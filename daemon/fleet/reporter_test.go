@@ -16,7 +16,7 @@ type fakeState struct {
 }
 
 func (f *fakeState) set(fn func(*Observation)) { f.mu.Lock(); fn(&f.obs); f.mu.Unlock() }
-func (f *fakeState) observe() Observation      { f.mu.Lock(); defer f.mu.Unlock(); return f.obs }
+func (f *fakeState) observe(bool) Observation  { f.mu.Lock(); defer f.mu.Unlock(); return f.obs }
 
 func startReporter(t *testing.T, cloud *testCloud, st *fakeState, interval time.Duration, log *logRecorder) *Reporter {
 	t.Helper()
