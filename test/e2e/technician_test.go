@@ -86,7 +86,7 @@ func TestApproveNeverSeenDeviceSaysSo(t *testing.T) {
 func TestScaleReadMissingPortFailsAtOnce(t *testing.T) {
 	bin := harness.Binary(t)
 	port := filepath.Join(t.TempDir(), "ttyUSB9")
-	out, err := exec.Command(bin, "scale", "read", port, "--protocol", "cas", "--timeout", "1h").CombinedOutput()
+	out, err := exec.Command(bin, "scale", "read", port, "--protocol", "cas", "--timeout", "20s").CombinedOutput()
 	if err == nil || !strings.Contains(string(out), port+" does not exist") {
 		t.Fatalf("%v %s", err, out)
 	}
