@@ -317,8 +317,12 @@ func TestClientAndDiscoverFollowConfig(t *testing.T) {
 	b, _ := os.ReadFile(d.Config)
 	os.WriteFile(d.Config, []byte(strings.Replace(string(b), "listen = \"127.0.0.1:0\"\nmdns = false", "listen = \"127.0.0.1:"+port+"\"\nmdns = false", 1)), 0o644)
 	d.Start()
-	if out, err := d.Run("client", "--equip", "T-1", "getAllGoods", "ost:=0", "lmt:=1"); err != nil || !strings.Contains(out, "getAllGoodsReturn") {
+	if out, err := d.Run("client", "--equip", "T-CFG", "getAllGoods", "ost:=0", "lmt:=1"); err != nil || !strings.Contains(out, "getAllGoodsReturn") {
 		t.Fatalf("client --config: %v\n%s", err, out)
+	}
+	// It was this daemon that answered, not whatever listens on 8686.
+	if out, err := d.Run("devices"); err != nil || !strings.Contains(out, "T-CFG") {
+		t.Fatalf("devices: %v\n%s", err, out)
 	}
 	out, err := d.Run("discover", "--addr", "127.0.0.1", "--timeout", "2s")
 	if err != nil || !strings.HasPrefix(out, "test ") {
