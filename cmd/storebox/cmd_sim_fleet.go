@@ -49,18 +49,7 @@ func simFleetCommand() *cobra.Command {
 			}
 			out := cmd.OutOrStdout()
 			if report > 0 {
-				go func() {
-					t := time.NewTicker(report)
-					defer t.Stop()
-					for {
-						select {
-						case <-ctx.Done():
-							return
-						case <-t.C:
-							fmt.Fprintln(cmd.ErrOrStderr(), sim.Stats())
-						}
-					}
-				}()
+				go sim.Report(ctx, report, cmd.ErrOrStderr())
 			}
 			sim.Run(ctx)
 			st := sim.Stats()

@@ -150,12 +150,18 @@ func (c *catalog) save() error {
 	if err != nil {
 		return err
 	}
-	tmp := c.path + ".tmp"
+	return replaceFile(c.path, b, "catalog")
+}
+
+// replaceFile writes a state file whole: a temporary file renamed over it,
+// so a crash leaves the old state or the new, never half of one.
+func replaceFile(path string, b []byte, what string) error {
+	tmp := path + ".tmp"
 	if err := os.WriteFile(tmp, b, 0o644); err != nil {
-		return fmt.Errorf("save catalog: %w", err)
+		return fmt.Errorf("save %s: %w", what, err)
 	}
-	if err := os.Rename(tmp, c.path); err != nil {
-		return fmt.Errorf("save catalog: %w", err)
+	if err := os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("save %s: %w", what, err)
 	}
 	return nil
 }

@@ -62,11 +62,7 @@ func (c *credits) save() error {
 		return nil
 	}
 	b, _ := json.Marshal(c)
-	tmp := c.path + ".tmp"
-	if err := os.WriteFile(tmp, b, 0o644); err != nil {
-		return fmt.Errorf("save credits: %w", err)
-	}
-	return os.Rename(tmp, c.path)
+	return replaceFile(c.path, b, "credits")
 }
 
 func (c *credits) balances() map[string]int64 {

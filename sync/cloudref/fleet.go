@@ -172,14 +172,7 @@ func (f *fleet) save(force bool) error {
 	if err != nil {
 		return fmt.Errorf("encode fleet state: %w", err)
 	}
-	tmp := f.path + ".tmp"
-	if err := os.WriteFile(tmp, b, 0o644); err != nil {
-		return fmt.Errorf("save fleet state: %w", err)
-	}
-	if err := os.Rename(tmp, f.path); err != nil {
-		return fmt.Errorf("save fleet state: %w", err)
-	}
-	return nil
+	return replaceFile(f.path, b, "fleet state")
 }
 
 // flushLoop writes changed health every fleetFlushEvery until done.

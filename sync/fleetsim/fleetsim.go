@@ -149,6 +149,11 @@ func (s *Sim) Run(ctx context.Context) error {
 	return nil
 }
 
+// Report writes the figures so far to w every d until ctx ends.
+func (s *Sim) Report(ctx context.Context, d time.Duration, w io.Writer) {
+	tick(ctx, d, func() { fmt.Fprintln(w, s.Stats()) })
+}
+
 // Stats returns the figures so far.
 func (s *Sim) Stats() Stats {
 	s.mu.Lock()
@@ -227,7 +232,7 @@ func (st *store) run(ctx context.Context) {
 		defer func() { <-done }()
 		go func() {
 			defer close(done)
-			st.events.run(ctx, every)
+			tick(ctx, every, func() { st.events.post(ctx) })
 		}()
 	}
 	defer health.Stop()
@@ -394,15 +399,16 @@ func (st *store) pollConfig(ctx context.Context) bool {
 	return true
 }
 
-func (l *eventLog) run(ctx context.Context, every time.Duration) {
-	t := time.NewTicker(every)
+// tick calls f every d until ctx ends.
+func tick(ctx context.Context, d time.Duration, f func()) {
+	t := time.NewTicker(d)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			l.post(ctx)
+			f()
 		}
 	}
 }
