@@ -16,6 +16,7 @@ import (
 	"github.com/storebox/storebox/daemon"
 	"github.com/storebox/storebox/daemon/config"
 	"github.com/storebox/storebox/daemon/doctor"
+	"github.com/storebox/storebox/daemon/fleet"
 	"github.com/storebox/storebox/drivers/scale/scalesim"
 	"github.com/storebox/storebox/protocol/scaleproto"
 	"github.com/storebox/storebox/sync/cloudref"
@@ -198,6 +199,15 @@ protocol = "toledo8217"
 	want(t, rs, "scale S1 probe", doctor.OK, "answers as")
 	want(t, rs, "upstream", doctor.OK, "signature accepted")
 	want(t, rs, "discovery", doctor.Warn, "not running")
+	want(t, rs, "fleet", doctor.OK, "no remote configuration stored")
+
+	// A document the daemon applied before it stopped is named.
+	os.MkdirAll(cfg.DataDir, 0o750)
+	doc := `{"applied_at": "2026-11-27T10:00:00Z", "document": {"version": 5, "config": {"devices": {"admission": "open"}}}}`
+	if err := os.WriteFile(filepath.Join(cfg.DataDir, fleet.StateFile), []byte(doc), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	want(t, doctor.Run(context.Background(), cfg), "fleet", doctor.OK, "remote configuration version 5 stored")
 }
 
 // A good setup with the daemon running: its ports are held by storebox,
@@ -225,6 +235,7 @@ func TestGoodSetupRunning(t *testing.T) {
 	want(t, rs, "discovery udp", doctor.OK, "store s-doc")
 	want(t, rs, "mdns", doctor.OK, "disabled")
 	want(t, rs, "scale S1 probe", doctor.OK, "the running daemon holds the port")
+	want(t, rs, "fleet", doctor.OK, "running the local file")
 }
 
 // waitStatus waits until the daemon's status JSON contains s.

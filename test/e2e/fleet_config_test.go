@@ -365,6 +365,14 @@ func TestFleetSignedButWrongDocumentsChangeNothing(t *testing.T) {
 	if c, _ := statusConfig(t, d); c.Version != 1 {
 		t.Fatalf("running version %d", c.Version)
 	}
+	out, _ := d.Run("doctor")
+	if !strings.Contains(out, "running remote configuration version 1") || !strings.Contains(out, "remote configuration version 4 refused") {
+		t.Fatalf("doctor does not show the applied and the refused version:\n%s", out)
+	}
+	out, _ = d.Run("status")
+	if !strings.Contains(out, "remote version 1, applied") || !strings.Contains(out, "remote version 4 at") {
+		t.Fatalf("status does not show the applied and the refused version:\n%s", out)
+	}
 	sells(t, d)
 	if n := strings.Count(d.Log(), "remote configuration refused;"); n != 3 {
 		t.Fatalf("%d refusal log lines for 3 documents polled every second:\n%s", n, d.Log())
