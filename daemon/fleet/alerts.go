@@ -39,6 +39,11 @@ const (
 	scaleHold = 3 * time.Second
 )
 
+// maxPendingAlerts bounds the device_pending alerts of one snapshot: a
+// store that just switched on 10,000 e-labels under pairing must still
+// fit its snapshot in the cloud's limit. The last one counts the rest.
+const maxPendingAlerts = 100
+
 // diskLowRatio is the free share of the data directory's file system under
 // which disk_low is raised (SPEC §7).
 const diskLowRatio = 0.10
@@ -46,9 +51,14 @@ const diskLowRatio = 0.10
 // conditions derives the alert conditions of SPEC §7 from an observation.
 func conditions(o Observation, disk fleetmsg.DiskHealth, diskOK bool, dataDir string, queueAlarmAge time.Duration, now time.Time) []condition {
 	var cs []condition
-	for _, id := range o.Pending {
-		cs = append(cs, condition{kind: fleetmsg.AlertDevicePending, subject: id,
-			message: fmt.Sprintf("device %s is waiting for approval (storebox devices approve %s)", id, id)})
+	for i, id := range o.Pending {
+		msg := fmt.Sprintf("device %s is waiting for approval (storebox devices approve %s)", id, id)
+		if i == maxPendingAlerts-1 && len(o.Pending) > maxPendingAlerts {
+			cs = append(cs, condition{kind: fleetmsg.AlertDevicePending, subject: id,
+				message: fmt.Sprintf("%s; %d more devices are waiting too", msg, len(o.Pending)-maxPendingAlerts+1)})
+			break
+		}
+		cs = append(cs, condition{kind: fleetmsg.AlertDevicePending, subject: id, message: msg})
 	}
 	for _, s := range o.Scales {
 		if s.State == "connected" {

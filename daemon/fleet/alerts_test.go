@@ -1,6 +1,8 @@
 package fleet
 
 import (
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -91,4 +93,20 @@ func equal(a, b []string) bool {
 		}
 	}
 	return true
+}
+
+func TestPendingAlertsAreBounded(t *testing.T) {
+	var tr tracker
+	now := time.Now()
+	obs := Observation{}
+	for i := range 10000 {
+		obs.Pending = append(obs.Pending, fmt.Sprintf("L-%05d", i))
+	}
+	alerts, _, _ := tr.update(conditions(obs, fleetmsg.DiskHealth{FreeRatio: 0.5}, true, "d", time.Hour, now), now)
+	if len(alerts) != maxPendingAlerts {
+		t.Fatalf("%d alerts for 10,000 pending devices", len(alerts))
+	}
+	if last := alerts[len(alerts)-1]; last.Subject != "L-00099" || !strings.Contains(last.Message, "9901 more devices are waiting") {
+		t.Fatalf("last alert %+v", last)
+	}
 }
