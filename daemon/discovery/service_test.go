@@ -312,6 +312,8 @@ func TestOversizeIgnored(t *testing.T) {
 	if _, _, ok := readAnswer(t, c, 10*time.Second); !ok {
 		t.Fatal("a probe of exactly 1 KiB was not answered")
 	}
+	// The counter moves just after the answer is sent: wait for it.
+	waitStats(t, s, "the answer to be counted", func(st Stats) bool { return st.Answered == 1 })
 	if st := s.Stats(); st.Answered != 1 || st.Ignored != 3 {
 		t.Fatalf("stats %+v", st)
 	}
