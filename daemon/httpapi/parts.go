@@ -85,6 +85,7 @@ type Doors interface {
 // Scales is the serial scale drivers.
 type Scales interface {
 	Snapshot() []any
+	Connected() int
 	ReadErrors() map[string]uint64
 }
 

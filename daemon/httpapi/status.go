@@ -18,6 +18,10 @@ type StatusSnapshot struct {
 	Ready     bool                  `json:"ready"`
 	Goods     int                   `json:"goods"`
 	Sessions  map[string]int        `json:"sessions"`
+	// DevicesOnline is the one count of each kind of device that answers
+	// now, whatever way it is connected: device-protocol sessions, plus
+	// the MQTT doors online and the serial scales that answer.
+	DevicesOnline map[string]int `json:"devices_online"`
 	Conns     int                   `json:"connections"`
 	Pending   []store.Device        `json:"pending_devices"`
 	Online    []devices.SessionInfo `json:"online"`
@@ -96,12 +100,20 @@ func (a *api) status(onlineLimit int) StatusSnapshot {
 	if p.Config != nil {
 		s.Config = p.Config()
 	}
+	s.DevicesOnline = map[string]int{"terminal": 0, "scale": 0, "label": 0, "door": 0}
+	for k, n := range byKind {
+		s.DevicesOnline[k] += n
+	}
 	if p.Scales != nil {
 		s.Scales = p.Scales.Snapshot()
+		s.DevicesOnline["scale"] += p.Scales.Connected()
 	}
 	if p.Doors != nil {
 		for _, ds := range p.Doors.Snapshot() {
 			s.Doors = append(s.Doors, ds)
+			if ds.Online {
+				s.DevicesOnline["door"]++
+			}
 		}
 	}
 	s.Orders.Counts = p.Orders.Counts()

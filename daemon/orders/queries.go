@@ -41,8 +41,8 @@ func (s *Service) List(status string, limit int) []ordermsg.Order {
 	return redacted(out)
 }
 
-// Counts returns how many orders are in each state, plus "review": how
-// many are flagged for a person (NeedsReview).
+// Counts returns how many orders are in each state; needs_review is every
+// order flagged for a person (NeedsReview), whatever its state.
 func (s *Service) Counts() map[string]int {
 	var out map[string]int
 	_ = s.st.View(func(tx *bbolt.Tx) error {

@@ -66,6 +66,17 @@ func (s *Service) Serve(ctx context.Context) error {
 	return nil
 }
 
+// Connected counts the scales that answer now.
+func (s *Service) Connected() int {
+	n := 0
+	for _, id := range s.order {
+		if s.scales[id].Status().State == scale.Connected {
+			n++
+		}
+	}
+	return n
+}
+
 // Snapshot is the scales' state for the status page.
 func (s *Service) Snapshot() []any {
 	out := make([]any, 0, len(s.order))

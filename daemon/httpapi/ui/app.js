@@ -122,14 +122,21 @@
     show($("testmode"), !!s.test_mode);
     document.body.classList.toggle("testmode", !!s.test_mode);
 
-    // devices by kind
+    document.body.classList.remove("loading");
+    show($("sub"), true);
+
+    // Devices online by kind: one count per kind, whatever way a device is
+    // connected (device protocol, MQTT door, serial scale), the same number
+    // the Doors and Scales sections show as online.
     const sessions = s.sessions || {};
+    const online = s.devices_online || sessions;
     const kinds = KINDS.slice();
-    for (const k of Object.keys(sessions)) if (!kinds.includes(k)) kinds.push(k);
+    for (const k of Object.keys(online)) if (!kinds.includes(k)) kinds.push(k);
     const cards = document.createDocumentFragment();
     for (const k of kinds) {
       const c = el("div", null, "card");
-      c.appendChild(el("div", sessions[k] || 0, "num"));
+      c.dataset.kind = k;
+      c.appendChild(el("div", online[k] || 0, "num"));
       c.appendChild(el("div", k + "s", "lbl"));
       cards.appendChild(c);
     }
@@ -146,10 +153,67 @@
     renderPending(list(s.pending_devices));
     renderOnline(list(s.online), Object.values(sessions).reduce((a, b) => a + (b || 0), 0));
     generic("scales", list(s.scales), ["id", "state", "weight_g", "stable", "at", "protocol", "port", "error"]);
-    generic("doors", list(s.doors), ["id", "policy", "state", "online", "lastSeen", "last_seen", "stateAt", "lastOpen", "error"]);
+    const doors = list(s.doors);
+    generic("doors", doors, ["id", "policy", "state", "online", "lastSeen", "last_seen", "stateAt", "lastOpen", "error"]);
+    $("doors-count").textContent = doors.length ? doors.filter((d) => d && d.online).length + "/" + doors.length + " online" : "";
     renderQueue(s.queue || {}, s.config || {});
     renderOrders(s.orders || {});
     tick();
+    refreshKnown(false);
+  }
+
+  // ---- known devices ----
+  // Approved and rejected devices, online or not, from GET /api/v1/devices
+  // (the live feed carries only counts and sessions): fetched when a
+  // snapshot arrives, at most every 5 s, and at once after an approval.
+  const KNOWN_MAX = 200;
+  let knownAt = -Infinity, knownTimer = null;
+  // A refresh asked for within 5 s of the last runs when they are up, so
+  // the newest change is always fetched in the end.
+  function refreshKnown(now) {
+    const wait = now ? 0 : Math.max(0, knownAt + 5000 - performance.now());
+    if (knownTimer !== null) {
+      if (!now) return;
+      clearTimeout(knownTimer);
+    }
+    knownTimer = setTimeout(fetchKnown, wait);
+  }
+  async function fetchKnown() {
+    knownTimer = null;
+    knownAt = performance.now();
+    try {
+      const r = await fetch("/api/v1/devices", { cache: "no-store" });
+      if (r.ok) renderKnown(await r.json());
+    } catch (e) { /* the next snapshot retries */ }
+  }
+
+  function renderKnown(resp) {
+    const live = new Set(list(resp.sessions).map((x) => x && x.equipId));
+    const rank = (d) => d.status === "rejected" ? 2 : (live.has(d.equipId) ? 1 : 0);
+    const rows = list(resp.devices).filter((d) => d && d.status !== "pending");
+    rows.sort((a, b) => rank(a) - rank(b) || String(b.last_seen || "").localeCompare(String(a.last_seen || "")) || String(a.equipId).localeCompare(String(b.equipId)));
+    $("known-loading").classList.add("done");
+    $("known-count").textContent = rows.length ? String(rows.length) : "";
+    show($("known-empty"), rows.length === 0);
+    show($("known-table"), rows.length > 0);
+    const frag = document.createDocumentFragment();
+    for (const d of rows.slice(0, KNOWN_MAX)) {
+      const tr = el("tr");
+      tr.dataset.equipId = d.equipId;
+      tr.appendChild(el("td", d.equipId, "mono"));
+      tr.appendChild(el("td", d.kind || "–"));
+      tr.appendChild(el("td", d.name || "–"));
+      const st = el("td", d.status, "st " + (d.status === "rejected" ? "bad" : ""));
+      tr.appendChild(st);
+      const on = live.has(d.equipId);
+      tr.appendChild(el("td", on ? "online" : "offline", "st " + (on ? "good" : "warn")));
+      tr.appendChild(el("td", d.last_seen ? time(d.last_seen) : "never"));
+      frag.appendChild(tr);
+    }
+    $("known-table").tBodies[0].replaceChildren(frag);
+    const more = $("known-more");
+    show(more, rows.length > KNOWN_MAX);
+    more.textContent = "Showing " + KNOWN_MAX + " of " + rows.length + ". `storebox devices` lists them all.";
   }
 
   function renderPending(rows) {
@@ -300,6 +364,7 @@
     // Drop the row now; the next event confirms.
     const row = Array.from($("pending-table").tBodies[0].rows).find((r) => r.dataset.equipId === id);
     if (row) row.remove();
+    refreshKnown(true);
   }
 
   // Whether this browser is signed in: a session shows "Sign out"; with

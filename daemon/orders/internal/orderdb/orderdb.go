@@ -276,15 +276,17 @@ func InStatus(tx *bbolt.Tx, status string, limit int) []ordermsg.Order {
 	return out
 }
 
-// Counts returns how many orders are in each state, plus "review": how
-// many are flagged for a person.
+// Counts returns how many orders are in each state. needs_review counts
+// every order flagged for a person, whatever its state (what Flagged
+// lists): one number for one thing, the same on the page, in the API and
+// in metrics.
 func Counts(tx *bbolt.Tx) map[string]int {
 	out := map[string]int{}
 	m := tx.Bucket(bktMeta)
 	for _, st := range allStatuses {
 		out[st] = int(readU64(m.Get(countKey(st))))
 	}
-	out["review"] = tx.Bucket(bktReview).Stats().KeyN
+	out[ordermsg.StatusNeedsReview] = tx.Bucket(bktReview).Stats().KeyN
 	return out
 }
 
