@@ -78,6 +78,8 @@ var (
 	_ supervisor.Service = (*catalogfeed.Feed)(nil)
 	_ supervisor.Binder  = (*discovery.Service)(nil)
 	_ supervisor.Binder  = (*httpapi.Server)(nil)
+	_ supervisor.Service = (*fleet.Reporter)(nil)
+	_ supervisor.Service = (*fleet.Remote)(nil)
 	_ io.Closer          = (*devices.Server)(nil)
 	_ io.Closer          = (*doors.Service)(nil)
 	_ io.Closer          = (*discovery.Service)(nil)

@@ -84,7 +84,7 @@ func Start(ctx context.Context, cfg Config) (*Door, error) {
 		TlsCfg:                        cfg.TLS,
 		KeepAlive:                     cfg.KeepAlive,
 		CleanStartOnInitialConnection: true,
-		ConnectRetryDelay:             time.Second,
+		ReconnectBackoff:              autopaho.NewConstantBackoff(time.Second),
 		ConnectTimeout:                10 * time.Second,
 		ConnectUsername:               cfg.DoorID,
 		ConnectPassword:               []byte(cfg.Secret),
