@@ -21,6 +21,7 @@ import (
 	"github.com/storebox/storebox/daemon/httpapi"
 	"github.com/storebox/storebox/daemon/orders"
 	"github.com/storebox/storebox/daemon/payments"
+	"github.com/storebox/storebox/daemon/readyfile"
 	"github.com/storebox/storebox/daemon/scales"
 	"github.com/storebox/storebox/daemon/sdnotify"
 	"github.com/storebox/storebox/daemon/shelf"
@@ -228,6 +229,9 @@ func (d *Daemon) Run(ctx context.Context) error {
 	if d.http != nil {
 		httpAddr = d.http.Addr().String()
 	}
+	if err := readyfile.Write(d.cfg.DataDir, d.readyFile()); err != nil {
+		d.log.Warn("tools will not find listeners on port 0", "err", err)
+	}
 	d.log.Info("storebox ready", "version", d.version, "store", d.cfg.StoreID, "devices", d.devices.Addr().String(),
 		"http", httpAddr, "data_dir", d.cfg.DataDir, "startup", time.Since(d.started).Round(time.Millisecond))
 	var runErr error
@@ -237,6 +241,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 		d.log.Error("fatal component error; stopping", "err", runErr)
 	}
 	d.ready.Store(false)
+	_ = readyfile.Remove(d.cfg.DataDir)
 	sdnotify.Stopping()
 	d.log.Info("stopping")
 	if err := d.sup.Stop(); err != nil {

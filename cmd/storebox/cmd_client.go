@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/storebox/storebox/daemon/readyfile"
 	"github.com/storebox/storebox/protocol/charset"
 	"github.com/storebox/storebox/protocol/frame"
 )
@@ -50,7 +51,7 @@ objects). Examples:
 				if err != nil {
 					return err
 				}
-				addr = localDialAddr(cfg.Devices.Listen)
+				addr = localDialAddr(boundListen(cfg, cfg.Devices.Listen, func(f readyfile.File) string { return f.Devices }))
 			}
 			conn, err := net.DialTimeout("tcp", addr, timeout)
 			if err != nil {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/storebox/storebox/daemon/config"
 	"github.com/storebox/storebox/daemon/discovery"
+	"github.com/storebox/storebox/daemon/readyfile"
 	wire "github.com/storebox/storebox/protocol/discovery"
 )
 
@@ -116,10 +117,17 @@ instead and then skips mDNS unless --mdns is set.`,
 	return cmd
 }
 
-// discoveryPort is the UDP port the config's daemon answers probes on; the
-// protocol's default when discovery is off or on an ephemeral port.
+// discoveryPort is the UDP port the config's daemon answers probes on (for
+// port 0, the one the running daemon recorded); the protocol's default
+// when discovery is off or its port unknown.
 func discoveryPort(c *config.Config) int {
-	_, p, err := net.SplitHostPort(c.Discovery.Listen)
+	listen := boundListen(c, c.Discovery.Listen, func(f readyfile.File) string {
+		if len(f.Discovery) == 0 {
+			return ""
+		}
+		return f.Discovery[0]
+	})
+	_, p, err := net.SplitHostPort(listen)
 	if err != nil {
 		return wire.DefaultPort
 	}

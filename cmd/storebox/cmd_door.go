@@ -13,6 +13,7 @@ import (
 
 	"github.com/storebox/storebox/daemon/config"
 	"github.com/storebox/storebox/daemon/doors/doorsim"
+	"github.com/storebox/storebox/daemon/readyfile"
 )
 
 // doorCommand is `storebox door open ID`: staff opening through the running
@@ -90,7 +91,7 @@ flags override them.`,
 				if sc.MQTT.Listen == "" {
 					return fmt.Errorf("mqtt.listen is off in %s: the daemon runs no plain MQTT listener (give --broker)", configName(sc))
 				}
-				cfg.Broker = localDialAddr(sc.MQTT.Listen)
+				cfg.Broker = localDialAddr(boundListen(sc, sc.MQTT.Listen, func(f readyfile.File) string { return f.MQTT }))
 			}
 			if !f.Changed("secret") {
 				secret, err := doorSecret(sc, cfg.DoorID)

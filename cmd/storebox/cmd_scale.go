@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+
 	"github.com/storebox/storebox/daemon/config"
 	"github.com/storebox/storebox/drivers/scale"
 	"github.com/storebox/storebox/drivers/scale/scalesim"

@@ -12,6 +12,7 @@ import (
 	"unicode"
 
 	"github.com/spf13/cobra"
+
 	"github.com/storebox/storebox/daemon/httpapi"
 )
 

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -17,16 +16,16 @@ import (
 	"github.com/storebox/storebox/daemon"
 	"github.com/storebox/storebox/daemon/config"
 	"github.com/storebox/storebox/daemon/httpapi"
+	"github.com/storebox/storebox/daemon/readyfile"
 	"github.com/storebox/storebox/protocol/frame"
-	"github.com/storebox/storebox/test/harness"
+	"github.com/storebox/storebox/test/testenv"
 )
 
-// startDaemon runs a real daemon in-process on free loopback ports and
-// returns its config file.
+// startStatusDaemon runs a real daemon in-process on loopback port 0 and
+// returns its config file, and its config with the bound addresses.
 func startStatusDaemon(t *testing.T, extra string) (cfgFile string, cfg *config.Config) {
 	t.Helper()
 	dir := t.TempDir()
-	free := func() string { return harness.FreeAddr(t) }
 	cfgFile = filepath.Join(dir, "storebox.toml")
 	text := fmt.Sprintf(`store_id = "s-status"
 store_name = "Status Store"
@@ -40,7 +39,7 @@ listen = ""
 listen = ""
 [http]
 listen = %q
-`, filepath.Join(dir, "data"), free(), free()) + extra
+`, filepath.Join(dir, "data"), "127.0.0.1:0", "127.0.0.1:0") + extra
 	if err := os.WriteFile(cfgFile, []byte(text), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -63,21 +62,15 @@ listen = %q
 			t.Error("daemon did not stop")
 		}
 	})
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		resp, err := http.Get("http://" + cfg.HTTP.Listen + "/readyz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				break
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("daemon not ready")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	return cfgFile, cfg
+	var ready readyfile.File
+	testenv.Eventually(t, "the daemon's ready file", func() bool {
+		f, err := readyfile.Read(cfg.DataDir)
+		ready = f
+		return err == nil && f.HTTP != ""
+	})
+	bound := *cfg // the daemon keeps cfg itself
+	bound.HTTP.Listen, bound.Devices.Listen = ready.HTTP, ready.Devices
+	return cfgFile, &bound
 }
 
 // loginOnce logs a device in over TCP (line mode) and returns the reply's
@@ -149,9 +142,7 @@ func TestStatusCommand(t *testing.T) {
 
 func TestStatusCommandNoDaemon(t *testing.T) {
 	dir := t.TempDir()
-	l, _ := net.Listen("tcp", "127.0.0.1:0")
-	addr := l.Addr().String()
-	l.Close()
+	addr := "127.0.0.1:0" // no ready file: nothing to reach
 	cfgFile := filepath.Join(dir, "storebox.toml")
 	os.WriteFile(cfgFile, []byte(fmt.Sprintf("data_dir = %q\n[http]\nlisten = %q\n", dir, addr)), 0o600)
 	out, err := runStatus(t, cfgFile)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/storebox/storebox/daemon"
 	"github.com/storebox/storebox/daemon/config"
+	"github.com/storebox/storebox/daemon/readyfile"
 )
 
 // localAPI talks to the running daemon's HTTP API on this machine.
@@ -23,7 +24,13 @@ type localAPI struct {
 
 func newLocalAPI(c *config.Config) *localAPI {
 	tok, err := daemon.ReadAdminToken(c)
-	return &localAPI{base: "http://" + localDialAddr(c.HTTP.Listen), token: tok, tokenErr: err, hc: &http.Client{Timeout: 10 * time.Minute}}
+	return &localAPI{base: "http://" + localDialAddr(boundListen(c, c.HTTP.Listen, func(f readyfile.File) string { return f.HTTP })), token: tok, tokenErr: err, hc: &http.Client{Timeout: 10 * time.Minute}}
+}
+
+// boundListen is listen, a listener's configured address, or for port 0
+// the address the running daemon recorded in its ready file.
+func boundListen(c *config.Config, listen string, bound func(readyfile.File) string) string {
+	return readyfile.Resolve(c.DataDir, listen, bound)
 }
 
 // localDialAddr is where a client on this machine reaches a listener

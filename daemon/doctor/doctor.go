@@ -18,6 +18,7 @@ import (
 
 	"github.com/storebox/storebox/daemon/config"
 	"github.com/storebox/storebox/daemon/httpapi"
+	"github.com/storebox/storebox/daemon/readyfile"
 )
 
 // Level is a check's outcome.
@@ -133,12 +134,14 @@ type daemonInfo struct {
 	statusErr error
 }
 
-// localBase is the local API's URL from http.listen.
+// localBase is the local API's URL from http.listen (for port 0, the
+// address the running daemon recorded in its ready file).
 func localBase(cfg *config.Config) string {
 	if cfg.HTTP.Listen == "" {
 		return ""
 	}
-	host, port, err := net.SplitHostPort(cfg.HTTP.Listen)
+	listen := readyfile.Resolve(cfg.DataDir, cfg.HTTP.Listen, func(f readyfile.File) string { return f.HTTP })
+	host, port, err := net.SplitHostPort(listen)
 	if err != nil {
 		return ""
 	}
@@ -313,12 +316,19 @@ func bytesHuman(n uint64) string {
 // checkPorts tries to bind every configured listener. A port that cannot
 // be bound is fine when the running storebox holds it.
 func checkPorts(cfg *config.Config, d *daemonInfo) []Result {
-	ports := []struct{ key, network, addr string }{
-		{"devices.listen", "tcp", cfg.Devices.Listen},
-		{"discovery.listen", "udp", cfg.Discovery.Listen},
-		{"mqtt.listen", "tcp", cfg.MQTT.Listen},
-		{"mqtt.tls_listen", "tcp", cfg.MQTT.TLSListen},
-		{"http.listen", "tcp", cfg.HTTP.Listen},
+	// bound is where the running daemon's ready file says a port-0
+	// listener is.
+	ready, _ := readyfile.Read(cfg.DataDir)
+	var disc string
+	if len(ready.Discovery) > 0 {
+		disc = ready.Discovery[0]
+	}
+	ports := []struct{ key, network, addr, bound string }{
+		{"devices.listen", "tcp", cfg.Devices.Listen, ready.Devices},
+		{"discovery.listen", "udp", cfg.Discovery.Listen, disc},
+		{"mqtt.listen", "tcp", cfg.MQTT.Listen, ready.MQTT},
+		{"mqtt.tls_listen", "tcp", cfg.MQTT.TLSListen, ready.MQTTTLS},
+		{"http.listen", "tcp", cfg.HTTP.Listen, ready.HTTP},
 	}
 	var out []Result
 	for _, p := range ports {
@@ -330,6 +340,10 @@ func checkPorts(cfg *config.Config, d *daemonInfo) []Result {
 		}
 		check := fmt.Sprintf("%s %s/%s", p.key, p.addr, p.network)
 		if _, port, _ := net.SplitHostPort(p.addr); port == "0" {
+			if d.running && p.bound != "" {
+				out = append(out, Result{Level: OK, Check: check, Detail: "held by storebox (running) at " + p.bound + " (port 0)"})
+				continue
+			}
 			out = append(out, Result{Level: Warn, Check: check, Detail: "port 0: a random port at every start", Fix: "set a fixed port so devices and tools can find it"})
 			continue
 		}

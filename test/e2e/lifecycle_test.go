@@ -56,12 +56,12 @@ func TestStartServeStopCleanly(t *testing.T) {
 }
 
 func TestPortInUseStopsStartWithOneLine(t *testing.T) {
-	d := harness.New(t, "")
-	l, err := net.Listen("tcp", d.DevAddr)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer l.Close()
+	d := harness.NewAt(t, l.Addr().String(), "")
 	if err := d.StartNoWait(); err != nil {
 		t.Fatal(err)
 	}
@@ -72,7 +72,7 @@ func TestPortInUseStopsStartWithOneLine(t *testing.T) {
 	if err == nil {
 		t.Fatal("exit code 0 with its port taken")
 	}
-	want := "devices.listen " + d.DevAddr + ": address already in use"
+	want := "devices.listen " + l.Addr().String() + ": address already in use"
 	if !strings.Contains(d.Log(), want) {
 		t.Fatalf("want %q in:\n%s", want, d.Log())
 	}
@@ -132,17 +132,13 @@ func TestNewerSchemaRefusedAndUntouched(t *testing.T) {
 func TestOptionalListenersOff(t *testing.T) {
 	d := harness.New(t, "")
 	cfg := filepath.Join(t.TempDir(), "min.toml")
-	os.WriteFile(cfg, []byte("data_dir = "+strconvQuote(d.DataDir)+"\n[devices]\nlisten = "+strconvQuote(d.DevAddr)+"\nadmission = \"open\"\n[discovery]\nlisten = \"\"\n[mqtt]\nlisten = \"\"\n[http]\nlisten = \"\"\n"), 0o644)
+	os.WriteFile(cfg, []byte("data_dir = "+strconvQuote(d.DataDir)+"\n[devices]\nlisten = \"127.0.0.1:0\"\nadmission = \"open\"\n[discovery]\nlisten = \"\"\n[mqtt]\nlisten = \"\"\n[http]\nlisten = \"\"\n"), 0o644)
 	d.Config = cfg
 	if err := d.StartNoWait(); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(20 * time.Second)
-	for !strings.Contains(d.Log(), "storebox ready") {
-		if time.Now().After(deadline) {
-			t.Fatalf("not ready:\n%s", d.Log())
-		}
-		time.Sleep(20 * time.Millisecond)
+	if err := d.WaitReady(20 * time.Second); err != nil {
+		t.Fatalf("%v\n%s", err, d.Log())
 	}
 	dev, err := d.Dial("T-MIN")
 	if err != nil {

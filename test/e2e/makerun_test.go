@@ -82,7 +82,7 @@ func TestMakeRunTakesConfigAndImportsIntoItsOwnStore(t *testing.T) {
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "clash.toml")
 	os.WriteFile(cfg, []byte(fmt.Sprintf("store_id = \"mine\"\n[devices]\nlisten = %q\nadmission = \"open\"\n[discovery]\nlisten = \"127.0.0.1:0\"\nmdns = false\n[mqtt]\nlisten = %q\n[http]\nlisten = %q\n",
-		harness.FreeAddr(t), harness.FreeAddr(t), decoy.HTTPAddr)), 0o644)
+		"127.0.0.1:0", "127.0.0.1:0", decoy.HTTPAddr)), 0o644)
 	cmd, lines := makeRun(t, cfg, filepath.Join(dir, "data-clash"))
 	out := waitLine(t, lines, "imported 84 rows into ")
 	if strings.Contains(out, "through the running daemon") {
@@ -97,7 +97,7 @@ func TestMakeRunTakesConfigAndImportsIntoItsOwnStore(t *testing.T) {
 	// pointed at its data directory alone finds the config.
 	cfg = filepath.Join(dir, "mine.toml")
 	os.WriteFile(cfg, []byte(fmt.Sprintf("store_id = \"mine\"\n[devices]\nlisten = %q\nadmission = \"open\"\n[discovery]\nlisten = \"127.0.0.1:0\"\nmdns = false\n[mqtt]\nlisten = %q\n[http]\nlisten = %q\n",
-		harness.FreeAddr(t), harness.FreeAddr(t), harness.FreeAddr(t))), 0o644)
+		"127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0")), 0o644)
 	data := filepath.Join(dir, "data")
 	_, lines = makeRun(t, cfg, data)
 	waitLine(t, lines, `once it logs "storebox ready"`)

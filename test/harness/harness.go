@@ -1,6 +1,7 @@
 // Package harness runs the real storebox binary for black-box tests: build
-// once per test binary, start with a config on free loopback ports, wait
-// for /readyz, talk the device protocol, stop or kill -9.
+// once per test binary, start with every listener on a loopback port 0,
+// wait for the daemon's ready file (which names the bound ports), talk the
+// device protocol, stop or kill -9.
 package harness
 
 import (
@@ -19,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/storebox/storebox/daemon/readyfile"
 	"github.com/storebox/storebox/protocol/frame"
 )
 
@@ -56,7 +58,9 @@ func Binary(t testing.TB) string {
 	return binPath
 }
 
-// FreeAddr returns a free 127.0.0.1 TCP address.
+// FreeAddr returns a 127.0.0.1 TCP address that was free a moment ago.
+// Another process may take it before it is used: prefer port 0 and read the
+// bound address back (as New does); this is for programs that cannot.
 func FreeAddr(t testing.TB) string {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -69,10 +73,12 @@ func FreeAddr(t testing.TB) string {
 
 // Daemon is one storebox process under test.
 type Daemon struct {
-	t        testing.TB
-	Bin      string
-	DataDir  string
-	Config   string
+	t       testing.TB
+	Bin     string
+	DataDir string
+	Config  string
+	// DevAddr, HTTPAddr and MQTTAddr are the bound addresses, known once
+	// Start (WaitReady) returns; each start binds new ports.
 	DevAddr  string
 	HTTPAddr string
 	MQTTAddr string
@@ -82,13 +88,22 @@ type Daemon struct {
 	exitErr  error
 }
 
-// New prepares a daemon with its own data directory and free ports. extra
-// is TOML appended to the generated config (it may add tables).
+// New prepares a daemon with its own data directory. Every listener is on
+// 127.0.0.1:0: the daemon binds free ports itself and Start reads them
+// back from its ready file into DevAddr, HTTPAddr and MQTTAddr. extra is
+// TOML appended to the generated config (it may add tables).
 func New(t testing.TB, extra string) *Daemon {
+	t.Helper()
+	return NewAt(t, "127.0.0.1:0", extra)
+}
+
+// NewAt is New with devices.listen at devicesListen (a test that holds
+// the port itself).
+func NewAt(t testing.TB, devicesListen, extra string) *Daemon {
 	t.Helper()
 	dir := t.TempDir()
 	d := &Daemon{t: t, Bin: Binary(t), DataDir: filepath.Join(dir, "data"), Config: filepath.Join(dir, "storebox.toml"),
-		DevAddr: FreeAddr(t), HTTPAddr: FreeAddr(t), MQTTAddr: FreeAddr(t), LogPath: filepath.Join(dir, "storebox.log")}
+		LogPath: filepath.Join(dir, "storebox.log")}
 	cfg := fmt.Sprintf(`store_id = "test"
 store_name = "test store"
 data_dir = %q
@@ -102,10 +117,10 @@ admission = "open"
 listen = "127.0.0.1:0"
 mdns = false
 [mqtt]
-listen = %q
+listen = "127.0.0.1:0"
 [http]
-listen = %q
-`, d.DataDir, d.DevAddr, d.MQTTAddr, d.HTTPAddr)
+listen = "127.0.0.1:0"
+`, d.DataDir, devicesListen)
 	if err := os.WriteFile(d.Config, []byte(cfg+extra), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -153,23 +168,35 @@ func (d *Daemon) StartNoWait() error {
 	return nil
 }
 
-// WaitReady polls /readyz.
+// WaitReady waits until this process has written its ready file (every
+// listener is up), takes the bound addresses from it and checks /readyz
+// when the HTTP listener is on.
 func (d *Daemon) WaitReady(timeout time.Duration) error {
 	deadline := time.Now().Add(timeout)
-	for time.Now().Before(deadline) {
+	pause := 5 * time.Millisecond
+	for ; time.Now().Before(deadline); pause = min(2*pause, 50*time.Millisecond) {
 		select {
 		case <-d.exited:
 			return fmt.Errorf("storebox exited before ready: %v", d.exitErr)
-		default:
+		case <-time.After(pause):
+		}
+		f, err := readyfile.Read(d.DataDir)
+		if err != nil || f.PID != d.Cmd.Process.Pid {
+			continue // not written yet, or left by a process killed before
+		}
+		d.DevAddr, d.HTTPAddr, d.MQTTAddr = f.Devices, f.HTTP, f.MQTT
+		if d.HTTPAddr == "" {
+			return nil
 		}
 		resp, err := http.Get("http://" + d.HTTPAddr + "/readyz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				return nil
-			}
+		if err != nil {
+			return fmt.Errorf("ready file written, but /readyz: %w", err)
 		}
-		time.Sleep(20 * time.Millisecond)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("ready file written, but /readyz answers %s", resp.Status)
+		}
+		return nil
 	}
 	return fmt.Errorf("storebox not ready after %s", timeout)
 }
