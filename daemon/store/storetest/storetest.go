@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
 
 	"github.com/storebox/storebox/daemon/store"
 )
@@ -26,7 +27,7 @@ func Open(t testing.TB, dir string, opts store.Options) *store.Store {
 	}
 	t.Cleanup(func() {
 		err := st.View(func(tx *bbolt.Tx) error { return checkTx(tx) })
-		if errors.Is(err, bbolt.ErrDatabaseNotOpen) {
+		if errors.Is(err, berrors.ErrDatabaseNotOpen) {
 			CheckFile(t, st.Path())
 			return
 		}
