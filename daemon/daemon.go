@@ -4,11 +4,13 @@
 package daemon
 
 import (
+	"cmp"
 	"context"
 	"io"
 	"log/slog"
 	"net"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -223,17 +225,31 @@ func (d *Daemon) Run(ctx context.Context) error {
 	if err := d.sup.Start(ctx); err != nil {
 		return err
 	}
-	d.ready.Store(true)
-	sdnotify.Ready()
-	httpAddr := "off"
+	// Every bound address, so a listener configured on port 0 can be found
+	// ("off" when not configured).
+	addrs := map[string]string{"http": "off", "mqtt": "off", "mqtts": "off", "discovery": "off"}
 	if d.http != nil {
-		httpAddr = d.http.Addr().String()
+		addrs["http"] = d.http.Addr().String()
+	}
+	if d.doors != nil {
+		addrs["mqtt"], addrs["mqtts"] = cmp.Or(d.doors.Addr(), "off"), cmp.Or(d.doors.TLSAddr(), "off")
+	}
+	if d.disc != nil {
+		var ds []string
+		for _, a := range d.disc.Addrs() {
+			ds = append(ds, a.String())
+		}
+		addrs["discovery"] = strings.Join(ds, ",")
 	}
 	if err := readyfile.Write(d.cfg.DataDir, d.readyFile()); err != nil {
 		d.log.Warn("tools will not find listeners on port 0", "err", err)
 	}
 	d.log.Info("storebox ready", "version", d.version, "store", d.cfg.StoreID, "devices", d.devices.Addr().String(),
-		"http", httpAddr, "data_dir", d.cfg.DataDir, "startup", time.Since(d.started).Round(time.Millisecond))
+		"http", addrs["http"], "mqtt", addrs["mqtt"], "mqtts", addrs["mqtts"], "discovery", addrs["discovery"],
+		"data_dir", d.cfg.DataDir, "startup", time.Since(d.started).Round(time.Millisecond))
+	// After the line, so whoever waits for readiness finds it in the log.
+	d.ready.Store(true)
+	sdnotify.Ready()
 	var runErr error
 	select {
 	case <-ctx.Done():

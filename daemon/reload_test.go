@@ -127,3 +127,21 @@ func TestChangedKeysNamesSectionFieldsAndSkipsOwned(t *testing.T) {
 		t.Fatalf("changed %v, want %v", got, want)
 	}
 }
+
+// The ready line names every bound address, so listeners on port 0 can
+// be found.
+func TestReadyLineNamesEveryBoundAddress(t *testing.T) {
+	var logs syncBuffer
+	d := runDaemon(t, testConfig(t, filepath.Join(t.TempDir(), "data"), frontDoor), slog.New(slog.NewTextHandler(&logs, nil)))
+	line := ""
+	for _, l := range strings.Split(logs.String(), "\n") {
+		if strings.Contains(l, "storebox ready") {
+			line = l
+		}
+	}
+	for _, want := range []string{"devices=" + d.devices.Addr().String(), "http=" + d.http.Addr().String(), "mqtt=" + d.doors.Addr(), "mqtts=off", "discovery=off"} {
+		if !strings.Contains(line, want) {
+			t.Errorf("ready line lacks %s: %s", want, line)
+		}
+	}
+}
