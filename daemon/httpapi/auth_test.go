@@ -245,3 +245,27 @@ func TestStreamEndsWithItsSession(t *testing.T) {
 		t.Fatal("stream outlived its session")
 	}
 }
+
+// Ten wrong tokens from one address in a minute and it is refused for the
+// rest of that minute, the right token included; the form counts too.
+func TestWrongTokensAreLimited(t *testing.T) {
+	s, srv := authServer(t, Config{ReadAuth: true})
+	for i := 0; i < 5; i++ {
+		if r := call(t, "GET", srv.URL+"/api/v1/orders", nil, "Authorization", "Bearer guess"); r.code != 401 {
+			t.Fatalf("guess %d: %d", i, r.code)
+		}
+		if r := signIn(t, srv, "guess"); r.code != 401 {
+			t.Fatalf("form guess %d: %d", i, r.code)
+		}
+	}
+	if r := call(t, "GET", srv.URL+"/api/v1/orders", nil, "Authorization", "Bearer "+testToken); r.code != http.StatusTooManyRequests {
+		t.Errorf("the right token after 10 wrong ones: %d, want 429", r.code)
+	}
+	if r := signIn(t, srv, testToken); r.code != http.StatusTooManyRequests || len(r.header.Values("Set-Cookie")) > 0 {
+		t.Errorf("sign-in after 10 wrong tokens: %d", r.code)
+	}
+	s.guesses.now = func() time.Time { return time.Now().Add(time.Minute) }
+	if r := call(t, "GET", srv.URL+"/api/v1/orders", nil, "Authorization", "Bearer "+testToken); r.code != 200 {
+		t.Errorf("the right token a minute later: %d", r.code)
+	}
+}

@@ -36,8 +36,9 @@ type Server struct {
 	Log    *slog.Logger
 	Mux    *http.ServeMux
 
-	auth *auth
-	open map[string]bool // patterns served without authentication
+	auth    *auth
+	guesses *guessLimit
+	open    map[string]bool // patterns served without authentication
 
 	ln *listen.Held
 	// onShutdown ends long-lived responses (event streams), which a
@@ -49,8 +50,8 @@ type Server struct {
 // callers add the rest on Mux, with HandleOpen or Admin where needed.
 func New(cfg Config, log *slog.Logger) *Server {
 	s := &Server{Listen: cfg.Listen, Log: log, Mux: http.NewServeMux(), open: map[string]bool{},
-		auth: newAuth(cfg.AdminToken, cfg.ReadAuth, cfg.MetricsAuth),
-		ln:   &listen.Held{Key: "http.listen", Addr: cfg.Listen}}
+		auth: newAuth(cfg.AdminToken, cfg.ReadAuth, cfg.MetricsAuth), guesses: newGuessLimit(),
+		ln: &listen.Held{Key: "http.listen", Addr: cfg.Listen}}
 	s.HandleOpen("GET /healthz", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain")
 		fmt.Fprintln(w, "ok")
@@ -101,6 +102,15 @@ func unauthorized(w http.ResponseWriter) {
 
 // ServeHTTP checks who is asking before the route runs (see Server).
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Header.Get("Authorization") != "" {
+		if s.guesses.blocked(r) {
+			tooManyGuesses(w)
+			return
+		}
+		if !s.auth.bearer(r) {
+			s.guesses.failed(r)
+		}
+	}
 	_, pattern := s.Mux.Handler(r)
 	if pattern == "" || s.open[pattern] {
 		s.Mux.ServeHTTP(w, r)

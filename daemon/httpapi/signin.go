@@ -36,9 +36,14 @@ func (s *Server) mountSignIn() {
 			s.signInPage(w, r, http.StatusForbidden, "Sign in from this box's own page.")
 			return
 		}
+		if s.guesses.blocked(r) {
+			s.signInPage(w, r, http.StatusTooManyRequests, "Too many wrong tokens from this address; wait a minute.")
+			return
+		}
 		r.Body = http.MaxBytesReader(w, r.Body, 4<<10)
 		tok := strings.TrimSpace(r.PostFormValue("token"))
 		if tok == "" || len(s.auth.token) == 0 || subtle.ConstantTimeCompare([]byte(tok), s.auth.token) != 1 {
+			s.guesses.failed(r)
 			s.Log.Warn("sign-in refused: wrong admin token", "from", r.RemoteAddr)
 			s.signInPage(w, r, http.StatusUnauthorized, "That token was not accepted. Paste the contents of admin.token from the data directory.")
 			return

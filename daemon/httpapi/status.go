@@ -10,22 +10,22 @@ import (
 
 // StatusSnapshot is GET /api/v1/status and the status page's live feed.
 type StatusSnapshot struct {
-	StoreID   string                `json:"store_id"`
-	StoreName string                `json:"store_name"`
-	Version   string                `json:"version"`
-	Started   time.Time             `json:"started"`
-	UptimeS   int64                 `json:"uptime_s"`
-	Ready     bool                  `json:"ready"`
-	Goods     int                   `json:"goods"`
-	Sessions  map[string]int        `json:"sessions"`
+	StoreID   string         `json:"store_id"`
+	StoreName string         `json:"store_name"`
+	Version   string         `json:"version"`
+	Started   time.Time      `json:"started"`
+	UptimeS   int64          `json:"uptime_s"`
+	Ready     bool           `json:"ready"`
+	Goods     int            `json:"goods"`
+	Sessions  map[string]int `json:"sessions"`
 	// DevicesOnline is the one count of each kind of device that answers
 	// now, whatever way it is connected: device-protocol sessions, plus
 	// the MQTT doors online and the serial scales that answer.
-	DevicesOnline map[string]int `json:"devices_online"`
-	Conns     int                   `json:"connections"`
-	Pending   []store.Device        `json:"pending_devices"`
-	Online    []devices.SessionInfo `json:"online"`
-	Queue     QueueStatus           `json:"queue"`
+	DevicesOnline map[string]int        `json:"devices_online"`
+	Conns         int                   `json:"connections"`
+	Pending       []store.Device        `json:"pending_devices"`
+	Online        []devices.SessionInfo `json:"online"`
+	Queue         QueueStatus           `json:"queue"`
 	// Sections filled by the components that own them; absent or empty
 	// when the component is not configured.
 	Doors    []any        `json:"doors"`
