@@ -4,7 +4,9 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -39,6 +41,9 @@ func (g *globals) loadConfig() (*config.Config, error) {
 	rec, ok := readRunRecord(c.DataDir)
 	if !ok || rec.Config == "" || sameFile(rec.Config, c.Path) {
 		return c, nil
+	}
+	if _, err := os.Stat(rec.Config); errors.Is(err, fs.ErrNotExist) {
+		return c, nil // a demo config removed since: nothing to follow
 	}
 	rc, err := config.Load(rec.Config)
 	if err != nil {
