@@ -17,6 +17,7 @@ import (
 	"github.com/storebox/storebox/daemon/devices/devicetest"
 	"github.com/storebox/storebox/daemon/store"
 	"github.com/storebox/storebox/protocol/frame"
+	"github.com/storebox/storebox/test/testenv"
 )
 
 var modes = []frame.Mode{frame.ModeLine, frame.ModeLength}
@@ -259,22 +260,14 @@ func TestSlowReaderIsDroppedOthersUnaffected(t *testing.T) {
 	if !dropped {
 		t.Fatal("pushes to a device that never reads were never refused")
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		gone := true
+	testenv.Eventually(t, "the slow session to be dropped", func() bool {
 		for _, s := range h.Srv.Sessions() {
 			if s.EquipID == "T-SLOW" {
-				gone = false
+				return false
 			}
 		}
-		if gone {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("slow session still listed")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return true
+	})
 	if r := fast.Call("getGoods", map[string]any{"gid": "G1"}); r.Exception() != "" {
 		t.Fatalf("fast after drop: %s", r.Raw)
 	}
@@ -296,17 +289,9 @@ func TestMaxConnectionsBusy(t *testing.T) {
 	}
 	a.C.Close()
 	// The slot frees up.
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		d := h.Dial(t, frame.ModeLine, "T-D")
-		if r := d.Login(nil); r.Exception() == "" {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("slot never freed")
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	testenv.Eventually(t, "the slot to free up", func() bool {
+		return h.Dial(t, frame.ModeLine, "T-D").Login(nil).Exception() == ""
+	})
 }
 
 func TestThousandConcurrentSessions(t *testing.T) {

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	wire "github.com/storebox/storebox/protocol/discovery"
+	"github.com/storebox/storebox/test/testenv"
 )
 
 func testLogger(t *testing.T) *slog.Logger {
@@ -119,13 +120,7 @@ func readAnswer(t *testing.T, c *net.UDPConn, d time.Duration) (a wire.Answer, f
 // without sleeping and hoping.
 func waitStats(t *testing.T, s *Service, what string, cond func(Stats) bool) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond(s.Stats()) {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s; stats %+v", what, s.Stats())
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	testenv.Eventually(t, what, func() bool { return cond(s.Stats()) })
 }
 
 func TestAnswer(t *testing.T) {

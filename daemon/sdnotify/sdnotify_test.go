@@ -10,6 +10,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/storebox/storebox/test/testenv"
 )
 
 // listen opens a real unixgram socket like systemd's and returns its address
@@ -134,13 +136,7 @@ func TestRunWatchdogPingsOnlyWhileHealthy(t *testing.T) {
 	}()
 
 	// Let the loop consult healthy() several times while unhealthy.
-	deadline := time.Now().Add(10 * time.Second)
-	for calls.Load() < 5 && time.Now().Before(deadline) {
-		time.Sleep(5 * time.Millisecond)
-	}
-	if calls.Load() < 5 {
-		t.Fatal("healthy() was not polled")
-	}
+	testenv.Eventually(t, "healthy() polled five times", func() bool { return calls.Load() >= 5 })
 	conn.SetReadDeadline(time.Now().Add(50 * time.Millisecond))
 	buf := make([]byte, 64)
 	if k, err := conn.Read(buf); err == nil {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/storebox/storebox/internal/backoff"
+	"github.com/storebox/storebox/test/testenv"
 )
 
 // recorder keeps what the parts did, in order.
@@ -108,9 +109,7 @@ func TestEveryBindBeforeAnyServeAndReverseStop(t *testing.T) {
 	if err := s.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	for len(rec.list()) < 4 {
-		time.Sleep(time.Millisecond)
-	}
+	testenv.Eventually(t, "both parts serving", func() bool { return len(rec.list()) >= 4 })
 	if got := rec.list()[:2]; !slices.Equal(got, []string{"bind a", "bind b"}) {
 		t.Fatalf("a fakePart served before every fakePart was bound: %v", rec.list())
 	}

@@ -5,8 +5,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/storebox/storebox/protocol/scaleproto"
 	"go.bug.st/serial"
+
+	"github.com/storebox/storebox/protocol/scaleproto"
 )
 
 // Auto is the protocol name that makes the driver probe on every open.

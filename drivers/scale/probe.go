@@ -7,8 +7,9 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/storebox/storebox/protocol/scaleproto"
 	"go.bug.st/serial"
+
+	"github.com/storebox/storebox/protocol/scaleproto"
 )
 
 // ProbeOptions narrow what Probe tries; zero values try everything.

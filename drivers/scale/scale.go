@@ -33,9 +33,10 @@ import (
 	"sync"
 	"time"
 
+	"go.bug.st/serial"
+
 	"github.com/storebox/storebox/internal/backoff"
 	"github.com/storebox/storebox/protocol/scaleproto"
-	"go.bug.st/serial"
 )
 
 // State is the connection state of a scale.

@@ -14,6 +14,7 @@ import (
 	"github.com/storebox/storebox/drivers/scale"
 	"github.com/storebox/storebox/drivers/scale/scalesim"
 	"github.com/storebox/storebox/protocol/scaleproto"
+	"github.com/storebox/storebox/test/testenv"
 )
 
 const waitFor = 10 * time.Second // generous: the box is shared
@@ -83,18 +84,13 @@ func startScale(t *testing.T, cfg scale.Config) *scale.Scale {
 // waitLatest polls Latest until ok accepts it.
 func waitLatest(t *testing.T, s *scale.Scale, what string, ok func(r scaleproto.Reading, st scale.State, err error) bool) scaleproto.Reading {
 	t.Helper()
-	deadline := time.Now().Add(waitFor)
 	var r scaleproto.Reading
-	var st scale.State
-	var err error
-	for time.Now().Before(deadline) {
+	testenv.EventuallyWithin(t, waitFor, what, func() bool {
+		var st scale.State
+		var err error
 		r, st, err = s.Latest()
-		if ok(r, st, err) {
-			return r
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	t.Fatalf("%s: last Latest = %+v, %s, %v; counters %+v", what, r, st, err, s.Counters())
+		return ok(r, st, err)
+	})
 	return r
 }
 

@@ -7,8 +7,9 @@ import (
 	"os"
 	"time"
 
-	"github.com/storebox/storebox/protocol/scaleproto"
 	"go.bug.st/serial"
+
+	"github.com/storebox/storebox/protocol/scaleproto"
 )
 
 // session is one open port.

@@ -19,6 +19,7 @@ import (
 	"github.com/storebox/storebox/sync/catalogfeed"
 	"github.com/storebox/storebox/sync/cloudref"
 	"github.com/storebox/storebox/sync/upstream"
+	"github.com/storebox/storebox/test/testenv"
 )
 
 // boltApplier is a small bbolt catalog: goods by gid and the cursor, written
@@ -251,22 +252,11 @@ func TestServeRetriesAndKick(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- f.Serve(ctx) }()
-	deadline := time.Now().Add(20 * time.Second)
-	for len(a.all(t)) != 5 {
-		if time.Now().After(deadline) {
-			t.Fatal("initial pull never happened")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	testenv.Eventually(t, "the initial pull", func() bool { return len(a.all(t)) == 5 })
 	// With an hour's interval, only Kick brings the next change in.
 	seedCatalog(t, url, http.MethodPost, []goods.Goods{{GID: "new", Name: "n", Price: 5, Unit: goods.UnitKg}})
 	f.Kick()
-	for len(a.all(t)) != 6 {
-		if time.Now().After(deadline) {
-			t.Fatal("kick did not pull")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	testenv.Eventually(t, "the pull Kick asks for", func() bool { return len(a.all(t)) == 6 })
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatal(err)

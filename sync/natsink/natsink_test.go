@@ -88,13 +88,7 @@ func serve(t *testing.T, u *uploader.Uploader) {
 }
 
 func waitDrained(t *testing.T, u *uploader.Uploader) {
-	deadline := time.Now().Add(40 * time.Second)
-	for u.Status().Depth > 0 {
-		if time.Now().After(deadline) {
-			t.Fatalf("queue did not drain: %+v", u.Status())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	testenv.EventuallyWithin(t, 40*time.Second, "the queue to drain", func() bool { return u.Status().Depth == 0 })
 }
 
 // readStream returns the Storebox-Seq of every message in the stream, in stream order.
@@ -153,8 +147,9 @@ func TestJetStreamSink(t *testing.T) {
 		t.Fatalf("send with the server down: %v, want retryable", err)
 	}
 	serve(t, u)
-	time.Sleep(700 * time.Millisecond)
-	if s := u.Status(); s.Online || s.LastError == "" || s.Depth == 0 {
+	// It tries, fails and keeps everything queued.
+	testenv.Eventually(t, "a failed send recorded", func() bool { return u.Status().LastError != "" })
+	if s := u.Status(); s.Online || s.Depth == 0 {
 		t.Fatalf("with the server down: %+v", s)
 	}
 	startNATS(t, bin, port, dir)
