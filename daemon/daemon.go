@@ -9,7 +9,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -164,23 +163,38 @@ func New(cfg *config.Config, version string, log *slog.Logger) (_ *Daemon, err e
 	}
 	d.applyDeviceLists(cfg)
 
-	if cfg.Discovery.Listen != "" {
-		if d.disc, err = discovery.New(discovery.Config{
-			Listen: cfg.Discovery.Listen, StoreID: cfg.StoreID, StoreName: cfg.StoreName, Version: version,
-			Devices: d.devices, MQTTPort: listenPort(cfg.MQTT.Listen), HTTPPort: listenPort(cfg.HTTP.Listen), MDNS: cfg.Discovery.MDNS,
-		}, log); err != nil {
-			return nil, err
-		}
-		d.sup.Add("discovery", d.disc)
-	}
 	if cfg.HTTP.Listen != "" {
 		d.http = httpapi.New(httpapi.Config{Listen: cfg.HTTP.Listen, AdminToken: d.adminToken, ReadAuth: cfg.HTTP.ReadAuth, MetricsAuth: cfg.HTTP.MetricsAuth},
 			log.With("component", "http"))
 		d.http.MountAPI(d.httpParts())
 		d.sup.Add("http", d.http)
 	}
+	if cfg.Discovery.Listen != "" {
+		dcfg := discovery.Config{
+			Listen: cfg.Discovery.Listen, StoreID: cfg.StoreID, StoreName: cfg.StoreName, Version: version,
+			Devices: d.devices, MDNS: cfg.Discovery.MDNS,
+		}
+		if d.doors != nil && cfg.MQTT.Listen != "" {
+			dcfg.MQTT = mqttListener{d.doors}
+		}
+		if d.http != nil {
+			dcfg.HTTP = d.http
+		}
+		if d.disc, err = discovery.New(dcfg, log); err != nil {
+			return nil, err
+		}
+		d.sup.Add("discovery", d.disc)
+	}
 	d.sup.Add("watchdog", supervisor.Func(func(ctx context.Context) error { return sdnotify.RunWatchdog(ctx, d.healthy) }))
 	return d, nil
+}
+
+// mqttListener is the doors' plain MQTT listener as discovery announces it.
+type mqttListener struct{ doors *doors.Service }
+
+func (m mqttListener) Addr() net.Addr {
+	a, _ := net.ResolveTCPAddr("tcp", m.doors.Addr())
+	return a
 }
 
 // admittedAtDoors answers the orders' LastAdmitted from the doors, when
@@ -330,15 +344,6 @@ func abs(x int) int {
 		return -x
 	}
 	return x
-}
-
-func listenPort(listen string) int {
-	_, p, err := net.SplitHostPort(listen)
-	if err != nil {
-		return 0
-	}
-	n, _ := strconv.Atoi(p)
-	return n
 }
 
 // loadAdminToken returns the configured admin token, or the one in the

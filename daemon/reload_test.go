@@ -1,89 +1,15 @@
 package daemon
 
 import (
-	"bytes"
-	"context"
-	"fmt"
 	"log/slog"
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/storebox/storebox/daemon/config"
 )
-
-// syncBuffer is a log sink the test reads while the daemon writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
-
-func testConfig(t *testing.T, dataDir, extra string) *config.Config {
-	t.Helper()
-	text := fmt.Sprintf(`store_id = "s-reload"
-store_name = "Reload Store"
-data_dir = %q
-[devices]
-listen = "127.0.0.1:0"
-[discovery]
-listen = ""
-[mqtt]
-listen = "127.0.0.1:0"
-[http]
-listen = "127.0.0.1:0"
-`, dataDir) + extra
-	cfg, err := config.Parse("test.toml", []byte(text))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return cfg
-}
-
-const frontDoor = "\n[[doors]]\nid = \"front\"\nsecret = \"s-front\"\npolicy = \"entry\"\n"
-
-// runDaemon builds and runs a daemon until the test ends.
-func runDaemon(t *testing.T, cfg *config.Config, log *slog.Logger) *Daemon {
-	t.Helper()
-	d, err := New(cfg, "test", log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- d.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Run: %v", err)
-		}
-	})
-	for !d.Ready() {
-		select {
-		case err := <-done:
-			t.Fatalf("Run: %v", err)
-		case <-time.After(5 * time.Millisecond):
-		}
-	}
-	return d
-}
-
-func doorIDs(d *Daemon) []string {
-	var ids []string
-	for _, s := range d.doors.Snapshot() {
-		ids = append(ids, s.ID)
-	}
-	return ids
-}
 
 func TestReloadIsAllOrNothing(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "data")
@@ -125,23 +51,5 @@ func TestChangedKeysNamesSectionFieldsAndSkipsOwned(t *testing.T) {
 	got := changedKeys(old, now, []string{"doors", "orders.payment_ttl"})
 	if want := []string{"store_name", "devices.admission"}; !slices.Equal(got, want) {
 		t.Fatalf("changed %v, want %v", got, want)
-	}
-}
-
-// The ready line names every bound address, so listeners on port 0 can
-// be found.
-func TestReadyLineNamesEveryBoundAddress(t *testing.T) {
-	var logs syncBuffer
-	d := runDaemon(t, testConfig(t, filepath.Join(t.TempDir(), "data"), frontDoor), slog.New(slog.NewTextHandler(&logs, nil)))
-	line := ""
-	for _, l := range strings.Split(logs.String(), "\n") {
-		if strings.Contains(l, "storebox ready") {
-			line = l
-		}
-	}
-	for _, want := range []string{"devices=" + d.devices.Addr().String(), "http=" + d.http.Addr().String(), "mqtt=" + d.doors.Addr(), "mqtts=off", "discovery=off"} {
-		if !strings.Contains(line, want) {
-			t.Errorf("ready line lacks %s: %s", want, line)
-		}
 	}
 }

@@ -39,10 +39,11 @@ type Config struct {
 	// one, and nothing for loopback.
 	DeviceHost netip.Addr
 
-	// Devices, if set, is the device listener: its bound address, read when
-	// Serve starts, replaces DevicePort and DeviceHost (a listener on port 0 has its port
-	// only once bound).
-	Devices Bound
+	// Devices, MQTT and HTTP, when set, are the listeners themselves:
+	// their bound addresses, read when Serve starts, replace DevicePort
+	// (and DeviceHost), MQTTPort and HTTPPort (a listener on port 0 has
+	// its port only once bound).
+	Devices, MQTT, HTTP Bound
 
 	// MDNS turns on the mDNS advertisement. Its failure (no multicast
 	// interface, port 5353 unavailable) is logged as a warning and retried;
@@ -50,9 +51,19 @@ type Config struct {
 	MDNS bool
 }
 
-// Bound is a listener whose address is known once it is bound.
+// Bound is a listener whose address is known once it is bound (nil, or
+// a nil Addr, while it is not).
 type Bound interface {
 	Addr() net.Addr
+}
+
+// boundPort is b's bound TCP address, if any.
+func boundPort(b Bound) (*net.TCPAddr, bool) {
+	if b == nil {
+		return nil, false
+	}
+	ta, ok := b.Addr().(*net.TCPAddr)
+	return ta, ok && ta != nil
 }
 
 // Limits from SPEC §3.
@@ -260,10 +271,14 @@ func (s *Service) Serve(ctx context.Context) error {
 	}
 	s.serving = true
 	conns := s.conns
-	if s.cfg.Devices != nil {
-		if ta, ok := s.cfg.Devices.Addr().(*net.TCPAddr); ok {
-			s.cfg.DevicePort, s.cfg.DeviceHost = ta.Port, ta.AddrPort().Addr().Unmap()
-		}
+	if ta, ok := boundPort(s.cfg.Devices); ok {
+		s.cfg.DevicePort, s.cfg.DeviceHost = ta.Port, ta.AddrPort().Addr().Unmap()
+	}
+	if ta, ok := boundPort(s.cfg.MQTT); ok {
+		s.cfg.MQTTPort = ta.Port
+	}
+	if ta, ok := boundPort(s.cfg.HTTP); ok {
+		s.cfg.HTTPPort = ta.Port
 	}
 	s.mu.Unlock()
 	defer func() {
