@@ -231,7 +231,7 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle("POST /v1/credits/authorize", s.signed(s.faults(http.HandlerFunc(s.authorize))))
 	mux.Handle("POST /v1/credits/capture", s.signed(s.faults(http.HandlerFunc(s.capture))))
 	mux.Handle("POST /v1/credits/cancel", s.signed(s.faults(http.HandlerFunc(s.cancel))))
-	mux.Handle("PUT /v1/stores/{store}/health", limitBody(maxHealthBody, s.signed(s.faults(http.HandlerFunc(s.putHealth)))))
+	mux.Handle("PUT /v1/stores/{store}/health", s.timedHealth(limitBody(maxHealthBody, s.signed(s.faults(http.HandlerFunc(s.putHealth))))))
 	mux.Handle("GET /v1/stores/{store}/config", s.signed(s.faults(http.HandlerFunc(s.getConfig))))
 	mux.Handle("PUT /v1/admin/stores/{store}/config", s.admin(s.putDesired))
 	mux.Handle("GET /v1/admin/stores/{store}/config", s.admin(s.getDesired))
@@ -627,8 +627,8 @@ func (s *Server) getStats(w http.ResponseWriter, r *http.Request) {
 	fmt.Fprintf(w, "refused signatures %d; injected: fail %d, hang %d, throttle %d, lost acks %d, down refusals %d\n",
 		st.AuthFailures, st.InjectedFail, st.InjectedHang, st.InjectedThrottl, st.LostAcks, st.DownRefused)
 	fmt.Fprintf(w, "catalog items %d\n", st.Catalog)
-	fmt.Fprintf(w, "fleet: %d stores; health received %d, rejected %d; config served %d, not modified %d, faulted %d; admin accepted %d, refused %d\n",
-		st.Fleets, st.Fleet.HealthReceived, st.Fleet.HealthRejected, st.Fleet.ConfigServed, st.Fleet.ConfigNotModified, st.Fleet.ConfigFaulted, st.Fleet.ConfigAccepted, st.Fleet.ConfigRefused)
+	fmt.Fprintf(w, "fleet: %d stores; health received %d (p50 %.2f ms, p99 %.2f ms in the cloud), rejected %d; config served %d, not modified %d, faulted %d; admin accepted %d, refused %d\n",
+		st.Fleets, st.Fleet.HealthReceived, st.Fleet.HealthP50MS, st.Fleet.HealthP99MS, st.Fleet.HealthRejected, st.Fleet.ConfigServed, st.Fleet.ConfigNotModified, st.Fleet.ConfigFaulted, st.Fleet.ConfigAccepted, st.Fleet.ConfigRefused)
 	accts := make([]string, 0, len(st.Credits))
 	for a := range st.Credits {
 		accts = append(accts, a)

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -59,16 +60,22 @@ type fleet struct {
 
 	counts fleetCounters
 	saveMu sync.Mutex // one writer of fleet.json at a time
+
+	latMu sync.Mutex
+	lat   [1 << 16]time.Duration // the last health PUTs' time in the cloud, a ring
+	latN  uint64
 }
 
 type fleetCounters struct {
-	HealthReceived    uint64 `json:"health_received"`
-	HealthRejected    uint64 `json:"health_rejected"`
-	ConfigServed      uint64 `json:"config_served"`
-	ConfigNotModified uint64 `json:"config_not_modified"`
-	ConfigAccepted    uint64 `json:"config_accepted"`
-	ConfigRefused     uint64 `json:"config_refused"`
-	ConfigFaulted     uint64 `json:"config_faulted"`
+	HealthP50MS       float64 `json:"health_p50_ms"` // time in the cloud per health PUT
+	HealthP99MS       float64 `json:"health_p99_ms"`
+	HealthReceived    uint64  `json:"health_received"`
+	HealthRejected    uint64  `json:"health_rejected"`
+	ConfigServed      uint64  `json:"config_served"`
+	ConfigNotModified uint64  `json:"config_not_modified"`
+	ConfigAccepted    uint64  `json:"config_accepted"`
+	ConfigRefused     uint64  `json:"config_refused"`
+	ConfigFaulted     uint64  `json:"config_faulted"`
 }
 
 // fleetStore is one store as the cloud knows it.
@@ -196,6 +203,36 @@ func (s *Server) secretFor(store string) string {
 		return v
 	}
 	return s.opt.Secret
+}
+
+// timedHealth records how long the cloud spends on each health PUT (reading
+// the body, verifying, decoding, keeping), apart from the network and the
+// client's own queueing, which the stores see in their round trip.
+func (s *Server) timedHealth(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		t0 := time.Now()
+		next.ServeHTTP(w, r)
+		d := time.Since(t0)
+		f := s.fleet
+		f.latMu.Lock()
+		f.lat[f.latN%uint64(len(f.lat))] = d
+		f.latN++
+		f.latMu.Unlock()
+	})
+}
+
+// healthLatency is the p50 and p99 of the recorded health PUTs, in ms.
+func (f *fleet) healthLatency() (p50, p99 float64) {
+	f.latMu.Lock()
+	n := min(f.latN, uint64(len(f.lat)))
+	ds := slices.Clone(f.lat[:n])
+	f.latMu.Unlock()
+	if len(ds) == 0 {
+		return 0, 0
+	}
+	slices.Sort(ds)
+	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+	return ms(ds[len(ds)/2]), ms(ds[min(len(ds)-1, len(ds)*99/100)])
 }
 
 // putHealth keeps the latest snapshot of a store (SPEC §7).
@@ -576,6 +613,8 @@ func (s *Server) getStoreHealth(w http.ResponseWriter, r *http.Request) {
 // fleetStats are the fleet counters for /stats.
 func (s *Server) fleetStats() (fleetCounters, int) {
 	s.fleet.mu.Lock()
-	defer s.fleet.mu.Unlock()
-	return s.fleet.counts, len(s.fleet.stores)
+	c, n := s.fleet.counts, len(s.fleet.stores)
+	s.fleet.mu.Unlock()
+	c.HealthP50MS, c.HealthP99MS = s.fleet.healthLatency()
+	return c, n
 }

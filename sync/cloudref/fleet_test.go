@@ -113,7 +113,7 @@ func TestHealthKeepsTheLatestPerStore(t *testing.T) {
 	if resp, _ := do(t, storeReq(t, "PUT", base+"/v1/stores/s1/health", "s1", "k", big, time.Now())); resp.StatusCode != http.StatusRequestEntityTooLarge {
 		t.Errorf("oversize health: %d", resp.StatusCode)
 	}
-	if st := s.Stats(); st.Fleet.HealthReceived != 2 || st.Fleet.HealthRejected != 2 {
+	if st := s.Stats(); st.Fleet.HealthReceived != 2 || st.Fleet.HealthRejected != 2 || st.Fleet.HealthP99MS <= 0 || st.Fleet.HealthP50MS > st.Fleet.HealthP99MS {
 		t.Errorf("counters %+v", st.Fleet)
 	}
 	if v := s.Fleet(0); v.Stores[0].Version != "1.2.4" {
