@@ -72,19 +72,27 @@ func printStatus(w io.Writer, s *httpapi.StatusSnapshot, limit int, now time.Tim
 	if s.TestMode {
 		p("TEST MODE\tpayments move no money\n")
 	}
+	// One count per kind, the page's: devices online whatever way they are
+	// connected (an MQTT door or a serial scale has no device session).
+	online := s.DevicesOnline
+	if online == nil {
+		online = s.Sessions
+	}
 	kinds := []string{"terminal", "scale", "label", "door"}
-	for k := range s.Sessions {
+	for k := range online {
 		if !slices.Contains(kinds, k) {
 			kinds = append(kinds, k)
 		}
 	}
 	var parts []string
-	total := 0
 	for _, k := range kinds {
-		parts = append(parts, fmt.Sprintf("%s %d", k+"s", s.Sessions[k]))
-		total += s.Sessions[k]
+		parts = append(parts, fmt.Sprintf("%s %d", k+"s", online[k]))
 	}
-	p("Devices\t%s; %d connections; %d goods\n", strings.Join(parts, ", "), s.Conns, s.Goods)
+	total := 0
+	for _, n := range s.Sessions {
+		total += n
+	}
+	p("Devices\tonline: %s; %d connections; %d goods\n", strings.Join(parts, ", "), s.Conns, s.Goods)
 	q := s.Queue
 	cloud := "not configured (events wait in the queue)"
 	if q.Upstream {

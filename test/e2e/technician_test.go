@@ -312,6 +312,10 @@ func TestCLIFindsTheRunningDaemonsConfig(t *testing.T) {
 	if !lines.Scan() || !strings.Contains(lines.Text(), "cmd open") {
 		t.Fatalf("sim door saw no open cmd: %q", lines.Text())
 	}
+	// Issue 16 item 8, the CLI's part: the door online is counted as one.
+	if out, err := cli(t, here, "status"); err != nil || !strings.Contains(out, "doors 1;") {
+		t.Fatalf("status with a door online: %v\n%s", err, out)
+	}
 	cancel()
 
 	// A door of another store is refused, and told why.
