@@ -370,6 +370,16 @@ func (c *Config) Validate() error {
 	if c.MQTT.TLSListen != "" && (c.MQTT.TLSCert == "" || c.MQTT.TLSKey == "") {
 		add(c.errorf("mqtt.tls_listen", "needs mqtt.tls_cert and mqtt.tls_key"))
 	}
+	// A file named here that is not there stops the daemon at start; say so
+	// now, with the line, like any other mistake in the file.
+	for key, path := range map[string]string{"mqtt.tls_cert": c.MQTT.TLSCert, "mqtt.tls_key": c.MQTT.TLSKey, "mqtt.tls_client_ca": c.MQTT.TLSClientCA} {
+		if path == "" || c.MQTT.TLSListen == "" {
+			continue
+		}
+		if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+			add(c.errorf(key, "%s does not exist", path))
+		}
+	}
 	addr("http.listen", c.HTTP.Listen, true)
 	oneOf("upstream.kind", c.Upstream.Kind, "http", "nats")
 	if c.Upstream.URL != "" && c.Upstream.Kind == "http" {

@@ -2,6 +2,7 @@ package config
 
 import (
 	"errors"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -110,5 +111,16 @@ func TestTablesMapsAndArraysDecode(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("want %q in %v", want, err)
 		}
+	}
+}
+
+func TestTLSFilesMustExist(t *testing.T) {
+	dir := t.TempDir()
+	cert := filepath.Join(dir, "c.pem")
+	os.WriteFile(cert, []byte("x"), 0o600)
+	doc := "[mqtt]\ntls_listen = \":8883\"\ntls_cert = \"" + cert + "\"\ntls_key = \"" + filepath.Join(dir, "k.pem") + "\"\n"
+	_, err := Parse("c.toml", []byte(doc))
+	if err == nil || err.Error() != "c.toml:4: mqtt.tls_key: "+filepath.Join(dir, "k.pem")+" does not exist" {
+		t.Fatalf("got %v", err)
 	}
 }
