@@ -123,7 +123,7 @@ func (d *data) appendGoods(dst []byte, i uint32) []byte {
 	rec := d.ar.getRecord(r.rec)
 	code := r.barcode(&d.ar)
 	if dst == nil {
-		dst = make([]byte, 0, 2*len(rec.packed)+len(rec.gid)+len(code)+len(rec.lname)+128)
+		dst = make([]byte, 0, d.pk.size(rec.packed, rec.gid, code, rec.lname)+len(`,"stock":`)+20)
 	}
 	start := len(dst)
 	dst, ok := d.pk.unpack(dst, rec.packed, rec.gid, code, rec.lname)

@@ -31,7 +31,8 @@ type packer struct {
 // shape is the bytes around an object's values: seps[0] before the first
 // value, seps[i] between values i-1 and i, the last one after the last.
 type shape struct {
-	seps [][]byte
+	seps  [][]byte
+	fixed int // the separators' bytes
 	// shared marks the values worth a dictionary entry (by key).
 	shared []bool
 }
@@ -199,6 +200,7 @@ func (p *packer) shapeID(seps [][]byte) (uint32, bool) {
 	sh := shape{seps: make([][]byte, len(seps)), shared: make([]bool, len(seps)-1)}
 	for i, s := range seps {
 		sh.seps[i] = bytes.Clone(s)
+		sh.fixed += len(s)
 		for _, k := range sharedKeys {
 			if i < len(sh.shared) && bytes.HasSuffix(s, k) {
 				sh.shared[i] = true
@@ -222,6 +224,46 @@ func (p *packer) dictID(v []byte) (uint32, bool) {
 	p.dict = append(p.dict, bytes.Clone(v))
 	p.dictIDs[string(v)] = id
 	return id, true
+}
+
+// size is how many bytes unpack appends for packed (0 if malformed).
+func (p *packer) size(packed []byte, gid, code, lname []byte) int {
+	id, n := binary.Uvarint(packed)
+	if n <= 0 {
+		return 0
+	}
+	if id == 0 || id > uint64(len(p.shapes)) {
+		return len(packed) - n
+	}
+	b := packed[n:]
+	sh := &p.shapes[id-1]
+	total := sh.fixed
+	for len(b) > 0 {
+		v, n := binary.Uvarint(b)
+		if n <= 0 {
+			return 0
+		}
+		b = b[n:]
+		switch v {
+		case valGID:
+			total += len(gid) + 2
+		case valCode:
+			total += len(code) + 2
+		case valLName:
+			total += len(lname) + 2
+		default:
+			w := v - valFirst
+			if w&1 == 1 {
+				if w>>1 < uint64(len(p.dict)) {
+					total += len(p.dict[w>>1])
+				}
+			} else if l := w >> 1; l <= uint64(len(b)) {
+				total += int(l)
+				b = b[l:]
+			}
+		}
+	}
+	return total
 }
 
 // unpack appends the bytes packed to dst; ok is false if packed is not

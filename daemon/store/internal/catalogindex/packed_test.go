@@ -37,6 +37,9 @@ func TestPackRoundTripAndSize(t *testing.T) {
 		if !ok || !bytes.Equal(got, raw) {
 			t.Fatalf("goods %d: %s back, want %s", i, got, raw)
 		}
+		if n := p.size(packed, gid, code, lname); n != len(raw) {
+			t.Fatalf("goods %d: size %d, want %d", i, n, len(raw))
+		}
 		rawBytes += len(raw)
 		packedBytes += len(packed)
 	}
@@ -82,6 +85,11 @@ func FuzzPackRoundTrip(f *testing.F) {
 		if !ok || !bytes.Equal(got, raw) {
 			t.Fatalf("%q: %q back (ok %v)", raw, got, ok)
 		}
-		p.unpack(nil, raw, gid, code, lname) // arbitrary bytes as packed: must not panic
+		if n := p.size(packed, gid, code, lname); n != len(raw) {
+			t.Fatalf("%q: size %d, want %d", raw, n, len(raw))
+		}
+		// Arbitrary bytes as packed: no panic.
+		p.unpack(nil, raw, gid, code, lname)
+		p.size(raw, gid, code, lname)
 	})
 }
