@@ -27,6 +27,14 @@ type memCgroup struct {
 // works here.
 func newMemCgroup(limit int64) (*memCgroup, error) {
 	name := fmt.Sprintf("storebox-bench-%d", os.Getpid())
+	// Earlier runs that exited early leave empty cgroups; rmdir only
+	// removes empty ones.
+	for _, pat := range []string{"/sys/fs/cgroup/storebox-bench-*", "/sys/fs/cgroup/memory/storebox-bench-*"} {
+		old, _ := filepath.Glob(pat)
+		for _, dir := range old {
+			os.Remove(dir)
+		}
+	}
 	var why []string
 	if _, err := os.Stat("/sys/fs/cgroup/cgroup.controllers"); err == nil {
 		ctl, _ := os.ReadFile("/sys/fs/cgroup/cgroup.controllers")
@@ -112,6 +120,15 @@ func (e *env) underMemoryLimit(nGoods int, limit int64, d time.Duration) {
 	e.cgroupProcs = cg.procs
 	ready := e.start()
 	defer e.stop()
+	// A daemon the kernel kills is the figure: say so, then fail the group.
+	go func() {
+		for !benchkit.Exited(e.proc.Process.Pid) {
+			time.Sleep(100 * time.Millisecond)
+		}
+		fmt.Printf("  %-58s died: OOM kills %d, cgroup peak %.0f MB\n", fmt.Sprintf("daemon with %d goods in a %d MB memory cgroup", nGoods, limit>>20), cg.oomKills(), cg.peakMB())
+		cg.remove()
+		os.Exit(1)
+	}()
 	t0 := time.Now()
 	e.dial("M-warm").call(`{"head":{"action":"getGoods","seq":1},"body":{"gname":"牛奶"}}`)
 	fmt.Printf("  %-58s ready %s, index built %s later   (%s %d MB)\n", fmt.Sprintf("daemon with %d goods in a memory cgroup", nGoods),

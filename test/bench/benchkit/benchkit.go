@@ -70,7 +70,7 @@ func StartDaemonCmd(d *exec.Cmd, httpAddr string) (*exec.Cmd, time.Duration) {
 				return d, time.Since(t0)
 			}
 		}
-		if exited(d.Process.Pid) {
+		if Exited(d.Process.Pid) {
 			d.Wait()
 			Check(fmt.Errorf("daemon exited before it was ready: %s", d.ProcessState))
 		}
@@ -81,10 +81,10 @@ func StartDaemonCmd(d *exec.Cmd, httpAddr string) (*exec.Cmd, time.Duration) {
 	}
 }
 
-// exited reports whether the child pid has exited (a zombie not yet
+// Exited reports whether the child pid has exited (a zombie not yet
 // waited for), so a daemon that failed at once is reported as that
 // rather than as a minute of "not ready".
-func exited(pid int) bool {
+func Exited(pid int) bool {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
 		return true
