@@ -288,10 +288,11 @@ func (d *data) search(q string, limit int) []string {
 	var seen []uint32
 	match := func(i uint32) bool {
 		r := d.rows.at(i)
-		if !r.alive || slices.Contains(seen, i) {
+		if !r.alive {
 			return true
 		}
-		if rec := d.ar.getRecord(r.rec); bytes.Contains(rec.lname, qb) {
+		// A row listed twice (renamed away and back) is reported once.
+		if rec := d.ar.getRecord(r.rec); bytes.Contains(rec.lname, qb) && !slices.Contains(seen, i) {
 			out = append(out, string(rec.gid))
 			seen = append(seen, i)
 		}
