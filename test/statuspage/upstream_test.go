@@ -1,0 +1,43 @@
+package statuspage
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/storebox/storebox/test/harness"
+)
+
+// Issue 16 item 6 on the page: a wrong secret reads as a rejected signature
+// with what to check, not "offline".
+func TestStatusPageNamesARejectedSignature(t *testing.T) {
+	cloud := harness.StartCloud(t, "--secret", "right")
+	b := newBrowser(t, 60*time.Second)
+	d := harness.New(t, fmt.Sprintf("[upstream]\nurl = %q\nsecret = \"wrong\"\ntimeout = \"2s\"\n", cloud.URL))
+	d.Start()
+	if out, err := d.Run("devices", "approve", "T-1"); err != nil { // an event to upload
+		t.Fatalf("%v %s", err, out)
+	}
+	b.signIn(t, d.HTTPAddr, d.AdminToken())
+	b.waitJS(t, "the rejected signature", `document.getElementById("queue").textContent.includes("rejected signature: check upstream.secret and the clock")`)
+	if txt := eval[string](t, b, `document.getElementById("queue").textContent`); strings.Contains(txt, "offline") {
+		t.Fatalf("queue facts say offline: %q", txt)
+	}
+}
+
+// Issue 16 item 6 on the page: the error of an outage is gone once the
+// cloud takes the events, not left in red beside "online".
+func TestStatusPageClearsAStaleSyncError(t *testing.T) {
+	// Long enough an outage for the page to see it even on a busy machine.
+	cloud := harness.StartCloud(t, "--secret", "s3", "--down-for", "8s")
+	b := newBrowser(t, 60*time.Second)
+	d := harness.New(t, fmt.Sprintf("[upstream]\nurl = %q\nsecret = \"s3\"\ntimeout = \"1s\"\n", cloud.URL))
+	d.Start()
+	if out, err := d.Run("devices", "approve", "T-1"); err != nil {
+		t.Fatalf("%v %s", err, out)
+	}
+	b.signIn(t, d.HTTPAddr, d.AdminToken())
+	b.waitJS(t, "the outage's error", `document.getElementById("queue").textContent.includes("Last error")`)
+	b.waitJS(t, "online without the old error", `(() => { const q = document.getElementById("queue").textContent; return q.includes("online") && !q.includes("Last error"); })()`)
+}
