@@ -13,8 +13,9 @@
 # it, with a broken file fails non-zero and keeps the running config;
 # systemd-analyze security <= 1.5; a truncated and a corrupted .deb upgrade
 # fail with the old version still running and intact; a real upgrade keeps
-# the edited conffile and restarts on the new binary; remove; purge (data
-# and its owner kept); reinstall over the kept data.
+# the edited conffile and restarts on the new binary; a downgrade over a
+# conffile the technician broke says so and leaves the daemon running;
+# remove; purge (data and its owner kept); reinstall over the kept data.
 set -euo pipefail
 
 DIST=${1:?usage: test-deb.sh DIST}
@@ -92,7 +93,7 @@ check_package() { # DEB ARCH ELF_MACHINE
 	for s in postinst prerm postrm; do
 		[ -x "$tmp/control/$s" ] || fail "$s missing or not executable"
 		sh -n "$tmp/control/$s" || fail "$s: syntax error"
-		! grep -Eq '^[^#]*systemctl (start|stop|restart|enable|disable|try-restart)' "$tmp/control/$s" ||
+		! grep -Ev '^[[:space:]]*(#|echo )' "$tmp/control/$s" | grep -Eq 'systemctl (start|stop|restart|enable|disable|try-restart)' ||
 			fail "$s calls systemctl directly (policy-rc.d would be ignored)"
 	done
 	dpkg-deb -x "$deb" "$tmp/root"
@@ -237,6 +238,21 @@ wait_for 15 "not running after the upgrade" running_pid "$pid"
 [[ "$(readlink /proc/"$(prop MainPID)"/exe)" == /usr/bin/storebox ]] || fail "daemon runs a deleted binary"
 [ "$(running_version)" = "$UPVERSION" ] || fail "the running daemon is $(running_version), not $UPVERSION"
 has_door || fail "the edited config is not in effect after the upgrade"
+
+step "a downgrade over a conffile the technician broke leaves the daemon running"
+pid=$(prop MainPID)
+printf '\n[devices]\nheartbeat = "not a duration"\n' >>$CONF
+apt_ install --allow-downgrades "$DEB" || fail "apt-get install (downgrade) over a broken conffile failed"
+grep -q "storebox: $CONF does not load" /tmp/apt.log || fail "postinst did not say the config is broken: $(cat /tmp/apt.log)"
+grep -q 'storebox.toml:[0-9]' /tmp/apt.log || fail "postinst did not name the broken line"
+if [ "$(prop ActiveState)" != active ] || [ "$(prop MainPID)" != "$pid" ]; then
+	fail "the daemon was stopped over a broken conffile"
+fi
+[ "$(running_version)" = "$UPVERSION" ] || fail "running $(running_version), want the untouched $UPVERSION"
+cp /tmp/storebox.toml.good $CONF
+systemctl restart storebox || fail "restart after fixing the config"
+[ "$(running_version)" = "$VERSION" ] || fail "running $(running_version) after the fix, want $VERSION"
+has_door || fail "the fixed config is not in effect"
 
 step "remove: daemon stopped, config, data and user kept"
 apt_ remove storebox || fail "apt-get remove"
