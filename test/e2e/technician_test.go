@@ -232,13 +232,15 @@ func TestWrongSecretNamedAsRejectedSignature(t *testing.T) {
 // Issue 16 item 6: once the cloud takes the events, the error from the
 // outage is gone rather than shown in red beside "online".
 func TestStaleSyncErrorClearedOnSuccess(t *testing.T) {
-	cloud := harness.StartCloud(t, "--secret", "s3", "--down-for", "2s")
-	d := harness.New(t, fmt.Sprintf("[upstream]\nurl = %q\nsecret = \"s3\"\ntimeout = \"1s\"\n", cloud.URL))
+	// The cloud starts only once the error is there: no timing decides.
+	cloudAddr := harness.FreeAddr(t)
+	d := harness.New(t, fmt.Sprintf("[upstream]\nurl = \"http://%s\"\nsecret = \"s3\"\ntimeout = \"1s\"\n", cloudAddr))
 	d.Start()
 	if out, err := d.Run("devices", "approve", "T-1"); err != nil {
 		t.Fatalf("%v %s", err, out)
 	}
 	testenv.Eventually(t, "an error during the outage", func() bool { return syncState(t, d)["last_error"] != nil })
+	harness.StartCloud(t, "--secret", "s3", "--listen", cloudAddr)
 	testenv.Eventually(t, "the queue to drain", func() bool { s := syncState(t, d); return s["online"] == true && s["depth"] == 0.0 })
 	if s := syncState(t, d); s["last_error"] != nil {
 		t.Fatalf("stale error after success: %v", s)
