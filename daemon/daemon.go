@@ -89,8 +89,16 @@ var (
 )
 
 // New builds every part of the daemon from cfg: it opens the store and
-// creates the components, binding nothing yet. Run starts them. On error
+// creates the components, binding nothing yet, and hands each to the
+// supervisor in the order they start (they stop in reverse). Run starts
+// them and, when it returns, has closed everything New opened. On error
 // whatever was opened is closed again.
+//
+// A new part is built here like the others: construct it with what it
+// needs (interfaces it declares, satisfied by parts built before it), add
+// it with d.sup.Add(name, part), and add a compile-time check below
+// (supervisor.Service, or supervisor.Binder when it has listeners;
+// io.Closer when it holds something to release).
 func New(cfg *config.Config, version string, log *slog.Logger) (_ *Daemon, err error) {
 	d := &Daemon{version: version, log: log, started: time.Now(), sup: supervisor.New(log)}
 	// The fleet's stored remote document, laid over the file, is what runs.
