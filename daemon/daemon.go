@@ -263,14 +263,15 @@ func (d *Daemon) Run(ctx context.Context) error {
 		}
 		addrs["discovery"] = strings.Join(ds, ",")
 	}
+	// Ready first, then the ready file and the line: whoever sees either
+	// finds /readyz answering.
+	d.ready.Store(true)
 	if err := readyfile.Write(d.cfg.DataDir, d.readyFile()); err != nil {
 		d.log.Warn("tools will not find listeners on port 0", "err", err)
 	}
 	d.log.Info("storebox ready", "version", d.version, "store", d.cfg.StoreID, "devices", d.devices.Addr().String(),
 		"http", addrs["http"], "mqtt", addrs["mqtt"], "mqtts", addrs["mqtts"], "discovery", addrs["discovery"],
 		"data_dir", d.cfg.DataDir, "startup", time.Since(d.started).Round(time.Millisecond))
-	// After the line, so whoever waits for readiness finds it in the log.
-	d.ready.Store(true)
 	sdnotify.Ready()
 	var runErr error
 	select {

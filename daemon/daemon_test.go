@@ -15,6 +15,7 @@ import (
 
 	"github.com/storebox/storebox/daemon/config"
 	"github.com/storebox/storebox/daemon/discovery"
+	"github.com/storebox/storebox/test/testenv"
 )
 
 // syncBuffer is a log sink the test reads while the daemon writes.
@@ -94,11 +95,14 @@ func TestReadyLineNamesEveryBoundAddress(t *testing.T) {
 	var logs syncBuffer
 	d := runDaemon(t, testConfig(t, filepath.Join(t.TempDir(), "data"), frontDoor), slog.New(slog.NewTextHandler(&logs, nil)))
 	line := ""
-	for _, l := range strings.Split(logs.String(), "\n") {
-		if strings.Contains(l, "storebox ready") {
-			line = l
+	testenv.Eventually(t, "the ready line", func() bool {
+		for _, l := range strings.Split(logs.String(), "\n") {
+			if strings.Contains(l, "storebox ready") {
+				line = l
+			}
 		}
-	}
+		return line != ""
+	})
 	for _, want := range []string{"devices=" + d.devices.Addr().String(), "http=" + d.http.Addr().String(), "mqtt=" + d.doors.Addr(), "mqtts=off", "discovery=" + d.disc.Addrs()[0].String()} {
 		if !strings.Contains(line, want) {
 			t.Errorf("ready line lacks %s: %s", want, line)
