@@ -37,13 +37,13 @@ func newTestCloud(t *testing.T) *testCloud {
 	mux.HandleFunc("PUT /v1/stores/s1/health", func(w http.ResponseWriter, r *http.Request) {
 		b, _ := io.ReadAll(r.Body)
 		if err := ledger.Verify(secret, r.Header.Get(ledger.HeaderSignature), b, time.Now()); err != nil {
-			http.Error(w, err.Error(), 401)
+			http.Error(w, err.Error(), http.StatusUnauthorized)
 			return
 		}
 		c.mu.Lock()
 		defer c.mu.Unlock()
 		if c.down {
-			http.Error(w, "down", 503)
+			http.Error(w, "down", http.StatusServiceUnavailable)
 			return
 		}
 		h, err := fleetmsg.DecodeHealth(b)

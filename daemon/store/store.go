@@ -13,11 +13,11 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"sync"
 	"sync/atomic"
 	"time"
 
 	"go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
 
 	"github.com/storebox/storebox/daemon/store/internal/catalogindex"
 )
@@ -70,9 +70,8 @@ type Store struct {
 	idx *catalogindex.Index
 	ver atomic.Uint64 // last Tx.version handed out
 
-	notifyMu sync.Mutex
-	notify   chan struct{}
-	hooks    hooks
+	notify chan struct{}
+	hooks  hooks
 }
 
 // Open opens (creating if needed) the store in dataDir.
@@ -94,7 +93,7 @@ func Open(dataDir string, opts Options) (*Store, error) {
 		Timeout:      opts.LockTimeout,
 		FreelistType: bbolt.FreelistMapType,
 	})
-	if errors.Is(err, bbolt.ErrTimeout) {
+	if errors.Is(err, berrors.ErrTimeout) {
 		return nil, fmt.Errorf("open store %s: locked by another process (is storebox already running on this data directory?)", path)
 	}
 	if err != nil {

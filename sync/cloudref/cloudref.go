@@ -508,9 +508,11 @@ func (s *Server) postEvents(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if s.evFile != nil && buf.Len() > 0 {
-		if _, err := s.evFile.Write(buf.Bytes()); err == nil {
+		_, err := s.evFile.Write(buf.Bytes())
+		if err == nil {
 			err = s.evFile.Sync()
-		} else {
+		}
+		if err != nil {
 			s.evMu.Unlock()
 			writeErr(w, http.StatusInternalServerError, "storage", err.Error())
 			return

@@ -30,7 +30,7 @@ func cloud(t *testing.T, reply func(w http.ResponseWriter, r *http.Request)) (*h
 	mux.HandleFunc("PUT /v1/stores/s1/health", func(w http.ResponseWriter, r *http.Request) {
 		b, _ := io.ReadAll(r.Body)
 		if err := ledger.Verify(secret, r.Header.Get(ledger.HeaderSignature), b, time.Now()); err != nil || r.Header.Get(ledger.HeaderStore) != "s1" {
-			http.Error(w, "bad signature", 401)
+			http.Error(w, "bad signature", http.StatusUnauthorized)
 			return
 		}
 		lastHealth.Store(string(b))

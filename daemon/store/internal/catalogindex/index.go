@@ -20,7 +20,7 @@ import (
 	"runtime/debug"
 	"sync"
 
-	"go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
 )
 
 // Source fills a build from the store.
@@ -146,7 +146,7 @@ func (ix *Index) build(ready chan struct{}) {
 		fresh.free()
 		return
 	}
-	if err != nil && !errors.Is(err, bbolt.ErrDatabaseNotOpen) {
+	if err != nil && !errors.Is(err, berrors.ErrDatabaseNotOpen) {
 		ix.log.Error("building catalog index; lookups by page and name will be empty", "err", err)
 	}
 	for _, op := range ix.pending {
