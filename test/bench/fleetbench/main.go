@@ -71,7 +71,7 @@ func main() {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	page := pageLoads(url, *chromium, *loads, *stores)
+	pageBusy := pageLoads(url, *chromium, *loads, *stores)
 	getMS, getKB := plainGet(url)
 
 	peak := 0.0
@@ -91,6 +91,9 @@ func main() {
 	}
 	elapsed, cpu := time.Since(t0), benchkit.CPUTime(pid)-cpu0
 	rss := benchkit.RSSMB(pid, "VmRSS:")
+	// Again with the simulator stopped: the page alone, not the page
+	// sharing two cores with 2,000 simulated stores.
+	pageIdle := pageLoads(url, *chromium, *loads, *stores)
 	peak = max(peak, rss)
 	var st fleetsim.Stats
 	if err := json.Unmarshal(b, &st); err != nil {
@@ -105,7 +108,8 @@ func main() {
 		cs.Fleet.HealthP50MS, cs.Fleet.HealthP99MS, min(cs.Fleet.HealthReceived, 1<<16))
 	fmt.Printf("  alongside: %d config polls (%d not modified), %d events acknowledged (a batch per store every %s, fsynced by the cloud)\n",
 		st.ConfigPolls, st.ConfigNotModified, st.EventsAcked, *events)
-	fmt.Println(page)
+	fmt.Println("  fleet page first load while the stores run" + pageBusy)
+	fmt.Println("  fleet page first load after the stores stopped (load average " + loadAvg() + ")" + pageIdle)
 	fmt.Printf("  fleet page over plain HTTP: GET / %.1f ms, %.0f KB (every store inline)\n", getMS, getKB)
 	fmt.Printf("  cloud RSS: %.1f MB idle, %.1f MB at the end, %.1f MB peak; cloud CPU %.1f %% of a core\n",
 		rssIdle, rss, peak, cpu.Seconds()/elapsed.Seconds()*100)
@@ -120,7 +124,7 @@ func main() {
 func pageLoads(url, chromium string, n, stores int) string {
 	exe, err := exec.LookPath(chromium)
 	if err != nil {
-		return "  fleet page first load: skipped (no " + chromium + ")"
+		return ": skipped (no " + chromium + ")"
 	}
 	udd, err := os.MkdirTemp("", "fleetbench-chromium-")
 	benchkit.Check(err)
@@ -149,7 +153,7 @@ func pageLoads(url, chromium string, n, stores int) string {
 		first, all = append(first, v[0]), append(all, v[1])
 		closeTab()
 	}
-	return fmt.Sprintf("  fleet page first load (Chromium, from navigation start): first screen (the 100 most urgent stores) painted %s;\n"+
+	return fmt.Sprintf(" (Chromium, from navigation start):\n    first screen (the 100 most urgent stores) painted %s;\n"+
 		"    all %.0f of %d stores painted %s", spread(first), rows, stores, spread(all))
 }
 
