@@ -1,7 +1,10 @@
 package httpapi
 
 import (
+	"bytes"
+	"encoding/base64"
 	"encoding/json"
+	"image/png"
 	"io"
 	"log/slog"
 	"net/http"
@@ -174,9 +177,18 @@ func TestLoginLinkWorksOnce(t *testing.T) {
 	var link struct {
 		URL, Path string
 		ExpiresAt time.Time `json:"expires_at"`
+		QRPNG     string    `json:"qr_png"`
 	}
 	if err := json.Unmarshal([]byte(r.body), &link); err != nil || !strings.HasPrefix(link.Path, "/signin/") || !strings.HasSuffix(link.URL, link.Path) {
 		t.Fatalf("link: %d %s", r.code, r.body)
+	}
+	png64, ok := strings.CutPrefix(link.QRPNG, "data:image/png;base64,")
+	raw, err := base64.StdEncoding.DecodeString(png64)
+	if !ok || err != nil {
+		t.Fatalf("qr_png: %.60q %v", link.QRPNG, err)
+	}
+	if img, err := png.Decode(bytes.NewReader(raw)); err != nil || img.Bounds().Dx() < 100 {
+		t.Fatalf("qr_png is not a QR-sized PNG: %v", err)
 	}
 	if d := time.Until(link.ExpiresAt); d > LinkTTL || d < LinkTTL-time.Minute {
 		t.Errorf("link expires in %s", d)

@@ -3,11 +3,14 @@ package httpapi
 import (
 	"crypto/subtle"
 	_ "embed"
+	"encoding/base64"
 	"html/template"
 	"net"
 	"net/http"
 	"strconv"
 	"strings"
+
+	"github.com/skip2/go-qrcode"
 )
 
 // pagePattern is the status page's route; without a session it sends the
@@ -26,7 +29,7 @@ var signInTmpl = template.Must(template.New("signin").Parse(signInHTML))
 //	GET  /signin/{code}   a one-time link (storebox login-link) → session
 //	POST /signout         ends the session
 //	GET  /api/v1/session  whether this browser is signed in (no data)
-//	POST /api/v1/login-links  (admin) a new one-time link
+//	POST /api/v1/login-links  (admin) a new one-time link, with its QR code
 func (s *Server) mountSignIn() {
 	s.HandleOpen("GET /signin", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.signInPage(w, r, http.StatusOK, "")
@@ -84,7 +87,14 @@ func (s *Server) mountSignIn() {
 			return
 		}
 		path := "/signin/" + code
-		JSON(w, http.StatusOK, map[string]any{"url": s.LANBase() + path, "path": path, "expires_at": exp.UTC()})
+		url := s.LANBase() + path
+		png, err := qrcode.Encode(url, qrcode.Medium, 256)
+		if err != nil {
+			Error(w, http.StatusInternalServerError, "QR code: "+err.Error())
+			return
+		}
+		JSON(w, http.StatusOK, map[string]any{"url": url, "path": path, "expires_at": exp.UTC(),
+			"qr_png": "data:image/png;base64," + base64.StdEncoding.EncodeToString(png)})
 	}))
 }
 

@@ -493,3 +493,28 @@ func TestReadAuthConfig(t *testing.T) {
 		}
 	}
 }
+
+// A signed-in page shows a QR code of a one-time link; a phone (another
+// browser) that opens the link is signed in.
+func TestStatusPageSignsInAPhone(t *testing.T) {
+	b := newBrowser(t, 50*time.Second)
+	d := harness.New(t, "")
+	d.Start()
+	b.signIn(t, d.HTTPAddr, d.AdminToken())
+	b.waitJS(t, "the phone button", `!document.getElementById("phone-link").hidden`)
+	b.do(t, "press Sign in a phone", chromedp.Click(chromedp.CSS("#phone-link")))
+	b.waitJS(t, "the QR code", `!document.getElementById("phone-qr").hidden && document.getElementById("phone-qr-img").complete && document.getElementById("phone-qr-img").naturalWidth > 0`)
+	link := eval[string](t, b, `document.getElementById("phone-qr-url").textContent`)
+	if !strings.Contains(link, "/signin/") {
+		t.Fatalf("link under the QR code: %q", link)
+	}
+	b.screenshot(t, "storebox-statuspage-phone-qr.png")
+	phone, closePhone := chromedp.NewContext(b.ctx, chromedp.WithNewBrowserContext())
+	defer closePhone()
+	pb := &browser{ctx: phone}
+	pb.do(t, "open the link", chromedp.Navigate(link))
+	pb.waitJS(t, "the live page on the phone", `!!document.getElementById("live") && document.getElementById("live").textContent === "live"`)
+	if errs := b.errors(); len(errs) > 0 {
+		t.Errorf("page errors:\n%s", strings.Join(errs, "\n"))
+	}
+}

@@ -378,7 +378,34 @@
   sessionState().then((s) => {
     if (!s) return;
     show($("signout"), !!s.signed_in);
+    show($("phone-link"), !!s.signed_in);
     show($("signin-link"), !s.signed_in);
+  });
+
+  // "Sign in a phone": a one-time link as a QR code (what `storebox
+  // login-link` prints), made with this browser's session.
+  $("phone-link").addEventListener("click", async () => {
+    let resp;
+    try {
+      resp = await fetch("/api/v1/login-links", { method: "POST", credentials: "same-origin" });
+    } catch (e) {
+      message("Could not reach the daemon: " + e.message, "bad");
+      return;
+    }
+    if (!resp.ok) {
+      let msg = resp.status + " " + resp.statusText;
+      try { const j = await resp.json(); if (j && j.error) msg = j.error; } catch (e) { /* not JSON */ }
+      message("No sign-in link: " + msg, "bad");
+      return;
+    }
+    const link = await resp.json();
+    $("phone-qr-img").src = link.qr_png;
+    $("phone-qr-url").textContent = link.url;
+    show($("phone-qr"), true);
+  });
+  $("phone-qr-close").addEventListener("click", () => {
+    show($("phone-qr"), false);
+    $("phone-qr-img").removeAttribute("src");
   });
 
   // ---- live updates ----
