@@ -1,15 +1,19 @@
 package httpapi
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
 	"net/http/pprof"
+	"slices"
 	"strconv"
+	"time"
 
 	"github.com/storebox/storebox/daemon/doors"
 	"github.com/storebox/storebox/daemon/store"
+	"github.com/storebox/storebox/internal/nulltime"
 	"github.com/storebox/storebox/protocol/catalogfile"
 )
 
@@ -26,6 +30,7 @@ func (s *Server) MountAPI(p Parts) {
 	}))
 	s.Mux.HandleFunc("GET /api/v1/status", func(w http.ResponseWriter, _ *http.Request) { JSON(w, 200, a.status(-1)) })
 	s.Mux.HandleFunc("GET /api/v1/devices", a.devices)
+	s.Mux.HandleFunc("GET /api/v1/devices/known", a.knownDevices)
 	for _, verb := range []string{"approve", "reject"} {
 		s.Mux.HandleFunc("POST /api/v1/devices/{id}/"+verb, s.Admin(a.setDeviceStatus(verb)))
 	}
@@ -64,6 +69,69 @@ func (a *api) devices(w http.ResponseWriter, _ *http.Request) {
 		return
 	}
 	JSON(w, 200, map[string]any{"devices": nonNil(known), "sessions": a.p.Devices.SessionsLimit(-1)})
+}
+
+// knownDevice is one row of GET /api/v1/devices/known.
+type knownDevice struct {
+	EquipID  string     `json:"equipId"`
+	Kind     string     `json:"kind"`
+	Name     string     `json:"name"`
+	Status   string     `json:"status"`
+	Online   bool       `json:"online"`
+	LastSeen *time.Time `json:"last_seen"`
+}
+
+// knownDevices serves GET /api/v1/devices/known?limit=N (default 200, at
+// most 1000): the approved and rejected devices, the approved ones that
+// are offline first (most recently seen first), then the online ones,
+// then the rejected; total counts them all. The page lists them without
+// fetching every record and session of a store with 10,000 e-labels.
+func (a *api) knownDevices(w http.ResponseWriter, r *http.Request) {
+	limit, _ := strconv.Atoi(r.URL.Query().Get("limit"))
+	if limit <= 0 || limit > 1000 {
+		limit = 200
+	}
+	all, err := a.p.Store.Devices()
+	if err != nil {
+		Error(w, 500, err.Error())
+		return
+	}
+	online := map[string]bool{}
+	for _, si := range a.p.Devices.SessionsLimit(-1) {
+		online[si.EquipID] = true
+	}
+	rows := make([]knownDevice, 0, len(all))
+	for _, d := range all {
+		if d.Status == store.DevicePending {
+			continue
+		}
+		rows = append(rows, knownDevice{EquipID: d.EquipID, Kind: d.Kind, Name: d.Name, Status: d.Status,
+			Online: online[d.EquipID], LastSeen: nulltime.Of(d.LastSeen)})
+	}
+	rank := func(k knownDevice) int {
+		switch {
+		case k.Status == store.DeviceRejected:
+			return 2
+		case k.Online:
+			return 1
+		}
+		return 0
+	}
+	slices.SortStableFunc(rows, func(x, y knownDevice) int {
+		if c := cmp.Compare(rank(x), rank(y)); c != 0 {
+			return c
+		}
+		return -cmp.Compare(timeOf(x.LastSeen).UnixNano(), timeOf(y.LastSeen).UnixNano())
+	})
+	total := len(rows)
+	JSON(w, 200, map[string]any{"devices": rows[:min(limit, total)], "total": total})
+}
+
+func timeOf(t *time.Time) time.Time {
+	if t == nil {
+		return time.Time{}
+	}
+	return *t
 }
 
 func (a *api) setDeviceStatus(verb string) http.HandlerFunc {

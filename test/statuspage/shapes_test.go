@@ -2,12 +2,14 @@ package statuspage
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
 	"maps"
 	"net/http"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/storebox/storebox/test/harness"
 )
@@ -86,5 +88,55 @@ func TestAPIShapes(t *testing.T) {
 	}
 	if !found {
 		t.Errorf("approved device not listed: %v", devs)
+	}
+}
+
+// GET /api/v1/devices/known lists approved devices that are offline first
+// (most recently seen first, never seen last), then online ones, then
+// rejected ones, capped by limit with the total.
+func TestKnownDevicesAPI(t *testing.T) {
+	d := harness.New(t, "")
+	d.Start()
+	online, err := d.Dial("T-ON")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer online.Close()
+	online.Login(t, map[string]any{"kind": "terminal"})
+	gone, err := d.Dial("T-GONE")
+	if err != nil {
+		t.Fatal(err)
+	}
+	gone.Login(t, map[string]any{"kind": "scale"})
+	gone.Close()
+	for id, verb := range map[string]string{"T-NEVER": "approve", "T-BAD": "reject"} {
+		req, _ := http.NewRequest("POST", "http://"+d.HTTPAddr+"/api/v1/devices/"+id+"/"+verb, nil)
+		req.Header.Set("Authorization", "Bearer "+d.AdminToken())
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+	}
+	var order []string
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		_, m := getJSON(t, d, "/api/v1/devices/known")
+		order = order[:0]
+		for _, v := range m["devices"].([]any) {
+			dev := v.(map[string]any)
+			order = append(order, fmt.Sprintf("%s:%s:%v", dev["equipId"], dev["status"], dev["online"]))
+		}
+		want := []string{"T-GONE:approved:false", "T-NEVER:approved:false", "T-ON:approved:true", "T-BAD:rejected:false"}
+		if slices.Equal(order, want) && m["total"] == 4.0 {
+			break
+		}
+		if time.Now().After(deadline) { // the closed session may take a moment to end
+			t.Fatalf("known devices: %v total %v, want %v", order, m["total"], want)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if _, m := getJSON(t, d, "/api/v1/devices/known?limit=2"); len(m["devices"].([]any)) != 2 || m["total"] != 4.0 {
+		t.Errorf("limit=2: %v", m)
 	}
 }

@@ -182,38 +182,34 @@
     knownTimer = null;
     knownAt = performance.now();
     try {
-      const r = await fetch("/api/v1/devices", { cache: "no-store" });
+      const r = await fetch("/api/v1/devices/known?limit=" + KNOWN_MAX, { cache: "no-store" });
       if (r.ok) renderKnown(await r.json());
     } catch (e) { /* the next snapshot retries */ }
   }
 
+  // Rows come sorted: approved and offline first, then online, then rejected.
   function renderKnown(resp) {
-    const live = new Set(list(resp.sessions).map((x) => x && x.equipId));
-    const rank = (d) => d.status === "rejected" ? 2 : (live.has(d.equipId) ? 1 : 0);
-    const rows = list(resp.devices).filter((d) => d && d.status !== "pending");
-    rows.sort((a, b) => rank(a) - rank(b) || String(b.last_seen || "").localeCompare(String(a.last_seen || "")) || String(a.equipId).localeCompare(String(b.equipId)));
+    const rows = list(resp.devices), total = resp.total || rows.length;
     $("known-loading").classList.add("done");
-    $("known-count").textContent = rows.length ? String(rows.length) : "";
-    show($("known-empty"), rows.length === 0);
+    $("known-count").textContent = total ? String(total) : "";
+    show($("known-empty"), total === 0);
     show($("known-table"), rows.length > 0);
     const frag = document.createDocumentFragment();
-    for (const d of rows.slice(0, KNOWN_MAX)) {
+    for (const d of rows) {
       const tr = el("tr");
       tr.dataset.equipId = d.equipId;
       tr.appendChild(el("td", d.equipId, "mono"));
       tr.appendChild(el("td", d.kind || "–"));
       tr.appendChild(el("td", d.name || "–"));
-      const st = el("td", d.status, "st " + (d.status === "rejected" ? "bad" : ""));
-      tr.appendChild(st);
-      const on = live.has(d.equipId);
-      tr.appendChild(el("td", on ? "online" : "offline", "st " + (on ? "good" : "warn")));
+      tr.appendChild(el("td", d.status, "st " + (d.status === "rejected" ? "bad" : "")));
+      tr.appendChild(el("td", d.online ? "online" : "offline", "st " + (d.online ? "good" : "warn")));
       tr.appendChild(el("td", d.last_seen ? time(d.last_seen) : "never"));
       frag.appendChild(tr);
     }
     $("known-table").tBodies[0].replaceChildren(frag);
     const more = $("known-more");
-    show(more, rows.length > KNOWN_MAX);
-    more.textContent = "Showing " + KNOWN_MAX + " of " + rows.length + ". `storebox devices` lists them all.";
+    show(more, total > rows.length);
+    more.textContent = "Showing " + rows.length + " of " + total + ". `storebox devices` lists them all.";
   }
 
   function renderPending(rows) {
