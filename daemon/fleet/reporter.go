@@ -49,11 +49,13 @@ type Reporter struct {
 	cfg  ReporterConfig
 	kick chan struct{}
 
-	mu      sync.Mutex
-	tr      tracker
-	lastErr string // the last delivery error, "" while deliveries succeed
-	sentAt  time.Time
-	sent    int
+	mu        sync.Mutex
+	tr        tracker
+	evaluated bool // lastReady is known
+	lastReady bool
+	lastErr   string // the last delivery error, "" while deliveries succeed
+	sentAt    time.Time
+	sent      int
 }
 
 // NewReporter returns a reporter; Serve runs it.
@@ -175,6 +177,10 @@ func (r *Reporter) evaluate(o Observation, now time.Time) (evaluation, bool) {
 	}
 	r.mu.Lock()
 	alerts, raised, cleared := r.tr.update(cs, now)
+	// Readiness is worth a snapshot too: the one at start usually goes
+	// out before every listener is up.
+	readyChanged := r.evaluated && o.Ready != r.lastReady
+	r.evaluated, r.lastReady = true, o.Ready
 	r.mu.Unlock()
 	for _, a := range raised {
 		r.cfg.Log.Warn("alert raised", "kind", a.Kind, "subject", a.Subject, "message", a.Message)
@@ -182,7 +188,7 @@ func (r *Reporter) evaluate(o Observation, now time.Time) (evaluation, bool) {
 	for _, a := range cleared {
 		r.cfg.Log.Info("alert cleared", "kind", a.Kind, "subject", a.Subject)
 	}
-	return evaluation{alerts: alerts, disk: disk, config: st}, len(raised)+len(cleared) > 0
+	return evaluation{alerts: alerts, disk: disk, config: st}, len(raised)+len(cleared) > 0 || readyChanged
 }
 
 // send delivers one snapshot. Failures are logged when they start or

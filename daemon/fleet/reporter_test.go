@@ -85,3 +85,14 @@ func TestReporterLogsACloudOutageOnce(t *testing.T) {
 		t.Fatalf("%d recovery lines, want 1", n)
 	}
 }
+
+func TestReporterSendsWhenTheDaemonBecomesReady(t *testing.T) {
+	cloud := newTestCloud(t)
+	st := &fakeState{}
+	startReporter(t, cloud, st, time.Hour, &logRecorder{})
+	if h := cloud.waitSnapshot(5*time.Second, func(fleetmsg.Health) bool { return true }); h.Ready {
+		t.Fatal("first snapshot ready")
+	}
+	st.set(func(o *Observation) { o.Ready = true })
+	cloud.waitSnapshot(5*time.Second, func(h fleetmsg.Health) bool { return h.Ready })
+}
