@@ -82,10 +82,18 @@ var (
 	_ supervisor.Binder  = (*httpapi.Server)(nil)
 	_ supervisor.Service = (*fleet.Reporter)(nil)
 	_ supervisor.Service = (*fleet.Remote)(nil)
-	_ io.Closer          = (*devices.Server)(nil)
-	_ io.Closer          = (*doors.Service)(nil)
-	_ io.Closer          = (*discovery.Service)(nil)
-	_ io.Closer          = (*httpapi.Server)(nil)
+
+	// What the parts ask each other, declared by the one that asks.
+	_ doors.OrderLookup     = orders.Customers{}
+	_ orders.AdmittedLookup = (*doors.Service)(nil)
+	_ devices.Observer      = (*httpapi.Metrics)(nil)
+	_ uploader.Kicker       = (*catalogfeed.Feed)(nil)
+	_ discovery.Bound       = (*devices.Server)(nil)
+	_ discovery.Bound       = (*httpapi.Server)(nil)
+	_ io.Closer             = (*devices.Server)(nil)
+	_ io.Closer             = (*doors.Service)(nil)
+	_ io.Closer             = (*discovery.Service)(nil)
+	_ io.Closer             = (*httpapi.Server)(nil)
 )
 
 // New builds every part of the daemon from cfg: it opens the store and
@@ -127,17 +135,23 @@ func New(cfg *config.Config, version string, log *slog.Logger) (_ *Daemon, err e
 	}, d.store, log.With("component", "devices"))
 	shelf.New(d.store, d.devices, log.With("component", "shelf"))
 
-	// The one cycle in the wiring: the orders ask the doors whom they
-	// admitted, the doors ask the orders about a customer's unpaid orders.
-	// The orders get a forwarder, filled in below before anything runs.
-	admitted := &admittedAtDoors{}
+	// The doors ask the stored orders about a customer; the orders ask the
+	// doors whom they admitted. So the doors are built first.
+	if cfg.MQTT.Listen != "" || cfg.MQTT.TLSListen != "" {
+		if d.doors, err = doors.New(doors.Config{StoreID: cfg.StoreID, MQTT: cfg.MQTT, Doors: cfg.Doors},
+			orders.NewCustomers(d.store), d.store, log.With("component", "doors")); err != nil {
+			return nil, err
+		}
+	}
 	base := payPageBase(cfg.HTTP.Listen)
 	pay, err := payments.FromConfig(cfg, base, log.With("component", "payments"))
 	if err != nil {
 		return nil, err
 	}
 	ocfg := orders.ConfigFrom(cfg, base)
-	ocfg.Admitted = admitted
+	if d.doors != nil {
+		ocfg.Admitted = d.doors
+	}
 	if d.orders, err = orders.New(ocfg, d.store, pay, d.devices, log.With("component", "orders")); err != nil {
 		return nil, err
 	}
@@ -155,11 +169,7 @@ func New(cfg *config.Config, version string, log *slog.Logger) (_ *Daemon, err e
 	}
 	d.sup.Add("devices", d.devices)
 
-	if cfg.MQTT.Listen != "" || cfg.MQTT.TLSListen != "" {
-		if d.doors, err = doors.New(doors.Config{StoreID: cfg.StoreID, MQTT: cfg.MQTT, Doors: cfg.Doors}, d.orders, d.store, log.With("component", "doors")); err != nil {
-			return nil, err
-		}
-		admitted.doors = d.doors
+	if d.doors != nil {
 		d.sup.Add("doors", d.doors)
 	}
 
@@ -203,17 +213,6 @@ type mqttListener struct{ doors *doors.Service }
 func (m mqttListener) Addr() net.Addr {
 	a, _ := net.ResolveTCPAddr("tcp", m.doors.Addr())
 	return a
-}
-
-// admittedAtDoors answers the orders' LastAdmitted from the doors, when
-// there are doors.
-type admittedAtDoors struct{ doors *doors.Service }
-
-func (a *admittedAtDoors) LastAdmitted(equipID string) (string, bool) {
-	if a.doors == nil {
-		return "", false
-	}
-	return a.doors.LastAdmitted(equipID)
 }
 
 // Ready reports whether every listener is up.

@@ -4,6 +4,7 @@ import (
 	"go.etcd.io/bbolt"
 
 	"github.com/storebox/storebox/daemon/orders/internal/orderdb"
+	"github.com/storebox/storebox/daemon/store"
 	"github.com/storebox/storebox/protocol/ordermsg"
 )
 
@@ -68,19 +69,37 @@ func (s *Service) NeedsReview() []ordermsg.Order {
 // HasPendingUnpaid reports whether openID has an order waiting for payment
 // (doors: an exit scan is refused while one exists).
 func (s *Service) HasPendingUnpaid(openID string) (bool, error) {
-	return s.hasOrderIn(openID, ordermsg.StatusPending)
+	return NewCustomers(s.st).HasPendingUnpaid(openID)
 }
 
 // HasExpiredUnpaid reports whether openID let an order expire unpaid.
 func (s *Service) HasExpiredUnpaid(openID string) (bool, error) {
-	return s.hasOrderIn(openID, ordermsg.StatusExpired)
+	return NewCustomers(s.st).HasExpiredUnpaid(openID)
 }
 
-func (s *Service) hasOrderIn(openID, status string) (found bool, err error) {
+// Customers answers the door policy's questions about a customer from the
+// stored orders. It needs no Service, so the doors (whom the orders ask
+// who was admitted) can be built before the orders are.
+type Customers struct{ st *store.Store }
+
+// NewCustomers reads the orders kept in st.
+func NewCustomers(st *store.Store) Customers { return Customers{st} }
+
+// HasPendingUnpaid reports whether openID has an order waiting for payment.
+func (c Customers) HasPendingUnpaid(openID string) (bool, error) {
+	return c.hasOrderIn(openID, ordermsg.StatusPending)
+}
+
+// HasExpiredUnpaid reports whether openID let an order expire unpaid.
+func (c Customers) HasExpiredUnpaid(openID string) (bool, error) {
+	return c.hasOrderIn(openID, ordermsg.StatusExpired)
+}
+
+func (c Customers) hasOrderIn(openID, status string) (found bool, err error) {
 	if openID == "" {
 		return false, nil
 	}
-	err = s.st.View(func(tx *bbolt.Tx) error {
+	err = c.st.View(func(tx *bbolt.Tx) error {
 		found, err = orderdb.HasOrderIn(tx, openID, status)
 		return err
 	})

@@ -304,8 +304,12 @@ func Flagged(tx *bbolt.Tx) []ordermsg.Order {
 
 // HasOrderIn reports whether openID has an order in status.
 func HasOrderIn(tx *bbolt.Tx, openID, status string) (bool, error) {
+	b := tx.Bucket(bktOpenID)
+	if b == nil {
+		return false, nil // no order was ever stored
+	}
 	p := join(openID, "")
-	c := tx.Bucket(bktOpenID).Cursor()
+	c := b.Cursor()
 	for k, _ := c.Seek(p); k != nil && bytes.HasPrefix(k, p); k, _ = c.Next() {
 		o, err := Load(tx, string(k[len(p):]))
 		if err != nil {
