@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -274,4 +275,34 @@ func saveProfile(b *testing.B, d *harness.Daemon, window time.Duration) {
 	}
 	defer f.Close()
 	f.ReadFrom(resp.Body)
+}
+
+// BenchmarkKnownDevices: GET /api/v1/devices/known (what the page's Known
+// devices list fetches) with -statuspage.sessions devices known and online.
+func BenchmarkKnownDevices(b *testing.B) {
+	d, stop := startLoaded(b)
+	defer stop()
+	profiled := make(chan struct{})
+	if *cpuProfile != "" {
+		go func() { saveProfile(b, d, *cpuWindow); close(profiled) }()
+	} else {
+		close(profiled)
+	}
+	size := 0
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		resp, err := d.Get("/api/v1/devices/known?limit=200")
+		if err != nil {
+			b.Fatal(err)
+		}
+		n, _ := io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			b.Fatalf("GET /api/v1/devices/known: %s", resp.Status)
+		}
+		size = int(n)
+	}
+	b.StopTimer()
+	<-profiled
+	b.ReportMetric(float64(size), "bytes/reply")
 }
