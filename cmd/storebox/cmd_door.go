@@ -34,8 +34,8 @@ func doorCommand(g *globals) *cobra.Command {
 				return err
 			}
 			api := newLocalAPI(cfg)
-			if api.token == "" {
-				return fmt.Errorf("no admin token in %s (run as the storebox user or root, or set http.admin_token)", cfg.DataDir)
+			if err := api.needToken(cfg); err != nil {
+				return err
 			}
 			body, _ := json.Marshal(map[string]string{"openId": openID, "reason": reason})
 			var resp map[string]any

@@ -31,8 +31,8 @@ LAN address (http.listen's host, or the first non-loopback IPv4 address);
 				return err
 			}
 			api := newLocalAPI(cfg)
-			if api.token == "" {
-				return fmt.Errorf("no admin token in %s (run as the storebox user or root, or set http.admin_token)", cfg.DataDir)
+			if err := api.needToken(cfg); err != nil {
+				return err
 			}
 			var link struct {
 				URL       string    `json:"url"`

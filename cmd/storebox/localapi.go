@@ -33,6 +33,14 @@ func boundListen(c *config.Config, listen string, bound func(readyfile.File) str
 	return readyfile.Resolve(c.DataDir, listen, bound)
 }
 
+// needToken fails with what to do when the admin token could not be read.
+func (a *localAPI) needToken(c *config.Config) error {
+	if a.token == "" {
+		return fmt.Errorf("no admin token in %s (run as the storebox user or root, or set http.admin_token)", c.DataDir)
+	}
+	return nil
+}
+
 // localDialAddr is where a client on this machine reaches a listener
 // configured as listen: an "any" address becomes the loopback.
 func localDialAddr(listen string) string {

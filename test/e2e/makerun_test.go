@@ -3,6 +3,7 @@ package e2e
 import (
 	"bufio"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -41,6 +42,11 @@ func makeRun(t *testing.T, config, data string) (*exec.Cmd, <-chan string) {
 		cmd.Wait()
 		r.Close()
 	})
+	return cmd, linesOf(r)
+}
+
+// linesOf delivers r's lines as they come; the channel closes at EOF.
+func linesOf(r io.Reader) <-chan string {
 	lines := make(chan string, 1000)
 	go func() {
 		sc := bufio.NewScanner(r)
@@ -49,7 +55,7 @@ func makeRun(t *testing.T, config, data string) (*exec.Cmd, <-chan string) {
 		}
 		close(lines)
 	}()
-	return cmd, lines
+	return lines
 }
 
 // waitLine returns the output up to the first line containing want.

@@ -35,9 +35,7 @@ func TestCatalogExportUnknownFormatFails(t *testing.T) {
 	if err == nil || !strings.Contains(out, want) {
 		t.Fatalf("running daemon: %v %q", err, out)
 	}
-	req, _ := http.NewRequest("GET", "http://"+d.HTTPAddr+"/api/v1/catalog?format=xml", nil)
-	req.Header.Set("Authorization", "Bearer "+d.AdminToken())
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := d.Get("/api/v1/catalog?format=xml")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,14 +113,7 @@ func TestScaleReadWatchPrintsChangesOnly(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer func() { watch.Process.Kill(); watch.Wait() }()
-	lines := make(chan string, 1000)
-	go func() {
-		sc := bufio.NewScanner(wout)
-		for sc.Scan() {
-			lines <- sc.Text()
-		}
-		close(lines)
-	}()
+	lines := linesOf(wout)
 	// withoutTime drops a reading's time, the last field of a weight line.
 	withoutTime := func(l string) string {
 		if i := strings.LastIndexByte(l, '\t'); i >= 0 {
@@ -194,9 +185,7 @@ func TestStatusTableHeaders(t *testing.T) {
 // syncState reads GET /api/v1/sync.
 func syncState(t *testing.T, d *harness.Daemon) map[string]any {
 	t.Helper()
-	req, _ := http.NewRequest("GET", "http://"+d.HTTPAddr+"/api/v1/sync", nil)
-	req.Header.Set("Authorization", "Bearer "+d.AdminToken())
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := d.Get("/api/v1/sync")
 	if err != nil {
 		t.Fatal(err)
 	}
