@@ -23,16 +23,7 @@ import (
 // signed, and a document put in storebox_config is applied as soon as it
 // is put; an unsigned one is refused.
 func TestFleetOverNATS(t *testing.T) {
-	bin := testenv.RequireCommand(t, "nats-server")
-	addr := harness.FreeAddr(t)
-	_, port, _ := splitHostPort(addr)
-	srv := exec.Command(bin, "-js", "-a", "127.0.0.1", "-p", port, "-sd", filepath.Join(t.TempDir(), "js"))
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { srv.Process.Kill(); srv.Wait() }()
-	url := "nats://" + addr
-	var err error
+	url := startNATS(t)
 	// A long poll interval: the document must arrive through the watch.
 	d := harness.New(t, fmt.Sprintf("[upstream]\nkind = \"nats\"\nnats_url = %q\nsecret = %q\n[fleet]\nhealth_interval = \"2s\"\nconfig_interval = \"1h\"\n", url, fleetSecret))
 	pairing(t, d)
@@ -41,14 +32,9 @@ func TestFleetOverNATS(t *testing.T) {
 	}
 	d.Start()
 
-	var nc *nats.Conn
-	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-		if nc, err = nats.Connect(url); err == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("nats-server did not start: %v", err)
-		}
+	nc, err := nats.Connect(url)
+	if err != nil {
+		t.Fatal(err)
 	}
 	defer nc.Close()
 	js, _ := jetstream.New(nc)
@@ -118,4 +104,29 @@ func TestFleetOverNATS(t *testing.T) {
 		}
 	}
 	sells(t, d)
+}
+
+// startNATS runs a real nats-server with JetStream on a free loopback port
+// until the test ends and returns its URL once it takes connections.
+func startNATS(t *testing.T) string {
+	t.Helper()
+	bin := testenv.RequireCommand(t, "nats-server")
+	addr := harness.FreeAddr(t)
+	_, port, _ := splitHostPort(addr)
+	srv := exec.Command(bin, "-js", "-a", "127.0.0.1", "-p", port, "-sd", filepath.Join(t.TempDir(), "js"))
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Process.Kill(); srv.Wait() })
+	url := "nats://" + addr
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		nc, err := nats.Connect(url)
+		if err == nil {
+			nc.Close()
+			return url
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("nats-server did not start: %v", err)
+		}
+	}
 }

@@ -2,8 +2,6 @@ package e2e
 
 import (
 	"fmt"
-	"os/exec"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -11,22 +9,12 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/storebox/storebox/test/harness"
-	"github.com/storebox/storebox/test/testenv"
 )
 
 // With upstream.kind = "nats" the daemon publishes its ledger to a real
 // nats-server's JetStream, one message per event with Nats-Msg-Id = id.
 func TestLedgerToNATS(t *testing.T) {
-	bin := testenv.RequireCommand(t, "nats-server")
-	addr := harness.FreeAddr(t)
-	_, port, _ := splitHostPort(addr)
-	srv := exec.Command(bin, "-js", "-a", "127.0.0.1", "-p", port, "-sd", filepath.Join(t.TempDir(), "js"))
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { srv.Process.Kill(); srv.Wait() }()
-
-	url := "nats://" + addr
+	url := startNATS(t)
 	d := harness.New(t, fmt.Sprintf("[upstream]\nkind = \"nats\"\nnats_url = %q\n", url))
 	d.Run("catalog", "import", sample())
 	d.Start()
