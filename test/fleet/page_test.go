@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"os"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -13,6 +15,7 @@ import (
 
 	"github.com/storebox/storebox/protocol/fleetmsg"
 	"github.com/storebox/storebox/protocol/ledger"
+	"github.com/storebox/storebox/test/harness"
 )
 
 // putHealth sends one signed snapshot as store, like a daemon.
@@ -117,5 +120,25 @@ func TestFleetPageWithSimulatedStores(t *testing.T) {
 
 	if errs := b.errors(); len(errs) > 0 {
 		t.Errorf("page errors:\n%s", strings.Join(errs, "\n"))
+	}
+}
+
+// `storebox sim fleet` says what is wrong with its arguments.
+func TestSimFleetRefusesBadArguments(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--stores", "3"}, `"cloud" not set`},
+		{[]string{"--cloud", "127.0.0.1:8700", "--secret", "k"}, "must start with http://"},
+		{[]string{"--cloud", "http://127.0.0.1:1"}, "no secret"},
+		{[]string{"--cloud", "http://127.0.0.1:1", "--secret", "k", "--stores", "0"}, "at least 1"},
+	} {
+		cmd := exec.Command(harness.Binary(t), append([]string{"sim", "fleet"}, c.args...)...)
+		cmd.Env = append(os.Environ(), "STOREBOX_UPSTREAM_SECRET=")
+		out, err := cmd.CombinedOutput()
+		if err == nil || !strings.Contains(string(out), c.want) {
+			t.Errorf("sim fleet %v: %v, output %q (want %q)", c.args, err, out, c.want)
+		}
 	}
 }
