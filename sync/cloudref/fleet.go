@@ -537,10 +537,14 @@ type FleetView struct {
 	Stores        []FleetStore `json:"stores"`
 }
 
-// Fleet returns the stores changed after rev.
+// Fleet returns the stores changed after since (all when since is from
+// before a restart).
 func (s *Server) Fleet(since uint64) FleetView {
 	s.fleet.mu.Lock()
 	defer s.fleet.mu.Unlock()
+	if since > s.fleet.rev {
+		since = 0 // a page from before a restart of the cloud: send everything
+	}
 	v := FleetView{Rev: s.fleet.rev, Now: s.opt.Now().UTC(), OfflineAfterS: (offlineAfter * s.healthInterval()).Seconds(),
 		Total: len(s.fleet.stores), Stores: []FleetStore{}}
 	for id, st := range s.fleet.stores {

@@ -94,6 +94,9 @@ func TestHealthKeepsTheLatestPerStore(t *testing.T) {
 	if again := s.Fleet(v.Rev); len(again.Stores) != 0 {
 		t.Fatalf("nothing changed since rev %d, got %+v", v.Rev, again.Stores)
 	}
+	if all := s.Fleet(v.Rev + 100); len(all.Stores) != 1 {
+		t.Fatalf("a rev from before a restart got %d stores, want all", len(all.Stores))
+	}
 
 	// Refusals: forged, another store's body, not JSON, oversize.
 	b, _ := json.Marshal(h)
