@@ -12,6 +12,7 @@ import (
 	"github.com/storebox/storebox/daemon/doors/doorsim"
 	"github.com/storebox/storebox/protocol/doormsg"
 	"github.com/storebox/storebox/test/harness"
+	"github.com/storebox/storebox/test/testenv"
 )
 
 // The exit door of the shipped daemon: a scan by a customer with an unpaid
@@ -69,8 +70,7 @@ policy = "exit"
 
 func waitDoor(t *testing.T, d *harness.Daemon, id, outcome string) {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for {
+	testenv.Eventually(t, "door "+id+" to reach "+outcome, func() bool {
 		resp, err := d.Get("/api/v1/status")
 		if err == nil {
 			var st struct {
@@ -86,15 +86,12 @@ func waitDoor(t *testing.T, d *harness.Daemon, id, outcome string) {
 			resp.Body.Close()
 			for _, ds := range st.Doors {
 				if ds.ID == id && ds.LastOpen.Outcome == outcome {
-					return
+					return true
 				}
 			}
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("door %s never reached %s\n%s", id, outcome, d.Log())
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		return false
+	})
 }
 
 // SIGHUP (systemctl reload) re-reads the configuration file: a door added
@@ -161,10 +158,5 @@ func TestReloadDoorsOnSIGHUP(t *testing.T) {
 
 func waitLog(t *testing.T, d *harness.Daemon, s string) {
 	t.Helper()
-	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-		if strings.Contains(d.Log(), s) {
-			return
-		}
-	}
-	t.Fatalf("log never said %q:\n%s", s, d.Log())
+	testenv.Eventually(t, "the log to say "+s, func() bool { return strings.Contains(d.Log(), s) })
 }

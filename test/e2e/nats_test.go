@@ -9,6 +9,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/storebox/storebox/test/harness"
+	"github.com/storebox/storebox/test/testenv"
 )
 
 // With upstream.kind = "nats" the daemon publishes its ledger to a real
@@ -31,22 +32,14 @@ func TestLedgerToNATS(t *testing.T) {
 	}
 	defer nc.Close()
 	js, _ := jetstream.New(nc)
-	deadline := time.Now().Add(30 * time.Second)
-	for {
+	testenv.Eventually(t, "4 events in JetStream", func() bool {
 		ctx, cancel := contextWithTimeout(5 * time.Second)
+		defer cancel()
 		st, err := js.Stream(ctx, "STOREBOX")
-		if err == nil {
-			info, _ := st.Info(ctx)
-			// catalog.imported + 3 × stock.received
-			if info != nil && info.State.Msgs >= 4 {
-				cancel()
-				break
-			}
+		if err != nil {
+			return false
 		}
-		cancel()
-		if time.Now().After(deadline) {
-			t.Fatalf("events never reached JetStream (%v)\n%s", err, d.Log())
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+		info, _ := st.Info(ctx)
+		return info != nil && info.State.Msgs >= 4 // catalog.imported + 3 × stock.received
+	})
 }

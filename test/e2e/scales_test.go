@@ -8,9 +8,9 @@ import (
 	"os/exec"
 	"path/filepath"
 	"testing"
-	"time"
 
 	"github.com/storebox/storebox/test/harness"
+	"github.com/storebox/storebox/test/testenv"
 )
 
 // A terminal reads the weight of a simulated serial scale through the real
@@ -39,37 +39,23 @@ func TestGetWeightFromSimulatedScale(t *testing.T) {
 	term.Login(t, nil)
 	waitWeight := func(want float64) {
 		t.Helper()
-		deadline := time.Now().Add(20 * time.Second)
-		for {
+		testenv.Eventually(t, fmt.Sprintf("a stable %v g", want), func() bool {
 			r, err := term.Call("getWeight", map[string]any{})
 			if err != nil {
 				t.Fatal(err)
 			}
-			if r.Exception() == "" && r.Body["weight_g"] == want && r.Body["stable"] == true {
-				return
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("want %v g, last reply %s\n%s", want, r.Raw, d.Log())
-			}
-			time.Sleep(100 * time.Millisecond)
-		}
+			return r.Exception() == "" && r.Body["weight_g"] == want && r.Body["stable"] == true
+		})
 	}
 	waitWeight(1234)
 	fmt.Fprintln(stdin, "1500")
 	waitWeight(1500)
 
 	fmt.Fprintln(stdin, "unplug")
-	deadline := time.Now().Add(20 * time.Second)
-	for {
+	testenv.Eventually(t, "the unplugged scale to answer offline", func() bool {
 		r, _ := term.Call("getWeight", map[string]any{})
-		if r.Code() == "offline" {
-			break
-		}
-		if r.Exception() == "" && time.Now().After(deadline) {
-			t.Fatalf("unplugged scale still answers: %s", r.Raw)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		return r.Code() == "offline"
+	})
 	fmt.Fprintln(stdin, "2000")
 	fmt.Fprintln(stdin, "plug")
 	waitWeight(2000)

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/storebox/storebox/test/harness"
+	"github.com/storebox/storebox/test/testenv"
 )
 
 // kill -9 the daemon several times while it takes receipts and uploads them
@@ -72,23 +73,18 @@ func TestKill9DuringUploads(t *testing.T) {
 			LastSeq uint64 `json:"last_seq"`
 		} `json:"queue"`
 	}
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		if out, err := d.Run("sync", "now"); err == nil {
-			resp, err := d.Get("/api/v1/status")
-			if err != nil {
-				t.Fatal(err)
-			}
-			json.NewDecoder(resp.Body).Decode(&st)
-			resp.Body.Close()
-			if st.Queue.Depth == 0 {
-				break
-			}
-		} else if time.Now().After(deadline) {
-			t.Fatalf("sync now never succeeded: %v %s\n%s", err, out, d.Log())
+	testenv.EventuallyWithin(t, time.Minute, "a sync now that empties the queue", func() bool {
+		if _, err := d.Run("sync", "now"); err != nil {
+			return false
 		}
-		time.Sleep(200 * time.Millisecond)
-	}
+		resp, err := d.Get("/api/v1/status")
+		if err != nil {
+			t.Fatal(err)
+		}
+		json.NewDecoder(resp.Body).Decode(&st)
+		resp.Body.Close()
+		return st.Queue.Depth == 0
+	})
 	cs := cloud.Stats(t)
 	store := cs["stores"].(map[string]any)["test"].(map[string]any)
 	if store["last_seq"].(float64) != float64(st.Queue.LastSeq) || store["distinct_seqs"].(float64) != float64(st.Queue.LastSeq) || store["gaps"].(float64) != 0 {

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/storebox/storebox/test/harness"
+	"github.com/storebox/storebox/test/testenv"
 )
 
 // A receipt taken while the cloud is unreachable reaches it, once, after it
@@ -27,20 +28,15 @@ func TestEventsReachCloudAfterOutage(t *testing.T) {
 			t.Fatalf("stockGoods: %s %v", r.Raw, err)
 		}
 	}
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		st := cloud.Stats(t)
+	var st map[string]any
+	testenv.EventuallyWithin(t, time.Minute, "5 stock.received events at the cloud", func() bool {
+		st = cloud.Stats(t)
 		byType, _ := st["by_type"].(map[string]any)
-		if n, _ := byType["stock.received"].(float64); n == 5 {
-			if gaps, _ := st["gaps"].(float64); gaps != 0 {
-				t.Fatalf("gaps in seq: %v", st)
-			}
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("events never arrived: %v\n%s", st, d.Log())
-		}
-		time.Sleep(200 * time.Millisecond)
+		n, _ := byType["stock.received"].(float64)
+		return n == 5
+	})
+	if gaps, _ := st["gaps"].(float64); gaps != 0 {
+		t.Fatalf("gaps in seq: %v", st)
 	}
 	out, err := d.Run("sync", "now")
 	if err != nil {

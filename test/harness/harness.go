@@ -124,7 +124,12 @@ listen = "127.0.0.1:0"
 	if err := os.WriteFile(d.Config, []byte(cfg+extra), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { d.Kill() })
+	t.Cleanup(func() {
+		d.Kill()
+		if t.Failed() {
+			t.Logf("storebox log (%s):\n%s", d.LogPath, d.Log())
+		}
+	})
 	return d
 }
 
