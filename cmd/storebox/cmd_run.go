@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime"
 	"runtime/debug"
 	"syscall"
 
@@ -33,7 +34,8 @@ func runCommand(g *globals) *cobra.Command {
 			if err := writeRunRecord(cfg); err != nil {
 				log.Warn("the CLI will not find this config without --config", "err", err)
 			}
-			tuneGC()
+			floor := tuneGC()
+			defer runtime.KeepAlive(floor)
 			log.Info("memory", "limit", memlimit.Apply(memlimit.System()))
 			return servicectl.RunAsService(cmd.Context(), func(ctx context.Context) error {
 				d, err := daemon.New(cfg, version, log)
@@ -80,11 +82,14 @@ func reloadOnHUP(ctx context.Context, g *globals, d *daemon.Daemon, log *slog.Lo
 }
 
 // tuneGC collects at 50 % heap growth instead of Go's 100 %, unless GOGC
-// says otherwise. The catalog index lives outside the heap, so what is
-// left is the working set of connections and requests, and a collection
-// of it is cheap.
-func tuneGC() {
-	if _, set := os.LookupEnv("GOGC"); !set {
-		debug.SetGCPercent(50)
+// says otherwise, and returns a heap floor for the caller to keep alive.
+// The catalog index lives outside the heap, so what is left is the
+// working set of connections and requests (~15 MB): a collection of it is
+// cheap, but without the floor one would run every ~7 MB allocated.
+func tuneGC() []byte {
+	if _, set := os.LookupEnv("GOGC"); set {
+		return nil
 	}
+	debug.SetGCPercent(50)
+	return memlimit.HeapFloor(48 << 20)
 }

@@ -3,7 +3,9 @@ package memlimit
 import (
 	"os"
 	"path/filepath"
+	"runtime"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -61,4 +63,35 @@ func TestApplySetsHalf(t *testing.T) {
 	if msg := Apply(fixtures(t, meminfo, "536870912\n", "")); !strings.Contains(msg, "from the environment") {
 		t.Fatalf("GOMEMLIMIT set: %q", msg)
 	}
+}
+
+// The floor raises the heap the collector counts, not resident memory.
+func TestHeapFloorIsNotResident(t *testing.T) {
+	rss := func() int64 {
+		b, err := os.ReadFile("/proc/self/status")
+		if err != nil {
+			t.Skip("no /proc/self/status")
+		}
+		for _, l := range strings.Split(string(b), "\n") {
+			if f := strings.Fields(l); len(f) >= 2 && f[0] == "RssAnon:" {
+				kb, _ := strconv.ParseInt(f[1], 10, 64)
+				return kb << 10
+			}
+		}
+		t.Skip("no RssAnon")
+		return 0
+	}
+	var ms0, ms1 runtime.MemStats
+	runtime.ReadMemStats(&ms0)
+	before := rss()
+	floor := HeapFloor(256 << 20)
+	after := rss()
+	runtime.ReadMemStats(&ms1)
+	if grew := after - before; grew > 32<<20 {
+		t.Fatalf("resident memory grew by %d MiB for a 256 MiB floor", grew>>20)
+	}
+	if ms1.HeapAlloc-ms0.HeapAlloc < 256<<20 {
+		t.Fatalf("heap grew by %d MiB, want the floor counted", (ms1.HeapAlloc-ms0.HeapAlloc)>>20)
+	}
+	runtime.KeepAlive(floor)
 }
