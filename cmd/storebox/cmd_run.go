@@ -91,5 +91,5 @@ func tuneGC() []byte {
 		return nil
 	}
 	debug.SetGCPercent(50)
-	return memlimit.HeapFloor(48 << 20)
+	return memlimit.HeapFloor(32 << 20)
 }
