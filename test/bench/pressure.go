@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/storebox/storebox/protocol/catalogfile/synth"
@@ -119,11 +120,18 @@ func (e *env) underMemoryLimit(nGoods int, limit int64, d time.Duration) {
 	}
 	e.cgroupProcs = cg.procs
 	ready := e.start()
-	defer e.stop()
+	var stopping atomic.Bool
+	defer func() {
+		stopping.Store(true)
+		e.stop()
+	}()
 	// A daemon the kernel kills is the figure: say so, then fail the group.
 	go func() {
 		for !benchkit.Exited(e.proc.Process.Pid) {
 			time.Sleep(100 * time.Millisecond)
+		}
+		if stopping.Load() {
+			return
 		}
 		fmt.Printf("  %-58s died: OOM kills %d, cgroup peak %.0f MB\n", fmt.Sprintf("daemon with %d goods in a %d MB memory cgroup", nGoods, limit>>20), cg.oomKills(), cg.peakMB())
 		cg.remove()
