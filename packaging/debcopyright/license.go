@@ -105,7 +105,7 @@ func stanza(m module) (paragraph, error) {
 	}
 	sort.Strings(licenses)
 	p := paragraph{files: m.Path + "/*"}
-	if m.Path == "Go standard library and runtime" {
+	if m.Path == stdPath {
 		p.files = "go/src/*"
 	}
 	var names, texts []string
@@ -133,8 +133,10 @@ func stanza(m module) (paragraph, error) {
 	}
 	p.commonFile = commonLicenses[p.license]
 	p.text = stripCommon(strings.Join(texts, "\n\n"))
-	var comment []string
-	comment = append(comment, fmt.Sprintf("Go module %s %s, linked into /usr/bin/storebox.", m.Path, m.Version))
+	comment := []string{fmt.Sprintf("Go module %s %s, linked into /usr/bin/storebox.", m.Path, m.Version)}
+	if m.Path == stdPath {
+		comment[0] = fmt.Sprintf("The Go standard library and runtime of %s, linked into /usr/bin/storebox.", m.Version)
+	}
 	for _, f := range notices {
 		raw, err := os.ReadFile(filepath.Join(m.Dir, f))
 		if err != nil {

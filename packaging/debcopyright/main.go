@@ -53,6 +53,9 @@ func main() {
 	}
 }
 
+// stdPath stands for the Go standard library in place of a module path.
+const stdPath = "std"
+
 // module is one linked module and where its source sits.
 type module struct {
 	Path, Version, Dir string
@@ -74,7 +77,7 @@ func generate(binary string) ([]byte, error) {
 	var b bytes.Buffer
 	b.WriteString(header)
 	common := map[string]bool{}
-	std := module{Path: "Go standard library and runtime", Version: info.GoVersion, Dir: goroot}
+	std := module{Path: stdPath, Version: info.GoVersion, Dir: goroot}
 	for _, m := range append([]module{std}, mods...) {
 		p, err := stanza(m)
 		if err != nil {
