@@ -8,9 +8,10 @@
 //	Serve(ctx context.Context) error  run until ctx is cancelled
 //	Close() error                  release what New and Bind took
 //
-// The one restart rule: a Serve that returns before its context ends, with
-// an error that is not Fatal, is run again after a capped, jittered backoff;
-// a Binder is bound again first (Serve closes the listeners it was given,
+// The one restart rule: a Serve that returns before its context ends (nil,
+// or an error that is not Fatal) is run again after a capped exponential
+// backoff (100 ms doubling to 30 s, from 100 ms again after a minute's
+// run); a Binder is bound again first (Serve closes the listeners it was given,
 // so the restart gets fresh ones). A Fatal error, or a Bind error at start
 // or before a restart, stops the daemon. Every error the supervisor returns
 // names the part it came from.
