@@ -33,6 +33,7 @@ func main() {
 	window := flag.Duration("window", 60*time.Second, "how long the stores run")
 	events := flag.Duration("events", 30*time.Second, "each store posts a small event batch this often (0: none)")
 	loads := flag.Int("loads", 5, "fleet page first loads measured")
+	persist := flag.Bool("persist", true, "the cloud keeps its state in a directory (--data: events fsynced, fleet.json)")
 	bin := flag.String("bin", "bin/storebox", "storebox binary")
 	cloudBin := flag.String("cloud", "bin/storebox-cloud", "storebox-cloud binary")
 	chromium := flag.String("chromium", "chromium", "headless Chromium for the page loads (skipped when missing)")
@@ -41,8 +42,11 @@ func main() {
 	dir, err := os.MkdirTemp("", "fleetbench-")
 	benchkit.Check(err)
 	defer os.RemoveAll(dir)
-	cloud, url := benchkit.StartCloudCmd(*cloudBin, "--secret", "s", "--data", dir, "--admin-token", "a",
-		"--health-interval", interval.String())
+	args := []string{"--secret", "s", "--admin-token", "a", "--health-interval", interval.String()}
+	if *persist {
+		args = append(args, "--data", dir)
+	}
+	cloud, url := benchkit.StartCloudCmd(*cloudBin, args...)
 	defer func() { cloud.Process.Kill(); cloud.Wait() }()
 	pid := cloud.Process.Pid
 	rssIdle := benchkit.RSSMB(pid, "VmRSS:")
