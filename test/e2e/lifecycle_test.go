@@ -15,6 +15,7 @@ import (
 
 	"go.etcd.io/bbolt"
 
+	"github.com/storebox/storebox/daemon/readyfile"
 	"github.com/storebox/storebox/test/harness"
 )
 
@@ -140,6 +141,10 @@ func TestOptionalListenersOff(t *testing.T) {
 	if err := d.WaitReady(20 * time.Second); err != nil {
 		t.Fatalf("%v\n%s", err, d.Log())
 	}
+	// The ready file names the one listener that is on, at its bound port.
+	if f, err := readyfile.Read(d.DataDir); err != nil || f.Devices == "" || strings.HasSuffix(f.Devices, ":0") || f.HTTP != "" || f.MQTT != "" || len(f.Discovery) != 0 {
+		t.Fatalf("ready file %+v, %v", f, err)
+	}
 	dev, err := d.Dial("T-MIN")
 	if err != nil {
 		t.Fatal(err)
@@ -147,6 +152,9 @@ func TestOptionalListenersOff(t *testing.T) {
 	dev.Login(t, nil)
 	if err := d.Stop(); err != nil {
 		t.Fatalf("%v\n%s", err, d.Log())
+	}
+	if _, err := readyfile.Read(d.DataDir); !os.IsNotExist(err) {
+		t.Fatalf("ready file after a clean stop: %v", err)
 	}
 }
 
