@@ -33,13 +33,21 @@ tmp=$ROOT.building
 rm -rf "$tmp" "$ROOT"
 mkdir -p "$(dirname "$ROOT")"
 echo "trixie-root: debootstrap $SUITE into $ROOT (a few minutes)" >&2
-debootstrap --variant=minbase \
-	--include=systemd,systemd-sysv,dbus,adduser,curl,procps \
-	"$SUITE" "$tmp" "$MIRROR" >"$tmp.log" 2>&1 || {
+# A second try rides out a mirror hiccup.
+for try in 1 2; do
+	rm -rf "$tmp"
+	if debootstrap --variant=minbase \
+		--include=systemd,systemd-sysv,dbus,adduser,curl,procps \
+		"$SUITE" "$tmp" "$MIRROR" >"$tmp.log" 2>&1; then
+		break
+	fi
 	tail -30 "$tmp.log" >&2
-	echo "trixie-root: debootstrap failed (full log: $tmp.log)" >&2
-	exit 1
-}
+	if [ "$try" = 2 ]; then
+		echo "trixie-root: debootstrap failed twice (full log: $tmp.log)" >&2
+		exit 1
+	fi
+	echo "trixie-root: debootstrap failed; trying once more" >&2
+done
 # lintian through apt, which resolves the virtual packages (perl's openssl
 # ABI) that debootstrap's --include cannot.
 cp /etc/resolv.conf "$tmp/etc/resolv.conf"
