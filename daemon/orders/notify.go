@@ -16,20 +16,15 @@ import (
 // NotifyHandler serves POST /api/v1/payments/notify for these orders
 // (payments.NotifyHandler).
 func (s *Service) NotifyHandler() http.Handler {
-	return payments.NotifyHandler(s.cfg.NotifySecret, s.pay, s, s.log)
+	return payments.NotifyHandler(s.cfg.NotifySecret, s.pay, outcomes{s}, s.log)
 }
 
 // PayPageHandler serves the test provider's pay page for these orders
 // (payments.PayPage).
-func (s *Service) PayPageHandler() http.Handler { return payments.PayPage(s.pay, s) }
-
-var (
-	_ payments.NotifyRecorder = (*Service)(nil)
-	_ payments.PayPageOrders  = (*Service)(nil)
-)
+func (s *Service) PayPageHandler() http.Handler { return payments.PayPage(s.pay, outcomes{s}) }
 
 // NotifySeen implements payments.NotifyRecorder.
-func (s *Service) NotifySeen(token string) bool {
+func (s outcomes) NotifySeen(token string) bool {
 	var used bool
 	_ = s.st.View(func(tx *bbolt.Tx) error { used = orderdb.TokenUsed(tx, token); return nil })
 	return used
@@ -37,7 +32,7 @@ func (s *Service) NotifySeen(token string) bool {
 
 // RecordNotify implements payments.NotifyRecorder. Only news that settles
 // an attempt uses the token up.
-func (s *Service) RecordNotify(token string, rep payments.Report) (payments.NotifyOutcome, error) {
+func (s outcomes) RecordNotify(token string, rep payments.Report) (payments.NotifyOutcome, error) {
 	var oid string
 	_ = s.st.View(func(tx *bbolt.Tx) error { oid = orderdb.RefOrder(tx, rep.Ref); return nil })
 	if oid == "" {
@@ -74,7 +69,7 @@ func (s *Service) RecordNotify(token string, rep payments.Report) (payments.Noti
 }
 
 // PayPageOrder implements payments.PayPageOrders.
-func (s *Service) PayPageOrder(oid, provider string) (payments.PageOrder, bool, error) {
+func (s outcomes) PayPageOrder(oid, provider string) (payments.PageOrder, bool, error) {
 	o, ok, err := s.get(oid)
 	if err != nil || !ok {
 		return payments.PageOrder{}, ok, err
@@ -95,7 +90,7 @@ func (s *Service) PayPageOrder(oid, provider string) (payments.PageOrder, bool, 
 }
 
 // PollRef implements payments.PayPageOrders.
-func (s *Service) PollRef(ctx context.Context, oid, ref string) error {
+func (s outcomes) PollRef(ctx context.Context, oid, ref string) error {
 	o, ok, err := s.get(oid)
 	if err != nil {
 		return err

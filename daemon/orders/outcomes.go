@@ -40,22 +40,28 @@ func (s *Service) load(oid string) (*ordermsg.Order, error) {
 	return &o, nil
 }
 
-// Lock implements payments.Orders: it serialises the network work of one
-// order (a send, a poll, a notify), so one payment is never sent twice at
-// once. Per order, so a slow provider call for one order never holds up
-// another's.
-func (s *Service) Lock(oid string) func() { return s.lock(oid) }
+// Lock implements payments.Orders.
+func (s outcomes) Lock(oid string) func() { return s.lock(oid) }
 
 // Load implements payments.Orders.
-func (s *Service) Load(oid string) (*ordermsg.Order, error) { return s.load(oid) }
+func (s outcomes) Load(oid string) (*ordermsg.Order, error) { return s.load(oid) }
 
 // Kick implements payments.Orders.
-func (s *Service) Kick(oid string, after time.Duration) { s.sched.Kick(oid, after) }
+func (s outcomes) Kick(oid string, after time.Duration) { s.sched.Kick(oid, after) }
 
-var _ payments.Orders = (*Service)(nil)
+// outcomes is the order service as payments sees it: the stored order,
+// the per-order lock and one method per payment outcome. It keeps these
+// off Service's own API, which is for the daemon.
+type outcomes struct{ *Service }
+
+var (
+	_ payments.Orders         = outcomes{}
+	_ payments.NotifyRecorder = outcomes{}
+	_ payments.PayPageOrders  = outcomes{}
+)
 
 // Opened implements payments.Orders.
-func (s *Service) Opened(oid string, n int, c payments.Created) (*ordermsg.Order, error) {
+func (s outcomes) Opened(oid string, n int, c payments.Created) (*ordermsg.Order, error) {
 	return s.update(oid, func(t *store.Tx, old *ordermsg.Order) (*ordermsg.Order, error) {
 		at := old.Attempt(n)
 		if at.URL == c.URL && at.AtmPayNo == c.AtmPayNo && at.State != ordermsg.AttemptSending {
@@ -67,12 +73,12 @@ func (s *Service) Opened(oid string, n int, c payments.Created) (*ordermsg.Order
 		if at.State == ordermsg.AttemptSending {
 			at.State = ordermsg.AttemptOpen
 		}
-		return next, saveOrder(t, old, next, s)
+		return next, saveOrder(t, old, next, s.Service)
 	})
 }
 
 // Reported implements payments.Orders.
-func (s *Service) Reported(oid string, n int, r payments.Report) (*ordermsg.Order, error) {
+func (s outcomes) Reported(oid string, n int, r payments.Report) (*ordermsg.Order, error) {
 	return s.update(oid, func(t *store.Tx, old *ordermsg.Order) (*ordermsg.Order, error) {
 		return s.applyReport(t, old, n, r, s.now())
 	})
@@ -81,7 +87,7 @@ func (s *Service) Reported(oid string, n int, r payments.Report) (*ordermsg.Orde
 // Reissued implements payments.Orders: unless r shows attempt n paid, a
 // new attempt with a new number replaces it (the old one is still asked
 // about).
-func (s *Service) Reissued(oid string, n int, r payments.Report) (*ordermsg.Order, error) {
+func (s outcomes) Reissued(oid string, n int, r payments.Report) (*ordermsg.Order, error) {
 	return s.update(oid, func(t *store.Tx, old *ordermsg.Order) (*ordermsg.Order, error) {
 		cur, err := s.applyReport(t, old, n, r, s.now())
 		if err != nil || cur.Status != ordermsg.StatusPending || cur.LastAttempt().N != n {
@@ -96,12 +102,12 @@ func (s *Service) Reissued(oid string, n int, r payments.Report) (*ordermsg.Orde
 		if err := event(t, ledger.PaymentCreated, next, na, "re-issued: the earlier pay link was lost"); err != nil {
 			return nil, err
 		}
-		return next, saveOrder(t, cur, next, s)
+		return next, saveOrder(t, cur, next, s.Service)
 	})
 }
 
 // Failed implements payments.Orders.
-func (s *Service) Failed(oid string, n int, why string, released bool) (*ordermsg.Order, error) {
+func (s outcomes) Failed(oid string, n int, why string, released bool) (*ordermsg.Order, error) {
 	return s.update(oid, func(t *store.Tx, old *ordermsg.Order) (*ordermsg.Order, error) {
 		cur, err := s.markFailed(t, old, n, why, s.now())
 		if err != nil || !released {
@@ -109,13 +115,13 @@ func (s *Service) Failed(oid string, n int, why string, released bool) (*orderms
 		}
 		next := cur.Clone()
 		next.Attempt(n).Released = true
-		return next, saveOrder(t, cur, next, s)
+		return next, saveOrder(t, cur, next, s.Service)
 	})
 }
 
 // Held implements payments.Orders. A hold granted after the order closed
 // fails its attempt (and is released).
-func (s *Service) Held(oid string, n int, token string) (*ordermsg.Order, error) {
+func (s outcomes) Held(oid string, n int, token string) (*ordermsg.Order, error) {
 	return s.update(oid, func(t *store.Tx, old *ordermsg.Order) (*ordermsg.Order, error) {
 		at := old.Attempt(n)
 		if at.State != ordermsg.AttemptSending {
@@ -126,9 +132,9 @@ func (s *Service) Held(oid string, n int, token string) (*ordermsg.Order, error)
 		at.Token = token
 		if old.Status != ordermsg.StatusPending {
 			at.State, at.Error = ordermsg.AttemptFailed, "the order closed before the hold was granted"
-			return next, saveOrder(t, old, next, s)
+			return next, saveOrder(t, old, next, s.Service)
 		}
-		if err := saveOrder(t, old, next, s); err != nil {
+		if err := saveOrder(t, old, next, s.Service); err != nil {
 			return nil, err
 		}
 		return s.markPaid(t, next, n, s.now())
@@ -137,7 +143,7 @@ func (s *Service) Held(oid string, n int, token string) (*ordermsg.Order, error)
 
 // Captured implements payments.Orders. A refused capture is flagged: the
 // goods were handed over.
-func (s *Service) Captured(oid string, n int, refusal error) error {
+func (s outcomes) Captured(oid string, n int, refusal error) error {
 	_, err := s.update(oid, func(t *store.Tx, old *ordermsg.Order) (*ordermsg.Order, error) {
 		next := old.Clone()
 		at := next.Attempt(n)
@@ -150,14 +156,14 @@ func (s *Service) Captured(oid string, n int, refusal error) error {
 				return nil, err
 			}
 		}
-		return next, saveOrder(t, old, next, s)
+		return next, saveOrder(t, old, next, s.Service)
 	})
 	return err
 }
 
 // Released implements payments.Orders. A hold captured although the order
 // did not take it is flagged.
-func (s *Service) Released(oid string, n int, refusal error, captured bool) error {
+func (s outcomes) Released(oid string, n int, refusal error, captured bool) error {
 	_, err := s.update(oid, func(t *store.Tx, old *ordermsg.Order) (*ordermsg.Order, error) {
 		next := old.Clone()
 		at := next.Attempt(n)
@@ -172,7 +178,7 @@ func (s *Service) Released(oid string, n int, refusal error, captured bool) erro
 				}
 			}
 		}
-		return next, saveOrder(t, old, next, s)
+		return next, saveOrder(t, old, next, s.Service)
 	})
 	return err
 }

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -14,6 +13,7 @@ import (
 
 	"github.com/storebox/storebox/daemon/orders/internal/groupcommit"
 	"github.com/storebox/storebox/daemon/orders/internal/keyindex"
+	"github.com/storebox/storebox/daemon/orders/internal/keylock"
 	"github.com/storebox/storebox/daemon/orders/internal/orderdb"
 	"github.com/storebox/storebox/daemon/orders/internal/schedule"
 	"github.com/storebox/storebox/daemon/payments"
@@ -75,8 +75,7 @@ type Service struct {
 
 	pusher Pusher
 
-	locksMu sync.Mutex
-	locks   map[string]*oidLock
+	locks keylock.Locks
 	// seq numbers oids. It is handed out before the write transaction (a
 	// number whose transaction fails is skipped) and each order's
 	// transaction raises the stored high-water mark to it.
@@ -121,7 +120,6 @@ func New(cfg Config, st *store.Store, pay payments.Providers, pusher Pusher, log
 	s := &Service{cfg: cfg, st: st, instance: inst, pay: pay.Payment, credit: pay.Credit, log: log, pusher: pusher}
 	s.seq.Store(seq)
 	s.ttl.Store(int64(cfg.TTL))
-	s.locks = map[string]*oidLock{}
 	s.keys = keyindex.New(log, orderdb.KeysBucket, orderdb.KeyLogBucket)
 	if err := s.keys.Load(st); err != nil {
 		return nil, fmt.Errorf("open orders: %w", err)
@@ -129,7 +127,7 @@ func New(cfg Config, st *store.Store, pay payments.Providers, pusher Pusher, log
 	s.group = groupcommit.New(func(fn func(*store.Tx) error) error { return s.keys.Update(st, st.Update, fn) })
 	s.commit = s.group.Do
 	s.sched = schedule.New()
-	s.collect = payments.NewCollector(pay, s, cfg.PollInterval, cfg.CreditHoldTTL)
+	s.collect = payments.NewCollector(pay, outcomes{s}, cfg.PollInterval, cfg.CreditHoldTTL)
 	return s, nil
 }
 
@@ -160,30 +158,7 @@ func (s *Service) push(equipID, action string, body any) {
 // lock serialises the network work of one order (a send, a poll, a
 // notify), so one payment is never sent twice at once. Per order, so a slow
 // provider call for one order never holds up another's.
-func (s *Service) lock(oid string) func() {
-	s.locksMu.Lock()
-	e := s.locks[oid]
-	if e == nil {
-		e = &oidLock{}
-		s.locks[oid] = e
-	}
-	e.users++
-	s.locksMu.Unlock()
-	e.mu.Lock()
-	return func() {
-		e.mu.Unlock()
-		s.locksMu.Lock()
-		if e.users--; e.users == 0 {
-			delete(s.locks, oid)
-		}
-		s.locksMu.Unlock()
-	}
-}
-
-type oidLock struct {
-	mu    sync.Mutex
-	users int
-}
+func (s *Service) lock(oid string) func() { return s.locks.Lock(oid) }
 
 func internal(op string, err error) error {
 	var de *devmsg.Error
