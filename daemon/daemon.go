@@ -33,9 +33,6 @@ import (
 	"github.com/storebox/storebox/sync/upstream"
 )
 
-// AdminTokenFile is the admin token's file in the data directory.
-const AdminTokenFile = httpapi.AdminTokenFile
-
 // Daemon is one running storebox. New builds every part; Run binds and
 // serves them under one supervisor.
 type Daemon struct {
