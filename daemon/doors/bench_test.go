@@ -14,6 +14,7 @@ import (
 	"github.com/storebox/storebox/daemon/doors/doorsim"
 	"github.com/storebox/storebox/protocol/doormsg"
 	"github.com/storebox/storebox/protocol/ledger"
+	"github.com/storebox/storebox/test/testenv"
 )
 
 func envInt(name string, def int) int {
@@ -104,14 +105,18 @@ func runDoorBench(b *testing.B, nDoors, rate, seconds int) {
 			d.Close()
 		}
 	}()
-	for waited := 0; s.Stats().DoorsOnline < nDoors; waited++ {
-		if waited == 1000 {
-			b.Fatalf("only %d of %d doors online after 10s: %+v", s.Stats().DoorsOnline, nDoors, s.Snapshot()[:min(3, nDoors)])
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	testenv.Eventually(b, "every door online", func() bool { return s.Stats().DoorsOnline >= nDoors })
 	connectTime := time.Since(t0)
-	time.Sleep(time.Second) // let every door's subscribe and state settle
+	// Start returned after each door's SUBACK; a door reports its state
+	// once connected: wait for every state, then the load starts.
+	testenv.Eventually(b, "every door's first state", func() bool {
+		for _, d := range s.Snapshot() {
+			if d.State == "" {
+				return false
+			}
+		}
+		return true
+	})
 
 	// 50 scans/s at random doors, each with its own openId.
 	total := rate * seconds
