@@ -80,6 +80,14 @@ var (
 	_ supervisor.Service = (*fleet.Reporter)(nil)
 	_ supervisor.Service = (*fleet.Remote)(nil)
 
+	// Those holding something to release are closed after Serve returns.
+	_ io.Closer = (*storeService)(nil)
+	_ io.Closer = (*devices.Server)(nil)
+	_ io.Closer = (*doors.Service)(nil)
+	_ io.Closer = (*uploaderService)(nil)
+	_ io.Closer = (*discovery.Service)(nil)
+	_ io.Closer = (*httpapi.Server)(nil)
+
 	// What the parts ask each other, declared by the one that asks.
 	_ doors.OrderLookup     = orders.Customers{}
 	_ orders.AdmittedLookup = (*doors.Service)(nil)
@@ -87,10 +95,6 @@ var (
 	_ uploader.Kicker       = (*catalogfeed.Feed)(nil)
 	_ discovery.Bound       = (*devices.Server)(nil)
 	_ discovery.Bound       = (*httpapi.Server)(nil)
-	_ io.Closer             = (*devices.Server)(nil)
-	_ io.Closer             = (*doors.Service)(nil)
-	_ io.Closer             = (*discovery.Service)(nil)
-	_ io.Closer             = (*httpapi.Server)(nil)
 )
 
 // New builds every part of the daemon from cfg: it opens the store and
@@ -101,7 +105,7 @@ var (
 //
 // A new part is built here like the others: construct it with what it
 // needs (interfaces it declares, satisfied by parts built before it), add
-// it with d.sup.Add(name, part), and add a compile-time check below
+// it with d.sup.Add(name, part), and add a compile-time check above
 // (supervisor.Service, or supervisor.Binder when it has listeners;
 // io.Closer when it holds something to release).
 func New(cfg *config.Config, version string, log *slog.Logger) (_ *Daemon, err error) {
