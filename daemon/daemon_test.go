@@ -15,6 +15,8 @@ import (
 
 	"github.com/storebox/storebox/daemon/config"
 	"github.com/storebox/storebox/daemon/discovery"
+	"github.com/storebox/storebox/daemon/store"
+	"github.com/storebox/storebox/sync/uploader"
 	"github.com/storebox/storebox/test/testenv"
 )
 
@@ -122,5 +124,36 @@ func TestDiscoveryAnnouncesBoundPorts(t *testing.T) {
 	b := boxes[0]
 	if b.Port != port(d.devices.Addr().String()) || b.HTTPPort != port(d.http.Addr().String()) || b.MQTTPort != port(d.doors.Addr()) || b.Port == 0 || b.HTTPPort == 0 || b.MQTTPort == 0 {
 		t.Fatalf("answer %+v; bound devices %s http %s mqtt %s", b.Answer, d.devices.Addr(), d.http.Addr(), d.doors.Addr())
+	}
+}
+
+// A New that fails part-way closes what it opened: the store can be opened
+// again at once (bbolt holds an exclusive file lock while open).
+func TestFailedNewClosesTheStore(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "data")
+	cfg := testConfig(t, dir, "")
+	cfg.Scales = []config.Scale{{ID: "S1", Port: "/dev/null", Protocol: "no-such-protocol"}}
+	if _, err := New(cfg, "test", slog.New(slog.DiscardHandler)); err == nil {
+		t.Fatal("New took a scale with an unknown protocol")
+	}
+	st, err := store.Open(dir, store.Options{LockTimeout: 100 * time.Millisecond})
+	if err != nil {
+		t.Fatalf("store still held after a failed New: %v", err)
+	}
+	st.Close()
+}
+
+// The uploader's part closes its sink (a NATS connection) when it stops.
+type closingSink struct {
+	uploader.Sink
+	closed bool
+}
+
+func (s *closingSink) Close() error { s.closed = true; return nil }
+
+func TestUploaderPartClosesItsSink(t *testing.T) {
+	s := &closingSink{}
+	if err := (&uploaderService{sink: s}).Close(); err != nil || !s.closed {
+		t.Fatalf("sink closed %v, err %v", s.closed, err)
 	}
 }
