@@ -127,8 +127,8 @@ func main() {
 		st.HealthPerSec, st.HealthOK, st.HealthFailed, st.HealthP50MS, st.HealthP99MS, st.HealthMaxMS)
 	fmt.Printf("  in the cloud (read, verify, decode, keep): p50 %.2f ms, p99 %.2f ms over the last %d snapshots\n",
 		cs.Fleet.HealthP50MS, cs.Fleet.HealthP99MS, min(cs.Fleet.HealthReceived, 1<<16))
-	fmt.Printf("  alongside: %d config polls (%d stores with a desired configuration: %d applied, then %d not modified), %d events acknowledged (a batch per store every %s, fsynced by the cloud)\n",
-		st.ConfigPolls, desired, st.ConfigApplied, st.ConfigNotModified, st.EventsAcked, *events)
+	fmt.Printf("  alongside: %d config polls (%d stores with a desired configuration: %d applied, then %d not modified), %d events acknowledged (a batch per store every %s; %d batches made durable by %d fsyncs)\n",
+		st.ConfigPolls, desired, st.ConfigApplied, st.ConfigNotModified, st.EventsAcked, *events, cs.Batches, cs.EventFsyncs)
 	fmt.Println("  fleet page first load while the stores run (load average " + loadBusy + ")" + pageBusy)
 	fmt.Println("  fleet page first load after the stores stopped (load average " + loadIdle + ")" + pageIdle)
 	fmt.Printf("  fleet page over plain HTTP: GET / %.1f ms, %.0f KB (every store inline)\n", getMS, getKB)
