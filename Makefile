@@ -107,10 +107,8 @@ deb-test: deb
 #    option (MCAST_JOIN_GROUP), so no resolver can join 224.0.0.251.
 #  - TestRemoteRefusesAndChangesNothing/10_MB_document: a 10 MB body in the
 #    test's 300 ms HTTP timeout is too much for emulation.
-#  - TestNATSHealthAndConfig: under emulation its KV watch at times misses
-#    the put within 10 s (passes alone; reported to its owner).
 ARM64_NOT_RUN := storebox/(cmd/storebox|cmd/storebox-cloud|daemon/doctor|packaging|sync/uploader/drainbench|test/crash|test/e2e|test/fleet|test/statuspage)$$
-ARM64_SKIP    := ^TestMDNS$$|^TestRemoteRefusesAndChangesNothing$$/^10_MB_document$$|^TestNATSHealthAndConfig$$
+ARM64_SKIP    := ^TestMDNS$$|^TestRemoteRefusesAndChangesNothing$$/^10_MB_document$$
 test-arm64:
 	CGO_ENABLED=0 GOARCH=arm64 $(GO) test -count=1 -timeout 20m -exec qemu-aarch64-static \
 		-skip '$(ARM64_SKIP)' $$($(GO) list $(PKGS) | grep -vE '$(ARM64_NOT_RUN)')

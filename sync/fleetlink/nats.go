@@ -211,7 +211,10 @@ func (n *NATS) watchOnce(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	w, err := kv.Watch(ctx, n.cfg.StoreID, jetstream.UpdatesOnly())
+	// Not UpdatesOnly: a put made while the watch was being (re)established
+	// arrives as the initial value instead of being missed until the next
+	// poll; an unchanged entry costs one NotModified fetch.
+	w, err := kv.Watch(ctx, n.cfg.StoreID)
 	if err != nil {
 		return err
 	}
