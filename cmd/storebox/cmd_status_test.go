@@ -2,10 +2,8 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
-	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
@@ -13,8 +11,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/storebox/storebox/daemon"
 	"github.com/storebox/storebox/daemon/config"
+	"github.com/storebox/storebox/daemon/daemontest"
 	"github.com/storebox/storebox/daemon/httpapi"
 	"github.com/storebox/storebox/daemon/readyfile"
 	"github.com/storebox/storebox/protocol/frame"
@@ -47,21 +45,7 @@ listen = %q
 	if err != nil {
 		t.Fatal(err)
 	}
-	d, err := daemon.New(cfg, "9.9.9-test", slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- d.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			t.Error("daemon did not stop")
-		}
-	})
+	daemontest.Start(t, cfg, "9.9.9-test")
 	var ready readyfile.File
 	testenv.Eventually(t, "the daemon's ready file", func() bool {
 		f, err := readyfile.Read(cfg.DataDir)

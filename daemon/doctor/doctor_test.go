@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/storebox/storebox/daemon"
 	"github.com/storebox/storebox/daemon/config"
+	"github.com/storebox/storebox/daemon/daemontest"
 	"github.com/storebox/storebox/daemon/doctor"
 	"github.com/storebox/storebox/daemon/fleet"
 	"github.com/storebox/storebox/drivers/scale/scalesim"
@@ -69,43 +69,7 @@ listen = %q
 // startDaemon runs the real daemon in-process until the test ends.
 func startDaemon(t *testing.T, cfg *config.Config) {
 	t.Helper()
-	d, err := daemon.New(cfg, "1.2.3-doc", slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- d.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("daemon: %v", err)
-			}
-		case <-time.After(10 * time.Second):
-			t.Error("daemon did not stop")
-		}
-	})
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		resp, err := http.Get("http://" + cfg.HTTP.Listen + "/readyz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				return
-			}
-		}
-		select {
-		case err := <-done:
-			t.Fatalf("daemon exited: %v", err)
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("daemon not ready")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	daemontest.Start(t, cfg, "1.2.3-doc")
 }
 
 // startCloud runs the reference cloud and returns its URL.
