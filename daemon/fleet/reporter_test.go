@@ -18,13 +18,17 @@ type fakeState struct {
 func (f *fakeState) set(fn func(*Observation)) { f.mu.Lock(); fn(&f.obs); f.mu.Unlock() }
 func (f *fakeState) observe(bool) Observation  { f.mu.Lock(); defer f.mu.Unlock(); return f.obs }
 
-func startReporter(t *testing.T, cloud *testCloud, st *fakeState, interval time.Duration, log *logRecorder) *Reporter {
+func startReporter(t *testing.T, cloud *testCloud, st *fakeState, interval time.Duration, log *logRecorder, opts ...func(*ReporterConfig)) *Reporter {
 	t.Helper()
-	r := NewReporter(ReporterConfig{
+	cfg := ReporterConfig{
 		Link: cloud.link(2 * time.Second), Observe: st.observe, StoreID: "s1", Version: "test", DataDir: t.TempDir(),
 		Started: time.Now(), Interval: interval, QueueAlarmAge: 15 * time.Minute, CheckEvery: 100 * time.Millisecond,
 		Debounce: 200 * time.Millisecond, Log: slog.New(log),
-	})
+	}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	r := NewReporter(cfg)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { r.Serve(ctx); close(done) }()
@@ -54,13 +58,16 @@ func TestReporterSendsAtStartAndSoonAfterAnAlert(t *testing.T) {
 
 func TestReporterDebouncesABurstOfKicks(t *testing.T) {
 	cloud := newTestCloud(t)
-	r := startReporter(t, cloud, &fakeState{}, time.Hour, &logRecorder{})
+	// A burst of ~100 ms against a 2 s debounce: one snapshot even on a
+	// loaded machine.
+	r := startReporter(t, cloud, &fakeState{}, time.Hour, &logRecorder{}, func(c *ReporterConfig) { c.Debounce = 2 * time.Second })
 	cloud.waitSnapshot(5*time.Second, func(fleetmsg.Health) bool { return true })
 	for range 20 {
 		r.Kick()
 		time.Sleep(5 * time.Millisecond)
 	}
-	time.Sleep(time.Second)
+	cloud.waitSnapshot(10*time.Second, func(h fleetmsg.Health) bool { return len(cloud.snapshots()) >= 2 })
+	time.Sleep(500 * time.Millisecond)
 	if n := len(cloud.snapshots()); n != 2 {
 		t.Fatalf("%d snapshots after a burst of 20 kicks, want 2 (start + one)", n)
 	}
@@ -79,8 +86,12 @@ func TestReporterLogsACloudOutageOnce(t *testing.T) {
 		t.Fatal("Delivery does not report the outage")
 	}
 	cloud.setDown(false)
-	cloud.waitSnapshot(5*time.Second, func(fleetmsg.Health) bool { return true })
-	time.Sleep(200 * time.Millisecond)
+	for deadline := time.Now().Add(5 * time.Second); log.count(slog.LevelInfo, "delivered again") == 0; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("no recovery line")
+		}
+	}
+	time.Sleep(300 * time.Millisecond) // a few more snapshots go out
 	if n := log.count(slog.LevelInfo, "delivered again"); n != 1 {
 		t.Fatalf("%d recovery lines, want 1", n)
 	}

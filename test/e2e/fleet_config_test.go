@@ -227,7 +227,7 @@ func TestFleetRemoteConfigWithTheReferenceCloud(t *testing.T) {
 		t.Fatalf("unapproved device: %s", r.Raw)
 	}
 	other.Close()
-	waitFleet(t, cloud, "device_pending T-08 and config version 1", 5*time.Second, func(s map[string]any) bool {
+	waitFleet(t, cloud, "device_pending T-08 and config version 1", 10*time.Second, func(s map[string]any) bool {
 		cfg, _ := s["config"].(map[string]any)
 		return hasAlert(s, "device_pending", "T-08") && cfg["version"] == float64(1) && cfg["source"] == "remote"
 	})
@@ -258,7 +258,7 @@ func TestFleetRemoteConfigWithTheReferenceCloud(t *testing.T) {
 			next++
 		}
 		waitConfig(t, d, "refused ("+f.mode+")", refusedWith(f.version, f.reason))
-		waitFleet(t, cloud, "config_refused for "+f.mode, 5*time.Second, func(s map[string]any) bool { return hasAlert(s, "config_refused", f.version) })
+		waitFleet(t, cloud, "config_refused for "+f.mode, 10*time.Second, func(s map[string]any) bool { return hasAlert(s, "config_refused", f.version) })
 		if c, _ := statusConfig(t, d); c.Version != 2 {
 			t.Fatalf("%s: running version changed to %d", f.mode, c.Version)
 		}
@@ -274,7 +274,7 @@ func TestFleetRemoteConfigWithTheReferenceCloud(t *testing.T) {
 	adminPut(t, cloud, "/v1/admin/config-fault", `{"mode": ""}`)
 	last := uint64(next - 1)
 	waitConfig(t, d, "at the last stored version once the faults stop", func(c configStatus) bool { return c.Version == last && c.Refused == nil })
-	waitFleet(t, cloud, "config_refused cleared", 5*time.Second, func(s map[string]any) bool {
+	waitFleet(t, cloud, "config_refused cleared", 10*time.Second, func(s map[string]any) bool {
 		as, _ := s["alerts"].([]any)
 		for _, a := range as {
 			if m, _ := a.(map[string]any); m["kind"] == "config_refused" {
