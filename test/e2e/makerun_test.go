@@ -38,8 +38,17 @@ func makeRun(t *testing.T, config, data string) (*exec.Cmd, <-chan string) {
 	}
 	w.Close()
 	t.Cleanup(func() {
+		// make and the daemon it started share the group; a daemon that
+		// does not stop on SIGTERM is killed rather than left running.
 		syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
-		cmd.Wait()
+		stopped := make(chan struct{})
+		go func() { cmd.Wait(); close(stopped) }()
+		select {
+		case <-stopped:
+		case <-time.After(15 * time.Second):
+			syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+			<-stopped
+		}
 		r.Close()
 	})
 	return cmd, linesOf(r)
