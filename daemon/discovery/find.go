@@ -14,6 +14,8 @@ import (
 
 	"github.com/grandcat/zeroconf"
 
+	"github.com/storebox/storebox/daemon/mdns"
+
 	wire "github.com/storebox/storebox/protocol/discovery"
 )
 
@@ -285,7 +287,7 @@ func (bs *boxes) add(a wire.Answer, addr, via string) {
 func (bs *boxes) addMDNS(e *zeroconf.ServiceEntry, log *slog.Logger) {
 	txt := make([]string, len(e.Text))
 	for i, t := range e.Text {
-		txt[i] = unescapeDNS(t)
+		txt[i] = mdns.Unescape(t)
 	}
 	var addrs []string
 	for _, ip := range e.AddrIPv4 {
@@ -297,7 +299,7 @@ func (bs *boxes) addMDNS(e *zeroconf.ServiceEntry, log *slog.Logger) {
 	if len(addrs) == 0 {
 		return
 	}
-	a, err := wire.AnswerFromMDNS(unescapeDNS(e.Instance), addrs[0], e.Port, txt)
+	a, err := wire.AnswerFromMDNS(mdns.Unescape(e.Instance), addrs[0], e.Port, txt)
 	if err != nil {
 		log.Debug("discover: ignored mDNS entry", "instance", e.Instance, "err", err)
 		return

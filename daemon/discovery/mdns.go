@@ -2,147 +2,29 @@ package discovery
 
 import (
 	"context"
-	"fmt"
-	"log/slog"
 	"net/netip"
-	"strconv"
-	"strings"
-	"time"
 
+	"github.com/storebox/storebox/daemon/mdns"
 	wire "github.com/storebox/storebox/protocol/discovery"
 )
 
-// advertise keeps the mDNS advertisement up until ctx is done. It answers
-// only on the interfaces the device listener is reachable through, with
-// those addresses (see responder.go). The interface set is read again every
-// mdnsIv and the responder rebuilt when it changed (a mini-PC often boots
-// before DHCP answers); a failure is a warning logged once per distinct
-// cause, retried on the same schedule.
+// advertise runs the mDNS advertisement of this box until ctx is done: the
+// store's instance, the device port and the TXT a UDP answer carries.
 func (s *Service) advertise(ctx context.Context) {
 	if s.cfg.DevicePort == 0 {
 		s.log.Warn("discovery: mDNS not advertised: no device port")
 		return
 	}
-	instance := wire.InstanceName(s.cfg.StoreName)
 	txt, err := s.answer(netip.Addr{}).TXT()
 	if err != nil {
 		s.log.Warn("discovery: mDNS not advertised", "err", err)
 		return
 	}
-	for i := range txt {
-		txt[i] = escapeTXT(txt[i])
-	}
-	service := wire.MDNSService + "." + wire.MDNSDomain
-	names := mdnsNames{
-		service:  service,
-		instance: escapeLabel(instance) + "." + service,
-		host:     mdnsHostName(),
-		port:     uint16(s.cfg.DevicePort),
-		txt:      txt,
-	}
-
-	var (
-		resp     *responder
-		served   chan struct{}
-		current  string // ifaceKey resp was built for
-		lastNote string
-	)
-	stop := func() {
-		if resp != nil {
-			resp.close()
-			<-served
-			resp = nil
-		}
-	}
-	defer stop()
-	note := func(level slog.Level, msg string, args ...any) {
-		if key := msg + fmt.Sprint(args...); key != lastNote {
-			s.log.Log(ctx, level, msg, args...)
-			lastNote = key
-		}
-	}
-	tick := time.NewTicker(s.mdnsIv)
-	defer tick.Stop()
-	for {
-		ifaces, reason := advertisedIfaces(s.cfg.DeviceHost)
-		if key := ifaceKey(ifaces); resp == nil || key != current {
-			stop()
-			current = key
-			switch {
-			case reason != "":
-				note(slog.LevelWarn, "discovery: mDNS not advertised; UDP discovery still works", "reason", reason)
-			default:
-				r, err := newResponder(names, ifaces, s.log)
-				if err != nil {
-					note(slog.LevelWarn, "discovery: mDNS advertisement failed; UDP discovery still works; will retry", "err", err)
-					current = ""
-					break
-				}
-				resp, served = r, make(chan struct{})
-				go func() { defer close(served); r.serve() }()
-				lastNote = ""
-				s.log.Info("discovery: mDNS advertising", "service", wire.MDNSService, "instance", instance, "host", names.host, "port", s.cfg.DevicePort, "addrs", key)
-			}
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-tick.C:
-		}
-	}
+	mdns.Advertise(ctx, mdns.Config{
+		Instance: wire.InstanceName(s.cfg.StoreName),
+		Port:     s.cfg.DevicePort,
+		Host:     s.cfg.DeviceHost,
+		TXT:      txt,
+		Interval: s.mdnsIv,
+	}, s.log)
 }
-
-// escapeLabel writes a DNS label in the presentation format zeroconf (and
-// miekg/dns underneath) expects, escaping exactly as miekg/dns does when it
-// unpacks a name, so the instance name we register matches the names in
-// incoming queries byte for byte: ". ( ) ; space @ \" \\" get a backslash,
-// bytes outside printable ASCII become \DDD.
-func escapeLabel(s string) string {
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case strings.IndexByte(`.();@"\ `, c) >= 0:
-			b.WriteByte('\\')
-			b.WriteByte(c)
-		case c < ' ' || c > '~':
-			fmt.Fprintf(&b, "\\%03d", c)
-		default:
-			b.WriteByte(c)
-		}
-	}
-	return b.String()
-}
-
-// escapeTXT protects the one byte miekg/dns interprets when packing a TXT
-// string: the backslash.
-func escapeTXT(s string) string { return strings.ReplaceAll(s, `\`, `\\`) }
-
-// unescapeDNS reverses miekg/dns's presentation escaping (\X and \DDD), for
-// instance names and TXT strings read by a browser.
-func unescapeDNS(s string) string {
-	if !strings.Contains(s, `\`) {
-		return s
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c != '\\' || i+1 >= len(s) {
-			b.WriteByte(c)
-			continue
-		}
-		if i+3 < len(s) && isDigit(s[i+1]) && isDigit(s[i+2]) && isDigit(s[i+3]) {
-			n, _ := strconv.Atoi(s[i+1 : i+4])
-			if n <= 255 {
-				b.WriteByte(byte(n))
-				i += 3
-				continue
-			}
-		}
-		b.WriteByte(s[i+1])
-		i++
-	}
-	return b.String()
-}
-
-func isDigit(c byte) bool { return c >= '0' && c <= '9' }

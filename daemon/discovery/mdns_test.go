@@ -5,66 +5,30 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"net"
-	"net/netip"
 	"slices"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/grandcat/zeroconf"
-	"github.com/miekg/dns"
 
+	"github.com/storebox/storebox/daemon/mdns"
 	wire "github.com/storebox/storebox/protocol/discovery"
 )
 
-func TestEscapeMatchesMiekg(t *testing.T) {
-	for _, name := range []string{
-		"Corner Shop",
-		"Tom & Jerry's (Main St.); @home \"best\" \\ store",
-		"超市 第1号店",
-		"tab\there\x00nul\x7f",
-	} {
-		fqdn := escapeLabel(name) + "._storebox._tcp.local."
-		m := new(dns.Msg)
-		m.SetQuestion(fqdn, dns.TypeSRV)
-		packed, err := m.Pack()
-		if err != nil {
-			t.Fatalf("%q: pack: %v", name, err)
-		}
-		var back dns.Msg
-		if err := back.Unpack(packed); err != nil {
-			t.Fatal(err)
-		}
-		// The name zeroconf compares with incoming queries is the one
-		// miekg/dns produces when unpacking: they must be identical.
-		if got := back.Question[0].Name; got != fqdn {
-			t.Fatalf("%q: wire round trip %q, registered %q", name, got, fqdn)
-		}
-		label := strings.TrimSuffix(back.Question[0].Name, "._storebox._tcp.local.")
-		if got := unescapeDNS(label); got != name {
-			t.Fatalf("unescape %q = %q, want %q", label, got, name)
-		}
-	}
-	txt := `store=a\b"c 店`
-	rr := &dns.TXT{Hdr: dns.RR_Header{Name: "x.local.", Rrtype: dns.TypeTXT, Class: dns.ClassINET}, Txt: []string{escapeTXT(txt)}}
-	m := new(dns.Msg)
-	m.Answer = []dns.RR{rr}
-	packed, err := m.Pack()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var back dns.Msg
-	if err := back.Unpack(packed); err != nil {
-		t.Fatal(err)
-	}
-	if got := unescapeDNS(back.Answer[0].(*dns.TXT).Txt[0]); got != txt {
-		t.Fatalf("txt round trip %q, want %q", got, txt)
-	}
-}
-
 // hasMulticast reports whether the OS has an up, multicast-capable
 // interface with an address: what mDNS needs and what zeroconf uses.
-func hasMulticast() bool { l, _ := advertisedIfaces(netip.Addr{}); return len(l) > 0 }
+func hasMulticast() bool {
+	ifaces, _ := net.Interfaces()
+	for _, ifi := range ifaces {
+		if ifi.Flags&net.FlagUp == 0 || ifi.Flags&net.FlagMulticast == 0 || ifi.Flags&net.FlagLoopback != 0 {
+			continue
+		}
+		if addrs, _ := ifi.Addrs(); len(addrs) > 0 {
+			return true
+		}
+	}
+	return false
+}
 
 // TestMDNS registers a real advertisement and browses for it with a real
 // zeroconf resolver over the host's multicast interfaces. (Loopback has no
@@ -96,7 +60,7 @@ func TestMDNS(t *testing.T) {
 	}
 	var got *zeroconf.ServiceEntry
 	for e := range entries {
-		if got == nil && unescapeDNS(e.Instance) == instance {
+		if got == nil && mdns.Unescape(e.Instance) == instance {
 			got = e
 			cancel() // zeroconf closes entries; keep draining until then
 		}
@@ -109,7 +73,7 @@ func TestMDNS(t *testing.T) {
 	}
 	var txt []string
 	for _, s := range got.Text {
-		txt = append(txt, unescapeDNS(s))
+		txt = append(txt, mdns.Unescape(s))
 	}
 	for _, want := range []string{"store=" + cfg.StoreID, "ver=1.2.3", "mqtt=1883", "http=8680"} {
 		if !slices.Contains(txt, want) {
@@ -129,7 +93,7 @@ func TestMDNS(t *testing.T) {
 		t.Fatal(err)
 	}
 	looked := make(chan *zeroconf.ServiceEntry)
-	if err := r2.Lookup(lctx, escapeLabel(instance), wire.MDNSService, wire.MDNSDomain, looked); err != nil {
+	if err := r2.Lookup(lctx, mdns.EscapeLabel(instance), wire.MDNSService, wire.MDNSDomain, looked); err != nil {
 		t.Fatal(err)
 	}
 	var found bool

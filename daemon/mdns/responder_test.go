@@ -1,4 +1,4 @@
-package discovery
+package mdns
 
 import (
 	"net"
@@ -13,7 +13,7 @@ import (
 func testResponder() (*responder, mdnsIface) {
 	names := mdnsNames{
 		service:  "_storebox._tcp.local.",
-		instance: escapeLabel("Corner Shop") + "._storebox._tcp.local.",
+		instance: EscapeLabel("Corner Shop") + "._storebox._tcp.local.",
 		host:     "storebox-box.local.",
 		port:     8686,
 		txt:      []string{"store=S-1", "ver=1.0"},

@@ -1,4 +1,7 @@
-package discovery
+// Package mdns advertises the box over multicast DNS (DNS-SD
+// _storebox._tcp, RFC 6762/6763) with a responder of its own; browsing is
+// discovery.Find's, with grandcat/zeroconf.
+package mdns
 
 import (
 	"errors"
