@@ -49,13 +49,27 @@ func (a *applier) last() *config.Config {
 
 func (a *applier) count() int { a.mu.Lock(); defer a.mu.Unlock(); return len(a.applied) }
 
+// answerTimeout bounds the link's exchanges with a cloud that answers: long
+// enough for a loaded machine running -race, since what these tests check
+// is what the reply does, not how fast it comes. The hanging-cloud test
+// sets its own short one (hangTimeout), which is what it checks.
+const (
+	answerTimeout = 5 * time.Second
+	hangTimeout   = 300 * time.Millisecond
+)
+
 func newRemote(t *testing.T, cloud *testCloud, dir string, enabled bool, ap *applier, log *logRecorder) *Remote {
+	t.Helper()
+	return newRemoteTimeout(t, cloud, dir, enabled, ap, log, answerTimeout)
+}
+
+func newRemoteTimeout(t *testing.T, cloud *testCloud, dir string, enabled bool, ap *applier, log *logRecorder, timeout time.Duration) *Remote {
 	t.Helper()
 	file, err := config.Parse("local.toml", []byte(localFile))
 	if err != nil {
 		t.Fatal(err)
 	}
-	return NewRemote(RemoteConfig{Link: cloud.link(300 * time.Millisecond), Interval: time.Hour, DataDir: dir, Enabled: enabled,
+	return NewRemote(RemoteConfig{Link: cloud.link(timeout), Interval: time.Hour, DataDir: dir, Enabled: enabled,
 		File: file, Apply: ap.apply, Log: slog.New(log)})
 }
 
@@ -199,12 +213,12 @@ func TestRemoteHangingCloudIsALogLineNotARefusal(t *testing.T) {
 		case <-r.Context().Done():
 		}
 	})
-	r := newRemote(t, cloud, t.TempDir(), true, &applier{}, log)
+	r := newRemoteTimeout(t, cloud, t.TempDir(), true, &applier{}, log, hangTimeout)
 	start := time.Now()
 	r.Poll(context.Background())
 	r.Poll(context.Background())
 	if time.Since(start) > 3*time.Second {
-		t.Fatalf("two polls took %s with a 300ms timeout", time.Since(start))
+		t.Fatalf("two polls took %s with a %s timeout", time.Since(start), hangTimeout)
 	}
 	if st := r.State(); st.Refusal != nil {
 		t.Fatalf("refusal for an unreachable cloud: %+v", st.Refusal)
