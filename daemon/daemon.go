@@ -28,6 +28,7 @@ import (
 	"github.com/storebox/storebox/daemon/shelf"
 	"github.com/storebox/storebox/daemon/store"
 	"github.com/storebox/storebox/daemon/supervisor"
+	"github.com/storebox/storebox/daemon/webauth"
 	"github.com/storebox/storebox/sync/catalogfeed"
 	"github.com/storebox/storebox/sync/uploader"
 	"github.com/storebox/storebox/sync/upstream"
@@ -358,7 +359,7 @@ func abs(x int) int {
 // loadAdminToken returns the configured admin token, or the one in the
 // data directory, creating it (mode 0600) at first start.
 func loadAdminToken(c *config.Config) (string, error) {
-	tok, path, created, err := httpapi.LoadAdminToken(c.DataDir, c.HTTP.AdminToken)
+	tok, path, created, err := webauth.LoadAdminToken(c.DataDir, c.HTTP.AdminToken)
 	if created {
 		store.MatchDirOwner(c.DataDir, path)
 	}
@@ -367,5 +368,5 @@ func loadAdminToken(c *config.Config) (string, error) {
 
 // ReadAdminToken is what the CLI uses to talk to the local API.
 func ReadAdminToken(c *config.Config) (string, error) {
-	return httpapi.ReadAdminToken(c.DataDir, c.HTTP.AdminToken)
+	return webauth.ReadAdminToken(c.DataDir, c.HTTP.AdminToken)
 }

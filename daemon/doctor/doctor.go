@@ -17,8 +17,8 @@ import (
 	"time"
 
 	"github.com/storebox/storebox/daemon/config"
-	"github.com/storebox/storebox/daemon/httpapi"
 	"github.com/storebox/storebox/daemon/readyfile"
+	"github.com/storebox/storebox/daemon/webauth"
 )
 
 // Level is a check's outcome.
@@ -159,7 +159,7 @@ func probeDaemon(ctx context.Context, cfg *config.Config) *daemonInfo {
 	hc := &http.Client{Timeout: 2 * time.Second}
 	// The status needs the admin token (SPEC §5); without read access to it
 	// the daemon still shows as running, and the detail says why.
-	token, tokenErr := httpapi.ReadAdminToken(cfg.DataDir, cfg.HTTP.AdminToken)
+	token, tokenErr := webauth.ReadAdminToken(cfg.DataDir, cfg.HTTP.AdminToken)
 	get := func(path string) (*http.Response, error) {
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, d.base+path, nil)
 		if err != nil {

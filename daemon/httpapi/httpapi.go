@@ -1,5 +1,6 @@
 // Package httpapi serves the local HTTP interface (SPEC §5): the status
-// page, the JSON API, Prometheus metrics and health probes.
+// page, the JSON API, Prometheus metrics and health probes. Who may use
+// them is package webauth's call.
 package httpapi
 
 import (
@@ -12,6 +13,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/storebox/storebox/daemon/webauth"
 	"github.com/storebox/storebox/internal/listen"
 )
 
@@ -26,19 +28,15 @@ type Config struct {
 	MetricsAuth bool
 }
 
-// Server is the local HTTP server. Every route on Mux needs the admin
-// token or a signed-in session (SPEC §5), except those added with
-// HandleOpen; with read_auth off, GET and HEAD requests are open too.
-// Routes that change things wrap their handler in Admin as well, so a
-// trusted LAN still cannot approve a device without the token.
+// Server is the local HTTP server. Its gate (webauth.Gate) decides who
+// may use each route on Mux: the admin token or a session, except for
+// HandleOpen routes; Admin routes need them whatever read_auth says.
 type Server struct {
 	Listen string
 	Log    *slog.Logger
 	Mux    *http.ServeMux
 
-	auth    *auth
-	guesses *guessLimit
-	open    map[string]bool // patterns served without authentication
+	gate *webauth.Gate // who may use which route; the sign-in routes
 
 	ln *listen.Held
 	// onShutdown ends long-lived responses (event streams), which a
@@ -49,94 +47,30 @@ type Server struct {
 // New returns a server with the health probe and the sign-in routes;
 // callers add the rest on Mux, with HandleOpen or Admin where needed.
 func New(cfg Config, log *slog.Logger) *Server {
-	s := &Server{Listen: cfg.Listen, Log: log, Mux: http.NewServeMux(), open: map[string]bool{},
-		auth: newAuth(cfg.AdminToken, cfg.ReadAuth, cfg.MetricsAuth), guesses: newGuessLimit(),
-		ln: &listen.Held{Key: "http.listen", Addr: cfg.Listen}}
+	s := &Server{Listen: cfg.Listen, Log: log, Mux: http.NewServeMux(), ln: &listen.Held{Key: "http.listen", Addr: cfg.Listen}}
+	s.gate = webauth.New(webauth.Config{AdminToken: cfg.AdminToken, ReadAuth: cfg.ReadAuth, MetricsAuth: cfg.MetricsAuth,
+		Page: pagePattern, Log: log, JSON: JSON, PageHeaders: setPageHeaders, LANBase: s.LANBase}, s.Mux)
 	s.HandleOpen("GET /healthz", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain")
 		fmt.Fprintln(w, "ok")
 	}))
-	s.mountSignIn()
 	return s
 }
 
 // HandleOpen registers a route anyone on the LAN may use: probes,
 // static files, a payment provider's notify callback.
-func (s *Server) HandleOpen(pattern string, h http.Handler) {
-	s.Mux.Handle(pattern, h)
-	s.open[pattern] = true
-}
+func (s *Server) HandleOpen(pattern string, h http.Handler) { s.gate.HandleOpen(pattern, h) }
 
 // HandleMetrics registers the Prometheus endpoint: open, unless
 // http.metrics_auth asks for the token (then even with read_auth off).
-func (s *Server) HandleMetrics(h http.Handler) {
-	if !s.auth.metricsAuth {
-		s.HandleOpen("GET /metrics", h)
-		return
-	}
-	s.HandleOpen("GET /metrics", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if _, ok := s.auth.session(r); !ok && !s.auth.bearer(r) {
-			unauthorized(w)
-			return
-		}
-		h.ServeHTTP(w, r)
-	}))
-}
+func (s *Server) HandleMetrics(h http.Handler) { s.gate.HandleMetrics("GET /metrics", h) }
 
 // Admin wraps h so it needs "Authorization: Bearer <admin token>" or a
 // signed-in session on a same-origin request, whatever read_auth says.
-func (s *Server) Admin(h http.HandlerFunc) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		if !s.auth.admin(r) {
-			unauthorized(w)
-			return
-		}
-		h(w, r)
-	}
-}
-
-func unauthorized(w http.ResponseWriter) {
-	w.Header().Set("WWW-Authenticate", `Bearer realm="storebox"`)
-	Error(w, http.StatusUnauthorized, "admin token required: sign in on the status page, or send Authorization: Bearer <token from the data directory's admin.token>")
-}
+func (s *Server) Admin(h http.HandlerFunc) http.HandlerFunc { return s.gate.Admin(h) }
 
 // ServeHTTP checks who is asking before the route runs (see Server).
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if r.Header.Get("Authorization") != "" {
-		if s.guesses.blocked(r) {
-			tooManyGuesses(w)
-			return
-		}
-		if !s.auth.bearer(r) {
-			s.guesses.failed(r)
-		}
-	}
-	_, pattern := s.Mux.Handler(r)
-	if pattern == "" || s.open[pattern] {
-		s.Mux.ServeHTTP(w, r)
-		return
-	}
-	read := r.Method == http.MethodGet || r.Method == http.MethodHead
-	exp, ok := s.auth.reader(r)
-	if !read {
-		ok = s.auth.admin(r)
-	}
-	if !ok {
-		if pattern == pagePattern {
-			http.Redirect(w, r, "/signin", http.StatusSeeOther)
-			return
-		}
-		unauthorized(w)
-		return
-	}
-	if !exp.IsZero() {
-		// A live stream ends with the session that opened it.
-		ctx, cancel := context.WithDeadline(r.Context(), exp)
-		defer cancel()
-		r = r.WithContext(ctx)
-	}
-	s.Mux.ServeHTTP(w, r)
-}
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.gate.ServeHTTP(w, r) }
 
 // Bind opens the listener so a taken port fails the daemon's start. It
 // does nothing while a bound listener waits for Serve.

@@ -18,6 +18,10 @@ var ui embed.FS
 // with 10,000 e-labels would otherwise push megabytes a second to a phone.
 const PageOnlineMax = 200
 
+// pagePattern is the status page's route; without a session it sends the
+// browser to the sign-in form.
+const pagePattern = "GET /{$}"
+
 // UI serves the status page's files: "/" is index.html, "/ui/..." the rest.
 func UI() http.Handler {
 	sub, err := fs.Sub(ui, "ui")

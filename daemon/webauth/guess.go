@@ -1,4 +1,4 @@
-package httpapi
+package webauth
 
 import (
 	"net"
@@ -64,9 +64,4 @@ func (g *guessLimit) failed(r *http.Request) {
 		g.fails[src] = f
 	}
 	f.n++
-}
-
-func tooManyGuesses(w http.ResponseWriter) {
-	w.Header().Set("Retry-After", "60")
-	Error(w, http.StatusTooManyRequests, "too many wrong admin tokens from this address; wait a minute")
 }

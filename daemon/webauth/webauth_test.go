@@ -1,4 +1,4 @@
-package httpapi
+package webauth
 
 import (
 	"bytes"
@@ -17,23 +17,44 @@ import (
 
 const testToken = "0123456789abcdef0123456789abcdef"
 
-// authServer is a server with a status page, a read endpoint that carries
-// order data and an admin action, as the daemon mounts them.
-func authServer(t *testing.T, cfg Config) (*Server, *httptest.Server) {
+// authServer is a gate in front of what the daemon serves: a status page,
+// a static file, a read endpoint that carries order data, a live stream,
+// an admin action and metrics.
+func authServer(t *testing.T, cfg Config) (*Gate, *httptest.Server) {
 	t.Helper()
 	cfg.AdminToken = testToken
-	s := New(cfg, slog.New(slog.DiscardHandler))
-	s.MountStatusPage(func() any { return map[string]string{"order": "SECRET-ORDER"} })
-	s.Mux.HandleFunc("GET /api/v1/orders", func(w http.ResponseWriter, _ *http.Request) {
-		JSON(w, 200, map[string]string{"order": "SECRET-ORDER"})
+	cfg.Page = "GET /{$}"
+	cfg.Log = slog.New(slog.DiscardHandler)
+	cfg.JSON = func(w http.ResponseWriter, status int, v any) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(status)
+		json.NewEncoder(w).Encode(v)
+	}
+	cfg.PageHeaders = func(h http.Header) { h.Set("X-Frame-Options", "DENY") }
+	var base string
+	cfg.LANBase = func() string { return base }
+	mux := http.NewServeMux()
+	g := New(cfg, mux)
+	mux.HandleFunc(cfg.Page, func(w http.ResponseWriter, _ *http.Request) {
+		io.WriteString(w, `<script src="/ui/app.js"></script> SECRET-ORDER`)
 	})
-	s.Mux.HandleFunc("POST /api/v1/devices/{id}/approve", s.Admin(func(w http.ResponseWriter, r *http.Request) {
-		JSON(w, 200, map[string]string{"approved": r.PathValue("id")})
+	g.HandleOpen("GET /ui/", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "body {}") }))
+	mux.HandleFunc("GET /api/v1/orders", func(w http.ResponseWriter, _ *http.Request) {
+		cfg.JSON(w, 200, map[string]string{"order": "SECRET-ORDER"})
+	})
+	mux.HandleFunc("GET /api/v1/events", func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(200)
+		w.(http.Flusher).Flush()
+		<-r.Context().Done()
+	})
+	mux.HandleFunc("POST /api/v1/devices/{id}/approve", g.Admin(func(w http.ResponseWriter, r *http.Request) {
+		cfg.JSON(w, 200, map[string]string{"approved": r.PathValue("id")})
 	}))
-	s.HandleMetrics(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "storebox_up 1\n") }))
-	srv := httptest.NewServer(s)
+	g.HandleMetrics("GET /metrics", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "storebox_up 1\n") }))
+	srv := httptest.NewServer(g)
+	base = srv.URL
 	t.Cleanup(srv.Close)
-	return s, srv
+	return g, srv
 }
 
 type reply struct {
@@ -94,7 +115,7 @@ func TestReadEndpointsNeedTheToken(t *testing.T) {
 	if r := call(t, "GET", srv.URL+"/signin", nil); !strings.Contains(r.body, `id="signin-form"`) || strings.Contains(r.body, "app.js") {
 		t.Errorf("GET /signin is not the sign-in form: %.300s", r.body)
 	}
-	for _, p := range []string{"/healthz", "/metrics", "/ui/style.css", "/signin", "/api/v1/session"} {
+	for _, p := range []string{"/metrics", "/ui/style.css", "/signin", "/api/v1/session"} {
 		if r := call(t, "GET", srv.URL+p, nil); r.code != 200 {
 			t.Errorf("GET %s should stay open: %d %.120q", p, r.code, r.body)
 		}
@@ -162,7 +183,7 @@ func TestSignInSetsASessionCookie(t *testing.T) {
 		t.Errorf("cookie after 12 h: %d", r.code)
 	}
 	// A new admin token ends every session.
-	other := New(Config{AdminToken: "another-token-another-token", ReadAuth: true}, slog.New(slog.DiscardHandler))
+	other := New(Config{AdminToken: "another-token-another-token", ReadAuth: true}, http.NewServeMux())
 	if _, ok := other.auth.verify(c.Value); ok {
 		t.Error("a session outlived a change of admin token")
 	}
@@ -279,5 +300,14 @@ func TestWrongTokensAreLimited(t *testing.T) {
 	s.guesses.now = func() time.Time { return time.Now().Add(time.Minute) }
 	if r := call(t, "GET", srv.URL+"/api/v1/orders", nil, "Authorization", "Bearer "+testToken); r.code != 200 {
 		t.Errorf("the right token a minute later: %d", r.code)
+	}
+}
+
+// The sign-in form works on a store LAN without internet and without script.
+func TestSignInPageIsSelfContained(t *testing.T) {
+	for _, bad := range []string{"http://", "https://", "//cdn", "innerHTML", "<script"} {
+		if strings.Contains(signInHTML, bad) {
+			t.Errorf("signin.html contains %q", bad)
+		}
 	}
 }

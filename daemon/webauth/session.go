@@ -1,4 +1,4 @@
-package httpapi
+package webauth
 
 import (
 	"crypto/hmac"
