@@ -24,6 +24,7 @@ import (
 	"syscall"
 
 	"github.com/storebox/storebox/sync/cloudref"
+	"github.com/storebox/storebox/sync/cloudref/fleetconsole"
 )
 
 func main() {
@@ -122,9 +123,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.Uint64Var(&opt.Seed, "seed", 0, "seed for the fault dice (0 = random)")
 	fs.StringVar(&opt.AdminToken, "admin-token", "",
 		"bearer token of the /v1/admin endpoints (or $STOREBOX_CLOUD_ADMIN_TOKEN; none turns them off)")
-	fs.DurationVar(&opt.HealthInterval, "health-interval", cloudref.DefaultHealthInterval,
+	fs.DurationVar(&opt.HealthInterval, "health-interval", fleetconsole.DefaultHealthInterval,
 		"the stores' fleet.health_interval; a store silent for 3 intervals shows as offline")
-	fs.StringVar(&opt.ConfigFault, "config-fault", "", "serve desired configuration badly: "+strings.Join(cloudref.ConfigFaults, "|"))
+	fs.StringVar(&opt.ConfigFault, "config-fault", "", "serve desired configuration badly: "+strings.Join(fleetconsole.ConfigFaults, "|"))
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -137,7 +138,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if opt.AdminToken == "" {
 		opt.AdminToken = os.Getenv("STOREBOX_CLOUD_ADMIN_TOKEN")
 	}
-	if err := cloudref.CheckConfigFault(opt.ConfigFault); err != nil {
+	if err := fleetconsole.CheckConfigFault(opt.ConfigFault); err != nil {
 		return err
 	}
 	if opt.HealthInterval <= 0 {

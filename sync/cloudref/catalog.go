@@ -16,6 +16,7 @@ import (
 	"sync"
 
 	"github.com/storebox/storebox/protocol/goods"
+	"github.com/storebox/storebox/sync/cloudref/cloudkit"
 )
 
 // catalog is a versioned goods table: every change (new, changed or deleted
@@ -150,20 +151,7 @@ func (c *catalog) save() error {
 	if err != nil {
 		return err
 	}
-	return replaceFile(c.path, b, "catalog")
-}
-
-// replaceFile writes a state file whole: a temporary file renamed over it,
-// so a crash leaves the old state or the new, never half of one.
-func replaceFile(path string, b []byte, what string) error {
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, b, 0o644); err != nil {
-		return fmt.Errorf("save %s: %w", what, err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("save %s: %w", what, err)
-	}
-	return nil
+	return cloudkit.ReplaceFile(c.path, b, "catalog")
 }
 
 func (c *catalog) size() int {
@@ -220,7 +208,7 @@ func (s *Server) getCatalog(w http.ResponseWriter, r *http.Request) {
 	if v := q.Get("since"); v != "" {
 		n, err := strconv.ParseUint(v, 10, 64)
 		if err != nil {
-			writeErr(w, http.StatusBadRequest, "bad_cursor", "since: "+err.Error())
+			cloudkit.WriteErr(w, http.StatusBadRequest, "bad_cursor", "since: "+err.Error())
 			return
 		}
 		since = n
@@ -229,25 +217,25 @@ func (s *Server) getCatalog(w http.ResponseWriter, r *http.Request) {
 	if v := q.Get("limit"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 0 {
-			writeErr(w, http.StatusBadRequest, "bad_limit", "limit must be a number ≥ 0")
+			cloudkit.WriteErr(w, http.StatusBadRequest, "bad_limit", "limit must be a number ≥ 0")
 			return
 		}
 		limit = min(n, 1000)
 	}
-	writeJSON(w, http.StatusOK, s.cat.page(since, limit))
+	cloudkit.WriteJSON(w, http.StatusOK, s.cat.page(since, limit))
 }
 
 // putCatalog (PUT: replace, POST: upsert) is an unsigned admin endpoint for
 // tests and demos; the body is a JSON array or JSON Lines of goods.
 func (s *Server) putCatalog(w http.ResponseWriter, r *http.Request) {
-	items, err := ParseGoods(io.LimitReader(r.Body, maxJSONBody))
+	items, err := ParseGoods(io.LimitReader(r.Body, cloudkit.MaxJSONBody))
 	if err != nil {
-		writeErr(w, http.StatusBadRequest, "bad_catalog", err.Error())
+		cloudkit.WriteErr(w, http.StatusBadRequest, "bad_catalog", err.Error())
 		return
 	}
 	if err := s.cat.apply(items, r.Method == http.MethodPut); err != nil {
-		writeErr(w, http.StatusInternalServerError, "storage", err.Error())
+		cloudkit.WriteErr(w, http.StatusInternalServerError, "storage", err.Error())
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]int{"items": s.cat.size()})
+	cloudkit.WriteJSON(w, http.StatusOK, map[string]int{"items": s.cat.size()})
 }

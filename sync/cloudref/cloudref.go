@@ -4,9 +4,11 @@
 // It verifies request signatures (401 for a forged, malformed or stale one),
 // stores ledger events in an append-only JSON Lines file and dedupes them by
 // id (duplicates are counted, never stored twice), serves a versioned catalog
-// feed and keeps store-credit accounts with holds. Fault injection (failure
-// rate, hangs, throttling, lost acknowledgements, a down period at start,
-// rejected event types) lets tests drive the daemon through bad weather.
+// feed and keeps store-credit accounts with holds; it mounts the fleet
+// console (sync/cloudref/fleetconsole) on the same server. Fault injection
+// (failure rate, hangs, throttling, lost acknowledgements, a down period at
+// start, rejected event types) lets tests drive the daemon through bad
+// weather.
 //
 // acked_through is the highest seq s such that the cloud holds every event
 // of the store from the batch's first seq up to s, extended through any
@@ -19,7 +21,6 @@ package cloudref
 import (
 	"bufio"
 	"bytes"
-	"compress/gzip"
 	"context"
 	"encoding/json"
 	"errors"
@@ -32,11 +33,12 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/storebox/storebox/protocol/ledger"
+	"github.com/storebox/storebox/sync/cloudref/cloudkit"
+	"github.com/storebox/storebox/sync/cloudref/fleetconsole"
 )
 
 // Options configure a Server. The zero value is a memory-only cloud that
@@ -86,9 +88,10 @@ type Server struct {
 	counts  counters
 	rejects map[string]bool
 
-	cat   *catalog
-	cred  *credits
-	fleet *fleet
+	verify cloudkit.Verifier
+	cat    *catalog
+	cred   *credits
+	fleet  *fleetconsole.Console
 }
 
 type counters struct {
@@ -137,6 +140,7 @@ func New(opt Options) (*Server, error) {
 		byType:  map[string]uint64{},
 		rejects: map[string]bool{},
 	}
+	s.verify = cloudkit.Verifier{SecretFor: s.secretFor, Now: opt.Now, Refused: s.authFail}
 	for _, t := range opt.RejectTypes {
 		s.rejects[t] = true
 	}
@@ -155,14 +159,13 @@ func New(opt Options) (*Server, error) {
 	if s.cred, err = openCredits(opt.DataDir, opt.Credits, opt.Now); err != nil {
 		return nil, err
 	}
-	if err := CheckConfigFault(opt.ConfigFault); err != nil {
-		return nil, err
-	}
-	if s.fleet, err = openFleet(opt.DataDir, opt.ConfigFault); err != nil {
+	s.fleet, err = fleetconsole.New(fleetconsole.Config{DataDir: opt.DataDir, AdminToken: opt.AdminToken, HealthInterval: opt.HealthInterval,
+		Fault: opt.ConfigFault, SecretFor: s.secretFor, Now: opt.Now, Logger: opt.Logger, Done: s.done})
+	if err != nil {
 		return nil, err
 	}
 	if opt.DataDir != "" {
-		go s.flushLoop()
+		go s.fleet.FlushLoop()
 	}
 	return s, nil
 }
@@ -170,7 +173,7 @@ func New(opt Options) (*Server, error) {
 // Close saves the fleet state and releases the event log.
 func (s *Server) Close() error {
 	s.once.Do(func() { close(s.done) })
-	ferr := s.fleet.save(false)
+	ferr := s.fleet.Close()
 	s.evMu.Lock()
 	defer s.evMu.Unlock()
 	if s.evFile != nil {
@@ -228,19 +231,13 @@ func (l *downListener) Accept() (net.Conn, error) {
 // Handler routes the cloud's endpoints.
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle("POST /v1/stores/{store}/events", s.signed(s.faults(http.HandlerFunc(s.postEvents))))
-	mux.Handle("GET /v1/stores/{store}/catalog", s.signed(s.faults(http.HandlerFunc(s.getCatalog))))
-	mux.Handle("POST /v1/credits/authorize", s.signed(s.faults(http.HandlerFunc(s.authorize))))
-	mux.Handle("POST /v1/credits/capture", s.signed(s.faults(http.HandlerFunc(s.capture))))
-	mux.Handle("POST /v1/credits/cancel", s.signed(s.faults(http.HandlerFunc(s.cancel))))
-	mux.Handle("PUT /v1/stores/{store}/health", s.timedHealth(limitBody(maxHealthBody, s.signed(s.faults(http.HandlerFunc(s.putHealth))))))
-	mux.Handle("GET /v1/stores/{store}/config", s.signed(s.faults(http.HandlerFunc(s.getConfig))))
-	mux.Handle("PUT /v1/admin/stores/{store}/config", s.admin(s.putDesired))
-	mux.Handle("GET /v1/admin/stores/{store}/config", s.admin(s.getDesired))
-	mux.Handle("PUT /v1/admin/config-fault", s.admin(s.putConfigFault))
-	mux.HandleFunc("GET /{$}", s.getFleetPage)
-	mux.HandleFunc("GET /fleet.json", s.getFleet)
-	mux.HandleFunc("GET /stores/{store}/health", s.getStoreHealth)
+	storeAPI := func(h http.Handler) http.Handler { return s.verify.Signed(s.faults(h)) }
+	mux.Handle("POST /v1/stores/{store}/events", storeAPI(http.HandlerFunc(s.postEvents)))
+	mux.Handle("GET /v1/stores/{store}/catalog", storeAPI(http.HandlerFunc(s.getCatalog)))
+	mux.Handle("POST /v1/credits/authorize", storeAPI(http.HandlerFunc(s.authorize)))
+	mux.Handle("POST /v1/credits/capture", storeAPI(http.HandlerFunc(s.capture)))
+	mux.Handle("POST /v1/credits/cancel", storeAPI(http.HandlerFunc(s.cancel)))
+	s.fleet.Mount(mux, storeAPI)
 	mux.HandleFunc("GET /stats", s.getStats)
 	mux.HandleFunc("PUT /admin/catalog", s.putCatalog)
 	mux.HandleFunc("POST /admin/catalog", s.putCatalog)
@@ -256,95 +253,19 @@ func (s *Server) roll(p float64) bool {
 	return s.dice.Float64() < p
 }
 
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(v)
-}
-
-func writeErr(w http.ResponseWriter, status int, code, detail string) {
-	writeJSON(w, status, map[string]string{"error": code, "detail": detail})
-}
-
-const (
-	maxWireBody = 16 << 20
-	maxJSONBody = 64 << 20
-)
-
-type bodyKey struct{}
-
-// signed reads (and un-gzips) the body, then checks the signature: over the
-// decompressed body, or over the request target when there is no body.
-func (s *Server) signed(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		store := r.Header.Get(ledger.HeaderStore)
-		if ps := r.PathValue("store"); ps != "" && ps != store {
-			s.authFail(w, "store header does not match the path")
-			return
-		}
-		secret, ok := s.opt.StoreSecrets[store]
-		if !ok {
-			secret = s.opt.Secret
-		}
-		if store == "" || secret == "" {
-			s.authFail(w, "unknown store")
-			return
-		}
-		body, err := io.ReadAll(io.LimitReader(r.Body, maxWireBody+1))
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			writeErr(w, http.StatusRequestEntityTooLarge, "too_large", fmt.Sprintf("body over %d bytes", tooBig.Limit))
-			return
-		}
-		if err != nil {
-			writeErr(w, http.StatusBadRequest, "bad_body", err.Error())
-			return
-		}
-		if len(body) > maxWireBody {
-			writeErr(w, http.StatusRequestEntityTooLarge, "too_large", "body over 16 MiB")
-			return
-		}
-		if strings.EqualFold(r.Header.Get("Content-Encoding"), "gzip") {
-			zr, err := gzip.NewReader(bytes.NewReader(body))
-			if err == nil {
-				body, err = io.ReadAll(io.LimitReader(zr, maxJSONBody+1))
-			}
-			if err != nil {
-				writeErr(w, http.StatusBadRequest, "bad_gzip", err.Error())
-				return
-			}
-			if len(body) > maxJSONBody {
-				writeErr(w, http.StatusRequestEntityTooLarge, "too_large", "decompressed body over 64 MiB")
-				return
-			}
-		}
-		if err := ledger.Verify(secret, r.Header.Get(ledger.HeaderSignature), ledger.SignedPayload(body, r.RequestURI), s.opt.Now()); err != nil {
-			s.authFail(w, err.Error())
-			return
-		}
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), bodyKey{}, body)))
-	})
-}
-
-// limitBody stops reading a request body after n bytes (413 from signed).
-func limitBody(n int64, next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		r.Body = http.MaxBytesReader(w, r.Body, n)
-		next.ServeHTTP(w, r)
-	})
-}
-
-func (s *Server) authFail(w http.ResponseWriter, why string) {
+// authFail counts and logs a refused signature (cloudkit answers 401).
+func (s *Server) authFail(why string) {
 	s.evMu.Lock()
 	s.counts.AuthFailures++
 	s.evMu.Unlock()
 	s.log.Warn("refused request", "why", why)
-	writeErr(w, http.StatusUnauthorized, "bad_signature", why)
 }
 
-func bodyOf(r *http.Request) []byte {
-	b, _ := r.Context().Value(bodyKey{}).([]byte)
-	return b
+func (s *Server) secretFor(store string) string {
+	if v, ok := s.opt.StoreSecrets[store]; ok {
+		return v
+	}
+	return s.opt.Secret
 }
 
 // faults injects latency, hangs, failures and throttling before the work.
@@ -367,13 +288,13 @@ func (s *Server) faults(next http.Handler) http.Handler {
 		}
 		if s.roll(s.opt.FailRate) {
 			s.bump(func(c *counters) { c.InjectedFail++ })
-			writeErr(w, http.StatusServiceUnavailable, "injected_failure", "fail-rate")
+			cloudkit.WriteErr(w, http.StatusServiceUnavailable, "injected_failure", "fail-rate")
 			return
 		}
 		if s.roll(s.opt.ThrottleRate) {
 			s.bump(func(c *counters) { c.InjectedThrottl++ })
 			w.Header().Set("Retry-After", "1")
-			writeErr(w, http.StatusTooManyRequests, "throttled", "throttle-rate")
+			cloudkit.WriteErr(w, http.StatusTooManyRequests, "throttled", "throttle-rate")
 			return
 		}
 		next.ServeHTTP(w, r)
@@ -464,20 +385,20 @@ func (s *Server) replayEvents(path string) error {
 func (s *Server) postEvents(w http.ResponseWriter, r *http.Request) {
 	store := r.PathValue("store")
 	var b ledger.Batch
-	dec := json.NewDecoder(bytes.NewReader(bodyOf(r)))
+	dec := json.NewDecoder(bytes.NewReader(cloudkit.Body(r)))
 	if err := dec.Decode(&b); err != nil {
-		writeErr(w, http.StatusBadRequest, "bad_json", err.Error())
+		cloudkit.WriteErr(w, http.StatusBadRequest, "bad_json", err.Error())
 		return
 	}
 	if err := validBatch(b, r.Header.Get(ledger.HeaderIdemKey)); err != nil {
 		s.bump(func(c *counters) { c.RejectedBatches++ })
-		writeErr(w, http.StatusBadRequest, "bad_batch", err.Error())
+		cloudkit.WriteErr(w, http.StatusBadRequest, "bad_batch", err.Error())
 		return
 	}
 	for _, e := range b.Events {
 		if s.rejects[e.Type] {
 			s.bump(func(c *counters) { c.RejectedBatches++ })
-			writeErr(w, http.StatusBadRequest, "rejected_type", "event type "+e.Type+" is not accepted")
+			cloudkit.WriteErr(w, http.StatusBadRequest, "rejected_type", "event type "+e.Type+" is not accepted")
 			return
 		}
 	}
@@ -492,7 +413,7 @@ func (s *Server) postEvents(w http.ResponseWriter, r *http.Request) {
 		if seq, seen := st.ids[e.ID]; seen && seq != e.Seq {
 			s.counts.RejectedBatches++
 			s.evMu.Unlock()
-			writeErr(w, http.StatusBadRequest, "id_reused", fmt.Sprintf("event id %q was seq %d, now %d", e.ID, seq, e.Seq))
+			cloudkit.WriteErr(w, http.StatusBadRequest, "id_reused", fmt.Sprintf("event id %q was seq %d, now %d", e.ID, seq, e.Seq))
 			return
 		}
 	}
@@ -518,7 +439,7 @@ func (s *Server) postEvents(w http.ResponseWriter, r *http.Request) {
 		syncTo = s.evSync.appended(s.evSize)
 		if err != nil {
 			s.evMu.Unlock()
-			writeErr(w, http.StatusInternalServerError, "storage", err.Error())
+			cloudkit.WriteErr(w, http.StatusInternalServerError, "storage", err.Error())
 			return
 		}
 	}
@@ -529,17 +450,17 @@ func (s *Server) postEvents(w http.ResponseWriter, r *http.Request) {
 	s.evMu.Unlock()
 	if logFile != nil {
 		if err := s.evSync.through(logFile, syncTo); err != nil {
-			writeErr(w, http.StatusInternalServerError, "storage", err.Error())
+			cloudkit.WriteErr(w, http.StatusInternalServerError, "storage", err.Error())
 			return
 		}
 	}
 
 	if s.roll(s.opt.LoseAckRate) {
 		s.bump(func(c *counters) { c.LostAcks++ })
-		writeErr(w, http.StatusServiceUnavailable, "injected_lost_ack", "stored but not acknowledged")
+		cloudkit.WriteErr(w, http.StatusServiceUnavailable, "injected_lost_ack", "stored but not acknowledged")
 		return
 	}
-	writeJSON(w, http.StatusOK, ledger.Ack{AckedThrough: ack})
+	cloudkit.WriteJSON(w, http.StatusOK, ledger.Ack{AckedThrough: ack})
 }
 
 func validBatch(b ledger.Batch, idem string) error {
@@ -586,7 +507,7 @@ type Stats struct {
 	Gaps    uint64                `json:"gaps"`
 	Credits map[string]int64      `json:"credits"`
 	Catalog int                   `json:"catalog_items"`
-	Fleet   fleetCounters         `json:"fleet"`
+	Fleet   fleetconsole.Counters `json:"fleet"`
 	// EventFsyncs is how many fsyncs made the event log durable (batches
 	// written while one ran share the next).
 	EventFsyncs uint64 `json:"event_fsyncs"`
@@ -609,17 +530,20 @@ func (s *Server) Stats() Stats {
 	s.evMu.Unlock()
 	out.Credits = s.cred.balances()
 	out.Catalog = s.cat.size()
-	out.Fleet, out.Fleets = s.fleetStats()
+	out.Fleet, out.Fleets = s.fleet.Stats()
 	if s.evSync != nil {
 		out.EventFsyncs = s.evSync.count()
 	}
 	return out
 }
 
+// Fleet is the fleet console's view: the stores changed after since.
+func (s *Server) Fleet(since uint64) fleetconsole.View { return s.fleet.View(since) }
+
 func (s *Server) getStats(w http.ResponseWriter, r *http.Request) {
 	st := s.Stats()
 	if r.URL.Query().Get("format") == "json" {
-		writeJSON(w, http.StatusOK, st)
+		cloudkit.WriteJSON(w, http.StatusOK, st)
 		return
 	}
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")

@@ -12,6 +12,8 @@ import (
 	"path/filepath"
 	"sync"
 	"time"
+
+	"github.com/storebox/storebox/sync/cloudref/cloudkit"
 )
 
 // credits keeps store-credit accounts and holds. A hold lowers what can be
@@ -62,7 +64,7 @@ func (c *credits) save() error {
 		return nil
 	}
 	b, _ := json.Marshal(c)
-	return replaceFile(c.path, b, "credits")
+	return cloudkit.ReplaceFile(c.path, b, "credits")
 }
 
 func (c *credits) balances() map[string]int64 {
@@ -88,7 +90,7 @@ func (c *credits) available(acct string) int64 {
 }
 
 func decodeBody(r *http.Request, v any) error {
-	dec := json.NewDecoder(bytes.NewReader(bodyOf(r)))
+	dec := json.NewDecoder(bytes.NewReader(cloudkit.Body(r)))
 	dec.DisallowUnknownFields()
 	return dec.Decode(v)
 }
@@ -101,11 +103,11 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request) {
 		TTLs         int64  `json:"ttl_s"`
 	}
 	if err := decodeBody(r, &req); err != nil {
-		writeErr(w, http.StatusBadRequest, "bad_json", err.Error())
+		cloudkit.WriteErr(w, http.StatusBadRequest, "bad_json", err.Error())
 		return
 	}
 	if req.AccountToken == "" || req.OrderID == "" || req.Amount <= 0 {
-		writeErr(w, http.StatusBadRequest, "bad_request", "account_token, order_id and a positive amount are required")
+		cloudkit.WriteErr(w, http.StatusBadRequest, "bad_request", "account_token, order_id and a positive amount are required")
 		return
 	}
 	if req.TTLs <= 0 {
@@ -115,22 +117,22 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if _, ok := c.Balances[req.AccountToken]; !ok {
-		writeErr(w, http.StatusNotFound, "unknown_account", "no such account")
+		cloudkit.WriteErr(w, http.StatusNotFound, "unknown_account", "no such account")
 		return
 	}
 	now := c.now()
 	for tok, h := range c.Holds {
 		if h.Account == req.AccountToken && h.OrderID == req.OrderID && h.State == "held" && now.Before(h.Expires) {
 			if h.Amount == req.Amount {
-				writeJSON(w, http.StatusOK, map[string]string{"transaction_token": tok}) // a retry
+				cloudkit.WriteJSON(w, http.StatusOK, map[string]string{"transaction_token": tok}) // a retry
 				return
 			}
-			writeErr(w, http.StatusConflict, "order_already_authorized", "a hold for this order exists with another amount")
+			cloudkit.WriteErr(w, http.StatusConflict, "order_already_authorized", "a hold for this order exists with another amount")
 			return
 		}
 	}
 	if c.available(req.AccountToken) < req.Amount {
-		writeErr(w, http.StatusPaymentRequired, "insufficient_credit", "not enough credit")
+		cloudkit.WriteErr(w, http.StatusPaymentRequired, "insufficient_credit", "not enough credit")
 		return
 	}
 	var rb [12]byte
@@ -140,10 +142,10 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request) {
 		Expires: now.Add(time.Duration(req.TTLs) * time.Second), State: "held"}
 	if err := c.save(); err != nil {
 		delete(c.Holds, tok)
-		writeErr(w, http.StatusInternalServerError, "storage", err.Error())
+		cloudkit.WriteErr(w, http.StatusInternalServerError, "storage", err.Error())
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]string{"transaction_token": tok})
+	cloudkit.WriteJSON(w, http.StatusOK, map[string]string{"transaction_token": tok})
 }
 
 func (s *Server) capture(w http.ResponseWriter, r *http.Request) {
@@ -152,7 +154,7 @@ func (s *Server) capture(w http.ResponseWriter, r *http.Request) {
 		Amount int64  `json:"amount"`
 	}
 	if err := decodeBody(r, &req); err != nil {
-		writeErr(w, http.StatusBadRequest, "bad_json", err.Error())
+		cloudkit.WriteErr(w, http.StatusBadRequest, "bad_json", err.Error())
 		return
 	}
 	c := s.cred
@@ -161,28 +163,28 @@ func (s *Server) capture(w http.ResponseWriter, r *http.Request) {
 	h := c.Holds[req.Token]
 	switch {
 	case h == nil:
-		writeErr(w, http.StatusNotFound, "unknown_transaction", "no such transaction")
+		cloudkit.WriteErr(w, http.StatusNotFound, "unknown_transaction", "no such transaction")
 		return
 	case h.State == "captured" && h.Captured == req.Amount:
-		writeJSON(w, http.StatusOK, map[string]string{"status": "captured"}) // a retry
+		cloudkit.WriteJSON(w, http.StatusOK, map[string]string{"status": "captured"}) // a retry
 		return
 	case h.State != "held":
-		writeErr(w, http.StatusConflict, "not_held", "transaction is "+h.State)
+		cloudkit.WriteErr(w, http.StatusConflict, "not_held", "transaction is "+h.State)
 		return
 	case !c.now().Before(h.Expires):
-		writeErr(w, http.StatusConflict, "expired", "the hold has lapsed")
+		cloudkit.WriteErr(w, http.StatusConflict, "expired", "the hold has lapsed")
 		return
 	case req.Amount < 0 || req.Amount > h.Amount:
-		writeErr(w, http.StatusBadRequest, "bad_amount", "amount must be between 0 and the authorized amount")
+		cloudkit.WriteErr(w, http.StatusBadRequest, "bad_amount", "amount must be between 0 and the authorized amount")
 		return
 	}
 	h.State, h.Captured = "captured", req.Amount
 	c.Balances[h.Account] -= req.Amount
 	if err := c.save(); err != nil {
-		writeErr(w, http.StatusInternalServerError, "storage", err.Error())
+		cloudkit.WriteErr(w, http.StatusInternalServerError, "storage", err.Error())
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]string{"status": "captured"})
+	cloudkit.WriteJSON(w, http.StatusOK, map[string]string{"status": "captured"})
 }
 
 func (s *Server) cancel(w http.ResponseWriter, r *http.Request) {
@@ -190,7 +192,7 @@ func (s *Server) cancel(w http.ResponseWriter, r *http.Request) {
 		Token string `json:"transaction_token"`
 	}
 	if err := decodeBody(r, &req); err != nil {
-		writeErr(w, http.StatusBadRequest, "bad_json", err.Error())
+		cloudkit.WriteErr(w, http.StatusBadRequest, "bad_json", err.Error())
 		return
 	}
 	c := s.cred
@@ -199,16 +201,16 @@ func (s *Server) cancel(w http.ResponseWriter, r *http.Request) {
 	h := c.Holds[req.Token]
 	switch {
 	case h == nil:
-		writeErr(w, http.StatusNotFound, "unknown_transaction", "no such transaction")
+		cloudkit.WriteErr(w, http.StatusNotFound, "unknown_transaction", "no such transaction")
 		return
 	case h.State == "captured":
-		writeErr(w, http.StatusConflict, "already_captured", "transaction was captured")
+		cloudkit.WriteErr(w, http.StatusConflict, "already_captured", "transaction was captured")
 		return
 	}
 	h.State = "cancelled"
 	if err := c.save(); err != nil {
-		writeErr(w, http.StatusInternalServerError, "storage", err.Error())
+		cloudkit.WriteErr(w, http.StatusInternalServerError, "storage", err.Error())
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]string{"status": "cancelled"})
+	cloudkit.WriteJSON(w, http.StatusOK, map[string]string{"status": "cancelled"})
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/storebox/storebox/protocol/fleetmsg"
 	"github.com/storebox/storebox/sync/cloudref"
+	"github.com/storebox/storebox/sync/cloudref/fleetconsole"
 	"github.com/storebox/storebox/test/testenv"
 )
 
@@ -27,13 +28,13 @@ func adminPut(t *testing.T, base, path, body string) {
 	}
 }
 
-func storeView(c *cloudref.Server, id string) (cloudref.FleetStore, bool) {
+func storeView(c *cloudref.Server, id string) (fleetconsole.Store, bool) {
 	for _, s := range c.Fleet(0).Stores {
 		if s.ID == id {
 			return s, true
 		}
 	}
-	return cloudref.FleetStore{}, false
+	return fleetconsole.Store{}, false
 }
 
 func TestSimulatedStoresReportPollAndSend(t *testing.T) {

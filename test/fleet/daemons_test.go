@@ -17,7 +17,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/storebox/storebox/protocol/fleetmsg"
-	"github.com/storebox/storebox/sync/cloudref"
+	"github.com/storebox/storebox/sync/cloudref/fleetconsole"
 	"github.com/storebox/storebox/test/harness"
 	"github.com/storebox/storebox/test/testenv"
 )
@@ -71,14 +71,14 @@ func scaleSim(t *testing.T, link string) io.Writer {
 }
 
 // cloudStore reads one store from the cloud's GET /fleet.json.
-func cloudStore(t *testing.T, cloudURL, id string) (cloudref.FleetStore, bool) {
+func cloudStore(t *testing.T, cloudURL, id string) (fleetconsole.Store, bool) {
 	t.Helper()
 	resp, err := http.Get(cloudURL + "/fleet.json")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	var v cloudref.FleetView
+	var v fleetconsole.View
 	if err := json.NewDecoder(resp.Body).Decode(&v); err != nil {
 		t.Fatal(err)
 	}
@@ -87,10 +87,10 @@ func cloudStore(t *testing.T, cloudURL, id string) (cloudref.FleetStore, bool) {
 			return s, true
 		}
 	}
-	return cloudref.FleetStore{}, false
+	return fleetconsole.Store{}, false
 }
 
-func hasAlert(s cloudref.FleetStore, kind, subject string) bool {
+func hasAlert(s fleetconsole.Store, kind, subject string) bool {
 	for _, a := range s.Alerts {
 		if a.Kind == kind && (subject == "" || a.Subject == subject) {
 			return true

@@ -1,4 +1,12 @@
-package cloudref
+// Package fleetconsole is the reference cloud's fleet console (SPEC §7):
+// the latest health snapshot per store, a desired configuration per store,
+// the admin API that sets it, config faults, and the fleet page. The cloud
+// (sync/cloudref) mounts it behind its signature check.
+//
+// Health arrives often (every store, every interval), so it is kept in
+// memory and written to fleet.json at most every fleetFlushEvery; an
+// accepted configuration is written before the admin is answered.
+package fleetconsole
 
 import (
 	"crypto/subtle"
@@ -6,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -16,15 +25,10 @@ import (
 
 	"github.com/storebox/storebox/protocol/fleetmsg"
 	"github.com/storebox/storebox/protocol/ledger"
+	"github.com/storebox/storebox/sync/cloudref/cloudkit"
 )
 
-// The fleet console (SPEC §7): the latest health snapshot per store, a
-// desired configuration per store, and the fleet page. Health arrives often
-// (every store, every interval), so it is kept in memory and written to
-// fleet.json at most every fleetFlushEvery; an accepted configuration is
-// written before the admin is answered.
-
-// Config fault modes (Options.ConfigFault), for driving a daemon through a
+// Config fault modes (Config.Fault), for driving a daemon through a
 // misbehaving cloud.
 const (
 	ConfigFaultHang     = "hang"     // accept GET config and never answer
@@ -49,16 +53,29 @@ const (
 	offlineAfter = 3
 )
 
-// fleet holds the per-store fleet state.
-type fleet struct {
+// Config configures a Console.
+type Config struct {
+	DataDir        string                    // fleet.json goes here; "" keeps the fleet in memory
+	AdminToken     string                    // bearer token of the admin endpoints; "" turns them off
+	HealthInterval time.Duration             // the stores' fleet.health_interval (0 = DefaultHealthInterval)
+	Fault          string                    // one of ConfigFaults, or "" (changeable at run time by an admin)
+	SecretFor      func(store string) string // the store's secret, which signs its config replies
+	Now            func() time.Time
+	Logger         *slog.Logger
+	Done           <-chan struct{} // closed when the cloud stops: ends hung replies and FlushLoop
+}
+
+// Console holds the per-store fleet state and serves it.
+type Console struct {
+	cfg    Config
 	mu     sync.Mutex
 	path   string // fleet.json; "" = memory only
 	rev    uint64 // bumped by every change, so the page asks only for what changed
-	stores map[string]*fleetStore
+	stores map[string]*storeState
 	dirty  bool
 	fault  string
 
-	counts fleetCounters
+	counts Counters
 	saveMu sync.Mutex // one writer of fleet.json at a time
 
 	latMu sync.Mutex
@@ -66,7 +83,8 @@ type fleet struct {
 	latN  uint64
 }
 
-type fleetCounters struct {
+// Counters are the console's figures in the cloud's /stats.
+type Counters struct {
 	HealthP50MS       float64 `json:"health_p50_ms"` // time in the cloud per health PUT
 	HealthP99MS       float64 `json:"health_p99_ms"`
 	HealthReceived    uint64  `json:"health_received"`
@@ -78,8 +96,8 @@ type fleetCounters struct {
 	ConfigFaulted     uint64  `json:"config_faulted"`
 }
 
-// fleetStore is one store as the cloud knows it.
-type fleetStore struct {
+// storeState is one store as the cloud knows it.
+type storeState struct {
 	Health     *fleetmsg.Health `json:"health,omitempty"`
 	ReceivedAt time.Time        `json:"received_at,omitzero"`
 	Desired    *desiredDoc      `json:"desired,omitempty"`
@@ -100,27 +118,37 @@ func (d *desiredDoc) render() {
 	d.body, _ = json.Marshal(fleetmsg.Desired{Version: d.Version, Config: d.Config})
 }
 
-// fleetFile is fleet.json.
-type fleetFile struct {
-	Stores map[string]*fleetStore `json:"stores"`
+// stateFile is fleet.json.
+type stateFile struct {
+	Stores map[string]*storeState `json:"stores"`
 }
 
-func openFleet(dataDir, fault string) (*fleet, error) {
-	f := &fleet{stores: map[string]*fleetStore{}, fault: fault}
-	if dataDir == "" {
-		return f, nil
+// New checks cfg and loads fleet.json from cfg.DataDir.
+func New(cfg Config) (*Console, error) {
+	if err := CheckConfigFault(cfg.Fault); err != nil {
+		return nil, err
 	}
-	f.path = filepath.Join(dataDir, "fleet.json")
-	b, err := os.ReadFile(f.path)
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	c := &Console{cfg: cfg, stores: map[string]*storeState{}, fault: cfg.Fault}
+	if cfg.DataDir == "" {
+		return c, nil
+	}
+	c.path = filepath.Join(cfg.DataDir, "fleet.json")
+	b, err := os.ReadFile(c.path)
 	switch {
 	case errors.Is(err, os.ErrNotExist):
-		return f, nil
+		return c, nil
 	case err != nil:
 		return nil, fmt.Errorf("read fleet state: %w", err)
 	}
-	var ff fleetFile
+	var ff stateFile
 	if err := json.Unmarshal(b, &ff); err != nil {
-		return nil, fmt.Errorf("fleet state %s: %w", f.path, err)
+		return nil, fmt.Errorf("fleet state %s: %w", c.path, err)
 	}
 	for id, st := range ff.Stores {
 		if st == nil {
@@ -131,102 +159,119 @@ func openFleet(dataDir, fault string) (*fleet, error) {
 				d.render()
 			}
 		}
-		f.rev++
-		st.Rev = f.rev
-		f.stores[id] = st
+		c.rev++
+		st.Rev = c.rev
+		c.stores[id] = st
 	}
-	return f, nil
+	return c, nil
 }
 
-func (f *fleet) store(id string) *fleetStore {
-	st := f.stores[id]
+func (c *Console) store(id string) *storeState {
+	st := c.stores[id]
 	if st == nil {
-		st = &fleetStore{}
-		f.stores[id] = st
+		st = &storeState{}
+		c.stores[id] = st
 	}
 	return st
 }
 
-// touch marks st changed; the caller holds f.mu.
-func (f *fleet) touch(st *fleetStore) {
-	f.rev++
-	st.Rev = f.rev
-	f.dirty = true
+// touch marks st changed; the caller holds c.mu.
+func (c *Console) touch(st *storeState) {
+	c.rev++
+	st.Rev = c.rev
+	c.dirty = true
 }
 
 // save writes fleet.json (temp file, then rename) when anything changed.
-func (f *fleet) save(force bool) error {
-	if f.path == "" {
+func (c *Console) save(force bool) error {
+	if c.path == "" {
 		return nil
 	}
-	f.saveMu.Lock()
-	defer f.saveMu.Unlock()
-	f.mu.Lock()
-	if !f.dirty && !force {
-		f.mu.Unlock()
+	c.saveMu.Lock()
+	defer c.saveMu.Unlock()
+	c.mu.Lock()
+	if !c.dirty && !force {
+		c.mu.Unlock()
 		return nil
 	}
 	// Snapshots and documents are replaced, never changed in place, so a
 	// shallow copy can be encoded without holding up the stores' PUTs.
-	snap := make(map[string]*fleetStore, len(f.stores))
-	for id, st := range f.stores {
-		c := *st
-		snap[id] = &c
+	snap := make(map[string]*storeState, len(c.stores))
+	for id, st := range c.stores {
+		cp := *st
+		snap[id] = &cp
 	}
-	f.dirty = false
-	f.mu.Unlock()
-	b, err := json.Marshal(fleetFile{Stores: snap})
+	c.dirty = false
+	c.mu.Unlock()
+	b, err := json.Marshal(stateFile{Stores: snap})
 	if err != nil {
 		return fmt.Errorf("encode fleet state: %w", err)
 	}
-	return replaceFile(f.path, b, "fleet state")
+	return cloudkit.ReplaceFile(c.path, b, "fleet state")
 }
 
-// flushLoop writes changed health every fleetFlushEvery until done.
-func (s *Server) flushLoop() {
+// Close writes fleet.json if anything changed since the last write.
+func (c *Console) Close() error { return c.save(false) }
+
+// FlushLoop writes changed health every fleetFlushEvery until cfg.Done.
+func (c *Console) FlushLoop() {
 	t := time.NewTicker(fleetFlushEvery)
 	defer t.Stop()
 	for {
 		select {
-		case <-s.done:
+		case <-c.cfg.Done:
 			return
 		case <-t.C:
-			if err := s.fleet.save(false); err != nil {
-				s.log.Error("fleet state not saved", "err", err)
+			if err := c.save(false); err != nil {
+				c.cfg.Logger.Error("fleet state not saved", "err", err)
 			}
 		}
 	}
 }
 
-func (s *Server) secretFor(store string) string {
-	if v, ok := s.opt.StoreSecrets[store]; ok {
-		return v
-	}
-	return s.opt.Secret
+// Mount registers the console's endpoints on mux. storeAPI wraps the
+// stores' own endpoints: the cloud's signature check (cloudkit.Verifier.
+// Signed) and its fault injection.
+func (c *Console) Mount(mux *http.ServeMux, storeAPI func(http.Handler) http.Handler) {
+	mux.Handle("PUT /v1/stores/{store}/health", c.timedHealth(limitBody(maxHealthBody, storeAPI(http.HandlerFunc(c.putHealth)))))
+	mux.Handle("GET /v1/stores/{store}/config", storeAPI(http.HandlerFunc(c.getConfig)))
+	mux.Handle("PUT /v1/admin/stores/{store}/config", c.admin(c.putDesired))
+	mux.Handle("GET /v1/admin/stores/{store}/config", c.admin(c.getDesired))
+	mux.Handle("PUT /v1/admin/config-fault", c.admin(c.putConfigFault))
+	mux.HandleFunc("GET /{$}", c.getFleetPage)
+	mux.HandleFunc("GET /fleet.json", c.getFleet)
+	mux.HandleFunc("GET /stores/{store}/health", c.getStoreHealth)
+}
+
+// limitBody stops reading a request body after n bytes (413 from Signed).
+func limitBody(n int64, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r.Body = http.MaxBytesReader(w, r.Body, n)
+		next.ServeHTTP(w, r)
+	})
 }
 
 // timedHealth records how long the cloud spends on each health PUT (reading
 // the body, verifying, decoding, keeping), apart from the network and the
 // client's own queueing, which the stores see in their round trip.
-func (s *Server) timedHealth(next http.Handler) http.Handler {
+func (c *Console) timedHealth(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		t0 := time.Now()
 		next.ServeHTTP(w, r)
 		d := time.Since(t0)
-		f := s.fleet
-		f.latMu.Lock()
-		f.lat[f.latN%uint64(len(f.lat))] = d
-		f.latN++
-		f.latMu.Unlock()
+		c.latMu.Lock()
+		c.lat[c.latN%uint64(len(c.lat))] = d
+		c.latN++
+		c.latMu.Unlock()
 	})
 }
 
 // healthLatency is the p50 and p99 of the recorded health PUTs, in ms.
-func (f *fleet) healthLatency() (p50, p99 float64) {
-	f.latMu.Lock()
-	n := min(f.latN, uint64(len(f.lat)))
-	ds := slices.Clone(f.lat[:n])
-	f.latMu.Unlock()
+func (c *Console) healthLatency() (p50, p99 float64) {
+	c.latMu.Lock()
+	n := min(c.latN, uint64(len(c.lat)))
+	ds := slices.Clone(c.lat[:n])
+	c.latMu.Unlock()
 	if len(ds) == 0 {
 		return 0, 0
 	}
@@ -236,14 +281,14 @@ func (f *fleet) healthLatency() (p50, p99 float64) {
 }
 
 // putHealth keeps the latest snapshot of a store (SPEC §7).
-func (s *Server) putHealth(w http.ResponseWriter, r *http.Request) {
+func (c *Console) putHealth(w http.ResponseWriter, r *http.Request) {
 	store := r.PathValue("store")
-	body := bodyOf(r)
+	body := cloudkit.Body(r)
 	reject := func(status int, code, detail string) {
-		s.fleet.mu.Lock()
-		s.fleet.counts.HealthRejected++
-		s.fleet.mu.Unlock()
-		writeErr(w, status, code, detail)
+		c.mu.Lock()
+		c.counts.HealthRejected++
+		c.mu.Unlock()
+		cloudkit.WriteErr(w, status, code, detail)
 	}
 	if len(body) > maxHealthBody {
 		reject(http.StatusRequestEntityTooLarge, "too_large", fmt.Sprintf("health snapshot over %d bytes", maxHealthBody))
@@ -261,33 +306,33 @@ func (s *Server) putHealth(w http.ResponseWriter, r *http.Request) {
 		reject(http.StatusBadRequest, "bad_health", fmt.Sprintf("snapshot is for store %q, the path names %q", h.Store, store))
 		return
 	}
-	now := s.opt.Now()
-	s.fleet.mu.Lock()
-	st := s.fleet.store(store)
+	now := c.cfg.Now()
+	c.mu.Lock()
+	st := c.store(store)
 	st.Health, st.ReceivedAt = &h, now
-	s.fleet.counts.HealthReceived++
-	s.fleet.touch(st)
-	s.fleet.mu.Unlock()
+	c.counts.HealthReceived++
+	c.touch(st)
+	c.mu.Unlock()
 	w.WriteHeader(http.StatusNoContent)
 }
 
 // getConfig serves a store's desired configuration, signed over the reply
 // body; If-None-Match with the current version gets 304.
-func (s *Server) getConfig(w http.ResponseWriter, r *http.Request) {
+func (c *Console) getConfig(w http.ResponseWriter, r *http.Request) {
 	store := r.PathValue("store")
-	secret := s.secretFor(store)
-	s.fleet.mu.Lock()
-	fault := s.fleet.fault
+	secret := c.cfg.SecretFor(store)
+	c.mu.Lock()
+	fault := c.fault
 	var cur, prev *desiredDoc
-	if st := s.fleet.stores[store]; st != nil {
+	if st := c.stores[store]; st != nil {
 		cur, prev = st.Desired, st.Previous
 	}
 	if fault != "" {
-		s.fleet.counts.ConfigFaulted++
+		c.counts.ConfigFaulted++
 	}
-	s.fleet.mu.Unlock()
+	c.mu.Unlock()
 
-	now := s.opt.Now()
+	now := c.cfg.Now()
 	reply := func(body []byte, sig string) {
 		w.Header().Set("Content-Type", "application/json")
 		if sig != "" {
@@ -300,7 +345,7 @@ func (s *Server) getConfig(w http.ResponseWriter, r *http.Request) {
 	case ConfigFaultHang:
 		select {
 		case <-r.Context().Done():
-		case <-s.done:
+		case <-c.cfg.Done:
 		}
 		return
 	case ConfigFaultGarbage:
@@ -321,21 +366,21 @@ func (s *Server) getConfig(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if cur == nil {
-		writeErr(w, http.StatusNotFound, "no_config", "no desired configuration for store "+store)
+		cloudkit.WriteErr(w, http.StatusNotFound, "no_config", "no desired configuration for store "+store)
 		return
 	}
 	etag := fleetmsg.ETag(cur.Version)
 	w.Header().Set("ETag", etag)
 	if noneMatch(r.Header.Get("If-None-Match"), etag) {
-		s.fleet.mu.Lock()
-		s.fleet.counts.ConfigNotModified++
-		s.fleet.mu.Unlock()
+		c.mu.Lock()
+		c.counts.ConfigNotModified++
+		c.mu.Unlock()
 		w.WriteHeader(http.StatusNotModified)
 		return
 	}
-	s.fleet.mu.Lock()
-	s.fleet.counts.ConfigServed++
-	s.fleet.mu.Unlock()
+	c.mu.Lock()
+	c.counts.ConfigServed++
+	c.mu.Unlock()
 	switch fault {
 	case ConfigFaultUnsigned:
 		reply(cur.body, "")
@@ -376,16 +421,16 @@ func noneMatch(header, etag string) bool {
 }
 
 // admin guards the console's admin endpoints with their own bearer token.
-func (s *Server) admin(next http.HandlerFunc) http.Handler {
+func (c *Console) admin(next http.HandlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if s.opt.AdminToken == "" {
-			writeErr(w, http.StatusForbidden, "admin_off", "no admin token configured: start storebox-cloud with --admin-token or STOREBOX_CLOUD_ADMIN_TOKEN")
+		if c.cfg.AdminToken == "" {
+			cloudkit.WriteErr(w, http.StatusForbidden, "admin_off", "no admin token configured: start storebox-cloud with --admin-token or STOREBOX_CLOUD_ADMIN_TOKEN")
 			return
 		}
 		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-		if !ok || subtle.ConstantTimeCompare([]byte(strings.TrimSpace(got)), []byte(s.opt.AdminToken)) != 1 {
+		if !ok || subtle.ConstantTimeCompare([]byte(strings.TrimSpace(got)), []byte(c.cfg.AdminToken)) != 1 {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="storebox-cloud admin"`)
-			writeErr(w, http.StatusUnauthorized, "bad_token", "admin endpoints need Authorization: Bearer <admin token>")
+			cloudkit.WriteErr(w, http.StatusUnauthorized, "bad_token", "admin endpoints need Authorization: Bearer <admin token>")
 			return
 		}
 		next(w, r)
@@ -393,20 +438,20 @@ func (s *Server) admin(next http.HandlerFunc) http.Handler {
 }
 
 // putDesired checks and stores a store's desired configuration.
-func (s *Server) putDesired(w http.ResponseWriter, r *http.Request) {
+func (c *Console) putDesired(w http.ResponseWriter, r *http.Request) {
 	store := r.PathValue("store")
 	if store == "" || strings.ContainsAny(store, "/#+ ") {
-		writeErr(w, http.StatusBadRequest, "bad_store", "store id must be non-empty without '/', '#', '+' or spaces")
+		cloudkit.WriteErr(w, http.StatusBadRequest, "bad_store", "store id must be non-empty without '/', '#', '+' or spaces")
 		return
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, fleetmsg.MaxDocument))
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
-			s.refuseConfig(w, http.StatusRequestEntityTooLarge, "too_large", "", fmt.Sprintf("document over %d bytes", fleetmsg.MaxDocument))
+			c.refuseConfig(w, http.StatusRequestEntityTooLarge, "too_large", "", fmt.Sprintf("document over %d bytes", fleetmsg.MaxDocument))
 			return
 		}
-		s.refuseConfig(w, http.StatusBadRequest, "bad_body", "", err.Error())
+		c.refuseConfig(w, http.StatusBadRequest, "bad_body", "", err.Error())
 		return
 	}
 	d, _, err := fleetmsg.ParseDesired(body)
@@ -416,37 +461,37 @@ func (s *Server) putDesired(w http.ResponseWriter, r *http.Request) {
 		if errors.As(err, &ke) {
 			key = ke.Key
 		}
-		s.refuseConfig(w, http.StatusBadRequest, "bad_config", key, err.Error())
+		c.refuseConfig(w, http.StatusBadRequest, "bad_config", key, err.Error())
 		return
 	}
-	doc := &desiredDoc{Version: d.Version, Config: compactJSON(d.Config), SetAt: s.opt.Now().UTC()}
+	doc := &desiredDoc{Version: d.Version, Config: compactJSON(d.Config), SetAt: c.cfg.Now().UTC()}
 	doc.render()
-	s.fleet.mu.Lock()
-	st := s.fleet.store(store)
+	c.mu.Lock()
+	st := c.store(store)
 	if st.Desired != nil && d.Version <= st.Desired.Version {
 		cur := st.Desired.Version
-		s.fleet.mu.Unlock()
-		s.refuseConfig(w, http.StatusConflict, "version_not_increasing", "version",
+		c.mu.Unlock()
+		c.refuseConfig(w, http.StatusConflict, "version_not_increasing", "version",
 			fmt.Sprintf("version: %d is not above the stored version %d", d.Version, cur))
 		return
 	}
 	st.Previous, st.Desired = st.Desired, doc
-	s.fleet.counts.ConfigAccepted++
-	s.fleet.touch(st)
-	s.fleet.mu.Unlock()
-	if err := s.fleet.save(true); err != nil {
-		writeErr(w, http.StatusInternalServerError, "storage", err.Error())
+	c.counts.ConfigAccepted++
+	c.touch(st)
+	c.mu.Unlock()
+	if err := c.save(true); err != nil {
+		cloudkit.WriteErr(w, http.StatusInternalServerError, "storage", err.Error())
 		return
 	}
-	s.log.Info("desired configuration stored", "store", store, "version", uint64(d.Version))
-	writeJSON(w, http.StatusOK, map[string]any{"store": store, "version": d.Version})
+	c.cfg.Logger.Info("desired configuration stored", "store", store, "version", uint64(d.Version))
+	cloudkit.WriteJSON(w, http.StatusOK, map[string]any{"store": store, "version": d.Version})
 }
 
-func (s *Server) refuseConfig(w http.ResponseWriter, status int, code, key, detail string) {
-	s.fleet.mu.Lock()
-	s.fleet.counts.ConfigRefused++
-	s.fleet.mu.Unlock()
-	writeJSON(w, status, map[string]string{"error": code, "key": key, "detail": detail})
+func (c *Console) refuseConfig(w http.ResponseWriter, status int, code, key, detail string) {
+	c.mu.Lock()
+	c.counts.ConfigRefused++
+	c.mu.Unlock()
+	cloudkit.WriteJSON(w, status, map[string]string{"error": code, "key": key, "detail": detail})
 }
 
 func compactJSON(raw json.RawMessage) json.RawMessage {
@@ -462,15 +507,15 @@ func compactJSON(raw json.RawMessage) json.RawMessage {
 }
 
 // getDesired returns the stored desired configuration (admin).
-func (s *Server) getDesired(w http.ResponseWriter, r *http.Request) {
-	s.fleet.mu.Lock()
+func (c *Console) getDesired(w http.ResponseWriter, r *http.Request) {
+	c.mu.Lock()
 	var body []byte
-	if st := s.fleet.stores[r.PathValue("store")]; st != nil && st.Desired != nil {
+	if st := c.stores[r.PathValue("store")]; st != nil && st.Desired != nil {
 		body = st.Desired.body
 	}
-	s.fleet.mu.Unlock()
+	c.mu.Unlock()
 	if body == nil {
-		writeErr(w, http.StatusNotFound, "no_config", "no desired configuration for this store")
+		cloudkit.WriteErr(w, http.StatusNotFound, "no_config", "no desired configuration for this store")
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")
@@ -479,22 +524,22 @@ func (s *Server) getDesired(w http.ResponseWriter, r *http.Request) {
 
 // putConfigFault switches the config fault at run time: {"mode": "hang"},
 // {"mode": ""} to stop.
-func (s *Server) putConfigFault(w http.ResponseWriter, r *http.Request) {
+func (c *Console) putConfigFault(w http.ResponseWriter, r *http.Request) {
 	var req struct {
 		Mode string `json:"mode"`
 	}
 	if err := json.NewDecoder(io.LimitReader(r.Body, 4096)).Decode(&req); err != nil {
-		writeErr(w, http.StatusBadRequest, "bad_json", err.Error())
+		cloudkit.WriteErr(w, http.StatusBadRequest, "bad_json", err.Error())
 		return
 	}
 	if err := CheckConfigFault(req.Mode); err != nil {
-		writeErr(w, http.StatusBadRequest, "bad_mode", err.Error())
+		cloudkit.WriteErr(w, http.StatusBadRequest, "bad_mode", err.Error())
 		return
 	}
-	s.fleet.mu.Lock()
-	s.fleet.fault = req.Mode
-	s.fleet.mu.Unlock()
-	writeJSON(w, http.StatusOK, map[string]string{"mode": req.Mode})
+	c.mu.Lock()
+	c.fault = req.Mode
+	c.mu.Unlock()
+	cloudkit.WriteJSON(w, http.StatusOK, map[string]string{"mode": req.Mode})
 }
 
 // CheckConfigFault accepts "" or one of ConfigFaults.
@@ -510,9 +555,9 @@ func CheckConfigFault(mode string) error {
 	return fmt.Errorf("config fault %q is not one of %s", mode, strings.Join(ConfigFaults, ", "))
 }
 
-// FleetStore is one store on the fleet page and in GET /fleet.json: what
+// Store is one store on the fleet page and in GET /fleet.json: what
 // the page shows. The whole latest snapshot is at GET /stores/<s>/health.
-type FleetStore struct {
+type Store struct {
 	ID             string                `json:"id"`
 	Rev            uint64                `json:"rev"`
 	ReceivedAt     *time.Time            `json:"received_at,omitempty"` // nil: never reported
@@ -526,32 +571,32 @@ type FleetStore struct {
 	DesiredVersion fleetmsg.Version      `json:"desired_version"`
 }
 
-// FleetView is GET /fleet.json: the stores changed after ?since=REV (all
+// View is GET /fleet.json: the stores changed after ?since=REV (all
 // without it). Whether a store is offline depends on the clock, so the page
 // decides that from received_at, now and offline_after_s.
-type FleetView struct {
-	Rev           uint64       `json:"rev"`
-	Now           time.Time    `json:"now"`
-	OfflineAfterS float64      `json:"offline_after_s"`
-	Total         int          `json:"total"`
-	Stores        []FleetStore `json:"stores"`
+type View struct {
+	Rev           uint64    `json:"rev"`
+	Now           time.Time `json:"now"`
+	OfflineAfterS float64   `json:"offline_after_s"`
+	Total         int       `json:"total"`
+	Stores        []Store   `json:"stores"`
 }
 
-// Fleet returns the stores changed after since (all when since is from
+// View returns the stores changed after since (all when since is from
 // before a restart).
-func (s *Server) Fleet(since uint64) FleetView {
-	s.fleet.mu.Lock()
-	defer s.fleet.mu.Unlock()
-	if since > s.fleet.rev {
+func (c *Console) View(since uint64) View {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if since > c.rev {
 		since = 0 // a page from before a restart of the cloud: send everything
 	}
-	v := FleetView{Rev: s.fleet.rev, Now: s.opt.Now().UTC(), OfflineAfterS: (offlineAfter * s.healthInterval()).Seconds(),
-		Total: len(s.fleet.stores), Stores: []FleetStore{}}
-	for id, st := range s.fleet.stores {
+	v := View{Rev: c.rev, Now: c.cfg.Now().UTC(), OfflineAfterS: (offlineAfter * c.healthInterval()).Seconds(),
+		Total: len(c.stores), Stores: []Store{}}
+	for id, st := range c.stores {
 		if st.Rev <= since {
 			continue
 		}
-		fs := FleetStore{ID: id, Rev: st.Rev, Alerts: []fleetmsg.Alert{}}
+		fs := Store{ID: id, Rev: st.Rev, Alerts: []fleetmsg.Alert{}}
 		if st.Desired != nil {
 			fs.DesiredVersion = st.Desired.Version
 		}
@@ -570,29 +615,29 @@ func (s *Server) Fleet(since uint64) FleetView {
 	return v
 }
 
-func (s *Server) healthInterval() time.Duration {
-	if s.opt.HealthInterval > 0 {
-		return s.opt.HealthInterval
+func (c *Console) healthInterval() time.Duration {
+	if c.cfg.HealthInterval > 0 {
+		return c.cfg.HealthInterval
 	}
 	return DefaultHealthInterval
 }
 
-func (s *Server) getFleet(w http.ResponseWriter, r *http.Request) {
+func (c *Console) getFleet(w http.ResponseWriter, r *http.Request) {
 	var since uint64
 	if v := r.URL.Query().Get("since"); v != "" {
 		if _, err := fmt.Sscan(v, &since); err != nil {
-			writeErr(w, http.StatusBadRequest, "bad_since", "since must be a number")
+			cloudkit.WriteErr(w, http.StatusBadRequest, "bad_since", "since must be a number")
 			return
 		}
 	}
 	w.Header().Set("Cache-Control", "no-store")
-	writeJSON(w, http.StatusOK, s.Fleet(since))
+	cloudkit.WriteJSON(w, http.StatusOK, c.View(since))
 }
 
 // getStoreHealth is a store's whole latest snapshot and when it arrived.
-func (s *Server) getStoreHealth(w http.ResponseWriter, r *http.Request) {
-	s.fleet.mu.Lock()
-	st := s.fleet.stores[r.PathValue("store")]
+func (c *Console) getStoreHealth(w http.ResponseWriter, r *http.Request) {
+	c.mu.Lock()
+	st := c.stores[r.PathValue("store")]
 	var out any
 	if st != nil && st.Health != nil {
 		out = struct {
@@ -601,24 +646,24 @@ func (s *Server) getStoreHealth(w http.ResponseWriter, r *http.Request) {
 		}{st.ReceivedAt.UTC(), st.Health}
 	}
 	b, err := json.MarshalIndent(out, "", "  ")
-	s.fleet.mu.Unlock()
+	c.mu.Unlock()
 	if out == nil {
-		writeErr(w, http.StatusNotFound, "no_health", "no health snapshot from this store")
+		cloudkit.WriteErr(w, http.StatusNotFound, "no_health", "no health snapshot from this store")
 		return
 	}
 	if err != nil {
-		writeErr(w, http.StatusInternalServerError, "encode", err.Error())
+		cloudkit.WriteErr(w, http.StatusInternalServerError, "encode", err.Error())
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Write(b)
 }
 
-// fleetStats are the fleet counters for /stats.
-func (s *Server) fleetStats() (fleetCounters, int) {
-	s.fleet.mu.Lock()
-	c, n := s.fleet.counts, len(s.fleet.stores)
-	s.fleet.mu.Unlock()
-	c.HealthP50MS, c.HealthP99MS = s.fleet.healthLatency()
-	return c, n
+// Stats are the console's counters and how many stores it knows.
+func (c *Console) Stats() (Counters, int) {
+	c.mu.Lock()
+	out, n := c.counts, len(c.stores)
+	c.mu.Unlock()
+	out.HealthP50MS, out.HealthP99MS = c.healthLatency()
+	return out, n
 }

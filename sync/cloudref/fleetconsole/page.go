@@ -1,10 +1,12 @@
-package cloudref
+package fleetconsole
 
 import (
 	"bytes"
 	_ "embed"
 	"encoding/json"
 	"net/http"
+
+	"github.com/storebox/storebox/sync/cloudref/cloudkit"
 )
 
 //go:embed fleetpage.html
@@ -22,10 +24,10 @@ var fleetPageHead, fleetPageTail = func() ([]byte, []byte) {
 
 // getFleetPage serves the fleet page with every store inline. json.Marshal
 // escapes <, > and &, so store-supplied text cannot end the script element.
-func (s *Server) getFleetPage(w http.ResponseWriter, r *http.Request) {
-	data, err := json.Marshal(s.Fleet(0))
+func (c *Console) getFleetPage(w http.ResponseWriter, r *http.Request) {
+	data, err := json.Marshal(c.View(0))
 	if err != nil {
-		writeErr(w, http.StatusInternalServerError, "encode", err.Error())
+		cloudkit.WriteErr(w, http.StatusInternalServerError, "encode", err.Error())
 		return
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")

@@ -1,4 +1,4 @@
-package cloudref
+package fleetconsole
 
 import (
 	"bytes"
@@ -13,25 +13,40 @@ import (
 
 	"github.com/storebox/storebox/protocol/fleetmsg"
 	"github.com/storebox/storebox/protocol/ledger"
+	"github.com/storebox/storebox/sync/cloudref/cloudkit"
 )
 
 const testAdmin = "admin-token-1"
 
-func newFleetCloud(t *testing.T, opt Options) (*Server, string) {
+// newFleetCloud mounts a console as the cloud does, behind the real
+// signature check: every store's secret is "k" unless secrets names another.
+func newFleetCloud(t *testing.T, cfg Config, secrets map[string]string) (*Console, string) {
 	t.Helper()
-	if opt.Secret == "" {
-		opt.Secret = "k"
+	if cfg.AdminToken == "" {
+		cfg.AdminToken = testAdmin
 	}
-	if opt.AdminToken == "" {
-		opt.AdminToken = testAdmin
+	cfg.SecretFor = func(store string) string {
+		if v, ok := secrets[store]; ok {
+			return v
+		}
+		return "k"
 	}
-	s, err := New(opt)
+	done := make(chan struct{})
+	cfg.Done = done
+	c, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	hs := httptest.NewServer(s.Handler())
-	t.Cleanup(func() { hs.Close(); s.Close() })
-	return s, hs.URL
+	return c, serve(t, c, cloudkit.Verifier{SecretFor: cfg.SecretFor, Now: time.Now, Refused: func(string) {}}.Signed, done)
+}
+
+func serve(t *testing.T, c *Console, storeAPI func(http.Handler) http.Handler, done chan struct{}) string {
+	t.Helper()
+	mux := http.NewServeMux()
+	c.Mount(mux, storeAPI)
+	hs := httptest.NewServer(mux)
+	t.Cleanup(func() { close(done); hs.Close(); c.Close() })
+	return hs.URL
 }
 
 // storeReq is a request signed by store as the daemon signs it.
@@ -76,7 +91,7 @@ func adminPut(t *testing.T, base, store, token, body string) (*http.Response, ma
 }
 
 func TestHealthKeepsTheLatestPerStore(t *testing.T) {
-	s, base := newFleetCloud(t, Options{})
+	s, base := newFleetCloud(t, Config{}, nil)
 	h := fleetmsg.Health{At: time.Now().UTC(), Store: "s1", Version: "1.2.3", Ready: true,
 		Alerts: []fleetmsg.Alert{{Kind: fleetmsg.AlertScaleFault, Subject: "S1", Since: time.Now().UTC(), Message: "no frames"}}}
 	if resp, b := putHealthReq(t, base, "s1", h); resp.StatusCode != http.StatusNoContent {
@@ -87,14 +102,14 @@ func TestHealthKeepsTheLatestPerStore(t *testing.T) {
 	if resp, b := putHealthReq(t, base, "s1", h); resp.StatusCode != http.StatusNoContent {
 		t.Fatalf("PUT health: %d %s", resp.StatusCode, b)
 	}
-	v := s.Fleet(0)
+	v := s.View(0)
 	if len(v.Stores) != 1 || v.Stores[0].Version != "1.2.4" || len(v.Stores[0].Alerts) != 0 || v.Stores[0].ReceivedAt == nil {
 		t.Fatalf("fleet view %+v", v)
 	}
-	if again := s.Fleet(v.Rev); len(again.Stores) != 0 {
+	if again := s.View(v.Rev); len(again.Stores) != 0 {
 		t.Fatalf("nothing changed since rev %d, got %+v", v.Rev, again.Stores)
 	}
-	if all := s.Fleet(v.Rev + 100); len(all.Stores) != 1 {
+	if all := s.View(v.Rev + 100); len(all.Stores) != 1 {
 		t.Fatalf("a rev from before a restart got %d stores, want all", len(all.Stores))
 	}
 
@@ -116,16 +131,16 @@ func TestHealthKeepsTheLatestPerStore(t *testing.T) {
 	if resp, _ := do(t, storeReq(t, "PUT", base+"/v1/stores/s1/health", "s1", "k", big, time.Now())); resp.StatusCode != http.StatusRequestEntityTooLarge {
 		t.Errorf("oversize health: %d", resp.StatusCode)
 	}
-	if st := s.Stats(); st.Fleet.HealthReceived != 2 || st.Fleet.HealthRejected != 2 || st.Fleet.HealthP99MS <= 0 || st.Fleet.HealthP50MS > st.Fleet.HealthP99MS {
-		t.Errorf("counters %+v", st.Fleet)
+	if st, _ := s.Stats(); st.HealthReceived != 2 || st.HealthRejected != 2 || st.HealthP99MS <= 0 || st.HealthP50MS > st.HealthP99MS {
+		t.Errorf("counters %+v", st)
 	}
-	if v := s.Fleet(0); v.Stores[0].Version != "1.2.4" {
+	if v := s.View(0); v.Stores[0].Version != "1.2.4" {
 		t.Errorf("a refused snapshot replaced the latest: %+v", v.Stores[0])
 	}
 }
 
 func TestDesiredConfigAdminAndSignedReply(t *testing.T) {
-	_, base := newFleetCloud(t, Options{StoreSecrets: map[string]string{"s1": "k1"}})
+	_, base := newFleetCloud(t, Config{}, map[string]string{"s1": "k1"})
 	doc := `{"version": 3, "config": {"devices": {"admission": "open"}, "orders": {"payment_ttl": "5m"}}}`
 
 	if resp, _ := adminPut(t, base, "s1", "", doc); resp.StatusCode != 401 {
@@ -181,21 +196,19 @@ func TestDesiredConfigAdminAndSignedReply(t *testing.T) {
 }
 
 func TestAdminOffWithoutToken(t *testing.T) {
-	s, err := New(Options{Secret: "k"})
+	s, err := New(Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer s.Close()
-	hs := httptest.NewServer(s.Handler())
-	defer hs.Close()
-	resp, m := adminPut(t, hs.URL, "s1", "", `{"version": 1, "config": {}}`)
+	base := serve(t, s, func(h http.Handler) http.Handler { return h }, make(chan struct{}))
+	resp, m := adminPut(t, base, "s1", "", `{"version": 1, "config": {}}`)
 	if resp.StatusCode != 403 || !strings.Contains(m["detail"], "--admin-token") {
 		t.Fatalf("admin with no token configured: %d %v", resp.StatusCode, m)
 	}
 }
 
 func TestConfigFaults(t *testing.T) {
-	s, base := newFleetCloud(t, Options{})
+	s, base := newFleetCloud(t, Config{}, nil)
 	adminPut(t, base, "s1", testAdmin, `{"version": 1, "config": {"devices": {"admission": "open"}}}`)
 	adminPut(t, base, "s1", testAdmin, `{"version": 2, "config": {"devices": {"admission": "pairing"}}}`)
 	setFault := func(mode string) {
@@ -263,11 +276,11 @@ func TestConfigFaults(t *testing.T) {
 	if resp, _ := do(t, req); resp.StatusCode != 400 {
 		t.Errorf("unknown fault mode: %d", resp.StatusCode)
 	}
-	if _, err := New(Options{Secret: "k", ConfigFault: "explode"}); err == nil {
+	if _, err := New(Config{Fault: "explode"}); err == nil {
 		t.Error("New accepted an unknown config fault")
 	}
-	if st := s.Stats(); st.Fleet.ConfigFaulted == 0 {
-		t.Errorf("faults not counted: %+v", st.Fleet)
+	if st, _ := s.Stats(); st.ConfigFaulted == 0 {
+		t.Errorf("faults not counted: %+v", st)
 	}
 }
 
@@ -283,7 +296,7 @@ func errTimeout(err error) error {
 
 func TestFleetStateSurvivesARestart(t *testing.T) {
 	dir := t.TempDir()
-	s, base := newFleetCloud(t, Options{DataDir: dir})
+	s, base := newFleetCloud(t, Config{DataDir: dir}, nil)
 	putHealthReq(t, base, "s1", fleetmsg.Health{At: time.Now().UTC(), Version: "9.9"})
 	if resp, m := adminPut(t, base, "s1", testAdmin, `{"version": 4, "config": {"doors": []}}`); resp.StatusCode != 200 {
 		t.Fatal(resp.StatusCode, m)
@@ -291,24 +304,18 @@ func TestFleetStateSurvivesARestart(t *testing.T) {
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
-	s2, err := New(Options{Secret: "k", DataDir: dir, AdminToken: testAdmin})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s2.Close()
-	v := s2.Fleet(0)
+	s2, base2 := newFleetCloud(t, Config{DataDir: dir}, nil)
+	v := s2.View(0)
 	if len(v.Stores) != 1 || v.Stores[0].Version != "9.9" || v.Stores[0].DesiredVersion != 4 {
 		t.Fatalf("after restart: %+v", v.Stores)
 	}
-	hs := httptest.NewServer(s2.Handler())
-	defer hs.Close()
-	if resp, m := adminPut(t, hs.URL, "s1", testAdmin, `{"version": 4, "config": {}}`); resp.StatusCode != 409 {
+	if resp, m := adminPut(t, base2, "s1", testAdmin, `{"version": 4, "config": {}}`); resp.StatusCode != 409 {
 		t.Fatalf("version check forgot the stored version: %d %v", resp.StatusCode, m)
 	}
 }
 
 func TestFleetPageInlinesEveryStore(t *testing.T) {
-	_, base := newFleetCloud(t, Options{HealthInterval: time.Second})
+	_, base := newFleetCloud(t, Config{HealthInterval: time.Second}, nil)
 	putHealthReq(t, base, "s1", fleetmsg.Health{At: time.Now().UTC(), Version: "</script><b>x"})
 	resp, err := http.Get(base + "/")
 	if err != nil {
