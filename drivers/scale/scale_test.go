@@ -370,7 +370,10 @@ func TestSwappedLink(t *testing.T) {
 // TestProbe identifies each simulator by its answer and rejects an echoing
 // port.
 func TestProbe(t *testing.T) {
-	opts := scale.ProbeOptions{Bauds: []int{9600}, Timeout: 250 * time.Millisecond}
+	// Each attempt a simulator does not answer costs the whole timeout, and
+	// the one it answers must get its reply within it: 1 s, so a loaded
+	// machine running -race does not miss a reply (250 ms did, "probe: []").
+	opts := scale.ProbeOptions{Bauds: []int{9600}, Timeout: time.Second}
 	t.Run("echo", func(t *testing.T) {
 		t.Parallel()
 		e, err := scalesim.NewEcho()
