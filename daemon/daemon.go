@@ -27,8 +27,10 @@ import (
 	"github.com/storebox/storebox/daemon/sdnotify"
 	"github.com/storebox/storebox/daemon/shelf"
 	"github.com/storebox/storebox/daemon/store"
+	"github.com/storebox/storebox/daemon/store/admission"
 	"github.com/storebox/storebox/daemon/supervisor"
 	"github.com/storebox/storebox/daemon/webauth"
+	"github.com/storebox/storebox/internal/dirowner"
 	"github.com/storebox/storebox/sync/catalogfeed"
 	"github.com/storebox/storebox/sync/uploader"
 	"github.com/storebox/storebox/sync/upstream"
@@ -45,11 +47,12 @@ type Daemon struct {
 	ready   atomic.Bool
 	sup     *supervisor.Supervisor
 
-	store   *store.Store
-	devices *devices.Server
-	http    *httpapi.Server // nil without http.listen
-	disc    *discovery.Service
-	metrics *httpapi.Metrics
+	store     *store.Store
+	admission *admission.Records // device records, in the store's file
+	devices   *devices.Server
+	http      *httpapi.Server // nil without http.listen
+	disc      *discovery.Service
+	metrics   *httpapi.Metrics
 
 	orders *orders.Service
 	doors  *doors.Service  // nil when mqtt.listen and mqtt.tls_listen are empty
@@ -127,6 +130,7 @@ func New(cfg *config.Config, version string, log *slog.Logger) (_ *Daemon, err e
 	if d.store, err = store.Open(cfg.DataDir, store.Options{Warehouse: cfg.Warehouse, Log: log}); err != nil {
 		return nil, err
 	}
+	d.admission = admission.New(d.store)
 	d.sup.Add("store", &storeService{st: d.store, log: log, started: d.started})
 
 	c := cfg.Devices
@@ -361,7 +365,7 @@ func abs(x int) int {
 func loadAdminToken(c *config.Config) (string, error) {
 	tok, path, created, err := webauth.LoadAdminToken(c.DataDir, c.HTTP.AdminToken)
 	if created {
-		store.MatchDirOwner(c.DataDir, path)
+		dirowner.Match(c.DataDir, path)
 	}
 	return tok, err
 }

@@ -7,7 +7,7 @@ import (
 	"github.com/storebox/storebox/daemon/config"
 	"github.com/storebox/storebox/daemon/fleet"
 	"github.com/storebox/storebox/daemon/httpapi"
-	"github.com/storebox/storebox/daemon/store"
+	"github.com/storebox/storebox/daemon/store/admission"
 	"github.com/storebox/storebox/protocol/fleetmsg"
 	"github.com/storebox/storebox/sync/fleetlink"
 )
@@ -77,21 +77,21 @@ func (w *natsWatch) Close() error                    { w.n.Close(); return nil }
 func (d *Daemon) applyDeviceLists(cfg *config.Config) {
 	set := func(ids []string, status string) {
 		for _, id := range ids {
-			if dv, ok, err := d.store.Device(id); err == nil && ok && dv.Status == status {
+			if dv, ok, err := d.admission.Device(id); err == nil && ok && dv.Status == status {
 				continue
 			}
-			if _, err := d.store.SetDeviceStatus(id, status); err != nil {
+			if _, err := d.admission.SetDeviceStatus(id, status); err != nil {
 				d.log.Error("device "+status+" by configuration", "equipId", id, "err", err)
 				continue
 			}
-			if status == store.DeviceRejected {
+			if status == admission.DeviceRejected {
 				d.devices.Disconnect(id, "rejected by configuration")
 			}
 			d.log.Info("device "+status+" by configuration", "equipId", id)
 		}
 	}
-	set(cfg.Devices.Approve, store.DeviceApproved)
-	set(cfg.Devices.Reject, store.DeviceRejected)
+	set(cfg.Devices.Approve, admission.DeviceApproved)
+	set(cfg.Devices.Reject, admission.DeviceRejected)
 }
 
 // observe gathers what a health snapshot reports from the parts' state;
@@ -106,14 +106,14 @@ func (d *Daemon) observe(counts bool) fleet.Observation {
 		o.Devices[kind] = c
 	}
 	if !counts {
-		if pending, err := d.store.PendingDevices(); err == nil {
+		if pending, err := d.admission.PendingDevices(); err == nil {
 			for _, dv := range pending {
 				o.Pending = append(o.Pending, dv.EquipID)
 			}
 		}
-	} else if known, err := d.store.Devices(); err == nil {
+	} else if known, err := d.admission.Devices(); err == nil {
 		for _, dv := range known {
-			if dv.Status == store.DevicePending {
+			if dv.Status == admission.DevicePending {
 				o.Pending = append(o.Pending, dv.EquipID)
 			}
 			if dv.Kind == "" { // approved or rejected before it ever logged in
@@ -121,9 +121,9 @@ func (d *Daemon) observe(counts bool) fleet.Observation {
 			}
 			c := o.Devices[dv.Kind]
 			switch dv.Status {
-			case store.DeviceApproved:
+			case admission.DeviceApproved:
 				c.Approved++
-			case store.DevicePending:
+			case admission.DevicePending:
 				c.Pending++
 			}
 			o.Devices[dv.Kind] = c

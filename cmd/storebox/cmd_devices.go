@@ -9,6 +9,7 @@ import (
 
 	"github.com/storebox/storebox/daemon/devices"
 	"github.com/storebox/storebox/daemon/store"
+	"github.com/storebox/storebox/daemon/store/admission"
 )
 
 func devicesCommand(g *globals) *cobra.Command {
@@ -22,7 +23,7 @@ func devicesCommand(g *globals) *cobra.Command {
 				return err
 			}
 			var resp struct {
-				Devices  []store.Device        `json:"devices"`
+				Devices  []admission.Device    `json:"devices"`
 				Sessions []devices.SessionInfo `json:"sessions"`
 			}
 			api := newLocalAPI(cfg)
@@ -35,7 +36,7 @@ func devicesCommand(g *globals) *cobra.Command {
 				if err != nil {
 					return err
 				}
-				resp.Devices, err = st.Devices()
+				resp.Devices, err = admission.New(st).Devices()
 				st.Close()
 				if err != nil {
 					return err
@@ -74,7 +75,7 @@ func devicesCommand(g *globals) *cobra.Command {
 					return err
 				}
 				api := newLocalAPI(cfg)
-				var dev store.Device
+				var dev admission.Device
 				if api.reachable() {
 					if err := api.do("POST", "/api/v1/devices/"+args[0]+"/"+verb, nil, &dev); err != nil {
 						return err
@@ -84,11 +85,11 @@ func devicesCommand(g *globals) *cobra.Command {
 					if err != nil {
 						return err
 					}
-					status := store.DeviceApproved
+					status := admission.DeviceApproved
 					if verb == "reject" {
-						status = store.DeviceRejected
+						status = admission.DeviceRejected
 					}
-					dev, err = st.SetDeviceStatus(args[0], status)
+					dev, err = admission.New(st).SetDeviceStatus(args[0], status)
 					st.Close()
 					if err != nil {
 						return err

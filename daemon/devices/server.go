@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/storebox/storebox/daemon/store"
+	"github.com/storebox/storebox/daemon/store/admission"
 	"github.com/storebox/storebox/internal/backoff"
 	"github.com/storebox/storebox/internal/listen"
 	"github.com/storebox/storebox/protocol/devmsg"
@@ -50,9 +51,10 @@ type Observer interface {
 
 // Server accepts device connections.
 type Server struct {
-	cfg Config
-	st  *store.Store
-	log *slog.Logger
+	cfg     Config
+	st      *store.Store
+	records *admission.Records // who may log in
+	log     *slog.Logger
 
 	handlers   map[string]Handler
 	afterLogin []func(*Session)
@@ -85,7 +87,7 @@ func New(cfg Config, st *store.Store, log *slog.Logger) *Server {
 		cfg.WriteTimeout = 10 * time.Second
 	}
 	s := &Server{
-		cfg: cfg, st: st, log: log,
+		cfg: cfg, st: st, records: admission.New(st), log: log,
 		ln:       &listen.Held{Key: "devices.listen", Addr: cfg.Listen},
 		handlers: map[string]Handler{},
 		sessions: map[string]*Session{},

@@ -15,7 +15,7 @@ import (
 
 	"github.com/storebox/storebox/daemon/devices"
 	"github.com/storebox/storebox/daemon/devices/devicetest"
-	"github.com/storebox/storebox/daemon/store"
+	"github.com/storebox/storebox/daemon/store/admission"
 	"github.com/storebox/storebox/protocol/frame"
 	"github.com/storebox/storebox/test/testenv"
 )
@@ -176,17 +176,17 @@ func TestPairingFlowAndTokens(t *testing.T) {
 	if r := cl.Login(nil); r.Code() != "pending_approval" {
 		t.Fatalf("unknown device: %s", r.Raw)
 	}
-	d, ok, _ := h.St.Device("T-NEW")
-	if !ok || d.Status != store.DevicePending {
+	d, ok, _ := admission.New(h.St).Device("T-NEW")
+	if !ok || d.Status != admission.DevicePending {
 		t.Fatalf("pending not recorded: %+v", d)
 	}
 	if r := cl.Call("getGoods", map[string]any{"gid": "G1"}); r.Code() != "not_logged_in" {
 		t.Fatalf("pending device served: %s", r.Raw)
 	}
-	h.St.SetDeviceStatus("T-NEW", store.DeviceApproved)
+	admission.New(h.St).SetDeviceStatus("T-NEW", admission.DeviceApproved)
 	cl.MustLogin(nil)
 	// Rejected devices are forbidden.
-	h.St.SetDeviceStatus("T-BAD", store.DeviceRejected)
+	admission.New(h.St).SetDeviceStatus("T-BAD", admission.DeviceRejected)
 	if r := h.Dial(t, frame.ModeLine, "T-BAD").Login(nil); r.Code() != "forbidden" {
 		t.Fatalf("rejected: %s", r.Raw)
 	}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/storebox/storebox/daemon/store"
+	"github.com/storebox/storebox/daemon/store/admission"
 	"github.com/storebox/storebox/protocol/charset"
 	"github.com/storebox/storebox/protocol/devmsg"
 	"github.com/storebox/storebox/protocol/frame"
@@ -458,18 +459,18 @@ func (c *Session) login(req *devmsg.Request) (any, error) {
 		}
 		tokenOK = true
 	}
-	initial := store.DevicePending
+	initial := admission.DevicePending
 	if c.srv.openAdmission() || tokenOK {
-		initial = store.DeviceApproved
+		initial = admission.DeviceApproved
 	}
-	d, err := c.srv.st.SeeDevice(store.Device{EquipID: id, Kind: b.Kind, Name: b.Name, MacID: b.MacID, Addr: c.nc.RemoteAddr().String()}, initial)
+	d, err := c.srv.records.SeeDevice(admission.Device{EquipID: id, Kind: b.Kind, Name: b.Name, MacID: b.MacID, Addr: c.nc.RemoteAddr().String()}, initial)
 	if err != nil {
 		return nil, fmt.Errorf("record device %s: %w", id, err)
 	}
 	switch {
-	case d.Status == store.DeviceRejected:
+	case d.Status == admission.DeviceRejected:
 		return nil, devmsg.Errorf(devmsg.CodeForbidden, "device %s was rejected by the store technician", id)
-	case d.Status == store.DevicePending && !tokenOK && !c.srv.openAdmission():
+	case d.Status == admission.DevicePending && !tokenOK && !c.srv.openAdmission():
 		return nil, devmsg.Errorf(devmsg.CodePendingApproval, "device %s is waiting for approval (storebox devices approve %s)", id, id)
 	}
 	c.mu.Lock()

@@ -13,6 +13,7 @@ import (
 
 	"github.com/storebox/storebox/daemon/doors"
 	"github.com/storebox/storebox/daemon/store"
+	"github.com/storebox/storebox/daemon/store/admission"
 	"github.com/storebox/storebox/internal/nulltime"
 	"github.com/storebox/storebox/protocol/catalogfile"
 )
@@ -63,7 +64,7 @@ type api struct {
 }
 
 func (a *api) devices(w http.ResponseWriter, _ *http.Request) {
-	known, err := a.p.Store.Devices()
+	known, err := a.p.Admission.Devices()
 	if err != nil {
 		Error(w, 500, err.Error())
 		return
@@ -91,7 +92,7 @@ func (a *api) knownDevices(w http.ResponseWriter, r *http.Request) {
 	if limit <= 0 || limit > 1000 {
 		limit = 200
 	}
-	all, err := a.p.Store.Devices()
+	all, err := a.p.Admission.Devices()
 	if err != nil {
 		Error(w, 500, err.Error())
 		return
@@ -102,7 +103,7 @@ func (a *api) knownDevices(w http.ResponseWriter, r *http.Request) {
 	}
 	rows := make([]knownDevice, 0, len(all))
 	for _, d := range all {
-		if d.Status == store.DevicePending {
+		if d.Status == admission.DevicePending {
 			continue
 		}
 		rows = append(rows, knownDevice{EquipID: d.EquipID, Kind: d.Kind, Name: d.Name, Status: d.Status,
@@ -110,7 +111,7 @@ func (a *api) knownDevices(w http.ResponseWriter, r *http.Request) {
 	}
 	rank := func(k knownDevice) int {
 		switch {
-		case k.Status == store.DeviceRejected:
+		case k.Status == admission.DeviceRejected:
 			return 2
 		case k.Online:
 			return 1
@@ -135,18 +136,18 @@ func timeOf(t *time.Time) time.Time {
 }
 
 func (a *api) setDeviceStatus(verb string) http.HandlerFunc {
-	status := store.DeviceApproved
+	status := admission.DeviceApproved
 	if verb == "reject" {
-		status = store.DeviceRejected
+		status = admission.DeviceRejected
 	}
 	return func(w http.ResponseWriter, r *http.Request) {
 		id := r.PathValue("id")
-		dev, err := a.p.Store.SetDeviceStatus(id, status)
+		dev, err := a.p.Admission.SetDeviceStatus(id, status)
 		if err != nil {
 			Error(w, 500, err.Error())
 			return
 		}
-		if status == store.DeviceRejected {
+		if status == admission.DeviceRejected {
 			a.p.Devices.Disconnect(id, "rejected by technician")
 		}
 		a.s.Log.Info("device "+status, "equipId", id)

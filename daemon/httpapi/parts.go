@@ -9,6 +9,7 @@ import (
 	"github.com/storebox/storebox/daemon/devices"
 	"github.com/storebox/storebox/daemon/doors"
 	"github.com/storebox/storebox/daemon/store"
+	"github.com/storebox/storebox/daemon/store/admission"
 	"github.com/storebox/storebox/protocol/ordermsg"
 	"github.com/storebox/storebox/sync/uploader"
 )
@@ -20,10 +21,11 @@ type Parts struct {
 	Info  Info
 	Ready func() bool // every listener up
 
-	Store   Store
-	Catalog Catalog
-	Devices Devices
-	Orders  Orders
+	Store     Store
+	Admission Admission
+	Catalog   Catalog
+	Devices   Devices
+	Orders    Orders
 
 	Doors    Doors    // nil without an MQTT broker
 	Scales   Scales   // nil without [[scales]]
@@ -42,13 +44,18 @@ type Info struct {
 	UpstreamConfigured bool
 }
 
-// Store is the device records and the outbox.
+// Store is the catalog size and the outbox.
 type Store interface {
 	GoodsCount() int
-	Devices() ([]store.Device, error)
-	PendingDevices() ([]store.Device, error)
-	SetDeviceStatus(id, status string) (store.Device, error)
 	QueueStats() (store.QueueStats, error)
+}
+
+// Admission is the device records: who asked to log in, and the
+// technician's approvals and rejections.
+type Admission interface {
+	Devices() ([]admission.Device, error)
+	PendingDevices() ([]admission.Device, error)
+	SetDeviceStatus(id, status string) (admission.Device, error)
 }
 
 // Catalog imports and exports catalog files (SPEC §1).

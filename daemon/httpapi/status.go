@@ -4,7 +4,7 @@ import (
 	"time"
 
 	"github.com/storebox/storebox/daemon/devices"
-	"github.com/storebox/storebox/daemon/store"
+	"github.com/storebox/storebox/daemon/store/admission"
 	"github.com/storebox/storebox/internal/nulltime"
 )
 
@@ -23,7 +23,7 @@ type StatusSnapshot struct {
 	// the MQTT doors online and the serial scales that answer.
 	DevicesOnline map[string]int        `json:"devices_online"`
 	Conns         int                   `json:"connections"`
-	Pending       []store.Device        `json:"pending_devices"`
+	Pending       []admission.Device    `json:"pending_devices"`
 	Online        []devices.SessionInfo `json:"online"`
 	Queue         QueueStatus           `json:"queue"`
 	// Sections filled by the components that own them; absent or empty
@@ -90,10 +90,10 @@ func (a *api) status(onlineLimit int) StatusSnapshot {
 	s := StatusSnapshot{
 		StoreID: p.Info.StoreID, StoreName: p.Info.StoreName, Version: p.Info.Version, Started: p.Info.Started.UTC(),
 		UptimeS: int64(time.Since(p.Info.Started).Seconds()), Ready: p.Ready(), Goods: p.Store.GoodsCount(),
-		Sessions: byKind, Conns: conns, Pending: []store.Device{}, Online: p.Devices.SessionsLimit(onlineLimit),
+		Sessions: byKind, Conns: conns, Pending: []admission.Device{}, Online: p.Devices.SessionsLimit(onlineLimit),
 		Doors: []any{}, Scales: []any{}, Orders: OrdersStatus{Counts: map[string]int{}, Recent: []any{}, NeedsReview: []any{}},
 	}
-	if pending, err := p.Store.PendingDevices(); err == nil {
+	if pending, err := p.Admission.PendingDevices(); err == nil {
 		s.Pending = pending
 	}
 	s.Queue = a.queue()

@@ -160,11 +160,7 @@ func (e *env) listen() {
 
 func (e *env) stock(gid string) store.StockLevel {
 	e.t.Helper()
-	l, err := e.st.StockOf("main", gid)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	return l
+	return storetest.StockOf(e.t, e.st, "main", gid)
 }
 
 func (e *env) order(oid string) ordermsg.Order {

@@ -5,6 +5,7 @@ import (
 
 	"github.com/storebox/storebox/daemon/devices"
 	"github.com/storebox/storebox/daemon/devices/devicetest"
+	"github.com/storebox/storebox/daemon/store/storetest"
 	"github.com/storebox/storebox/protocol/frame"
 )
 
@@ -48,7 +49,7 @@ func TestErrorCodes(t *testing.T) {
 	if r := cl.Call("stockGoods", body); r.Code() != "conflict" {
 		t.Fatalf("conflict: %s", r.Raw)
 	}
-	if l, _ := h.St.StockOf("main", "G2"); l.OnHand != 8 {
+	if l := storetest.StockOf(t, h.St, "main", "G2"); l.OnHand != 8 {
 		t.Fatalf("stock after one receipt of 5 over 3: %+v", l)
 	}
 	// Labels may not receive stock.

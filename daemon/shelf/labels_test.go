@@ -9,6 +9,7 @@ import (
 	"github.com/storebox/storebox/daemon/devices"
 	"github.com/storebox/storebox/daemon/devices/devicetest"
 	"github.com/storebox/storebox/daemon/store"
+	"github.com/storebox/storebox/daemon/store/storetest"
 	"github.com/storebox/storebox/protocol/frame"
 	"github.com/storebox/storebox/protocol/goods"
 )
@@ -108,7 +109,7 @@ func TestBindUnbindLabel(t *testing.T) {
 	if r, _ := lbl.Read(); devicetest.GoodsIDs(r)[0] != "G3" {
 		t.Fatalf("after rebind: %s", r.Raw)
 	}
-	if g, _ := h.St.ByGID("G2"); len(g[0].MacIDs) != 0 {
+	if g := storetest.Goods(t, h.St, "G2"); len(g.MacIDs) != 0 {
 		t.Fatalf("G2 still bound: %+v", g)
 	}
 	if r := term.Call("unbindLabel", map[string]any{"mac_id": "A4:C1:38:AA:BB:CC", "gid": "G3"}); r.Exception() != "" {

@@ -6,6 +6,7 @@ import (
 	"go.etcd.io/bbolt"
 
 	"github.com/storebox/storebox/daemon/store/internal/catalogindex"
+	"github.com/storebox/storebox/daemon/store/internal/mapped"
 )
 
 // The catalog index (internal/catalogindex) answers getGoods by barcode and
@@ -24,6 +25,10 @@ func (s *Store) WaitIndexed() { s.idx.WaitReady() }
 
 // IndexStats describes the catalog index's size.
 func (s *Store) IndexStats() catalogindex.Stats { return s.idx.Stats() }
+
+// ReleaseMapped drops the store file's pages from the daemon's resident
+// memory; they stay in the page cache (see package mapped).
+func (s *Store) ReleaseMapped() error { return mapped.Release(s.db) }
 
 // scanCatalog feeds an index build: the goods, then the stock rows. Then
 // it drops the file pages the scan mapped in from the daemon's resident

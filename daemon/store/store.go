@@ -20,6 +20,7 @@ import (
 	berrors "go.etcd.io/bbolt/errors"
 
 	"github.com/storebox/storebox/daemon/store/internal/catalogindex"
+	"github.com/storebox/storebox/internal/dirowner"
 )
 
 // SchemaVersion is the on-disk layout this build reads and writes.
@@ -36,7 +37,7 @@ var (
 	bktMac        = []byte("idx_mac")     // mac \0 gid → nil
 	bktRFID       = []byte("idx_rfid")    // rfid \0 gid → nil
 	bktStock      = []byte("stock")       // wh \0 gid → onhand(8) reserved(8)
-	bktDevices    = []byte("devices")     // equipId → Device JSON
+	bktDevices    = []byte("devices")     // equipId → device record JSON (package admission)
 	bktReceipts   = []byte("receipts")    // ref → Receipt JSON
 	bktOutbox     = []byte("outbox")      // seq(8) → ledger.Event JSON
 	bktDeadLetter = []byte("deadletter")  // seq(8) → DeadLetter JSON
@@ -99,7 +100,7 @@ func Open(dataDir string, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
-	matchDirOwner(dataDir, path)
+	dirowner.Match(dataDir, path)
 	s := &Store{db: db, path: path, warehouse: opts.Warehouse, log: opts.Log, notify: make(chan struct{}, 1)}
 	if err := s.init(); err != nil {
 		db.Close()

@@ -303,10 +303,7 @@ func verifyDisk(t *testing.T, data string, bk *book) {
 	}
 	bk.mu.Unlock()
 	for _, g := range catalog {
-		l, err := st.StockOf("main", g.gid)
-		if err != nil {
-			t.Fatal(err)
-		}
+		l := storetest.StockOf(t, st, "main", g.gid)
 		if l.OnHand < 0 || l.Reserved < 0 || l.Reserved > l.OnHand {
 			t.Errorf("%s: stock %+v", g.gid, l)
 		}

@@ -7,6 +7,7 @@ package storetest
 
 import (
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -14,6 +15,7 @@ import (
 	berrors "go.etcd.io/bbolt/errors"
 
 	"github.com/storebox/storebox/daemon/store"
+	"github.com/storebox/storebox/protocol/goods"
 )
 
 // Open opens the store in dir. When the test ends the file is checked and
@@ -63,4 +65,34 @@ func checkTx(tx *bbolt.Tx) error {
 		return errors.Join(append([]error{errors.New("bbolt consistency check failed")}, errs...)...)
 	}
 	return nil
+}
+
+// StockOf reads one warehouse's stock level of gid, failing the test on a
+// read error.
+func StockOf(t testing.TB, st *store.Store, wh, gid string) store.StockLevel {
+	t.Helper()
+	var l store.StockLevel
+	if err := st.View(func(tx *bbolt.Tx) error { l = store.GetStock(tx, wh, gid); return nil }); err != nil {
+		t.Fatalf("read stock %s/%s: %v", wh, gid, err)
+	}
+	return l
+}
+
+// Goods reads one goods with the selling warehouse's available stock,
+// failing the test if it cannot be read or does not exist.
+func Goods(t testing.TB, st *store.Store, gid string) goods.Goods {
+	t.Helper()
+	var g goods.Goods
+	err := st.View(func(tx *bbolt.Tx) error {
+		var ok bool
+		var err error
+		if g, ok, err = st.GoodsTx(tx, gid); err == nil && !ok {
+			err = fmt.Errorf("goods %s not found", gid)
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatalf("read goods %s: %v", gid, err)
+	}
+	return g
 }

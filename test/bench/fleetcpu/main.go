@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"github.com/storebox/storebox/daemon/store"
+	"github.com/storebox/storebox/daemon/store/admission"
 	"github.com/storebox/storebox/test/bench/benchkit"
 )
 
@@ -97,20 +98,21 @@ func seedDevices(dataDir string, n int) {
 	st, err := store.Open(dataDir, store.Options{})
 	benchkit.Check(err)
 	defer st.Close()
+	records := admission.New(st)
 	// Concurrent calls share the store's batched transactions: a few
 	// fsyncs instead of one per device.
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, 256)
 	for i := range n {
-		status := store.DeviceApproved
+		status := admission.DeviceApproved
 		if i%100 == 0 {
-			status = store.DevicePending
+			status = admission.DevicePending
 		}
 		wg.Add(1)
 		sem <- struct{}{}
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			_, err := st.SeeDevice(store.Device{EquipID: fmt.Sprintf("L-%05d", i), Kind: "label"}, status)
+			_, err := records.SeeDevice(admission.Device{EquipID: fmt.Sprintf("L-%05d", i), Kind: "label"}, status)
 			benchkit.Check(err)
 		}()
 	}

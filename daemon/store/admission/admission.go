@@ -1,4 +1,8 @@
-package store
+// Package admission keeps the store's device records: who tried to log in,
+// and whether a technician approved or rejected them. It shares the store's
+// bbolt file and write transactions, so an approval and its ledger event
+// commit together.
+package admission
 
 import (
 	"bytes"
@@ -9,6 +13,7 @@ import (
 
 	"go.etcd.io/bbolt"
 
+	"github.com/storebox/storebox/daemon/store"
 	"github.com/storebox/storebox/internal/nulltime"
 	"github.com/storebox/storebox/protocol/ledger"
 )
@@ -19,6 +24,24 @@ const (
 	DeviceApproved = "approved"
 	DeviceRejected = "rejected"
 )
+
+// bucket holds equipId → Device JSON. store.Open creates it with the
+// file's other buckets, so a new file has it before the first read.
+var bucket = []byte("devices")
+
+// DB is the part of the store the records need: read transactions, and
+// write transactions that can append ledger events.
+type DB interface {
+	View(func(*bbolt.Tx) error) error
+	Update(func(*store.Tx) error) error
+	Batch(func(*store.Tx) error) error
+}
+
+// Records reads and writes device records in db.
+type Records struct{ db DB }
+
+// New returns the device records kept in db (normally the *store.Store).
+func New(db DB) *Records { return &Records{db: db} }
 
 // Device is what the store remembers about a device that tried to log in.
 type Device struct {
@@ -44,9 +67,9 @@ func (d Device) MarshalJSON() ([]byte, error) {
 }
 
 // Device returns one device record.
-func (s *Store) Device(id string) (d Device, ok bool, err error) {
-	err = s.db.View(func(tx *bbolt.Tx) error {
-		v := tx.Bucket(bktDevices).Get([]byte(id))
+func (r *Records) Device(id string) (d Device, ok bool, err error) {
+	err = r.db.View(func(tx *bbolt.Tx) error {
+		v := tx.Bucket(bucket).Get([]byte(id))
 		if v == nil {
 			return nil
 		}
@@ -59,10 +82,10 @@ func (s *Store) Device(id string) (d Device, ok bool, err error) {
 // SeeDevice records a login attempt: a new device is stored with status
 // newStatus (pending under pairing, approved under open admission); a known
 // device keeps its status and gets its last-seen details updated.
-func (s *Store) SeeDevice(seen Device, newStatus string) (Device, error) {
+func (r *Records) SeeDevice(seen Device, newStatus string) (Device, error) {
 	var out Device
-	err := s.Batch(func(t *Tx) error {
-		b := t.Bucket(bktDevices)
+	err := r.db.Batch(func(t *store.Tx) error {
+		b := t.Bucket(bucket)
 		now := time.Now().UTC()
 		var d Device
 		if v := b.Get([]byte(seen.EquipID)); v != nil {
@@ -91,13 +114,13 @@ func (s *Store) SeeDevice(seen Device, newStatus string) (Device, error) {
 
 // SetDeviceStatus approves or rejects a device (creating its record if the
 // technician approves ahead of the first login) and records the event.
-func (s *Store) SetDeviceStatus(id, status string) (Device, error) {
+func (r *Records) SetDeviceStatus(id, status string) (Device, error) {
 	if status != DeviceApproved && status != DeviceRejected && status != DevicePending {
-		return Device{}, fmt.Errorf("%w: status %q", ErrInvalid, status)
+		return Device{}, fmt.Errorf("%w: status %q", store.ErrInvalid, status)
 	}
 	var out Device
-	err := s.Update(func(t *Tx) error {
-		b := t.Bucket(bktDevices)
+	err := r.db.Update(func(t *store.Tx) error {
+		b := t.Bucket(bucket)
 		var d Device
 		if v := b.Get([]byte(id)); v != nil {
 			if err := json.Unmarshal(v, &d); err != nil {
@@ -126,10 +149,10 @@ func (s *Store) SetDeviceStatus(id, status string) (Device, error) {
 }
 
 // Devices lists every known device by equipId.
-func (s *Store) Devices() ([]Device, error) {
+func (r *Records) Devices() ([]Device, error) {
 	var out []Device
-	err := s.db.View(func(tx *bbolt.Tx) error {
-		return tx.Bucket(bktDevices).ForEach(func(_, v []byte) error {
+	err := r.db.View(func(tx *bbolt.Tx) error {
+		return tx.Bucket(bucket).ForEach(func(_, v []byte) error {
 			var d Device
 			if err := json.Unmarshal(v, &d); err != nil {
 				return err
@@ -149,10 +172,10 @@ var pendingMarker = []byte(`"status":"pending"`)
 // PendingDevices returns the devices waiting for approval, sorted by id. The
 // status page asks every second and a store may know 10,000 approved
 // e-labels, so only records that can be pending are decoded.
-func (s *Store) PendingDevices() ([]Device, error) {
+func (r *Records) PendingDevices() ([]Device, error) {
 	out := []Device{}
-	err := s.db.View(func(tx *bbolt.Tx) error {
-		return tx.Bucket(bktDevices).ForEach(func(_, v []byte) error {
+	err := r.db.View(func(tx *bbolt.Tx) error {
+		return tx.Bucket(bucket).ForEach(func(_, v []byte) error {
 			if !bytes.Contains(v, pendingMarker) {
 				return nil
 			}

@@ -1,9 +1,14 @@
-package store
+package admission
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/storebox/storebox/daemon/store"
+	"github.com/storebox/storebox/daemon/store/storetest"
+)
 
 func TestPendingDevices(t *testing.T) {
-	s, _ := openTest(t)
+	s := New(storetest.Open(t, t.TempDir(), store.Options{}))
 	if _, err := s.SeeDevice(Device{EquipID: "T-2", Kind: "terminal"}, DevicePending); err != nil {
 		t.Fatal(err)
 	}

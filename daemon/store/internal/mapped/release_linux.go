@@ -1,6 +1,7 @@
 //go:build linux
 
-package store
+// Package mapped releases a bbolt file's mapped pages from the process.
+package mapped
 
 import (
 	"unsafe"
@@ -9,16 +10,16 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// ReleaseMapped drops the store file's pages from this process's page
-// tables (MADV_DONTNEED on bbolt's read-only shared mapping). Draining a
-// long outbox reads the whole file once; without this every page read stays
+// Release drops db's file pages from this process's page tables
+// (MADV_DONTNEED on bbolt's read-only shared mapping). Draining a long
+// outbox reads the whole file once; without this every page read stays
 // counted in the daemon's RSS. The pages stay in the kernel's page cache and
 // fault back in on the next read, unchanged. It runs inside a read
 // transaction, which holds bbolt's mmap lock, so the mapping cannot be
 // replaced meanwhile.
-func (s *Store) ReleaseMapped() error {
-	return s.db.View(func(tx *bbolt.Tx) error {
-		info := s.db.Info()
+func Release(db *bbolt.DB) error {
+	return db.View(func(tx *bbolt.Tx) error {
+		info := db.Info()
 		size := int(tx.Size())
 		if info == nil || info.Data == 0 || size <= 0 {
 			return nil
