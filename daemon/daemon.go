@@ -233,7 +233,7 @@ func (d *Daemon) healthy() bool {
 	}
 	done := make(chan error, 1)
 	go func() {
-		_, err := d.store.QueueStats()
+		_, err := d.store.Outbox().QueueStats()
 		done <- err
 	}()
 	select {
@@ -338,7 +338,7 @@ func (s *storeService) releaseMappedPages(ctx context.Context) {
 			return
 		case <-t.C:
 		}
-		q, err := s.st.QueueStats()
+		q, err := s.st.Outbox().QueueStats()
 		if err != nil {
 			continue
 		}

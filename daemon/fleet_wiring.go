@@ -144,7 +144,7 @@ func (d *Daemon) observe(counts bool) fleet.Observation {
 			o.Doors = append(o.Doors, fleetmsg.DoorHealth{ID: ds.ID, State: ds.State, Online: ds.Online})
 		}
 	}
-	if q, err := d.store.QueueStats(); err == nil {
+	if q, err := d.store.Outbox().QueueStats(); err == nil {
 		o.Queue = fleetmsg.QueueHealth{Depth: int64(q.Depth), DeadLetters: int64(q.DeadLetters)}
 		o.QueueOldest = q.Oldest
 		if !q.Oldest.IsZero() {

@@ -15,7 +15,7 @@ func (d *Daemon) httpParts() httpapi.Parts {
 	p := httpapi.Parts{
 		Info: httpapi.Info{StoreID: d.cfg.StoreID, StoreName: d.cfg.StoreName, Version: d.version, Started: d.started,
 			UpstreamConfigured: d.uploader != nil},
-		Ready: d.Ready, Store: d.store, Admission: d.admission, Catalog: catalogFiles{d.store}, Devices: d.devices, Orders: d.orders,
+		Ready: d.Ready, Store: d.store, Outbox: d.store.Outbox(), Admission: d.admission, Catalog: catalogFiles{d.store}, Devices: d.devices, Orders: d.orders,
 		Metrics: d.metrics, Config: d.configStatus,
 	}
 	if d.doors != nil {

@@ -4,6 +4,7 @@ import (
 	"io"
 
 	"github.com/storebox/storebox/daemon/store"
+	"github.com/storebox/storebox/daemon/store/outbox"
 	"github.com/storebox/storebox/sync/catalogfeed"
 	"github.com/storebox/storebox/sync/uploader"
 	"github.com/storebox/storebox/sync/upstream"
@@ -11,12 +12,12 @@ import (
 
 // OutboxQueue is the store's outbox as the uploader drains it: the
 // daemon's uploader and `storebox sync now` without a daemon use it.
-func OutboxQueue(st *store.Store) uploader.Queue { return outboxQueue{st} }
+func OutboxQueue(st *store.Store) uploader.Queue { return outboxQueue{st.Outbox()} }
 
-type outboxQueue struct{ *store.Store }
+type outboxQueue struct{ *outbox.Queue }
 
 func (q outboxQueue) QueueStats() (uploader.QueueStats, error) {
-	s, err := q.Store.QueueStats()
+	s, err := q.Queue.QueueStats()
 	return uploader.QueueStats{Depth: s.Depth, Oldest: s.Oldest, DeadLetters: s.DeadLetters, LastSeq: s.LastSeq}, err
 }
 

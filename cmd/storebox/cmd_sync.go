@@ -82,7 +82,7 @@ func syncStatusCommand(g *globals) *cobra.Command {
 				if err != nil {
 					return fmt.Errorf("daemon not running and the data directory cannot be read: %w", err)
 				}
-				qs, err := st.QueueStats()
+				qs, err := st.Outbox().QueueStats()
 				st.Close()
 				if err != nil {
 					return err

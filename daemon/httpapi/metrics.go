@@ -110,7 +110,7 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 		gauge(descSessions, float64(byKind[k]), k)
 	}
 	gauge(descGoods, float64(p.Store.GoodsCount()))
-	if q, err := p.Store.QueueStats(); err == nil {
+	if q, err := p.Outbox.QueueStats(); err == nil {
 		gauge(descDepth, float64(q.Depth))
 		gauge(descDead, float64(q.DeadLetters))
 		age := 0.0

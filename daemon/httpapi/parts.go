@@ -10,6 +10,7 @@ import (
 	"github.com/storebox/storebox/daemon/doors"
 	"github.com/storebox/storebox/daemon/store"
 	"github.com/storebox/storebox/daemon/store/admission"
+	"github.com/storebox/storebox/daemon/store/outbox"
 	"github.com/storebox/storebox/protocol/ordermsg"
 	"github.com/storebox/storebox/sync/uploader"
 )
@@ -22,6 +23,7 @@ type Parts struct {
 	Ready func() bool // every listener up
 
 	Store     Store
+	Outbox    Outbox
 	Admission Admission
 	Catalog   Catalog
 	Devices   Devices
@@ -44,10 +46,14 @@ type Info struct {
 	UpstreamConfigured bool
 }
 
-// Store is the catalog size and the outbox.
+// Store is the catalog size.
 type Store interface {
 	GoodsCount() int
-	QueueStats() (store.QueueStats, error)
+}
+
+// Outbox is the ledger outbox's depth, age and dead letters.
+type Outbox interface {
+	QueueStats() (outbox.QueueStats, error)
 }
 
 // Admission is the device records: who asked to log in, and the

@@ -130,7 +130,7 @@ func (a *api) status(onlineLimit int) StatusSnapshot {
 // queue is the outbox as the store and the uploader see it.
 func (a *api) queue() QueueStatus {
 	qs := QueueStatus{Upstream: a.p.Info.UpstreamConfigured}
-	if q, err := a.p.Store.QueueStats(); err == nil {
+	if q, err := a.p.Outbox.QueueStats(); err == nil {
 		qs.Depth, qs.DeadLetters, qs.LastSeq, qs.Oldest = q.Depth, q.DeadLetters, q.LastSeq, nulltime.Of(q.Oldest)
 		if !q.Oldest.IsZero() {
 			qs.OldestAgeS = time.Since(q.Oldest).Seconds()

@@ -175,7 +175,7 @@ func (e *env) order(oid string) ordermsg.Order {
 // events returns the outbox's events of type typ (all when "").
 func (e *env) events(typ string) []ledger.Event {
 	e.t.Helper()
-	evs, err := e.st.Pending(0, 1<<20, 1<<30)
+	evs, err := e.st.Outbox().Pending(0, 1<<20, 1<<30)
 	if err != nil {
 		e.t.Fatal(err)
 	}

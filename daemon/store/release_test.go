@@ -19,14 +19,14 @@ func TestReleaseMappedKeepsData(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	before, err := s.Pending(0, 5000, 1<<30)
+	before, err := s.Outbox().Pending(0, 5000, 1<<30)
 	if err != nil || len(before) != 2000 {
 		t.Fatalf("%d %v", len(before), err)
 	}
 	if err := s.ReleaseMapped(); err != nil {
 		t.Fatal(err)
 	}
-	after, err := s.Pending(0, 5000, 1<<30)
+	after, err := s.Outbox().Pending(0, 5000, 1<<30)
 	if err != nil || len(after) != len(before) {
 		t.Fatalf("%d %v", len(after), err)
 	}
@@ -39,7 +39,7 @@ func TestReleaseMappedKeepsData(t *testing.T) {
 	if err := s.AppendEvent("test.event", map[string]int{"i": -1}); err != nil {
 		t.Fatal(err)
 	}
-	if st, _ := s.QueueStats(); st.Depth != 2001 {
+	if st, _ := s.Outbox().QueueStats(); st.Depth != 2001 {
 		t.Fatalf("depth %d", st.Depth)
 	}
 }

@@ -20,6 +20,7 @@ import (
 	berrors "go.etcd.io/bbolt/errors"
 
 	"github.com/storebox/storebox/daemon/store/internal/catalogindex"
+	"github.com/storebox/storebox/daemon/store/outbox"
 	"github.com/storebox/storebox/internal/dirowner"
 )
 
@@ -30,18 +31,17 @@ const SchemaVersion = 1
 const FileName = "storebox.db"
 
 var (
-	bktMeta       = []byte("meta")
-	bktGoods      = []byte("goods")       // gid → goodsRecord JSON
-	bktNames      = []byte("names")       // gid → lower-cased name (index source)
-	bktBarcode    = []byte("idx_barcode") // barcode \0 gid → nil
-	bktMac        = []byte("idx_mac")     // mac \0 gid → nil
-	bktRFID       = []byte("idx_rfid")    // rfid \0 gid → nil
-	bktStock      = []byte("stock")       // wh \0 gid → onhand(8) reserved(8)
-	bktDevices    = []byte("devices")     // equipId → device record JSON (package admission)
-	bktReceipts   = []byte("receipts")    // ref → Receipt JSON
-	bktOutbox     = []byte("outbox")      // seq(8) → ledger.Event JSON
-	bktDeadLetter = []byte("deadletter")  // seq(8) → DeadLetter JSON
-	allBuckets    = [][]byte{bktMeta, bktGoods, bktNames, bktBarcode, bktMac, bktRFID, bktStock, bktDevices, bktReceipts, bktOutbox, bktDeadLetter}
+	bktMeta     = []byte("meta")
+	bktGoods    = []byte("goods")       // gid → goodsRecord JSON
+	bktNames    = []byte("names")       // gid → lower-cased name (index source)
+	bktBarcode  = []byte("idx_barcode") // barcode \0 gid → nil
+	bktMac      = []byte("idx_mac")     // mac \0 gid → nil
+	bktRFID     = []byte("idx_rfid")    // rfid \0 gid → nil
+	bktStock    = []byte("stock")       // wh \0 gid → onhand(8) reserved(8)
+	bktDevices  = []byte("devices")     // equipId → device record JSON (package admission)
+	bktReceipts = []byte("receipts")    // ref → Receipt JSON
+	// The outbox's buckets are package outbox's (outbox.Buckets).
+	allBuckets = [][]byte{bktMeta, bktGoods, bktNames, bktBarcode, bktMac, bktRFID, bktStock, bktDevices, bktReceipts}
 
 	keySchema       = []byte("schema")
 	keyEventSeq     = []byte("seq.event")
@@ -71,7 +71,7 @@ type Store struct {
 	idx *catalogindex.Index
 	ver atomic.Uint64 // last Tx.version handed out
 
-	notify chan struct{}
+	outbox *outbox.Queue
 	hooks  hooks
 }
 
@@ -101,7 +101,7 @@ func Open(dataDir string, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
 	dirowner.Match(dataDir, path)
-	s := &Store{db: db, path: path, warehouse: opts.Warehouse, log: opts.Log, notify: make(chan struct{}, 1)}
+	s := &Store{db: db, path: path, warehouse: opts.Warehouse, log: opts.Log, outbox: outbox.New(db, lastEventSeq)}
 	if err := s.init(); err != nil {
 		db.Close()
 		return nil, err
@@ -129,7 +129,7 @@ func (s *Store) init() error {
 				return fmt.Errorf("open store: create bucket %s: %w", b, err)
 			}
 		}
-		for _, b := range extraBuckets {
+		for _, b := range append(outbox.Buckets(), extraBuckets...) {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return fmt.Errorf("open store: create bucket %s: %w", b, err)
 			}

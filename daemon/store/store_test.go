@@ -7,12 +7,10 @@ import (
 	"fmt"
 	"strings"
 	"testing"
-	"time"
 
 	"go.etcd.io/bbolt"
 
 	"github.com/storebox/storebox/protocol/goods"
-	"github.com/storebox/storebox/protocol/ledger"
 )
 
 func openTest(t *testing.T) (*Store, string) {
@@ -139,21 +137,21 @@ func TestOutboxOrderAckDeadLetter(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	evs, _ := s.Pending(0, 3, 1<<20)
+	evs, _ := s.Outbox().Pending(0, 3, 1<<20)
 	if len(evs) != 3 || evs[0].Seq != 1 || evs[2].Seq != 3 {
 		t.Fatalf("pending %+v", evs)
 	}
-	if err := s.Ack(2); err != nil {
+	if err := s.Outbox().Ack(2); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.DeadLetter(evs[2:3], "400 bad"); err != nil {
+	if err := s.Outbox().DeadLetter(evs[2:3], "400 bad"); err != nil {
 		t.Fatal(err)
 	}
-	st, _ := s.QueueStats()
+	st, _ := s.Outbox().QueueStats()
 	if st.Depth != 2 || st.DeadLetters != 1 || st.LastSeq != 5 {
 		t.Fatalf("stats %+v", st)
 	}
-	evs, _ = s.Pending(0, 10, 1)
+	evs, _ = s.Outbox().Pending(0, 10, 1)
 	if len(evs) != 1 || evs[0].Seq != 4 {
 		t.Fatalf("byte cap: %+v", evs)
 	}
@@ -254,18 +252,5 @@ func TestRawPageMatchesStructs(t *testing.T) {
 	b := AppendGoodsArray(nil, nil, 0)
 	if string(b) != `{"goods":[],"total":0}` {
 		t.Fatalf("%s", b)
-	}
-}
-
-func TestEncodeEventMatchesJSON(t *testing.T) {
-	ev := ledger.Event{ID: "ev_00ff", Seq: 42, Type: "order.paid", At: time.Date(2026, 11, 27, 15, 4, 5, 123456789, time.UTC), Data: json.RawMessage(`{"oid":"o-1","lines":[{"gid":"g","qty":2}]}`)}
-	var got, want ledger.Event
-	if err := json.Unmarshal(encodeEvent(ev), &got); err != nil {
-		t.Fatalf("%s: %v", encodeEvent(ev), err)
-	}
-	b, _ := json.Marshal(ev)
-	json.Unmarshal(b, &want)
-	if got.ID != want.ID || got.Seq != want.Seq || got.Type != want.Type || !got.At.Equal(want.At) || string(got.Data) != string(want.Data) {
-		t.Fatalf("%+v != %+v", got, want)
 	}
 }

@@ -87,7 +87,7 @@ func (s *Store) committed(t *Tx) {
 		fn()
 	}
 	if t.events {
-		s.wakeOutbox()
+		s.outbox.Wake()
 	}
 	if len(t.changed) == 0 {
 		return

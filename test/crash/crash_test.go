@@ -314,7 +314,7 @@ func verifyDisk(t *testing.T, data string, bk *book) {
 			t.Errorf("%s: on hand fell by %d, paid orders hold %d (an order paid twice or lost)", g.gid, g.stock-l.OnHand, sold[g.gid])
 		}
 	}
-	evs, err := st.Pending(0, 1<<30, 1<<40)
+	evs, err := st.Outbox().Pending(0, 1<<30, 1<<40)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/storebox/storebox/daemon/store"
+	"github.com/storebox/storebox/daemon/store/outbox"
 	"github.com/storebox/storebox/protocol/ledger"
 	"github.com/storebox/storebox/sync/cloudref"
 	"github.com/storebox/storebox/sync/uploader"
@@ -31,10 +32,10 @@ import (
 var drainEvents = flag.Int("drain.events", 1000000, "events queued for BenchmarkDrain")
 
 // storeQueue adapts daemon/store's outbox to uploader.Queue.
-type storeQueue struct{ *store.Store }
+type storeQueue struct{ *outbox.Queue }
 
 func (q storeQueue) QueueStats() (uploader.QueueStats, error) {
-	s, err := q.Store.QueueStats()
+	s, err := q.Queue.QueueStats()
 	return uploader.QueueStats{Depth: s.Depth, Oldest: s.Oldest, DeadLetters: s.DeadLetters, LastSeq: s.LastSeq}, err
 }
 
@@ -76,7 +77,7 @@ func BenchmarkDrain(b *testing.B) {
 
 		var ms0 runtime.MemStats
 		runtime.ReadMemStats(&ms0)
-		u := uploader.New(storeQueue{st}, uploader.HTTPSink(upstream.New(p.url, "s1", "k", 10*time.Second)), uploader.Config{StoreID: "s1"})
+		u := uploader.New(storeQueue{st.Outbox()}, uploader.HTTPSink(upstream.New(p.url, "s1", "k", 10*time.Second)), uploader.Config{StoreID: "s1"})
 		start := time.Now()
 		if err := u.DrainNow(context.Background(), nil); err != nil {
 			b.Fatal(err)

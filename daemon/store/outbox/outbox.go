@@ -1,4 +1,8 @@
-package store
+// Package outbox is the ledger outbox inside the store's bbolt file:
+// business facts appended in the write transaction of the state change
+// that caused them, then read in order, acknowledged and dead-lettered by
+// the uploader.
+package outbox
 
 import (
 	"crypto/rand"
@@ -14,9 +18,18 @@ import (
 	"github.com/storebox/storebox/protocol/ledger"
 )
 
-// AppendEvent appends a business fact to the outbox in this transaction, so
-// the fact and the state change that caused it commit or vanish together.
-func (t *Tx) AppendEvent(typ string, data any) (ledger.Event, error) {
+var (
+	bucket     = []byte("outbox")     // seq(8) → ledger.Event JSON
+	deadBucket = []byte("deadletter") // seq(8) → DeadLetter JSON
+)
+
+// Buckets are the outbox's buckets, which the store creates at open.
+func Buckets() [][]byte { return [][]byte{bucket, deadBucket} }
+
+// Append appends a business fact to the outbox inside tx, so the fact and
+// the state change that caused it commit or vanish together. nextSeq hands
+// out the event's sequence number (the store keeps the counter).
+func Append(tx *bbolt.Tx, nextSeq func() uint64, typ string, data any) (ledger.Event, error) {
 	var raw []byte
 	if r, ok := data.(json.RawMessage); ok && json.Valid(r) {
 		raw = r
@@ -26,14 +39,15 @@ func (t *Tx) AppendEvent(typ string, data any) (ledger.Event, error) {
 			return ledger.Event{}, fmt.Errorf("append event %s: %w", typ, err)
 		}
 	}
-	seq := nextSeq(t.Bucket(bktMeta), keyEventSeq)
+	seq := nextSeq()
 	ev := ledger.Event{ID: newEventID(), Seq: seq, Type: typ, At: time.Now().UTC(), Data: raw}
-	if err := t.Bucket(bktOutbox).Put(u64(seq), encodeEvent(ev)); err != nil {
+	if err := tx.Bucket(bucket).Put(key(seq), encodeEvent(ev)); err != nil {
 		return ledger.Event{}, fmt.Errorf("append event %s: %w", typ, err)
 	}
-	t.events = true
 	return ev, nil
 }
+
+func key(seq uint64) []byte { return binary.BigEndian.AppendUint64(nil, seq) }
 
 // encodeEvent writes the ledger.Event JSON by hand: json.Marshal would
 // re-validate and compact Data, which was just produced by json.Marshal and
@@ -54,15 +68,6 @@ func encodeEvent(ev ledger.Event) []byte {
 	return append(b, '}')
 }
 
-// AppendEvent appends one event in its own transaction (for facts that
-// change no other state, such as a door decision).
-func (s *Store) AppendEvent(typ string, data any) error {
-	return s.Batch(func(t *Tx) error {
-		_, err := t.AppendEvent(typ, data)
-		return err
-	})
-}
-
 // newEventID is random rather than derived from seq, so a store whose data
 // directory was lost and recreated can never reuse an id the cloud has seen.
 func newEventID() string {
@@ -71,24 +76,44 @@ func newEventID() string {
 	return "ev_" + hex.EncodeToString(b[:])
 }
 
-func (s *Store) wakeOutbox() {
+// DB is the store's bbolt handle; *bbolt.DB satisfies it.
+type DB interface {
+	View(func(*bbolt.Tx) error) error
+	Update(func(*bbolt.Tx) error) error
+}
+
+// Queue reads, acknowledges and dead-letters the outbox's events.
+type Queue struct {
+	db      DB
+	lastSeq func(*bbolt.Tx) uint64
+	notify  chan struct{}
+}
+
+// New returns the outbox in db; lastSeq reads the newest sequence number
+// handed out.
+func New(db DB, lastSeq func(*bbolt.Tx) uint64) *Queue {
+	return &Queue{db: db, lastSeq: lastSeq, notify: make(chan struct{}, 1)}
+}
+
+// Wake tells the reader that events were appended (call after commit).
+func (q *Queue) Wake() {
 	select {
-	case s.notify <- struct{}{}:
+	case q.notify <- struct{}{}:
 	default:
 	}
 }
 
 // Notify receives (coalesced) whenever events are appended.
-func (s *Store) Notify() <-chan struct{} { return s.notify }
+func (q *Queue) Notify() <-chan struct{} { return q.notify }
 
 // Pending returns events with seq > after in seq order: at most max events
 // whose encodings total at most maxBytes (always at least one if any).
-func (s *Store) Pending(after uint64, max, maxBytes int) ([]ledger.Event, error) {
+func (q *Queue) Pending(after uint64, max, maxBytes int) ([]ledger.Event, error) {
 	var out []ledger.Event
-	err := s.db.View(func(tx *bbolt.Tx) error {
-		c := tx.Bucket(bktOutbox).Cursor()
+	err := q.db.View(func(tx *bbolt.Tx) error {
+		c := tx.Bucket(bucket).Cursor()
 		size := 0
-		for k, v := c.Seek(u64(after + 1)); k != nil && len(out) < max; k, v = c.Next() {
+		for k, v := c.Seek(key(after + 1)); k != nil && len(out) < max; k, v = c.Next() {
 			if len(out) > 0 && size+len(v) > maxBytes {
 				break
 			}
@@ -105,9 +130,9 @@ func (s *Store) Pending(after uint64, max, maxBytes int) ([]ledger.Event, error)
 }
 
 // Ack deletes every event with seq ≤ through.
-func (s *Store) Ack(through uint64) error {
-	return s.Update(func(t *Tx) error {
-		c := t.Bucket(bktOutbox).Cursor()
+func (q *Queue) Ack(through uint64) error {
+	return q.db.Update(func(t *bbolt.Tx) error {
+		c := t.Bucket(bucket).Cursor()
 		for k, _ := c.First(); k != nil && binary.BigEndian.Uint64(k) <= through; k, _ = c.First() {
 			if err := c.Delete(); err != nil {
 				return err
@@ -125,19 +150,19 @@ type DeadLetter struct {
 }
 
 // DeadLetter moves events from the outbox to the dead-letter bucket.
-func (s *Store) DeadLetter(events []ledger.Event, reason string) error {
-	return s.Update(func(t *Tx) error {
-		ob, dl := t.Bucket(bktOutbox), t.Bucket(bktDeadLetter)
+func (q *Queue) DeadLetter(events []ledger.Event, reason string) error {
+	return q.db.Update(func(t *bbolt.Tx) error {
+		ob, dl := t.Bucket(bucket), t.Bucket(deadBucket)
 		now := time.Now().UTC()
 		for _, ev := range events {
 			v, err := json.Marshal(DeadLetter{Event: ev, Reason: reason, At: now})
 			if err != nil {
 				return err
 			}
-			if err := dl.Put(u64(ev.Seq), v); err != nil {
+			if err := dl.Put(key(ev.Seq), v); err != nil {
 				return err
 			}
-			if err := ob.Delete(u64(ev.Seq)); err != nil {
+			if err := ob.Delete(key(ev.Seq)); err != nil {
 				return err
 			}
 		}
@@ -154,14 +179,12 @@ type QueueStats struct {
 }
 
 // QueueStats reads the outbox's depth, oldest event time and dead letters.
-func (s *Store) QueueStats() (QueueStats, error) {
+func (q *Queue) QueueStats() (QueueStats, error) {
 	var st QueueStats
-	err := s.db.View(func(tx *bbolt.Tx) error {
-		ob := tx.Bucket(bktOutbox)
-		st.DeadLetters = tx.Bucket(bktDeadLetter).Stats().KeyN
-		if v := tx.Bucket(bktMeta).Get(keyEventSeq); len(v) == 8 {
-			st.LastSeq = binary.BigEndian.Uint64(v)
-		}
+	err := q.db.View(func(tx *bbolt.Tx) error {
+		ob := tx.Bucket(bucket)
+		st.DeadLetters = tx.Bucket(deadBucket).Stats().KeyN
+		st.LastSeq = q.lastSeq(tx)
 		// The queue is contiguous (acks and dead letters remove its head), so
 		// its depth is arithmetic rather than a walk over a long queue.
 		if k, v := ob.Cursor().First(); k != nil {
