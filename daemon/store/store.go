@@ -1,5 +1,7 @@
-// Package store is storebox's offline store: catalog, stock, devices,
-// receipts and the ledger outbox in one bbolt file.
+// Package store is storebox's offline store: catalog, stock and receipts
+// in one bbolt file, shared with the ledger outbox (package outbox), the
+// device records (package admission) and the orders, which write in the
+// store's transactions.
 //
 // Reads are lock-free bbolt read transactions plus small in-memory indexes
 // (gid order for paging, a bigram index for name search) that are rebuilt at
