@@ -6,10 +6,11 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
-	"golang.org/x/term"
 
+	"github.com/storebox/storebox/cmd/storebox/internal/datadir"
+	"github.com/storebox/storebox/cmd/storebox/internal/localapi"
+	"github.com/storebox/storebox/cmd/storebox/internal/report"
 	"github.com/storebox/storebox/daemon/catalog"
 	"github.com/storebox/storebox/daemon/store"
 	"github.com/storebox/storebox/protocol/catalogfile"
@@ -40,8 +41,8 @@ into the data directory and fails if a daemon has it open.`,
 				return err
 			}
 			out := cmd.OutOrStdout()
-			api := newLocalAPI(cfg)
-			if !direct && api.reachable() {
+			api := localapi.New(cfg)
+			if !direct && api.Reachable() {
 				f, err := os.Open(args[0])
 				if err != nil {
 					return err
@@ -55,34 +56,17 @@ into the data directory and fails if a daemon has it open.`,
 				if setStock {
 					q.Set("set_stock", "1")
 				}
-				if err := api.do("POST", "/api/v1/catalog?"+q.Encode(), f, &res); err != nil {
+				if err := api.Do("POST", "/api/v1/catalog?"+q.Encode(), f, &res); err != nil {
 					return fmt.Errorf("import %s: %w", args[0], err)
 				}
-				printImport(out, res, "through the running daemon")
+				report.Import(out, res, "through the running daemon")
 				return nil
 			}
-			st, err := store.Open(cfg.DataDir, store.Options{Warehouse: cfg.Warehouse})
+			res, where, err := datadir.ImportCatalog(cfg, args[0], store.ImportOptions{Replace: replace, SetStock: setStock})
 			if err != nil {
-				return fmt.Errorf("import %s: %w (nothing was changed)", args[0], err)
+				return err
 			}
-			defer st.Close()
-			var progress func(int)
-			if term.IsTerminal(int(os.Stderr.Fd())) {
-				bar := progressbar.NewOptions(-1, progressbar.OptionSetWriter(os.Stderr), progressbar.OptionSetDescription("importing"), progressbar.OptionShowCount())
-				defer bar.Finish()
-				progress = func(n int) { bar.Set(n) }
-			} else {
-				progress = func(n int) {
-					if n%100000 == 0 {
-						fmt.Fprintf(os.Stderr, "imported %d rows\n", n)
-					}
-				}
-			}
-			res, err := catalog.ImportFile(st, args[0], store.ImportOptions{Replace: replace, SetStock: setStock, Progress: progress})
-			if err != nil {
-				return fmt.Errorf("import %s: %w (nothing was changed)", args[0], err)
-			}
-			printImport(out, res, "into "+st.Path())
+			report.Import(out, res, where)
 			return nil
 		},
 	}
@@ -102,8 +86,8 @@ into the data directory and fails if a daemon has it open.`,
 			if err != nil {
 				return err
 			}
-			if api := newLocalAPI(cfg); api.reachable() {
-				return api.stream("GET", "/api/v1/catalog?format="+url.QueryEscape(format), cmd.OutOrStdout())
+			if api := localapi.New(cfg); api.Reachable() {
+				return api.Stream("GET", "/api/v1/catalog?format="+url.QueryEscape(format), cmd.OutOrStdout())
 			}
 			st, err := store.Open(cfg.DataDir, store.Options{Warehouse: cfg.Warehouse})
 			if err != nil {
@@ -116,13 +100,4 @@ into the data directory and fails if a daemon has it open.`,
 	exp.Flags().StringVar(&format, "format", "csv", "csv or jsonl")
 	c.AddCommand(imp, exp)
 	return c
-}
-
-func printImport(w interface{ Write([]byte) (int, error) }, r store.ImportResult, where string) {
-	fmt.Fprintf(w, "imported %s %s: %d created, %d updated, %d unchanged, %d deleted; stock set for %d",
-		plural(r.Rows, "row"), where, r.Created, r.Updated, r.Unchanged, r.Deleted, r.StockSet)
-	if r.StockKept > 0 {
-		fmt.Fprintf(w, ", kept the store's own for %d (--set-stock overwrites it)", r.StockKept)
-	}
-	fmt.Fprintln(w)
 }

@@ -1,17 +1,14 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
-	"net"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/storebox/storebox/cmd/storebox/internal/devclient"
+	"github.com/storebox/storebox/cmd/storebox/internal/localapi"
 	"github.com/storebox/storebox/daemon/readyfile"
-	"github.com/storebox/storebox/protocol/charset"
-	"github.com/storebox/storebox/protocol/frame"
 )
 
 func clientCommand(g *globals) *cobra.Command {
@@ -30,108 +27,38 @@ objects). Examples:
   storebox client stockGoods whid=main ref=R-1 'lines:=[{"gid":"10001","qty":12}]'`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			body := map[string]any{}
-			for _, kv := range args[1:] {
-				if k, v, ok := strings.Cut(kv, ":="); ok && !strings.Contains(k, "=") {
-					var j any
-					if err := json.Unmarshal([]byte(v), &j); err != nil {
-						return fmt.Errorf("%s: %q is not JSON: %v", k, v, err)
-					}
-					body[k] = j
-					continue
-				}
-				k, v, ok := strings.Cut(kv, "=")
-				if !ok {
-					return fmt.Errorf("%q is neither key=value nor key:=json", kv)
-				}
-				body[k] = v
+			body, err := devclient.Body(args[1:])
+			if err != nil {
+				return err
 			}
 			if addr == "" {
 				cfg, err := g.loadConfig()
 				if err != nil {
 					return err
 				}
-				addr = localDialAddr(boundListen(cfg, cfg.Devices.Listen, func(f readyfile.File) string { return f.Devices }))
+				addr = localapi.DialAddr(localapi.BoundListen(cfg, cfg.Devices.Listen, func(f readyfile.File) string { return f.Devices }))
 			}
-			conn, err := net.DialTimeout("tcp", addr, timeout)
+			sess, err := devclient.Dial(addr, equip, length, timeout)
 			if err != nil {
-				return fmt.Errorf("%w (is storebox running? it prints \"storebox ready\" once it accepts devices)", err)
+				return err
 			}
-			defer conn.Close()
-			mode := frame.ModeLine
-			if length {
-				mode = frame.ModeLength
-			}
-			fr := frame.NewReader(conn, 0)
-			gbk := false
-			seq := int64(0)
-			send := func(action string, b map[string]any) (json.RawMessage, error) {
-				seq++
-				msg, _ := json.Marshal(map[string]any{"head": map[string]any{"action": action, "equipId": equip, "seq": seq}, "body": b})
-				if gbk {
-					msg = charset.EncodeJSONToGBK(msg)
-				}
-				conn.SetDeadline(time.Now().Add(timeout))
-				if _, err := conn.Write(frame.Append(nil, mode, msg)); err != nil {
-					return nil, err
-				}
-				for {
-					p, err := fr.Next()
-					if err != nil {
-						return nil, err
-					}
-					if gbk {
-						if p, err = charset.DecodeGBK(p); err != nil {
-							return nil, err
-						}
-					}
-					var head struct {
-						Head struct {
-							Action string `json:"action"`
-							Seq    int64  `json:"seq"`
-						} `json:"head"`
-					}
-					json.Unmarshal(p, &head)
-					if head.Head.Action == action+"Return" && head.Head.Seq == seq {
-						return p, nil
-					}
-				}
-			}
+			defer sess.Close()
 			action := args[0]
 			if action != "login" && !noLogin {
-				lb := map[string]any{"kind": kind}
-				if cs != "" {
-					lb["charset"] = cs
+				if r, err := sess.Login(kind, cs); err != nil {
+					if r != nil {
+						fmt.Fprintln(cmd.OutOrStdout(), string(r))
+					}
+					return err
 				}
-				r, err := send("login", lb)
-				if err != nil {
-					return fmt.Errorf("login: %w", err)
-				}
-				var lr struct {
-					Body struct {
-						Exception string `json:"exception"`
-					} `json:"body"`
-				}
-				json.Unmarshal(r, &lr)
-				if lr.Body.Exception != "" {
-					fmt.Fprintln(cmd.OutOrStdout(), string(r))
-					return fmt.Errorf("login refused: %s", lr.Body.Exception)
-				}
-				gbk = strings.EqualFold(cs, "gbk")
 			}
-			r, err := send(action, body)
+			r, err := sess.Send(action, body)
 			if err != nil {
 				return err
 			}
 			fmt.Fprintln(cmd.OutOrStdout(), string(r))
-			var rr struct {
-				Body struct {
-					Exception string `json:"exception"`
-				} `json:"body"`
-			}
-			json.Unmarshal(r, &rr)
-			if rr.Body.Exception != "" {
-				return fmt.Errorf("%s", rr.Body.Exception)
+			if e := devclient.Exception(r); e != "" {
+				return fmt.Errorf("%s", e)
 			}
 			return nil
 		},

@@ -2,13 +2,14 @@ package main
 
 import (
 	"fmt"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/storebox/storebox/cmd/storebox/internal/datadir"
+	"github.com/storebox/storebox/cmd/storebox/internal/localapi"
+	"github.com/storebox/storebox/cmd/storebox/internal/report"
 	"github.com/storebox/storebox/daemon/devices"
-	"github.com/storebox/storebox/daemon/store"
 	"github.com/storebox/storebox/daemon/store/admission"
 )
 
@@ -26,41 +27,17 @@ func devicesCommand(g *globals) *cobra.Command {
 				Devices  []admission.Device    `json:"devices"`
 				Sessions []devices.SessionInfo `json:"sessions"`
 			}
-			api := newLocalAPI(cfg)
-			if api.reachable() {
-				if err := api.do("GET", "/api/v1/devices", nil, &resp); err != nil {
+			api := localapi.New(cfg)
+			if api.Reachable() {
+				if err := api.Do("GET", "/api/v1/devices", nil, &resp); err != nil {
 					return err
 				}
 			} else {
-				st, err := store.Open(cfg.DataDir, store.Options{Warehouse: cfg.Warehouse})
-				if err != nil {
-					return err
-				}
-				resp.Devices, err = admission.New(st).Devices()
-				st.Close()
-				if err != nil {
+				if resp.Devices, err = datadir.Devices(cfg); err != nil {
 					return err
 				}
 			}
-			online := map[string]devices.SessionInfo{}
-			for _, s := range resp.Sessions {
-				online[s.EquipID] = s
-			}
-			now := time.Now()
-			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "EQUIP ID\tKIND\tSTATUS\tONLINE\tADDR\tLAST SEEN")
-			for _, d := range resp.Devices {
-				on := "-"
-				if s, ok := online[d.EquipID]; ok {
-					on = "yes (" + s.Framing + ", " + s.Charset + ")"
-				}
-				kind := d.Kind
-				if kind == "" { // approved ahead of its first login
-					kind = "unknown"
-				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", d.EquipID, kind, d.Status, on, statusDash(d.Addr), statusTime(d.LastSeen, now))
-			}
-			return tw.Flush()
+			return report.Devices(cmd.OutOrStdout(), resp.Devices, resp.Sessions, time.Now())
 		},
 	}
 	for _, verb := range []string{"approve", "reject"} {
@@ -74,24 +51,14 @@ func devicesCommand(g *globals) *cobra.Command {
 				if err != nil {
 					return err
 				}
-				api := newLocalAPI(cfg)
+				api := localapi.New(cfg)
 				var dev admission.Device
-				if api.reachable() {
-					if err := api.do("POST", "/api/v1/devices/"+args[0]+"/"+verb, nil, &dev); err != nil {
+				if api.Reachable() {
+					if err := api.Do("POST", "/api/v1/devices/"+args[0]+"/"+verb, nil, &dev); err != nil {
 						return err
 					}
 				} else {
-					st, err := store.Open(cfg.DataDir, store.Options{Warehouse: cfg.Warehouse})
-					if err != nil {
-						return err
-					}
-					status := admission.DeviceApproved
-					if verb == "reject" {
-						status = admission.DeviceRejected
-					}
-					dev, err = admission.New(st).SetDeviceStatus(args[0], status)
-					st.Close()
-					if err != nil {
+					if dev, err = datadir.SetDeviceStatus(cfg, args[0], verb); err != nil {
 						return err
 					}
 				}

@@ -4,18 +4,14 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
-	"net"
-	"strconv"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
 
-	"github.com/storebox/storebox/daemon/config"
+	"github.com/storebox/storebox/cmd/storebox/internal/probe"
+	"github.com/storebox/storebox/cmd/storebox/internal/report"
 	"github.com/storebox/storebox/daemon/discovery"
-	"github.com/storebox/storebox/daemon/readyfile"
-	wire "github.com/storebox/storebox/protocol/discovery"
 )
 
 func discoverCommand(g *globals) *cobra.Command {
@@ -51,20 +47,7 @@ instead and then skips mDNS unless --mdns is set.`,
 			if err != nil {
 				return err
 			}
-			port := discoveryPort(cfg)
-			var targets []string
-			for _, a := range addrs {
-				if _, _, err := net.SplitHostPort(a); err != nil {
-					a = net.JoinHostPort(strings.Trim(a, "[]"), fmt.Sprint(port))
-				}
-				targets = append(targets, a)
-			}
-			if len(targets) == 0 && port != wire.DefaultPort {
-				for _, t := range discovery.BroadcastTargets() {
-					host, _, _ := net.SplitHostPort(t)
-					targets = append(targets, net.JoinHostPort(host, fmt.Sprint(port)))
-				}
-			}
+			targets, port := probe.Targets(cfg, addrs)
 			log := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: slog.LevelWarn}))
 			boxes, err := discovery.Find(cmd.Context(), discovery.FindOptions{
 				Targets: targets,
@@ -96,17 +79,7 @@ instead and then skips mDNS unless --mdns is set.`,
 				}
 				return nil
 			}
-			tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-			for _, b := range boxes {
-				line := fmt.Sprintf("%s\t%s\t%s\tmqtt=%d\thttp=%d\tversion=%s\tvia=%s",
-					b.StoreID, b.Name, net.JoinHostPort(b.Host, fmt.Sprint(b.Port)),
-					b.MQTTPort, b.HTTPPort, b.Version, strings.Join(b.Via, ","))
-				if len(b.Addrs) > 1 {
-					line += "\talso=" + strings.Join(b.Addrs[1:], ",")
-				}
-				fmt.Fprintln(tw, line)
-			}
-			return tw.Flush()
+			return report.Boxes(out, boxes)
 		},
 	}
 	f := cmd.Flags()
@@ -115,25 +88,4 @@ instead and then skips mDNS unless --mdns is set.`,
 	f.BoolVar(&asJSON, "json", false, "print one JSON object per box")
 	f.BoolVar(&mdns, "mdns", true, "also browse mDNS (default: on unless --addr is given)")
 	return cmd
-}
-
-// discoveryPort is the UDP port the config's daemon answers probes on (for
-// port 0, the one the running daemon recorded); the protocol's default
-// when discovery is off or its port unknown.
-func discoveryPort(c *config.Config) int {
-	listen := boundListen(c, c.Discovery.Listen, func(f readyfile.File) string {
-		if len(f.Discovery) == 0 {
-			return ""
-		}
-		return f.Discovery[0]
-	})
-	_, p, err := net.SplitHostPort(listen)
-	if err != nil {
-		return wire.DefaultPort
-	}
-	n, err := strconv.Atoi(p)
-	if err != nil || n <= 0 {
-		return wire.DefaultPort
-	}
-	return n
 }

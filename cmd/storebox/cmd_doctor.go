@@ -1,11 +1,11 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 
 	"github.com/spf13/cobra"
 
+	"github.com/storebox/storebox/cmd/storebox/internal/report"
 	"github.com/storebox/storebox/daemon/doctor"
 )
 
@@ -40,25 +40,9 @@ It exits non-zero when any check fails.`,
 				results = doctor.Run(cmd.Context(), cfg)
 			}
 			out := cmd.OutOrStdout()
-			if asJSON {
-				enc := json.NewEncoder(out)
-				enc.SetIndent("", "  ")
-				if err := enc.Encode(results); err != nil {
-					return err
-				}
-			} else {
-				for _, r := range results {
-					fmt.Fprintln(out, r.String())
-				}
-			}
-			var fails, warns int
-			for _, r := range results {
-				switch r.Level {
-				case doctor.Fail:
-					fails++
-				case doctor.Warn:
-					warns++
-				}
+			fails, warns, err := report.Doctor(out, results, asJSON)
+			if err != nil {
+				return err
 			}
 			if fails > 0 {
 				return fmt.Errorf("doctor: %d check(s) failed, %d warning(s); fix the lines marked fail", fails, warns)

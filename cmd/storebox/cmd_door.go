@@ -7,13 +7,12 @@ import (
 	"log/slog"
 	"net/url"
 	"os"
-	"strings"
 
 	"github.com/spf13/cobra"
 
-	"github.com/storebox/storebox/daemon/config"
+	"github.com/storebox/storebox/cmd/storebox/internal/doorsetup"
+	"github.com/storebox/storebox/cmd/storebox/internal/localapi"
 	"github.com/storebox/storebox/daemon/doors/doorsim"
-	"github.com/storebox/storebox/daemon/readyfile"
 )
 
 // doorCommand is `storebox door open ID`: staff opening through the running
@@ -33,13 +32,13 @@ func doorCommand(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			api := newLocalAPI(cfg)
-			if err := api.needToken(cfg); err != nil {
+			api := localapi.New(cfg)
+			if err := api.NeedToken(cfg); err != nil {
 				return err
 			}
 			body, _ := json.Marshal(map[string]string{"openId": openID, "reason": reason})
 			var resp map[string]any
-			if err := api.do("POST", "/api/v1/doors/"+url.PathEscape(args[0])+"/open", bytes.NewReader(body), &resp); err != nil {
+			if err := api.Do("POST", "/api/v1/doors/"+url.PathEscape(args[0])+"/open", bytes.NewReader(body), &resp); err != nil {
 				return err // the daemon's message already names the door
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "door %s opened\n", args[0])
@@ -83,22 +82,8 @@ flags override them.`,
 			if err != nil {
 				return err
 			}
-			f := cmd.Flags()
-			if !f.Changed("store") {
-				cfg.StoreID = sc.StoreID
-			}
-			if !f.Changed("broker") {
-				if sc.MQTT.Listen == "" {
-					return fmt.Errorf("mqtt.listen is off in %s: the daemon runs no plain MQTT listener (give --broker)", configName(sc))
-				}
-				cfg.Broker = localDialAddr(boundListen(sc, sc.MQTT.Listen, func(f readyfile.File) string { return f.MQTT }))
-			}
-			if !f.Changed("secret") {
-				secret, err := doorSecret(sc, cfg.DoorID)
-				if err != nil {
-					return err
-				}
-				cfg.Secret = secret
+			if err := doorsetup.Fill(&cfg, sc, cmd.Flags().Changed); err != nil {
+				return err
 			}
 			lv := slog.LevelWarn
 			if verbose {
@@ -115,31 +100,4 @@ flags override them.`,
 	c.Flags().BoolVar(&cfg.NoAck, "no-ack", false, "never ack cmds (to see the daemon's retries)")
 	c.Flags().BoolVarP(&verbose, "verbose", "v", false, "log connection details to stderr")
 	return c
-}
-
-// doorSecret finds a door's plain secret in the config.
-func doorSecret(c *config.Config, id string) (string, error) {
-	var ids []string
-	for _, d := range c.Doors {
-		if d.ID != id {
-			ids = append(ids, d.ID)
-			continue
-		}
-		if strings.HasPrefix(d.Secret, "$2") {
-			return "", fmt.Errorf("door %s: %s holds only a bcrypt hash of its secret; give the secret with --secret", id, configName(c))
-		}
-		return d.Secret, nil
-	}
-	if len(ids) == 0 {
-		return "", fmt.Errorf("no door %q: %s has no [[doors]] (add one, see packaging/demo.toml, or give --secret, --store and --broker)", id, configName(c))
-	}
-	return "", fmt.Errorf("no door %q in %s (configured: %s)", id, configName(c), strings.Join(ids, ", "))
-}
-
-// configName names where a configuration came from, for messages.
-func configName(c *config.Config) string {
-	if c.Path == "" {
-		return "the embedded default config"
-	}
-	return c.Path
 }

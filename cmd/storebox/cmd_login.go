@@ -8,6 +8,7 @@ import (
 
 	"github.com/skip2/go-qrcode"
 	"github.com/spf13/cobra"
+	"github.com/storebox/storebox/cmd/storebox/internal/localapi"
 )
 
 // loginLinkCommand is `storebox login-link`: a one-time link (and its QR
@@ -30,15 +31,15 @@ LAN address (http.listen's host, or the first non-loopback IPv4 address);
 			if err != nil {
 				return err
 			}
-			api := newLocalAPI(cfg)
-			if err := api.needToken(cfg); err != nil {
+			api := localapi.New(cfg)
+			if err := api.NeedToken(cfg); err != nil {
 				return err
 			}
 			var link struct {
 				URL       string    `json:"url"`
 				ExpiresAt time.Time `json:"expires_at"`
 			}
-			if err := api.do("POST", "/api/v1/login-links", nil, &link); err != nil {
+			if err := api.Do("POST", "/api/v1/login-links", nil, &link); err != nil {
 				return err
 			}
 			if host != "" {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/storebox/storebox/cmd/storebox/internal/runrecord"
 	"github.com/storebox/storebox/daemon"
 	"github.com/storebox/storebox/daemon/memlimit"
 	"github.com/storebox/storebox/daemon/servicectl"
@@ -31,7 +32,7 @@ func runCommand(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if err := writeRunRecord(cfg); err != nil {
+			if err := runrecord.Write(cfg); err != nil {
 				log.Warn("the CLI will not find this config without --config", "err", err)
 			}
 			floor := tuneGC()

@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/storebox/storebox/cmd/storebox/internal/report"
 	"github.com/storebox/storebox/daemon/config"
 	"github.com/storebox/storebox/daemon/servicectl"
 )
@@ -115,7 +116,7 @@ func serviceCommand(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			printServiceStatus(cmd, st)
+			report.Service(cmd.OutOrStdout(), st)
 			if st.State != servicectl.StateRunning {
 				if st.State == servicectl.StateNotInstalled {
 					return servicectl.ErrNotInstalled
@@ -134,27 +135,4 @@ func needRoot(verb string) error {
 		return fmt.Errorf("storebox service %s needs root: sudo storebox service %s", verb, verb)
 	}
 	return nil
-}
-
-func printServiceStatus(cmd *cobra.Command, st servicectl.Status) {
-	w := cmd.OutOrStdout()
-	fmt.Fprintf(w, "storebox service: %s\n", st.State)
-	fmt.Fprintf(w, "  platform: %s\n", st.Platform)
-	if st.State == servicectl.StateNotInstalled {
-		return
-	}
-	if st.Enabled != "" {
-		fmt.Fprintf(w, "  unit:     %s (%s)\n", st.Unit, st.Enabled)
-	} else {
-		fmt.Fprintf(w, "  unit:     %s\n", st.Unit)
-	}
-	if st.PID > 0 {
-		fmt.Fprintf(w, "  pid:      %d\n", st.PID)
-	}
-	if st.Platform == "linux-systemd" {
-		fmt.Fprintf(w, "  restarts: %d\n", st.Restarts)
-	}
-	if st.Text != "" {
-		fmt.Fprintf(w, "  status:   %s\n", st.Text)
-	}
 }

@@ -3,17 +3,14 @@ package main
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"syscall"
 
 	"github.com/spf13/cobra"
 
+	"github.com/storebox/storebox/cmd/storebox/internal/runrecord"
 	"github.com/storebox/storebox/daemon/config"
 	"github.com/storebox/storebox/daemon/servicectl"
 )
@@ -38,19 +35,7 @@ func (g *globals) loadConfig() (*config.Config, error) {
 	if err != nil || g.configPath != "" {
 		return c, err
 	}
-	rec, ok := readRunRecord(c.DataDir)
-	if !ok || rec.Config == "" || sameFile(rec.Config, c.Path) {
-		return c, nil
-	}
-	if _, err := os.Stat(rec.Config); errors.Is(err, fs.ErrNotExist) {
-		return c, nil // a demo config removed since: nothing to follow
-	}
-	rc, err := config.Load(rec.Config)
-	if err != nil {
-		return nil, fmt.Errorf("the config the daemon last ran with (recorded in %s): %w", filepath.Join(c.DataDir, runRecordFile), err)
-	}
-	rc.DataDir = c.DataDir // the record was found there, whatever data_dir the file says
-	return rc, nil
+	return runrecord.Follow(c)
 }
 
 // loadOwnConfig is loadConfig without the run record: what `storebox run`
@@ -70,53 +55,6 @@ func (g *globals) loadOwnConfig() (*config.Config, error) {
 		c.DataDir = g.dataDir
 	}
 	return c, nil
-}
-
-// runRecordFile, in the data directory, names the config file the daemon
-// last ran with.
-const runRecordFile = "run.json"
-
-type runRecord struct {
-	Config string `json:"config"` // absolute path; "" for the embedded defaults
-}
-
-// writeRunRecord notes cfg's file in its data directory for the CLI.
-func writeRunRecord(cfg *config.Config) error {
-	rec := runRecord{}
-	if cfg.Path != "" {
-		abs, err := filepath.Abs(cfg.Path)
-		if err != nil {
-			return err
-		}
-		rec.Config = abs
-	}
-	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
-		return err
-	}
-	b, _ := json.Marshal(rec)
-	tmp := filepath.Join(cfg.DataDir, runRecordFile+".tmp")
-	if err := os.WriteFile(tmp, append(b, '\n'), 0o644); err != nil {
-		return err
-	}
-	return os.Rename(tmp, filepath.Join(cfg.DataDir, runRecordFile))
-}
-
-func readRunRecord(dataDir string) (runRecord, bool) {
-	var rec runRecord
-	b, err := os.ReadFile(filepath.Join(dataDir, runRecordFile))
-	if err != nil || json.Unmarshal(b, &rec) != nil {
-		return rec, false
-	}
-	return rec, true
-}
-
-func sameFile(a, b string) bool {
-	if a == "" || b == "" {
-		return a == b
-	}
-	fa, err1 := os.Stat(a)
-	fb, err2 := os.Stat(b)
-	return err1 == nil && err2 == nil && os.SameFile(fa, fb)
 }
 
 func rootCommand() *cobra.Command {

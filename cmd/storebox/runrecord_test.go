@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/storebox/storebox/cmd/storebox/internal/runrecord"
 	"github.com/storebox/storebox/daemon/config"
 )
 
@@ -20,7 +21,7 @@ func TestLoadConfigFollowsRunRecord(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := writeRunRecord(run); err != nil {
+	if err := runrecord.Write(run); err != nil {
 		t.Fatal(err)
 	}
 	c, err := (&globals{dataDir: data}).loadConfig()

@@ -1,12 +1,17 @@
-package main
+// Package localapi is the CLI's client of a running daemon's HTTP API on
+// this machine: where it listens, the admin token, requests and streams.
+package localapi
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/storebox/storebox/daemon"
@@ -14,36 +19,37 @@ import (
 	"github.com/storebox/storebox/daemon/readyfile"
 )
 
-// localAPI talks to the running daemon's HTTP API on this machine.
-type localAPI struct {
+// Client talks to the running daemon's HTTP API on this machine.
+type Client struct {
 	base     string
 	token    string
 	tokenErr error // why token is empty, for a 401
 	hc       *http.Client
 }
 
-func newLocalAPI(c *config.Config) *localAPI {
+// New is a client for the daemon that c configures.
+func New(c *config.Config) *Client {
 	tok, err := daemon.ReadAdminToken(c)
-	return &localAPI{base: "http://" + localDialAddr(boundListen(c, c.HTTP.Listen, func(f readyfile.File) string { return f.HTTP })), token: tok, tokenErr: err, hc: &http.Client{Timeout: 10 * time.Minute}}
+	return &Client{base: "http://" + DialAddr(BoundListen(c, c.HTTP.Listen, func(f readyfile.File) string { return f.HTTP })), token: tok, tokenErr: err, hc: &http.Client{Timeout: 10 * time.Minute}}
 }
 
-// boundListen is listen, a listener's configured address, or for port 0
+// BoundListen is listen, a listener's configured address, or for port 0
 // the address the running daemon recorded in its ready file.
-func boundListen(c *config.Config, listen string, bound func(readyfile.File) string) string {
+func BoundListen(c *config.Config, listen string, bound func(readyfile.File) string) string {
 	return readyfile.Resolve(c.DataDir, listen, bound)
 }
 
-// needToken fails with what to do when the admin token could not be read.
-func (a *localAPI) needToken(c *config.Config) error {
+// NeedToken fails with what to do when the admin token could not be read.
+func (a *Client) NeedToken(c *config.Config) error {
 	if a.token == "" {
 		return fmt.Errorf("no admin token in %s (run as the storebox user or root, or set http.admin_token)", c.DataDir)
 	}
 	return nil
 }
 
-// localDialAddr is where a client on this machine reaches a listener
+// DialAddr is where a client on this machine reaches a listener
 // configured as listen: an "any" address becomes the loopback.
-func localDialAddr(listen string) string {
+func DialAddr(listen string) string {
 	host, port, err := net.SplitHostPort(listen)
 	if err != nil {
 		return listen
@@ -54,8 +60,8 @@ func localDialAddr(listen string) string {
 	return net.JoinHostPort(host, port)
 }
 
-// reachable reports whether a daemon answers on the local API.
-func (a *localAPI) reachable() bool {
+// Reachable reports whether a daemon answers on the local API.
+func (a *Client) Reachable() bool {
 	hc := &http.Client{Timeout: time.Second}
 	resp, err := hc.Get(a.base + "/healthz")
 	if err != nil {
@@ -65,7 +71,9 @@ func (a *localAPI) reachable() bool {
 	return resp.StatusCode == 200
 }
 
-func (a *localAPI) do(method, path string, body io.Reader, out any) error {
+// Do sends one request and decodes a JSON answer into out (when not nil);
+// the daemon's {"error": ...} becomes the error.
+func (a *Client) Do(method, path string, body io.Reader, out any) error {
 	req, err := http.NewRequest(method, a.base+path, body)
 	if err != nil {
 		return err
@@ -97,8 +105,8 @@ func (a *localAPI) do(method, path string, body io.Reader, out any) error {
 	return nil
 }
 
-// stream copies a GET response body to w.
-func (a *localAPI) stream(method, path string, w io.Writer) error {
+// Stream copies a GET response body to w.
+func (a *Client) Stream(method, path string, w io.Writer) error {
 	req, err := http.NewRequest(method, a.base+path, nil)
 	if err != nil {
 		return err
@@ -115,4 +123,33 @@ func (a *localAPI) stream(method, path string, w io.Writer) error {
 	}
 	_, err = io.Copy(w, resp.Body)
 	return err
+}
+
+// Post sends a POST without a body and returns the open 200 response for
+// the caller to read as it arrives (a progress stream); any other status
+// is the error.
+func (a *Client) Post(ctx context.Context, path string) (*http.Response, error) {
+	req, err := http.NewRequestWithContext(ctx, "POST", a.base+path, nil)
+	if err != nil {
+		return nil, err
+	}
+	if a.token != "" {
+		req.Header.Set("Authorization", "Bearer "+a.token)
+	}
+	resp, err := a.hc.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("storebox daemon at %s: %w", a.base, err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+		var e struct {
+			Error string `json:"error"`
+		}
+		if json.Unmarshal(b, &e) == nil && e.Error != "" {
+			return nil, errors.New(e.Error)
+		}
+		return nil, fmt.Errorf("POST %s: %s: %s", path, resp.Status, strings.TrimSpace(string(b)))
+	}
+	return resp, nil
 }
