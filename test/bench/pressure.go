@@ -126,8 +126,10 @@ func (e *env) underMemoryLimit(nGoods int, limit int64, d time.Duration) {
 		e.stop()
 	}()
 	// A daemon the kernel kills is the figure: say so, then fail the group.
+	// The pid is taken now: stop clears e.proc while this loop may still run.
+	daemonPid := e.proc.Process.Pid
 	go func() {
-		for !benchkit.Exited(e.proc.Process.Pid) {
+		for !benchkit.Exited(daemonPid) {
 			time.Sleep(100 * time.Millisecond)
 		}
 		if stopping.Load() {
