@@ -301,29 +301,27 @@ func (e *env) saveCPUProfile(dir string, d time.Duration) chan struct{} {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		req, _ := http.NewRequest("GET", fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", e.httpAddr, int(d.Seconds())), nil)
-		req.Header.Set("Authorization", "Bearer bench")
-		resp, err := http.DefaultClient.Do(req)
-		check(err)
-		defer resp.Body.Close()
-		b, err := io.ReadAll(resp.Body)
-		check(err)
-		check(os.WriteFile(filepath.Join(dir, "cpu.pprof"), b, 0o644))
+		e.fetchProfile(fmt.Sprintf("profile?seconds=%d", int(d.Seconds())), filepath.Join(dir, "cpu.pprof"))
 	}()
 	return done
 }
 
-// saveProfile writes the daemon's heap profile and smaps_rollup into dir.
-func (e *env) saveProfile(dir string) {
-	check(os.MkdirAll(dir, 0o755))
-	req, _ := http.NewRequest("GET", "http://"+e.httpAddr+"/debug/pprof/heap", nil)
+// fetchProfile saves the daemon's /debug/pprof/<which> in path.
+func (e *env) fetchProfile(which, path string) {
+	req, _ := http.NewRequest("GET", "http://"+e.httpAddr+"/debug/pprof/"+which, nil)
 	req.Header.Set("Authorization", "Bearer bench")
 	resp, err := http.DefaultClient.Do(req)
 	check(err)
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
 	check(err)
-	check(os.WriteFile(filepath.Join(dir, "heap.pprof"), b, 0o644))
+	check(os.WriteFile(path, b, 0o644))
+}
+
+// saveProfile writes the daemon's heap profile and smaps_rollup into dir.
+func (e *env) saveProfile(dir string) {
+	check(os.MkdirAll(dir, 0o755))
+	e.fetchProfile("heap", filepath.Join(dir, "heap.pprof"))
 	sm, err := os.ReadFile(fmt.Sprintf("/proc/%d/smaps_rollup", e.proc.Process.Pid))
 	check(err)
 	check(os.WriteFile(filepath.Join(dir, "smaps_rollup"), sm, 0o644))

@@ -5,11 +5,11 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/storebox/storebox/daemon/mdns"
 	"github.com/storebox/storebox/test/harness"
 	"github.com/storebox/storebox/test/testenv"
 )
@@ -121,7 +121,8 @@ exit 1`
 		t.Fatalf("avahi-browse: %v\n%s\ndaemon log:\n%s", err, out, b)
 	}
 	t.Logf("avahi-browse -rpt:\n%q", out)
-	// =;iface;proto;name;type;domain;host;address;port;txt
+	// =;iface;proto;name;type;domain;host;address;port;txt — the name with
+	// the same \DDD (decimal) and \X escapes as DNS presentation format.
 	var addrs []string
 	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
 		f := strings.Split(line, ";")
@@ -131,7 +132,7 @@ exit 1`
 		if f[4] != "_storebox._tcp" || f[8] != "18686" || !strings.Contains(f[9], "store=S-MDNS") {
 			t.Errorf("record %q", line)
 		}
-		if got := avahiUnescape(f[3]); got != "Corner Shop 超市" {
+		if got := mdns.Unescape(f[3]); got != "Corner Shop 超市" {
 			t.Errorf("instance %q (%q)", got, f[3])
 		}
 		addrs = append(addrs, f[7])
@@ -147,26 +148,4 @@ exit 1`
 	if !strings.Contains(string(reply), `"action":"getGoodsReturn"`) {
 		t.Fatalf("device in B could not use the advertised address: %v\n%s", err, reply)
 	}
-}
-
-// avahiUnescape decodes avahi-browse -p's label escapes: \DDD (decimal) for
-// a byte, \X for X.
-func avahiUnescape(s string) string {
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] != '\\' || i+1 >= len(s) {
-			b.WriteByte(s[i])
-			continue
-		}
-		if i+3 < len(s) {
-			if n, err := strconv.Atoi(s[i+1 : i+4]); err == nil && n < 256 {
-				b.WriteByte(byte(n))
-				i += 3
-				continue
-			}
-		}
-		b.WriteByte(s[i+1])
-		i++
-	}
-	return b.String()
 }

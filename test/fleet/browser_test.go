@@ -5,129 +5,35 @@ package fleet
 
 import (
 	"bufio"
-	"context"
-	"fmt"
 	"io"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/chromedp/chromedp"
-
+	"github.com/storebox/storebox/test/browsertest"
 	"github.com/storebox/storebox/test/harness"
-	"github.com/storebox/storebox/test/testenv"
 )
 
-// browser is a headless Chromium tab that records the page's console errors
-// and uncaught exceptions.
-type browser struct {
-	ctx  context.Context
-	mu   sync.Mutex
-	errs []string
-}
+// browser is a headless Chromium tab (test/browsertest).
+type browser struct{ *browsertest.Browser }
 
 func newBrowser(t testing.TB, timeout time.Duration) *browser {
-	t.Helper()
-	exe := testenv.RequireCommand(t, "chromium")
-	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(exe),
-		chromedp.Flag("headless", true),
-		chromedp.Flag("no-sandbox", true),
-		chromedp.Flag("disable-gpu", true),
-		chromedp.Flag("no-first-run", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-dev-shm-usage", true),
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.WindowSize(1280, 900),
-	}
-	tctx, cancelTimeout := context.WithTimeout(context.Background(), timeout)
-	actx, cancelAlloc := chromedp.NewExecAllocator(tctx, opts...)
-	ctx, cancelCtx := chromedp.NewContext(actx)
-	t.Cleanup(func() { cancelCtx(); cancelAlloc(); cancelTimeout() })
-	b := &browser{ctx: ctx}
-	if err := chromedp.Do(ctx, chromedp.Navigate("about:blank")); err != nil {
-		t.Fatalf("start chromium: %v", err)
-	}
-	msgs := chromedp.Console(ctx)
-	go func() {
-		for m, err := range msgs {
-			if err != nil {
-				return
-			}
-			if m.Type == chromedp.ConsoleError || m.IsException() {
-				b.mu.Lock()
-				b.errs = append(b.errs, fmt.Sprintf("%s (%s:%d)", m, m.URL, m.Line))
-				b.mu.Unlock()
-			}
-		}
-	}()
-	return b
-}
-
-func (b *browser) errors() []string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return append([]string(nil), b.errs...)
-}
-
-func (b *browser) do(t testing.TB, what string, actions ...chromedp.Action[chromedp.Void]) {
-	t.Helper()
-	if err := chromedp.Do(b.ctx, actions...); err != nil {
-		t.Fatalf("%s: %v (page errors: %v)", what, err, b.errors())
-	}
+	return &browser{browsertest.New(t, timeout)}
 }
 
 func eval[T any](t testing.TB, b *browser, expr string) T {
 	t.Helper()
-	v, err := chromedp.Run(b.ctx, chromedp.Evaluate[T](expr))
-	if err != nil {
-		t.Fatalf("evaluate %s: %v (page errors: %v)", expr, err, b.errors())
-	}
-	return v
+	return browsertest.Eval[T](t, b.Browser, expr)
 }
 
-// waitJS polls a JS expression until it is true or within passes; it
-// returns how long that took.
-func (b *browser) waitJS(t testing.TB, what, expr string, within time.Duration) time.Duration {
-	t.Helper()
-	start := time.Now()
-	var err error
-	for {
-		left := within - time.Since(start)
-		_, err = chromedp.Run(b.ctx, chromedp.Poll[bool](expr, chromedp.WithPollingInterval(50*time.Millisecond), chromedp.WithPollingTimeout(left)))
-		// A poll that began while the page was still being replaced by a
-		// navigation loses its execution context; ask the new one.
-		if err == nil || !strings.Contains(err.Error(), "Cannot find context") || time.Since(start) >= within {
-			break
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	if err != nil {
-		t.Fatalf("wait %s for %s: %v (page errors: %v)", within, what, err, b.errors())
-	}
-	return time.Since(start)
-}
-
+// screenshot keeps the page for a look after the run; a failed capture is
+// only logged.
 func (b *browser) screenshot(t testing.TB, name string) {
 	t.Helper()
-	png, err := chromedp.Run(b.ctx, chromedp.FullScreenshot(100))
-	if err != nil {
+	if path, err := b.Screenshot(name); err != nil {
 		t.Logf("screenshot: %v", err)
-		return
-	}
-	dir := os.Getenv("STOREBOX_ARTIFACTS")
-	if dir == "" {
-		dir = os.TempDir()
-	}
-	os.MkdirAll(dir, 0o755)
-	path := filepath.Join(dir, name)
-	if err := os.WriteFile(path, png, 0o644); err == nil {
+	} else {
 		t.Logf("screenshot: %s", path)
 	}
 }

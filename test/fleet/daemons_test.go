@@ -145,8 +145,8 @@ func TestTwentyDaemonsOnTheFleetPage(t *testing.T) {
 	}
 
 	b := newBrowser(t, 3*time.Minute)
-	b.do(t, "open the fleet page", chromedp.Navigate(cloud.URL+"/"))
-	b.waitJS(t, "20 stores, none offline", fmt.Sprintf(`document.querySelectorAll("#stores tbody tr").length === %d && `+
+	b.Do(t, "open the fleet page", chromedp.Navigate(cloud.URL+"/"))
+	b.WaitJS(t, "20 stores, none offline", fmt.Sprintf(`document.querySelectorAll("#stores tbody tr").length === %d && `+
 		`document.querySelectorAll('#stores tr[data-state="offline"]').length === 0`, n), 30*time.Second)
 	for id := range daemons {
 		if eval[string](t, b, rowState(id)) == "" {
@@ -154,11 +154,11 @@ func TestTwentyDaemonsOnTheFleetPage(t *testing.T) {
 		}
 	}
 	// The scale reads before it is unplugged (a fault at start clears).
-	b.waitJS(t, "the scale store without a scale fault", `!`+rowHasAlert(scaleStore, fleetmsg.AlertScaleFault)+` && `+rowState(scaleStore)+` !== ""`, 30*time.Second)
+	b.WaitJS(t, "the scale store without a scale fault", `!`+rowHasAlert(scaleStore, fleetmsg.AlertScaleFault)+` && `+rowState(scaleStore)+` !== ""`, 30*time.Second)
 
 	// A scale unplugged: scale_fault on the page within 10 s.
 	fmt.Fprintln(scale, "unplug")
-	took := b.waitJS(t, "scale_fault on the page", rowHasAlert(scaleStore, fleetmsg.AlertScaleFault), 30*time.Second)
+	took := b.WaitJS(t, "scale_fault on the page", rowHasAlert(scaleStore, fleetmsg.AlertScaleFault), 30*time.Second)
 	t.Logf("unplugged scale to scale_fault on the fleet page: %s", took.Round(10*time.Millisecond))
 	if took > 10*time.Second {
 		t.Errorf("scale_fault took %s to reach the fleet page, want within 10 s", took.Round(10*time.Millisecond))
@@ -193,18 +193,18 @@ func TestTwentyDaemonsOnTheFleetPage(t *testing.T) {
 	if took > 5*time.Second {
 		t.Errorf("device_pending took %s to reach the cloud, want within 5 s", took.Round(10*time.Millisecond))
 	}
-	b.waitJS(t, "device_pending on the page", rowHasAlert(pairingStore, fleetmsg.AlertDevicePending), 10*time.Second)
+	b.WaitJS(t, "device_pending on the page", rowHasAlert(pairingStore, fleetmsg.AlertDevicePending), 10*time.Second)
 
 	// Steered from the console: a desired configuration reaches a real
 	// daemon, which reports it applied.
 	putDesired(t, cloud.URL, "fleet-00", `{"version": 1, "config": {"devices": {"approve": ["T-REMOTE"]}}}`)
-	b.waitJS(t, "fleet-00's applied config v1", `(document.querySelector('`+row("fleet-00")+` td.config') || {}).textContent === "v1 remote"`, 15*time.Second)
+	b.WaitJS(t, "fleet-00's applied config v1", `(document.querySelector('`+row("fleet-00")+` td.config') || {}).textContent === "v1 remote"`, 15*time.Second)
 
 	// A daemon killed: offline after 3 intervals, first on the page; the
 	// others stay online.
 	daemons[killedStore].Kill()
 	killed := time.Now()
-	b.waitJS(t, "the killed store offline", rowState(killedStore)+` === "offline"`, 30*time.Second)
+	b.WaitJS(t, "the killed store offline", rowState(killedStore)+` === "offline"`, 30*time.Second)
 	took = time.Since(killed)
 	t.Logf("killed daemon to offline on the fleet page: %s (3 intervals = %s, page polls every 2 s)", took.Round(10*time.Millisecond), 3*healthInterval)
 	if took > 3*healthInterval+healthInterval+2*time.Second+2*time.Second {
@@ -217,7 +217,7 @@ func TestTwentyDaemonsOnTheFleetPage(t *testing.T) {
 		t.Errorf("%v stores offline, want only %s", got, killedStore)
 	}
 	b.screenshot(t, "storebox-fleet-20-daemons.png")
-	if errs := b.errors(); len(errs) > 0 {
+	if errs := b.Errors(); len(errs) > 0 {
 		t.Errorf("page errors:\n%s", strings.Join(errs, "\n"))
 	}
 }

@@ -65,14 +65,14 @@ func TestFleetPageWithSimulatedStores(t *testing.T) {
 	putHealth(t, cloud.URL, "zz-quiet", fleetmsg.Health{At: time.Now().UTC(), Version: evil, Ready: true,
 		Alerts: []fleetmsg.Alert{{Kind: fleetmsg.AlertDiskLow, Subject: "/var/lib/storebox", Since: time.Now().UTC(), Message: evil}}})
 
-	b.do(t, "open the fleet page", chromedp.Navigate(cloud.URL+"/"))
-	b.waitJS(t, "every store listed", fmt.Sprintf(`document.querySelectorAll("#stores tbody tr").length === %d`, stores+1), 20*time.Second)
+	b.Do(t, "open the fleet page", chromedp.Navigate(cloud.URL+"/"))
+	b.WaitJS(t, "every store listed", fmt.Sprintf(`document.querySelectorAll("#stores tbody tr").length === %d`, stores+1), 20*time.Second)
 	if got := eval[string](t, b, `document.getElementById("count-total").textContent`); got != fmt.Sprintf("%d stores", stores+1) {
 		t.Errorf("summary says %q", got)
 	}
 
 	// The quiet store goes offline after 3 intervals and sorts first.
-	b.waitJS(t, "the quiet store offline and first", `document.querySelector("#stores tbody tr").dataset.store === "zz-quiet" && `+rowState("zz-quiet")+` === "offline"`, 15*time.Second)
+	b.WaitJS(t, "the quiet store offline and first", `document.querySelector("#stores tbody tr").dataset.store === "zz-quiet" && `+rowState("zz-quiet")+` === "offline"`, 15*time.Second)
 	if eval[bool](t, b, `window.__xss === 1`) {
 		t.Fatal("markup from a store ran on the page")
 	}
@@ -89,24 +89,24 @@ func TestFleetPageWithSimulatedStores(t *testing.T) {
 	if !eval[bool](t, b, order) {
 		t.Error("rows are not offline first, then alerting, then ok")
 	}
-	b.waitJS(t, "some simulated store with an alert", `document.querySelectorAll('#stores tr[data-state="alerting"]').length > 0`, 20*time.Second)
+	b.WaitJS(t, "some simulated store with an alert", `document.querySelectorAll('#stores tr[data-state="alerting"]').length > 0`, 20*time.Second)
 
 	// Live: a desired configuration reaches a store and its applied version
 	// shows without a reload.
 	putDesired(t, cloud.URL, "sim-0007", `{"version": 2, "config": {"devices": {"admission": "open"}}}`)
-	b.waitJS(t, "sim-0007's applied config v2", `(document.querySelector('`+row("sim-0007")+` td.config') || {}).textContent === "v2 remote"`, 15*time.Second)
+	b.WaitJS(t, "sim-0007's applied config v2", `(document.querySelector('`+row("sim-0007")+` td.config') || {}).textContent === "v2 remote"`, 15*time.Second)
 	if !eval[bool](t, b, `document.getElementById("live").textContent === "live"`) {
 		t.Error("live indicator not live")
 	}
 
 	// The filter narrows the list.
-	b.do(t, "filter", chromedp.SendKeys(chromedp.CSS("#filter"), "sim-000"))
-	b.waitJS(t, "ten stores", `document.querySelectorAll("#stores tbody tr").length === 10`, 5*time.Second)
+	b.Do(t, "filter", chromedp.SendKeys(chromedp.CSS("#filter"), "sim-000"))
+	b.WaitJS(t, "ten stores", `document.querySelectorAll("#stores tbody tr").length === 10`, 5*time.Second)
 	b.screenshot(t, "storebox-fleetpage.png")
 
 	// A phone: cards, not a table wider than the screen.
-	b.do(t, "phone viewport", chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(3), chromedp.EmulateMobile))
-	b.waitJS(t, "the phone layout", `window.innerWidth <= 400`, 5*time.Second)
+	b.Do(t, "phone viewport", chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(3), chromedp.EmulateMobile))
+	b.WaitJS(t, "the phone layout", `window.innerWidth <= 400`, 5*time.Second)
 	if eval[bool](t, b, `document.documentElement.scrollWidth > window.innerWidth + 1`) {
 		t.Errorf("page scrolls sideways at 390 px wide (scrollWidth %v)", eval[float64](t, b, `document.documentElement.scrollWidth`))
 	}
@@ -118,7 +118,7 @@ func TestFleetPageWithSimulatedStores(t *testing.T) {
 	}
 	b.screenshot(t, "storebox-fleetpage-phone.png")
 
-	if errs := b.errors(); len(errs) > 0 {
+	if errs := b.Errors(); len(errs) > 0 {
 		t.Errorf("page errors:\n%s", strings.Join(errs, "\n"))
 	}
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/storebox/storebox/protocol/frame"
+	"github.com/storebox/storebox/test/browsertest"
 	"github.com/storebox/storebox/test/harness"
 )
 
@@ -179,9 +180,9 @@ func BenchmarkStatusPageFirstLoad(b *testing.B) {
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		// A fresh tab each time: a first load, not a navigation within a page.
-		tab, closeTab := chromedp.NewContext(br.ctx)
-		tb := &browser{ctx: tab}
-		tb.do(b, "open the page", chromedp.Navigate(url))
+		tab, closeTab := chromedp.NewContext(br.Ctx)
+		tb := &browser{&browsertest.Browser{Ctx: tab}}
+		tb.Do(b, "open the page", chromedp.Navigate(url))
 		tb.waitJS(b, "first status", `performance.getEntriesByName("storebox-first-status").length > 0`)
 		ms := eval[float64](b, tb, `performance.getEntriesByName("storebox-first-status")[0].startTime`)
 		if testing.Verbose() {
@@ -241,18 +242,18 @@ func BenchmarkIdleCPU(b *testing.B) {
 	defer stop()
 	pid := d.Cmd.Process.Pid
 	br.signIn(b, d.HTTPAddr, d.AdminToken())
-	br.do(b, "close the page", chromedp.Navigate("about:blank"))
+	br.Do(b, "close the page", chromedp.Navigate("about:blank"))
 	for i := 0; i < b.N; i++ {
 		time.Sleep(3 * time.Second) // let login work settle
 		closed := cpuPercent(b, pid, *cpuWindow)
-		br.do(b, "open the page", chromedp.Navigate("http://"+d.HTTPAddr+"/"))
+		br.Do(b, "open the page", chromedp.Navigate("http://"+d.HTTPAddr+"/"))
 		br.waitJS(b, "first status", `performance.getEntriesByName("storebox-first-status").length > 0`)
 		time.Sleep(2 * time.Second)
 		if *cpuProfile != "" {
 			go saveProfile(b, d, *cpuWindow)
 		}
 		open := cpuPercent(b, pid, *cpuWindow)
-		br.do(b, "close the page", chromedp.Navigate("about:blank"))
+		br.Do(b, "close the page", chromedp.Navigate("about:blank"))
 		b.ReportMetric(closed, "cpu%-page-closed")
 		b.ReportMetric(open, "cpu%-page-open")
 		b.Logf("daemon CPU over %s with %d sessions: page closed %.2f%%, page open %.2f%% (of one core)", *cpuWindow, *benchSessions, closed, open)

@@ -42,7 +42,7 @@ func TestStatusPageShowsTheRemoteConfiguration(t *testing.T) {
 	doc = `{"version": 4, "config": {"mqtt": {"listen": ":1"}}}`
 	mu.Unlock()
 	b.waitJS(t, "the refusal", `(document.getElementById("config-refused") || {}).textContent?.includes("version 4") && document.getElementById("config-refused").textContent.includes("mqtt: cannot be set remotely")`)
-	if errs := b.errors(); len(errs) > 0 {
+	if errs := b.Errors(); len(errs) > 0 {
 		t.Errorf("page errors:\n%s", strings.Join(errs, "\n"))
 	}
 }

@@ -69,10 +69,10 @@ func TestStatusPageLoadingAndCounts(t *testing.T) {
 	dev.Close()
 
 	addr, release := gatedProxy(t, d.HTTPAddr)
-	b.do(t, "open the page", chromedp.Navigate("http://"+addr+"/"))
+	b.Do(t, "open the page", chromedp.Navigate("http://"+addr+"/"))
 	b.waitJS(t, "the sign-in form", `!!document.getElementById("signin-form")`)
-	b.do(t, "type the token", chromedp.SendKeys(chromedp.CSS("#token"), d.AdminToken()))
-	if _, err := chromedp.RunResponse(b.ctx, chromedp.Click(chromedp.CSS("#signin-submit"))); err != nil {
+	b.Do(t, "type the token", chromedp.SendKeys(chromedp.CSS("#token"), d.AdminToken()))
+	if _, err := chromedp.RunResponse(b.Ctx, chromedp.Click(chromedp.CSS("#signin-submit"))); err != nil {
 		t.Fatalf("sign in: %v", err)
 	}
 	b.waitJS(t, "the page without its data", `document.readyState === "complete" && !!document.getElementById("live")`)
@@ -108,7 +108,7 @@ func TestStatusPageLoadingAndCounts(t *testing.T) {
 		t.Errorf("known device row: %q", row)
 	}
 	b.screenshot(t, "storebox-statuspage-loaded.png")
-	if errs := b.errors(); len(errs) > 0 {
+	if errs := b.Errors(); len(errs) > 0 {
 		t.Errorf("page errors:\n%s", strings.Join(errs, "\n"))
 	}
 }

@@ -7,10 +7,8 @@ import (
 	"fmt"
 	"net/http"
 	"os"
-	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,8 +16,8 @@ import (
 
 	"github.com/storebox/storebox/drivers/scale/scalesim"
 	"github.com/storebox/storebox/protocol/scaleproto"
+	"github.com/storebox/storebox/test/browsertest"
 	"github.com/storebox/storebox/test/harness"
-	"github.com/storebox/storebox/test/testenv"
 )
 
 // startPairing starts the real daemon with devices.admission = "pairing".
@@ -41,132 +39,52 @@ func startPairing(t *testing.T) *harness.Daemon {
 	return d
 }
 
-// browser starts headless Chromium with a fresh profile and records every
-// console error, uncaught exception and error log entry of the page.
-type browser struct {
-	ctx  context.Context
-	mu   sync.Mutex
-	errs []string
-}
+// browser is a headless Chromium tab (test/browsertest).
+type browser struct{ *browsertest.Browser }
 
 func newBrowser(t testing.TB, timeout time.Duration) *browser {
-	t.Helper()
-	exe := testenv.RequireCommand(t, "chromium")
-	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(exe),
-		chromedp.Flag("headless", true),
-		chromedp.Flag("no-sandbox", true),
-		chromedp.Flag("disable-gpu", true),
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("no-first-run", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-dev-shm-usage", true),
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.WindowSize(1280, 900),
-	}
-	tctx, cancelTimeout := context.WithTimeout(context.Background(), timeout)
-	actx, cancelAlloc := chromedp.NewExecAllocator(tctx, opts...)
-	ctx, cancelCtx := chromedp.NewContext(actx)
-	t.Cleanup(func() { cancelCtx(); cancelAlloc(); cancelTimeout() })
-	b := &browser{ctx: ctx}
-	// Start the browser and the tab, then subscribe before any navigation.
-	if err := chromedp.Do(ctx, chromedp.Navigate("about:blank")); err != nil {
-		t.Fatalf("start chromium: %v", err)
-	}
-	msgs := chromedp.Console(ctx)
-	go func() {
-		for m, err := range msgs {
-			if err != nil {
-				return
-			}
-			if m.Type == chromedp.ConsoleError || m.IsException() {
-				b.record(fmt.Sprintf("%s (%s:%d)", m, m.URL, m.Line))
-			}
-		}
-	}()
-	return b
-}
-
-func (b *browser) record(s string) {
-	b.mu.Lock()
-	b.errs = append(b.errs, s)
-	b.mu.Unlock()
-}
-
-func (b *browser) errors() []string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return append([]string(nil), b.errs...)
-}
-
-func (b *browser) do(t testing.TB, what string, actions ...chromedp.Action[chromedp.Void]) {
-	t.Helper()
-	if err := chromedp.Do(b.ctx, actions...); err != nil {
-		t.Fatalf("%s: %v (page errors: %v)", what, err, b.errors())
-	}
+	return &browser{browsertest.New(t, timeout)}
 }
 
 // eval evaluates a JS expression.
 func eval[T any](t testing.TB, b *browser, expr string) T {
 	t.Helper()
-	v, err := chromedp.Run(b.ctx, chromedp.Evaluate[T](expr))
-	if err != nil {
-		t.Fatalf("evaluate %s: %v (page errors: %v)", expr, err, b.errors())
-	}
-	return v
+	return browsertest.Eval[T](t, b.Browser, expr)
 }
 
 // status fetches path from the page and returns the HTTP status.
 func (b *browser) status(t testing.TB, path string) int {
 	t.Helper()
-	v, err := chromedp.Run(b.ctx, chromedp.Evaluate[int](`fetch("`+path+`").then(r => r.status)`, chromedp.EvalAwaitPromise))
+	v, err := chromedp.Run(b.Ctx, chromedp.Evaluate[int](`fetch("`+path+`").then(r => r.status)`, chromedp.EvalAwaitPromise))
 	if err != nil {
 		t.Fatalf("fetch %s: %v", path, err)
 	}
 	return v
 }
 
-// waitJS polls a JS expression until it is true.
+// waitJS polls a JS expression until it is true, for up to 20 s.
 func (b *browser) waitJS(t testing.TB, what, expr string) {
 	t.Helper()
-	_, err := chromedp.Run(b.ctx, chromedp.Poll[bool](expr, chromedp.WithPollingInterval(50*time.Millisecond), chromedp.WithPollingTimeout(20*time.Second)))
-	if err != nil {
-		t.Fatalf("wait for %s: %v (page errors: %v)", what, err, b.errors())
-	}
+	b.WaitJS(t, what, expr, 20*time.Second)
 }
 
 func (b *browser) screenshot(t testing.TB, name string) {
 	t.Helper()
-	png, err := chromedp.Run(b.ctx, chromedp.FullScreenshot(100))
+	path, err := b.Screenshot(name)
 	if err != nil {
-		t.Fatalf("screenshot: %v", err)
-	}
-	path := screenshotPath(name)
-	if err := os.WriteFile(path, png, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	t.Logf("screenshot: %s", path)
-}
-
-func screenshotPath(name string) string {
-	dir := os.Getenv("STOREBOX_ARTIFACTS")
-	if dir == "" {
-		dir = os.TempDir()
-	}
-	os.MkdirAll(dir, 0o755)
-	return filepath.Join(dir, name)
 }
 
 // signIn opens the page, which shows the sign-in form, and signs in with
 // the admin token.
 func (b *browser) signIn(t testing.TB, addr, token string) {
 	t.Helper()
-	b.do(t, "open the page", chromedp.Navigate("http://"+addr+"/"))
+	b.Do(t, "open the page", chromedp.Navigate("http://"+addr+"/"))
 	b.waitJS(t, "the sign-in form", `!!document.getElementById("signin-form")`)
-	b.do(t, "type the token", chromedp.SendKeys(chromedp.CSS("#token"), token))
-	if _, err := chromedp.RunResponse(b.ctx, chromedp.Click(chromedp.CSS("#signin-submit"))); err != nil {
+	b.Do(t, "type the token", chromedp.SendKeys(chromedp.CSS("#token"), token))
+	if _, err := chromedp.RunResponse(b.Ctx, chromedp.Click(chromedp.CSS("#signin-submit"))); err != nil {
 		t.Fatalf("sign in: %v", err)
 	}
 	b.waitJS(t, "the live feed", `!!document.getElementById("live") && document.getElementById("live").textContent === "live"`)
@@ -205,7 +123,7 @@ func TestStatusPageApprovesDevice(t *testing.T) {
 	b.screenshot(t, "storebox-statuspage-pending.png")
 
 	// Approve: the session signed in above is enough; the page never holds the token.
-	b.do(t, "press Approve", chromedp.Click(chromedp.CSS(row+` button.approve`)))
+	b.Do(t, "press Approve", chromedp.Click(chromedp.CSS(row+` button.approve`)))
 	b.waitJS(t, "the approval", `document.getElementById("action-msg").textContent.startsWith("Approved T-PAGE")`)
 	if kept := eval[string](t, b, `JSON.stringify(Object.entries(localStorage)) + document.cookie`); strings.Contains(kept, token) || strings.Contains(kept, "storebox_session") {
 		t.Errorf("the page can read the token or the session cookie: %s", kept)
@@ -229,14 +147,14 @@ func TestStatusPageApprovesDevice(t *testing.T) {
 	b.screenshot(t, "storebox-statuspage.png")
 
 	// Readable on a phone: the page itself does not scroll sideways.
-	b.do(t, "phone viewport", chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(3), chromedp.EmulateMobile))
+	b.Do(t, "phone viewport", chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(3), chromedp.EmulateMobile))
 	b.waitJS(t, "the phone layout", `window.innerWidth <= 400`)
 	if eval[bool](t, b, `document.documentElement.scrollWidth > window.innerWidth + 1`) {
 		t.Errorf("page scrolls sideways at 390 px wide (scrollWidth %v)", eval[float64](t, b, `document.documentElement.scrollWidth`))
 	}
 	b.screenshot(t, "storebox-statuspage-phone.png")
 
-	if errs := b.errors(); len(errs) > 0 {
+	if errs := b.Errors(); len(errs) > 0 {
 		t.Errorf("page errors:\n%s", strings.Join(errs, "\n"))
 	}
 }
@@ -371,7 +289,7 @@ protocol = "toledo8217"
 	sim.SetWeight(2500)
 	b.waitJS(t, "the new weight", `Array.from(document.querySelectorAll("#scales td")).some(td => td.textContent === "2500 g")`)
 	b.screenshot(t, "storebox-statuspage-sections.png")
-	if errs := b.errors(); len(errs) > 0 {
+	if errs := b.Errors(); len(errs) > 0 {
 		t.Errorf("page errors:\n%s", strings.Join(errs, "\n"))
 	}
 }
@@ -383,7 +301,7 @@ func TestStatusPageNeedsSignIn(t *testing.T) {
 	b := newBrowser(t, 50*time.Second)
 	d := harness.New(t, "")
 	d.Start()
-	b.do(t, "open the page", chromedp.Navigate("http://"+d.HTTPAddr+"/"))
+	b.Do(t, "open the page", chromedp.Navigate("http://"+d.HTTPAddr+"/"))
 	b.waitJS(t, "the sign-in form", `!!document.getElementById("signin-form")`)
 	if text := eval[string](t, b, `document.body.innerText`); strings.Contains(text, "test store") || strings.Contains(text, "Pending approvals") {
 		t.Errorf("the page shows data before sign-in:\n%s", text)
@@ -394,8 +312,8 @@ func TestStatusPageNeedsSignIn(t *testing.T) {
 			t.Errorf("GET %s from the page without a session: %v", p, code)
 		}
 	}
-	b.do(t, "type a wrong token", chromedp.SendKeys(chromedp.CSS("#token"), "not-the-token"))
-	if _, err := chromedp.RunResponse(b.ctx, chromedp.Click(chromedp.CSS("#signin-submit"))); err != nil {
+	b.Do(t, "type a wrong token", chromedp.SendKeys(chromedp.CSS("#token"), "not-the-token"))
+	if _, err := chromedp.RunResponse(b.Ctx, chromedp.Click(chromedp.CSS("#signin-submit"))); err != nil {
 		t.Fatalf("submit: %v", err)
 	}
 	b.waitJS(t, "the refusal", `(document.getElementById("signin-error") || {}).textContent.includes("not accepted")`)
@@ -405,7 +323,7 @@ func TestStatusPageNeedsSignIn(t *testing.T) {
 	if code := b.status(t, "/api/v1/orders"); code != 200 {
 		t.Errorf("GET /api/v1/orders signed in: %v", code)
 	}
-	if _, err := chromedp.RunResponse(b.ctx, chromedp.Click(chromedp.CSS("#signout button"))); err != nil {
+	if _, err := chromedp.RunResponse(b.Ctx, chromedp.Click(chromedp.CSS("#signout button"))); err != nil {
 		t.Fatalf("sign out: %v", err)
 	}
 	b.waitJS(t, "the sign-in form again", `!!document.getElementById("signin-form")`)
@@ -415,7 +333,7 @@ func TestStatusPageNeedsSignIn(t *testing.T) {
 	// The refusals above were asked for (the sign-in form runs no script);
 	// anything else is a page error.
 	var errs []string
-	for _, e := range b.errors() {
+	for _, e := range b.Errors() {
 		if !strings.Contains(e, "status of 401") {
 			errs = append(errs, e)
 		}
@@ -439,18 +357,18 @@ func TestStatusPageLoginLink(t *testing.T) {
 	if link == "" || !strings.Contains(out, "█") {
 		t.Fatalf("login-link printed no link or QR code:\n%s", out)
 	}
-	phone, closePhone := chromedp.NewContext(b.ctx, chromedp.WithNewBrowserContext())
+	phone, closePhone := chromedp.NewContext(b.Ctx, chromedp.WithNewBrowserContext())
 	defer closePhone()
-	pb := &browser{ctx: phone}
-	pb.do(t, "phone viewport", chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(3), chromedp.EmulateMobile))
-	pb.do(t, "open the link", chromedp.Navigate(link))
+	pb := &browser{&browsertest.Browser{Ctx: phone}}
+	pb.Do(t, "phone viewport", chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(3), chromedp.EmulateMobile))
+	pb.Do(t, "open the link", chromedp.Navigate(link))
 	pb.waitJS(t, "the live page", `!!document.getElementById("live") && document.getElementById("live").textContent === "live" && document.getElementById("store-name").textContent === "test store"`)
 	pb.screenshot(t, "storebox-statuspage-login-link.png")
 
-	other, closeOther := chromedp.NewContext(b.ctx, chromedp.WithNewBrowserContext())
+	other, closeOther := chromedp.NewContext(b.Ctx, chromedp.WithNewBrowserContext())
 	defer closeOther()
-	ob := &browser{ctx: other}
-	ob.do(t, "open the link again", chromedp.Navigate(link))
+	ob := &browser{&browsertest.Browser{Ctx: other}}
+	ob.Do(t, "open the link again", chromedp.Navigate(link))
 	ob.waitJS(t, "the refusal", `!!document.getElementById("signin-form") && document.getElementById("signin-error").textContent.includes("already used")`)
 	if code := ob.status(t, "/api/v1/status"); code != 401 {
 		t.Errorf("the second opener reads the status: %v", code)
@@ -502,19 +420,19 @@ func TestStatusPageSignsInAPhone(t *testing.T) {
 	d.Start()
 	b.signIn(t, d.HTTPAddr, d.AdminToken())
 	b.waitJS(t, "the phone button", `!document.getElementById("phone-link").hidden`)
-	b.do(t, "press Sign in a phone", chromedp.Click(chromedp.CSS("#phone-link")))
+	b.Do(t, "press Sign in a phone", chromedp.Click(chromedp.CSS("#phone-link")))
 	b.waitJS(t, "the QR code", `!document.getElementById("phone-qr").hidden && document.getElementById("phone-qr-img").complete && document.getElementById("phone-qr-img").naturalWidth > 0`)
 	link := eval[string](t, b, `document.getElementById("phone-qr-url").textContent`)
 	if !strings.Contains(link, "/signin/") {
 		t.Fatalf("link under the QR code: %q", link)
 	}
 	b.screenshot(t, "storebox-statuspage-phone-qr.png")
-	phone, closePhone := chromedp.NewContext(b.ctx, chromedp.WithNewBrowserContext())
+	phone, closePhone := chromedp.NewContext(b.Ctx, chromedp.WithNewBrowserContext())
 	defer closePhone()
-	pb := &browser{ctx: phone}
-	pb.do(t, "open the link", chromedp.Navigate(link))
+	pb := &browser{&browsertest.Browser{Ctx: phone}}
+	pb.Do(t, "open the link", chromedp.Navigate(link))
 	pb.waitJS(t, "the live page on the phone", `!!document.getElementById("live") && document.getElementById("live").textContent === "live"`)
-	if errs := b.errors(); len(errs) > 0 {
+	if errs := b.Errors(); len(errs) > 0 {
 		t.Errorf("page errors:\n%s", strings.Join(errs, "\n"))
 	}
 }
