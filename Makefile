@@ -32,8 +32,10 @@ vet:
 
 # staticcheck, pinned as a tool in tools/go.mod (its own module, fetched
 # through the module proxy): unused code, deprecated APIs, bugs vet misses.
+# docrefs: no reference to a document the repository does not contain.
 lint:
 	$(GO) tool -modfile=tools/go.mod staticcheck $(PKGS)
+	tools/docrefs.sh
 
 # Every test, with the race detector. Black-box tests build the binaries
 # themselves.

@@ -162,7 +162,7 @@ func (d *Daemon) observe(counts bool) fleet.Observation {
 	return o
 }
 
-// configStatus is the "config" section of the status (SPEC §7).
+// configStatus is the "config" section of the status (UPSTREAM.md §7).
 func (d *Daemon) configStatus() httpapi.ConfigStatus {
 	st := d.remote.State()
 	cs := httpapi.ConfigStatus{Source: st.Source, Version: uint64(st.Version), AppliedAt: st.AppliedAt.UTC(), RemoteEnabled: st.RemoteEnabled}

@@ -26,7 +26,7 @@ import (
 // passed.
 //
 // cfg is the local file as read again; the fleet's applied remote document
-// (SPEC §7) is laid over it first, and a new remote document comes through
+// (UPSTREAM.md §7) is laid over it first, and a new remote document comes through
 // applyConfig below the same way.
 func (d *Daemon) Reload(cfg *config.Config) error {
 	if cfg == nil {

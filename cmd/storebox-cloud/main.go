@@ -1,4 +1,4 @@
-// Command storebox-cloud is the reference cloud of SPEC §6 and §7 for tests
+// Command storebox-cloud is the reference cloud of docs/UPSTREAM.md (§9) for tests
 // and demos: signed ledger events, a catalog feed, store credit, a small
 // fleet console (health per store, signed desired configuration, the fleet
 // page at /), and fault injection. The first line on stdout is the address
@@ -38,7 +38,7 @@ func main() {
 	}
 }
 
-const usageHead = `storebox-cloud — the reference cloud for storebox (SPEC §6, §7), for tests and demos.
+const usageHead = `storebox-cloud — the reference cloud for storebox (docs/UPSTREAM.md §2–7, §9), for tests and demos.
 
 Point a store at it in the store's storebox.toml (the secret is this cloud's --secret,
 or the one given for that store with --store-secret; store_id is the store's name here):

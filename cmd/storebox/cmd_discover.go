@@ -24,7 +24,7 @@ func discoverCommand(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "discover",
 		Short: "find storebox daemons on the local network",
-		Long: `discover sends the UDP discovery probe (SPEC §3) and browses mDNS for
+		Long: `discover sends the UDP discovery probe (PROTOCOL.md §3) and browses mDNS for
 _storebox._tcp, then lists every box that answered, one line each:
 store id, name, device address, MQTT and HTTP ports, version, and how it
 answered. By default the probe is broadcast (255.255.255.255, each

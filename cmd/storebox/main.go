@@ -24,7 +24,7 @@ type globals struct {
 	dataDir    string
 }
 
-// loadConfig finds the config the way SPEC §1 says: --config, else the
+// loadConfig finds the config the way PROTOCOL.md §1 says: --config, else the
 // installed default when it exists, else embedded defaults; --data-dir wins.
 // Without --config it then follows the data directory's run record: a
 // daemon started by hand (`make run` with packaging/demo.toml) leaves the

@@ -23,7 +23,7 @@ import (
 	"github.com/storebox/storebox/protocol/scaleproto"
 )
 
-// Installed default paths (SPEC §1).
+// Installed default paths (PROTOCOL.md §1).
 const (
 	DefaultConfigPath     = "/etc/storebox/storebox.toml"
 	DefaultInstallDataDir = "/var/lib/storebox"
@@ -80,7 +80,7 @@ type Log struct {
 	Format string `toml:"format"` // auto|text|json
 }
 
-// Devices configures the device protocol server (SPEC §2).
+// Devices configures the device protocol server (PROTOCOL.md §2).
 type Devices struct {
 	Listen         string            `toml:"listen"`
 	Admission      string            `toml:"admission"` // open|pairing
@@ -94,13 +94,13 @@ type Devices struct {
 	Reject  []string `toml:"reject"`
 }
 
-// Discovery configures UDP discovery and mDNS (SPEC §3).
+// Discovery configures UDP discovery and mDNS (PROTOCOL.md §3).
 type Discovery struct {
 	Listen string `toml:"listen"`
 	MDNS   bool   `toml:"mdns"`
 }
 
-// MQTT configures the embedded broker (SPEC §4).
+// MQTT configures the embedded broker (PROTOCOL.md §4).
 type MQTT struct {
 	Listen      string `toml:"listen"`
 	TLSListen   string `toml:"tls_listen"`
@@ -109,7 +109,7 @@ type MQTT struct {
 	TLSClientCA string `toml:"tls_client_ca"`
 }
 
-// HTTP configures the local status page, API and metrics (SPEC §5).
+// HTTP configures the local status page, API and metrics (PROTOCOL.md §5).
 type HTTP struct {
 	Listen     string `toml:"listen"`
 	AdminToken string `toml:"admin_token"`
@@ -120,7 +120,7 @@ type HTTP struct {
 	MetricsAuth bool `toml:"metrics_auth"`
 }
 
-// Upstream configures the cloud connection (SPEC §6).
+// Upstream configures the cloud connection (UPSTREAM.md §1–2).
 type Upstream struct {
 	URL             string   `toml:"url"`
 	Secret          string   `toml:"secret"`
@@ -133,7 +133,7 @@ type Upstream struct {
 	NATSSubject     string   `toml:"nats_subject"`
 }
 
-// Fleet configures health reporting and remote configuration (SPEC §7).
+// Fleet configures health reporting and remote configuration (UPSTREAM.md §7).
 type Fleet struct {
 	HealthInterval Duration `toml:"health_interval"`
 	ConfigInterval Duration `toml:"config_interval"`
@@ -166,7 +166,7 @@ type QPay struct {
 	PollMax      Duration `toml:"poll_max"`
 }
 
-// Door is one MQTT-connected door (SPEC §4).
+// Door is one MQTT-connected door (PROTOCOL.md §4).
 type Door struct {
 	ID       string   `toml:"id"`
 	Secret   string   `toml:"secret"` // plain or bcrypt hash ($2a$/$2b$/$2y$)

@@ -18,7 +18,7 @@ func TestDefaultsValid(t *testing.T) {
 	}
 }
 
-// Read endpoints are closed unless a trusted LAN says otherwise (SPEC §5).
+// Read endpoints are closed unless a trusted LAN says otherwise (PROTOCOL.md §5).
 func TestHTTPReadAuthDefaultsOn(t *testing.T) {
 	c, err := Load("")
 	if err != nil || !c.HTTP.ReadAuth || c.HTTP.MetricsAuth {

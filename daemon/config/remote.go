@@ -6,7 +6,7 @@ import "github.com/storebox/storebox/protocol/fleetmsg"
 const RemoteSource = "remote configuration"
 
 // WithRemote returns a copy of c with the sections a remote document sets
-// replacing the same sections of c (SPEC §7), validated as a whole. c is
+// replacing the same sections of c (UPSTREAM.md §7), validated as a whole. c is
 // not changed. Errors name the document's keys ("doors[1].policy"), not
 // lines of the local file.
 func (c *Config) WithRemote(doc fleetmsg.Document) (*Config, error) {

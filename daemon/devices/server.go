@@ -1,4 +1,4 @@
-// Package devices is the device protocol server (SPEC §2): TCP sessions
+// Package devices is the device protocol server (PROTOCOL.md §2): TCP sessions
 // for terminals, network scales, e-labels and doors, with login, admission,
 // heartbeats, per-session charset and bounded outbound queues. It knows no
 // goods: the actions are handlers other packages register (daemon/shelf

@@ -417,7 +417,7 @@ const (
 	KindDoor     = "door"
 )
 
-// InferKind applies SPEC's rule for a login without kind.
+// InferKind applies PROTOCOL.md §2.4's rule for a login without kind.
 func InferKind(equipID string) string {
 	switch {
 	case strings.HasPrefix(equipID, "DZC_"):

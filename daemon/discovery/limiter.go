@@ -6,7 +6,7 @@ import (
 	"time"
 )
 
-// sourceLimiter enforces SPEC §3's "at most 10 answers per second per
+// sourceLimiter enforces PROTOCOL.md §3.1's "at most 10 answers per second per
 // source address" exactly: a source gets an answer only if fewer than
 // `per` answers went to it in the last `window`. (A token bucket of rate 10
 // and burst 10 would allow up to 19 answers in one second.)

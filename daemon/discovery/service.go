@@ -1,4 +1,4 @@
-// Package discovery is the daemon's LAN discovery component (SPEC §3): a UDP
+// Package discovery is the daemon's LAN discovery component (PROTOCOL.md §3): a UDP
 // responder that answers probes unicast with the address the probe reached,
 // and an mDNS advertisement of _storebox._tcp. It also holds Find, the
 // client side used by `storebox discover`.
@@ -66,7 +66,7 @@ func boundPort(b Bound) (*net.TCPAddr, bool) {
 	return ta, ok && ta != nil
 }
 
-// Limits from SPEC §3.
+// Limits from PROTOCOL.md §3.
 const (
 	answersPerSecond = 10
 	// maxSources bounds the rate limiter's memory (about 400 bytes a source).

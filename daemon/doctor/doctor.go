@@ -157,7 +157,7 @@ func probeDaemon(ctx context.Context, cfg *config.Config) *daemonInfo {
 		return d
 	}
 	hc := &http.Client{Timeout: 2 * time.Second}
-	// The status needs the admin token (SPEC §5); without read access to it
+	// The status needs the admin token (PROTOCOL.md §5); without read access to it
 	// the daemon still shows as running, and the detail says why.
 	token, tokenErr := webauth.ReadAdminToken(cfg.DataDir, cfg.HTTP.AdminToken)
 	get := func(path string) (*http.Response, error) {

@@ -10,7 +10,7 @@ import (
 	"github.com/storebox/storebox/daemon/fleet"
 )
 
-// fleetStatus is the "config" section of the daemon's status (SPEC §7).
+// fleetStatus is the "config" section of the daemon's status (UPSTREAM.md §7).
 type fleetStatus struct {
 	Source        string    `json:"source"`
 	Version       uint64    `json:"version"`

@@ -1,7 +1,7 @@
 // Package doors runs the embedded MQTT broker that store doors connect to
-// (SPEC §4) and decides, opens and records door openings.
+// (PROTOCOL.md §4) and decides, opens and records door openings.
 //
-// Decisions SPEC §4 leaves open, fixed here:
+// Decisions PROTOCOL.md §4 leaves open, fixed here:
 //
 //   - "Retry up to 3 times" means at most 3 sends of the open cmd in total
 //     (Config.Sends, default 3): one send, then up to two resends, each

@@ -595,7 +595,7 @@ func TestConnackCodesAreMQTT311(t *testing.T) {
 }
 
 // open_ms = 0 is documented as 3000: the cmd always carries duration_ms
-// (SPEC §4), and with 0 it carries the default.
+// (PROTOCOL.md §4), and with 0 it carries the default.
 func TestOpenMSZeroSendsDefault(t *testing.T) {
 	ts := startService(t, []config.Door{{ID: "D1", Secret: "s", Policy: "entry"}}, nil)
 	d := mustDoor(t, ts.Addr(), "D1", "s", ackOK)

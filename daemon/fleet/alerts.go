@@ -45,10 +45,10 @@ const (
 const maxPendingAlerts = 100
 
 // diskLowRatio is the free share of the data directory's file system under
-// which disk_low is raised (SPEC §7).
+// which disk_low is raised (UPSTREAM.md §7).
 const diskLowRatio = 0.10
 
-// conditions derives the alert conditions of SPEC §7 from an observation.
+// conditions derives the alert conditions of UPSTREAM.md §7 from an observation.
 func conditions(o Observation, disk fleetmsg.DiskHealth, diskOK bool, dataDir string, queueAlarmAge time.Duration, now time.Time) []condition {
 	var cs []condition
 	for i, id := range o.Pending {

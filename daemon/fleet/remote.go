@@ -63,7 +63,7 @@ type RemoteConfig struct {
 	Log     *slog.Logger
 }
 
-// Remote applies the cloud's desired configuration (SPEC §7). Every change
+// Remote applies the cloud's desired configuration (UPSTREAM.md §7). Every change
 // of the running configuration, a document or a reloaded file, goes through
 // it one at a time, so the file and the document are always merged from
 // their latest versions.

@@ -1,4 +1,4 @@
-// Package fleet is the store's side of SPEC §7: it reports health snapshots
+// Package fleet is the store's side of UPSTREAM.md §7: it reports health snapshots
 // with alerts to the cloud (Reporter) and applies the cloud's signed desired
 // configuration all or nothing (Remote).
 package fleet

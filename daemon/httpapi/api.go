@@ -18,7 +18,7 @@ import (
 	"github.com/storebox/storebox/protocol/catalogfile"
 )
 
-// MountAPI adds the daemon's routes (SPEC §5): the readiness probe, the
+// MountAPI adds the daemon's routes (PROTOCOL.md §5): the readiness probe, the
 // JSON API, metrics, profiles and the status page with its live feed.
 func (s *Server) MountAPI(p Parts) {
 	a := &api{s: s, p: p}

@@ -1,4 +1,4 @@
-// Package httpapi serves the local HTTP interface (SPEC §5): the status
+// Package httpapi serves the local HTTP interface (PROTOCOL.md §5): the status
 // page, the JSON API, Prometheus metrics and health probes. Who may use
 // them is package webauth's call.
 package httpapi

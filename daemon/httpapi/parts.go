@@ -64,7 +64,7 @@ type Admission interface {
 	SetDeviceStatus(id, status string) (admission.Device, error)
 }
 
-// Catalog imports and exports catalog files (SPEC §1).
+// Catalog imports and exports catalog files (PROTOCOL.md §6).
 type Catalog interface {
 	Import(r io.Reader, name, format string, opt store.ImportOptions) (store.ImportResult, error)
 	Export(w io.Writer, format string) error

@@ -35,7 +35,7 @@ type StatusSnapshot struct {
 	Config   ConfigStatus `json:"config"`
 }
 
-// ConfigStatus is where the running configuration came from (fleet, SPEC
+// ConfigStatus is where the running configuration came from (fleet, UPSTREAM.md
 // §7): storebox status, doctor and the page show it.
 type ConfigStatus struct {
 	Source        string         `json:"source"`  // file | remote

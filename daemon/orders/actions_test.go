@@ -180,7 +180,7 @@ func TestCashOrderOverSocket(t *testing.T) {
 	if len(e.order(oid).Attempts) != 1 {
 		t.Fatalf("attempts %+v", e.order(oid).Attempts)
 	}
-	// The ledger has the facts, with the fields SPEC §6 asks for.
+	// The ledger has the facts, with the fields UPSTREAM.md §3 asks for.
 	paid := e.events(ledger.OrderPaid)
 	if len(paid) != 1 {
 		t.Fatalf("%d order.paid events", len(paid))

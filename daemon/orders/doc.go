@@ -1,4 +1,4 @@
-// Package orders owns orders and their stock reservations (SPEC §2 "Orders
+// Package orders owns orders and their stock reservations (PROTOCOL.md §2.7 "Orders
 // and stock"): the order state machine, the device actions getPayInfo,
 // makePayment, getOrder and cancelOrder, expiry, and the orders' share of
 // the store file (internal/orderdb). daemon/payments collects the money

@@ -33,7 +33,7 @@ const (
 
 // NotifyHandler serves POST /api/v1/payments/notify: the provider's notify
 // {"ShopNo","PayToken"} relayed by the cloud, signed with secret
-// (upstream.secret, SPEC §6). The body proves nothing: p is asked about
+// (upstream.secret, UPSTREAM.md §6). The body proves nothing: p is asked about
 // the token and only its answer, matched against the local order by
 // orders, counts. A token already processed is ignored. Answers
 // {"Status":"S"} once the news is recorded; 503 when the provider cannot be

@@ -1,5 +1,5 @@
 // Package payments collects the money for orders through the payment
-// providers (SPEC §6): the Provider contract, the SinoPac QPay adapter, the
+// providers (UPSTREAM.md §6): the Provider contract, the SinoPac QPay adapter, the
 // install-day test provider and its pay page, store credit upstream, and
 // the relayed payment notify, and the Collector that makes every provider
 // and cloud call. It keeps no order state: daemon/orders owns the orders,
@@ -93,7 +93,7 @@ func (r Report) Failed(ref string) bool {
 // outcome of the call is unknown.
 var ErrUnavailable = errors.New("payment service unavailable")
 
-// Credit is store credit upstream (SPEC §6); *upstream.Client implements it.
+// Credit is store credit upstream (UPSTREAM.md §5); *upstream.Client implements it.
 type Credit interface {
 	Authorize(ctx context.Context, accountToken string, amount int64, orderID string, ttl time.Duration) (string, error)
 	Capture(ctx context.Context, txToken string, amount int64) error

@@ -95,7 +95,7 @@ func (sh *Shelf) getGoods(_ context.Context, _ *devices.Session, req *devmsg.Req
 	return json.RawMessage(store.AppendGoodsArray(nil, gs, -1)), nil
 }
 
-// Paging limits (SPEC §2).
+// Paging limits (PROTOCOL.md §2).
 const (
 	DefaultLimit = 150
 	MaxLimit     = 1000

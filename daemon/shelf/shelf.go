@@ -1,5 +1,5 @@
 // Package shelf answers the device actions about the goods on the shelf
-// (SPEC §2): getGoods, getAllGoods, getWarehouseGoods, stockGoods,
+// (PROTOCOL.md §2): getGoods, getAllGoods, getWarehouseGoods, stockGoods,
 // bindLabel and unbindLabel, and keeps every connected e-label showing the
 // goods bound to it. The device server carries the requests; the store
 // holds the goods.

@@ -15,7 +15,7 @@ import (
 	"time"
 )
 
-// Session and sign-in link lifetimes (SPEC §5).
+// Session and sign-in link lifetimes (PROTOCOL.md §5).
 const (
 	SessionTTL  = 12 * time.Hour
 	LinkTTL     = 5 * time.Minute

@@ -1,4 +1,4 @@
-// Package webauth decides who may use the local HTTP server (SPEC §5):
+// Package webauth decides who may use the local HTTP server (PROTOCOL.md §5):
 // the admin token and its file, signed session cookies, one-time sign-in
 // links with their QR code, the sign-in form and the wrong-token limit.
 package webauth

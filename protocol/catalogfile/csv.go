@@ -13,7 +13,7 @@ import (
 	"github.com/storebox/storebox/protocol/goods"
 )
 
-// columns in SPEC order; the CSV writer writes them in this order.
+// columns in PROTOCOL.md §6 order; the CSV writer writes them in this order.
 var columns = [...]string{columnGID, columnBarcode, columnName, columnPrice, columnUnit, columnCategory, columnStock, columnMacIDs, columnRFIDs}
 
 const (

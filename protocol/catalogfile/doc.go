@@ -1,11 +1,11 @@
-// Package catalogfile reads and writes the catalog files of SPEC §1
+// Package catalogfile reads and writes the catalog files of PROTOCOL.md §6
 // ("Catalog files"): CSV with a header row, and JSON Lines. It streams: Read
 // hands one Row at a time to a callback, so a million-row file is imported in
 // bounded memory (apart from the duplicate checks, about 30 MB per million
 // goods). It knows nothing about the store; applying rows all-or-nothing is
 // the importer's job.
 //
-// Decisions SPEC leaves open:
+// Decisions PROTOCOL.md §6 leaves open:
 //
 //   - Columns. gid, gname, price and unit are required; barcode, category,
 //     stock, mac_ids and rfids are optional. Header names are matched
@@ -48,7 +48,7 @@
 //     1-based field index (CSV) or the field name and/or 1-based byte offset
 //     in the line (JSON Lines), e.g.
 //     `line 17, column price (4): "12.5" is not an integer amount in minor units`.
-//   - Writers emit the canonical form: CSV with all nine columns in SPEC
+//   - Writers emit the canonical form: CSV with all nine columns in PROTOCOL.md §6
 //     order, stock as "WH:qty" pairs sorted by warehouse; JSON Lines with
 //     category, stock, mac_ids and rfids omitted when empty. A writer applies
 //     the reader's checks, so whatever it writes imports back unchanged.

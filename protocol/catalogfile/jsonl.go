@@ -309,7 +309,7 @@ func jsonKind(t reflect.Type) string {
 	return t.String()
 }
 
-// jsonOut is the canonical JSON Lines form, fields in SPEC order.
+// jsonOut is the canonical JSON Lines form, fields in PROTOCOL.md §6 order.
 type jsonOut struct {
 	GID      string           `json:"gid"`
 	Barcode  string           `json:"barcode"`

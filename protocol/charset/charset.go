@@ -1,4 +1,4 @@
-// Package charset converts device frames between UTF-8 and GBK (SPEC §2
+// Package charset converts device frames between UTF-8 and GBK (PROTOCOL.md §2.3
 // "Charset"): cheap e-labels log in with "charset":"gbk".
 package charset
 

@@ -1,5 +1,5 @@
 // Package devmsg decodes device requests and encodes replies and pushes
-// (SPEC §2 "Message"). It knows the envelope and error codes, not actions.
+// (PROTOCOL.md §2.2 "Messages"). It knows the envelope and error codes, not actions.
 package devmsg
 
 import (
@@ -14,7 +14,7 @@ import (
 	json "github.com/segmentio/encoding/json"
 )
 
-// Error codes (SPEC §2).
+// Error codes (PROTOCOL.md §2).
 const (
 	CodeBadRequest      = "bad_request"
 	CodeUnknownAction   = "unknown_action"

@@ -1,8 +1,8 @@
-// Package discovery is the wire format of storebox's LAN discovery (SPEC §3):
+// Package discovery is the wire format of storebox's LAN discovery (PROTOCOL.md §3):
 // the UDP probe a device broadcasts, the answer the daemon sends back, and
 // the names and TXT keys of the mDNS advertisement. It does no I/O.
 //
-// Decisions SPEC §3 leaves open:
+// Decisions PROTOCOL.md §3 leaves open:
 //   - A probe is one JSON object of at most 1024 bytes with "action":
 //     "discover"; surrounding whitespace is allowed, trailing data is not.
 //     Member names match exactly (not case-insensitively); unknown members
@@ -23,7 +23,7 @@ import (
 	"io"
 )
 
-// Wire constants from SPEC §3.
+// Wire constants from PROTOCOL.md §3.
 const (
 	ActionDiscover = "discover"
 	ActionReturn   = "discoverReturn"
@@ -60,7 +60,7 @@ type Answer struct {
 	Version  string `json:"version"`
 }
 
-// Errors returned by the parsers; callers ignore such datagrams (SPEC §3:
+// Errors returned by the parsers; callers ignore such datagrams (PROTOCOL.md §3:
 // "anything else is ignored"), but tests and logs want to know why.
 var (
 	ErrTooLarge     = errors.New("datagram too large")

@@ -7,7 +7,7 @@ import (
 	"unicode/utf8"
 )
 
-// mDNS advertisement (SPEC §3): service type, domain and TXT keys.
+// mDNS advertisement (PROTOCOL.md §3): service type, domain and TXT keys.
 const (
 	MDNSService = "_storebox._tcp"
 	MDNSDomain  = "local."

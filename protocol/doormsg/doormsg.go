@@ -1,4 +1,4 @@
-// Package doormsg holds the MQTT door contract of SPEC §4: topic names and
+// Package doormsg holds the MQTT door contract of PROTOCOL.md §4: topic names and
 // the JSON bodies of cmd, ack, state and event messages, plus the data of
 // the door ledger events. It encodes and decodes only.
 package doormsg
@@ -179,7 +179,7 @@ func Encode(v any) []byte {
 }
 
 // LedgerData is the data of door.opened, door.denied and door.open_failed
-// ledger events (SPEC §6: door, openId, reason, plus the details).
+// ledger events (UPSTREAM.md §3: door, openId, reason, plus the details).
 type LedgerData struct {
 	Door      string `json:"door"`
 	OpenID    string `json:"openId"`

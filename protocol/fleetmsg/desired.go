@@ -103,7 +103,7 @@ func ParseDesired(body []byte) (Desired, Document, error) {
 }
 
 // CheckConfig checks the "config" object of a desired configuration: only the
-// keys SPEC §7 allows, each with a valid value. The first fault (in key
+// keys UPSTREAM.md §7 allows, each with a valid value. The first fault (in key
 // order) is returned as a *KeyError.
 func CheckConfig(raw json.RawMessage) (Document, error) {
 	var doc Document

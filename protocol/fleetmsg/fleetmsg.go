@@ -1,4 +1,4 @@
-// Package fleetmsg holds the fleet contract of SPEC §7: the health snapshot a
+// Package fleetmsg holds the fleet contract of UPSTREAM.md §7: the health snapshot a
 // store PUTs to the cloud, its alerts, and the desired-configuration document
 // the cloud serves, with the check both sides run on that document before
 // they accept it. It encodes, decodes and checks only.
@@ -12,7 +12,7 @@ import (
 	"time"
 )
 
-// Alert kinds (SPEC §7).
+// Alert kinds (UPSTREAM.md §7).
 const (
 	AlertDevicePending = "device_pending"
 	AlertScaleFault    = "scale_fault"

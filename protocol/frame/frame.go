@@ -1,5 +1,5 @@
 // Package frame reads and writes the device protocol's two framings
-// (SPEC §2): line mode (one JSON object per '\n'-terminated line, chosen when
+// (PROTOCOL.md §2.1): line mode (one JSON object per '\n'-terminated line, chosen when
 // the first byte is '{') and length mode (4-byte big-endian length + JSON).
 package frame
 
@@ -34,7 +34,7 @@ func (m Mode) String() string {
 	return "unknown"
 }
 
-// MaxSize is the largest frame SPEC allows.
+// MaxSize is the largest frame PROTOCOL.md §2.1 allows.
 const MaxSize = 1 << 20
 
 // Errors that close the connection.

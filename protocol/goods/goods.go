@@ -1,5 +1,5 @@
 // Package goods defines the goods object exchanged with devices, catalog
-// files and the cloud feed (SPEC §2 "Goods object").
+// files and the cloud feed (PROTOCOL.md §2.5 "Goods object").
 package goods
 
 import (

@@ -1,4 +1,4 @@
-// Package ledger holds the wire format of the upstream ledger (SPEC §6):
+// Package ledger holds the wire format of the upstream ledger (UPSTREAM.md §2–3):
 // events, batches, acknowledgements and the request signature.
 package ledger
 
@@ -23,7 +23,7 @@ type Event struct {
 	Data json.RawMessage `json:"data"`
 }
 
-// Event types named by SPEC §6 and the issues.
+// Event types named by UPSTREAM.md §2–3 and the issues.
 const (
 	OrderCreated    = "order.created"
 	OrderPaid       = "order.paid"

@@ -1,4 +1,4 @@
-// Package ordermsg holds the order contract of SPEC §2 and §6: the bodies of
+// Package ordermsg holds the order contract of PROTOCOL.md §2.7 and UPSTREAM.md §3: the bodies of
 // getPayInfo, makePayment, getOrder and cancelOrder and of the orderPaid
 // and orderExpired pushes, the stored order as the local API shows it, the
 // checks a request passes before the catalog is consulted, and the data of
@@ -22,7 +22,7 @@ const (
 	StatusNeedsReview = "needs_review"
 )
 
-// Pay methods (SPEC §2).
+// Pay methods (PROTOCOL.md §2).
 const (
 	MethodQR          = "qr"
 	MethodCard        = "card"
@@ -168,7 +168,7 @@ func (o *Order) LastAttempt() *Attempt {
 	return &o.Attempts[len(o.Attempts)-1]
 }
 
-// View is the order as getOrder shows it (SPEC §2).
+// View is the order as getOrder shows it (PROTOCOL.md §2).
 type View struct {
 	OID         string     `json:"oid"`
 	OrderID     string     `json:"order_id"`
@@ -340,7 +340,7 @@ func (o *Order) MadeFrom(req []LineRequest) bool {
 	return true
 }
 
-// EventData is what every order and payment event carries (SPEC §6).
+// EventData is what every order and payment event carries (UPSTREAM.md §3).
 type EventData struct {
 	OID         string     `json:"oid"`
 	OrderID     string     `json:"order_id"`

@@ -1,4 +1,4 @@
-// Package catalogfeed pulls the cloud's catalog feed (SPEC §6) into the
+// Package catalogfeed pulls the cloud's catalog feed (UPSTREAM.md §4) into the
 // local store: every Interval, at start, and whenever Kick is called (the
 // daemon kicks it when the upstream connection comes back). It pages with
 // since=<cursor> until more=false; each page and its cursor are applied in one

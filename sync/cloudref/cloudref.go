@@ -1,4 +1,4 @@
-// Package cloudref is the reference cloud of SPEC §6: enough of the real
+// Package cloudref is the reference cloud of UPSTREAM.md §9: enough of the real
 // thing to test and demo the daemon's upstream side against, over real HTTP.
 //
 // It verifies request signatures (401 for a forged, malformed or stale one),

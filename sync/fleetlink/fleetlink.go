@@ -1,4 +1,4 @@
-// Package fleetlink carries the fleet exchanges of SPEC §7 between a store
+// Package fleetlink carries the fleet exchanges of UPSTREAM.md §7 between a store
 // and its cloud: health snapshots up, the desired configuration down. Two
 // transports share one contract: HTTP through the signed upstream client,
 // and NATS JetStream key-value buckets (upstream.kind = "nats").

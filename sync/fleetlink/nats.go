@@ -17,7 +17,7 @@ import (
 	"github.com/storebox/storebox/sync/upstream"
 )
 
-// The key-value buckets of upstream.kind = "nats" (SPEC §7), keyed by store id.
+// The key-value buckets of upstream.kind = "nats" (UPSTREAM.md §7), keyed by store id.
 const (
 	BucketHealth = "storebox_health"
 	BucketConfig = "storebox_config"

@@ -1,5 +1,5 @@
 // Package uploader drains the daemon's durable outbox of ledger events to
-// the cloud (SPEC §6), in seq order, at least once.
+// the cloud (UPSTREAM.md §3), in seq order, at least once.
 //
 // One batch is in flight at a time, so events reach the cloud in seq order.
 // A batch holds at most BatchEvents events and MaxBatchBytes of JSON; its id

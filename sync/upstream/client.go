@@ -1,4 +1,4 @@
-// Package upstream is the daemon's signed HTTP client for the cloud (SPEC §6):
+// Package upstream is the daemon's signed HTTP client for the cloud (UPSTREAM.md §2–5):
 // ledger events, the catalog feed and store credit.
 //
 // Every request carries X-Storebox-Store and X-Storebox-Signature. The
@@ -40,7 +40,7 @@ import (
 	"github.com/storebox/storebox/protocol/ledger"
 )
 
-// DefaultTimeout bounds one request when Client.Timeout is zero (SPEC §6 upstream.timeout).
+// DefaultTimeout bounds one request when Client.Timeout is zero (UPSTREAM.md §1, upstream.timeout).
 const DefaultTimeout = 10 * time.Second
 
 // maxResponse bounds how much of a reply is read; a catalog page is the largest.
@@ -186,7 +186,7 @@ type response struct {
 }
 
 // do sends one signed request. body is the uncompressed payload (nil for GET).
-// Only event batches are compressed (gzipOK): SPEC §6 allows gzip there.
+// Only event batches are compressed (gzipOK): UPSTREAM.md §3 allows gzip there.
 func (c *Client) do(parent context.Context, op, method, pathAndQuery string, body []byte, hdr http.Header, gzipOK bool) (*response, error) {
 	return c.doLimit(parent, op, method, pathAndQuery, body, hdr, gzipOK, maxResponse)
 }
@@ -400,7 +400,7 @@ func (c *Client) Ping(ctx context.Context) (PingResult, error) {
 	return res, nil
 }
 
-// PutHealth sends a fleet health snapshot (SPEC §7): PUT
+// PutHealth sends a fleet health snapshot (UPSTREAM.md §7): PUT
 // /v1/stores/<s>/health, signed like every request.
 func (c *Client) PutHealth(ctx context.Context, body []byte) error {
 	_, err := c.do(ctx, "put health", http.MethodPut, c.storePath("/health"), body, http.Header{}, false)
@@ -414,7 +414,7 @@ type ConfigReply struct {
 	Signature   string // its X-Storebox-Signature header ("" when unsigned)
 }
 
-// DesiredConfig asks for the store's desired configuration (SPEC §7) with
+// DesiredConfig asks for the store's desired configuration (UPSTREAM.md §7) with
 // If-None-Match set to etag (none when empty). A body over limit bytes is
 // an error wrapping ErrTooLarge. The caller verifies the signature.
 func (c *Client) DesiredConfig(ctx context.Context, etag string, limit int64) (ConfigReply, error) {

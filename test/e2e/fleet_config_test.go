@@ -199,7 +199,7 @@ func waitFleet(t *testing.T, cloud *harness.Cloud, what string, within time.Dura
 // with its secret, a device approved remotely is admitted, a pending one
 // shows as device_pending; every bad reply the cloud can give (unsigned,
 // forged, stale, garbage, 10 MB, an older version, a hang) changes nothing,
-// raises config_refused where SPEC says, and the store keeps selling; a
+// raises config_refused where UPSTREAM.md §7.2 says, and the store keeps selling; a
 // restart with the cloud down keeps the remote configuration, and
 // fleet.remote_config = false ignores it.
 func TestFleetRemoteConfigWithTheReferenceCloud(t *testing.T) {

@@ -1,4 +1,4 @@
-// Package fleet tests the fleet of SPEC §7 end to end on loopback: real
+// Package fleet tests the fleet of UPSTREAM.md §7 end to end on loopback: real
 // storebox daemons and simulated stores against the real reference cloud,
 // its fleet page in a real headless Chromium.
 package fleet

@@ -255,7 +255,7 @@ func (d *Daemon) AdminToken() string {
 }
 
 // Get makes a GET to the local API with the admin token, as every read
-// endpoint needs it (SPEC §5).
+// endpoint needs it (PROTOCOL.md §5).
 func (d *Daemon) Get(path string) (*http.Response, error) {
 	req, err := http.NewRequest(http.MethodGet, "http://"+d.HTTPAddr+path, nil)
 	if err != nil {

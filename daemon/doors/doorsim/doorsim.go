@@ -1,4 +1,4 @@
-// Package doorsim is a door that speaks SPEC §4 over MQTT, for the
+// Package doorsim is a door that speaks PROTOCOL.md §4 over MQTT, for the
 // `storebox sim door` command, tests and the door benchmark. It answers open
 // and lock commands with an ack (unless told not to), publishes its retained
 // state (open, then closed after duration_ms) and sends scan events.

@@ -289,7 +289,7 @@
     if (q.last_error) fact("Last error", (q.last_error_at ? time(q.last_error_at) + ": " : "") + q.last_error, "bad");
     fact("Dead letters", String(q.dead_letters || 0), q.dead_letters ? "bad" : "");
     fact("Last event seq", String(q.last_seq || 0), "mono");
-    // Where the running configuration came from (fleet, SPEC §7).
+    // Where the running configuration came from (fleet, UPSTREAM.md §7).
     fact("Configuration", cfg.source === "remote" ? "remote version " + cfg.version + ", applied " + time(cfg.applied_at) : "local file", "", "config-source");
     if (cfg.refused) fact("Refused", "version " + (cfg.refused.version || "?") + " at " + time(cfg.refused.at) + ": " + cfg.refused.reason, "bad", "config-refused");
     dl.replaceChildren(frag);

@@ -24,7 +24,7 @@ const (
 	MaxJSONBody = 64 << 20
 )
 
-// Verifier checks the signatures of store requests (SPEC §6).
+// Verifier checks the signatures of store requests (UPSTREAM.md §2).
 type Verifier struct {
 	SecretFor func(store string) string // "" for a store the cloud does not know
 	Now       func() time.Time

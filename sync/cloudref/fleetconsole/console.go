@@ -1,4 +1,4 @@
-// Package fleetconsole is the reference cloud's fleet console (SPEC §7):
+// Package fleetconsole is the reference cloud's fleet console (UPSTREAM.md §7):
 // the latest health snapshot per store, a desired configuration per store,
 // the admin API that sets it, config faults, and the fleet page. The cloud
 // (sync/cloudref) mounts it behind its signature check.
@@ -280,7 +280,7 @@ func (c *Console) healthLatency() (p50, p99 float64) {
 	return ms(ds[len(ds)/2]), ms(ds[min(len(ds)-1, len(ds)*99/100)])
 }
 
-// putHealth keeps the latest snapshot of a store (SPEC §7).
+// putHealth keeps the latest snapshot of a store (UPSTREAM.md §7).
 func (c *Console) putHealth(w http.ResponseWriter, r *http.Request) {
 	store := r.PathValue("store")
 	body := cloudkit.Body(r)

@@ -1,4 +1,4 @@
-// Package devclient speaks the device protocol (SPEC §2) as one device
+// Package devclient speaks the device protocol (PROTOCOL.md §2) as one device
 // would, for `storebox client`: request bodies from arguments, login, and
 // one request at a time matched to its reply.
 package devclient

@@ -335,7 +335,7 @@ func Dash(s string) string {
 	return s
 }
 
-// configLine says where the running configuration came from (SPEC §7).
+// configLine says where the running configuration came from (UPSTREAM.md §7).
 func configLine(c httpapi.ConfigStatus, now time.Time) string {
 	switch {
 	case c.Source == "remote":
