@@ -1,3 +1,5 @@
+//go:build linux
+
 // Command bench measures the figures the issues ask for against the real
 // binary on loopback and prints them. It asserts nothing: figures are
 // reported, not tested (timed assertions are flaky on a shared 2-core box).
