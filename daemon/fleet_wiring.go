@@ -129,6 +129,7 @@ func (d *Daemon) observe(counts bool) fleet.Observation {
 			o.Devices[dv.Kind] = c
 		}
 	}
+	o.PendingFull = len(o.Pending) >= admission.MaxPending
 	if d.scales != nil {
 		for _, st := range d.scales.Statuses() {
 			sh := fleetmsg.ScaleHealth{ID: st.ID, State: string(st.State), Error: st.Error}

@@ -70,6 +70,8 @@ type Server struct {
 	loginN    atomic.Uint64
 	started   time.Time
 	admission atomic.Pointer[string] // cfg.Admission, changed by a reload
+
+	pendingFull pendingFullLog
 }
 
 // New creates a server; call Bind then Serve.

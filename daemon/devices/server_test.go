@@ -16,6 +16,7 @@ import (
 	"github.com/storebox/storebox/daemon/devices"
 	"github.com/storebox/storebox/daemon/devices/devicetest"
 	"github.com/storebox/storebox/daemon/store/admission"
+	"github.com/storebox/storebox/protocol/devmsg"
 	"github.com/storebox/storebox/protocol/frame"
 	"github.com/storebox/storebox/test/testenv"
 )
@@ -386,5 +387,106 @@ func TestRepliesBeforeABadFrameAreSent(t *testing.T) {
 	}
 	if r, err := cl.Read(); err != nil || r.Code() != "bad_request" {
 		t.Fatalf("error frame: %+v %v", r, err)
+	}
+}
+
+// TestLoginBoundsAndPendingCap: a device without credentials cannot make
+// the store remember more than MaxPending devices, nor fields longer than
+// PROTOCOL §2.4's bounds (issue 19: 300 logins with 1 MB names grew the
+// store file to 425 MB).
+func TestLoginBoundsAndPendingCap(t *testing.T) {
+	h := devicetest.New(t, devices.Config{Admission: "pairing"})
+	records := admission.New(h.St)
+	for _, c := range []struct {
+		name string
+		body map[string]any
+		id   string
+	}{
+		{"huge name", map[string]any{"name": strings.Repeat("n", 200_000)}, "T-HUGE-NAME"},
+		{"long mac_id", map[string]any{"kind": "label", "mac_id": strings.Repeat("A", devmsg.MaxMacID+1)}, "ESL_LONGMAC"},
+		{"long equipId", nil, strings.Repeat("E", devmsg.MaxEquipID+1)},
+		{"escape in equipId", nil, "T-\x1b[2J"},
+		{"C1 in equipId", nil, "T-\u009b31m"},
+	} {
+		r := h.Dial(t, frame.ModeLine, c.id).Login(c.body)
+		if r.Code() != devmsg.CodeBadRequest {
+			t.Errorf("%s: %s", c.name, r.Raw)
+		}
+	}
+	if all, _ := records.Devices(); len(all) != 0 {
+		t.Fatalf("refused logins were recorded: %d records", len(all))
+	}
+	// At the bound a name is kept.
+	h.Dial(t, frame.ModeLine, "T-NAMED").Login(map[string]any{"name": strings.Repeat("n", devmsg.MaxName)})
+	if d, ok, _ := records.Device("T-NAMED"); !ok || len(d.Name) != devmsg.MaxName {
+		t.Fatalf("name at the bound: %+v", d)
+	}
+	admission.New(h.St).SetDeviceStatus("T-KNOWN", admission.DeviceApproved)
+
+	// New equipIds over a few connections (a pending login does not log a
+	// connection in, so one may try as many ids as it likes; several let
+	// the store commit them in batches); at the cap new ones are refused.
+	name := strings.Repeat("x", devmsg.MaxName)
+	const conns, each = 20, 55
+	flood := conns * each
+	var mu sync.Mutex
+	codes := map[string]int{}
+	var wg sync.WaitGroup
+	for n := range conns {
+		c, err := net.Dial("tcp", h.Addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		var buf []byte
+		for i := range each {
+			msg, _ := json.Marshal(map[string]any{"head": map[string]any{"action": "login", "equipId": fmt.Sprintf("FLOOD-%02d-%03d", n, i), "seq": i},
+				"body": map[string]any{"name": name}})
+			buf = frame.Append(buf, frame.ModeLine, msg)
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			cl := devicetest.NewClient(t, c, frame.ModeLine, "")
+			if _, err := c.Write(buf); err != nil {
+				t.Error(err)
+				return
+			}
+			for range each {
+				r, err := cl.Read()
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				mu.Lock()
+				codes[r.Code()]++
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	_, total, err := records.Pending(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if total != admission.MaxPending {
+		t.Fatalf("pending after the flood: %d, want %d (replies %v)", total, admission.MaxPending, codes)
+	}
+	// T-NAMED waits too, so the flood got MaxPending-1 places.
+	if codes[devmsg.CodeBusy] != flood-(admission.MaxPending-1) || codes[devmsg.CodePendingApproval] != admission.MaxPending-1 {
+		t.Fatalf("replies %v", codes)
+	}
+	// Known devices still log in; approving one pending device makes room.
+	h.Dial(t, frame.ModeLine, "T-KNOWN").MustLogin(nil)
+	if r := h.Dial(t, frame.ModeLine, "T-LATE").Login(nil); r.Code() != devmsg.CodeBusy {
+		t.Fatalf("new device at the cap: %s", r.Raw)
+	}
+	if _, ok, _ := records.Device("T-LATE"); ok {
+		t.Fatal("refused device recorded")
+	}
+	pending, _, _ := records.Pending(1)
+	records.SetDeviceStatus(pending[0].EquipID, admission.DeviceApproved)
+	if r := h.Dial(t, frame.ModeLine, "T-LATE").Login(nil); r.Code() != devmsg.CodePendingApproval {
+		t.Fatalf("after an approval: %s", r.Raw)
 	}
 }

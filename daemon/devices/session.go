@@ -434,8 +434,17 @@ func (c *Session) login(req *devmsg.Request) (any, error) {
 		return nil, e
 	}
 	id := strings.TrimSpace(req.Head.EquipID)
-	if id == "" || len(id) > 128 {
-		return nil, devmsg.Errorf(devmsg.CodeBadRequest, "head.equipId is required (at most 128 characters)")
+	if err := devmsg.CheckEquipID(id); err != nil {
+		return nil, devmsg.Errorf(devmsg.CodeBadRequest, "head.equipId %v (1-%d bytes, no control characters)", err, devmsg.MaxEquipID)
+	}
+	for _, f := range []struct {
+		key, v    string
+		max       int
+		printable bool
+	}{{"body.name", b.Name, devmsg.MaxName, false}, {"body.mac_id", b.MacID, devmsg.MaxMacID, true}, {"body.token", b.Token, devmsg.MaxToken, false}} {
+		if err := devmsg.CheckField(f.v, f.max, f.printable); err != nil {
+			return nil, devmsg.Errorf(devmsg.CodeBadRequest, "%s %v", f.key, err)
+		}
 	}
 	if b.Kind == "" {
 		b.Kind = InferKind(id)
@@ -464,6 +473,10 @@ func (c *Session) login(req *devmsg.Request) (any, error) {
 		initial = admission.DeviceApproved
 	}
 	d, err := c.srv.records.SeeDevice(admission.Device{EquipID: id, Kind: b.Kind, Name: b.Name, MacID: b.MacID, Addr: c.nc.RemoteAddr().String()}, initial)
+	if errors.Is(err, admission.ErrPendingFull) {
+		c.srv.pendingFull.refused(c.srv.log, id, c.nc.RemoteAddr().String())
+		return nil, devmsg.Errorf(devmsg.CodeBusy, "%d devices are already waiting for approval; device %s is not recorded until the technician approves or rejects some (storebox devices)", admission.MaxPending, id)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("record device %s: %w", id, err)
 	}

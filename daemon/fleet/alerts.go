@@ -15,9 +15,12 @@ type Observation struct {
 	Ready   bool
 	Devices map[string]fleetmsg.DeviceCounts
 	Pending []string // equipIds waiting for approval
-	Scales  []fleetmsg.ScaleHealth
-	Doors   []fleetmsg.DoorHealth
-	Queue   fleetmsg.QueueHealth
+	// PendingFull: the pending records are at their cap (admission.MaxPending)
+	// and new devices are refused.
+	PendingFull bool
+	Scales      []fleetmsg.ScaleHealth
+	Doors       []fleetmsg.DoorHealth
+	Queue       fleetmsg.QueueHealth
 	// QueueOldest is the oldest unsent event's time, zero when the queue
 	// is empty.
 	QueueOldest time.Time
@@ -59,6 +62,10 @@ func conditions(o Observation, disk fleetmsg.DiskHealth, diskOK bool, dataDir st
 			break
 		}
 		cs = append(cs, condition{kind: fleetmsg.AlertDevicePending, subject: id, message: msg})
+	}
+	if o.PendingFull {
+		cs = append(cs, condition{kind: fleetmsg.AlertPendingFull, subject: "devices",
+			message: fmt.Sprintf("%d devices wait for approval; new devices are refused until some are approved or rejected (storebox devices)", len(o.Pending))})
 	}
 	for _, s := range o.Scales {
 		if s.State == "connected" {

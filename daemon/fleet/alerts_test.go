@@ -110,3 +110,25 @@ func TestPendingAlertsAreBounded(t *testing.T) {
 		t.Fatalf("last alert %+v", last)
 	}
 }
+
+// TestPendingFullAlert: at the pending cap the fleet hears that new
+// devices are being refused (issue 19).
+func TestPendingFullAlert(t *testing.T) {
+	now := time.Date(2026, 12, 6, 10, 0, 0, 0, time.UTC)
+	pending := make([]string, 1000)
+	for i := range pending {
+		pending[i] = fmt.Sprintf("FLOOD-%04d", i)
+	}
+	n := 0
+	for _, c := range conditions(Observation{Pending: pending, PendingFull: true}, fleetmsg.DiskHealth{}, false, "", time.Hour, now) {
+		if c.kind == fleetmsg.AlertPendingFull {
+			n++
+			if !strings.Contains(c.message, "1000 devices wait") {
+				t.Fatalf("message %q", c.message)
+			}
+		}
+	}
+	if n != 1 {
+		t.Fatalf("%d devices_pending_full conditions, want 1", n)
+	}
+}

@@ -60,7 +60,7 @@ type Outbox interface {
 // technician's approvals and rejections.
 type Admission interface {
 	Devices() ([]admission.Device, error)
-	PendingDevices() ([]admission.Device, error)
+	Pending(limit int) ([]admission.Device, int, error)
 	SetDeviceStatus(id, status string) (admission.Device, error)
 }
 

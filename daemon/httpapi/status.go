@@ -23,7 +23,8 @@ type StatusSnapshot struct {
 	// the MQTT doors online and the serial scales that answer.
 	DevicesOnline map[string]int        `json:"devices_online"`
 	Conns         int                   `json:"connections"`
-	Pending       []admission.Device    `json:"pending_devices"`
+	Pending       []admission.Device    `json:"pending_devices"` // the first StatusPendingLimit by id
+	PendingTotal  int                   `json:"pending_total"`   // every device waiting for approval
 	Online        []devices.SessionInfo `json:"online"`
 	Queue         QueueStatus           `json:"queue"`
 	// Sections filled by the components that own them; absent or empty
@@ -82,6 +83,12 @@ type QueueStatus struct {
 	NextRetry         *time.Time `json:"next_retry"`
 }
 
+// StatusPendingLimit bounds the pending devices a status snapshot lists:
+// the page and `storebox status` get it every second, and up to
+// admission.MaxPending may wait. pending_total counts them all;
+// `storebox devices` and GET /api/v1/devices list every one.
+const StatusPendingLimit = 50
+
 // status builds the snapshot with at most onlineLimit online sessions (all
 // when negative); the counts always cover every session.
 func (a *api) status(onlineLimit int) StatusSnapshot {
@@ -93,8 +100,8 @@ func (a *api) status(onlineLimit int) StatusSnapshot {
 		Sessions: byKind, Conns: conns, Pending: []admission.Device{}, Online: p.Devices.SessionsLimit(onlineLimit),
 		Doors: []any{}, Scales: []any{}, Orders: OrdersStatus{Counts: map[string]int{}, Recent: []any{}, NeedsReview: []any{}},
 	}
-	if pending, err := p.Admission.PendingDevices(); err == nil {
-		s.Pending = pending
+	if pending, total, err := p.Admission.Pending(StatusPendingLimit); err == nil {
+		s.Pending, s.PendingTotal = pending, total
 	}
 	s.Queue = a.queue()
 	if p.Config != nil {

@@ -15,6 +15,9 @@ import (
 // Alert kinds (UPSTREAM.md §7).
 const (
 	AlertDevicePending = "device_pending"
+	// AlertPendingFull: as many devices wait for approval as the store
+	// records; new devices are refused until some are approved or rejected.
+	AlertPendingFull   = "devices_pending_full"
 	AlertScaleFault    = "scale_fault"
 	AlertDoorOffline   = "door_offline"
 	AlertQueueStale    = "queue_stale"

@@ -150,7 +150,7 @@
     cards.appendChild(gc);
     $("kinds").replaceChildren(cards);
 
-    renderPending(list(s.pending_devices));
+    renderPending(list(s.pending_devices), s.pending_total);
     renderOnline(list(s.online), Object.values(sessions).reduce((a, b) => a + (b || 0), 0));
     generic("scales", list(s.scales), ["id", "state", "weight_g", "stable", "at", "protocol", "port", "error"]);
     const doors = list(s.doors);
@@ -212,8 +212,9 @@
     more.textContent = "Showing " + rows.length + " of " + total + ". `storebox devices` lists them all.";
   }
 
-  function renderPending(rows) {
-    $("pending-count").textContent = rows.length ? String(rows.length) : "";
+  function renderPending(rows, total) {
+    total = Math.max(total || 0, rows.length);
+    $("pending-count").textContent = total ? String(total) : "";
     show($("pending-empty"), rows.length === 0);
     const tbl = $("pending-table");
     show(tbl, rows.length > 0);

@@ -7,6 +7,7 @@ package admission
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sort"
 	"time"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/storebox/storebox/daemon/store"
 	"github.com/storebox/storebox/internal/nulltime"
+	"github.com/storebox/storebox/protocol/devmsg"
 	"github.com/storebox/storebox/protocol/ledger"
 )
 
@@ -28,6 +30,23 @@ const (
 // bucket holds equipId → Device JSON. store.Open creates it with the
 // file's other buckets, so a new file has it before the first read.
 var bucket = []byte("devices")
+
+// pendingBucket indexes the pending records (equipId → nothing), so they
+// are counted and listed without reading every approved e-label. The first
+// write transaction creates it from the records (files written before it).
+var pendingBucket = []byte("devices_pending")
+
+// MaxPending is how many devices may wait for approval at once. A login
+// from a new equipId while that many wait is refused (ErrPendingFull) and
+// nothing is stored: without the cap, anyone on the LAN fills the store file
+// and the status page with invented devices. 1,000 is more than a store
+// switching on all its e-labels before approving them in bulk would reach
+// in practice (they are approved by prefix or token, PROTOCOL §2.4), and
+// keeps the pending records under ~0.5 MB.
+const MaxPending = 1000
+
+// ErrPendingFull is SeeDevice's refusal of a new device at MaxPending.
+var ErrPendingFull = errors.New("too many devices are waiting for approval")
 
 // DB is the part of the store the records need: read transactions, and
 // write transactions that can append ledger events.
@@ -81,11 +100,16 @@ func (r *Records) Device(id string) (d Device, ok bool, err error) {
 
 // SeeDevice records a login attempt: a new device is stored with status
 // newStatus (pending under pairing, approved under open admission); a known
-// device keeps its status and gets its last-seen details updated.
+// device keeps its status and gets its last-seen details updated. A new
+// pending device while MaxPending wait is refused with ErrPendingFull.
 func (r *Records) SeeDevice(seen Device, newStatus string) (Device, error) {
 	var out Device
 	err := r.db.Batch(func(t *store.Tx) error {
 		b := t.Bucket(bucket)
+		idx, err := pendingIndex(t.Tx)
+		if err != nil {
+			return err
+		}
 		now := time.Now().UTC()
 		var d Device
 		if v := b.Get([]byte(seen.EquipID)); v != nil {
@@ -93,6 +117,9 @@ func (r *Records) SeeDevice(seen Device, newStatus string) (Device, error) {
 				return err
 			}
 		} else {
+			if newStatus == DevicePending && countKeys(idx, MaxPending) >= MaxPending {
+				return ErrPendingFull
+			}
 			d = Device{EquipID: seen.EquipID, Status: newStatus, FirstSeen: now}
 		}
 		d.Kind, d.Addr, d.LastSeen = seen.Kind, seen.Addr, now
@@ -102,14 +129,61 @@ func (r *Records) SeeDevice(seen Device, newStatus string) (Device, error) {
 		if seen.MacID != "" {
 			d.MacID = seen.MacID
 		}
-		v, err := json.Marshal(d)
-		if err != nil {
-			return err
-		}
 		out = d
-		return b.Put([]byte(d.EquipID), v)
+		return put(b, idx, d)
 	})
 	return out, err
+}
+
+// put writes d's record and keeps the pending index in step.
+func put(b, idx *bbolt.Bucket, d Device) error {
+	v, err := json.Marshal(d)
+	if err != nil {
+		return err
+	}
+	if err := b.Put([]byte(d.EquipID), v); err != nil {
+		return err
+	}
+	if d.Status == DevicePending {
+		return idx.Put([]byte(d.EquipID), nil)
+	}
+	return idx.Delete([]byte(d.EquipID))
+}
+
+// pendingIndex returns the pending index in a write transaction, building
+// it from the records when the file has none yet.
+func pendingIndex(tx *bbolt.Tx) (*bbolt.Bucket, error) {
+	if idx := tx.Bucket(pendingBucket); idx != nil {
+		return idx, nil
+	}
+	idx, err := tx.CreateBucket(pendingBucket)
+	if err != nil {
+		return nil, fmt.Errorf("create the pending devices index: %w", err)
+	}
+	err = tx.Bucket(bucket).ForEach(func(k, v []byte) error {
+		if !bytes.Contains(v, pendingMarker) {
+			return nil
+		}
+		var d Device
+		if err := json.Unmarshal(v, &d); err != nil {
+			return err
+		}
+		if d.Status == DevicePending {
+			return idx.Put(k, nil)
+		}
+		return nil
+	})
+	return idx, err
+}
+
+// countKeys counts b's keys, stopping at limit.
+func countKeys(b *bbolt.Bucket, limit int) int {
+	n := 0
+	c := b.Cursor()
+	for k, _ := c.First(); k != nil && n < limit; k, _ = c.Next() {
+		n++
+	}
+	return n
 }
 
 // SetDeviceStatus approves or rejects a device (creating its record if the
@@ -118,9 +192,16 @@ func (r *Records) SetDeviceStatus(id, status string) (Device, error) {
 	if status != DeviceApproved && status != DeviceRejected && status != DevicePending {
 		return Device{}, fmt.Errorf("%w: status %q", store.ErrInvalid, status)
 	}
+	if err := devmsg.CheckEquipID(id); err != nil {
+		return Device{}, fmt.Errorf("%w: equipId %s", store.ErrInvalid, err)
+	}
 	var out Device
 	err := r.db.Update(func(t *store.Tx) error {
 		b := t.Bucket(bucket)
+		idx, err := pendingIndex(t.Tx)
+		if err != nil {
+			return err
+		}
 		var d Device
 		if v := b.Get([]byte(id)); v != nil {
 			if err := json.Unmarshal(v, &d); err != nil {
@@ -130,11 +211,7 @@ func (r *Records) SetDeviceStatus(id, status string) (Device, error) {
 			d = Device{EquipID: id, FirstSeen: time.Now().UTC()}
 		}
 		d.Status = status
-		v, err := json.Marshal(d)
-		if err != nil {
-			return err
-		}
-		if err := b.Put([]byte(id), v); err != nil {
+		if err := put(b, idx, d); err != nil {
 			return err
 		}
 		out = d
@@ -169,13 +246,42 @@ func (r *Records) Devices() ([]Device, error) {
 // a string value the quotes would be escaped, so it cannot match there.
 var pendingMarker = []byte(`"status":"pending"`)
 
-// PendingDevices returns the devices waiting for approval, sorted by id. The
-// status page asks every second and a store may know 10,000 approved
-// e-labels, so only records that can be pending are decoded.
+// PendingDevices returns every device waiting for approval (at most
+// MaxPending, unless a technician set more back to pending), sorted by id.
 func (r *Records) PendingDevices() ([]Device, error) {
-	out := []Device{}
-	err := r.db.View(func(tx *bbolt.Tx) error {
-		return tx.Bucket(bucket).ForEach(func(_, v []byte) error {
+	out, _, err := r.Pending(-1)
+	return out, err
+}
+
+// Pending returns the first limit devices waiting for approval by id (all
+// when limit < 0) and how many wait in all. The status page asks every
+// second, so it reads the pending index, not every record.
+func (r *Records) Pending(limit int) (out []Device, total int, err error) {
+	out = []Device{}
+	take := func(v []byte) error {
+		total++
+		if limit >= 0 && len(out) >= limit {
+			return nil
+		}
+		var d Device
+		if err := json.Unmarshal(v, &d); err != nil {
+			return err
+		}
+		out = append(out, d)
+		return nil
+	}
+	err = r.db.View(func(tx *bbolt.Tx) error {
+		b := tx.Bucket(bucket)
+		if idx := tx.Bucket(pendingBucket); idx != nil {
+			return idx.ForEach(func(k, _ []byte) error {
+				if v := b.Get(k); v != nil {
+					return take(v)
+				}
+				return nil
+			})
+		}
+		// A file no write has indexed yet.
+		return b.ForEach(func(_, v []byte) error {
 			if !bytes.Contains(v, pendingMarker) {
 				return nil
 			}
@@ -184,10 +290,10 @@ func (r *Records) PendingDevices() ([]Device, error) {
 				return err
 			}
 			if d.Status == DevicePending {
-				out = append(out, d)
+				return take(v)
 			}
 			return nil
 		})
 	})
-	return out, err
+	return out, total, err
 }

@@ -42,3 +42,36 @@ func TestPendingDevices(t *testing.T) {
 		t.Fatalf("Devices() has %d pending, PendingDevices %d", n, len(got))
 	}
 }
+
+// A file written before the pending index: reads scan the records, and the
+// first write builds the index from them, so the cap counts them.
+func TestPendingIndexBuiltForOlderFiles(t *testing.T) {
+	st := storetest.Open(t, t.TempDir(), store.Options{})
+	s := New(st)
+	for _, id := range []string{"P-1", "P-2"} {
+		if _, err := s.SeeDevice(Device{EquipID: id, Kind: "terminal"}, DevicePending); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := st.Update(func(t *store.Tx) error { return t.DeleteBucket(pendingBucket) }); err != nil {
+		t.Fatal(err)
+	}
+	if list, total, err := s.Pending(1); err != nil || total != 2 || len(list) != 1 || list[0].EquipID != "P-1" {
+		t.Fatalf("without the index: %v %d %v", list, total, err)
+	}
+	if _, err := s.SetDeviceStatus("A-1", DeviceApproved); err != nil {
+		t.Fatal(err)
+	}
+	if _, total, _ := s.Pending(0); total != 2 {
+		t.Fatalf("index built with %d pending, want 2", total)
+	}
+	if _, err := s.SetDeviceStatus("P-1", DeviceRejected); err != nil {
+		t.Fatal(err)
+	}
+	if list, total, _ := s.Pending(-1); total != 1 || list[0].EquipID != "P-2" {
+		t.Fatalf("after a rejection: %v %d", list, total)
+	}
+	if _, err := s.SetDeviceStatus("T-\x1b[2J", DeviceApproved); err == nil {
+		t.Fatal("an id with an escape sequence was approved")
+	}
+}

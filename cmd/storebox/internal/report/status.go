@@ -94,13 +94,16 @@ func Status(w io.Writer, s *httpapi.StatusSnapshot, limit int, now time.Time) er
 	}
 
 	if len(s.Pending) > 0 {
-		fmt.Fprintf(w, "\nPending approval (%d): approve with `storebox devices approve ID` or on the status page\n", len(s.Pending))
+		fmt.Fprintf(w, "\nPending approval (%d): approve with `storebox devices approve ID` or on the status page\n", max(s.PendingTotal, len(s.Pending)))
 		tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "  EQUIP ID\tKIND\tNAME\tADDR\tFIRST SEEN")
 		for _, d := range s.Pending {
 			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\n", d.EquipID, Dash(d.Kind), Dash(d.Name), Dash(d.Addr), Time(d.FirstSeen, now))
 		}
 		tw.Flush()
+		if more := s.PendingTotal - len(s.Pending); more > 0 {
+			fmt.Fprintf(w, "  … and %d more (storebox devices lists them all)\n", more)
+		}
 	}
 	section(w, "Scales", rows(s.Scales), []string{"id", "state", "weight_g", "stable", "at", "protocol", "port", "error"}, 0, now)
 	section(w, "Doors", rows(s.Doors), []string{"id", "policy", "state", "online", "lastSeen", "last_seen", "stateAt", "lastOpen", "error"}, 0, now)
