@@ -107,9 +107,19 @@
       frag.appendChild(tr);
     }
     body.replaceChildren(frag);
+    labelRows(tbl);
   }
 
   function list(v) { return Array.isArray(v) ? v : []; }
+
+  // labelRows names each cell after its column (data-label), which the
+  // narrow layout shows beside the value instead of the header row.
+  function labelRows(tbl) {
+    const names = tbl.tHead && tbl.tHead.rows[0] ? Array.from(tbl.tHead.rows[0].cells, (th) => th.textContent) : [];
+    for (const tr of tbl.tBodies[0].rows) {
+      for (let i = 0; i < tr.cells.length && i < names.length; i++) if (names[i]) tr.cells[i].dataset.label = names[i];
+    }
+  }
 
   // ---- rendering ----
   function render() {
@@ -144,11 +154,8 @@
     cc.appendChild(el("div", s.connections || 0, "num"));
     cc.appendChild(el("div", "connections", "lbl"));
     cards.appendChild(cc);
-    const gc = el("div", null, "card");
-    gc.appendChild(el("div", s.goods || 0, "num"));
-    gc.appendChild(el("div", "goods", "lbl"));
-    cards.appendChild(gc);
     $("kinds").replaceChildren(cards);
+    $("goods").textContent = String(s.goods || 0);
 
     renderPending(list(s.pending_devices), s.pending_total);
     renderOnline(list(s.online), Object.values(sessions).reduce((a, b) => a + (b || 0), 0));
@@ -207,6 +214,7 @@
       frag.appendChild(tr);
     }
     $("known-table").tBodies[0].replaceChildren(frag);
+    labelRows($("known-table"));
     const more = $("known-more");
     show(more, total > rows.length);
     more.textContent = "Showing " + rows.length + " of " + total + ". `storebox devices` lists them all.";
@@ -239,6 +247,7 @@
       frag.appendChild(tr);
     }
     tbl.tBodies[0].replaceChildren(frag);
+    labelRows(tbl);
   }
 
   function renderOnline(rows, total) {
@@ -258,6 +267,7 @@
       frag.appendChild(tr);
     }
     $("online-table").tBodies[0].replaceChildren(frag);
+    labelRows($("online-table"));
     const more = $("online-more");
     show(more, total > rows.length);
     more.textContent = "Showing " + rows.length + " of " + total + " sessions. `storebox devices` lists them all.";
