@@ -27,8 +27,8 @@ const (
 // auth decides who may read and who may act. The admin token is the one
 // secret; a session cookie is a signed, expiring proof that its holder
 // presented the token (or a one-time link made with it). Cookies are
-// stateless, so they survive a daemon restart; a new admin token ends
-// every session.
+// signed rather than stored, so they survive a daemon restart; a new admin
+// token ends every session, and signing out ends one (see revoked).
 type auth struct {
 	token       []byte
 	key         []byte // HMAC key for session cookies, derived from the token
@@ -38,13 +38,14 @@ type auth struct {
 
 	mu    sync.Mutex
 	links map[string]time.Time // one-time sign-in codes → expiry
+	ended revoked              // sessions signed out, and their live streams
 }
 
 func newAuth(token string, readAuth, metricsAuth bool) *auth {
 	m := hmac.New(sha256.New, []byte(token))
 	m.Write([]byte("storebox session key v1"))
 	return &auth{token: []byte(token), key: m.Sum(nil), readAuth: readAuth, metricsAuth: metricsAuth,
-		now: time.Now, links: map[string]time.Time{}}
+		now: time.Now, links: map[string]time.Time{}, ended: newRevoked()}
 }
 
 // bearer reports whether r carries "Authorization: Bearer <admin token>".
@@ -96,6 +97,11 @@ func (a *auth) verify(v string) (time.Time, bool) {
 	}
 	exp := time.Unix(sec, 0)
 	if !a.now().Before(exp) || exp.Sub(a.now()) > SessionTTL+time.Minute {
+		return time.Time{}, false
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.ended.has(parts[2], exp) {
 		return time.Time{}, false
 	}
 	return exp, true

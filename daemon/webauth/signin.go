@@ -21,7 +21,7 @@ var signInTmpl = template.Must(template.New("signin").Parse(signInHTML))
 //	GET  /signin          the form (where GET / sends a browser without a session)
 //	POST /signin          token=<admin token> → session cookie, back to /
 //	GET  /signin/{code}   a one-time link (storebox login-link) → session
-//	POST /signout         ends the session
+//	POST /signout         ends the session, server-side too
 //	GET  /api/v1/session  whether this browser is signed in (no data)
 //	POST /api/v1/login-links  (admin) a new one-time link, with its QR code
 func (g *Gate) mountSignIn() {
@@ -61,6 +61,7 @@ func (g *Gate) mountSignIn() {
 	}))
 	g.HandleOpen("POST /signout", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if sameOrigin(r) {
+			g.auth.endSessionOf(r) // the cookie is dead whatever the browser keeps
 			endSession(w)
 		}
 		http.Redirect(w, r, "/signin", http.StatusSeeOther)

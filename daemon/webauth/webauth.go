@@ -130,9 +130,14 @@ func (g *Gate) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !exp.IsZero() {
-		// A live stream ends with the session that opened it.
+		// A live stream ends with the session that opened it: at its
+		// expiry, or when it signs out.
 		ctx, cancel := context.WithDeadline(r.Context(), exp)
 		defer cancel()
+		defer g.auth.watch(r, cancel)()
+		if _, still := g.auth.session(r); !still { // signed out meanwhile
+			cancel()
+		}
 		r = r.WithContext(ctx)
 	}
 	g.mux.ServeHTTP(w, r)

@@ -1,0 +1,146 @@
+package webauth
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"time"
+)
+
+// maxRevoked bounds the sign-out list. Past it the oldest half of the
+// list is replaced by a cutoff: every session started before the newest
+// dropped one ends too (its holders sign in again), so the list never
+// grows and a signed-out cookie never reads again.
+const maxRevoked = 1024
+
+// revoked is the server side of sign-out: the nonces of signed-out
+// sessions until they would have expired anyway, a cutoff for sessions
+// started before it, and the cancel functions of live streams by
+// session, so a stream ends with the sign-out. Guarded by auth.mu.
+type revoked struct {
+	nonces  map[string]time.Time // nonce → the session's expiry
+	cutoff  time.Time            // sessions that expire before cutoff+SessionTTL were started before it: ended
+	streams map[string]map[*context.CancelFunc]struct{}
+}
+
+func newRevoked() revoked {
+	return revoked{nonces: map[string]time.Time{}, streams: map[string]map[*context.CancelFunc]struct{}{}}
+}
+
+// has reports whether the session with nonce and expiry exp was ended.
+func (v *revoked) has(nonce string, exp time.Time) bool {
+	if _, ok := v.nonces[nonce]; ok {
+		return true
+	}
+	return !v.cutoff.IsZero() && exp.Add(-SessionTTL).Before(v.cutoff)
+}
+
+// add ends the session nonce (expiring at exp) at now.
+func (v *revoked) add(nonce string, exp, now time.Time) {
+	for n, e := range v.nonces { // expired sessions need no entry
+		if !now.Before(e) {
+			delete(v.nonces, n)
+		}
+	}
+	if len(v.nonces) >= maxRevoked {
+		// Replace the half that expires first with a cutoff at the latest
+		// start among them (a session's start is its expiry − SessionTTL).
+		exps := make([]time.Time, 0, len(v.nonces))
+		for _, e := range v.nonces {
+			exps = append(exps, e)
+		}
+		median := nth(exps, len(exps)/2)
+		for n, e := range v.nonces {
+			if !e.After(median) {
+				delete(v.nonces, n)
+			}
+		}
+		if c := median.Add(-SessionTTL + time.Second); c.After(v.cutoff) {
+			v.cutoff = c
+		}
+	}
+	v.nonces[nonce] = exp
+	for cancel := range v.streams[nonce] {
+		(*cancel)()
+	}
+	delete(v.streams, nonce)
+}
+
+// nth returns the k-th smallest time in ts (which it reorders).
+func nth(ts []time.Time, k int) time.Time {
+	for lo, hi := 0, len(ts)-1; lo < hi; {
+		p, i, j := ts[(lo+hi)/2], lo, hi
+		for i <= j {
+			for ts[i].Before(p) {
+				i++
+			}
+			for p.Before(ts[j]) {
+				j--
+			}
+			if i <= j {
+				ts[i], ts[j] = ts[j], ts[i]
+				i++
+				j--
+			}
+		}
+		switch {
+		case k <= j:
+			hi = j
+		case k >= i:
+			lo = i
+		default:
+			return ts[k]
+		}
+	}
+	return ts[k]
+}
+
+// nonceOf is the nonce of r's session cookie, "" without one.
+func nonceOf(r *http.Request) string {
+	c, err := r.Cookie(cookieName)
+	if err != nil {
+		return ""
+	}
+	parts := strings.Split(c.Value, ".")
+	if len(parts) != 4 {
+		return ""
+	}
+	return parts[2]
+}
+
+// endSessionOf ends r's session server-side: its cookie no longer reads
+// or acts, and its live streams stop.
+func (a *auth) endSessionOf(r *http.Request) {
+	exp, ok := a.session(r)
+	if !ok {
+		return
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.ended.add(nonceOf(r), exp, a.now())
+}
+
+// watch ties cancel to r's session: signing it out calls cancel. The
+// returned function forgets cancel (when the request ends).
+func (a *auth) watch(r *http.Request, cancel context.CancelFunc) (forget func()) {
+	nonce := nonceOf(r)
+	if nonce == "" {
+		return func() {}
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	set := a.ended.streams[nonce]
+	if set == nil {
+		set = map[*context.CancelFunc]struct{}{}
+		a.ended.streams[nonce] = set
+	}
+	set[&cancel] = struct{}{}
+	return func() {
+		a.mu.Lock()
+		defer a.mu.Unlock()
+		delete(set, &cancel)
+		if len(set) == 0 && a.ended.streams[nonce] != nil && len(a.ended.streams[nonce]) == 0 {
+			delete(a.ended.streams, nonce)
+		}
+	}
+}

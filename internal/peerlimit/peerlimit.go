@@ -1,0 +1,136 @@
+// Package peerlimit says who a network client is for the daemon's limits
+// and caps the connections one client may hold. A client is an IPv4
+// address or an IPv6 /64: one host on a SLAAC network owns its whole /64
+// and can pick any address in it, so a per-address limit would be no limit.
+package peerlimit
+
+import (
+	"net"
+	"net/netip"
+	"sync"
+	"time"
+)
+
+// Key is the client an address belongs to: the IPv4 address itself (also
+// for IPv4-mapped IPv6), or the IPv6 /64 around it. Zones are dropped.
+func Key(a netip.Addr) netip.Prefix {
+	a = a.Unmap().WithZone("")
+	if a.Is4() {
+		return netip.PrefixFrom(a, 32)
+	}
+	p, _ := a.Prefix(64)
+	return p
+}
+
+// KeyOf is Key of a socket address (*net.TCPAddr, *net.UDPAddr); the zero
+// prefix when it has no IP.
+func KeyOf(a net.Addr) netip.Prefix {
+	switch a := a.(type) {
+	case *net.TCPAddr:
+		if ip, ok := netip.AddrFromSlice(a.IP); ok {
+			return Key(ip)
+		}
+	case *net.UDPAddr:
+		if ip, ok := netip.AddrFromSlice(a.IP); ok {
+			return Key(ip)
+		}
+	}
+	if a == nil {
+		return netip.Prefix{}
+	}
+	return KeyOfString(a.String())
+}
+
+// KeyOfString is Key of "host:port" or a bare host (http.Request.RemoteAddr);
+// the zero prefix when it holds no IP.
+func KeyOfString(s string) netip.Prefix {
+	if ap, err := netip.ParseAddrPort(s); err == nil {
+		return Key(ap.Addr())
+	}
+	if ip, err := netip.ParseAddr(s); err == nil {
+		return Key(ip)
+	}
+	return netip.Prefix{}
+}
+
+// Counter counts open connections per client and refuses one over Max.
+type Counter struct {
+	max int
+	mu  sync.Mutex
+	n   map[netip.Prefix]int
+}
+
+// NewCounter caps each client at max connections (max < 1: no cap).
+func NewCounter(max int) *Counter { return &Counter{max: max, n: map[netip.Prefix]int{}} }
+
+// Acquire takes a connection slot for client k; false when k holds Max.
+func (c *Counter) Acquire(k netip.Prefix) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.max > 0 && c.n[k] >= c.max {
+		return false
+	}
+	c.n[k]++
+	return true
+}
+
+// Release gives back a slot Acquire took.
+func (c *Counter) Release(k netip.Prefix) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.n[k] <= 1 {
+		delete(c.n, k) // the map holds only clients with open connections
+		return
+	}
+	c.n[k]--
+}
+
+// Open is the number of connections client k holds.
+func (c *Counter) Open(k netip.Prefix) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.n[k]
+}
+
+// Listener is a net.Listener whose Accept hands out only connections of
+// clients under the cap; a connection over it is given to Refuse (which
+// may write a short reply) and closed, and Accept goes on.
+type Listener struct {
+	net.Listener
+	Counter *Counter
+	// Refuse, if set, answers a refused connection before it is closed. It
+	// runs on the accepting goroutine with a 100 ms write deadline set.
+	Refuse func(c net.Conn, k netip.Prefix)
+}
+
+// Accept returns the next connection from a client under the cap.
+func (l *Listener) Accept() (net.Conn, error) {
+	for {
+		c, err := l.Listener.Accept()
+		if err != nil {
+			return nil, err
+		}
+		k := KeyOf(c.RemoteAddr())
+		if l.Counter.Acquire(k) {
+			return &conn{Conn: c, release: func() { l.Counter.Release(k) }}, nil
+		}
+		if l.Refuse != nil {
+			c.SetWriteDeadline(time.Now().Add(100 * time.Millisecond))
+			l.Refuse(c, k)
+		}
+		c.Close()
+	}
+}
+
+// conn gives its slot back on the first Close.
+type conn struct {
+	net.Conn
+	once    sync.Once
+	release func()
+}
+
+func (c *conn) Close() error {
+	err := c.Conn.Close()
+	c.once.Do(c.release)
+	return err
+}
