@@ -33,9 +33,10 @@ const (
 // Duration is a time.Duration written in TOML as a string such as "60s".
 type Duration struct{ time.Duration }
 
-// UnmarshalText parses Go duration syntax.
+// UnmarshalText parses Go duration syntax, plus whole days in front
+// ("90d", "1d12h"): retention is thought of in days.
 func (d *Duration) UnmarshalText(b []byte) error {
-	v, err := time.ParseDuration(string(b))
+	v, err := parseDuration(string(b))
 	if err != nil {
 		return fmt.Errorf("not a duration (use e.g. \"500ms\", \"60s\", \"15m\")")
 	}
@@ -44,6 +45,31 @@ func (d *Duration) UnmarshalText(b []byte) error {
 	}
 	d.Duration = v
 	return nil
+}
+
+// parseDuration is time.ParseDuration with an optional leading count of
+// days ("90d", "1d12h").
+func parseDuration(s string) (time.Duration, error) {
+	i := 0
+	for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+		i++
+	}
+	if i == 0 || i >= len(s) || s[i] != 'd' {
+		return time.ParseDuration(s)
+	}
+	days, err := strconv.Atoi(s[:i])
+	if err != nil || days > 100*366 {
+		return 0, fmt.Errorf("bad day count %q", s[:i])
+	}
+	v := time.Duration(days) * 24 * time.Hour
+	if rest := s[i+1:]; rest != "" {
+		r, err := time.ParseDuration(rest)
+		if err != nil || r < 0 {
+			return 0, fmt.Errorf("bad duration %q", s)
+		}
+		v += r
+	}
+	return v, nil
 }
 
 // MarshalText writes the duration back in Go syntax.
@@ -144,6 +170,9 @@ type Fleet struct {
 // Orders configures order handling.
 type Orders struct {
 	PaymentTTL Duration `toml:"payment_ttl"`
+	// Retention is how long a finished order is kept after it closed once
+	// the cloud has acknowledged its ledger events (orders/retention.go).
+	Retention Duration `toml:"retention"`
 }
 
 // Payments selects the provider for qr, card and atm payments.
@@ -214,7 +243,7 @@ func Default() *Config {
 			Timeout:         Duration{10 * time.Second},
 			NATSStream:      "STOREBOX",
 		},
-		Orders:   Orders{PaymentTTL: Duration{15 * time.Minute}},
+		Orders:   Orders{PaymentTTL: Duration{15 * time.Minute}, Retention: Duration{90 * 24 * time.Hour}},
 		Payments: Payments{QPay: QPay{PollInterval: Duration{2 * time.Second}, PollMax: Duration{30 * time.Second}}},
 		Fleet: Fleet{HealthInterval: Duration{60 * time.Second}, ConfigInterval: Duration{60 * time.Second},
 			QueueAlarmAge: Duration{15 * time.Minute}, RemoteConfig: true},
@@ -404,6 +433,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Orders.PaymentTTL.Duration < time.Second {
 		add(c.errorf("orders.payment_ttl", "must be at least 1s"))
+	}
+	if c.Orders.Retention.Duration < time.Minute {
+		add(c.errorf("orders.retention", "must be at least 1m (e.g. \"90d\")"))
 	}
 	for _, k := range []struct {
 		key string

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestDefaultsValid(t *testing.T) {
@@ -122,5 +123,29 @@ func TestTLSFilesMustExist(t *testing.T) {
 	_, err := Parse("c.toml", []byte(doc))
 	if err == nil || err.Error() != "c.toml:4: mqtt.tls_key: "+filepath.Join(dir, "k.pem")+" does not exist" {
 		t.Fatalf("got %v", err)
+	}
+}
+
+func TestRetentionInDays(t *testing.T) {
+	c, err := Parse("c.toml", nil)
+	if err != nil || c.Orders.Retention.Duration != 90*24*time.Hour {
+		t.Fatalf("default retention %v %v", c.Orders.Retention, err)
+	}
+	for doc, want := range map[string]time.Duration{
+		`retention = "30d"`:   30 * 24 * time.Hour,
+		`retention = "1d12h"`: 36 * time.Hour,
+		`retention = "2160h"`: 90 * 24 * time.Hour,
+		`retention = "1m"`:    time.Minute,
+		`retention = "0d30m"`: 30 * time.Minute,
+	} {
+		c, err := Parse("c.toml", []byte("[orders]\n"+doc+"\n"))
+		if err != nil || c.Orders.Retention.Duration != want {
+			t.Errorf("%s: %v %v, want %v", doc, c.Orders.Retention, err, want)
+		}
+	}
+	for _, doc := range []string{`retention = "30s"`, `retention = "d"`, `retention = "3x"`, `retention = "5d-1h"`, `retention = "99999999999d"`} {
+		if _, err := Parse("c.toml", []byte("[orders]\n"+doc+"\n")); err == nil || !strings.Contains(err.Error(), "orders.retention") {
+			t.Errorf("%s: %v", doc, err)
+		}
 	}
 }

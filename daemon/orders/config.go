@@ -14,5 +14,7 @@ func ConfigFrom(c *config.Config, payPageBase string) Config {
 		PollMax:      c.Payments.QPay.PollMax.Duration,
 		NotifySecret: c.Upstream.Secret,
 		PayPageBase:  payPageBase,
+		Retention:    c.Orders.Retention.Duration,
+		Acknowledged: c.Upstream.URL != "" || c.Upstream.Kind == "nats",
 	}
 }

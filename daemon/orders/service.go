@@ -50,6 +50,12 @@ type Config struct {
 	// Admitted, if set, names whom a door beside a terminal let in last;
 	// getPayInfo without an openId sells to them.
 	Admitted AdmittedLookup
+	// Retention is orders.retention: how long a finished order is kept
+	// after it closed (retention.go). Zero keeps every order.
+	Retention time.Duration
+	// Acknowledged says a cloud acknowledges the ledger (an upstream is
+	// configured); without one no order is ever removed.
+	Acknowledged bool
 }
 
 // AdmittedLookup answers who a door beside terminal equipID admitted last
@@ -85,6 +91,9 @@ type Service struct {
 
 	sched   *schedule.Schedule
 	collect *payments.Collector
+
+	pruneHooks []PruneHook
+	pruneBatch int // orders per pruning transaction (pruneBatch; tests make it small)
 }
 
 // New opens the orders buckets in st and returns the service.
@@ -113,11 +122,15 @@ func New(cfg Config, st *store.Store, pay payments.Providers, pusher Pusher, log
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	if cfg.Retention > 0 && cfg.Retention < 24*time.Hour {
+		log.Warn("orders.retention is under a day: finished orders leave the box soon after the cloud has them", "retention", cfg.Retention)
+	}
 	inst, seq, err := orderdb.Open(st)
 	if err != nil {
 		return nil, err
 	}
 	s := &Service{cfg: cfg, st: st, instance: inst, pay: pay.Payment, credit: pay.Credit, log: log, pusher: pusher}
+	s.pruneBatch = pruneBatch
 	s.seq.Store(seq)
 	s.ttl.Store(int64(cfg.TTL))
 	s.keys = keyindex.New(log, orderdb.KeysBucket, orderdb.KeyLogBucket)

@@ -35,6 +35,11 @@ func (s *Service) Serve(ctx context.Context) error {
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	defer close(jobs)
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		s.servePrune(ctx)
+	}()
 	for range workers {
 		wg.Add(1)
 		go func() {

@@ -26,8 +26,9 @@ import (
 	"github.com/storebox/storebox/internal/dirowner"
 )
 
-// SchemaVersion is the on-disk layout this build reads and writes.
-const SchemaVersion = 1
+// SchemaVersion is the on-disk layout this build reads and writes. An
+// older file is upgraded at open (migrate.go), a newer one refused.
+const SchemaVersion = 2
 
 // FileName is the store's file inside the data directory.
 const FileName = "storebox.db"
@@ -120,10 +121,15 @@ func (s *Store) init() error {
 	return s.db.Update(func(tx *bbolt.Tx) error {
 		meta := tx.Bucket(bktMeta)
 		if meta != nil {
+			got := uint32(1) // files from before the version was written
 			if v := meta.Get(keySchema); len(v) == 4 {
-				if got := binary.BigEndian.Uint32(v); got > SchemaVersion {
-					return fmt.Errorf("open store %s: %w (schema %d, this build reads %d): upgrade storebox or restore a backup; the file was not changed", s.path, ErrNewerSchema, got, SchemaVersion)
-				}
+				got = binary.BigEndian.Uint32(v)
+			}
+			if got > SchemaVersion {
+				return fmt.Errorf("open store %s: %w (schema %d, this build reads %d): upgrade storebox or restore a backup; the file was not changed", s.path, ErrNewerSchema, got, SchemaVersion)
+			}
+			if err := s.migrate(tx, got); err != nil {
+				return err
 			}
 		}
 		for _, b := range allBuckets {

@@ -200,3 +200,79 @@ func (q *Queue) QueueStats() (QueueStats, error) {
 	})
 	return st, err
 }
+
+// OrderRefs is what retention must know about the ledger: the orders
+// (data.oid) that events not yet acknowledged name, unsent or dead-lettered.
+type OrderRefs struct {
+	OIDs map[string]bool
+	// Through is the last sequence number handed out when they were read;
+	// Since adds later events.
+	Through uint64
+}
+
+// OrderRefs reads the orders that unsent and dead-lettered events name. It
+// reads at most limit events and reports complete = false when there are
+// more (a queue that long is left alone until it drains).
+func (q *Queue) OrderRefs(limit int) (refs OrderRefs, complete bool, err error) {
+	refs.OIDs = map[string]bool{}
+	err = q.db.View(func(tx *bbolt.Tx) error {
+		refs.Through = q.lastSeq(tx)
+		n := 0
+		for _, b := range [][]byte{bucket, deadBucket} {
+			c := tx.Bucket(b).Cursor()
+			for k, v := c.First(); k != nil; k, v = c.Next() {
+				if n++; n > limit {
+					return nil
+				}
+				addOrderRef(refs.OIDs, v)
+			}
+		}
+		complete = true
+		return nil
+	})
+	if err != nil {
+		return OrderRefs{}, false, fmt.Errorf("read the orders unsent events name: %w", err)
+	}
+	return refs, complete, nil
+}
+
+// Since adds the orders that events appended after r.Through name, as tx
+// sees them, and moves Through on. ok is false when the sequence went back
+// (the ledger was renumbered): r no longer says which events are new.
+func (q *Queue) Since(tx *bbolt.Tx, r *OrderRefs) (ok bool) {
+	last := q.lastSeq(tx)
+	if last < r.Through {
+		return false
+	}
+	for _, b := range [][]byte{bucket, deadBucket} {
+		c := tx.Bucket(b).Cursor()
+		for k, v := c.Seek(key(r.Through + 1)); k != nil; k, v = c.Next() {
+			addOrderRef(r.OIDs, v)
+		}
+	}
+	r.Through = last
+	return true
+}
+
+// addOrderRef adds the oid that an outbox or dead-letter value names.
+func addOrderRef(oids map[string]bool, v []byte) {
+	var ev struct {
+		Data struct {
+			OID string `json:"oid"`
+		} `json:"data"`
+		Event struct {
+			Data struct {
+				OID string `json:"oid"`
+			} `json:"data"`
+		} `json:"event"` // a DeadLetter
+	}
+	if json.Unmarshal(v, &ev) != nil {
+		return
+	}
+	if ev.Data.OID != "" {
+		oids[ev.Data.OID] = true
+	}
+	if ev.Event.Data.OID != "" {
+		oids[ev.Event.Data.OID] = true
+	}
+}

@@ -46,7 +46,10 @@ type Index struct {
 	active *bbolt.Tx         // the write transaction inside Update
 	staged map[string]string // keys it added
 	logged [][]byte          // their log keys, for compaction
-	logs   [][]byte          // log keys of recent, in log order
+	// flushed says the active transaction moved the whole log into the
+	// keys bucket (Remove of a key still in the log).
+	flushed bool
+	logs    [][]byte // log keys of recent, in log order
 }
 
 // defaultCompactAt is how many logged keys trigger a move into the keys bucket:
@@ -86,9 +89,17 @@ func (k *Index) Update(st *store.Store, commit func(func(*store.Tx) error) error
 		k.active = t.Tx
 		clear(k.staged)
 		k.logged = k.logged[:0]
+		k.flushed = false
 		return fn(t)
 	})
 	k.active = nil
+	if err == nil && k.flushed {
+		// Every key that was in the log is in the keys bucket now.
+		k.rmu.Lock()
+		clear(k.recent)
+		k.rmu.Unlock()
+		k.logs = nil
+	}
 	if err == nil && len(k.staged) > 0 {
 		k.rmu.Lock()
 		for key, oid := range k.staged {
@@ -99,6 +110,7 @@ func (k *Index) Update(st *store.Store, commit func(func(*store.Tx) error) error
 	}
 	clear(k.staged)
 	k.logged = nil
+	k.flushed = false
 	if err != nil || len(k.logs) < k.CompactAt {
 		return err
 	}
@@ -130,6 +142,28 @@ func (k *Index) Add(t *store.Tx, key []byte, oid string) error {
 	k.staged[string(key)] = oid
 	k.logged = append(k.logged, lk)
 	return nil
+}
+
+// Remove deletes key in the transaction inside Update (an order that is
+// removed). A key still in the log first moves the whole log into the keys
+// bucket in this transaction, so the log never names a removed order.
+func (k *Index) Remove(t *store.Tx, key []byte) error {
+	if k.active != t.Tx {
+		return fmt.Errorf("order key %q removed outside the key index's transaction", key)
+	}
+	if len(k.staged) > 0 {
+		return fmt.Errorf("order key %q removed in a transaction that adds keys", key)
+	}
+	k.rmu.RLock()
+	_, logged := k.recent[string(key)]
+	k.rmu.RUnlock()
+	if logged && !k.flushed {
+		if err := k.flushTx(t); err != nil {
+			return err
+		}
+		k.flushed = true
+	}
+	return t.Bucket(k.keysBucket).Delete(key)
 }
 
 // LookupTx finds the oid for key as the write transaction inside Update
@@ -169,28 +203,7 @@ func (k *Index) Exists(st *store.Store, key []byte) bool {
 // compact moves every logged key into the keys bucket, in key order, and empties
 // the log. The caller holds mu.
 func (k *Index) compact(st *store.Store) error {
-	k.rmu.RLock()
-	keys := make([]string, 0, len(k.recent))
-	for key := range k.recent {
-		keys = append(keys, key)
-	}
-	k.rmu.RUnlock()
-	slices.Sort(keys)
-	err := st.Update(func(t *store.Tx) error {
-		kb := t.Bucket(k.keysBucket)
-		for _, key := range keys {
-			if err := kb.Put([]byte(key), []byte(k.recent[key])); err != nil {
-				return err
-			}
-		}
-		lb := t.Bucket(k.logBucket)
-		for _, lk := range k.logs {
-			if err := lb.Delete(lk); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+	err := st.Update(k.flushTx)
 	if err != nil {
 		return fmt.Errorf("compact order keys: %w", err)
 	}
@@ -198,6 +211,32 @@ func (k *Index) compact(st *store.Store) error {
 	clear(k.recent)
 	k.rmu.Unlock()
 	k.logs = nil
+	return nil
+}
+
+// flushTx writes every logged key into the keys bucket, in key order, and
+// empties the log, in t. The caller holds mu and, once t commits, forgets
+// the log.
+func (k *Index) flushTx(t *store.Tx) error {
+	k.rmu.RLock()
+	keys := make([]string, 0, len(k.recent))
+	for key := range k.recent {
+		keys = append(keys, key)
+	}
+	k.rmu.RUnlock()
+	slices.Sort(keys)
+	kb := t.Bucket(k.keysBucket)
+	for _, key := range keys {
+		if err := kb.Put([]byte(key), []byte(k.recent[key])); err != nil {
+			return err
+		}
+	}
+	lb := t.Bucket(k.logBucket)
+	for _, lk := range k.logs {
+		if err := lb.Delete(lk); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 

@@ -33,7 +33,13 @@ var (
 	bktTokens    = []byte("ord_tokens") // processed PayToken → oid
 	bktWork      = []byte("ord_work")   // oid → nil: polling, capture or release outstanding
 	bktMeta      = []byte("ord_meta")
-	buckets      = [][]byte{OrdersBucket, KeysBucket, KeyLogBucket, bktExpiry, bktStatus, bktReview, bktOpenID, bktRefs, bktTokens, bktWork, bktMeta}
+	// Schema 2 (retention): finished orders by finish time, and the
+	// notify tokens by order, so old orders are found and removed without
+	// a walk over all of them. The store's migration to schema 2 builds
+	// both from schema 1's buckets (daemon/store/migrate.go).
+	bktDone     = []byte("ord_done")     // be64(finished unix ns) oid → nil: paid, cancelled or expired, not flagged
+	bktTokenOID = []byte("ord_tokenoid") // oid \0 token → nil: bktTokens by order
+	buckets     = [][]byte{OrdersBucket, KeysBucket, KeyLogBucket, bktExpiry, bktStatus, bktReview, bktOpenID, bktRefs, bktTokens, bktWork, bktMeta, bktDone, bktTokenOID}
 
 	keyInstance = []byte("instance")
 	keySeq      = []byte("seq")
@@ -55,6 +61,25 @@ func expiryKey(at time.Time, oid string) []byte {
 	k := make([]byte, 8, 8+len(oid))
 	binary.BigEndian.PutUint64(k, uint64(at.UnixNano()))
 	return append(k, oid...)
+}
+
+// doneKey is o's key in the finish-time index, and whether o belongs
+// there: a paid, cancelled or expired order that no one must look at,
+// keyed by when it closed.
+func doneKey(o *ordermsg.Order) ([]byte, bool) {
+	switch o.Status {
+	case ordermsg.StatusPaid, ordermsg.StatusCancelled, ordermsg.StatusExpired:
+	default:
+		return nil, false
+	}
+	if o.NeedsReview() {
+		return nil, false
+	}
+	at := o.CreatedAt
+	if o.ClosedAt != nil {
+		at = *o.ClosedAt
+	}
+	return expiryKey(at, o.OID), true
 }
 
 func be64(v uint64) []byte {
@@ -181,6 +206,9 @@ func Save(t *store.Tx, old, o *ordermsg.Order, v []byte, keys KeyAdder, hadWork,
 		if err := ex.Put(expiryKey(o.ExpiresAt, o.OID), nil); err != nil {
 			return err
 		}
+	}
+	if err := moveDone(t, old, o); err != nil {
+		return err
 	}
 	rv := t.Bucket(bktReview)
 	if o.NeedsReview() {
@@ -365,7 +393,10 @@ func TokenUsed(tx *bbolt.Tx, token string) bool {
 
 // UseToken records that token's news about oid is recorded.
 func UseToken(t *store.Tx, token, oid string) error {
-	return t.Bucket(bktTokens).Put([]byte(token), []byte(oid))
+	if err := t.Bucket(bktTokens).Put([]byte(token), []byte(oid)); err != nil {
+		return err
+	}
+	return t.Bucket(bktTokenOID).Put(join(oid, token), nil)
 }
 
 // Owing lists the orders indexed as owing payment work.
