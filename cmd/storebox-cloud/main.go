@@ -65,6 +65,7 @@ Endpoints:
                                            devices.admission|approve|reject and orders.payment_ttl;
                                            the version must increase
     PUT  /v1/admin/config-fault            {"mode": "hang"|...|""} switches --config-fault at run time
+    PUT  /v1/admin/stores/<s>/config-fault {"mode": ...} the same for one store, over the cloud's
     PUT|POST /admin/catalog                goods for the catalog feed (replace|upsert), unsigned
 
 Examples:

@@ -62,7 +62,7 @@ func checkFleet(cfg *config.Config, d *daemonInfo) []Result {
 			v = "(unreadable)"
 		}
 		out = append(out, Result{Level: Warn, Check: name, Detail: fmt.Sprintf("remote configuration version %s refused at %s: %s", v, rf.At.Local().Format(time.DateTime), rf.Reason),
-			Fix: "correct the store's document in the fleet console (only doors, devices.admission, devices.approve, devices.reject and orders.payment_ttl apply remotely; it must be signed with upstream.secret)"})
+			Fix: fmt.Sprintf("send a corrected document with a higher version through the cloud's admin API (the reference cloud: PUT /v1/admin/stores/%s/config with its admin token; its fleet page only shows); only doors, devices.admission, devices.approve, devices.reject and orders.payment_ttl apply remotely, and the reply must be signed with upstream.secret", cfg.StoreID)})
 	}
 	if c.HealthError != "" {
 		out = append(out, Result{Level: Warn, Check: name, Detail: "health snapshots do not reach the cloud: " + c.HealthError,

@@ -256,9 +256,25 @@ func (r *Remote) Poll(ctx context.Context) {
 	}
 	r.reached()
 	if rep.NotModified {
+		r.acceptable()
 		return
 	}
 	r.Offer(ctx, rep.Body)
+}
+
+// acceptable clears the refusal when the cloud's reply is one the store
+// accepts without applying anything (nothing new, or the applied version
+// again): whatever was refused is no longer what the cloud serves, so
+// config_refused must not outlive the fault.
+func (r *Remote) acceptable() {
+	r.mu.Lock()
+	rf := r.refusal
+	r.refusal = nil
+	r.mu.Unlock()
+	if rf != nil {
+		r.cfg.Log.Info("remote configuration no longer refused: the cloud answers with nothing new or the applied version", "refused_version", rf.Version)
+		r.cfg.Changed()
+	}
 }
 
 func (r *Remote) reached() {
@@ -282,6 +298,7 @@ func (r *Remote) Offer(ctx context.Context, body []byte) error {
 	applied := r.appliedVersion()
 	switch {
 	case d.Version == applied:
+		r.acceptable()
 		return nil
 	case d.Version < applied:
 		return r.refuse(d.Version, fmt.Sprintf("version %d is older than the applied version %d", d.Version, applied))

@@ -172,7 +172,13 @@ func (r *Reporter) evaluate(o Observation, now time.Time) (evaluation, bool) {
 	cs := conditions(o, disk, derr == nil, r.cfg.DataDir, r.cfg.QueueAlarmAge, now)
 	st := r.cfg.Config()
 	if rf := st.Refusal; rf != nil {
-		cs = append(cs, condition{kind: fleetmsg.AlertConfigRefused, subject: rf.Version, since: rf.At,
+		// An unreadable document has no version to name; a fixed word
+		// keeps the subject from being empty.
+		subject := rf.Version
+		if subject == "" {
+			subject = fleetmsg.SubjectUnreadableDocument
+		}
+		cs = append(cs, condition{kind: fleetmsg.AlertConfigRefused, subject: subject, since: rf.At,
 			message: "remote configuration refused: " + rf.Reason})
 	}
 	r.mu.Lock()

@@ -26,6 +26,10 @@ const (
 	AlertConfigRefused = "config_refused"
 )
 
+// SubjectUnreadableDocument is the subject of a config_refused alert for a
+// document whose version could not be read (not JSON, too large).
+const SubjectUnreadableDocument = "document"
+
 // Config sources reported in Health.Config.Source.
 const (
 	SourceFile   = "file"

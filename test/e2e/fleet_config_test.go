@@ -258,7 +258,11 @@ func TestFleetRemoteConfigWithTheReferenceCloud(t *testing.T) {
 			next++
 		}
 		waitConfig(t, d, "refused ("+f.mode+")", refusedWith(f.version, f.reason))
-		waitFleet(t, cloud, "config_refused for "+f.mode, 10*time.Second, func(s map[string]any) bool { return hasAlert(s, "config_refused", f.version) })
+		subject := f.version
+		if subject == "" {
+			subject = "document" // an unreadable document's fixed subject
+		}
+		waitFleet(t, cloud, "config_refused for "+f.mode, 10*time.Second, func(s map[string]any) bool { return hasAlert(s, "config_refused", subject) })
 		if c, _ := statusConfig(t, d); c.Version != 2 {
 			t.Fatalf("%s: running version changed to %d", f.mode, c.Version)
 		}
@@ -369,6 +373,9 @@ func TestFleetSignedButWrongDocumentsChangeNothing(t *testing.T) {
 	if !strings.Contains(out, "running remote configuration version 1") || !strings.Contains(out, "remote configuration version 4 refused") {
 		t.Fatalf("doctor does not show the applied and the refused version:\n%s", out)
 	}
+	if !strings.Contains(out, "admin API") || !strings.Contains(out, "PUT /v1/admin/stores/test/config") || strings.Contains(out, "fleet console") {
+		t.Fatalf("doctor must send the technician to the cloud's admin API, not the read-only fleet console:\n%s", out)
+	}
 	out, _ = d.Run("status")
 	if !strings.Contains(out, "remote version 1, applied") || !strings.Contains(out, "remote version 4 at") {
 		t.Fatalf("status does not show the applied and the refused version:\n%s", out)
@@ -392,4 +399,34 @@ func TestFleetSignedButWrongDocumentsChangeNothing(t *testing.T) {
 	if ttl := time.Until(exp); err != nil || ttl > 2*time.Minute || ttl < 90*time.Second {
 		t.Fatalf("expires_at %v: the order waits %s, want the remote 2m", r.Body["expires_at"], ttl)
 	}
+}
+
+// A refusal is over when the cloud is: config_refused clears at the next
+// acceptable reply (here a 304 for the applied version), not only when a
+// newer version is applied. The reference cloud faults this one store.
+func TestFleetConfigRefusedClearsWhenTheStoreFaultEnds(t *testing.T) {
+	cloud := harness.StartCloud(t, "--secret", fleetSecret, "--admin-token", "admin-e2e", "--health-interval", "2s")
+	d := fleetDaemon(t, cloud.URL, "")
+	d.Start()
+	adminPut(t, cloud, "/v1/admin/stores/test/config", `{"version": 1, "config": {"devices": {"approve": ["T-07"]}}}`)
+	waitConfig(t, d, "at version 1", func(c configStatus) bool { return c.Version == 1 && c.Refused == nil })
+
+	adminPut(t, cloud, "/v1/admin/stores/test/config-fault", `{"mode": "garbage"}`)
+	waitConfig(t, d, "refused (this store's garbage fault)", refusedWith("", "document"))
+	waitFleet(t, cloud, "config_refused with subject document and the store's fault", 10*time.Second, func(s map[string]any) bool {
+		return hasAlert(s, "config_refused", "document") && s["config_fault"] == "garbage"
+	})
+
+	adminPut(t, cloud, "/v1/admin/stores/test/config-fault", `{"mode": ""}`)
+	waitConfig(t, d, "no longer refused once the cloud serves version 1 again", func(c configStatus) bool { return c.Version == 1 && c.Refused == nil })
+	waitFleet(t, cloud, "config_refused cleared without a new version", 10*time.Second, func(s map[string]any) bool {
+		as, _ := s["alerts"].([]any)
+		for _, a := range as {
+			if m, _ := a.(map[string]any); m["kind"] == "config_refused" {
+				return false
+			}
+		}
+		return s["config_fault"] == nil
+	})
+	waitLog(t, d, "remote configuration no longer refused")
 }

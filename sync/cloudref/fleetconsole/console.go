@@ -102,7 +102,11 @@ type storeState struct {
 	ReceivedAt time.Time        `json:"received_at,omitzero"`
 	Desired    *desiredDoc      `json:"desired,omitempty"`
 	Previous   *desiredDoc      `json:"previous,omitempty"` // served by the "older" fault
-	Rev        uint64           `json:"-"`
+	// Fault is this store's config fault (PUT /v1/admin/stores/<s>/
+	// config-fault), over the cloud's; like --config-fault it is not kept
+	// across a restart.
+	Fault string `json:"-"`
+	Rev   uint64 `json:"-"`
 }
 
 // desiredDoc is an accepted desired configuration and its reply body,
@@ -238,6 +242,7 @@ func (c *Console) Mount(mux *http.ServeMux, storeAPI func(http.Handler) http.Han
 	mux.Handle("PUT /v1/admin/stores/{store}/config", c.admin(c.putDesired))
 	mux.Handle("GET /v1/admin/stores/{store}/config", c.admin(c.getDesired))
 	mux.Handle("PUT /v1/admin/config-fault", c.admin(c.putConfigFault))
+	mux.Handle("PUT /v1/admin/stores/{store}/config-fault", c.admin(c.putStoreConfigFault))
 	mux.HandleFunc("GET /{$}", c.getFleetPage)
 	mux.HandleFunc("GET /fleet.json", c.getFleet)
 	mux.HandleFunc("GET /stores/{store}/health", c.getStoreHealth)
@@ -326,6 +331,9 @@ func (c *Console) getConfig(w http.ResponseWriter, r *http.Request) {
 	var cur, prev *desiredDoc
 	if st := c.stores[store]; st != nil {
 		cur, prev = st.Desired, st.Previous
+		if st.Fault != "" {
+			fault = st.Fault
+		}
 	}
 	if fault != "" {
 		c.counts.ConfigFaulted++
@@ -522,24 +530,52 @@ func (c *Console) getDesired(w http.ResponseWriter, r *http.Request) {
 	w.Write(body)
 }
 
-// putConfigFault switches the config fault at run time: {"mode": "hang"},
-// {"mode": ""} to stop.
+// putConfigFault switches the config fault of every store at run time:
+// {"mode": "hang"}, {"mode": ""} to stop.
 func (c *Console) putConfigFault(w http.ResponseWriter, r *http.Request) {
+	mode, ok := readFaultMode(w, r)
+	if !ok {
+		return
+	}
+	c.mu.Lock()
+	c.fault = mode
+	for _, st := range c.stores { // every row's effective fault changed
+		c.touch(st)
+	}
+	c.mu.Unlock()
+	cloudkit.WriteJSON(w, http.StatusOK, map[string]string{"mode": mode})
+}
+
+// putStoreConfigFault faults one store's desired configuration, over the
+// cloud's fault: {"mode": "garbage"}; {"mode": ""} ends it (the cloud's
+// fault, if any, applies again).
+func (c *Console) putStoreConfigFault(w http.ResponseWriter, r *http.Request) {
+	store := r.PathValue("store")
+	mode, ok := readFaultMode(w, r)
+	if !ok {
+		return
+	}
+	c.mu.Lock()
+	st := c.store(store)
+	st.Fault = mode
+	c.touch(st)
+	c.mu.Unlock()
+	cloudkit.WriteJSON(w, http.StatusOK, map[string]string{"store": store, "mode": mode})
+}
+
+func readFaultMode(w http.ResponseWriter, r *http.Request) (string, bool) {
 	var req struct {
 		Mode string `json:"mode"`
 	}
 	if err := json.NewDecoder(io.LimitReader(r.Body, 4096)).Decode(&req); err != nil {
 		cloudkit.WriteErr(w, http.StatusBadRequest, "bad_json", err.Error())
-		return
+		return "", false
 	}
 	if err := CheckConfigFault(req.Mode); err != nil {
 		cloudkit.WriteErr(w, http.StatusBadRequest, "bad_mode", err.Error())
-		return
+		return "", false
 	}
-	c.mu.Lock()
-	c.fault = req.Mode
-	c.mu.Unlock()
-	cloudkit.WriteJSON(w, http.StatusOK, map[string]string{"mode": req.Mode})
+	return req.Mode, true
 }
 
 // CheckConfigFault accepts "" or one of ConfigFaults.
@@ -569,6 +605,9 @@ type Store struct {
 	Queue          fleetmsg.QueueHealth  `json:"queue"`
 	Config         fleetmsg.ConfigStatus `json:"config"`
 	DesiredVersion fleetmsg.Version      `json:"desired_version"`
+	// ConfigFault is the fault the cloud serves this store's desired
+	// configuration with ("" when none): its own, else the cloud's.
+	ConfigFault string `json:"config_fault,omitempty"`
 }
 
 // View is GET /fleet.json: the stores changed after ?since=REV (all
@@ -596,7 +635,10 @@ func (c *Console) View(since uint64) View {
 		if st.Rev <= since {
 			continue
 		}
-		fs := Store{ID: id, Rev: st.Rev, Alerts: []fleetmsg.Alert{}}
+		fs := Store{ID: id, Rev: st.Rev, Alerts: []fleetmsg.Alert{}, ConfigFault: c.fault}
+		if st.Fault != "" {
+			fs.ConfigFault = st.Fault
+		}
 		if st.Desired != nil {
 			fs.DesiredVersion = st.Desired.Version
 		}
