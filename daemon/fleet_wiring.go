@@ -152,6 +152,9 @@ func (d *Daemon) observe(counts bool) fleet.Observation {
 			o.Queue.OldestAgeS = int64(time.Since(q.Oldest) / time.Second)
 		}
 	}
+	if rb, ok, err := d.store.LastLedgerRebase(); err == nil && ok {
+		o.LedgerRebased, o.RebaseFirstSeq = rb.At, rb.FirstSeq
+	}
 	if d.uploader != nil {
 		u := d.uploader.Status()
 		if !u.LastSuccess.IsZero() {

@@ -12,9 +12,21 @@ import (
 
 // OutboxQueue is the store's outbox as the uploader drains it: the
 // daemon's uploader and `storebox sync now` without a daemon use it.
-func OutboxQueue(st *store.Store) uploader.Queue { return outboxQueue{st.Outbox()} }
+func OutboxQueue(st *store.Store) uploader.Queue { return outboxQueue{st.Outbox(), st} }
 
-type outboxQueue struct{ *outbox.Queue }
+type outboxQueue struct {
+	*outbox.Queue
+	st *store.Store
+}
+
+var _ uploader.Rebaser = outboxQueue{}
+
+func (q outboxQueue) RebaseDue() (string, error) { return q.st.RebaseDue() }
+
+func (q outboxQueue) Rebase(cloudLast uint64) (uploader.Rebase, error) {
+	rb, _, err := q.st.RebaseLedger(cloudLast)
+	return uploader.Rebase{Reason: rb.Reason, FirstSeq: rb.FirstSeq, Events: rb.Events, OldFirst: rb.OldFirst, Changed: rb.Changed}, err
+}
 
 func (q outboxQueue) QueueStats() (uploader.QueueStats, error) {
 	s, err := q.Queue.QueueStats()

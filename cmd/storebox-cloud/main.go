@@ -121,6 +121,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.DurationVar(&opt.Latency, "latency", 0, "delay added to every /v1 request")
 	fs.DurationVar(&opt.DownFor, "down-for", 0, "close every connection at once for this long after start")
 	fs.BoolVar(&opt.PartialAck, "partial-ack", false, "store only the first half of each batch and ack through it")
+	fs.DurationVar(&opt.ClockOffset, "clock-offset", 0, "move the cloud's clock (Date header, signature checks) by this much, e.g. 1h")
 	fs.Uint64Var(&opt.Seed, "seed", 0, "seed for the fault dice (0 = random)")
 	fs.StringVar(&opt.AdminToken, "admin-token", "",
 		"bearer token of the /v1/admin endpoints (or $STOREBOX_CLOUD_ADMIN_TOKEN; none turns them off)")

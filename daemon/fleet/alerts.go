@@ -3,6 +3,7 @@ package fleet
 import (
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -24,7 +25,16 @@ type Observation struct {
 	// QueueOldest is the oldest unsent event's time, zero when the queue
 	// is empty.
 	QueueOldest time.Time
+	// LedgerRebased is the last time the ledger's numbering followed the
+	// cloud's (a new or restored data directory), zero if never, and the
+	// first seq after it.
+	LedgerRebased  time.Time
+	RebaseFirstSeq uint64
 }
+
+// ledgerRebasedFor is how long ledger_rebased stays raised after a rebase
+// (SPEC §7).
+const ledgerRebasedFor = time.Hour
 
 // condition is an alert as observed now; hold is how long it must persist
 // before it is raised (a door reconnecting, a scale re-opening at start),
@@ -94,6 +104,10 @@ func conditions(o Observation, disk fleetmsg.DiskHealth, diskOK bool, dataDir st
 	if o.Queue.DeadLetters > 0 {
 		cs = append(cs, condition{kind: fleetmsg.AlertDeadLetters, subject: "queue",
 			message: fmt.Sprintf("%d events the cloud refused are in the dead-letter bucket", o.Queue.DeadLetters)})
+	}
+	if !o.LedgerRebased.IsZero() && now.Sub(o.LedgerRebased) < ledgerRebasedFor {
+		cs = append(cs, condition{kind: fleetmsg.AlertLedgerRebased, subject: strconv.FormatUint(o.RebaseFirstSeq, 10), since: o.LedgerRebased,
+			message: fmt.Sprintf("this data directory is new or restored: its unsent events were numbered from seq %d, above the cloud's last", o.RebaseFirstSeq)})
 	}
 	if diskOK && disk.FreeRatio < diskLowRatio {
 		cs = append(cs, condition{kind: fleetmsg.AlertDiskLow, subject: dataDir,

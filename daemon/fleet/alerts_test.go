@@ -132,3 +132,19 @@ func TestPendingFullAlert(t *testing.T) {
 		t.Fatalf("%d devices_pending_full conditions, want 1", n)
 	}
 }
+
+func TestLedgerRebasedForAnHour(t *testing.T) {
+	var tr tracker
+	t0 := time.Date(2026, 12, 7, 4, 0, 0, 0, time.UTC)
+	obs := Observation{LedgerRebased: t0, RebaseFirstSeq: 1001}
+	at := func(d time.Duration) []fleetmsg.Alert {
+		alerts, _, _ := tr.update(conditions(obs, fleetmsg.DiskHealth{FreeRatio: 0.5}, true, "d", time.Hour, t0.Add(d)), t0.Add(d))
+		return alerts
+	}
+	if a := at(time.Minute); len(a) != 1 || a[0].Kind != fleetmsg.AlertLedgerRebased || a[0].Subject != "1001" || !a[0].Since.Equal(t0) {
+		t.Fatalf("after a minute: %+v", a)
+	}
+	if a := at(time.Hour + time.Second); len(a) != 0 {
+		t.Fatalf("after an hour: %+v", a)
+	}
+}

@@ -120,6 +120,7 @@ func Open(dataDir string, opts Options) (*Store, error) {
 func (s *Store) init() error {
 	return s.db.Update(func(tx *bbolt.Tx) error {
 		meta := tx.Bucket(bktMeta)
+		fresh := meta == nil
 		if meta != nil {
 			got := uint32(1) // files from before the version was written
 			if v := meta.Get(keySchema); len(v) == 4 {
@@ -140,6 +141,13 @@ func (s *Store) init() error {
 		for _, b := range append(outbox.Buckets(), extraBuckets...) {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return fmt.Errorf("open store: create bucket %s: %w", b, err)
+			}
+		}
+		if fresh {
+			// A new data directory may stand in for a dead box of the same
+			// store: its ledger numbering follows the cloud's (rebase.go).
+			if err := tx.Bucket(bktMeta).Put(keyRebaseDue, []byte("new")); err != nil {
+				return err
 			}
 		}
 		var v [4]byte

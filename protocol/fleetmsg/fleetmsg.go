@@ -24,6 +24,8 @@ const (
 	AlertDeadLetters   = "dead_letters"
 	AlertDiskLow       = "disk_low"
 	AlertConfigRefused = "config_refused"
+	AlertClockSkew     = "clock_skew"     // subject: the offset in whole seconds, e.g. "-3600"
+	AlertLedgerRebased = "ledger_rebased" // subject: the first seq after the rebase
 )
 
 // SubjectUnreadableDocument is the subject of a config_refused alert for a

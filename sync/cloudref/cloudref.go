@@ -10,9 +10,17 @@
 // start, rejected event types) lets tests drive the daemon through bad
 // weather.
 //
-// acked_through is the highest seq s such that the cloud holds every event
-// of the store from the batch's first seq up to s, extended through any
-// contiguous seqs it already held. Seqs below the batch's first are not
+// Events are exactly once by id: a batch event whose id the cloud already
+// holds is dropped (counted as a duplicate) and still acknowledged, whatever
+// its seq — a box restored from a backup renumbers its unsent events above
+// GET /v1/stores/<s>/events/last, and some of them may have reached the
+// cloud from the old box. A new id whose seq is not above the store's last
+// seq, or a seq held under another id, is a fault: it is stored (the sale
+// happened) and reported in /stats.
+//
+// acked_through is the highest seq s such that the cloud holds (or just
+// dropped as a duplicate) every event of the store from the batch's first
+// seq up to s, extended through any contiguous seqs it already held. Seqs below the batch's first are not
 // required: the daemon sends in seq order, so anything below was acknowledged
 // earlier or dead-lettered on the daemon's side (and shows here as a gap in
 // /stats).
@@ -63,6 +71,10 @@ type Options struct {
 	AdminToken     string        // bearer token of the /v1/admin endpoints; "" turns them off
 	HealthInterval time.Duration // the stores' fleet.health_interval; 3 without a snapshot = offline (default 60s)
 	ConfigFault    string        // one of ConfigFaults, or "" (changeable at run time by an admin)
+
+	// ClockOffset moves the cloud's clock (Now, the Date header, signature
+	// checks) to test stores whose clock is wrong.
+	ClockOffset time.Duration
 
 	Now    func() time.Time
 	Logger *slog.Logger
@@ -115,6 +127,8 @@ type storeState struct {
 	distinct   uint64
 	lastSeq    uint64
 	outOfOrder uint64
+	seqReused  uint64 // a new id on a seq another id holds
+	lastFault  string
 	batchIDs   map[string]struct{}
 }
 
@@ -122,6 +136,10 @@ type storeState struct {
 func New(opt Options) (*Server, error) {
 	if opt.Now == nil {
 		opt.Now = time.Now
+	}
+	if off := opt.ClockOffset; off != 0 {
+		now := opt.Now
+		opt.Now = func() time.Time { return now().Add(off) }
 	}
 	if opt.Logger == nil {
 		opt.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -233,6 +251,7 @@ func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	storeAPI := func(h http.Handler) http.Handler { return s.verify.Signed(s.faults(h)) }
 	mux.Handle("POST /v1/stores/{store}/events", storeAPI(http.HandlerFunc(s.postEvents)))
+	mux.Handle("GET /v1/stores/{store}/events/last", storeAPI(http.HandlerFunc(s.getLastSeq)))
 	mux.Handle("GET /v1/stores/{store}/catalog", storeAPI(http.HandlerFunc(s.getCatalog)))
 	mux.Handle("POST /v1/credits/authorize", storeAPI(http.HandlerFunc(s.authorize)))
 	mux.Handle("POST /v1/credits/capture", storeAPI(http.HandlerFunc(s.capture)))
@@ -241,7 +260,16 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /stats", s.getStats)
 	mux.HandleFunc("PUT /admin/catalog", s.putCatalog)
 	mux.HandleFunc("POST /admin/catalog", s.putCatalog)
-	return mux
+	return s.dated(mux)
+}
+
+// dated sets every reply's Date from the cloud's clock (SPEC §6: stores
+// correct their signing time from it); Go's server would use the host's.
+func (s *Server) dated(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Date", s.opt.Now().UTC().Format(http.TimeFormat))
+		next.ServeHTTP(w, r)
+	})
 }
 
 func (s *Server) roll(p float64) bool {
@@ -333,9 +361,13 @@ func (s *Server) record(store string, e ledger.Event) bool {
 	if !st.seqs.has(e.Seq) {
 		st.seqs.set(e.Seq)
 		st.distinct++
+	} else {
+		st.seqReused++
+		st.lastFault = fmt.Sprintf("event %s reuses seq %d", e.ID, e.Seq)
 	}
-	if e.Seq < st.lastSeq {
+	if e.Seq <= st.lastSeq {
 		st.outOfOrder++
+		st.lastFault = fmt.Sprintf("event %s has seq %d, not above the store's last seq %d", e.ID, e.Seq, st.lastSeq)
 	} else {
 		st.lastSeq = e.Seq
 	}
@@ -409,14 +441,6 @@ func (s *Server) postEvents(w http.ResponseWriter, r *http.Request) {
 
 	s.evMu.Lock()
 	st := s.state(store)
-	for _, e := range take {
-		if seq, seen := st.ids[e.ID]; seen && seq != e.Seq {
-			s.counts.RejectedBatches++
-			s.evMu.Unlock()
-			cloudkit.WriteErr(w, http.StatusBadRequest, "id_reused", fmt.Sprintf("event id %q was seq %d, now %d", e.ID, seq, e.Seq))
-			return
-		}
-	}
 	s.counts.Batches++
 	s.counts.Received += uint64(len(take))
 	if _, seen := st.batchIDs[b.BatchID]; seen {
@@ -443,8 +467,14 @@ func (s *Server) postEvents(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	// Every event of take is held now, some under an earlier seq (a
+	// dropped duplicate): the ack covers their seqs too.
+	inBatch := make(map[uint64]bool, len(take))
+	for _, e := range take {
+		inBatch[e.Seq] = true
+	}
 	ack := take[0].Seq
-	for st.seqs.has(ack + 1) {
+	for inBatch[ack+1] || st.seqs.has(ack+1) {
 		ack++
 	}
 	s.evMu.Unlock()
@@ -461,6 +491,18 @@ func (s *Server) postEvents(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	cloudkit.WriteJSON(w, http.StatusOK, ledger.Ack{AckedThrough: ack})
+}
+
+// getLastSeq is GET /v1/stores/<s>/events/last: the highest seq held for
+// the store, 0 when none (SPEC §6).
+func (s *Server) getLastSeq(w http.ResponseWriter, r *http.Request) {
+	s.evMu.Lock()
+	var last uint64
+	if st := s.stores[r.PathValue("store")]; st != nil {
+		last = st.lastSeq
+	}
+	s.evMu.Unlock()
+	cloudkit.WriteJSON(w, http.StatusOK, map[string]uint64{"last_seq": last})
 }
 
 func validBatch(b ledger.Batch, idem string) error {
@@ -492,10 +534,16 @@ func validBatch(b ledger.Batch, idem string) error {
 
 // StoreStats are the per-store sequence facts.
 type StoreStats struct {
-	LastSeq    uint64 `json:"last_seq"`
-	Distinct   uint64 `json:"distinct_seqs"`
-	Gaps       uint64 `json:"gaps"` // seqs in 1..last_seq never received
+	LastSeq  uint64 `json:"last_seq"`
+	Distinct uint64 `json:"distinct_seqs"`
+	Gaps     uint64 `json:"gaps"` // seqs in 1..last_seq never received
+	// OutOfOrder counts new ids whose seq was not above the store's last
+	// seq: a box that numbered from a stale counter (a fault).
 	OutOfOrder uint64 `json:"out_of_order"`
+	// SeqReused counts new ids on a seq another id holds (a fault).
+	SeqReused uint64 `json:"seq_reused"`
+	// LastFault describes the latest of either.
+	LastFault string `json:"last_fault,omitempty"`
 }
 
 // Stats is GET /stats?format=json.
@@ -505,9 +553,12 @@ type Stats struct {
 	Stores  map[string]StoreStats `json:"stores"`
 	LastSeq uint64                `json:"last_seq"` // highest over stores
 	Gaps    uint64                `json:"gaps"`
-	Credits map[string]int64      `json:"credits"`
-	Catalog int                   `json:"catalog_items"`
-	Fleet   fleetconsole.Counters `json:"fleet"`
+	// SeqFaults is out_of_order + seq_reused over all stores: the ledger's
+	// numbering went back somewhere.
+	SeqFaults uint64                `json:"seq_faults"`
+	Credits   map[string]int64      `json:"credits"`
+	Catalog   int                   `json:"catalog_items"`
+	Fleet     fleetconsole.Counters `json:"fleet"`
 	// EventFsyncs is how many fsyncs made the event log durable (batches
 	// written while one ran share the next).
 	EventFsyncs uint64 `json:"event_fsyncs"`
@@ -522,10 +573,12 @@ func (s *Server) Stats() Stats {
 		out.ByType[k] = v
 	}
 	for id, st := range s.stores {
-		ss := StoreStats{LastSeq: st.lastSeq, Distinct: st.distinct, OutOfOrder: st.outOfOrder, Gaps: st.lastSeq - st.distinct}
+		ss := StoreStats{LastSeq: st.lastSeq, Distinct: st.distinct, OutOfOrder: st.outOfOrder, SeqReused: st.seqReused,
+			LastFault: st.lastFault, Gaps: st.lastSeq - st.distinct}
 		out.Stores[id] = ss
 		out.LastSeq = max(out.LastSeq, ss.LastSeq)
 		out.Gaps += ss.Gaps
+		out.SeqFaults += ss.OutOfOrder + ss.SeqReused
 	}
 	s.evMu.Unlock()
 	out.Credits = s.cred.balances()
@@ -556,7 +609,10 @@ func (s *Server) getStats(w http.ResponseWriter, r *http.Request) {
 	sort.Strings(ids)
 	for _, id := range ids {
 		ss := st.Stores[id]
-		fmt.Fprintf(w, "store %s: last seq %d, gaps %d, out of order %d\n", id, ss.LastSeq, ss.Gaps, ss.OutOfOrder)
+		fmt.Fprintf(w, "store %s: last seq %d, gaps %d, out of order %d, seq reused %d\n", id, ss.LastSeq, ss.Gaps, ss.OutOfOrder, ss.SeqReused)
+		if ss.LastFault != "" {
+			fmt.Fprintf(w, "  FAULT: the ledger's seq went back (%d times); last: %s\n", ss.OutOfOrder+ss.SeqReused, ss.LastFault)
+		}
 	}
 	types := make([]string, 0, len(st.ByType))
 	for t := range st.ByType {

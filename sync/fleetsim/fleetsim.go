@@ -194,6 +194,7 @@ type eventLog struct {
 	st      *store
 	rng     *rand.Rand
 	seq     uint64
+	based   bool           // seq follows the cloud's last (SPEC §6)
 	pending []ledger.Event // sent, not yet acknowledged
 	depth   atomic.Int64
 }
@@ -417,6 +418,29 @@ func tick(ctx context.Context, d time.Duration, f func()) {
 // everything before was acknowledged.
 func (l *eventLog) post(ctx context.Context) {
 	st := l.st
+	if !l.based {
+		// A simulated store is a new data directory: it numbers above
+		// what the cloud holds (a second run against the same cloud too),
+		// and its ids carry the seq, so they stay unique.
+		code, reply, _, err := st.do(ctx, http.MethodGet, "/v1/stores/"+st.id+"/events/last", nil, nil)
+		if ctx.Err() != nil {
+			return
+		}
+		var last struct {
+			LastSeq uint64 `json:"last_seq"`
+		}
+		if err == nil && code != http.StatusOK {
+			err = fmt.Errorf("events/last: HTTP %d: %.200s", code, reply)
+		}
+		if err == nil {
+			err = json.Unmarshal(reply, &last)
+		}
+		if err != nil {
+			st.sim.fail(func(s *Stats) { s.EventsFailed++ }, err)
+			return
+		}
+		l.seq, l.based = last.LastSeq, true
+	}
 	if len(l.pending) == 0 {
 		n := 1 + l.rng.IntN(3)
 		for range n {

@@ -10,6 +10,12 @@
 // so events are stored in seq order per batch and a resend starts where the
 // stream stopped.
 //
+// A new or restored data directory asks LastSeq (the Storebox-Seq of the
+// stream's last message for the store's subjects) before its first publish
+// and numbers its unsent events above it; its copies of events the old box
+// already published carry the same Nats-Msg-Id and are dropped within the
+// duplicate window.
+//
 // Exactly-once needs care: JetStream drops a repeated Nats-Msg-Id only
 // within the stream's duplicate window (default 2 min on a stream you create
 // yourself; 24 h on one this package creates). An event resent after a
@@ -151,6 +157,38 @@ func (s *Sink) Ping(ctx context.Context) error {
 		return retryable("nats ping", err)
 	}
 	return nil
+}
+
+// LastSeq is the highest seq the stream holds for the store: the
+// Storebox-Seq header of the stream's last message on "<subject>.>" (0 when
+// it holds none, or the stream does not exist yet). A new or restored data
+// directory numbers its unsent events above it (SPEC §6).
+func (s *Sink) LastSeq(ctx context.Context) (uint64, error) {
+	const op = "nats last seq"
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
+	defer cancel()
+	if !s.nc.IsConnected() {
+		return 0, retryable(op, fmt.Errorf("not connected to %s (%s)", s.cfg.URL, s.nc.Status()))
+	}
+	st, err := s.js.Stream(ctx, s.cfg.Stream)
+	if errors.Is(err, jetstream.ErrStreamNotFound) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, retryable(op, err)
+	}
+	m, err := st.GetLastMsgForSubject(ctx, s.cfg.Subject+".>")
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, retryable(op, err)
+	}
+	seq, err := strconv.ParseUint(m.Header.Get("Storebox-Seq"), 10, 64)
+	if err != nil {
+		return 0, retryable(op, fmt.Errorf("last message on %s (stream seq %d) has no Storebox-Seq header: %w", m.Subject, m.Sequence, err))
+	}
+	return seq, nil
 }
 
 // Send publishes the batch's events and returns the seq through which

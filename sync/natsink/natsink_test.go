@@ -180,4 +180,19 @@ func TestJetStreamSink(t *testing.T) {
 	if n := len(readStream(t, url)); n != 1510 {
 		t.Fatalf("after resend the stream holds %d", n)
 	}
+
+	// A replacement box asks where the store's ledger stands: the last
+	// message's seq (1511; 1501 was dead-lettered), not the stream's count.
+	if last, err := sink.LastSeq(context.Background()); err != nil || last != 1511 {
+		t.Fatalf("last seq %d, %v; want 1511", last, err)
+	}
+	other, err := natsink.Dial(natsink.Config{URL: url, StoreID: "s2", CreateStream: true, Timeout: 2 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	testenv.Eventually(t, "s2 connected", func() bool { _, err := other.LastSeq(context.Background()); return err == nil })
+	if last, err := other.LastSeq(context.Background()); err != nil || last != 0 {
+		t.Fatalf("another store's last seq %d, %v; want 0", last, err)
+	}
 }

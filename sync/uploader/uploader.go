@@ -67,6 +67,33 @@ type Sink interface {
 	Send(ctx context.Context, b ledger.Batch) (ackedThrough uint64, err error)
 }
 
+// Rebaser is an optional Queue interface: a queue in a data directory that
+// is new or restored from a backup must number its unsent events above the
+// cloud's last seq before anything is uploaded (SPEC §6).
+type Rebaser interface {
+	// RebaseDue says why the numbering must follow the cloud's ("new",
+	// "restored"), or "" when it need not.
+	RebaseDue() (string, error)
+	// Rebase numbers the unsent events from cloudLast+1 in their order, ids
+	// unchanged, and moves the sequence counter past them.
+	Rebase(cloudLast uint64) (Rebase, error)
+}
+
+// Rebase is what Rebaser.Rebase did.
+type Rebase struct {
+	Reason   string
+	FirstSeq uint64 // the first seq after the rebase (cloud's last + 1)
+	Events   int    // unsent events renumbered
+	OldFirst uint64 // the first of them's seq before
+	Changed  bool   // the numbering moved (false: it already followed the cloud's)
+}
+
+// LastSeqer is an optional Sink interface: the highest seq the other side
+// holds for the store (0 when none).
+type LastSeqer interface {
+	LastSeq(ctx context.Context) (uint64, error)
+}
+
 // Pinger is an optional Sink interface used while the queue is idle, so
 // Online tells the truth without traffic.
 type Pinger interface {
@@ -82,6 +109,8 @@ func (s httpSink) Send(ctx context.Context, b ledger.Batch) (uint64, error) {
 	ack, err := s.c.PostEvents(ctx, b)
 	return ack.AckedThrough, err
 }
+
+func (s httpSink) LastSeq(ctx context.Context) (uint64, error) { return s.c.LastSeq(ctx) }
 
 func (s httpSink) Ping(ctx context.Context) error {
 	_, err := s.c.Ping(ctx)
@@ -150,8 +179,9 @@ type Uploader struct {
 	cfg  Config
 	log  *slog.Logger
 
-	sendMu    sync.Mutex // one batch in flight; guards batchMax
+	sendMu    sync.Mutex // one batch in flight; guards batchMax and based
 	batchMax  int        // current event cap (halved on a rejection)
+	based     bool       // the numbering was checked against the cloud's (Rebaser)
 	kick      chan struct{}
 	stateMu   sync.Mutex
 	st        State
@@ -213,6 +243,12 @@ const (
 func (u *Uploader) sendOnce(ctx context.Context) (int, outcome, error) {
 	u.sendMu.Lock()
 	defer u.sendMu.Unlock()
+	if !u.based {
+		if err := u.rebase(ctx); err != nil {
+			return 0, retryLater, err
+		}
+		u.based = true
+	}
 	// Always from the head: the queue holds only unacknowledged events, so
 	// whatever is in it (even an event that came back below the last ack)
 	// goes out.
@@ -266,6 +302,39 @@ func (u *Uploader) sendOnce(ctx context.Context) (int, outcome, error) {
 	u.grow()
 	u.noteSuccess(n)
 	return n, progressed, nil
+}
+
+// rebase asks the cloud for the store's last seq and renumbers the unsent
+// events above it when the queue says its numbering must follow the
+// cloud's; nothing is uploaded until that is done.
+func (u *Uploader) rebase(ctx context.Context) error {
+	r, ok := u.q.(Rebaser)
+	if !ok {
+		return nil
+	}
+	why, err := r.RebaseDue()
+	if err != nil || why == "" {
+		return err
+	}
+	ls, ok := u.sink.(LastSeqer)
+	if !ok {
+		return fmt.Errorf("the data directory is %s, but this upstream cannot tell the store's last seq: nothing is uploaded", why)
+	}
+	last, err := ls.LastSeq(ctx)
+	if err != nil {
+		return fmt.Errorf("ask the cloud for the store's last seq (the data directory is %s): %w", why, err)
+	}
+	rb, err := r.Rebase(last)
+	if err != nil {
+		return err
+	}
+	if !rb.Changed {
+		u.log.Info("ledger numbering checked against the cloud's last seq: already above it", "reason", rb.Reason, "cloud_last_seq", last)
+		return nil
+	}
+	u.log.Warn("ledger rebased on the cloud's last seq: unsent events renumbered, ids unchanged",
+		"reason", rb.Reason, "cloud_last_seq", last, "first_seq", rb.FirstSeq, "events", rb.Events, "old_first_seq", rb.OldFirst)
+	return nil
 }
 
 // grow doubles a batch size shrunk by a rejection back toward BatchEvents.

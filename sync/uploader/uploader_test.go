@@ -354,3 +354,63 @@ func TestReconnectedIsKickedAtFirstSuccessAndAfterAnOutage(t *testing.T) {
 	fill(q, 1)
 	testenv.Eventually(t, "the next outage to end", func() bool { return k.n.Load() == 2 })
 }
+
+// rebasingQueue is a queue in a new or restored data directory.
+type rebasingQueue struct {
+	*uploadertest.MemQueue
+	mu  sync.Mutex
+	due string
+}
+
+func (q *rebasingQueue) RebaseDue() (string, error) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.due, nil
+}
+
+func (q *rebasingQueue) Rebase(last uint64) (uploader.Rebase, error) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	n := q.Renumber(last + 1)
+	rb := uploader.Rebase{Reason: q.due, FirstSeq: last + 1, Events: n, Changed: true}
+	q.due = ""
+	return rb, nil
+}
+
+// A box that replaced another of the same store: nothing leaves before the
+// cloud told its last seq, then the queue goes above it, once by id.
+func TestNewBoxNumbersAboveTheCloud(t *testing.T) {
+	srv, c := cloud(t, cloudref.Options{})
+	old := uploadertest.NewMemQueue()
+	fill(old, 30)
+	u := uploader.New(old, uploader.HTTPSink(c), fastConfig())
+	if err := u.DrainNow(context.Background(), nil); err != nil {
+		t.Fatal(err)
+	}
+
+	// The new box sold 12 (ids of its own, seq 1..12) before it reached
+	// the cloud. (MemQueue's ids follow its counter: skip the old box's.)
+	nq := &rebasingQueue{MemQueue: uploadertest.NewMemQueue(), due: "new"}
+	fill(nq.MemQueue, 42)
+	nq.Ack(30)
+	nq.Renumber(1)
+
+	// The cloud down: nothing is sent, the rebase waits.
+	down := upstream.New("http://127.0.0.1:1", "s1", "k", time.Second)
+	if err := uploader.New(nq, uploader.HTTPSink(down), fastConfig()).DrainNow(context.Background(), nil); err == nil {
+		t.Fatal("drained without asking the cloud")
+	}
+	if due, _ := nq.RebaseDue(); due != "new" {
+		t.Fatalf("due %q after a failed ask", due)
+	}
+
+	u = uploader.New(nq, uploader.HTTPSink(c), fastConfig())
+	if err := u.DrainNow(context.Background(), nil); err != nil {
+		t.Fatal(err)
+	}
+	st := srv.Stats()
+	ss := st.Stores["s1"]
+	if ss.LastSeq != 42 || ss.Distinct != 42 || ss.Gaps != 0 || st.SeqFaults != 0 {
+		t.Fatalf("cloud %+v (faults %d), want 1..42 with no fault", ss, st.SeqFaults)
+	}
+}

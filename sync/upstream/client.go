@@ -343,6 +343,30 @@ func (c *Client) PostEvents(ctx context.Context, b ledger.Batch) (ledger.Ack, er
 	return ack, nil
 }
 
+// LastSeq asks the cloud for the highest ledger seq it holds for the store
+// (SPEC §6, 0 when none): a new or restored data directory numbers its
+// unsent events above it.
+func (c *Client) LastSeq(ctx context.Context) (uint64, error) {
+	const op = "events last"
+	r, err := c.do(ctx, op, http.MethodGet, c.storePath("/events/last"), nil, http.Header{}, false)
+	var rej *RejectedError
+	if errors.As(err, &rej) && rej.Status == http.StatusNotFound {
+		// A cloud without the endpoint, a wrong URL or store id: the
+		// numbering cannot be checked, so nothing is uploaded until it is.
+		return 0, &RetryableError{Op: op, Status: rej.Status, Err: fmt.Errorf("%s (check upstream.url and store_id; the cloud must serve GET /v1/stores/<s>/events/last)", rej.Body)}
+	}
+	if err != nil {
+		return 0, err
+	}
+	var out struct {
+		LastSeq *uint64 `json:"last_seq"`
+	}
+	if err := json.Unmarshal(r.body, &out); err != nil || out.LastSeq == nil {
+		return 0, &RetryableError{Op: op, Status: r.status, Err: fmt.Errorf("no last_seq in %q", snippet(r.body))}
+	}
+	return *out.LastSeq, nil
+}
+
 // Page is one page of the catalog feed.
 type Page struct {
 	Cursor  string        `json:"cursor"`

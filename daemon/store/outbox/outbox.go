@@ -159,7 +159,13 @@ func (q *Queue) DeadLetter(events []ledger.Event, reason string) error {
 			if err != nil {
 				return err
 			}
-			if err := dl.Put(key(ev.Seq), v); err != nil {
+			k := key(ev.Seq)
+			if dl.Get(k) != nil {
+				// A renumbered ledger (Renumber) can reuse the seq of an
+				// older dead letter: keep both.
+				k = append(k, ev.ID...)
+			}
+			if err := dl.Put(k, v); err != nil {
 				return err
 			}
 			if err := ob.Delete(key(ev.Seq)); err != nil {

@@ -110,3 +110,16 @@ func (q *MemQueue) Dead() ([]ledger.Event, []string) {
 }
 
 var _ uploader.Queue = (*MemQueue)(nil)
+
+// Renumber gives the queued events seqs from first on, in order, ids
+// unchanged, and moves the counter past them (what a store does when it
+// rebases on the cloud's last seq).
+func (q *MemQueue) Renumber(first uint64) int {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	for i := range q.events {
+		q.events[i].Seq = first + uint64(i)
+	}
+	q.seq = first - 1 + uint64(len(q.events))
+	return len(q.events)
+}

@@ -1,0 +1,88 @@
+package cloudref_test
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/storebox/storebox/protocol/ledger"
+	"github.com/storebox/storebox/sync/cloudref"
+	"github.com/storebox/storebox/sync/upstream"
+)
+
+func newCloud(t *testing.T, opt cloudref.Options) (*cloudref.Server, *upstream.Client) {
+	t.Helper()
+	opt.Secret = "k"
+	srv, err := cloudref.New(opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(srv.Handler())
+	t.Cleanup(func() { hs.Close(); srv.Close() })
+	return srv, upstream.New(hs.URL, "s1", "k", 5*time.Second)
+}
+
+func events(first uint64, ids ...string) ledger.Batch {
+	b := ledger.Batch{BatchID: "b-" + ids[0]}
+	for i, id := range ids {
+		b.Events = append(b.Events, ledger.Event{ID: id, Seq: first + uint64(i), Type: ledger.OrderPaid, At: time.Now(), Data: json.RawMessage(`{}`)})
+	}
+	return b
+}
+
+func TestLastSeqDedupeByIDAndSeqFaults(t *testing.T) {
+	srv, c := newCloud(t, cloudref.Options{})
+	ctx := context.Background()
+	if last, err := c.LastSeq(ctx); err != nil || last != 0 {
+		t.Fatalf("empty cloud: last %d, %v", last, err)
+	}
+	if ack, err := c.PostEvents(ctx, events(1, "a", "b", "c", "d")); err != nil || ack.AckedThrough != 4 {
+		t.Fatalf("%+v %v", ack, err)
+	}
+	if last, err := c.LastSeq(ctx); err != nil || last != 4 {
+		t.Fatalf("last %d, %v", last, err)
+	}
+	// A restored box renumbered its unsent c, d (already here from the old
+	// box) and a new sale e above 4: c and d are dropped, all acknowledged.
+	if ack, err := c.PostEvents(ctx, events(5, "c", "d", "e")); err != nil || ack.AckedThrough != 7 {
+		t.Fatalf("renumbered copies: %+v %v", ack, err)
+	}
+	st := srv.Stats()
+	if ss := st.Stores["s1"]; st.Events != 5 || st.Duplicates != 2 || ss.LastSeq != 7 || ss.OutOfOrder != 0 || ss.SeqReused != 0 || st.SeqFaults != 0 {
+		t.Fatalf("stats %+v %+v", st.Events, ss)
+	}
+	// A box numbering from a stale counter: stored, reported as a fault.
+	if _, err := c.PostEvents(ctx, events(3, "x")); err != nil {
+		t.Fatal(err)
+	}
+	st = srv.Stats()
+	if ss := st.Stores["s1"]; st.Events != 6 || ss.OutOfOrder != 1 || ss.SeqReused != 1 || st.SeqFaults != 2 || ss.LastFault == "" {
+		t.Fatalf("stale seq: %+v", ss)
+	}
+}
+
+func TestClockOffsetMovesDateAndSignatureCheck(t *testing.T) {
+	_, c := newCloud(t, cloudref.Options{ClockOffset: time.Hour})
+	ctx := context.Background()
+	// A store on the true clock is an hour behind the cloud: refused.
+	if _, err := c.LastSeq(ctx); !upstream.IsSignatureRejected(err) {
+		t.Fatalf("signature an hour old: %v", err)
+	}
+	c.Now = func() time.Time { return time.Now().Add(time.Hour) }
+	res, err := c.Ping(ctx)
+	if err != nil || !res.HasDate || res.Skew < -5*time.Second || res.Skew > 5*time.Second {
+		t.Fatalf("on the cloud's clock: %+v %v", res, err)
+	}
+	resp, err := http.Get(c.BaseURL + "/stats")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	d, err := http.ParseTime(resp.Header.Get("Date"))
+	if err != nil || time.Until(d) < 59*time.Minute {
+		t.Fatalf("Date %q: %v", resp.Header.Get("Date"), err)
+	}
+}
