@@ -13,6 +13,7 @@ import (
 	"net"
 	"os"
 	"reflect"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -93,6 +94,8 @@ type Config struct {
 	Doors     []Door    `toml:"doors"`
 	Scales    []Scale   `toml:"scales"`
 	Fleet     Fleet     `toml:"fleet"`
+	Receipt   Receipt   `toml:"receipt"`
+	Printers  []Printer `toml:"printers"`
 
 	// Path is the file this configuration came from ("" for defaults).
 	Path string `toml:"-"`
@@ -218,6 +221,34 @@ type Scale struct {
 	Terminal string `toml:"terminal"`
 }
 
+// Receipt is what a store puts on its receipts (PROTOCOL.md §8).
+type Receipt struct {
+	Width     int      `toml:"width"`      // columns of printList; 32 (58 mm paper), 42 or 48 (80 mm)
+	StoreName string   `toml:"store_name"` // the receipt's title; "" uses store_name
+	Header    []string `toml:"header"`     // address, tax id… under the title
+	Footer    []string `toml:"footer"`     // thanks, returns policy… at the end
+	QR        bool     `toml:"qr"`         // printers add a QR code of the order id
+	Decimals  int      `toml:"decimals"`   // digits of an amount below the unit
+	Timezone  string   `toml:"timezone"`   // IANA zone of the printed time; "" the box's
+}
+
+// Printer is one ESC/POS receipt printer (PROTOCOL.md §8).
+type Printer struct {
+	ID        string   `toml:"id"`
+	Connect   string   `toml:"connect"`   // tcp://HOST:PORT, a device path, serial:PATH@BAUD
+	Terminals []string `toml:"terminals"` // equipIds whose paid orders print here; ["*"] all
+	Codepage  string   `toml:"codepage"`  // gb18030 (default), big5, cp437, …
+	Width     int      `toml:"width"`     // columns; 0 uses receipt.width
+	Cut       *bool    `toml:"cut"`       // cut the paper after a receipt; default true
+	Drawer    string   `toml:"drawer"`    // "cash": open the drawer for cash payments; "" never
+}
+
+// CutPaper reports whether the printer cuts after a receipt.
+func (p Printer) CutPaper() bool { return p.Cut == nil || *p.Cut }
+
+// PrinterCodepages are the printer code pages the driver encodes.
+var PrinterCodepages = []string{"gb18030", "big5", "shift_jis", "euc-kr", "cp437", "cp850", "cp858", "cp866", "cp1252", "iso-8859-15"}
+
 // Default returns the configuration used when no file is given.
 func Default() *Config {
 	return &Config{
@@ -247,6 +278,7 @@ func Default() *Config {
 		Payments: Payments{QPay: QPay{PollInterval: Duration{2 * time.Second}, PollMax: Duration{30 * time.Second}}},
 		Fleet: Fleet{HealthInterval: Duration{60 * time.Second}, ConfigInterval: Duration{60 * time.Second},
 			QueueAlarmAge: Duration{15 * time.Minute}, RemoteConfig: true},
+		Receipt: Receipt{Width: 32, Decimals: 2},
 	}
 }
 
@@ -514,11 +546,87 @@ func (c *Config) Validate() error {
 			add(c.errorf(key+".poll_ms", "must not be negative"))
 		}
 	}
+	es = append(es, c.validatePrinting()...)
 	if len(es) == 0 {
 		return nil
 	}
 	sort.SliceStable(es, func(i, j int) bool { return es[i].Line < es[j].Line })
 	return es
+}
+
+func (c *Config) validatePrinting() Errors {
+	var es Errors
+	width := func(key string, w int, zeroOK bool) {
+		if (w != 0 || !zeroOK) && (w < 16 || w > 80) {
+			es = append(es, c.errorf(key, "must be between 16 and 80 columns (32 for 58 mm paper, 42 or 48 for 80 mm)"))
+		}
+	}
+	width("receipt.width", c.Receipt.Width, false)
+	if c.Receipt.Decimals < 0 || c.Receipt.Decimals > 6 {
+		es = append(es, c.errorf("receipt.decimals", "must be between 0 and 6"))
+	}
+	if c.Receipt.Timezone != "" {
+		if _, err := time.LoadLocation(c.Receipt.Timezone); err != nil {
+			es = append(es, c.errorf("receipt.timezone", "%q is not a time zone (e.g. \"Asia/Shanghai\")", c.Receipt.Timezone))
+		}
+	}
+	seen := map[string]bool{}
+	for i, p := range c.Printers {
+		key := fmt.Sprintf("printers[%d]", i)
+		if p.ID == "" || strings.ContainsAny(p.ID, "/ ") {
+			es = append(es, c.errorf(key+".id", "must be non-empty without '/' or spaces"))
+		}
+		if seen[p.ID] {
+			es = append(es, c.errorf(key+".id", "duplicate printer id %q", p.ID))
+		}
+		seen[p.ID] = true
+		if err := CheckPrinterConnect(p.Connect); err != nil {
+			es = append(es, c.errorf(key+".connect", "%v", err))
+		}
+		if p.Codepage != "" && !slices.Contains(PrinterCodepages, p.Codepage) {
+			es = append(es, c.errorf(key+".codepage", "%q is not one of %s", p.Codepage, strings.Join(PrinterCodepages, ", ")))
+		}
+		width(key+".width", p.Width, true)
+		if p.Drawer != "" && p.Drawer != "cash" {
+			es = append(es, c.errorf(key+".drawer", "%q: use \"cash\" (open for cash payments) or leave it out", p.Drawer))
+		}
+		for j, t := range p.Terminals {
+			if strings.TrimSpace(t) == "" {
+				es = append(es, c.errorf(fmt.Sprintf("%s.terminals[%d]", key, j), "must not be empty (\"*\" for every terminal)"))
+			}
+		}
+	}
+	return es
+}
+
+// CheckPrinterConnect checks a printer's connect string: tcp://HOST:PORT,
+// serial:PATH@BAUD or an absolute device path.
+func CheckPrinterConnect(v string) error {
+	switch {
+	case v == "":
+		return fmt.Errorf("must not be empty (tcp://192.168.1.50:9100, /dev/usb/lp0 or serial:/dev/ttyUSB0@9600)")
+	case strings.HasPrefix(v, "tcp://"):
+		host, port, err := net.SplitHostPort(strings.TrimPrefix(v, "tcp://"))
+		if err != nil || host == "" {
+			return fmt.Errorf("%q is not tcp://HOST:PORT (e.g. tcp://192.168.1.50:9100)", v)
+		}
+		if p, err := strconv.Atoi(port); err != nil || p < 1 || p > 65535 {
+			return fmt.Errorf("%q: port must be 1-65535", v)
+		}
+	case strings.HasPrefix(v, "serial:"):
+		path, baud, ok := strings.Cut(strings.TrimPrefix(v, "serial:"), "@")
+		if b, err := strconv.Atoi(baud); !ok || path == "" || err != nil || b < 300 || b > 921600 {
+			return fmt.Errorf("%q is not serial:PATH@BAUD (e.g. serial:/dev/ttyUSB0@9600)", v)
+		}
+	case strings.HasPrefix(v, "spooler:"):
+		if strings.TrimPrefix(v, "spooler:") == "" {
+			return fmt.Errorf("%q: name the Windows printer (spooler:NAME)", v)
+		}
+	case strings.HasPrefix(v, "/") || strings.HasPrefix(v, `\\`):
+	default:
+		return fmt.Errorf("%q: use tcp://HOST:PORT, a device path such as /dev/usb/lp0, or serial:PATH@BAUD", v)
+	}
+	return nil
 }
 
 func checkAddr(v string) error {

@@ -8,13 +8,14 @@ import (
 	"github.com/storebox/storebox/protocol/ordermsg"
 )
 
-// Register adds getPayInfo, makePayment, getOrder and cancelOrder to the
+// Register adds getPayInfo, makePayment, getOrder, cancelOrder and getReceipt to the
 // device server.
 func (s *Service) Register(h interface{ Handle(string, devices.Handler) }) {
 	h.Handle("getPayInfo", s.actGetPayInfo)
 	h.Handle("makePayment", s.actMakePayment)
 	h.Handle("getOrder", s.actGetOrder)
 	h.Handle("cancelOrder", s.actCancelOrder)
+	h.Handle("getReceipt", s.actGetReceipt)
 }
 
 func (s *Service) actGetPayInfo(ctx context.Context, sess *devices.Session, req *devmsg.Request) (any, error) {

@@ -1,6 +1,11 @@
 package orders
 
-import "github.com/storebox/storebox/daemon/config"
+import (
+	"time"
+
+	"github.com/storebox/storebox/daemon/config"
+	"github.com/storebox/storebox/protocol/receipt"
+)
 
 // ConfigFrom maps the daemon's configuration onto the service's.
 // payPageBase is the local HTTP server as devices reach it
@@ -16,5 +21,22 @@ func ConfigFrom(c *config.Config, payPageBase string) Config {
 		PayPageBase:  payPageBase,
 		Retention:    c.Orders.Retention.Duration,
 		Acknowledged: c.Upstream.URL != "" || c.Upstream.Kind == "nats",
+		Receipt:      ReceiptConfigFrom(c),
 	}
+}
+
+// ReceiptConfigFrom is the [receipt] section as the receipts use it.
+func ReceiptConfigFrom(c *config.Config) ReceiptConfig {
+	name := c.Receipt.StoreName
+	if name == "" {
+		name = c.StoreName
+	}
+	loc := time.Local
+	if c.Receipt.Timezone != "" {
+		if l, err := time.LoadLocation(c.Receipt.Timezone); err == nil { // validated at load
+			loc = l
+		}
+	}
+	return ReceiptConfig{StoreName: name, Layout: receipt.Layout{Width: c.Receipt.Width, Header: c.Receipt.Header,
+		Footer: c.Receipt.Footer, Decimals: c.Receipt.Decimals, Location: loc}}
 }

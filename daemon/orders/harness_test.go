@@ -266,6 +266,12 @@ func (m msg) num(k string) int64 {
 
 func dialTerm(t testing.TB, addr, equipID string) *term {
 	t.Helper()
+	return dialAs(t, addr, equipID, "terminal")
+}
+
+// dialAs logs in as a device of kind.
+func dialAs(t testing.TB, addr, equipID, kind string) *term {
+	t.Helper()
 	c, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
@@ -273,7 +279,7 @@ func dialTerm(t testing.TB, addr, equipID string) *term {
 	tm := &term{t: t, c: c, id: equipID, wait: map[int64]chan msg{}, pushes: make(chan msg, 64), rerr: make(chan error, 1)}
 	t.Cleanup(func() { c.Close() })
 	go tm.readLoop()
-	if r := tm.call("login", map[string]any{"kind": "terminal"}); r.exc() != "" {
+	if r := tm.call("login", map[string]any{"kind": kind}); r.exc() != "" {
 		t.Fatalf("login %s: %s", equipID, r.Raw)
 	}
 	return tm

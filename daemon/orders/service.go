@@ -47,6 +47,10 @@ type Config struct {
 	PayPageBase string
 	// Now is the clock; default time.Now.
 	Now func() time.Time
+	// Receipt is what receipts show (orderPaid, getReceipt).
+	Receipt ReceiptConfig
+	// OnPaid, if set, runs in the transaction that makes an order paid.
+	OnPaid PaidHook
 	// Admitted, if set, names whom a door beside a terminal let in last;
 	// getPayInfo without an openId sells to them.
 	Admitted AdmittedLookup

@@ -81,7 +81,9 @@ func (s *Service) markPaid(t *store.Tx, old *ordermsg.Order, n int, now time.Tim
 		if err := event(t, ledger.OrderPaid, o, a, ""); err != nil {
 			return nil, err
 		}
-		s.afterPaid(t, o)
+		if err := s.afterPaid(t, o); err != nil {
+			return nil, err
+		}
 	case ordermsg.StatusExpired, ordermsg.StatusCancelled:
 		was := o.Status
 		if short := shortLines(t, o.Warehouse, o.Lines); len(short) > 0 {
@@ -100,7 +102,9 @@ func (s *Service) markPaid(t *store.Tx, old *ordermsg.Order, n int, now time.Tim
 		if err := event(t, ledger.OrderPaid, o, a, "paid after the order was "+was); err != nil {
 			return nil, err
 		}
-		s.afterPaid(t, o)
+		if err := s.afterPaid(t, o); err != nil {
+			return nil, err
+		}
 	default: // paid or needs_review: money came in twice
 		reason := fmt.Sprintf("attempt %d (%s, %s) was paid, but the order is already %s", n, a.Method, a.Ref, o.Status)
 		if o.PaidBy != 0 {
@@ -127,10 +131,20 @@ func (s *Service) booked(o *ordermsg.Order, a *ordermsg.Attempt, now time.Time) 
 	}
 }
 
-func (s *Service) afterPaid(t *store.Tx, o *ordermsg.Order) {
-	push := ordermsg.PaidPush{OID: o.OID, AmountTotal: o.AmountTotal, Method: o.Method, PaidAt: *o.PaidAt}
+// afterPaid queues what a payment owes besides the stock: the receipt
+// pushed to the terminal once the transaction commits, and what the paid
+// hook writes (print jobs) in the transaction itself.
+func (s *Service) afterPaid(t *store.Tx, o *ordermsg.Order) error {
+	if s.cfg.OnPaid != nil {
+		if err := s.cfg.OnPaid(t, o); err != nil {
+			return fmt.Errorf("order %s paid: %w", o.OID, err)
+		}
+	}
+	push := paidPush{PaidPush: ordermsg.PaidPush{OID: o.OID, AmountTotal: o.AmountTotal, Method: o.Method, PaidAt: *o.PaidAt},
+		WithPrintList: s.Receipt(o)}
 	equip := o.EquipID
 	t.After(func() { s.push(equip, "orderPaid", push) })
+	return nil
 }
 
 // markFailed records that attempt n failed. A failure of the attempt that
