@@ -431,3 +431,32 @@ func TestFleetConsoleBinary(t *testing.T) {
 		t.Fatalf("fleet stats %+v", st.Fleet)
 	}
 }
+
+// The admin API names a misspelt key as unknown, with the key it was meant
+// to be; only keys the store's file really has but a document may not set
+// "need a restart".
+func TestAdminAPINamesUnknownKeys(t *testing.T) {
+	p := startCloud(t, "--admin-token", "adm")
+	for _, tc := range []struct{ config, key, detail string }{
+		{`{"devices": {"admision": "open"}}`, "devices.admision", "unknown key (did you mean devices.admission?)"},
+		{`{"devices": {"colour": "red"}}`, "devices.colour", "devices.colour: unknown key"},
+		{`{"doors": [{"id": "a", "secret": "s", "polcy": "entry"}]}`, "doors[0].polcy", "unknown key (did you mean doors[0].policy?)"},
+		{`{"devices": {"listen": ":9"}}`, "devices.listen", "needs a restart"},
+	} {
+		req, _ := http.NewRequest("PUT", p.URL+"/v1/admin/stores/s1/config", strings.NewReader(`{"version": 1, "config": `+tc.config+`}`))
+		req.Header.Set("Authorization", "Bearer adm")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got struct{ Key, Detail string }
+		json.NewDecoder(resp.Body).Decode(&got)
+		resp.Body.Close()
+		if resp.StatusCode != 400 || got.Key != tc.key || !strings.Contains(got.Detail, tc.detail) {
+			t.Errorf("%s: %d %+v, want key %s and %q", tc.config, resp.StatusCode, got, tc.key, tc.detail)
+		}
+		if tc.key != "devices.listen" && strings.Contains(got.Detail, "remotely") {
+			t.Errorf("%s: a typo is called a key that cannot be set remotely: %s", tc.config, got.Detail)
+		}
+	}
+}

@@ -82,7 +82,7 @@ func TestEveryErrorInAFileAtOnce(t *testing.T) {
 		`c.toml:7: log.level: "loud" is not one of debug, info, warn, error`,
 		`c.toml:8: log.format: must be a string (in quotes), not the number 3`,
 		`c.toml:13: doors[0].open_ms: must be a whole number, not the string "long"`,
-		`c.toml:15: http.lisen: unknown key`,
+		`c.toml:15: http.lisen: unknown key (did you mean http.listen?)`,
 	}
 	if got := err.Error(); got != strings.Join(want, "\n") {
 		t.Fatalf("got:\n%s\nwant:\n%s", got, strings.Join(want, "\n"))

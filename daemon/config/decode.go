@@ -3,11 +3,15 @@ package config
 import (
 	"encoding"
 	"fmt"
+	"maps"
 	"reflect"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/pelletier/go-toml/v2"
+
+	"github.com/storebox/storebox/internal/nearest"
 )
 
 // decoder fills a Config from a parsed TOML document one key at a time, so
@@ -52,7 +56,11 @@ func (d *decoder) table(prefix string, doc map[string]any, dst reflect.Value) {
 		}
 		i, ok := fields[key]
 		if !ok {
-			d.fail(full, "unknown key")
+			if near := nearest.Name(key, slices.Sorted(maps.Keys(fields))); near != "" {
+				d.fail(full, "unknown key (did you mean %s?)", strings.TrimSuffix(full, key)+near)
+			} else {
+				d.fail(full, "unknown key")
+			}
 			continue
 		}
 		d.value(full, val, dst.Field(i))

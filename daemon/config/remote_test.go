@@ -1,6 +1,8 @@
 package config
 
 import (
+	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -63,5 +65,47 @@ func TestFleetDefaultsAndLimits(t *testing.T) {
 	_, err := Parse("c.toml", []byte("[fleet]\nhealth_interval = \"100ms\"\nremote_config = false\n"))
 	if err == nil || !strings.Contains(err.Error(), "c.toml:2: fleet.health_interval: must be at least 1s") {
 		t.Fatalf("err %v", err)
+	}
+}
+
+// fleetmsg tells a restart-only key from a typo by its copy of the file's
+// keys; it must be this package's Config, key for key.
+func TestFleetFileKeysMatchConfig(t *testing.T) {
+	keys := func(v any) []string {
+		var out []string
+		for k := range tomlFields(reflect.TypeOf(v)) {
+			out = append(out, k)
+		}
+		slices.Sort(out)
+		return out
+	}
+	for section, want := range map[string][]string{"": keys(Config{}), "devices": keys(Devices{}), "orders": keys(Orders{}), "doors": keys(Door{})} {
+		got := slices.Sorted(slices.Values(fleetmsg.FileKeys[section]))
+		if !slices.Equal(got, want) {
+			t.Errorf("fleetmsg.FileKeys[%q] = %v, the file has %v", section, got, want)
+		}
+	}
+}
+
+// A misspelt key in a remote document is unknown, with the key it was
+// meant to be, as in the file; a real key of the file that needs a restart
+// says so.
+func TestRemoteKeyErrorsNameTyposAndRestartKeys(t *testing.T) {
+	for _, tc := range []struct{ doc, want string }{
+		{`{"devices": {"admision": "open"}}`, "devices.admision: unknown key (did you mean devices.admission?)"},
+		{`{"devices": {"colour": "red"}}`, "devices.colour: unknown key"},
+		{`{"doors": [{"id": "a", "secret": "s", "polcy": "entry"}]}`, "doors[0].polcy: unknown key (did you mean doors[0].policy?)"},
+		{`{"dors": []}`, "dors: unknown key (did you mean doors?)"},
+		{`{"devices": {"listen": ":1"}}`, "devices.listen: cannot be set remotely: it needs a restart"},
+		{`{"mqtt": {}}`, "mqtt: cannot be set remotely: it needs a restart"},
+	} {
+		_, err := fleetmsg.CheckConfig([]byte(tc.doc))
+		if err == nil || !strings.HasPrefix(err.Error(), tc.want) {
+			t.Errorf("%s: %v, want %q", tc.doc, err, tc.want)
+		}
+	}
+	_, err := Parse("c.toml", []byte("[devices]\nadmision = \"open\"\n"))
+	if err == nil || !strings.Contains(err.Error(), "devices.admision: unknown key (did you mean devices.admission?)") {
+		t.Errorf("the file's check says otherwise: %v", err)
 	}
 }

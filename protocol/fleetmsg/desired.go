@@ -8,6 +8,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/storebox/storebox/internal/nearest"
 )
 
 // Desired is the body of GET /v1/stores/<s>/config (and of the reference
@@ -72,6 +74,17 @@ func (e *KeyError) Error() string { return e.Key + ": " + e.Msg }
 // MaxDocument is the largest desired-configuration body either side accepts.
 const MaxDocument = 1 << 20
 
+// FileKeys are the TOML file's keys in the sections a remote document
+// touches ("" is the top level, "doors" a [[doors]] entry), so that a key
+// the file has but a document may not set is told apart from a typo.
+// daemon/config's tests hold this to the Config type.
+var FileKeys = map[string][]string{
+	"":        {"store_id", "store_name", "data_dir", "warehouse", "log", "devices", "discovery", "mqtt", "http", "upstream", "orders", "payments", "doors", "scales", "fleet"},
+	"devices": {"listen", "admission", "heartbeat", "max_connections", "outbound_queue", "tokens", "approve", "reject"},
+	"orders":  {"payment_ttl", "retention"},
+	"doors":   {"id", "secret", "policy", "terminal", "staff", "open_ms"},
+}
+
 // The keys a remote document may set; everything else needs a restart or is
 // not the cloud's to change.
 var (
@@ -111,7 +124,7 @@ func CheckConfig(raw json.RawMessage) (Document, error) {
 	if err != nil {
 		return doc, err
 	}
-	if err := onlyKeys(top, "", topKeys); err != nil {
+	if err := onlyKeys(top, "", "", topKeys); err != nil {
 		return doc, err
 	}
 	if v, ok := top["devices"]; ok {
@@ -119,7 +132,7 @@ func CheckConfig(raw json.RawMessage) (Document, error) {
 		if err != nil {
 			return doc, err
 		}
-		if err := onlyKeys(sec, "devices.", deviceKeys); err != nil {
+		if err := onlyKeys(sec, "devices.", "devices", deviceKeys); err != nil {
 			return doc, err
 		}
 		doc.Devices = &DevicesSection{}
@@ -167,7 +180,7 @@ func CheckConfig(raw json.RawMessage) (Document, error) {
 		if err != nil {
 			return doc, err
 		}
-		if err := onlyKeys(sec, "orders.", orderKeys); err != nil {
+		if err := onlyKeys(sec, "orders.", "orders", orderKeys); err != nil {
 			return doc, err
 		}
 		doc.Orders = &OrdersSection{}
@@ -202,7 +215,7 @@ func checkDoors(raw json.RawMessage) ([]Door, error) {
 		if err != nil {
 			return nil, err
 		}
-		if err := onlyKeys(obj, key+".", doorKeys); err != nil {
+		if err := onlyKeys(obj, key+".", "doors", doorKeys); err != nil {
 			return nil, err
 		}
 		var d Door
@@ -257,16 +270,25 @@ func object(raw json.RawMessage, key string) (map[string]json.RawMessage, error)
 }
 
 // onlyKeys refuses the first key (sorted, so the message is stable) not in
-// allowed.
-func onlyKeys(m map[string]json.RawMessage, prefix string, allowed []string) error {
+// allowed: a key of the file's section is one that needs a restart, any
+// other is unknown, named with the nearest key the file has.
+func onlyKeys(m map[string]json.RawMessage, prefix, section string, allowed []string) error {
 	keys := make([]string, 0, len(m))
 	for k := range m {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
 	for _, k := range keys {
-		if !contains(allowed, k) {
-			return &KeyError{Key: prefix + k, Msg: "cannot be set remotely (only " + remoteKeys() + " apply without a restart)"}
+		switch {
+		case contains(allowed, k):
+		case contains(FileKeys[section], k):
+			return &KeyError{Key: prefix + k, Msg: "cannot be set remotely: it needs a restart (only " + remoteKeys() + " apply without one)"}
+		default:
+			msg := "unknown key"
+			if near := nearest.Name(k, FileKeys[section]); near != "" {
+				msg += " (did you mean " + prefix + near + "?)"
+			}
+			return &KeyError{Key: prefix + k, Msg: msg}
 		}
 	}
 	return nil

@@ -355,7 +355,7 @@ func TestFleetSignedButWrongDocumentsChangeNothing(t *testing.T) {
 	waitConfig(t, d, "at version 1", func(c configStatus) bool { return c.Version == 1 })
 
 	cloud.serve(`{"version": 2, "config": {"doors": [{"id": "side", "secret": "s-side", "policy": "entry"}], "devices": {"listen": ":9999"}}}`)
-	waitConfig(t, d, "refused (restart-only key)", refusedWith("2", "devices.listen: cannot be set remotely"))
+	waitConfig(t, d, "refused (restart-only key)", refusedWith("2", "devices.listen: cannot be set remotely: it needs a restart"))
 	cloud.serve(`{"version": 3, "config": {"doors": [{"id": "side", "secret": "s-side", "policy": "entry"}, {"id": "back", "secret": "s-back", "policy": "sideways"}]}}`)
 	waitConfig(t, d, "refused (bad value)", refusedWith("3", `doors[1].policy: "sideways" is not one of`))
 	cloud.serve(`{"version": 4, "config": {"orders": {"payment_ttl": "10ms"}}}`)

@@ -94,7 +94,7 @@ func TestBadConfigNamesFileLineKey(t *testing.T) {
 		}
 	}
 	out, err = exec.Command(d.Bin, "config", "check", bad).CombinedOutput()
-	if err == nil || !strings.Contains(string(out), ":5: devices.admision") {
+	if err == nil || !strings.Contains(string(out), ":5: devices.admision: unknown key (did you mean devices.admission?)") {
 		t.Fatalf("config check: %v %s", err, out)
 	}
 }
