@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -28,6 +29,7 @@ import (
 	"github.com/storebox/storebox/daemon/shelf"
 	"github.com/storebox/storebox/daemon/store"
 	"github.com/storebox/storebox/daemon/store/admission"
+	"github.com/storebox/storebox/daemon/store/datafile"
 	"github.com/storebox/storebox/daemon/supervisor"
 	"github.com/storebox/storebox/daemon/webauth"
 	"github.com/storebox/storebox/internal/dirowner"
@@ -127,6 +129,7 @@ func New(cfg *config.Config, version string, log *slog.Logger) (_ *Daemon, err e
 		return nil, err
 	}
 	d.metrics = httpapi.NewMetrics()
+	datafile.CompactIfWasteful(filepath.Join(cfg.DataDir, store.FileName), store.SchemaVersion, log)
 	if d.store, err = store.Open(cfg.DataDir, store.Options{Warehouse: cfg.Warehouse, Log: log}); err != nil {
 		return nil, err
 	}

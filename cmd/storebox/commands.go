@@ -18,6 +18,7 @@ func subcommands(g *globals) []*cobra.Command {
 		scaleCommand(g),
 		simCommand(g),
 		syncCommand(g),
+		dataCommand(g),
 		statusCommand(g),
 		doctorCommand(g),
 		loginLinkCommand(g),
