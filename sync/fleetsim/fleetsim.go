@@ -18,6 +18,7 @@ import (
 	"net"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -207,6 +208,9 @@ type store struct {
 	started time.Time
 	alerts  []fleetmsg.Alert
 	config  fleetmsg.ConfigStatus
+	// refused is the config_refused alert while a document is refused: its
+	// since is when this refusal began, kept while the same one repeats.
+	refused *fleetmsg.Alert
 	events  eventLog
 }
 
@@ -269,7 +273,11 @@ func (st *store) maybeFlipAlert() {
 		{Kind: fleetmsg.AlertScaleFault, Subject: "S1", Message: "no frame for 5 s (cable unplugged?)"},
 		{Kind: fleetmsg.AlertDevicePending, Subject: fmt.Sprintf("T-%02d", st.rng.IntN(90)+10), Message: "terminal waiting for approval"},
 		{Kind: fleetmsg.AlertDoorOffline, Subject: "D1", Message: "door not connected"},
-		{Kind: fleetmsg.AlertQueueStale, Subject: "queue", Message: "oldest unsent event older than 15m"},
+	}
+	// A stale queue only with something queued: the snapshot shows the
+	// depth beside it.
+	if st.events.depth.Load() > 0 {
+		kinds = append(kinds, fleetmsg.Alert{Kind: fleetmsg.AlertQueueStale, Subject: "queue", Message: "oldest unsent event older than 15m"})
 	}
 	a := kinds[st.rng.IntN(len(kinds))]
 	a.Since = time.Now().UTC().Truncate(time.Second)
@@ -278,12 +286,16 @@ func (st *store) maybeFlipAlert() {
 
 func (st *store) snapshot() fleetmsg.Health {
 	now := time.Now().UTC()
-	alerts := slices.Clone(st.alerts)
-	if alerts == nil {
-		alerts = []fleetmsg.Alert{}
+	depth := st.events.depth.Load()
+	alerts := []fleetmsg.Alert{}
+	for _, a := range st.alerts {
+		if a.Kind == fleetmsg.AlertQueueStale && depth == 0 {
+			continue // the queue drained since it was raised
+		}
+		alerts = append(alerts, a)
 	}
-	if st.config.Error != "" {
-		alerts = append(alerts, fleetmsg.Alert{Kind: fleetmsg.AlertConfigRefused, Subject: "config", Since: now, Message: st.config.Error})
+	if st.refused != nil {
+		alerts = append(alerts, *st.refused)
 	}
 	scaleState := "ok"
 	for _, a := range alerts {
@@ -300,7 +312,7 @@ func (st *store) snapshot() fleetmsg.Health {
 		},
 		Scales: []fleetmsg.ScaleHealth{{ID: "S1", State: scaleState, LastReadingAt: &last}},
 		Doors:  []fleetmsg.DoorHealth{{ID: "D1", State: "closed", Online: true}},
-		Queue:  fleetmsg.QueueHealth{Depth: st.events.depth.Load(), LastSyncAt: &last},
+		Queue:  fleetmsg.QueueHealth{Depth: depth, LastSyncAt: &last},
 		Disk:   fleetmsg.DiskHealth{FreeBytes: 40 << 30, FreeRatio: 0.62},
 		Alerts: alerts,
 	}
@@ -369,20 +381,30 @@ func (st *store) pollConfig(ctx context.Context) bool {
 	case err != nil:
 		st.sim.fail(func(s *Stats) { s.ConfigFailed++ }, fmt.Errorf("config: %w", err))
 		return false
-	case code == http.StatusNotModified:
-		st.sim.count(func(s *Stats) { s.ConfigNotModified++ })
-		return false
-	case code == http.StatusNotFound:
-		return false
+	case code == http.StatusNotModified, code == http.StatusNotFound:
+		if code == http.StatusNotModified {
+			st.sim.count(func(s *Stats) { s.ConfigNotModified++ })
+		}
+		return st.refusalOver() // an acceptable reply, as a real store takes it
 	case code != http.StatusOK:
 		st.sim.fail(func(s *Stats) { s.ConfigFailed++ }, fmt.Errorf("config: HTTP %d: %.200s", code, body))
 		return false
 	}
 	refuse := func(why string) bool {
 		st.sim.count(func(s *Stats) { s.ConfigRefused++ })
-		changed := st.config.Error != why
+		if st.config.Error == why {
+			return false // the same refusal again: its since stays
+		}
 		st.config.Error = why
-		return changed
+		subject := fleetmsg.SubjectUnreadableDocument
+		var loose struct {
+			Version fleetmsg.Version `json:"version"`
+		}
+		if json.Unmarshal(body, &loose) == nil && loose.Version > 0 {
+			subject = strconv.FormatUint(uint64(loose.Version), 10)
+		}
+		st.refused = &fleetmsg.Alert{Kind: fleetmsg.AlertConfigRefused, Subject: subject, Since: time.Now().UTC(), Message: "remote configuration refused: " + why}
+		return true
 	}
 	if err := ledger.Verify(st.sim.opt.Secret, hdr.Get(ledger.HeaderSignature), body, time.Now()); err != nil {
 		return refuse("reply signature: " + err.Error())
@@ -391,12 +413,25 @@ func (st *store) pollConfig(ctx context.Context) bool {
 	if err != nil {
 		return refuse(err.Error())
 	}
-	if d.Version <= st.config.Version {
-		return refuse(fmt.Sprintf("version %d is not above the applied %d", d.Version, st.config.Version))
+	if d.Version == st.config.Version {
+		return st.refusalOver()
+	}
+	if d.Version < st.config.Version {
+		return refuse(fmt.Sprintf("version %d is older than the applied version %d", d.Version, st.config.Version))
 	}
 	now := time.Now().UTC()
 	st.config = fleetmsg.ConfigStatus{Version: d.Version, Source: fleetmsg.SourceRemote, AppliedAt: &now}
+	st.refused = nil
 	st.sim.count(func(s *Stats) { s.ConfigApplied++ })
+	return true
+}
+
+// refusalOver clears a refusal; it reports whether there was one.
+func (st *store) refusalOver() bool {
+	if st.refused == nil {
+		return false
+	}
+	st.refused, st.config.Error = nil, ""
 	return true
 }
 
