@@ -38,6 +38,15 @@ import (
 //     answered unicast (§5.4), two announcements at start (§8.3) and goodbyes
 //     (TTL 0) at stop (§10.1).
 //
+// A store's LAN is not trusted, so a query costs the box little and gets
+// it nowhere (answer.go): only queries from a source on the receiving
+// interface's link are answered at all (§11), every reply goes out with
+// IP TTL 255, each question is answered once however often a packet
+// repeats it, at most maxQuestions questions and every known answer are
+// looked at once each (a hash set, linear in the packet), a reply is never
+// more than replyFactor times its query nor more than one packet, and a
+// record is multicast on an interface at most once a second (§6).
+//
 // It does not probe for name conflicts (§8.1): the SRV target is a name of
 // storebox's own ("storebox-<hostname>.local."), so it never competes with
 // the host's avahi for the host name, and the instance is the store's name.
@@ -70,6 +79,9 @@ type mdnsNames struct {
 type mdnsIface struct {
 	ifi    net.Interface
 	v4, v6 []netip.Addr
+	// links are the prefixes of every address the interface holds
+	// (advertised or not): a query's source must be in one (§11).
+	links []netip.Prefix
 }
 
 // advertisedIfaces lists the interfaces and addresses a device on the LAN can
@@ -105,6 +117,13 @@ func advertisedIfaces(deviceHost netip.Addr) (list []mdnsIface, reason string) {
 				continue
 			}
 			ip = ip.Unmap()
+			ones, _ := ipn.Mask.Size()
+			if ip.Is4() && ones > 32 {
+				ones -= 96
+			}
+			if p, err := ip.Prefix(ones); err == nil {
+				m.links = append(m.links, p)
+			}
 			if !any && ip != deviceHost {
 				continue
 			}
@@ -182,6 +201,7 @@ type responder struct {
 	p6     *ipv6.PacketConn
 
 	sendMu    sync.Mutex // the outgoing interface is a socket option
+	rate      multicastRate
 	closeOnce sync.Once
 	done      chan struct{}
 }
@@ -242,6 +262,7 @@ func joinMDNS4(ifaces []mdnsIface) (*ipv4.PacketConn, error) {
 	}
 	_ = p.SetControlMessage(ipv4.FlagInterface, true)
 	_ = p.SetMulticastTTL(255)
+	_ = p.SetTTL(255)                // unicast replies too (§11)
 	_ = p.SetMulticastLoopback(true) // a browser on the box itself (storebox discover) sees it
 	return p, nil
 }
@@ -267,6 +288,7 @@ func joinMDNS6(ifaces []mdnsIface) (*ipv6.PacketConn, error) {
 	}
 	_ = p.SetControlMessage(ipv6.FlagInterface, true)
 	_ = p.SetMulticastHopLimit(255)
+	_ = p.SetHopLimit(255) // unicast replies too (§11)
 	_ = p.SetMulticastLoopback(true)
 	return p, nil
 }
@@ -321,8 +343,15 @@ func (r *responder) announce(goodbye bool) {
 			for _, rr := range msg.Answer {
 				rr.Header().Ttl = 0
 			}
+		} else {
+			r.rate.sent(m.ifi.Index, msg.Answer, time.Now())
 		}
-		r.sendMulticast(msg, m)
+		b, err := msg.Pack()
+		if err != nil {
+			r.log.Warn("discovery: mDNS announcement not packed", "err", err)
+			continue
+		}
+		r.sendMulticast(b, m)
 	}
 }
 
@@ -360,51 +389,51 @@ func (r *responder) handle(b []byte, ifIndex int, from net.Addr) {
 	if !ok {
 		return // not an interface the device listener is reachable through
 	}
-	var q dns.Msg
-	if err := q.Unpack(b); err != nil || q.Response || q.Opcode != dns.OpcodeQuery {
-		return
-	}
 	src, _ := from.(*net.UDPAddr)
 	if src == nil {
 		return
 	}
-	legacy := src.Port != mdnsPort
-	resp := r.respond(&q, m, legacy)
-	if resp == nil {
-		return
+	out, unicast := r.reply(b, m, src.AddrPort(), time.Now())
+	switch {
+	case out == nil:
+	case unicast:
+		r.sendTo(out, src)
+	default:
+		r.sendMulticast(out, m)
 	}
-	unicast := legacy
-	for _, qq := range q.Question {
-		unicast = unicast || qq.Qclass&cacheFlush != 0 // the QU bit (§5.4)
-	}
-	if unicast {
-		r.sendTo(resp, src)
-		return
-	}
-	r.sendMulticast(resp, m)
 }
 
 // respond builds the answer to query q arriving on interface m, or nil when
 // nothing is to be said. A legacy unicast query (source port not 5353) gets
 // its id and questions back, TTLs of at most 10 s and no cache-flush bits.
+// Each question is looked at once (at most maxQuestions of them), each
+// record is answered once, and known answers are one hash-set lookup each.
 func (r *responder) respond(q *dns.Msg, m mdnsIface, legacy bool) *dns.Msg {
 	flush := !legacy
 	var answers, extra []dns.RR
-	for _, qq := range q.Question {
-		name, t := strings.ToLower(qq.Name), qq.Qtype
+	var asked []dns.Question // ours, each once
+	seen := map[question]bool{}
+	for _, qq := range q.Question[:min(len(q.Question), maxQuestions)] {
+		name, t := qq.Name, qq.Qtype
+		key := question{strings.ToLower(name), t}
+		if !r.ours(name) || seen[key] {
+			continue
+		}
+		seen[key] = true
+		asked = append(asked, qq)
 		want := func(types ...uint16) bool { return t == dns.TypeANY || slices.Contains(types, t) }
-		switch name {
-		case servicesName:
+		switch {
+		case strings.EqualFold(name, servicesName):
 			if want(dns.TypePTR) {
 				answers = append(answers, r.servicePTR())
 			}
-		case strings.ToLower(r.names.service):
+		case strings.EqualFold(name, r.names.service):
 			if want(dns.TypePTR) {
 				answers = append(answers, r.ptr(otherTTL))
 				extra = append(extra, r.srv(hostTTL, flush), r.txt(otherTTL, flush))
 				extra = append(extra, r.addrs(m, hostTTL, flush, true, true)...)
 			}
-		case strings.ToLower(r.names.instance):
+		case strings.EqualFold(name, r.names.instance):
 			if want(dns.TypeSRV) {
 				answers = append(answers, r.srv(hostTTL, flush))
 			}
@@ -414,21 +443,28 @@ func (r *responder) respond(q *dns.Msg, m mdnsIface, legacy bool) *dns.Msg {
 			if want(dns.TypeSRV) {
 				extra = append(extra, r.addrs(m, hostTTL, flush, true, true)...)
 			}
-		case strings.ToLower(r.names.host):
+		case strings.EqualFold(name, r.names.host):
 			answers = append(answers, r.addrs(m, hostTTL, flush, want(dns.TypeA), want(dns.TypeAAAA))...)
 		}
 	}
-	answers = suppressKnown(answers, q.Answer)
+	if len(answers) == 0 {
+		return nil
+	}
+	known := r.knownAnswers(q.Answer)
+	answers = slices.DeleteFunc(uniqueRecords(answers, nil), func(a dns.RR) bool {
+		ttl, ok := known[keyOf(a)]
+		return ok && ttl >= a.Header().Ttl/2 // the querier holds it with at least half its TTL left (§7.1)
+	})
 	if len(answers) == 0 {
 		return nil
 	}
 	resp := new(dns.Msg)
-	resp.Response, resp.Authoritative = true, true
+	resp.Response, resp.Authoritative, resp.Compress = true, true, true
 	resp.Answer = answers
-	resp.Extra = dedupe(extra, answers)
+	resp.Extra = uniqueRecords(extra, answers)
 	if legacy {
 		resp.Id = q.Id
-		resp.Question = q.Question
+		resp.Question = asked // as asked (§6.7), each once
 		for _, rr := range slices.Concat(resp.Answer, resp.Extra) {
 			rr.Header().Ttl = min(rr.Header().Ttl, legacyMaxTTL)
 		}
@@ -489,45 +525,8 @@ func class(flush bool) uint16 {
 	return dns.ClassINET
 }
 
-// suppressKnown drops the answers the querier already holds with at least
-// half their TTL left (RFC 6762 §7.1).
-func suppressKnown(answers, known []dns.RR) []dns.RR {
-	return slices.DeleteFunc(answers, func(a dns.RR) bool {
-		for _, k := range known {
-			if sameRecord(a, k) && k.Header().Ttl >= a.Header().Ttl/2 {
-				return true
-			}
-		}
-		return false
-	})
-}
-
-// dedupe drops from extra what answers already carry.
-func dedupe(extra, answers []dns.RR) []dns.RR {
-	return slices.DeleteFunc(extra, func(e dns.RR) bool {
-		return slices.ContainsFunc(answers, func(a dns.RR) bool { return sameRecord(a, e) })
-	})
-}
-
-// sameRecord compares name, type and data, ignoring TTL and the
-// cache-flush bit.
-func sameRecord(a, b dns.RR) bool {
-	ha, hb := *a.Header(), *b.Header()
-	if !strings.EqualFold(ha.Name, hb.Name) || ha.Rrtype != hb.Rrtype {
-		return false
-	}
-	a, b = dns.Copy(a), dns.Copy(b)
-	a.Header().Class &^= cacheFlush
-	b.Header().Class &^= cacheFlush
-	return dns.IsDuplicate(a, b)
-}
-
-func (r *responder) sendMulticast(msg *dns.Msg, m mdnsIface) {
-	b, err := msg.Pack()
-	if err != nil {
-		r.log.Warn("discovery: mDNS answer not packed", "err", err)
-		return
-	}
+func (r *responder) sendMulticast(b []byte, m mdnsIface) {
+	var err error
 	r.sendMu.Lock()
 	defer r.sendMu.Unlock()
 	if r.p4 != nil && len(m.v4) > 0 {
@@ -545,11 +544,8 @@ func (r *responder) sendMulticast(msg *dns.Msg, m mdnsIface) {
 	}
 }
 
-func (r *responder) sendTo(msg *dns.Msg, to *net.UDPAddr) {
-	b, err := msg.Pack()
-	if err != nil {
-		return
-	}
+func (r *responder) sendTo(b []byte, to *net.UDPAddr) {
+	var err error
 	r.sendMu.Lock()
 	defer r.sendMu.Unlock()
 	if to.IP.To4() != nil && r.p4 != nil {

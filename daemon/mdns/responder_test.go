@@ -19,9 +19,10 @@ func testResponder() (*responder, mdnsIface) {
 		txt:      []string{"store=S-1", "ver=1.0"},
 	}
 	m := mdnsIface{
-		ifi: net.Interface{Index: 7, Name: "lan0"},
-		v4:  []netip.Addr{netip.MustParseAddr("192.168.1.20")},
-		v6:  []netip.Addr{netip.MustParseAddr("fd00::20")},
+		ifi:   net.Interface{Index: 7, Name: "lan0"},
+		v4:    []netip.Addr{netip.MustParseAddr("192.168.1.20")},
+		v6:    []netip.Addr{netip.MustParseAddr("fd00::20")},
+		links: []netip.Prefix{netip.MustParsePrefix("192.168.1.0/24"), netip.MustParsePrefix("fd00::/64")},
 	}
 	return &responder{names: names, ifaces: map[int]mdnsIface{7: m}}, m
 }
