@@ -194,6 +194,7 @@ func New(cfg *config.Config, version string, log *slog.Logger) (_ *Daemon, err e
 		d.http = httpapi.New(httpapi.Config{Listen: cfg.HTTP.Listen, AdminToken: d.adminToken, ReadAuth: cfg.HTTP.ReadAuth, MetricsAuth: cfg.HTTP.MetricsAuth},
 			log.With("component", "http"))
 		d.http.MountAPI(d.httpParts())
+		d.http.Mux.HandleFunc("GET /api/v1/backup", d.http.Admin(d.serveBackup))
 		d.sup.Add("http", d.http)
 	}
 	if cfg.Discovery.Listen != "" {

@@ -19,6 +19,8 @@ func subcommands(g *globals) []*cobra.Command {
 		simCommand(g),
 		syncCommand(g),
 		dataCommand(g),
+		backupCommand(g),
+		restoreCommand(g),
 		statusCommand(g),
 		doctorCommand(g),
 		loginLinkCommand(g),

@@ -21,7 +21,22 @@ import (
 var (
 	keyRebaseDue = []byte("ledger.rebase_due") // why: "new" or "restored"
 	keyRebased   = []byte("ledger.rebased")    // LedgerRebase JSON
+	// keyFreshIDs: restored from a backup, so prefixes minted per data
+	// directory (the oids') are minted again (TakeFreshIDs).
+	keyFreshIDs = []byte("restored.fresh_ids")
 )
+
+// TakeFreshIDs reports, once, that the file was restored from a backup:
+// the box the backup came from went on issuing ids after it (oids, and
+// with them provider order numbers), so a prefix minted per data
+// directory must be minted again.
+func (t *Tx) TakeFreshIDs() (bool, error) {
+	meta := t.Bucket(bktMeta)
+	if meta.Get(keyFreshIDs) == nil {
+		return false, nil
+	}
+	return true, meta.Delete(keyFreshIDs)
+}
 
 // LedgerRebase is what a rebase did.
 type LedgerRebase struct {
@@ -123,6 +138,9 @@ func MarkRestored(dataDir string) error {
 		meta := tx.Bucket(bktMeta)
 		if meta == nil {
 			return errors.New("not a storebox data file (no meta bucket)")
+		}
+		if err := meta.Put(keyFreshIDs, []byte("1")); err != nil {
+			return err
 		}
 		return meta.Put(keyRebaseDue, []byte("restored"))
 	})

@@ -26,3 +26,17 @@ func Match(dir, path string) {
 	}
 	os.Chown(path, int(st.Uid), int(st.Gid))
 }
+
+// Like gives path the owner, group and permission bits of ref: a file that
+// replaces another (a restored configuration) keeps what the package set
+// up (root:storebox 0640).
+func Like(ref, path string) {
+	fi, err := os.Stat(ref)
+	if err != nil {
+		return
+	}
+	os.Chmod(path, fi.Mode().Perm())
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok && os.Geteuid() == 0 {
+		os.Chown(path, int(st.Uid), int(st.Gid))
+	}
+}

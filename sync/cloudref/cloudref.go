@@ -353,8 +353,16 @@ func (s *Server) state(store string) *storeState {
 // record accounts for one event; it reports whether it is new.
 func (s *Server) record(store string, e ledger.Event) bool {
 	st := s.state(store)
-	if _, dup := st.ids[e.ID]; dup {
+	if seq, dup := st.ids[e.ID]; dup {
 		s.counts.Duplicates++
+		if seq != e.Seq && !st.seqs.has(e.Seq) {
+			// A renumbered copy (a box restored from a backup): its seq is
+			// taken by the copy, not a gap. (Not in the log: after a
+			// restart such seqs count as gaps.)
+			st.seqs.set(e.Seq)
+			st.distinct++
+			st.lastSeq = max(st.lastSeq, e.Seq)
+		}
 		return false
 	}
 	st.ids[e.ID] = e.Seq

@@ -51,7 +51,7 @@ func TestLastSeqDedupeByIDAndSeqFaults(t *testing.T) {
 		t.Fatalf("renumbered copies: %+v %v", ack, err)
 	}
 	st := srv.Stats()
-	if ss := st.Stores["s1"]; st.Events != 5 || st.Duplicates != 2 || ss.LastSeq != 7 || ss.OutOfOrder != 0 || ss.SeqReused != 0 || st.SeqFaults != 0 {
+	if ss := st.Stores["s1"]; st.Events != 5 || st.Duplicates != 2 || ss.LastSeq != 7 || ss.Gaps != 0 || ss.OutOfOrder != 0 || ss.SeqReused != 0 || st.SeqFaults != 0 {
 		t.Fatalf("stats %+v %+v", st.Events, ss)
 	}
 	// A box numbering from a stale counter: stored, reported as a fault.

@@ -111,3 +111,17 @@ func Doctor(w io.Writer, results []doctor.Result, asJSON bool) (fails, warns int
 	}
 	return fails, warns, nil
 }
+
+// Bytes is a size for people: "812 B", "4.2 MB", "1.3 GB" (powers of 1000).
+func Bytes(n int64) string {
+	switch {
+	case n < 1000:
+		return fmt.Sprintf("%d B", n)
+	case n < 1000*1000:
+		return fmt.Sprintf("%.1f kB", float64(n)/1e3)
+	case n < 1000*1000*1000:
+		return fmt.Sprintf("%.1f MB", float64(n)/1e6)
+	default:
+		return fmt.Sprintf("%.2f GB", float64(n)/1e9)
+	}
+}

@@ -99,7 +99,9 @@ func countKey(status string) []byte { return []byte("count." + status) }
 
 // Open creates the buckets and the instance prefix of oids. The
 // prefix is random per data directory, so a store whose data was lost never
-// reuses an oid, and with it a provider order number already paid.
+// reuses an oid, and with it a provider order number already paid; a data
+// directory restored from a backup gets a new one too (the old box went on
+// numbering after the backup).
 func Open(st *store.Store) (instance string, seq uint64, err error) {
 	err = st.Update(func(t *store.Tx) error {
 		for _, b := range buckets {
@@ -109,7 +111,11 @@ func Open(st *store.Store) (instance string, seq uint64, err error) {
 		}
 		m := t.Bucket(bktMeta)
 		seq = readU64(m.Get(keySeq))
-		if v := m.Get(keyInstance); v != nil {
+		fresh, err := t.TakeFreshIDs()
+		if err != nil {
+			return err
+		}
+		if v := m.Get(keyInstance); v != nil && !fresh {
 			instance = string(v)
 			return nil
 		}
