@@ -63,7 +63,10 @@ Endpoints:
     PUT  /v1/admin/stores/<s>/config       desired configuration {"version": N, "config": {...}}
                                            (Authorization: Bearer <--admin-token>); only doors,
                                            devices.admission|approve|reject and orders.payment_ttl;
-                                           the version must increase
+                                           the version must increase (above the store's too);
+                                           the reply says what it replaces and removes
+    PATCH /v1/admin/stores/<s>/config      {"doors": {"add": [{door}], "remove": ["id"]}}: one door
+                                           in or out, stored as the whole next version
     PUT  /v1/admin/config-fault            {"mode": "hang"|...|""} switches --config-fault at run time
     PUT  /v1/admin/stores/<s>/config-fault {"mode": ...} the same for one store, over the cloud's
     PUT|POST /admin/catalog                goods for the catalog feed (replace|upsert), unsigned

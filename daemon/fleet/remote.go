@@ -305,6 +305,12 @@ func (r *Remote) Offer(ctx context.Context, body []byte) error {
 	}
 	r.mu.Lock()
 	file := r.file
+	before := file
+	if r.applied != nil {
+		if m, err := file.WithRemote(r.applied.doc); err == nil {
+			before = m
+		}
+	}
 	r.mu.Unlock()
 	merged, err := file.WithRemote(doc)
 	if err != nil {
@@ -318,7 +324,8 @@ func (r *Remote) Offer(ctx context.Context, body []byte) error {
 	r.mu.Lock()
 	r.applied, r.refusal = s, nil
 	r.mu.Unlock()
-	r.cfg.Log.Info("remote configuration applied", "version", d.Version, "sections", sectionNames(doc))
+	r.cfg.Log.Info("remote configuration applied", "version", d.Version, "replaces", fleetmsg.Sections(doc),
+		"leaves_to_file", fleetmsg.LeftOut(doc), "removes", removals(before, merged))
 	if saveErr != nil {
 		r.cfg.Log.Error("remote configuration applied but not saved; the next start runs the previous one until the cloud is reached", "err", saveErr)
 	}
@@ -362,24 +369,27 @@ func looseVersion(body []byte) fleetmsg.Version {
 	return d.Version
 }
 
-func sectionNames(doc fleetmsg.Document) []string {
-	var out []string
-	if doc.Doors != nil {
-		out = append(out, "doors")
+// removals names what the running configuration loses from before to
+// after ("door back", "devices.approve T-07"): a section a document sets
+// replaces the file's as a whole, and one it leaves out is the file's
+// again, so a door can go without the document naming it.
+func removals(before, after *config.Config) []string {
+	out := []string{}
+	ids := func(c *config.Config) []string {
+		var ids []string
+		for _, d := range c.Doors {
+			ids = append(ids, d.ID)
+		}
+		return ids
 	}
-	if dv := doc.Devices; dv != nil {
-		if dv.Admission != nil {
-			out = append(out, "devices.admission")
-		}
-		if dv.Approve != nil {
-			out = append(out, "devices.approve")
-		}
-		if dv.Reject != nil {
-			out = append(out, "devices.reject")
-		}
+	for _, id := range fleetmsg.Removed(ids(before), ids(after)) {
+		out = append(out, "door "+id)
 	}
-	if doc.Orders != nil && doc.Orders.PaymentTTL != nil {
-		out = append(out, "orders.payment_ttl")
+	for _, id := range fleetmsg.Removed(before.Devices.Approve, after.Devices.Approve) {
+		out = append(out, "devices.approve "+id)
+	}
+	for _, id := range fleetmsg.Removed(before.Devices.Reject, after.Devices.Reject) {
+		out = append(out, "devices.reject "+id)
 	}
 	return out
 }

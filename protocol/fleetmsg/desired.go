@@ -294,9 +294,7 @@ func onlyKeys(m map[string]json.RawMessage, prefix, section string, allowed []st
 	return nil
 }
 
-func remoteKeys() string {
-	return "doors, devices.admission, devices.approve, devices.reject, orders.payment_ttl"
-}
+func remoteKeys() string { return strings.Join(RemoteSections, ", ") }
 
 func oneOf(raw json.RawMessage, key string, allowed []string) (string, error) {
 	var s string

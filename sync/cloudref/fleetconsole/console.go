@@ -9,6 +9,7 @@
 package fleetconsole
 
 import (
+	"bytes"
 	"crypto/subtle"
 	"encoding/json"
 	"errors"
@@ -106,7 +107,12 @@ type storeState struct {
 	// config-fault), over the cloud's; like --config-fault it is not kept
 	// across a restart.
 	Fault string `json:"-"`
-	Rev   uint64 `json:"-"`
+	// Applied is the version the store last said it runs (its health's
+	// config, its If-None-Match), so that a cloud which lost its documents
+	// does not accept one the store would refuse as older.
+	Applied   fleetmsg.Version `json:"applied,omitempty"`
+	AppliedAt time.Time        `json:"applied_at,omitzero"`
+	Rev       uint64           `json:"-"`
 }
 
 // desiredDoc is an accepted desired configuration and its reply body,
@@ -240,6 +246,7 @@ func (c *Console) Mount(mux *http.ServeMux, storeAPI func(http.Handler) http.Han
 	mux.Handle("PUT /v1/stores/{store}/health", c.timedHealth(limitBody(maxHealthBody, storeAPI(http.HandlerFunc(c.putHealth)))))
 	mux.Handle("GET /v1/stores/{store}/config", storeAPI(http.HandlerFunc(c.getConfig)))
 	mux.Handle("PUT /v1/admin/stores/{store}/config", c.admin(c.putDesired))
+	mux.Handle("PATCH /v1/admin/stores/{store}/config", c.admin(c.patchDesired))
 	mux.Handle("GET /v1/admin/stores/{store}/config", c.admin(c.getDesired))
 	mux.Handle("PUT /v1/admin/config-fault", c.admin(c.putConfigFault))
 	mux.Handle("PUT /v1/admin/stores/{store}/config-fault", c.admin(c.putStoreConfigFault))
@@ -315,6 +322,10 @@ func (c *Console) putHealth(w http.ResponseWriter, r *http.Request) {
 	c.mu.Lock()
 	st := c.store(store)
 	st.Health, st.ReceivedAt = &h, now
+	st.Applied, st.AppliedAt = 0, now
+	if h.Config.Source == fleetmsg.SourceRemote {
+		st.Applied = h.Config.Version
+	}
 	c.counts.HealthReceived++
 	c.touch(st)
 	c.mu.Unlock()
@@ -329,6 +340,13 @@ func (c *Console) getConfig(w http.ResponseWriter, r *http.Request) {
 	c.mu.Lock()
 	fault := c.fault
 	var cur, prev *desiredDoc
+	if v, ok := appliedFromETag(r.Header.Get("If-None-Match")); ok {
+		st := c.store(store)
+		if st.AppliedAt.IsZero() || st.Applied != v {
+			c.touch(st)
+		}
+		st.Applied, st.AppliedAt = v, c.cfg.Now()
+	}
 	if st := c.stores[store]; st != nil {
 		cur, prev = st.Desired, st.Previous
 		if st.Fault != "" {
@@ -416,6 +434,20 @@ func oversizeDocument(v fleetmsg.Version) []byte {
 	return []byte(b.String())
 }
 
+// appliedFromETag reads the version a store runs from its If-None-Match
+// (the quoted version it applied).
+func appliedFromETag(header string) (fleetmsg.Version, bool) {
+	t := strings.TrimPrefix(strings.TrimSpace(header), "W/")
+	if len(t) < 2 || t[0] != '"' || t[len(t)-1] != '"' {
+		return 0, false
+	}
+	var v fleetmsg.Version
+	if v.UnmarshalJSON([]byte(t)) != nil {
+		return 0, false
+	}
+	return v, true
+}
+
 // noneMatch reports whether an If-None-Match header matches etag (weak
 // comparison, as RFC 9110 asks for If-None-Match).
 func noneMatch(header, etag string) bool {
@@ -447,22 +479,63 @@ func (c *Console) admin(next http.HandlerFunc) http.Handler {
 
 // putDesired checks and stores a store's desired configuration.
 func (c *Console) putDesired(w http.ResponseWriter, r *http.Request) {
+	store, ok := storeParam(w, r)
+	if !ok {
+		return
+	}
+	body, ok := c.readDocument(w, r)
+	if !ok {
+		return
+	}
+	c.accept(w, store, body)
+}
+
+func storeParam(w http.ResponseWriter, r *http.Request) (string, bool) {
 	store := r.PathValue("store")
 	if store == "" || strings.ContainsAny(store, "/#+ ") {
 		cloudkit.WriteErr(w, http.StatusBadRequest, "bad_store", "store id must be non-empty without '/', '#', '+' or spaces")
-		return
+		return "", false
 	}
+	return store, true
+}
+
+func (c *Console) readDocument(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, fleetmsg.MaxDocument))
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
 			c.refuseConfig(w, http.StatusRequestEntityTooLarge, "too_large", "", fmt.Sprintf("document over %d bytes", fleetmsg.MaxDocument))
-			return
+			return nil, false
 		}
 		c.refuseConfig(w, http.StatusBadRequest, "bad_body", "", err.Error())
-		return
+		return nil, false
 	}
-	d, _, err := fleetmsg.ParseDesired(body)
+	return body, true
+}
+
+// Accepted is the admin's answer to a stored document: what it does to the
+// store, since a section it sets replaces the store's file's section as a
+// whole and one it leaves out falls back to the file's.
+type Accepted struct {
+	Store   string           `json:"store"`
+	Version fleetmsg.Version `json:"version"`
+	// Replaces are the sections this document sets; LeavesToFile those
+	// the store's file decides.
+	Replaces     []string `json:"replaces"`
+	LeavesToFile []string `json:"leaves_to_file"`
+	// Removes is what the store loses against what it runs now, as far as
+	// the cloud can tell ("door back", "devices.approve T-07").
+	Removes []string `json:"removes"`
+	// StoreApplied is the version the store last said it runs; nil when
+	// it has not said since the cloud started keeping it.
+	StoreApplied *fleetmsg.Version `json:"store_applied"`
+	Notes        []string          `json:"notes"`
+}
+
+// accept checks a whole document against the cloud's and the store's
+// versions, stores it and answers what it does.
+func (c *Console) accept(w http.ResponseWriter, store string, body []byte) {
+	d, doc, err := fleetmsg.ParseDesired(body)
 	if err != nil {
 		var ke *fleetmsg.KeyError
 		key := ""
@@ -472,8 +545,8 @@ func (c *Console) putDesired(w http.ResponseWriter, r *http.Request) {
 		c.refuseConfig(w, http.StatusBadRequest, "bad_config", key, err.Error())
 		return
 	}
-	doc := &desiredDoc{Version: d.Version, Config: compactJSON(d.Config), SetAt: c.cfg.Now().UTC()}
-	doc.render()
+	newDoc := &desiredDoc{Version: d.Version, Config: compactJSON(d.Config), SetAt: c.cfg.Now().UTC()}
+	newDoc.render()
 	c.mu.Lock()
 	st := c.store(store)
 	if st.Desired != nil && d.Version <= st.Desired.Version {
@@ -483,7 +556,16 @@ func (c *Console) putDesired(w http.ResponseWriter, r *http.Request) {
 			fmt.Sprintf("version: %d is not above the stored version %d", d.Version, cur))
 		return
 	}
-	st.Previous, st.Desired = st.Desired, doc
+	if !st.AppliedAt.IsZero() && d.Version <= st.Applied {
+		applied, at := st.Applied, st.AppliedAt
+		c.mu.Unlock()
+		c.refuseConfig(w, http.StatusConflict, "version_not_increasing", "version",
+			fmt.Sprintf("version: %d is not above version %d, which store %s runs (it said so at %s); the store would refuse it as older: use %d or above",
+				d.Version, applied, store, at.UTC().Format(time.RFC3339), applied+1))
+		return
+	}
+	out := c.effect(st, store, d.Version, doc)
+	st.Previous, st.Desired = st.Desired, newDoc
 	c.counts.ConfigAccepted++
 	c.touch(st)
 	c.mu.Unlock()
@@ -491,8 +573,179 @@ func (c *Console) putDesired(w http.ResponseWriter, r *http.Request) {
 		cloudkit.WriteErr(w, http.StatusInternalServerError, "storage", err.Error())
 		return
 	}
-	c.cfg.Logger.Info("desired configuration stored", "store", store, "version", uint64(d.Version))
-	cloudkit.WriteJSON(w, http.StatusOK, map[string]any{"store": store, "version": d.Version})
+	c.cfg.Logger.Info("desired configuration stored", "store", store, "version", uint64(d.Version), "replaces", out.Replaces, "removes", out.Removes)
+	cloudkit.WriteJSON(w, http.StatusOK, out)
+}
+
+// effect says what doc does to the store st against what it runs now; the
+// caller holds c.mu.
+func (c *Console) effect(st *storeState, store string, v fleetmsg.Version, doc fleetmsg.Document) Accepted {
+	out := Accepted{Store: store, Version: v, Replaces: fleetmsg.Sections(doc), LeavesToFile: fleetmsg.LeftOut(doc), Removes: []string{}, Notes: []string{}}
+	if out.Replaces == nil {
+		out.Replaces = []string{}
+	}
+	if out.LeavesToFile == nil {
+		out.LeavesToFile = []string{}
+	}
+	if !st.AppliedAt.IsZero() {
+		a := st.Applied
+		out.StoreApplied = &a
+	}
+	var prev fleetmsg.Document
+	if st.Desired != nil {
+		prev, _ = fleetmsg.CheckConfig(st.Desired.Config)
+	}
+	if ids := fleetmsg.DoorIDs(doc); doc.Doors != nil && prev.Doors != nil {
+		// The stored document's doors are what the store runs, or is
+		// about to.
+		prevIDs := fleetmsg.DoorIDs(prev)
+		for _, id := range fleetmsg.Removed(prevIDs, ids) {
+			out.Removes = append(out.Removes, "door "+id)
+		}
+		out.Notes = append(out.Notes, fmt.Sprintf("doors: this list (%s) replaces version %d's (%s)", listOr(ids), st.Desired.Version, listOr(prevIDs)))
+	} else if doc.Doors != nil {
+		// The store runs its file's doors; its health names them.
+		if st.Health == nil {
+			out.Notes = append(out.Notes, "doors: this list replaces the store's whole doors section; the store has not reported its doors, so what it removes is unknown")
+		} else {
+			var running []string
+			for _, d := range st.Health.Doors {
+				running = append(running, d.ID)
+			}
+			for _, id := range fleetmsg.Removed(running, ids) {
+				out.Removes = append(out.Removes, "door "+id)
+			}
+			out.Notes = append(out.Notes, fmt.Sprintf("doors: this list (%s) replaces the store's file's whole doors section (it runs %s)", listOr(ids), listOr(running)))
+		}
+	} else if prevIDs := fleetmsg.DoorIDs(prev); prev.Doors != nil {
+		out.Notes = append(out.Notes, fmt.Sprintf("doors: left out, so the store's file's doors apply again in place of version %d's (%s); a door the file lacks is removed", st.Desired.Version, listOr(prevIDs)))
+		for _, id := range prevIDs {
+			out.Removes = append(out.Removes, "door "+id+" (unless the store's file has it)")
+		}
+	}
+	lists := func(name string, now, before *[]string) {
+		switch {
+		case now != nil && before != nil:
+			for _, id := range fleetmsg.Removed(*before, *now) {
+				out.Removes = append(out.Removes, name+" "+id)
+			}
+		case now == nil && before != nil:
+			out.Notes = append(out.Notes, fmt.Sprintf("%s: left out, so the store's file's list applies again in place of version %d's", name, st.Desired.Version))
+		}
+	}
+	var nowDev, prevDev fleetmsg.DevicesSection
+	if doc.Devices != nil {
+		nowDev = *doc.Devices
+	}
+	if prev.Devices != nil {
+		prevDev = *prev.Devices
+	}
+	lists("devices.approve", nowDev.Approve, prevDev.Approve)
+	lists("devices.reject", nowDev.Reject, prevDev.Reject)
+	if st.AppliedAt.IsZero() {
+		out.Notes = append(out.Notes, "store "+store+" has not said which version it runs since this cloud keeps it; if it runs a higher one it refuses this document (config_refused)")
+	}
+	return out
+}
+
+// DoorsPatch is the body of PATCH /v1/admin/stores/<s>/config: doors to
+// add (a door with the id of one in the document replaces it) and ids to
+// remove, applied to the stored document and stored as a whole new one.
+// Version 0 picks the next one above the stored and the store's.
+type DoorsPatch struct {
+	Version fleetmsg.Version `json:"version"`
+	Doors   struct {
+		Add    []json.RawMessage `json:"add"`
+		Remove []string          `json:"remove"`
+	} `json:"doors"`
+}
+
+// patchDesired expands a doors edit into a whole document: adding one door
+// must not mean restating every door and its secret.
+func (c *Console) patchDesired(w http.ResponseWriter, r *http.Request) {
+	store, ok := storeParam(w, r)
+	if !ok {
+		return
+	}
+	body, ok := c.readDocument(w, r)
+	if !ok {
+		return
+	}
+	var p DoorsPatch
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&p); err != nil {
+		c.refuseConfig(w, http.StatusBadRequest, "bad_patch", "", `patch: `+err.Error()+` (want {"doors": {"add": [{door}], "remove": ["id"]}}, "version" optional)`)
+		return
+	}
+	if len(p.Doors.Add) == 0 && len(p.Doors.Remove) == 0 {
+		c.refuseConfig(w, http.StatusBadRequest, "bad_patch", "doors", "nothing to change: give doors.add or doors.remove")
+		return
+	}
+	c.mu.Lock()
+	st := c.store(store)
+	config := map[string]json.RawMessage{}
+	var doors []json.RawMessage
+	var from fleetmsg.Version
+	if st.Desired != nil {
+		from = st.Desired.Version
+		json.Unmarshal(st.Desired.Config, &config)
+	}
+	raw, hasDoors := config["doors"]
+	if hasDoors {
+		json.Unmarshal(raw, &doors)
+	} else if st.Health != nil && len(st.Health.Doors) > 0 {
+		var ids []string
+		for _, d := range st.Health.Doors {
+			ids = append(ids, d.ID)
+		}
+		c.mu.Unlock()
+		c.refuseConfig(w, http.StatusConflict, "doors_from_file", "doors",
+			fmt.Sprintf("store %s runs the doors of its file (%s), which the cloud does not have (nor their secrets); PUT a whole document with every door once, then PATCH edits that list", store, strings.Join(ids, ", ")))
+		return
+	}
+	if p.Version == 0 {
+		p.Version = max(from, st.Applied) + 1
+	}
+	c.mu.Unlock()
+
+	doorID := func(d json.RawMessage) string {
+		var v struct {
+			ID string `json:"id"`
+		}
+		json.Unmarshal(d, &v)
+		return v.ID
+	}
+	for _, id := range p.Doors.Remove {
+		i := slices.IndexFunc(doors, func(d json.RawMessage) bool { return doorID(d) == id })
+		if i < 0 {
+			c.refuseConfig(w, http.StatusBadRequest, "bad_patch", "doors.remove", fmt.Sprintf("no door %q in version %d", id, from))
+			return
+		}
+		doors = slices.Delete(doors, i, i+1)
+	}
+	for _, d := range p.Doors.Add {
+		id := doorID(d)
+		if i := slices.IndexFunc(doors, func(x json.RawMessage) bool { return id != "" && doorID(x) == id }); i >= 0 {
+			doors[i] = d
+		} else {
+			doors = append(doors, d)
+		}
+	}
+	if doors == nil {
+		doors = []json.RawMessage{}
+	}
+	config["doors"], _ = json.Marshal(doors)
+	cfg, _ := json.Marshal(config)
+	doc, _ := json.Marshal(fleetmsg.Desired{Version: p.Version, Config: cfg})
+	c.accept(w, store, doc)
+}
+
+func listOr(ids []string) string {
+	if len(ids) == 0 {
+		return "no doors"
+	}
+	return strings.Join(ids, ", ")
 }
 
 func (c *Console) refuseConfig(w http.ResponseWriter, status int, code, key, detail string) {
