@@ -115,6 +115,9 @@ var (
 // (supervisor.Service, or supervisor.Binder when it has listeners;
 // io.Closer when it holds something to release).
 func New(cfg *config.Config, version string, log *slog.Logger) (_ *Daemon, err error) {
+	if err := CheckConfig(cfg); err != nil {
+		return nil, err
+	}
 	d := &Daemon{version: version, log: log, started: time.Now(), sup: supervisor.New(log)}
 	// The fleet's stored remote document, laid over the file, is what runs.
 	d.remote = d.newRemote(cfg)
@@ -188,7 +191,9 @@ func New(cfg *config.Config, version string, log *slog.Logger) (_ *Daemon, err e
 	if err := d.buildFleet(); err != nil {
 		return nil, err
 	}
-	d.applyDeviceLists(cfg)
+	if err := d.applyDeviceLists(cfg); err != nil {
+		return nil, err
+	}
 
 	if cfg.HTTP.Listen != "" {
 		d.http = httpapi.New(httpapi.Config{Listen: cfg.HTTP.Listen, AdminToken: d.adminToken, ReadAuth: cfg.HTTP.ReadAuth, MetricsAuth: cfg.HTTP.MetricsAuth},

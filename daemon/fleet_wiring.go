@@ -1,6 +1,8 @@
 package daemon
 
 import (
+	"fmt"
+
 	"context"
 	"time"
 
@@ -72,26 +74,35 @@ func (w *natsWatch) Serve(ctx context.Context) error { w.n.Watch(ctx); return ni
 func (w *natsWatch) Close() error                    { w.n.Close(); return nil }
 
 // applyDeviceLists approves and rejects the configured equipIds that are
-// not so already (at start and at every reload); a rejected device's
-// session is closed.
-func (d *Daemon) applyDeviceLists(cfg *config.Config) {
-	set := func(ids []string, status string) {
-		for _, id := range ids {
-			if dv, ok, err := d.admission.Device(id); err == nil && ok && dv.Status == status {
+// not so already (at start and at every reload), all in one transaction: an
+// error changes no record. A rejected device's session is closed.
+func (d *Daemon) applyDeviceLists(cfg *config.Config) error {
+	set := map[string]string{}
+	for _, l := range []struct {
+		ids    []string
+		status string
+	}{{cfg.Devices.Approve, admission.DeviceApproved}, {cfg.Devices.Reject, admission.DeviceRejected}} {
+		for _, id := range l.ids {
+			if dv, ok, err := d.admission.Device(id); err == nil && ok && dv.Status == l.status {
 				continue
 			}
-			if _, err := d.admission.SetDeviceStatus(id, status); err != nil {
-				d.log.Error("device "+status+" by configuration", "equipId", id, "err", err)
-				continue
-			}
-			if status == admission.DeviceRejected {
-				d.devices.Disconnect(id, "rejected by configuration")
-			}
-			d.log.Info("device "+status+" by configuration", "equipId", id)
+			set[id] = l.status
 		}
 	}
-	set(cfg.Devices.Approve, admission.DeviceApproved)
-	set(cfg.Devices.Reject, admission.DeviceRejected)
+	if len(set) == 0 {
+		return nil
+	}
+	changed, err := d.admission.SetStatuses(set)
+	if err != nil {
+		return fmt.Errorf("devices.approve/reject: %w", err)
+	}
+	for _, dv := range changed {
+		if dv.Status == admission.DeviceRejected {
+			d.devices.Disconnect(dv.EquipID, "rejected by configuration")
+		}
+		d.log.Info("device "+dv.Status+" by configuration", "equipId", dv.EquipID)
+	}
+	return nil
 }
 
 // observe gathers what a health snapshot reports from the parts' state;

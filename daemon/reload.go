@@ -49,9 +49,16 @@ func (d *Daemon) applyConfig(_ context.Context, cfg *config.Config) error {
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("reload: nothing applied: %w", err)
 	}
+	// What writes the store goes first, in one transaction: if it fails,
+	// nothing has been applied yet.
+	if err := d.applyDeviceLists(cfg); err != nil {
+		return fmt.Errorf("reload: nothing applied: %w", err)
+	}
 	var owned []string
 	for _, r := range live {
-		r.apply(cfg)
+		if r.apply != nil {
+			r.apply(cfg)
+		}
 		owned = append(owned, r.keys...)
 	}
 	if restart := changedKeys(d.cfg, cfg, owned); len(restart) > 0 {
@@ -64,7 +71,7 @@ func (d *Daemon) applyConfig(_ context.Context, cfg *config.Config) error {
 type reloadSetting struct {
 	keys  []string // the configuration keys it owns: "doors", "devices.admission"
 	check func(*config.Config) error
-	apply func(*config.Config)
+	apply func(*config.Config) // nil: applied by applyConfig itself
 }
 
 // reloadable lists what Reload changes in the running daemon.
@@ -95,9 +102,9 @@ func (d *Daemon) reloadable() []reloadSetting {
 		check: func(*config.Config) error { return nil }, // config.Validate names the values
 		apply: func(cfg *config.Config) { d.devices.SetAdmission(cfg.Devices.Admission) },
 	}, {
+		// Applied before every other setting (applyConfig), as it can fail.
 		keys:  []string{"devices.approve", "devices.reject"},
 		check: func(*config.Config) error { return nil },
-		apply: d.applyDeviceLists,
 	}, {
 		keys:  []string{"orders.payment_ttl"},
 		check: func(*config.Config) error { return nil },

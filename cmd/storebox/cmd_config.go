@@ -5,6 +5,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/storebox/storebox/daemon"
 	"github.com/storebox/storebox/daemon/config"
 )
 
@@ -15,7 +16,13 @@ func configCommand() *cobra.Command {
 		Short: "validate a config file (errors as file:line: key: problem)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if _, err := config.Load(args[0]); err != nil {
+			cfg, err := config.Load(args[0])
+			if err != nil {
+				return err
+			}
+			// What `run` checks beyond the file's values, without opening
+			// or binding anything.
+			if err := daemon.CheckConfig(cfg); err != nil {
 				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "%s: ok\n", args[0])

@@ -21,6 +21,8 @@ import (
 
 	"github.com/pelletier/go-toml/v2"
 
+	"github.com/storebox/storebox/protocol/devmsg"
+	"github.com/storebox/storebox/protocol/doormsg"
 	"github.com/storebox/storebox/protocol/scaleproto"
 )
 
@@ -379,7 +381,7 @@ func syntaxError(file string, err error) error {
 }
 
 func (c *Config) errorf(key, format string, args ...any) *Error {
-	return &Error{File: c.Path, Line: c.lines[key], Key: key, Msg: fmt.Sprintf(format, args...)}
+	return &Error{File: c.Path, Line: lineOf(c.lines, key), Key: key, Msg: fmt.Sprintf(format, args...)}
 }
 
 // Validate checks values that TOML typing cannot.
@@ -416,9 +418,6 @@ func (c *Config) Validate() error {
 	oneOf("log.format", c.Log.Format, "auto", "text", "json")
 	addr("devices.listen", c.Devices.Listen, false)
 	oneOf("devices.admission", c.Devices.Admission, "open", "pairing")
-	if c.Devices.Heartbeat.Duration < time.Second {
-		add(c.errorf("devices.heartbeat", "must be at least 1s"))
-	}
 	if c.Devices.MaxConnections < 1 {
 		add(c.errorf("devices.max_connections", "must be at least 1"))
 	}
@@ -457,36 +456,26 @@ func (c *Config) Validate() error {
 	if c.Upstream.BatchEvents < 1 || c.Upstream.BatchEvents > 10000 {
 		add(c.errorf("upstream.batch_events", "must be between 1 and 10000"))
 	}
-	if c.Upstream.CatalogInterval.Duration < time.Second {
-		add(c.errorf("upstream.catalog_interval", "must be at least 1s"))
-	}
-	if c.Upstream.Timeout.Duration < 100*time.Millisecond {
-		add(c.errorf("upstream.timeout", "must be at least 100ms"))
-	}
-	if c.Orders.PaymentTTL.Duration < time.Second {
-		add(c.errorf("orders.payment_ttl", "must be at least 1s"))
-	}
 	if c.Orders.Retention.Duration < time.Minute {
 		add(c.errorf("orders.retention", "must be at least 1m (e.g. \"90d\")"))
 	}
-	for _, k := range []struct {
-		key string
-		d   time.Duration
-	}{{"fleet.health_interval", c.Fleet.HealthInterval.Duration}, {"fleet.config_interval", c.Fleet.ConfigInterval.Duration}, {"fleet.queue_alarm_age", c.Fleet.QueueAlarmAge.Duration}} {
-		if k.d < time.Second {
-			add(c.errorf(k.key, "must be at least 1s"))
-		}
+	c.checkDurations(add)
+	c.checkListeners(add)
+	c.checkTLS(add)
+	c.checkQPay(add)
+	if c.HTTP.AdminToken != "" && strings.TrimSpace(c.HTTP.AdminToken) == "" {
+		add(c.errorf("http.admin_token", "is only whitespace, which no client can send; leave it out to have a token made in the data directory"))
 	}
 	approved := map[string]bool{}
 	for i, id := range c.Devices.Approve {
-		if strings.TrimSpace(id) == "" {
-			add(c.errorf(fmt.Sprintf("devices.approve[%d]", i), "must not be empty"))
+		if err := checkEquipID(id); err != nil {
+			add(c.errorf(fmt.Sprintf("devices.approve[%d]", i), "equipId %v (1-%d bytes, no control characters)", err, devmsg.MaxEquipID))
 		}
 		approved[id] = true
 	}
 	for i, id := range c.Devices.Reject {
-		if strings.TrimSpace(id) == "" {
-			add(c.errorf(fmt.Sprintf("devices.reject[%d]", i), "must not be empty"))
+		if err := checkEquipID(id); err != nil {
+			add(c.errorf(fmt.Sprintf("devices.reject[%d]", i), "equipId %v (1-%d bytes, no control characters)", err, devmsg.MaxEquipID))
 		}
 		if approved[id] {
 			add(c.errorf(fmt.Sprintf("devices.reject[%d]", i), "%q is also in devices.approve", id))
@@ -507,12 +496,18 @@ func (c *Config) Validate() error {
 		if d.ID == "" || strings.ContainsAny(d.ID, "/#+ ") {
 			add(c.errorf(key+".id", "must be non-empty without '/', '#', '+' or spaces"))
 		}
+		if d.ID == reservedDoorID {
+			add(c.errorf(key+".id", "%q is reserved for the broker itself", d.ID))
+		}
 		if seen["door:"+d.ID] {
 			add(c.errorf(key+".id", "duplicate door id %q", d.ID))
 		}
 		seen["door:"+d.ID] = true
 		if d.Secret == "" {
 			add(c.errorf(key+".secret", "must not be empty"))
+		}
+		if err := doormsg.CheckSecret(d.Secret); err != nil {
+			add(c.errorf(key+".secret", "%v", err))
 		}
 		oneOf(key+".policy", d.Policy, "entry", "exit", "staff")
 		if d.OpenMS < 0 {
@@ -538,6 +533,12 @@ func (c *Config) Validate() error {
 		}
 		if s.Parity != "" {
 			oneOf(key+".parity", s.Parity, "none", "even", "odd")
+		}
+		if s.DataBits != 0 && (s.DataBits < 5 || s.DataBits > 8) {
+			add(c.errorf(key+".data_bits", "must be 5 to 8 (0: the protocol's default)"))
+		}
+		if s.Baud < 0 {
+			add(c.errorf(key+".baud", "must not be negative (0: the protocol's default)"))
 		}
 		if s.StopBits != 0 && s.StopBits != 1 && s.StopBits != 2 {
 			add(c.errorf(key+".stop_bits", "must be 1 or 2"))

@@ -30,9 +30,11 @@ func (d *decoder) fail(key, format string, args ...any) {
 
 // lineOf finds the line of key, or of the nearest enclosing table written
 // in the file (keys inside inline tables have no line of their own).
-func (d *decoder) lineOf(key string) int {
+func (d *decoder) lineOf(key string) int { return lineOf(d.lines, key) }
+
+func lineOf(lines map[string]int, key string) int {
 	for k := key; k != ""; {
-		if n := d.lines[k]; n > 0 {
+		if n := lines[k]; n > 0 {
 			return n
 		}
 		i := strings.LastIndexAny(k, ".[")

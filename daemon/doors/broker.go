@@ -20,6 +20,7 @@ import (
 	"github.com/mochi-mqtt/server/v2/packets"
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/storebox/storebox/daemon/config"
 	"github.com/storebox/storebox/internal/backoff"
 	"github.com/storebox/storebox/internal/listen"
 )
@@ -376,4 +377,21 @@ func brokerLevel(p *slog.Level) slog.Level {
 		return *p
 	}
 	return slog.LevelError
+}
+
+// CheckConfig runs what New and Bind would refuse in the doors and the
+// broker's TLS files, binding and starting nothing. config.Validate is
+// meant to refuse all of it first, with the file's line; the daemon's
+// FuzzConfigCheckAgreesWithParts holds it to that.
+func CheckConfig(storeID string, m config.MQTT, doors []config.Door) error {
+	s := &Service{cfg: Config{StoreID: storeID, MQTT: m}}
+	if _, _, err := s.buildDoors(doors, nil); err != nil {
+		return err
+	}
+	if m.TLSListen != "" {
+		if _, err := tlsConfig(m.TLSCert, m.TLSKey, m.TLSClientCA); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -16,7 +16,6 @@ import (
 
 	mqtt "github.com/mochi-mqtt/server/v2"
 	"github.com/mochi-mqtt/server/v2/packets"
-	"golang.org/x/crypto/bcrypt"
 
 	"github.com/storebox/storebox/daemon/config"
 	"github.com/storebox/storebox/daemon/supervisor"
@@ -304,9 +303,9 @@ func (s *Service) buildDoors(cfgs []config.Door, reuse map[string]*door) (set *d
 func (s *Service) newDoor(dc config.Door) (*door, error) {
 	d := &door{cfg: dc, staff: map[string]bool{}, conns: map[*mqtt.Client]struct{}{},
 		scans: make(chan doormsg.Event, scanQueue), quit: make(chan struct{})}
-	if isBcrypt(dc.Secret) {
-		if _, err := bcrypt.Cost([]byte(dc.Secret)); err != nil {
-			return nil, fmt.Errorf("door %s: secret looks like a bcrypt hash but is not valid: %w", dc.ID, err)
+	if doormsg.IsBcrypt(dc.Secret) {
+		if err := doormsg.CheckSecret(dc.Secret); err != nil {
+			return nil, fmt.Errorf("door %s: secret %w", dc.ID, err)
 		}
 		d.bcrypt = true
 	}
@@ -384,10 +383,6 @@ func (s *Service) Reload(cfgs []config.Door) (ReloadResult, error) {
 	}
 	s.log.Info("doors reloaded", "added", res.Added, "changed", res.Changed, "removed", res.Removed)
 	return res, nil
-}
-
-func isBcrypt(secret string) bool {
-	return strings.HasPrefix(secret, "$2a$") || strings.HasPrefix(secret, "$2b$") || strings.HasPrefix(secret, "$2y$")
 }
 
 func capabilities() *mqtt.Capabilities {

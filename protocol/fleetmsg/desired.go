@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/storebox/storebox/internal/nearest"
+	"github.com/storebox/storebox/protocol/devmsg"
+	"github.com/storebox/storebox/protocol/doormsg"
 )
 
 // Desired is the body of GET /v1/stores/<s>/config (and of the reference
@@ -71,6 +73,12 @@ type KeyError struct {
 
 func (e *KeyError) Error() string { return e.Key + ": " + e.Msg }
 
+// MaxVersion is the highest document version: the largest whole number a
+// JSON number holds exactly in every reader (2^53-1). Above it a cloud in
+// JavaScript would round it, and a version at 2^64-1 would leave no later
+// version to apply.
+const MaxVersion Version = 1<<53 - 1
+
 // MaxDocument is the largest desired-configuration body either side accepts.
 const MaxDocument = 1 << 20
 
@@ -105,8 +113,8 @@ func ParseDesired(body []byte) (Desired, Document, error) {
 	if err := strictDecode(body, &d); err != nil {
 		return Desired{}, Document{}, fmt.Errorf("document: %w", err)
 	}
-	if d.Version == 0 {
-		return Desired{}, Document{}, &KeyError{Key: "version", Msg: "must be a whole number above 0"}
+	if d.Version == 0 || d.Version > MaxVersion {
+		return Desired{}, Document{}, &KeyError{Key: "version", Msg: fmt.Sprintf("must be a whole number from 1 to %d (2^53-1, exact in JSON everywhere)", uint64(MaxVersion))}
 	}
 	doc, err := CheckConfig(d.Config)
 	if err != nil {
@@ -148,7 +156,7 @@ func CheckConfig(raw json.RawMessage) (Document, error) {
 			if !ok {
 				continue
 			}
-			ids, err := idList(v, "devices."+k)
+			ids, err := idList(v, "devices."+k, devmsg.CheckEquipID)
 			if err != nil {
 				return doc, err
 			}
@@ -159,11 +167,13 @@ func CheckConfig(raw json.RawMessage) (Document, error) {
 			}
 		}
 		if doc.Devices.Approve != nil && doc.Devices.Reject != nil {
+			approved := make(map[string]bool, len(*doc.Devices.Approve))
 			for _, a := range *doc.Devices.Approve {
-				for _, r := range *doc.Devices.Reject {
-					if a == r {
-						return doc, &KeyError{Key: "devices.reject", Msg: fmt.Sprintf("%q is also in devices.approve", a)}
-					}
+				approved[a] = true
+			}
+			for _, r := range *doc.Devices.Reject {
+				if approved[r] {
+					return doc, &KeyError{Key: "devices.reject", Msg: fmt.Sprintf("%q is also in devices.approve", r)}
 				}
 			}
 		}
@@ -235,7 +245,7 @@ func checkDoors(raw json.RawMessage) ([]Door, error) {
 			}
 		}
 		if v, ok := obj["staff"]; ok {
-			if d.Staff, err = idList(v, key+".staff"); err != nil {
+			if d.Staff, err = idList(v, key+".staff", nil); err != nil {
 				return nil, err
 			}
 		}
@@ -251,6 +261,9 @@ func checkDoors(raw json.RawMessage) ([]Door, error) {
 			return nil, &KeyError{Key: key + ".id", Msg: fmt.Sprintf("duplicate door id %q", d.ID)}
 		case d.Secret == "":
 			return nil, &KeyError{Key: key + ".secret", Msg: "must not be empty"}
+		}
+		if err := doormsg.CheckSecret(d.Secret); err != nil {
+			return nil, &KeyError{Key: key + ".secret", Msg: err.Error()}
 		}
 		if !contains(doorPolicys, d.Policy) {
 			return nil, &KeyError{Key: key + ".policy", Msg: fmt.Sprintf("%q is not one of %s", d.Policy, strings.Join(doorPolicys, ", "))}
@@ -304,7 +317,8 @@ func oneOf(raw json.RawMessage, key string, allowed []string) (string, error) {
 	return s, nil
 }
 
-func idList(raw json.RawMessage, key string) ([]string, error) {
+// idList decodes a list of ids, none empty, each passing check when given.
+func idList(raw json.RawMessage, key string, check func(string) error) ([]string, error) {
 	var ids []string
 	if json.Unmarshal(raw, &ids) != nil {
 		return nil, &KeyError{Key: key, Msg: "must be a list of strings"}
@@ -315,6 +329,12 @@ func idList(raw json.RawMessage, key string) ([]string, error) {
 	for i, id := range ids {
 		if strings.TrimSpace(id) == "" {
 			return nil, &KeyError{Key: fmt.Sprintf("%s[%d]", key, i), Msg: "must not be empty"}
+		}
+		if check == nil {
+			continue
+		}
+		if err := check(id); err != nil {
+			return nil, &KeyError{Key: fmt.Sprintf("%s[%d]", key, i), Msg: fmt.Sprintf("equipId %v (1-%d bytes, no control characters)", err, devmsg.MaxEquipID)}
 		}
 	}
 	return ids, nil

@@ -2,6 +2,7 @@ package fleetmsg
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -115,4 +116,33 @@ func FuzzParseDesired(f *testing.F) {
 			}
 		}
 	})
+}
+
+// Issue 19 items 5 and 8: a document is checked whole before anything of
+// it applies: ids have the equipId bound, a door secret's bcrypt cost is
+// 4..14, and the version a JSON-safe whole number.
+func TestParseDesiredBounds(t *testing.T) {
+	cost := func(n int) string { return fmt.Sprintf("$2a$%02d$", n) + strings.Repeat("a", 53) }
+	for _, c := range []struct{ body, key string }{
+		{`{"version": 1, "config": {"devices": {"approve": ["T-1", "` + strings.Repeat("x", 40000) + `"]}}}`, "devices.approve[1]"},
+		{`{"version": 1, "config": {"devices": {"reject": ["T-\u001b[2J"]}}}`, "devices.reject[0]"},
+		{`{"version": 1, "config": {"doors": [{"id": "D1", "secret": "` + cost(31) + `", "policy": "entry"}]}}`, "doors[0].secret"},
+		{`{"version": 1, "config": {"doors": [{"id": "D1", "secret": "$2a$10$short", "policy": "entry"}]}}`, "doors[0].secret"},
+		{`{"version": 18446744073709551615, "config": {}}`, "version"},
+		{`{"version": 9007199254740992, "config": {}}`, "version"},
+	} {
+		_, _, err := ParseDesired([]byte(c.body))
+		var ke *KeyError
+		if !errors.As(err, &ke) || ke.Key != c.key {
+			t.Errorf("%.80s: got %v, want a refusal naming %s", c.body, err, c.key)
+		}
+	}
+	for _, body := range []string{
+		`{"version": 9007199254740991, "config": {"devices": {"approve": ["` + strings.Repeat("x", 128) + `"]}}}`,
+		`{"version": 1, "config": {"doors": [{"id": "D1", "secret": "` + cost(14) + `", "policy": "entry"}]}}`,
+	} {
+		if _, _, err := ParseDesired([]byte(body)); err != nil {
+			t.Errorf("%.80s: %v", body, err)
+		}
+	}
 }

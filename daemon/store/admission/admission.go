@@ -189,40 +189,69 @@ func countKeys(b *bbolt.Bucket, limit int) int {
 // SetDeviceStatus approves or rejects a device (creating its record if the
 // technician approves ahead of the first login) and records the event.
 func (r *Records) SetDeviceStatus(id, status string) (Device, error) {
-	if status != DeviceApproved && status != DeviceRejected && status != DevicePending {
-		return Device{}, fmt.Errorf("%w: status %q", store.ErrInvalid, status)
+	changed, err := r.SetStatuses(map[string]string{id: status})
+	if err != nil {
+		return Device{}, err
 	}
-	if err := devmsg.CheckEquipID(id); err != nil {
-		return Device{}, fmt.Errorf("%w: equipId %s", store.ErrInvalid, err)
+	return changed[0], nil
+}
+
+// SetStatuses sets several devices' statuses (equipId → status) in one
+// transaction, with their events: all of them or, on any error, none.
+// It returns the devices whose status changed, by id, and with a single
+// id that device whatever its status was (SetDeviceStatus's reply).
+func (r *Records) SetStatuses(set map[string]string) ([]Device, error) {
+	ids := make([]string, 0, len(set))
+	for id, status := range set {
+		if status != DeviceApproved && status != DeviceRejected && status != DevicePending {
+			return nil, fmt.Errorf("%w: status %q", store.ErrInvalid, status)
+		}
+		if err := devmsg.CheckEquipID(id); err != nil {
+			return nil, fmt.Errorf("%w: equipId %.40q… %v", store.ErrInvalid, id, err)
+		}
+		ids = append(ids, id)
 	}
-	var out Device
+	sort.Strings(ids)
+	var out []Device
 	err := r.db.Update(func(t *store.Tx) error {
+		out = out[:0]
 		b := t.Bucket(bucket)
 		idx, err := pendingIndex(t.Tx)
 		if err != nil {
 			return err
 		}
-		var d Device
-		if v := b.Get([]byte(id)); v != nil {
-			if err := json.Unmarshal(v, &d); err != nil {
+		for _, id := range ids {
+			status := set[id]
+			var d Device
+			if v := b.Get([]byte(id)); v != nil {
+				if err := json.Unmarshal(v, &d); err != nil {
+					return err
+				}
+			} else {
+				d = Device{EquipID: id, FirstSeen: time.Now().UTC()}
+			}
+			if d.Status == status && len(ids) > 1 {
+				continue
+			}
+			d.Status = status
+			if err := put(b, idx, d); err != nil {
+				return fmt.Errorf("device %s: %w", id, err)
+			}
+			out = append(out, d)
+			typ := ledger.DeviceApproved
+			if status == DeviceRejected {
+				typ = ledger.DeviceRejected
+			}
+			if _, err := t.AppendEvent(typ, map[string]string{"equipId": id, "kind": d.Kind, "status": status}); err != nil {
 				return err
 			}
-		} else {
-			d = Device{EquipID: id, FirstSeen: time.Now().UTC()}
 		}
-		d.Status = status
-		if err := put(b, idx, d); err != nil {
-			return err
-		}
-		out = d
-		typ := ledger.DeviceApproved
-		if status == DeviceRejected {
-			typ = ledger.DeviceRejected
-		}
-		_, err = t.AppendEvent(typ, map[string]string{"equipId": id, "kind": d.Kind, "status": status})
-		return err
+		return nil
 	})
-	return out, err
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
 // Devices lists every known device by equipId.

@@ -1,6 +1,7 @@
 package admission
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/storebox/storebox/daemon/store"
@@ -73,5 +74,24 @@ func TestPendingIndexBuiltForOlderFiles(t *testing.T) {
 	}
 	if _, err := s.SetDeviceStatus("T-\x1b[2J", DeviceApproved); err == nil {
 		t.Fatal("an id with an escape sequence was approved")
+	}
+}
+
+// Issue 19 item 8: a list of statuses applies whole or not at all.
+func TestSetStatusesAllOrNothing(t *testing.T) {
+	s := New(storetest.Open(t, t.TempDir(), store.Options{}))
+	_, err := s.SetStatuses(map[string]string{"T-1": DeviceApproved, strings.Repeat("x", 40000): DeviceApproved})
+	if err == nil {
+		t.Fatal("a 40,000-byte id was accepted")
+	}
+	if all, _ := s.Devices(); len(all) != 0 {
+		t.Fatalf("a refused list changed %d records", len(all))
+	}
+	changed, err := s.SetStatuses(map[string]string{"T-1": DeviceApproved, "T-2": DeviceRejected})
+	if err != nil || len(changed) != 2 {
+		t.Fatalf("%v %v", changed, err)
+	}
+	if changed, _ = s.SetStatuses(map[string]string{"T-1": DeviceApproved, "T-2": DeviceApproved}); len(changed) != 1 || changed[0].EquipID != "T-2" {
+		t.Fatalf("changed %v, want T-2 only", changed)
 	}
 }
