@@ -128,6 +128,17 @@ func (b *Browser) Screenshot(name string) (path string, err error) {
 	return path, os.WriteFile(path, png, 0o644)
 }
 
+// ScreenshotViewport saves what the window shows (not the whole page) as
+// name in ArtifactPath's folder.
+func (b *Browser) ScreenshotViewport(name string) (path string, err error) {
+	png, err := chromedp.Run(b.Ctx, chromedp.CaptureScreenshot())
+	if err != nil {
+		return "", fmt.Errorf("screenshot: %w", err)
+	}
+	path = ArtifactPath(name)
+	return path, os.WriteFile(path, png, 0o644)
+}
+
 // ArtifactPath is where a test keeps a file worth looking at after the run:
 // $STOREBOX_ARTIFACTS, else the temporary directory.
 func ArtifactPath(name string) string {

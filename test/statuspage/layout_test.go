@@ -12,7 +12,6 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/storebox/storebox/daemon/doors/doorsim"
-	"github.com/storebox/storebox/test/browsertest"
 	"github.com/storebox/storebox/test/harness"
 )
 
@@ -147,9 +146,7 @@ policy = "exit"
 		}
 		b.screenshot(t, "storebox-statuspage-layout-"+vp.name+".png")
 		// And the first screen, as the technician sees it.
-		if png, err := chromedp.Run(b.Ctx, chromedp.CaptureScreenshot()); err == nil {
-			path := browsertest.ArtifactPath("storebox-statuspage-layout-" + vp.name + "-screen.png")
-			os.WriteFile(path, png, 0o644)
+		if path, err := b.ScreenshotViewport("storebox-statuspage-layout-" + vp.name + "-screen.png"); err == nil {
 			t.Logf("screenshot: %s", path)
 		}
 		if p := eval[string](t, b, layoutProblems); p != "" {

@@ -113,6 +113,10 @@ type storeState struct {
 	Applied   fleetmsg.Version `json:"applied,omitempty"`
 	AppliedAt time.Time        `json:"applied_at,omitzero"`
 	Rev       uint64           `json:"-"`
+	// For the details view (details.go).
+	Older       []*desiredDoc `json:"older,omitempty"` // accepted before Desired, newest first
+	AlertEvents []AlertEvent  `json:"alert_events,omitempty"`
+	Refusals    []Refusal     `json:"refusals,omitempty"`
 }
 
 // desiredDoc is an accepted desired configuration and its reply body,
@@ -164,7 +168,7 @@ func New(cfg Config) (*Console, error) {
 		if st == nil {
 			continue
 		}
-		for _, d := range []*desiredDoc{st.Desired, st.Previous} {
+		for _, d := range append([]*desiredDoc{st.Desired, st.Previous}, st.Older...) {
 			if d != nil {
 				d.render()
 			}
@@ -250,9 +254,11 @@ func (c *Console) Mount(mux *http.ServeMux, storeAPI func(http.Handler) http.Han
 	mux.Handle("GET /v1/admin/stores/{store}/config", c.admin(c.getDesired))
 	mux.Handle("PUT /v1/admin/config-fault", c.admin(c.putConfigFault))
 	mux.Handle("PUT /v1/admin/stores/{store}/config-fault", c.admin(c.putStoreConfigFault))
+	mux.Handle("GET /v1/admin/session", c.admin(c.getAdminSession))
 	mux.HandleFunc("GET /{$}", c.getFleetPage)
 	mux.HandleFunc("GET /fleet.json", c.getFleet)
 	mux.HandleFunc("GET /stores/{store}/health", c.getStoreHealth)
+	mux.HandleFunc("GET /stores/{store}/details", c.getStoreDetails)
 }
 
 // limitBody stops reading a request body after n bytes (413 from Signed).
@@ -321,6 +327,7 @@ func (c *Console) putHealth(w http.ResponseWriter, r *http.Request) {
 	now := c.cfg.Now()
 	c.mu.Lock()
 	st := c.store(store)
+	recordHealth(st, &h, now)
 	st.Health, st.ReceivedAt = &h, now
 	st.Applied, st.AppliedAt = 0, now
 	if h.Config.Source == fleetmsg.SourceRemote {
@@ -543,6 +550,7 @@ func (c *Console) accept(w http.ResponseWriter, store string, body []byte) {
 			key = ke.Key
 		}
 		c.refuseConfig(w, http.StatusBadRequest, "bad_config", key, err.Error())
+		c.recordCloudRefusal(store, looseVersion(body), err.Error())
 		return
 	}
 	newDoc := &desiredDoc{Version: d.Version, Config: compactJSON(d.Config), SetAt: c.cfg.Now().UTC()}
@@ -552,19 +560,24 @@ func (c *Console) accept(w http.ResponseWriter, store string, body []byte) {
 	if st.Desired != nil && d.Version <= st.Desired.Version {
 		cur := st.Desired.Version
 		c.mu.Unlock()
-		c.refuseConfig(w, http.StatusConflict, "version_not_increasing", "version",
-			fmt.Sprintf("version: %d is not above the stored version %d", d.Version, cur))
+		reason := fmt.Sprintf("version: %d is not above the stored version %d", d.Version, cur)
+		c.refuseConfig(w, http.StatusConflict, "version_not_increasing", "version", reason)
+		c.recordCloudRefusal(store, d.Version, reason)
 		return
 	}
 	if !st.AppliedAt.IsZero() && d.Version <= st.Applied {
 		applied, at := st.Applied, st.AppliedAt
 		c.mu.Unlock()
-		c.refuseConfig(w, http.StatusConflict, "version_not_increasing", "version",
-			fmt.Sprintf("version: %d is not above version %d, which store %s runs (it said so at %s); the store would refuse it as older: use %d or above",
-				d.Version, applied, store, at.UTC().Format(time.RFC3339), applied+1))
+		reason := fmt.Sprintf("version: %d is not above version %d, which store %s runs (it said so at %s); the store would refuse it as older: use %d or above",
+			d.Version, applied, store, at.UTC().Format(time.RFC3339), applied+1)
+		c.refuseConfig(w, http.StatusConflict, "version_not_increasing", "version", reason)
+		c.recordCloudRefusal(store, d.Version, reason)
 		return
 	}
 	out := c.effect(st, store, d.Version, doc)
+	if st.Desired != nil {
+		st.Older = append([]*desiredDoc{st.Desired}, st.Older[:min(len(st.Older), maxOlderDocs-1)]...)
+	}
 	st.Previous, st.Desired = st.Desired, newDoc
 	c.counts.ConfigAccepted++
 	c.touch(st)
