@@ -208,6 +208,32 @@ func TestFleetPageDetailsAndAdmin(t *testing.T) {
 		t.Logf("screenshot: %s", path)
 	}
 
+	// One store's documents faulted by the cloud: the store refuses the
+	// garbage, and its row and details say so; the fault ends and the
+	// refusal clears, its record stays.
+	setFault := func(mode string) {
+		req, _ := http.NewRequest("PUT", cloud.URL+"/v1/admin/stores/"+id+"/config-fault", strings.NewReader(`{"mode": "`+mode+`"}`))
+		req.Header.Set("Authorization", "Bearer "+adminToken)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("config fault %q: %s", mode, resp.Status)
+		}
+	}
+	setFault("garbage")
+	// A newer desired version makes the store fetch a body again.
+	putDesired(t, cloud.URL, id, `{"version": 5, "config": {"doors": [{"id": "back", "secret": "back-door-secret", "policy": "exit"}]}}`)
+	b.WaitJS(t, "the fault and the refusal on the row", `(document.querySelector('`+row(id)+` td.config') || {}).textContent.includes("cloud fault: garbage") && `+rowHasAlert(id, fleetmsg.AlertConfigRefused), 20*time.Second)
+	b.WaitJS(t, "the refusal in the details", `Array.from(document.querySelectorAll("#d-body td")).some(td => td.textContent === "store") && document.getElementById("d-body").textContent.includes("Cloud fault")`, 10*time.Second)
+	setFault("")
+	b.WaitJS(t, "the refusal cleared", `!`+rowHasAlert(id, fleetmsg.AlertConfigRefused)+` && !document.querySelector('`+row(id)+` td.config').textContent.includes("fault")`, 20*time.Second)
+	if !eval[bool](t, b, `Array.from(document.querySelectorAll("#d-body td")).some(td => td.textContent === "store")`) {
+		t.Error("the store's refusal left the details' record when it cleared")
+	}
+
 	b.Do(t, "close the details", chromedp.Click(chromedp.CSS("#d-close")))
 	b.WaitJS(t, "the details closed", `document.getElementById("details").hidden`, 5*time.Second)
 	var errs []string
