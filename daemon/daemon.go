@@ -143,7 +143,8 @@ func New(cfg *config.Config, version string, log *slog.Logger) (_ *Daemon, err e
 	d.devices = devices.New(devices.Config{
 		Listen: c.Listen, Admission: c.Admission, Heartbeat: c.Heartbeat.Duration,
 		MaxConnections: c.MaxConnections, OutboundQueue: c.OutboundQueue, Tokens: c.Tokens,
-		Observer: d.metrics,
+		MaxConnsPerAddress: c.MaxConnsPerAddress,
+		Observer:           d.metrics,
 	}, d.store, log.With("component", "devices"))
 	shelf.New(d.store, d.devices, log.With("component", "shelf"))
 
@@ -196,7 +197,8 @@ func New(cfg *config.Config, version string, log *slog.Logger) (_ *Daemon, err e
 	}
 
 	if cfg.HTTP.Listen != "" {
-		d.http = httpapi.New(httpapi.Config{Listen: cfg.HTTP.Listen, AdminToken: d.adminToken, ReadAuth: cfg.HTTP.ReadAuth, MetricsAuth: cfg.HTTP.MetricsAuth},
+		d.http = httpapi.New(httpapi.Config{Listen: cfg.HTTP.Listen, AdminToken: d.adminToken, ReadAuth: cfg.HTTP.ReadAuth, MetricsAuth: cfg.HTTP.MetricsAuth,
+			ReadTimeout: cfg.HTTP.ReadTimeout.Duration, IdleTimeout: cfg.HTTP.IdleTimeout.Duration, MaxConnsPerAddress: cfg.HTTP.MaxConnsPerAddress},
 			log.With("component", "http"))
 		d.http.MountAPI(d.httpParts())
 		d.http.Mux.HandleFunc("GET /api/v1/backup", d.http.Admin(d.serveBackup))

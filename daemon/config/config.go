@@ -113,12 +113,15 @@ type Log struct {
 
 // Devices configures the device protocol server (PROTOCOL.md §2).
 type Devices struct {
-	Listen         string            `toml:"listen"`
-	Admission      string            `toml:"admission"` // open|pairing
-	Heartbeat      Duration          `toml:"heartbeat"`
-	MaxConnections int               `toml:"max_connections"`
-	OutboundQueue  int               `toml:"outbound_queue"`
-	Tokens         map[string]string `toml:"tokens"` // equipId → token the device must present
+	Listen         string   `toml:"listen"`
+	Admission      string   `toml:"admission"` // open|pairing
+	Heartbeat      Duration `toml:"heartbeat"`
+	MaxConnections int      `toml:"max_connections"`
+	// MaxConnsPerAddress caps the connections of one client (an IPv4
+	// address or an IPv6 /64), so one host cannot take every descriptor.
+	MaxConnsPerAddress int               `toml:"max_conns_per_address"`
+	OutboundQueue      int               `toml:"outbound_queue"`
+	Tokens             map[string]string `toml:"tokens"` // equipId → token the device must present
 	// Approve and Reject are equipIds approved or rejected at start and at
 	// each reload (the fleet's remote configuration sets them too).
 	Approve []string `toml:"approve"`
@@ -149,6 +152,14 @@ type HTTP struct {
 	ReadAuth bool `toml:"read_auth"`
 	// MetricsAuth puts /metrics behind the token too.
 	MetricsAuth bool `toml:"metrics_auth"`
+	// ReadTimeout bounds reading a request's headers, and its body from
+	// the handler's start; IdleTimeout closes a keep-alive connection with
+	// no request. Neither touches a running event stream.
+	ReadTimeout Duration `toml:"read_timeout"`
+	IdleTimeout Duration `toml:"idle_timeout"`
+	// MaxConnsPerAddress caps the connections of one client (an IPv4
+	// address or an IPv6 /64).
+	MaxConnsPerAddress int `toml:"max_conns_per_address"`
 }
 
 // Upstream configures the cloud connection (UPSTREAM.md §1–2).
@@ -265,10 +276,13 @@ func Default() *Config {
 			Heartbeat:      Duration{15 * time.Second},
 			MaxConnections: 10000,
 			OutboundQueue:  256,
+
+			MaxConnsPerAddress: 64,
 		},
 		Discovery: Discovery{Listen: ":8686", MDNS: true},
 		MQTT:      MQTT{Listen: ":1883"},
-		HTTP:      HTTP{Listen: ":8680", ReadAuth: true},
+		HTTP: HTTP{Listen: ":8680", ReadAuth: true,
+			ReadTimeout: Duration{30 * time.Second}, IdleTimeout: Duration{60 * time.Second}, MaxConnsPerAddress: 64},
 		Upstream: Upstream{
 			Kind:            "http",
 			BatchEvents:     500,
@@ -423,6 +437,20 @@ func (c *Config) Validate() error {
 	}
 	if c.Devices.OutboundQueue < 1 {
 		add(c.errorf("devices.outbound_queue", "must be at least 1"))
+	}
+	if c.Devices.MaxConnsPerAddress < 1 {
+		add(c.errorf("devices.max_conns_per_address", "must be at least 1"))
+	}
+	for _, t := range []struct {
+		key string
+		d   time.Duration
+	}{{"http.read_timeout", c.HTTP.ReadTimeout.Duration}, {"http.idle_timeout", c.HTTP.IdleTimeout.Duration}} {
+		if t.d < 100*time.Millisecond || t.d > time.Hour {
+			add(c.errorf(t.key, "must be between 100ms and 1h"))
+		}
+	}
+	if c.HTTP.MaxConnsPerAddress < 1 {
+		add(c.errorf("http.max_conns_per_address", "must be at least 1"))
 	}
 	addr("discovery.listen", c.Discovery.Listen, true)
 	addr("mqtt.listen", c.MQTT.Listen, true)

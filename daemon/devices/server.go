@@ -20,6 +20,7 @@ import (
 	"github.com/storebox/storebox/daemon/store/admission"
 	"github.com/storebox/storebox/internal/backoff"
 	"github.com/storebox/storebox/internal/listen"
+	"github.com/storebox/storebox/internal/peerlimit"
 	"github.com/storebox/storebox/protocol/devmsg"
 )
 
@@ -34,8 +35,12 @@ type Config struct {
 	Admission      string // open|pairing
 	Heartbeat      time.Duration
 	MaxConnections int
-	OutboundQueue  int
-	Tokens         map[string]string
+	// MaxConnsPerAddress caps the connections of one client, an IPv4
+	// address or an IPv6 /64 (devices.max_conns_per_address); zero: no cap.
+	// A connection over it is closed at once, before it costs a session.
+	MaxConnsPerAddress int
+	OutboundQueue      int
+	Tokens             map[string]string
 	// WriteTimeout bounds one socket write; a peer that stops reading is
 	// dropped after it rather than holding a goroutine forever.
 	WriteTimeout time.Duration
@@ -66,10 +71,12 @@ type Server struct {
 	conns    map[*Session]struct{}
 	labels   map[string]map[*Session]struct{} // label MAC → sessions
 
-	nconns    atomic.Int64
-	loginN    atomic.Uint64
-	started   time.Time
-	admission atomic.Pointer[string] // cfg.Admission, changed by a reload
+	nconns     atomic.Int64
+	perClient  *peerlimit.Counter
+	refusedLog atomic.Int64 // unix seconds of the last per-client refusal logged
+	loginN     atomic.Uint64
+	started    time.Time
+	admission  atomic.Pointer[string] // cfg.Admission, changed by a reload
 
 	pendingFull pendingFullLog
 }
@@ -95,6 +102,8 @@ func New(cfg Config, st *store.Store, log *slog.Logger) *Server {
 		sessions: map[string]*Session{},
 		conns:    map[*Session]struct{}{},
 		labels:   map[string]map[*Session]struct{}{},
+
+		perClient: peerlimit.NewCounter(cfg.MaxConnsPerAddress),
 	}
 	s.SetAdmission(cfg.Admission)
 	return s
@@ -165,9 +174,19 @@ func (s *Server) Serve(ctx context.Context) error {
 			continue
 		}
 		failures = 0
+		client := peerlimit.KeyOf(c.RemoteAddr())
+		if !s.perClient.Acquire(client) {
+			c.Close()
+			if now := time.Now().Unix(); now-s.refusedLog.Load() >= 10 {
+				s.refusedLog.Store(now)
+				s.log.Warn("device connection refused: client at its cap (devices.max_conns_per_address)", "client", client, "open", s.perClient.Open(client))
+			}
+			continue
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			defer s.perClient.Release(client)
 			s.serveConn(ctx, c)
 		}()
 	}

@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math/rand"
 	"net"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -489,4 +491,44 @@ func TestLoginBoundsAndPendingCap(t *testing.T) {
 	if r := h.Dial(t, frame.ModeLine, "T-LATE").Login(nil); r.Code() != devmsg.CodePendingApproval {
 		t.Fatalf("after an approval: %s", r.Raw)
 	}
+}
+
+// One client (an address) holding its cap of idle connections has the
+// next closed at once; a device at another address logs in and is served.
+func TestConnectionCapPerClient(t *testing.T) {
+	h := devicetest.New(t, devices.Config{MaxConnsPerAddress: 4})
+	var idle []net.Conn
+	for i := 0; i < 4; i++ {
+		c, err := net.Dial("tcp", h.Addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		idle = append(idle, c)
+	}
+	over, err := net.Dial("tcp", h.Addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer over.Close()
+	over.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := over.Read(make([]byte, 1)); err == nil || errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("the 5th idle connection of one client was kept: %v", err)
+	}
+	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP("127.0.0.2")}}
+	c, err := d.Dial("tcp", h.Addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := devicetest.NewClient(t, c, frame.ModeLine, "T-OTHER")
+	defer c.Close()
+	other.MustLogin(nil)
+	if r := other.Call("getGoods", map[string]any{"code": "6901234567892"}); r.Exception() != "" {
+		t.Fatalf("getGoods from another client: %s", r.Raw)
+	}
+	// A closed connection gives its slot back.
+	idle[0].Close()
+	testenv.Eventually(t, "the slot to free up", func() bool {
+		return h.Dial(t, frame.ModeLine, "T-AGAIN").Login(nil).Exception() == ""
+	})
 }

@@ -269,6 +269,9 @@ func (e *Events) unsubscribe(ch chan []byte) {
 	})
 }
 
+// streamWriteWait bounds one event's write to a stream's client.
+const streamWriteWait = 10 * time.Second
+
 // ServeHTTP streams events until the client goes away.
 func (e *Events) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	e.init()
@@ -283,6 +286,10 @@ func (e *Events) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.Set("Content-Type", "text/event-stream")
 	h.Set("Cache-Control", "no-cache")
 	h.Set("X-Accel-Buffering", "no")
+	// The stream has no overall write deadline (it stays open for as long
+	// as the page does); each write gets streamWriteWait instead, so a
+	// client that stops reading is dropped rather than held.
+	rc.SetWriteDeadline(time.Now().Add(streamWriteWait))
 	w.WriteHeader(http.StatusOK)
 	ch := e.subscribe()
 	defer e.unsubscribe(ch)
@@ -303,9 +310,11 @@ func (e *Events) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		case <-e.closed:
 			return
 		case b := <-ch:
+			rc.SetWriteDeadline(time.Now().Add(streamWriteWait))
 			_, err = fmt.Fprintf(w, "event: %s\ndata: %s\n\n", e.Event, b)
 			keep.Reset(e.Keepalive)
 		case <-keep.C:
+			rc.SetWriteDeadline(time.Now().Add(streamWriteWait))
 			_, err = fmt.Fprint(w, ": keepalive\n\n")
 		}
 		if err == nil {

@@ -8,13 +8,18 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/storebox/storebox/daemon/webauth"
 	"github.com/storebox/storebox/internal/listen"
+	"github.com/storebox/storebox/internal/peerlimit"
 )
 
 // Config is what the server is told at construction.
@@ -26,6 +31,17 @@ type Config struct {
 	ReadAuth bool
 	// MetricsAuth puts /metrics behind them too (http.metrics_auth).
 	MetricsAuth bool
+	// ReadTimeout bounds reading a request's headers, and its body from
+	// the handler's start (http.read_timeout; 30 s when zero). A request
+	// without a body, such as the event stream, has no read deadline
+	// once its headers are in.
+	ReadTimeout time.Duration
+	// IdleTimeout closes a keep-alive connection that sends no request
+	// (http.idle_timeout; 60 s when zero).
+	IdleTimeout time.Duration
+	// MaxConnsPerAddress caps the open connections of one client, an IPv4
+	// address or an IPv6 /64 (http.max_conns_per_address; 64 when zero).
+	MaxConnsPerAddress int
 }
 
 // Server is the local HTTP server. Its gate (webauth.Gate) decides who
@@ -38,6 +54,10 @@ type Server struct {
 
 	gate *webauth.Gate // who may use which route; the sign-in routes
 
+	readTimeout, idleTimeout time.Duration
+	perClient                *peerlimit.Counter
+	refusedLog               atomic.Int64 // unix seconds of the last refusal logged
+
 	ln *listen.Held
 	// onShutdown ends long-lived responses (event streams), which a
 	// graceful shutdown would otherwise wait for until its timeout.
@@ -47,7 +67,17 @@ type Server struct {
 // New returns a server with the health probe and the sign-in routes;
 // callers add the rest on Mux, with HandleOpen or Admin where needed.
 func New(cfg Config, log *slog.Logger) *Server {
-	s := &Server{Listen: cfg.Listen, Log: log, Mux: http.NewServeMux(), ln: &listen.Held{Key: "http.listen", Addr: cfg.Listen}}
+	if cfg.ReadTimeout <= 0 {
+		cfg.ReadTimeout = 30 * time.Second
+	}
+	if cfg.IdleTimeout <= 0 {
+		cfg.IdleTimeout = 60 * time.Second
+	}
+	if cfg.MaxConnsPerAddress <= 0 {
+		cfg.MaxConnsPerAddress = 64
+	}
+	s := &Server{Listen: cfg.Listen, Log: log, Mux: http.NewServeMux(), ln: &listen.Held{Key: "http.listen", Addr: cfg.Listen},
+		readTimeout: cfg.ReadTimeout, idleTimeout: cfg.IdleTimeout, perClient: peerlimit.NewCounter(cfg.MaxConnsPerAddress)}
 	s.gate = webauth.New(webauth.Config{AdminToken: cfg.AdminToken, ReadAuth: cfg.ReadAuth, MetricsAuth: cfg.MetricsAuth,
 		Page: pagePattern, Log: log, JSON: JSON, PageHeaders: setPageHeaders, LANBase: s.LANBase}, s.Mux)
 	s.HandleOpen("GET /healthz", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
@@ -69,8 +99,51 @@ func (s *Server) HandleMetrics(h http.Handler) { s.gate.HandleMetrics("GET /metr
 // signed-in session on a same-origin request, whatever read_auth says.
 func (s *Server) Admin(h http.HandlerFunc) http.HandlerFunc { return s.gate.Admin(h) }
 
-// ServeHTTP checks who is asking before the route runs (see Server).
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.gate.ServeHTTP(w, r) }
+// ServeHTTP checks who is asking before the route runs (see Server). A
+// request body must arrive within the read timeout; the deadline is
+// lifted once it has, so a long handler keeps its context.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Body != nil && r.Body != http.NoBody && r.ContentLength != 0 {
+		rc := http.NewResponseController(w)
+		if rc.SetReadDeadline(time.Now().Add(s.readTimeout)) == nil {
+			r.Body = &deadlineBody{ReadCloser: r.Body, lift: func() { rc.SetReadDeadline(time.Time{}) }}
+		}
+	}
+	s.gate.ServeHTTP(w, r)
+}
+
+// deadlineBody lifts the connection's read deadline when the body is
+// read to its end or closed.
+type deadlineBody struct {
+	io.ReadCloser
+	once sync.Once
+	lift func()
+}
+
+func (b *deadlineBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if err == io.EOF {
+		b.once.Do(b.lift)
+	}
+	return n, err
+}
+
+func (b *deadlineBody) Close() error {
+	err := b.ReadCloser.Close()
+	b.once.Do(b.lift)
+	return err
+}
+
+// refuse answers a connection over the per-client cap and logs it at most
+// once every 10 s.
+func (s *Server) refuse(c net.Conn, client netip.Prefix) {
+	const body = "too many connections from this address\n"
+	fmt.Fprintf(c, "HTTP/1.1 429 Too Many Requests\r\nContent-Type: text/plain\r\nConnection: close\r\nContent-Length: %d\r\n\r\n%s", len(body), body)
+	now := time.Now().Unix()
+	if last := s.refusedLog.Load(); now-last >= 10 && s.refusedLog.CompareAndSwap(last, now) {
+		s.Log.Warn("http: connection refused, client at its cap (http.max_conns_per_address)", "client", client, "open", s.perClient.Open(client))
+	}
+}
 
 // Bind opens the listener so a taken port fails the daemon's start. It
 // does nothing while a bound listener waits for Serve.
@@ -90,7 +163,9 @@ func (s *Server) Serve(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(s.Log.Handler(), slog.LevelDebug)}
+	ln = &peerlimit.Listener{Listener: ln, Counter: s.perClient, Refuse: s.refuse}
+	srv := &http.Server{Handler: s, ReadHeaderTimeout: s.readTimeout, IdleTimeout: s.idleTimeout,
+		ErrorLog: slog.NewLogLogger(s.Log.Handler(), slog.LevelDebug)}
 	for _, f := range s.onShutdown {
 		srv.RegisterOnShutdown(f)
 	}

@@ -94,6 +94,7 @@ listen = %q
 admission = "open"
 heartbeat = "15s"
 max_connections = 20000
+max_conns_per_address = 20000
 [discovery]
 listen = "127.0.0.1:0"
 mdns = false

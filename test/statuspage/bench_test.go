@@ -52,7 +52,11 @@ func idleSessions(tb testing.TB, addr string, n int) func() {
 		wg.Add(1)
 		go func(i int) {
 			defer wg.Done()
-			c, err := net.DialTimeout("tcp", addr, 10*time.Second)
+			// 50 sessions per loopback address: under the daemon's
+			// per-client cap (devices.max_conns_per_address, 64).
+			from := net.IPv4(127, 1, byte(i/50/250), byte(i/50%250+1))
+			dialer := net.Dialer{Timeout: 10 * time.Second, LocalAddr: &net.TCPAddr{IP: from}}
+			c, err := dialer.Dial("tcp", addr)
 			if err != nil {
 				<-sem
 				errs <- err

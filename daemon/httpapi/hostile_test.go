@@ -1,0 +1,110 @@
+package httpapi
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+)
+
+// serveTest runs a server with cfg on 127.0.0.1:0 until the test ends.
+func serveTest(t *testing.T, cfg Config) string {
+	t.Helper()
+	cfg.Listen, cfg.AdminToken = "127.0.0.1:0", "0123456789abcdef0123456789abcdef"
+	s := New(cfg, slog.New(slog.DiscardHandler))
+	s.MountStatusPage(func() any { return map[string]int{"x": 1} })
+	if err := s.Bind(); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { s.Serve(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	return s.Addr().String()
+}
+
+func dialFrom(t *testing.T, local, addr string) net.Conn {
+	t.Helper()
+	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(local)}, Timeout: 5 * time.Second}
+	c, err := d.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// closedWithin reports whether the server closes c (EOF or reset) within
+// d, reading and discarding whatever it sends first.
+func closedWithin(c net.Conn, d time.Duration) bool {
+	c.SetReadDeadline(time.Now().Add(d))
+	_, err := io.Copy(io.Discard, c)
+	var ne net.Error
+	return !(errors.As(err, &ne) && ne.Timeout())
+}
+
+// A keep-alive connection with no next request, and a request whose body
+// never arrives, are closed after the timeouts; the event stream, which
+// sends and never reads, outlives both.
+func TestHTTPTimeoutsCloseIdleConnectionsNotStreams(t *testing.T) {
+	addr := serveTest(t, Config{ReadTimeout: 300 * time.Millisecond, IdleTimeout: 300 * time.Millisecond})
+
+	idle := dialFrom(t, "127.0.0.1", addr)
+	io.WriteString(idle, "GET /healthz HTTP/1.1\r\nHost: box\r\n\r\n")
+	resp, err := http.ReadResponse(bufio.NewReader(idle), nil)
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("healthz: %v %v", err, resp)
+	}
+	resp.Body.Close()
+	if !closedWithin(idle, 3*time.Second) {
+		t.Error("an idle keep-alive connection is still open 3 s after a 300 ms idle timeout")
+	}
+
+	slow := dialFrom(t, "127.0.0.1", addr)
+	io.WriteString(slow, "POST /signin HTTP/1.1\r\nHost: box\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 100\r\n\r\ntoken=")
+	if !closedWithin(slow, 3*time.Second) {
+		t.Error("a request body that never arrives holds its connection 3 s after a 300 ms read timeout")
+	}
+
+	stream := dialFrom(t, "127.0.0.1", addr)
+	io.WriteString(stream, "GET /api/v1/events HTTP/1.1\r\nHost: box\r\nAuthorization: Bearer 0123456789abcdef0123456789abcdef\r\n\r\n")
+	br := bufio.NewReader(stream)
+	stream.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if line, err := br.ReadString('\n'); err != nil || !strings.Contains(line, "200") {
+		t.Fatalf("stream: %q %v", line, err)
+	}
+	stream.SetReadDeadline(time.Now().Add(1500 * time.Millisecond))
+	_, err = io.Copy(io.Discard, br)
+	var ne net.Error
+	if !errors.As(err, &ne) || !ne.Timeout() {
+		t.Errorf("the event stream ended within 1.5 s (read and idle timeouts 300 ms): %v", err)
+	}
+}
+
+// One client (an address) holding its cap of idle connections gets a 429
+// on the next; another client is served, and /healthz still answers.
+func TestHTTPConnectionCapPerClient(t *testing.T) {
+	addr := serveTest(t, Config{MaxConnsPerAddress: 8})
+	for i := 0; i < 8; i++ {
+		dialFrom(t, "127.0.0.1", addr)
+	}
+	over := dialFrom(t, "127.0.0.1", addr)
+	over.SetReadDeadline(time.Now().Add(5 * time.Second))
+	resp, err := http.ReadResponse(bufio.NewReader(over), nil)
+	if err != nil || resp.StatusCode != http.StatusTooManyRequests {
+		t.Fatalf("the 9th idle connection of one client: %v %v, want 429", err, resp)
+	}
+	other := dialFrom(t, "127.0.0.2", addr)
+	io.WriteString(other, "GET /healthz HTTP/1.1\r\nHost: box\r\n\r\n")
+	other.SetReadDeadline(time.Now().Add(5 * time.Second))
+	resp, err = http.ReadResponse(bufio.NewReader(other), nil)
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("another client's /healthz: %v %v", err, resp)
+	}
+}
