@@ -20,10 +20,16 @@ build:
 # config: make run CONFIG=my.toml (DATA=dir for another data directory).
 # The import writes into DATA itself, never through whatever daemon answers
 # on the API port, and keeps the stock the demo store changed since.
+# DATA other than the CLI's default data directory (CLI_DATA) is noted in
+# CLI_DATA/run.json, so bin/storebox run here without flags (status,
+# doctor, …) talks to the daemon make started, not an earlier one.
 CONFIG   ?= packaging/demo.toml
+CLI_DATA ?= ./storebox-data
 run: build
 	$(BIN) catalog import packaging/sample/catalog.csv --direct --config $(CONFIG) --data-dir $(DATA)
-	@echo 'starting storebox; use it once it logs "storebox ready" (the CLI run here finds $(CONFIG) by itself)'
+	@if [ "$(abspath $(DATA))" != "$(abspath $(CLI_DATA))" ]; then mkdir -p $(CLI_DATA) && \
+	  printf '{"config": "%s", "data_dir": "%s"}\n' "$(abspath $(CONFIG))" "$(abspath $(DATA))" > $(CLI_DATA)/run.json; fi
+	@echo 'starting storebox; use it once it logs "storebox ready" (the CLI run here finds $(CONFIG) and $(DATA) by itself)'
 	$(BIN) run --config $(CONFIG) --data-dir $(DATA)
 
 vet:

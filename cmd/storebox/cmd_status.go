@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -36,6 +37,9 @@ orders. --json prints the snapshot exactly as GET /api/v1/status returns it.`,
 			api := localapi.New(cfg)
 			var raw json.RawMessage
 			if err := api.Do("GET", "/api/v1/status", nil, &raw); err != nil {
+				if _, other := errors.AsType[*localapi.OtherDataDirError](err); other {
+					return err
+				}
 				return fmt.Errorf("%w; start it with `storebox run` or `systemctl start storebox`, and `storebox doctor` checks the setup", err)
 			}
 			out := cmd.OutOrStdout()

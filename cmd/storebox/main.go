@@ -35,7 +35,7 @@ func (g *globals) loadConfig() (*config.Config, error) {
 	if err != nil || g.configPath != "" {
 		return c, err
 	}
-	return runrecord.Follow(c)
+	return runrecord.Follow(c, g.dataDir == "")
 }
 
 // loadOwnConfig is loadConfig without the run record: what `storebox run`

@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/storebox/storebox/daemon/config"
@@ -123,6 +124,9 @@ func checkConfig(cfg *config.Config) Result {
 type daemonInfo struct {
 	base    string
 	running bool
+	// otherDataDir: the daemon refused this data directory's admin token
+	// and does not run from it.
+	otherDataDir bool
 	status  struct {
 		StoreID string           `json:"store_id"`
 		Version string           `json:"version"`
@@ -189,6 +193,14 @@ func probeDaemon(ctx context.Context, cfg *config.Config) *daemonInfo {
 		d.statusErr = fmt.Errorf("GET /api/v1/status needs the admin token: %w", tokenErr)
 		return d
 	}
+	if resp.StatusCode == http.StatusUnauthorized {
+		if why := readyfile.Elsewhere(cfg.DataDir, strings.TrimPrefix(d.base, "http://")); why != "" {
+			dir, _ := filepath.Abs(cfg.DataDir)
+			d.statusErr = fmt.Errorf("it refused the admin token of %s: it runs with another data directory than %s (%s)", dir, dir, why)
+			d.otherDataDir = true
+			return d
+		}
+	}
 	if resp.StatusCode != http.StatusOK {
 		d.statusErr = fmt.Errorf("GET /api/v1/status: %s", resp.Status)
 		return d
@@ -203,6 +215,9 @@ func (d *daemonInfo) result(storeID string) Result {
 		return Result{Level: Warn, Check: "daemon", Detail: "http.listen is empty, so the local API cannot be asked whether it runs", Fix: "set http.listen (default \":8680\")"}
 	case !d.running:
 		return Result{Level: Warn, Check: "daemon", Detail: "not running (no answer at " + d.base + "/healthz)", Fix: "start it: `systemctl start storebox` (or `storebox run`); `journalctl -u storebox` shows why it stopped"}
+	case d.statusErr != nil && d.otherDataDir:
+		return Result{Level: Warn, Check: "daemon", Detail: "a storebox answers at " + d.base + " but " + d.statusErr.Error(),
+			Fix: "run doctor with the daemon's data directory (--data-dir DIR) or the config it runs with (--config FILE); `make run DATA=dir` notes dir where the CLI looks"}
 	case d.statusErr != nil:
 		return Result{Level: Warn, Check: "daemon", Detail: "answers /healthz but not its status: " + d.statusErr.Error(), Fix: "check `journalctl -u storebox`"}
 	case d.status.StoreID != storeID:

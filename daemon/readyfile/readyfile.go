@@ -80,3 +80,23 @@ func Resolve(dataDir, listen string, bound func(File) string) string {
 	}
 	return bound(f)
 }
+
+// Elsewhere says why the daemon answering at addr (host:port) does not
+// run from dataDir, or "" when dataDir's ready file names addr's port: a
+// CLI holding dataDir's admin token then knows a refusal means another
+// data directory, not a wrong token.
+func Elsewhere(dataDir, addr string) string {
+	if abs, err := filepath.Abs(dataDir); err == nil {
+		dataDir = abs
+	}
+	f, err := Read(dataDir)
+	if err != nil {
+		return "no daemon records itself as running from " + dataDir
+	}
+	_, want, err1 := net.SplitHostPort(addr)
+	_, got, err2 := net.SplitHostPort(f.HTTP)
+	if err1 != nil || err2 != nil || want != got {
+		return fmt.Sprintf("the daemon of %s listens on %s, not %s", dataDir, f.HTTP, addr)
+	}
+	return ""
+}

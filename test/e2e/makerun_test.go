@@ -17,7 +17,7 @@ import (
 
 // makeRun starts `make run` with another config, data directory and binary
 // path, in its own process group, and returns its merged output lines.
-func makeRun(t *testing.T, config, data string) (*exec.Cmd, <-chan string) {
+func makeRun(t *testing.T, config, data string, vars ...string) (*exec.Cmd, <-chan string) {
 	t.Helper()
 	if _, err := exec.LookPath("make"); err != nil {
 		if os.Getenv("CI") == "true" {
@@ -26,7 +26,7 @@ func makeRun(t *testing.T, config, data string) (*exec.Cmd, <-chan string) {
 		t.Skip("make is missing")
 	}
 	bin := filepath.Join(t.TempDir(), "storebox")
-	cmd := exec.Command("make", "--no-print-directory", "-C", harness.ModuleRoot(), "run", "CONFIG="+config, "DATA="+data, "BIN="+bin)
+	cmd := exec.Command("make", append([]string{"--no-print-directory", "-C", harness.ModuleRoot(), "run", "CONFIG=" + config, "DATA=" + data, "BIN=" + bin}, vars...)...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	r, w, err := os.Pipe()
 	if err != nil {
@@ -120,5 +120,53 @@ func TestMakeRunTakesConfigAndImportsIntoItsOwnStore(t *testing.T) {
 	st, err := exec.Command(harness.Binary(t), "status", "--data-dir", data).CombinedOutput()
 	if err != nil || !strings.Contains(string(st), "(mine)") || !strings.Contains(string(st), "84 goods") {
 		t.Fatalf("status: %v\n%s", err, st)
+	}
+}
+
+// Issue 22 item 1: after `make run CONFIG=… DATA=dir`, the CLI run from the
+// clone without flags finds the daemon make started, not the store an
+// earlier run left in ./storebox-data (here on the same HTTP port, with its
+// own admin token); pointed at that other data directory, it says the
+// daemon runs from another one instead of blaming the token.
+func TestMakeRunDataIsWhereTheCLIFindsTheDaemon(t *testing.T) {
+	dir := t.TempDir()
+	clone := filepath.Join(dir, "clone") // where the technician types
+	earlier := filepath.Join(clone, "storebox-data")
+	httpAddr := harness.FreeAddr(t)
+	conf := func(name, store string) string {
+		p := filepath.Join(dir, name)
+		os.WriteFile(p, []byte(fmt.Sprintf("store_id = %q\n[devices]\nlisten = \"127.0.0.1:0\"\nadmission = \"open\"\n[discovery]\nlisten = \"127.0.0.1:0\"\nmdns = false\n[mqtt]\nlisten = \"127.0.0.1:0\"\n[http]\nlisten = %q\n", store, httpAddr)), 0o644)
+		return p
+	}
+	// An earlier run's store: its config on the same port, its own token.
+	os.MkdirAll(earlier, 0o750)
+	os.WriteFile(filepath.Join(earlier, "run.json"), []byte(fmt.Sprintf(`{"config": %q}`, conf("earlier.toml", "earlier"))), 0o644)
+	os.WriteFile(filepath.Join(earlier, "admin.token"), []byte("an-earlier-token\n"), 0o600)
+
+	data := filepath.Join(dir, "data")
+	_, lines := makeRun(t, conf("mine.toml", "mine"), data, "CLI_DATA="+earlier)
+	waitLine(t, lines, `once it logs "storebox ready"`) // make's banner, then the daemon's line
+	waitLine(t, lines, "storebox ready")
+	cli := func(args ...string) (string, error) {
+		cmd := exec.Command(harness.Binary(t), args...)
+		cmd.Dir = clone
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+	if out, err := cli("status"); err != nil || !strings.Contains(out, "(mine)") || !strings.Contains(out, "84 goods") {
+		t.Fatalf("status from the clone does not reach the daemon make started: %v\n%s", err, out)
+	}
+	if out, _ := cli("doctor"); !strings.Contains(out, "store mine") || strings.Contains(out, "journalctl") {
+		t.Fatalf("doctor from the clone:\n%s", out)
+	}
+
+	// Told to use the earlier data directory, the CLI holds its token: the
+	// daemon refuses it, and the CLI says why.
+	out, err := cli("status", "--data-dir", earlier)
+	if err == nil || !strings.Contains(out, "runs with another data directory than "+earlier) || strings.Contains(out, "start it with") {
+		t.Fatalf("status with another data directory's token: %v\n%s", err, out)
+	}
+	if out, _ := cli("doctor", "--data-dir", earlier); !strings.Contains(out, "runs with another data directory") || strings.Contains(out, "journalctl") {
+		t.Fatalf("doctor with another data directory's token:\n%s", out)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -22,6 +23,7 @@ import (
 // Client talks to the running daemon's HTTP API on this machine.
 type Client struct {
 	base     string
+	dataDir  string // whose admin token this is
 	token    string
 	tokenErr error // why token is empty, for a 401
 	hc       *http.Client
@@ -30,7 +32,7 @@ type Client struct {
 // New is a client for the daemon that c configures.
 func New(c *config.Config) *Client {
 	tok, err := daemon.ReadAdminToken(c)
-	return &Client{base: "http://" + DialAddr(BoundListen(c, c.HTTP.Listen, func(f readyfile.File) string { return f.HTTP })), token: tok, tokenErr: err, hc: &http.Client{Timeout: 10 * time.Minute}}
+	return &Client{dataDir: c.DataDir, base: "http://" + DialAddr(BoundListen(c, c.HTTP.Listen, func(f readyfile.File) string { return f.HTTP })), token: tok, tokenErr: err, hc: &http.Client{Timeout: 10 * time.Minute}}
 }
 
 // BoundListen is listen, a listener's configured address, or for port 0
@@ -90,6 +92,9 @@ func (a *Client) Do(method, path string, body io.Reader, out any) error {
 	if resp.StatusCode == http.StatusUnauthorized && a.tokenErr != nil {
 		return fmt.Errorf("%s %s needs the admin token: %w", method, path, a.tokenErr)
 	}
+	if err := a.otherDataDir(resp.StatusCode); err != nil {
+		return err
+	}
 	if resp.StatusCode >= 300 {
 		var e struct {
 			Error string `json:"error"`
@@ -101,6 +106,34 @@ func (a *Client) Do(method, path string, body io.Reader, out any) error {
 	}
 	if out != nil {
 		return json.Unmarshal(b, out)
+	}
+	return nil
+}
+
+// OtherDataDirError is a daemon refusing the admin token of the CLI's data
+// directory because it runs from another one.
+type OtherDataDirError struct {
+	Addr, DataDir, Why string
+}
+
+func (e *OtherDataDirError) Error() string {
+	return fmt.Sprintf("the daemon at %s refused the admin token of %s: it runs with another data directory than %s (%s); give the CLI the daemon's with --data-dir DIR, or the config it runs with with --config FILE",
+		e.Addr, e.DataDir, e.DataDir, e.Why)
+}
+
+// otherDataDir explains a 401 to a request that carried this data
+// directory's token, when the daemon answering is not the one of it.
+func (a *Client) otherDataDir(status int) error {
+	if status != http.StatusUnauthorized || a.token == "" || a.dataDir == "" {
+		return nil
+	}
+	addr := strings.TrimPrefix(a.base, "http://")
+	if why := readyfile.Elsewhere(a.dataDir, addr); why != "" {
+		dir := a.dataDir
+		if abs, err := filepath.Abs(dir); err == nil {
+			dir = abs
+		}
+		return &OtherDataDirError{Addr: addr, DataDir: dir, Why: why}
 	}
 	return nil
 }
@@ -117,6 +150,9 @@ func (a *Client) Stream(method, path string, w io.Writer) error {
 		return fmt.Errorf("storebox daemon at %s: %w", a.base, err)
 	}
 	defer resp.Body.Close()
+	if err := a.otherDataDir(resp.StatusCode); err != nil {
+		return err
+	}
 	if resp.StatusCode != 200 {
 		b, _ := io.ReadAll(resp.Body)
 		return fmt.Errorf("%s %s: %s: %s", method, path, resp.Status, bytes.TrimSpace(b))
@@ -139,6 +175,10 @@ func (a *Client) Post(ctx context.Context, path string) (*http.Response, error) 
 	resp, err := a.hc.Do(req)
 	if err != nil {
 		return nil, fmt.Errorf("storebox daemon at %s: %w", a.base, err)
+	}
+	if err := a.otherDataDir(resp.StatusCode); err != nil {
+		resp.Body.Close()
+		return nil, err
 	}
 	if resp.StatusCode != http.StatusOK {
 		defer resp.Body.Close()

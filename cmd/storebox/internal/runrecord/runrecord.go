@@ -15,9 +15,22 @@ import (
 )
 
 // Follow is the config the daemon last ran with, when c's data directory
-// records one other than c's own file; else c.
-func Follow(c *config.Config) (*config.Config, error) {
+// records one other than c's own file; else c. With followDataDir (no
+// --data-dir given), a record naming another data directory (`make run
+// DATA=dir` leaves one in the default data directory) is followed there:
+// the CLI run from the clone talks to the daemon make started.
+func Follow(c *config.Config, followDataDir bool) (*config.Config, error) {
 	rec, ok := Read(c.DataDir)
+	if ok && followDataDir && rec.DataDir != "" && !sameFile(rec.DataDir, c.DataDir) {
+		if _, err := os.Stat(rec.DataDir); err == nil {
+			rc, err := config.Load(rec.Config) // "": the embedded defaults
+			if err != nil {
+				return nil, fmt.Errorf("the config `make run` last ran with (recorded in %s): %w", filepath.Join(c.DataDir, File), err)
+			}
+			rc.DataDir = rec.DataDir
+			return rc, nil
+		}
+	}
 	if !ok || rec.Config == "" || sameFile(rec.Config, c.Path) {
 		return c, nil
 	}
@@ -39,6 +52,10 @@ const File = "run.json"
 // Record is what the file holds.
 type Record struct {
 	Config string `json:"config"` // absolute path; "" for the embedded defaults
+	// DataDir, when set, is where that daemon keeps its data instead of
+	// this directory (written by `make run DATA=dir` into the default
+	// data directory, where the CLI without flags looks).
+	DataDir string `json:"data_dir,omitempty"`
 }
 
 // Write notes cfg's file in its data directory for the CLI.
