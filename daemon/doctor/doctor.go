@@ -127,7 +127,7 @@ type daemonInfo struct {
 	// otherDataDir: the daemon refused this data directory's admin token
 	// and does not run from it.
 	otherDataDir bool
-	status  struct {
+	status       struct {
 		StoreID string           `json:"store_id"`
 		Version string           `json:"version"`
 		UptimeS int64            `json:"uptime_s"`
