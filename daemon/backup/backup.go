@@ -10,7 +10,7 @@
 // version) in a staging directory beside the data directory before it
 // touches the data directory, then moves the old directory aside and
 // marks the restored store so its ledger follows the cloud's numbering
-// (SPEC §6).
+// (UPSTREAM.md §3).
 package backup
 
 import (

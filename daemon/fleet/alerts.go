@@ -33,7 +33,7 @@ type Observation struct {
 }
 
 // ledgerRebasedFor is how long ledger_rebased stays raised after a rebase
-// (SPEC §7).
+// (UPSTREAM.md §7).
 const ledgerRebasedFor = time.Hour
 
 // condition is an alert as observed now; hold is how long it must persist

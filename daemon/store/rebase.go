@@ -13,7 +13,7 @@ import (
 	"github.com/storebox/storebox/daemon/store/outbox"
 )
 
-// The ledger's numbering follows the cloud's after a box swap (SPEC §6): a
+// The ledger's numbering follows the cloud's after a box swap (UPSTREAM.md §3): a
 // file that is new or restored from a backup carries keyRebaseDue until
 // the cloud has told its last seq and the unsent events were renumbered
 // above it; keyRebased records the last rebase for the fleet's

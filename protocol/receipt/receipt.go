@@ -1,4 +1,4 @@
-// Package receipt is the receipt of a paid order (SPEC §8): the object that
+// Package receipt is the receipt of a paid order (PROTOCOL.md §7): the object that
 // orderPaid and getReceipt carry, and its layout as printList, the text lines
 // a terminal or an ESC/POS printer prints on paper a fixed number of columns
 // wide. A CJK (East Asian wide) character takes two columns; names are
@@ -17,7 +17,7 @@ import (
 	"github.com/storebox/storebox/protocol/ordermsg"
 )
 
-// Receipt is the receipt object of SPEC §8.
+// Receipt is the receipt object of PROTOCOL.md §7.
 type Receipt struct {
 	Store       string    `json:"store"`
 	StoreName   string    `json:"store_name"`

@@ -263,7 +263,7 @@ func (s *Server) Handler() http.Handler {
 	return s.dated(mux)
 }
 
-// dated sets every reply's Date from the cloud's clock (SPEC §6: stores
+// dated sets every reply's Date from the cloud's clock (docs/UPSTREAM.md §2: stores
 // correct their signing time from it); Go's server would use the host's.
 func (s *Server) dated(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -502,7 +502,7 @@ func (s *Server) postEvents(w http.ResponseWriter, r *http.Request) {
 }
 
 // getLastSeq is GET /v1/stores/<s>/events/last: the highest seq held for
-// the store, 0 when none (SPEC §6).
+// the store, 0 when none (UPSTREAM.md §3).
 func (s *Server) getLastSeq(w http.ResponseWriter, r *http.Request) {
 	s.evMu.Lock()
 	var last uint64

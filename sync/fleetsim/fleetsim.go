@@ -195,7 +195,7 @@ type eventLog struct {
 	st      *store
 	rng     *rand.Rand
 	seq     uint64
-	based   bool           // seq follows the cloud's last (SPEC §6)
+	based   bool           // seq follows the cloud's last (UPSTREAM.md §3)
 	pending []ledger.Event // sent, not yet acknowledged
 	depth   atomic.Int64
 }

@@ -162,7 +162,7 @@ func (s *Sink) Ping(ctx context.Context) error {
 // LastSeq is the highest seq the stream holds for the store: the
 // Storebox-Seq header of the stream's last message on "<subject>.>" (0 when
 // it holds none, or the stream does not exist yet). A new or restored data
-// directory numbers its unsent events above it (SPEC §6).
+// directory numbers its unsent events above it (UPSTREAM.md §3).
 func (s *Sink) LastSeq(ctx context.Context) (uint64, error) {
 	const op = "nats last seq"
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)

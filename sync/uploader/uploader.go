@@ -69,7 +69,7 @@ type Sink interface {
 
 // Rebaser is an optional Queue interface: a queue in a data directory that
 // is new or restored from a backup must number its unsent events above the
-// cloud's last seq before anything is uploaded (SPEC §6).
+// cloud's last seq before anything is uploaded (UPSTREAM.md §3).
 type Rebaser interface {
 	// RebaseDue says why the numbering must follow the cloud's ("new",
 	// "restored"), or "" when it need not.

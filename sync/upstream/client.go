@@ -344,7 +344,7 @@ func (c *Client) PostEvents(ctx context.Context, b ledger.Batch) (ledger.Ack, er
 }
 
 // LastSeq asks the cloud for the highest ledger seq it holds for the store
-// (SPEC §6, 0 when none): a new or restored data directory numbers its
+// (docs/UPSTREAM.md §3, 0 when none): a new or restored data directory numbers its
 // unsent events above it.
 func (c *Client) LastSeq(ctx context.Context) (uint64, error) {
 	const op = "events last"

@@ -21,7 +21,7 @@ type Renumbered struct {
 }
 
 // Renumber gives the unsent events seqs from first on, in their order, ids
-// and bodies unchanged, inside tx (SPEC §6: a new or restored data directory
+// and bodies unchanged, inside tx (docs/UPSTREAM.md §3: a new or restored data directory
 // numbers its unsent events above the cloud's last seq). The caller moves
 // the sequence counter to the returned Last (or first-1 when empty).
 //
