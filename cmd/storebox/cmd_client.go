@@ -9,6 +9,7 @@ import (
 	"github.com/storebox/storebox/cmd/storebox/internal/devclient"
 	"github.com/storebox/storebox/cmd/storebox/internal/localapi"
 	"github.com/storebox/storebox/daemon/readyfile"
+	"github.com/storebox/storebox/internal/termtext"
 )
 
 func clientCommand(g *globals) *cobra.Command {
@@ -47,7 +48,7 @@ objects). Examples:
 			if action != "login" && !noLogin {
 				if r, err := sess.Login(kind, cs); err != nil {
 					if r != nil {
-						fmt.Fprintln(cmd.OutOrStdout(), string(r))
+						fmt.Fprintln(cmd.OutOrStdout(), termtext.Lines(string(r)))
 					}
 					return err
 				}
@@ -56,7 +57,7 @@ objects). Examples:
 			if err != nil {
 				return err
 			}
-			fmt.Fprintln(cmd.OutOrStdout(), string(r))
+			fmt.Fprintln(cmd.OutOrStdout(), termtext.Lines(string(r)))
 			if e := devclient.Exception(r); e != "" {
 				return fmt.Errorf("%s", e)
 			}

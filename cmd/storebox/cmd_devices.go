@@ -11,6 +11,7 @@ import (
 	"github.com/storebox/storebox/cmd/storebox/internal/report"
 	"github.com/storebox/storebox/daemon/devices"
 	"github.com/storebox/storebox/daemon/store/admission"
+	"github.com/storebox/storebox/internal/termtext"
 )
 
 func devicesCommand(g *globals) *cobra.Command {
@@ -62,7 +63,7 @@ func devicesCommand(g *globals) *cobra.Command {
 						return err
 					}
 				}
-				fmt.Fprintf(cmd.OutOrStdout(), "%s: %s\n", dev.EquipID, dev.Status)
+				fmt.Fprintf(cmd.OutOrStdout(), "%s: %s\n", termtext.Safe(dev.EquipID), dev.Status)
 				if dev.LastSeen.IsZero() {
 					// Approving ahead of the first login is useful, but a
 					// typo looks exactly like it: say which one it may be.

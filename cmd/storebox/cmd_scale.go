@@ -13,6 +13,7 @@ import (
 	"github.com/storebox/storebox/cmd/storebox/internal/simscale"
 	"github.com/storebox/storebox/drivers/scale"
 	"github.com/storebox/storebox/drivers/scale/scalesim"
+	"github.com/storebox/storebox/internal/termtext"
 	"github.com/storebox/storebox/protocol/scaleproto"
 )
 
@@ -50,10 +51,10 @@ func scaleCommand(g *globals) *cobra.Command {
 			for _, r := range res {
 				fmt.Fprintf(out, "%s\t%s", r.Protocol, r.Line)
 				if r.Ident != "" {
-					fmt.Fprintf(out, "\tident=%s", r.Ident)
+					fmt.Fprintf(out, "\tident=%s", termtext.Safe(r.Ident))
 				}
 				if r.Reading != nil {
-					fmt.Fprintf(out, "\t%s", r.Reading)
+					fmt.Fprintf(out, "\t%s", termtext.Safe(fmt.Sprint(r.Reading)))
 				}
 				fmt.Fprintln(out)
 			}

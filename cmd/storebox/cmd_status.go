@@ -11,6 +11,7 @@ import (
 	"github.com/storebox/storebox/cmd/storebox/internal/localapi"
 	"github.com/storebox/storebox/cmd/storebox/internal/report"
 	"github.com/storebox/storebox/daemon/httpapi"
+	"github.com/storebox/storebox/internal/termtext"
 )
 
 func statusCommand(g *globals) *cobra.Command {
@@ -44,7 +45,9 @@ orders. --json prints the snapshot exactly as GET /api/v1/status returns it.`,
 			}
 			out := cmd.OutOrStdout()
 			if asJSON {
-				_, err := fmt.Fprintf(out, "%s\n", raw)
+				// \uXXXX is how termtext escapes C1 and bidi controls, a
+				// JSON escape of the same character: the data is unchanged.
+				_, err := fmt.Fprintf(out, "%s\n", termtext.Lines(string(raw)))
 				return err
 			}
 			var s httpapi.StatusSnapshot

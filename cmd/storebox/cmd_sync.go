@@ -10,6 +10,7 @@ import (
 	"github.com/storebox/storebox/cmd/storebox/internal/drain"
 	"github.com/storebox/storebox/cmd/storebox/internal/localapi"
 	"github.com/storebox/storebox/cmd/storebox/internal/report"
+	"github.com/storebox/storebox/internal/termtext"
 )
 
 func syncCommand(g *globals) *cobra.Command {
@@ -42,7 +43,7 @@ func syncStatusCommand(g *globals) *cobra.Command {
 					return err
 				}
 				if asJSON {
-					fmt.Fprintln(out, string(raw))
+					fmt.Fprintln(out, termtext.Lines(string(raw)))
 					return nil
 				}
 				if err := json.Unmarshal(raw, &rep); err != nil {

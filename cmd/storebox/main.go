@@ -13,6 +13,7 @@ import (
 	"github.com/storebox/storebox/cmd/storebox/internal/runrecord"
 	"github.com/storebox/storebox/daemon/config"
 	"github.com/storebox/storebox/daemon/servicectl"
+	"github.com/storebox/storebox/internal/termtext"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -77,7 +78,8 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := rootCommand().ExecuteContext(ctx); err != nil {
-		fmt.Fprintln(os.Stderr, "storebox:", err)
+		// An error may quote a device, the cloud or the daemon's reply.
+		fmt.Fprintln(os.Stderr, "storebox:", termtext.Lines(err.Error()))
 		// 78 for config errors: the unit does not restart those.
 		os.Exit(servicectl.ExitCode(err))
 	}

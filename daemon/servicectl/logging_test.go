@@ -3,6 +3,7 @@ package servicectl
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"strings"
 	"testing"
@@ -44,5 +45,25 @@ func TestNewLoggerFormats(t *testing.T) {
 	}
 	if _, err := NewLogger(&buf, "text", "loud"); err == nil {
 		t.Error("level loud accepted")
+	}
+}
+
+// Issue 19 item 7: the text log (what a technician tails on a terminal)
+// shows a device's control characters escaped, in the message, values,
+// errors and keys alike (slog's text handler quotes them; this keeps the
+// daemon on a handler that does).
+func TestTextLogEscapesDeviceText(t *testing.T) {
+	var buf bytes.Buffer
+	l, err := NewLogger(&buf, "text", "info")
+	if err != nil {
+		t.Fatal(err)
+	}
+	evil := "T-\x1b[2J\x1b]0;pwned\x07\u009b31m\u202e\n"
+	l.Info("device "+evil, "equipId", evil, "err", errors.New(evil), evil, 1)
+	out := strings.TrimSuffix(buf.String(), "\n")
+	for _, r := range out {
+		if r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) || r == 0x202e {
+			t.Fatalf("text log holds %U raw: %q", r, out)
+		}
 	}
 }

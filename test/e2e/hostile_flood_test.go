@@ -84,7 +84,7 @@ approve = ["T-KNOWN"]`), 1), 0o644)
 	if codes["bad_request"] != 40 {
 		t.Fatalf("10 KB equipIds: replies %v, want 40 bad_request", codes)
 	}
-	name := "\x1b]0;pwned\x07" + strings.Repeat("n", 100)
+	name := "\x1b]0;pwned\x07\x1b[2J\u202e" + strings.Repeat("n", 100)
 	codes = flood(20, 60, func(c, i int) string { return fmt.Sprintf("FLOOD-%02d-%03d-%s", c, i, strings.Repeat("x", 100)) }, map[string]any{"name": name})
 	if codes["pending_approval"] != 1000 || codes["busy"] != 200 {
 		t.Fatalf("1,200 new equipIds: replies %v, want 1000 pending_approval and 200 busy", codes)
@@ -123,6 +123,19 @@ approve = ["T-KNOWN"]`), 1), 0o644)
 	}
 	if len(out) > 32<<10 || !strings.Contains(out, "Pending approval (1000)") || !strings.Contains(out, "and 950 more") {
 		t.Errorf("storebox status: %d bytes:\n%.3000s", len(out), out)
+	}
+	// Issue 19 item 7: the names reach the terminal escaped.
+	devs, err := d.Run("devices")
+	if err != nil {
+		t.Fatalf("storebox devices: %v", err)
+	}
+	for what, s := range map[string]string{"storebox status": out, "storebox devices": devs} {
+		if strings.ContainsAny(s, "\x1b\x07\u202e") {
+			t.Errorf("%s prints control characters raw", what)
+		}
+	}
+	if !strings.Contains(out, `\x1b]0;pwned\x07\x1b[2J\u202e`) {
+		t.Errorf("storebox status does not show the name escaped:\n%.2000s", out)
 	}
 	if n := strings.Count(d.Log(), "new device refused"); n != 1 {
 		t.Errorf("%d log lines for 200 refusals, want 1 (rate-limited)", n)

@@ -13,6 +13,7 @@ import (
 	"unicode"
 
 	"github.com/storebox/storebox/daemon/httpapi"
+	"github.com/storebox/storebox/internal/termtext"
 )
 
 // Status writes the snapshot for a person at a terminal.
@@ -23,8 +24,8 @@ func Status(w io.Writer, s *httpapi.StatusSnapshot, limit int, now time.Time) er
 	if !s.Ready {
 		ready = "NOT READY (starting or stopping)"
 	}
-	p("Store\t%s (%s)\n", s.StoreName, s.StoreID)
-	p("Version\t%s, up %s, %s\n", s.Version, duration(time.Duration(s.UptimeS)*time.Second), ready)
+	p("Store\t%s (%s)\n", termtext.Safe(s.StoreName), termtext.Safe(s.StoreID))
+	p("Version\t%s, up %s, %s\n", termtext.Safe(s.Version), duration(time.Duration(s.UptimeS)*time.Second), ready)
 	if s.TestMode {
 		p("TEST MODE\tpayments move no money\n")
 	}
@@ -66,7 +67,7 @@ func Status(w io.Writer, s *httpapi.StatusSnapshot, limit int, now time.Time) er
 	p("Upstream\t%s\n", cloud)
 	p("Config\t%s\n", configLine(s.Config, now))
 	if rf := s.Config.Refused; rf != nil {
-		p("Refused\tremote version %s at %s: %s\n", Dash(rf.Version), Time(rf.At, now), rf.Reason)
+		p("Refused\tremote version %s at %s: %s\n", Dash(rf.Version), Time(rf.At, now), termtext.Safe(rf.Reason))
 	}
 	oldest := "-"
 	if q.Depth > 0 {
@@ -75,7 +76,7 @@ func Status(w io.Writer, s *httpapi.StatusSnapshot, limit int, now time.Time) er
 	p("Queue\t%s unsent, oldest %s, %d dead letters, last seq %d\n", Plural(q.Depth, "event"), oldest, q.DeadLetters, q.LastSeq)
 	p("Last sync\t%s\n", Time(orZero(q.LastSuccess), now))
 	if q.LastError != nil {
-		p("Last error\t%s: %s\n", Time(orZero(q.LastErrorAt), now), *q.LastError)
+		p("Last error\t%s: %s\n", Time(orZero(q.LastErrorAt), now), termtext.Safe(*q.LastError))
 	}
 	if len(s.Orders.Counts) > 0 {
 		keys := make([]string, 0, len(s.Orders.Counts))
@@ -98,7 +99,7 @@ func Status(w io.Writer, s *httpapi.StatusSnapshot, limit int, now time.Time) er
 		tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "  EQUIP ID\tKIND\tNAME\tADDR\tFIRST SEEN")
 		for _, d := range s.Pending {
-			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\n", d.EquipID, Dash(d.Kind), Dash(d.Name), Dash(d.Addr), Time(d.FirstSeen, now))
+			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\n", Dash(d.EquipID), Dash(d.Kind), Dash(d.Name), Dash(d.Addr), Time(d.FirstSeen, now))
 		}
 		tw.Flush()
 		if more := s.PendingTotal - len(s.Pending); more > 0 {
@@ -122,7 +123,7 @@ func Status(w io.Writer, s *httpapi.StatusSnapshot, limit int, now time.Time) er
 		tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "  EQUIP ID\tKIND\tADDR\tFRAMING\tCHARSET\tSINCE")
 		for _, o := range s.Online[:n] {
-			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s\n", o.EquipID, o.Kind, o.Addr, o.Framing, o.Charset, Time(o.Since, now))
+			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s\n", Dash(o.EquipID), Dash(o.Kind), Dash(o.Addr), Dash(o.Framing), Dash(o.Charset), Time(o.Since, now))
 		}
 		tw.Flush()
 	}
@@ -187,7 +188,7 @@ func section(w io.Writer, title string, rows []map[string]any, preferred []strin
 		} else {
 			fmt.Fprint(tw, "\t")
 		}
-		fmt.Fprint(tw, header(c))
+		fmt.Fprint(tw, termtext.Safe(header(c)))
 	}
 	fmt.Fprintln(tw)
 	for _, r := range shown {
@@ -197,7 +198,7 @@ func section(w io.Writer, title string, rows []map[string]any, preferred []strin
 			} else {
 				fmt.Fprint(tw, "\t")
 			}
-			fmt.Fprint(tw, value(c, r[c], now))
+			fmt.Fprint(tw, termtext.Safe(value(c, r[c], now)))
 		}
 		fmt.Fprintln(tw)
 	}
@@ -330,12 +331,13 @@ func duration(d time.Duration) string {
 	return fmt.Sprintf("%ds", s)
 }
 
-// Dash shows an empty string as "-".
+// Dash is a table cell: an empty string as "-", and text from devices or
+// the cloud with its control characters escaped (termtext).
 func Dash(s string) string {
 	if s == "" {
 		return "-"
 	}
-	return s
+	return termtext.Safe(s)
 }
 
 // configLine says where the running configuration came from (UPSTREAM.md §7).

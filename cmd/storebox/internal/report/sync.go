@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/storebox/storebox/daemon/config"
+	"github.com/storebox/storebox/internal/termtext"
 )
 
 // SyncReport is GET /api/v1/sync (the same members with or without an
@@ -58,7 +59,7 @@ func Sync(w io.Writer, cfg *config.Config, r SyncReport, running bool) {
 		fmt.Fprintf(w, "sent:          %s since start\n", Plural(int(r.Sent), "event"))
 		fmt.Fprintf(w, "last success:  %s\n", ago(r.LastSuccess))
 		if r.LastError != "" {
-			fmt.Fprintf(w, "last error:    %s (%s)\n", r.LastError, ago(r.LastErrorAt))
+			fmt.Fprintf(w, "last error:    %s (%s)\n", termtext.Safe(r.LastError), ago(r.LastErrorAt))
 		}
 		if !r.NextRetry.IsZero() && time.Until(r.NextRetry) > 0 {
 			fmt.Fprintf(w, "next retry:    in %s\n", time.Until(r.NextRetry).Round(time.Second))

@@ -15,17 +15,19 @@ import (
 	"github.com/storebox/storebox/daemon/servicectl"
 	"github.com/storebox/storebox/daemon/store"
 	"github.com/storebox/storebox/daemon/store/admission"
+	"github.com/storebox/storebox/internal/termtext"
 )
 
 // Boxes lists discovered daemons, one line each.
 func Boxes(w io.Writer, boxes []discovery.Box) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	for _, b := range boxes {
+		// Every field came from a datagram anyone on the LAN may send.
 		line := fmt.Sprintf("%s\t%s\t%s\tmqtt=%d\thttp=%d\tversion=%s\tvia=%s",
-			b.StoreID, b.Name, net.JoinHostPort(b.Host, fmt.Sprint(b.Port)),
-			b.MQTTPort, b.HTTPPort, b.Version, strings.Join(b.Via, ","))
+			Dash(b.StoreID), Dash(b.Name), termtext.Safe(net.JoinHostPort(b.Host, fmt.Sprint(b.Port))),
+			b.MQTTPort, b.HTTPPort, Dash(b.Version), termtext.Safe(strings.Join(b.Via, ",")))
 		if len(b.Addrs) > 1 {
-			line += "\talso=" + strings.Join(b.Addrs[1:], ",")
+			line += "\talso=" + termtext.Safe(strings.Join(b.Addrs[1:], ","))
 		}
 		fmt.Fprintln(tw, line)
 	}
@@ -43,13 +45,13 @@ func Devices(w io.Writer, devs []admission.Device, sessions []devices.SessionInf
 	for _, d := range devs {
 		on := "-"
 		if s, ok := online[d.EquipID]; ok {
-			on = "yes (" + s.Framing + ", " + s.Charset + ")"
+			on = termtext.Safe("yes (" + s.Framing + ", " + s.Charset + ")")
 		}
 		kind := d.Kind
 		if kind == "" { // approved ahead of its first login
 			kind = "unknown"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", d.EquipID, kind, d.Status, on, Dash(d.Addr), Time(d.LastSeen, now))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", Dash(d.EquipID), Dash(kind), Dash(d.Status), on, Dash(d.Addr), Time(d.LastSeen, now))
 	}
 	return tw.Flush()
 }
@@ -98,7 +100,8 @@ func Doctor(w io.Writer, results []doctor.Result, asJSON bool) (fails, warns int
 		}
 	} else {
 		for _, r := range results {
-			fmt.Fprintln(w, r.String())
+			// Details quote the cloud, discovery answers and devices.
+			fmt.Fprintln(w, termtext.Safe(r.String()))
 		}
 	}
 	for _, r := range results {
