@@ -74,5 +74,31 @@ func devicesCommand(g *globals) *cobra.Command {
 			},
 		})
 	}
+	c.AddCommand(&cobra.Command{
+		Use:   "forget-pending",
+		Short: "delete every device waiting for approval (after a flood of unknown devices; real ones reappear at their next login)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := g.loadConfig()
+			if err != nil {
+				return err
+			}
+			var n int
+			api := localapi.New(cfg)
+			if api.Reachable() {
+				var resp struct {
+					Forgotten int `json:"forgotten"`
+				}
+				if err := api.Do("POST", "/api/v1/devices/pending/forget", nil, &resp); err != nil {
+					return err
+				}
+				n = resp.Forgotten
+			} else if n, err = datadir.ForgetPending(cfg); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "forgot %s waiting for approval\n", report.Plural(n, "device"))
+			return nil
+		},
+	})
 	return c
 }

@@ -32,6 +32,6 @@ func (p *pendingFullLog) refused(log *slog.Logger, id, addr string) {
 	n := p.dropped
 	p.last, p.dropped = now, 0
 	p.mu.Unlock()
-	log.Warn("new device refused: too many devices wait for approval; approve or reject them (storebox devices)",
+	log.Warn("new device refused: too many devices wait for approval; approve or reject them, or clear them all (storebox devices forget-pending)",
 		"equipId", id, "addr", addr, "max_pending", admission.MaxPending, "refused_since_last_line", n)
 }

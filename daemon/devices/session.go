@@ -475,7 +475,7 @@ func (c *Session) login(req *devmsg.Request) (any, error) {
 	d, err := c.srv.records.SeeDevice(admission.Device{EquipID: id, Kind: b.Kind, Name: b.Name, MacID: b.MacID, Addr: c.nc.RemoteAddr().String()}, initial)
 	if errors.Is(err, admission.ErrPendingFull) {
 		c.srv.pendingFull.refused(c.srv.log, id, c.nc.RemoteAddr().String())
-		return nil, devmsg.Errorf(devmsg.CodeBusy, "%d devices are already waiting for approval; device %s is not recorded until the technician approves or rejects some (storebox devices)", admission.MaxPending, id)
+		return nil, devmsg.Errorf(devmsg.CodeBusy, "%d devices are already waiting for approval; device %s is not recorded until the technician approves or rejects some (storebox devices forget-pending clears them)", admission.MaxPending, id)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("record device %s: %w", id, err)

@@ -75,7 +75,7 @@ func conditions(o Observation, disk fleetmsg.DiskHealth, diskOK bool, dataDir st
 	}
 	if o.PendingFull {
 		cs = append(cs, condition{kind: fleetmsg.AlertPendingFull, subject: "devices",
-			message: fmt.Sprintf("%d devices wait for approval; new devices are refused until some are approved or rejected (storebox devices)", len(o.Pending))})
+			message: fmt.Sprintf("%d devices wait for approval; new devices are refused until some are approved or rejected (storebox devices; forget-pending clears them all)", len(o.Pending))})
 	}
 	for _, s := range o.Scales {
 		if s.State == "connected" {

@@ -32,6 +32,7 @@ func (s *Server) MountAPI(p Parts) {
 	s.Mux.HandleFunc("GET /api/v1/status", func(w http.ResponseWriter, _ *http.Request) { JSON(w, 200, a.status(-1)) })
 	s.Mux.HandleFunc("GET /api/v1/devices", a.devices)
 	s.Mux.HandleFunc("GET /api/v1/devices/known", a.knownDevices)
+	s.Mux.HandleFunc("POST /api/v1/devices/pending/forget", s.Admin(a.forgetPending))
 	for _, verb := range []string{"approve", "reject"} {
 		s.Mux.HandleFunc("POST /api/v1/devices/{id}/"+verb, s.Admin(a.setDeviceStatus(verb)))
 	}
@@ -153,6 +154,18 @@ func (a *api) setDeviceStatus(verb string) http.HandlerFunc {
 		a.s.Log.Info("device "+status, "equipId", id)
 		JSON(w, 200, dev)
 	}
+}
+
+// forgetPending serves POST /api/v1/devices/pending/forget: every pending
+// record deleted, {"forgotten": n}.
+func (a *api) forgetPending(w http.ResponseWriter, _ *http.Request) {
+	n, err := a.p.Admission.ForgetPending()
+	if err != nil {
+		Error(w, 500, err.Error())
+		return
+	}
+	a.s.Log.Info("pending devices forgotten", "count", n)
+	JSON(w, 200, map[string]int{"forgotten": n})
 }
 
 func (a *api) importCatalog(w http.ResponseWriter, r *http.Request) {

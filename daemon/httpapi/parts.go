@@ -61,6 +61,7 @@ type Outbox interface {
 type Admission interface {
 	Devices() ([]admission.Device, error)
 	Pending(limit int) ([]admission.Device, int, error)
+	ForgetPending() (int, error)
 	SetDeviceStatus(id, status string) (admission.Device, error)
 }
 

@@ -140,4 +140,12 @@ approve = ["T-KNOWN"]`), 1), 0o644)
 	if n := strings.Count(d.Log(), "new device refused"); n != 1 {
 		t.Errorf("%d log lines for 200 refusals, want 1 (rate-limited)", n)
 	}
+
+	// The technician clears the flood at once; a new device is recorded again.
+	if out, err := d.Run("devices", "forget-pending"); err != nil || !strings.Contains(out, "forgot 1000 devices waiting for approval") {
+		t.Fatalf("forget-pending: %v %s", err, out)
+	}
+	if r := login(t, d, "T-LATE"); r.Code() != "pending_approval" {
+		t.Fatalf("a new device after forget-pending: %s", r.Raw)
+	}
 }

@@ -254,6 +254,42 @@ func (r *Records) SetStatuses(set map[string]string) ([]Device, error) {
 	return out, nil
 }
 
+// ForgetPending deletes every pending record in one transaction and says
+// how many there were: after a flood of invented equipIds has filled the
+// pending records (MaxPending), the technician clears them at once
+// (`storebox devices forget-pending`); a real device that was among them
+// is recorded again at its next login. Pending records have no ledger
+// events, so none is written.
+func (r *Records) ForgetPending() (int, error) {
+	n := 0
+	err := r.db.Update(func(t *store.Tx) error {
+		n = 0
+		b := t.Bucket(bucket)
+		idx, err := pendingIndex(t.Tx)
+		if err != nil {
+			return err
+		}
+		var ids [][]byte
+		if err := idx.ForEach(func(k, _ []byte) error {
+			ids = append(ids, append([]byte(nil), k...))
+			return nil
+		}); err != nil {
+			return err
+		}
+		for _, id := range ids {
+			if err := b.Delete(id); err != nil {
+				return err
+			}
+			if err := idx.Delete(id); err != nil {
+				return err
+			}
+		}
+		n = len(ids)
+		return nil
+	})
+	return n, err
+}
+
 // Devices lists every known device by equipId.
 func (r *Records) Devices() ([]Device, error) {
 	var out []Device

@@ -47,6 +47,16 @@ func SetDeviceStatus(cfg *config.Config, id, verb string) (admission.Device, err
 	return admission.New(st).SetDeviceStatus(id, status)
 }
 
+// ForgetPending deletes every pending device record.
+func ForgetPending(cfg *config.Config) (int, error) {
+	st, err := open(cfg)
+	if err != nil {
+		return 0, err
+	}
+	defer st.Close()
+	return admission.New(st).ForgetPending()
+}
+
 // Queue is the upstream queue's figures, those a stopped daemon has.
 func Queue(cfg *config.Config) (report.SyncReport, error) {
 	var rep report.SyncReport
