@@ -91,6 +91,8 @@ bench: build
 	  $(GO) run ./test/bench/fleetbench; \
 	group "fleet (issue 12): the daemon's CPU for health reporting at the default interval" \
 	  $(GO) run ./test/bench/fleetcpu; \
+	group "hostile LAN (issue 19): getGoods p99, RSS and CPU during a pending-login flood, 5,000 idle HTTP connections, a hostile mDNS stream, a wrong-token spray from a /64" \
+	  $(GO) run ./test/bench/hostile; \
 	if [ -n "$$failed" ]; then echo "bench: failed groups: $${failed#|}" | sed 's/|/; /g'; exit 1; fi
 
 cross:

@@ -1,0 +1,532 @@
+//go:build linux
+
+// Command hostile measures the daemon under the attacks of a hostile store
+// LAN (issue 19), each while devices call getGoods at a steady pace: a
+// pending-login flood, 5,000 idle HTTP connections, a 200 packets/s
+// hostile mDNS stream and a wrong-token spray from one IPv6 /64. It prints
+// getGoods p99 during each against a quiet phase, the daemon's RSS and
+// CPU, and mDNS bytes sent per byte received. It asserts nothing.
+//
+// It needs root: it runs itself again inside a network namespace of its
+// own (hostile-netbench…) holding loopback, a veth pair for mDNS and a local route for a whole /64, and removes it at the end.
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"math/rand"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/miekg/dns"
+	"golang.org/x/net/ipv4"
+
+	"github.com/storebox/storebox/protocol/catalogfile"
+	"github.com/storebox/storebox/protocol/catalogfile/synth"
+	"github.com/storebox/storebox/protocol/frame"
+	"github.com/storebox/storebox/test/bench/benchkit"
+)
+
+const (
+	innerEnv = "STOREBOX_HOSTILE_BENCH_NS"
+	dummy    = "hostile-net0" // a veth end: the LAN interface mDNS answers on
+	dummyIP  = "10.99.0.1"
+	slash64  = "fd99:1:2:3::/64"
+	loadN    = 4 // getGoods connections
+)
+
+var (
+	bin    = flag.String("bin", "bin/storebox", "storebox binary")
+	phase  = flag.Duration("phase", 8*time.Second, "length of each phase")
+	nGoods = flag.Int("goods", 10000, "catalog size")
+	pace   = flag.Duration("pace", 4*time.Millisecond, "interval between one connection's getGoods requests")
+)
+
+func main() {
+	flag.Parse()
+	if os.Getenv(innerEnv) == "" {
+		os.Exit(outer())
+	}
+	inner()
+}
+
+// outer makes the namespace, runs the bench in it and removes it.
+func outer() int {
+	if os.Geteuid() != 0 {
+		fmt.Println("hostile LAN bench: needs root (a network namespace of its own); skipped")
+		return 0
+	}
+	ns := fmt.Sprintf("hostile-netbench%d", os.Getpid()%1000)
+	run := func(args ...string) {
+		if out, err := exec.Command(args[0], args[1:]...).CombinedOutput(); err != nil {
+			exec.Command("ip", "netns", "del", ns).Run()
+			benchkit.Check(fmt.Errorf("%s: %v: %s", strings.Join(args, " "), err, out))
+		}
+	}
+	run("ip", "netns", "add", ns)
+	defer exec.Command("ip", "netns", "del", ns).Run()
+	for _, c := range [][]string{
+		{"ip", "link", "set", "lo", "up"},
+		{"ip", "link", "add", dummy, "type", "veth", "peer", "name", dummy + "p"},
+		{"ip", "link", "set", dummy + "p", "up"},
+		{"ip", "link", "set", dummy, "up"},
+		{"ip", "addr", "add", dummyIP + "/24", "dev", dummy},
+		{"ip", "route", "add", "224.0.0.0/4", "dev", dummy},
+		// Every address of the /64 is this host's, for the token spray.
+		{"ip", "-6", "route", "add", "local", slash64, "dev", "lo"},
+		{"sysctl", "-qw", "net.ipv6.ip_nonlocal_bind=1"},
+	} {
+		run(append([]string{"ip", "netns", "exec", ns}, c...)...)
+	}
+	self, err := os.Executable()
+	benchkit.Check(err)
+	cmd := exec.Command("ip", append([]string{"netns", "exec", ns, self}, os.Args[1:]...)...)
+	cmd.Env = append(os.Environ(), innerEnv+"=1")
+	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
+	if err := cmd.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "hostile LAN bench:", err)
+		return 1
+	}
+	return 0
+}
+
+type env struct {
+	pid      int
+	devAddr  string // 127.0.0.1:port
+	httpPort string
+	barcodes []string
+}
+
+func inner() {
+	var l syscall.Rlimit
+	if syscall.Getrlimit(syscall.RLIMIT_NOFILE, &l) == nil && l.Max < 16384 {
+		l.Max = 16384
+	}
+	l.Cur = l.Max
+	benchkit.Check(syscall.Setrlimit(syscall.RLIMIT_NOFILE, &l)) // the daemon inherits it: 5,000 connections need it
+	dir, err := os.MkdirTemp("", "storebox-hostile-")
+	benchkit.Check(err)
+	defer os.RemoveAll(dir)
+	data := filepath.Join(dir, "data")
+	csvPath := filepath.Join(dir, "catalog.csv")
+	e := &env{}
+	writeCatalog(csvPath, *nGoods, e)
+	out, err := exec.Command(*bin, "catalog", "import", "--direct", csvPath, "--data-dir", data).CombinedOutput()
+	benchkit.Check(errOut(err, out))
+
+	devPort, httpPort := port(), port()
+	e.devAddr, e.httpPort = "127.0.0.1:"+devPort, httpPort
+	var approve []string
+	for i := 0; i < loadN; i++ {
+		approve = append(approve, fmt.Sprintf("%q", fmt.Sprintf("B-%d", i)))
+	}
+	cfg := filepath.Join(dir, "storebox.toml")
+	benchkit.Check(os.WriteFile(cfg, []byte(fmt.Sprintf(`store_id = "hostile"
+store_name = "Hostile LAN"
+data_dir = %q
+[log]
+level = "warn"
+[devices]
+listen = "0.0.0.0:%s"
+admission = "pairing"
+approve = [%s]
+[discovery]
+listen = "0.0.0.0:%s"
+mdns = true
+[mqtt]
+listen = ""
+[http]
+listen = "[::]:%s"
+admin_token = "the-right-token-is-long-enough-0123456789"
+`, data, devPort, strings.Join(approve, ", "), devPort, httpPort)), 0o644))
+	d, _ := benchkit.StartDaemon(*bin, cfg, "127.0.0.1:"+httpPort)
+	defer benchkit.StopDaemon(d)
+	e.pid = d.Process.Pid
+	time.Sleep(2500 * time.Millisecond) // the mDNS announcements are over
+
+	fmt.Printf("hostile LAN (issue 19): getGoods paced every %v on %d connections (%d/s), %v per phase, %d goods\n",
+		*pace, loadN, int(float64(loadN)*float64(time.Second)/float64(*pace)), *phase, *nGoods)
+	quiet := e.phase("quiet", 0, nil)
+	e.phase("pending-login flood (new equipId per login, 128 B names)", quiet, e.pendingFlood)
+	e.phase("5,000 idle HTTP connections (50 per address)", quiet, e.idleHTTP)
+	e.phase("hostile mDNS stream, 200 packets/s", quiet, e.mdnsStream)
+	e.phase("wrong-token spray from one IPv6 /64", quiet, e.tokenSpray)
+	e.phase("quiet again (the machine's own noise)", quiet, nil)
+	fmt.Printf("  %-58s %8.0f MB   (goal < 300 MB)\n", "daemon peak RSS (VmHWM) over all phases", benchkit.RSSMB(e.pid, "VmHWM:"))
+}
+
+// attack runs until ctx ends and reports what it did; it calls ready once
+// it is under way (connections opened, sockets bound).
+type attack func(ctx context.Context, ready func()) string
+
+// phase starts attack (nil: none), then runs getGoods for the phase and
+// stops the attack; it prints getGoods p99 (against quiet's, base), the
+// daemon's CPU and RSS over the phase and what the attack reports.
+func (e *env) phase(name string, base time.Duration, a attack) time.Duration {
+	actx, stop := context.WithCancel(context.Background())
+	defer stop()
+	report, ready := make(chan string, 1), make(chan struct{})
+	if a != nil {
+		var once sync.Once
+		go func() { report <- a(actx, func() { once.Do(func() { close(ready) }) }) }()
+		select {
+		case <-ready:
+		case <-time.After(2 * time.Minute):
+		}
+	} else {
+		report <- ""
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), *phase)
+	defer cancel()
+	cpu0, t0 := benchkit.CPUTime(e.pid), time.Now()
+	p50, p99, n := e.getGoods(ctx)
+	cpu := float64(benchkit.CPUTime(e.pid)-cpu0) / float64(time.Since(t0)) * 100
+	rss := benchkit.RSSMB(e.pid, "VmRSS:")
+	stop()
+	note := <-report
+	ratio := ""
+	if base > 0 {
+		ratio = fmt.Sprintf(" (%.1f× quiet; goal ≤ 2×)", float64(p99)/float64(base))
+	}
+	fmt.Printf("  %-58s getGoods p99 %7s%s, p50 %s, %d calls; daemon CPU %.0f%%, RSS %.0f MB\n", name, p99.Round(10*time.Microsecond), ratio, p50.Round(10*time.Microsecond), n, cpu, rss)
+	if note != "" {
+		fmt.Printf("  %-58s %s\n", "", note)
+	}
+	return p99
+}
+
+// getGoods calls getGoods on loadN approved connections, each every pace,
+// until ctx ends; it returns p50 and p99 of the replies' latency.
+func (e *env) getGoods(ctx context.Context) (p50, p99 time.Duration, n int) {
+	var mu sync.Mutex
+	var lat []time.Duration
+	var wg sync.WaitGroup
+	for i := 0; i < loadN; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			c, err := net.Dial("tcp", e.devAddr)
+			benchkit.Check(err)
+			defer c.Close()
+			fr := frame.NewReader(c, 0)
+			call := func(msg string) []byte {
+				_, err := c.Write(frame.Append(nil, frame.ModeLength, []byte(msg)))
+				benchkit.Check(err)
+				for {
+					p, err := fr.Next()
+					benchkit.Check(err)
+					if !bytes.Contains(p[:min(len(p), 40)], []byte(`"action":"health"`)) {
+						return p
+					}
+				}
+			}
+			if r := call(fmt.Sprintf(`{"head":{"action":"login","equipId":"B-%d","seq":0},"body":{}}`, i)); !bytes.Contains(r, []byte(`"exception":""`)) {
+				benchkit.Check(fmt.Errorf("load device login: %s", r))
+			}
+			r := rand.New(rand.NewSource(int64(i)))
+			local := make([]time.Duration, 0, 4096)
+			tick := time.NewTicker(*pace)
+			defer tick.Stop()
+			for {
+				select {
+				case <-ctx.Done():
+					mu.Lock()
+					lat = append(lat, local...)
+					mu.Unlock()
+					return
+				case <-tick.C:
+				}
+				t := time.Now()
+				reply := call(`{"head":{"action":"getGoods","seq":1},"body":{"code":"` + e.barcodes[r.Intn(len(e.barcodes))] + `"}}`)
+				local = append(local, time.Since(t))
+				if !bytes.Contains(reply, []byte(`"exception":""`)) {
+					benchkit.Check(fmt.Errorf("getGoods: %s", reply))
+				}
+			}
+		}(i)
+	}
+	wg.Wait()
+	if len(lat) == 0 {
+		return 0, 0, 0
+	}
+	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+	return lat[len(lat)/2], lat[len(lat)*99/100], len(lat)
+}
+
+// pendingFlood logs in new equipIds as fast as 8 connections can, each
+// with a 128-byte name and mac_id, under admission "pairing".
+func (e *env) pendingFlood(ctx context.Context, ready func()) string {
+	ready()
+	var logins, pending, busy, other atomic.Int64
+	var wg sync.WaitGroup
+	name := strings.Repeat("n", 128)
+	for w := 0; w < 8; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			for i := 0; ctx.Err() == nil; i++ {
+				c, err := net.Dial("tcp", e.devAddr)
+				if err != nil {
+					continue
+				}
+				c.SetDeadline(time.Now().Add(5 * time.Second))
+				id := fmt.Sprintf("FLOOD-%d-%d-%d", time.Now().UnixNano()%1e6, w, i)
+				c.Write(frame.Append(nil, frame.ModeLength, []byte(fmt.Sprintf(`{"head":{"action":"login","equipId":%q,"seq":0},"body":{"name":%q,"mac_id":%q}}`, id, name, id))))
+				p, err := frame.NewReader(c, 0).Next()
+				c.Close()
+				if err != nil {
+					continue
+				}
+				logins.Add(1)
+				switch {
+				case bytes.Contains(p, []byte("pending_approval")):
+					pending.Add(1)
+				case bytes.Contains(p, []byte(`"busy"`)):
+					busy.Add(1)
+				default:
+					other.Add(1)
+				}
+			}
+		}(w)
+	}
+	wg.Wait()
+	return fmt.Sprintf("%d logins: %d recorded pending, %d refused busy (pending cap), %d other", logins.Load(), pending.Load(), busy.Load(), other.Load())
+}
+
+// idleHTTP opens 5,000 connections to the HTTP port from 100 loopback
+// addresses (under the per-address cap) and holds them, sending nothing.
+func (e *env) idleHTTP(ctx context.Context, ready func()) string {
+	var conns []net.Conn
+	defer func() {
+		for _, c := range conns {
+			c.Close()
+		}
+	}()
+	failed := 0
+	for i := 0; i < 5000 && ctx.Err() == nil; i++ {
+		d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 2, byte(i/50+1))}, Timeout: 5 * time.Second}
+		c, err := d.Dial("tcp", "127.0.0.1:"+e.httpPort)
+		if err != nil {
+			failed++
+			continue
+		}
+		conns = append(conns, c)
+	}
+	time.Sleep(time.Second)
+	ready()
+	fds, _ := os.ReadDir(fmt.Sprintf("/proc/%d/fd", e.pid))
+	open := len(fds)
+	rss := benchkit.RSSMB(e.pid, "VmRSS:")
+	// A fresh client meanwhile.
+	hc := &http.Client{Timeout: 5 * time.Second}
+	status := "no answer"
+	t := time.Now()
+	if r, err := hc.Get("http://127.0.0.1:" + e.httpPort + "/healthz"); err == nil {
+		status = fmt.Sprintf("%d in %v", r.StatusCode, time.Since(t).Round(100*time.Microsecond))
+		r.Body.Close()
+	}
+	<-ctx.Done()
+	return fmt.Sprintf("%d connections held (%d failed); daemon descriptors %d, RSS %.0f MB while held; /healthz from a fresh client: %s", len(conns), failed, open, rss, status)
+}
+
+// mdnsStream sends 200 packets a second at the responder on the dummy
+// veth: 200 copies of a question by legacy unicast, 9 KB packets of
+// 700 questions and 330 known answers, QU and QM browses, ANY for the
+// host. It counts what comes back, unicast and multicast.
+func (e *env) mdnsStream(ctx context.Context, ready func()) string {
+	ifi, err := net.InterfaceByName(dummy)
+	benchkit.Check(err)
+	legacy, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.ParseIP(dummyIP)})
+	benchkit.Check(err)
+	defer legacy.Close()
+	ipv4.NewPacketConn(legacy).SetMulticastInterface(ifi)
+	group, err := net.ListenMulticastUDP("udp4", ifi, &net.UDPAddr{IP: net.IPv4(224, 0, 0, 251), Port: 5353})
+	benchkit.Check(err)
+	defer group.Close()
+	gp := ipv4.NewPacketConn(group)
+	gp.SetMulticastInterface(ifi)
+	gp.SetMulticastLoopback(true)
+	to := &net.UDPAddr{IP: net.IPv4(224, 0, 0, 251), Port: 5353}
+
+	host := hostTarget(legacy, to)
+	instance := `Hostile\ LAN._storebox._tcp.local.`
+	pack := func(m *dns.Msg) []byte { b, err := m.Pack(); benchkit.Check(err); return b }
+	repeated := new(dns.Msg)
+	for i := 0; i < 200; i++ {
+		repeated.Question = append(repeated.Question, dns.Question{Name: instance, Qtype: dns.TypeANY, Qclass: dns.ClassINET})
+	}
+	big := new(dns.Msg)
+	for i := 0; i < 700; i++ {
+		big.Question = append(big.Question, dns.Question{Name: instance, Qtype: dns.TypeANY, Qclass: dns.ClassINET})
+	}
+	for i := 0; i < 330 && big.Len() < 8900; i++ {
+		big.Answer = append(big.Answer, &dns.PTR{Hdr: dns.RR_Header{Name: "_storebox._tcp.local.", Rrtype: dns.TypePTR, Class: dns.ClassINET, Ttl: 10}, Ptr: fmt.Sprintf("k%d._storebox._tcp.local.", i)})
+	}
+	big.Compress = true
+	qu := new(dns.Msg)
+	qu.Question = []dns.Question{{Name: "_storebox._tcp.local.", Qtype: dns.TypePTR, Qclass: dns.ClassINET | 1<<15}}
+	qm := new(dns.Msg)
+	qm.Question = []dns.Question{{Name: "_storebox._tcp.local.", Qtype: dns.TypePTR, Qclass: dns.ClassINET}}
+	anyQ := new(dns.Msg)
+	anyQ.Question = []dns.Question{{Name: host, Qtype: dns.TypeANY, Qclass: dns.ClassINET}}
+	type shot struct {
+		c *net.UDPConn
+		b []byte
+	}
+	shots := []shot{{legacy, pack(repeated)}, {group, pack(big)}, {group, pack(qu)}, {group, pack(qm)}, {legacy, pack(anyQ)}}
+
+	var recv, replies, maxReply atomic.Int64
+	count := func(c *net.UDPConn) {
+		buf := make([]byte, 65536)
+		for {
+			n, _, err := c.ReadFromUDP(buf)
+			if err != nil {
+				return
+			}
+			var m dns.Msg
+			if m.Unpack(buf[:n]) == nil && m.Response {
+				recv.Add(int64(n))
+				replies.Add(1)
+				for old := maxReply.Load(); int64(n) > old && !maxReply.CompareAndSwap(old, int64(n)); old = maxReply.Load() {
+				}
+			}
+		}
+	}
+	go count(legacy)
+	go count(group)
+	ready()
+	start := time.Now()
+	var sent, packets int64
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	for i := 0; ctx.Err() == nil; i++ {
+		<-tick.C
+		s := shots[i%len(shots)]
+		if _, err := s.c.WriteToUDP(s.b, to); err == nil {
+			sent += int64(len(s.b))
+			packets++
+		}
+	}
+	took := time.Since(start)
+	time.Sleep(1500 * time.Millisecond) // held answers and stragglers
+	return fmt.Sprintf("%d packets (%.0f/s), %d B sent; %d replies, %d B received: %.2f B sent by mDNS per B received (goal ≤ 10); largest reply %d B",
+		packets, float64(packets)/took.Seconds(), sent, replies.Load(), recv.Load(), float64(recv.Load())/float64(max(sent, 1)), maxReply.Load())
+}
+
+// hostTarget asks the responder for its SRV target (the host name A/AAAA
+// answer for).
+func hostTarget(c *net.UDPConn, to *net.UDPAddr) string {
+	q := new(dns.Msg)
+	q.Id = 9
+	q.Question = []dns.Question{{Name: "Hostile\\ LAN._storebox._tcp.local.", Qtype: dns.TypeSRV, Qclass: dns.ClassINET}}
+	b, _ := q.Pack()
+	buf := make([]byte, 9000)
+	for try := 0; try < 5; try++ {
+		c.WriteToUDP(b, to)
+		c.SetReadDeadline(time.Now().Add(time.Second))
+		n, _, err := c.ReadFromUDP(buf)
+		if err != nil {
+			continue
+		}
+		var m dns.Msg
+		if m.Unpack(buf[:n]) == nil {
+			for _, rr := range m.Answer {
+				if srv, ok := rr.(*dns.SRV); ok {
+					c.SetReadDeadline(time.Time{})
+					return srv.Target
+				}
+			}
+		}
+	}
+	c.SetReadDeadline(time.Time{})
+	return "storebox.local."
+}
+
+// tokenSpray sends wrong admin tokens from random addresses of one /64,
+// a new connection (and address) per guess, from 16 workers.
+func (e *env) tokenSpray(ctx context.Context, ready func()) string {
+	ready()
+	var tries, evaluated, limited, other atomic.Int64
+	var wg sync.WaitGroup
+	for w := 0; w < 16; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			r := rand.New(rand.NewSource(int64(w)))
+			for ctx.Err() == nil {
+				ip := net.ParseIP("fd99:1:2:3::")
+				for i := 8; i < 16; i++ {
+					ip[i] = byte(r.Intn(256))
+				}
+				d := net.Dialer{LocalAddr: &net.TCPAddr{IP: ip}, Timeout: 5 * time.Second}
+				c, err := d.Dial("tcp", "[::1]:"+e.httpPort)
+				if err != nil {
+					other.Add(1)
+					continue
+				}
+				c.SetDeadline(time.Now().Add(5 * time.Second))
+				fmt.Fprintf(c, "GET /api/v1/status HTTP/1.1\r\nHost: box\r\nAuthorization: Bearer wrong-%d\r\nConnection: close\r\n\r\n", r.Int())
+				resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+				tries.Add(1)
+				switch {
+				case err != nil:
+					other.Add(1)
+				case resp.StatusCode == http.StatusUnauthorized:
+					evaluated.Add(1)
+				case resp.StatusCode == http.StatusTooManyRequests:
+					limited.Add(1)
+				default:
+					other.Add(1)
+				}
+				if resp != nil {
+					io.Copy(io.Discard, resp.Body)
+				}
+				c.Close()
+			}
+		}(w)
+	}
+	wg.Wait()
+	return fmt.Sprintf("%d wrong tokens, each from a random address of %s: %d evaluated (401), %d refused (429), %d other", tries.Load(), slash64, evaluated.Load(), limited.Load(), other.Load())
+}
+
+func writeCatalog(path string, n int, e *env) {
+	f, err := os.Create(path)
+	benchkit.Check(err)
+	defer f.Close()
+	bw := bufio.NewWriterSize(f, 1<<20)
+	w := catalogfile.NewWriter(bw, catalogfile.FormatCSV)
+	for i := 0; i < n; i++ {
+		g, stock := synth.Goods(i)
+		benchkit.Check(w.Write(g, stock))
+		if g.Barcode != "" && len(e.barcodes) < 4096 {
+			e.barcodes = append(e.barcodes, g.Barcode)
+		}
+	}
+	benchkit.Check(w.Flush())
+	benchkit.Check(bw.Flush())
+}
+
+func port() string {
+	a := benchkit.FreeAddr()
+	return a[strings.LastIndexByte(a, ':')+1:]
+}
+
+func errOut(err error, out []byte) error {
+	if err != nil {
+		return fmt.Errorf("%w: %s", err, out)
+	}
+	return nil
+}
