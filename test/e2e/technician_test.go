@@ -399,3 +399,41 @@ func TestReimportKeepsStockUnlessAsked(t *testing.T) {
 		t.Fatalf("--direct while running: %v %s", err, out)
 	}
 }
+
+// Issue 22 item 12: README's "Install day" is for the installed package;
+// its clone steps run as written from the repository (bin/storebox, the
+// sample catalog's path in the clone) against a running daemon.
+func TestReadmeInstallDayFromAClone(t *testing.T) {
+	readme, err := os.ReadFile(filepath.Join(harness.ModuleRoot(), "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, _ := strings.Cut(string(readme), "\n## Install day\n")
+	section, _, _ = strings.Cut(section, "\n## ")
+	if !strings.Contains(section, "with the package") || !strings.Contains(section, "From a clone") {
+		t.Fatalf("Install day does not say it is for the installed package and give the clone's steps:\n%s", section)
+	}
+	_, clone, _ := strings.Cut(section, "From a clone")
+	d := harness.New(t, "")
+	d.Start()
+	ran := 0
+	for _, line := range strings.Split(clone, "\n") {
+		cmdline, _, _ := strings.Cut(strings.TrimSpace(line), "#")
+		args := strings.Fields(cmdline)
+		if len(args) == 0 || !strings.HasPrefix(line, "    ") {
+			continue
+		}
+		if args[0] != "bin/storebox" {
+			t.Fatalf("a clone step that is not bin/storebox: %q", line)
+		}
+		cmd := exec.Command(d.Bin, append(args[1:], "--config", d.Config)...)
+		cmd.Dir = harness.ModuleRoot() // paths in the steps are the clone's
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("%s: %v\n%s", cmdline, err, out)
+		}
+		ran++
+	}
+	if ran < 4 {
+		t.Fatalf("%d clone steps run; want doctor, catalog import, status, devices approve", ran)
+	}
+}
