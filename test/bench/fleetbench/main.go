@@ -91,7 +91,7 @@ func main() {
 		time.Sleep(200 * time.Millisecond)
 	}
 	loadBusy := loadAvg()
-	pageBusy := pageLoads(url, *chromium, *loads, *stores)
+	pageBusy := pageLoads(url, *chromium, *loads, *stores, true)
 	getMS, getKB := plainGet(url)
 
 	peak := 0.0
@@ -114,7 +114,7 @@ func main() {
 	// Again with the simulator stopped: the page alone, not the page
 	// sharing two cores with 2,000 simulated stores.
 	loadIdle := loadAvg()
-	pageIdle := pageLoads(url, *chromium, *loads, *stores)
+	pageIdle := pageLoads(url, *chromium, *loads, *stores, false)
 	peak = max(peak, rss)
 	var st fleetsim.Stats
 	if err := json.Unmarshal(b, &st); err != nil {
@@ -141,8 +141,9 @@ func main() {
 
 // pageLoads opens the fleet page n times, each in a fresh tab, and reports
 // navigation start to every store rendered (the page's
-// "fleet-first-render" mark).
-func pageLoads(url, chromium string, n, stores int) string {
+// "fleet-first-render" mark); with polls, the last tab stays for 6 polls
+// and reports what each cost and how many rows it made again.
+func pageLoads(url, chromium string, n, stores int, polls bool) string {
 	exe, err := exec.LookPath(chromium)
 	if err != nil {
 		return ": skipped (no " + chromium + ")"
@@ -160,7 +161,7 @@ func pageLoads(url, chromium string, n, stores int) string {
 	defer cancelB()
 	benchkit.Check(chromedp.Do(bctx, chromedp.Navigate("about:blank")))
 	var first, all []float64
-	rows := 0.0
+	rows, pollLine := 0.0, ""
 	for range n {
 		tab, closeTab := chromedp.NewContext(bctx)
 		benchkit.Check(chromedp.Do(tab, chromedp.Navigate(url+"/")))
@@ -172,10 +173,34 @@ func pageLoads(url, chromium string, n, stores int) string {
 		rows, err = chromedp.Run(tab, chromedp.Evaluate[float64](`document.querySelectorAll("#stores tbody tr").length`))
 		benchkit.Check(err)
 		first, all = append(first, v[0]), append(all, v[1])
+		if polls && len(first) == n {
+			pollLine = pollCost(tab, stores)
+		}
 		closeTab()
 	}
 	return fmt.Sprintf(" (Chromium, from navigation start):\n    first screen (the 100 most urgent stores) painted %s;\n"+
-		"    all %.0f of %d stores painted %s", spread(first), rows, stores, spread(all))
+		"    all %.0f of %d stores painted %s", spread(first), rows, stores, spread(all)) + pollLine
+}
+
+// pollCost waits for 6 polls of an open fleet page and reports their
+// render time and the rows each made again (the page's "fleet-poll-render"
+// measures).
+func pollCost(tab context.Context, stores int) string {
+	const polls = 6
+	_, err := chromedp.Run(tab, chromedp.Poll[bool](fmt.Sprintf(`performance.getEntriesByName("fleet-poll-render").length >= %d`, polls),
+		chromedp.WithPollingInterval(100*time.Millisecond), chromedp.WithPollingTimeout(30*time.Second)))
+	if err != nil {
+		return "\n    polls: none measured (" + err.Error() + ")"
+	}
+	v, err := chromedp.Run(tab, chromedp.Evaluate[[][]float64](`performance.getEntriesByName("fleet-poll-render").map(m => [m.duration, m.detail.made])`))
+	benchkit.Check(err)
+	var ms, made []float64
+	for _, e := range v {
+		ms, made = append(ms, e[0]), append(made, e[1])
+	}
+	slices.Sort(made)
+	return fmt.Sprintf("\n    a poll (every 2 s) while the stores report: %s to update the rows, making again median %.0f, most %.0f of %d rows",
+		strings.ReplaceAll(spread(ms), "loads", "polls"), made[len(made)/2], made[len(made)-1], stores)
 }
 
 // spread is the median, mean and worst of ms.
