@@ -166,6 +166,10 @@ func (d *Daemon) observe(counts bool) fleet.Observation {
 	if rb, ok, err := d.store.LastLedgerRebase(); err == nil && ok {
 		o.LedgerRebased, o.RebaseFirstSeq = rb.At, rb.FirstSeq
 	}
+	if d.upstream != nil {
+		cl := d.upstream.Clock()
+		o.ClockOffset, o.ClockCorrected = cl.Offset, cl.Corrected
+	}
 	if d.uploader != nil {
 		u := d.uploader.Status()
 		if !u.LastSuccess.IsZero() {

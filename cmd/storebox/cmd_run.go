@@ -9,6 +9,7 @@ import (
 	"runtime"
 	"runtime/debug"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -16,6 +17,7 @@ import (
 	"github.com/storebox/storebox/daemon"
 	"github.com/storebox/storebox/daemon/memlimit"
 	"github.com/storebox/storebox/daemon/servicectl"
+	"github.com/storebox/storebox/internal/buildinfo"
 )
 
 func runCommand(g *globals) *cobra.Command {
@@ -38,6 +40,11 @@ func runCommand(g *globals) *cobra.Command {
 			floor := tuneGC()
 			defer runtime.KeepAlive(floor)
 			log.Info("memory", "limit", memlimit.Apply(memlimit.System()))
+			if built, ok := buildinfo.CommitTime(); ok {
+				if msg := buildinfo.ClockBeforeBuild(time.Now(), built); msg != "" {
+					log.Error(msg)
+				}
+			}
 			return servicectl.RunAsService(cmd.Context(), func(ctx context.Context) error {
 				d, err := daemon.New(cfg, version, log)
 				if err != nil {

@@ -20,6 +20,7 @@ import (
 	"github.com/storebox/storebox/daemon/config"
 	"github.com/storebox/storebox/daemon/readyfile"
 	"github.com/storebox/storebox/daemon/webauth"
+	"github.com/storebox/storebox/internal/buildinfo"
 )
 
 // Level is a check's outcome.
@@ -61,6 +62,9 @@ type Options struct {
 	WarnFree, FailFree uint64
 	// Now is the local clock (default time.Now), for the upstream skew check.
 	Now func() time.Time
+	// Built is when this binary was made at the latest (default its
+	// commit time; zero skips the clock check).
+	Built time.Time
 }
 
 func (o *Options) defaults() {
@@ -79,6 +83,9 @@ func (o *Options) defaults() {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
+	if o.Built.IsZero() {
+		o.Built, _ = buildinfo.CommitTime()
+	}
 }
 
 // Run runs every check against cfg with default options.
@@ -91,6 +98,9 @@ func RunWith(ctx context.Context, cfg *config.Config, opt Options) []Result {
 	opt.defaults()
 	var out []Result
 	out = append(out, checkConfig(cfg))
+	if r, ok := checkClock(opt); ok {
+		out = append(out, r)
+	}
 	d := probeDaemon(ctx, cfg)
 	out = append(out, d.result(cfg.StoreID))
 	out = append(out, checkDataDir(cfg.DataDir, opt)...)
@@ -411,4 +421,18 @@ func bindErr(err error) string {
 		return se.Err.Error()
 	}
 	return err.Error()
+}
+
+// checkClock fails a clock set before this binary was made (a dead CMOS
+// battery, no NTP): orders, receipts and signatures would carry that date.
+func checkClock(opt Options) (Result, bool) {
+	if opt.Built.IsZero() {
+		return Result{}, false
+	}
+	now := opt.Now()
+	if msg := buildinfo.ClockBeforeBuild(now, opt.Built); msg != "" {
+		return Result{Level: Fail, Check: "clock", Detail: fmt.Sprintf("%s, before this storebox was made (%s)", now.UTC().Format(time.RFC3339), opt.Built.UTC().Format("2006-01-02")),
+			Fix: "set the clock (`timedatectl set-ntp true`, or `date -s`); a box that loses the time at every power cut needs a new CMOS battery"}, true
+	}
+	return Result{Level: OK, Check: "clock", Detail: fmt.Sprintf("%s, after this storebox was made (%s)", now.UTC().Format(time.RFC3339), opt.Built.UTC().Format("2006-01-02"))}, true
 }

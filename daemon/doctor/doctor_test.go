@@ -282,6 +282,17 @@ func TestUpstreamWrongSecretAndSkew(t *testing.T) {
 	rs = doctor.RunWith(context.Background(), cfg, doctor.Options{Now: ahead})
 	want(t, rs, "upstream", doctor.Warn, "clock off by -2m")
 
+	// An hour behind the cloud: the signature goes through with the
+	// cloud's time, and doctor says to set the clock.
+	behind := func() time.Time { return time.Now().Add(-time.Hour) }
+	rs = doctor.RunWith(context.Background(), cfg, doctor.Options{Now: behind})
+	want(t, rs, "upstream", doctor.Fail, "this box's clock is 1h0m0s behind the cloud's")
+	for _, r := range rs {
+		if r.Check == "upstream" && !strings.Contains(r.Fix, "timedatectl set-ntp true") {
+			t.Errorf("fix %q", r.Fix)
+		}
+	}
+
 	unreachable := setup(t, "", fmt.Sprintf("[upstream]\nurl = \"http://%s\"\nsecret = \"x\"\ntimeout = \"1s\"\n", freeTCP(t)))
 	rs = doctor.Run(context.Background(), unreachable)
 	want(t, rs, "upstream", doctor.Fail, "unreachable")
@@ -315,4 +326,14 @@ func failed(rs []doctor.Result) bool {
 		}
 	}
 	return false
+}
+
+func TestClockBeforeTheBuild(t *testing.T) {
+	cfg := setup(t, "", "")
+	built := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
+	deadBattery := func() time.Time { return time.Date(2000, 1, 1, 0, 3, 0, 0, time.UTC) }
+	rs := doctor.RunWith(context.Background(), cfg, doctor.Options{Now: deadBattery, Built: built})
+	want(t, rs, "clock", doctor.Fail, "2000-01-01T00:03:00Z, before this storebox was made (2026-12-01)")
+	rs = doctor.RunWith(context.Background(), cfg, doctor.Options{Built: built})
+	want(t, rs, "clock", doctor.OK, "after this storebox was made")
 }

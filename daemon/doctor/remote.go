@@ -14,6 +14,7 @@ import (
 	"github.com/storebox/storebox/daemon/discovery"
 	"github.com/storebox/storebox/drivers/scale"
 	wire "github.com/storebox/storebox/protocol/discovery"
+	"github.com/storebox/storebox/protocol/ledger"
 	"github.com/storebox/storebox/protocol/scaleproto"
 	"github.com/storebox/storebox/sync/upstream"
 )
@@ -150,9 +151,15 @@ func checkUpstream(ctx context.Context, cfg *config.Config, opt Options) Result 
 		skew = -skew
 	}
 	switch {
-	case skew > 5*time.Minute:
-		return Result{Level: Fail, Check: name, Detail: fmt.Sprintf("%s, but the clock is off by %s", detail, res.Skew.Round(time.Second)),
-			Fix: "signatures older than 5 min are refused: turn on NTP (`timedatectl set-ntp true`)"}
+	case skew > upstream.SkewThreshold:
+		// Sync works (the store signs with the cloud's time), but the
+		// box's own times are wrong.
+		level := Warn
+		if skew > ledger.MaxSkew {
+			level = Fail
+		}
+		return Result{Level: level, Check: name, Detail: fmt.Sprintf("%s with the cloud's time, but %s", detail, upstream.DescribeOffset(-res.Skew)),
+			Fix: "set the clock (`timedatectl set-ntp true`); until then storebox signs with the cloud's time, and order times, receipts and logs are off; a box that loses the time at every power cut needs a new CMOS battery"}
 	case skew > time.Minute:
 		return Result{Level: Warn, Check: name, Detail: fmt.Sprintf("%s; clock off by %s", detail, res.Skew.Round(time.Second)), Fix: "turn on NTP (`timedatectl set-ntp true`) before it drifts past 5 min"}
 	}

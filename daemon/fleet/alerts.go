@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/storebox/storebox/protocol/fleetmsg"
+	"github.com/storebox/storebox/sync/upstream"
 )
 
 // Observation is the daemon state one snapshot is built from; the daemon
@@ -30,6 +31,10 @@ type Observation struct {
 	// first seq after it.
 	LedgerRebased  time.Time
 	RebaseFirstSeq uint64
+	// ClockOffset is this box's clock minus the cloud's; ClockCorrected
+	// says the store signs with the cloud's time because of it.
+	ClockOffset    time.Duration
+	ClockCorrected bool
 }
 
 // ledgerRebasedFor is how long ledger_rebased stays raised after a rebase
@@ -109,6 +114,10 @@ func conditions(o Observation, disk fleetmsg.DiskHealth, diskOK bool, dataDir st
 		cs = append(cs, condition{kind: fleetmsg.AlertLedgerRebased, subject: strconv.FormatUint(o.RebaseFirstSeq, 10), since: o.LedgerRebased,
 			message: fmt.Sprintf("this data directory is new or restored: its unsent events were numbered from seq %d, above the cloud's last", o.RebaseFirstSeq)})
 	}
+	if o.ClockCorrected {
+		cs = append(cs, condition{kind: fleetmsg.AlertClockSkew, subject: strconv.FormatInt(int64(o.ClockOffset.Round(time.Second)/time.Second), 10),
+			message: ClockAdvice(o.ClockOffset)})
+	}
 	if diskOK && disk.FreeRatio < diskLowRatio {
 		cs = append(cs, condition{kind: fleetmsg.AlertDiskLow, subject: dataDir,
 			message: fmt.Sprintf("%.1f%% free (%d MiB) on the data directory's file system", disk.FreeRatio*100, disk.FreeBytes>>20)})
@@ -177,4 +186,11 @@ func sortAlerts(as []fleetmsg.Alert) {
 		}
 		return as[i].Subject < as[j].Subject
 	})
+}
+
+// ClockAdvice says what a clock offset (this box's minus the cloud's)
+// means and what to do about it.
+func ClockAdvice(offset time.Duration) string {
+	return upstream.DescribeOffset(offset) + ": storebox signs with the cloud's time so sync goes on, " +
+		"but order times, receipts and logs follow this clock; set it right (timedatectl set-ntp true; a box that loses the time at every power cut needs a new CMOS battery)"
 }

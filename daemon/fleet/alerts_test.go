@@ -148,3 +148,17 @@ func TestLedgerRebasedForAnHour(t *testing.T) {
 		t.Fatalf("after an hour: %+v", a)
 	}
 }
+
+func TestClockSkewNamesTheOffset(t *testing.T) {
+	var tr tracker
+	now := time.Now()
+	obs := Observation{ClockOffset: -time.Hour - 400*time.Millisecond, ClockCorrected: true}
+	alerts, _, _ := tr.update(conditions(obs, fleetmsg.DiskHealth{FreeRatio: 0.5}, true, "d", time.Hour, now), now)
+	if len(alerts) != 1 || alerts[0].Kind != fleetmsg.AlertClockSkew || alerts[0].Subject != "-3600" || !strings.Contains(alerts[0].Message, "1h0m0s behind") {
+		t.Fatalf("%+v", alerts)
+	}
+	obs.ClockCorrected = false
+	if alerts, _, _ := tr.update(conditions(obs, fleetmsg.DiskHealth{FreeRatio: 0.5}, true, "d", time.Hour, now), now); len(alerts) != 0 {
+		t.Fatalf("not corrected: %+v", alerts)
+	}
+}

@@ -46,7 +46,7 @@ func (h *HTTP) FetchConfig(ctx context.Context, applied fleetmsg.Version) (Reply
 	case r.NotModified:
 		return Reply{NotModified: true}, nil
 	}
-	now := time.Now
+	now := h.Client.CloudNow // this box's clock, corrected by the cloud's Date
 	if h.Now != nil {
 		now = h.Now
 	}

@@ -57,9 +57,21 @@ type Client struct {
 	HTTP    *http.Client
 	// Gzip compresses event batches (Content-Encoding: gzip). New sets it.
 	Gzip bool
-	// Now is the clock used for signatures; nil means time.Now.
+	// Now is this box's clock; nil means time.Now. Signatures use it, or
+	// the cloud's time when the two disagree (Clock).
 	Now func() time.Time
+
+	clock cloudClock
 }
+
+// Clock is what the client knows about this box's clock against the
+// cloud's.
+func (c *Client) Clock() ClockState { return c.clock.state() }
+
+// CloudNow is the cloud's time as well as this box knows it: its own
+// clock, corrected once the cloud's Date showed it off (Clock). Checks of
+// the cloud's signatures use it.
+func (c *Client) CloudNow() time.Time { return c.clock.signingTime(c.now()) }
 
 // New returns a client with gzip on and a dedicated transport.
 func New(baseURL, storeID, secret string, timeout time.Duration) *Client {
@@ -200,6 +212,33 @@ var ErrTooLarge = errors.New("reply too large")
 // (a later reply may be smaller; a caller that treats it as a refusal checks
 // errors.Is(err, ErrTooLarge) first).
 func (c *Client) doLimit(parent context.Context, op, method, pathAndQuery string, body []byte, hdr http.Header, gzipOK bool, limit int64) (*response, error) {
+	r, applied, err := c.doOnce(parent, op, method, pathAndQuery, body, hdr, gzipOK, limit)
+	if IsSignatureRejected(err) {
+		if stale(r) {
+			c.clock.refusedStale()
+		}
+		if st := c.clock.state(); st.Corrected && st.Offset != applied {
+			// Signed with a time the cloud does not take: sign with its
+			// time, as its Date says, and try once more (docs/UPSTREAM.md §2).
+			r, _, err = c.doOnce(parent, op, method, pathAndQuery, body, hdr, gzipOK, limit)
+		}
+	}
+	return r, err
+}
+
+// stale reports whether a refused signature was refused for its time: the
+// cloud says so, or its Date is further from ours than signatures may be.
+func stale(r *response) bool {
+	if r == nil {
+		return false
+	}
+	b := strings.ToLower(string(r.body))
+	return strings.Contains(b, "stale") || strings.Contains(b, "timestamp") || strings.Contains(b, "skew") || strings.Contains(b, "expired")
+}
+
+// doOnce makes one attempt; it also returns the clock correction its
+// signature applied.
+func (c *Client) doOnce(parent context.Context, op, method, pathAndQuery string, body []byte, hdr http.Header, gzipOK bool, limit int64) (_ *response, applied time.Duration, _ error) {
 	ctx, cancel := context.WithTimeout(parent, c.timeout())
 	defer cancel()
 
@@ -219,7 +258,7 @@ func (c *Client) doLimit(parent context.Context, op, method, pathAndQuery string
 	}
 	req, err := http.NewRequestWithContext(ctx, method, c.BaseURL+pathAndQuery, rd)
 	if err != nil {
-		return nil, fmt.Errorf("%s: build request: %w", op, err)
+		return nil, 0, fmt.Errorf("%s: build request: %w", op, err)
 	}
 	for k, v := range hdr {
 		req.Header[k] = v
@@ -228,7 +267,10 @@ func (c *Client) doLimit(parent context.Context, op, method, pathAndQuery string
 	// path prefix is part of it.
 	signedTarget := req.URL.RequestURI()
 	req.Header.Set(ledger.HeaderStore, c.StoreID)
-	req.Header.Set(ledger.HeaderSignature, ledger.Sign(c.Secret, c.now(), ledger.SignedPayload(body, signedTarget)))
+	sent := c.now()
+	signAt := c.clock.signingTime(sent)
+	applied = sent.Sub(signAt)
+	req.Header.Set(ledger.HeaderSignature, ledger.Sign(c.Secret, signAt, ledger.SignedPayload(body, signedTarget)))
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
@@ -240,29 +282,30 @@ func (c *Client) doLimit(parent context.Context, op, method, pathAndQuery string
 	resp, err := c.httpClient().Do(req)
 	if err != nil {
 		if pe := parent.Err(); pe != nil {
-			return nil, fmt.Errorf("%s: %w", op, pe)
+			return nil, applied, fmt.Errorf("%s: %w", op, pe)
 		}
-		return nil, &RetryableError{Op: op, Err: err}
+		return nil, applied, &RetryableError{Op: op, Err: err}
 	}
 	defer resp.Body.Close()
+	c.clock.observe(resp.Header.Get("Date"), sent, c.now())
 	if resp.ContentLength > limit {
-		return nil, &RetryableError{Op: op, Status: resp.StatusCode, Err: fmt.Errorf("%w: Content-Length %d over the %d-byte limit", ErrTooLarge, resp.ContentLength, limit)}
+		return nil, applied, &RetryableError{Op: op, Status: resp.StatusCode, Err: fmt.Errorf("%w: Content-Length %d over the %d-byte limit", ErrTooLarge, resp.ContentLength, limit)}
 	}
 	b, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
 	if int64(len(b)) > limit {
-		return nil, &RetryableError{Op: op, Status: resp.StatusCode, Err: fmt.Errorf("%w: over the %d-byte limit", ErrTooLarge, limit)}
+		return nil, applied, &RetryableError{Op: op, Status: resp.StatusCode, Err: fmt.Errorf("%w: over the %d-byte limit", ErrTooLarge, limit)}
 	}
 	if err != nil {
 		if pe := parent.Err(); pe != nil {
-			return nil, fmt.Errorf("%s: %w", op, pe)
+			return nil, applied, fmt.Errorf("%s: %w", op, pe)
 		}
-		return nil, &RetryableError{Op: op, Status: resp.StatusCode, Err: fmt.Errorf("read reply: %w", err)}
+		return nil, applied, &RetryableError{Op: op, Status: resp.StatusCode, Err: fmt.Errorf("read reply: %w", err)}
 	}
 	r := &response{status: resp.StatusCode, header: resp.Header, body: b}
 	if err := classify(op, r, c.now()); err != nil {
-		return r, err
+		return r, applied, err
 	}
-	return r, nil
+	return r, applied, nil
 }
 
 func classify(op string, r *response, now time.Time) error {

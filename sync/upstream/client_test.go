@@ -73,8 +73,13 @@ func TestCloudRefusesForgedAndStaleSignatures(t *testing.T) {
 	}
 	stale := upstream.New(url, "s1", "s3cret", 5*time.Second)
 	stale.Now = func() time.Time { return time.Now().Add(-6 * time.Minute) }
-	if _, err := stale.Catalog(context.Background(), "", 10); !errors.As(err, &re) || re.Status != 401 {
-		t.Fatalf("stale: err = %v, want 401", err)
+	// The cloud refuses the stale signature; the client signs again with
+	// the cloud's time (its Date) and gets through (docs/UPSTREAM.md §2).
+	if _, err := stale.Catalog(context.Background(), "", 10); err != nil {
+		t.Fatalf("stale: err = %v, want it corrected", err)
+	}
+	if cl := stale.Clock(); !cl.Corrected || cl.Offset > -6*time.Minute+3*time.Second || cl.Offset < -6*time.Minute-3*time.Second {
+		t.Fatalf("stale: clock %+v, want corrected by about -6m", cl)
 	}
 	if st := srv.Stats(); st.Events != 0 || st.AuthFailures != 2 {
 		t.Fatalf("stats = %+v", st)
@@ -285,5 +290,60 @@ func TestCredits(t *testing.T) {
 	}
 	if bal := srv.Stats().Credits["acct-1"]; bal != 450 {
 		t.Fatalf("balance = %d, want 450", bal)
+	}
+}
+
+// A box whose clock is an hour behind the cloud's: the first request is
+// refused as stale, the client signs with the cloud's time from the
+// refusal's Date and the request goes through; later ones are signed
+// right at once, and Clock tells the offset.
+func TestSignsWithTheCloudsTimeWhenItsClockIsOff(t *testing.T) {
+	cloudNow := func() time.Time { return time.Now().Add(time.Hour) }
+	var refused, taken int
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Date", cloudNow().UTC().Format(http.TimeFormat))
+		if err := ledger.Verify("k", r.Header.Get(ledger.HeaderSignature), ledger.SignedPayload(nil, r.RequestURI), cloudNow()); err != nil {
+			refused++
+			w.WriteHeader(http.StatusUnauthorized)
+			fmt.Fprintf(w, `{"error":"bad_signature","detail":%q}`, err.Error())
+			return
+		}
+		taken++
+		fmt.Fprint(w, `{"last_seq": 7}`)
+	}))
+	defer srv.Close()
+	c := upstream.New(srv.URL, "s1", "k", 2*time.Second)
+	if st := c.Clock(); st.Known || st.Corrected {
+		t.Fatalf("before any reply: %+v", st)
+	}
+	last, err := c.LastSeq(context.Background())
+	if err != nil || last != 7 || refused != 1 || taken != 1 {
+		t.Fatalf("last %d, %v; refused %d, taken %d", last, err, refused, taken)
+	}
+	st := c.Clock()
+	if !st.Known || !st.Corrected || st.Offset > -time.Hour+3*time.Second || st.Offset < -time.Hour-3*time.Second {
+		t.Fatalf("clock %+v, want about -1h corrected", st)
+	}
+	if _, err := c.LastSeq(context.Background()); err != nil || refused != 1 {
+		t.Fatalf("second request: %v, refused %d", err, refused)
+	}
+	if d := c.CloudNow().Sub(cloudNow()); d > 3*time.Second || d < -3*time.Second {
+		t.Fatalf("CloudNow off the cloud's by %s", d)
+	}
+}
+
+// Within two minutes the box's own clock signs.
+func TestSmallOffsetIsOnlyMeasured(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Date", time.Now().Add(-time.Minute).UTC().Format(http.TimeFormat))
+		fmt.Fprint(w, `{"last_seq": 0}`)
+	}))
+	defer srv.Close()
+	c := upstream.New(srv.URL, "s1", "k", 2*time.Second)
+	if _, err := c.LastSeq(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if st := c.Clock(); !st.Known || st.Corrected || st.Offset < 58*time.Second || st.Offset > 62*time.Second {
+		t.Fatalf("clock %+v, want about +1m, not corrected", st)
 	}
 }

@@ -1,0 +1,80 @@
+package boxswap
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/storebox/storebox/test/harness"
+	"github.com/storebox/storebox/test/testenv"
+)
+
+// The cloud's clock is an hour ahead of the box's (the box lost its time):
+// signatures an hour old are refused, so before the clock rule of docs/UPSTREAM.md §2
+// nothing ever synced. Now the box signs with the cloud's time from the
+// refusal's Date: its sales reach the cloud, its health goes through with
+// clock_skew "-3600", a signed desired configuration is not refused as
+// stale, and doctor says to set the clock.
+func TestCloudClockAnHourAhead(t *testing.T) {
+	cloudDir := t.TempDir()
+	cloud := harness.StartCloud(t, "--secret", "s3", "--data", cloudDir, "--clock-offset", "1h", "--admin-token", "adm")
+	d := harness.New(t, upstreamConfig(cloud.URL)+"config_interval = \"1s\"\n")
+	prepare(t, d)
+	d.Start()
+	paid := sell(t, d, "T-1", "skew", 3)
+	testenv.EventuallyWithin(t, time.Minute, "the queue drained", func() bool { return queueDepth(t, d) == 0 })
+	checkWhole(t, cloudLedger(t, cloudDir, "test"), paid)
+
+	testenv.EventuallyWithin(t, 30*time.Second, "clock_skew -3600 in the cloud's view of the store", func() bool {
+		h := fleetJSON(t, cloud)
+		return strings.Contains(h, `"clock_skew"`) && strings.Contains(h, `"-3600"`)
+	})
+
+	req, _ := http.NewRequest(http.MethodPut, cloud.URL+"/v1/admin/stores/test/config", strings.NewReader(`{"version": 2, "config": {"orders": {"payment_ttl": "7m"}}}`))
+	req.Header.Set("Authorization", "Bearer adm")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil || resp.StatusCode/100 != 2 {
+		t.Fatalf("put desired config: %v %v", err, resp)
+	}
+	resp.Body.Close()
+	testenv.EventuallyWithin(t, 30*time.Second, "desired configuration 2 applied", func() bool {
+		v, refused := appliedConfig(t, d)
+		if refused != "" {
+			t.Fatalf("desired configuration refused: %s", refused)
+		}
+		return v == 2
+	})
+
+	out, _ := d.Run("doctor")
+	if !strings.Contains(out, "1h0m0s behind the cloud's") || !strings.Contains(out, "timedatectl set-ntp true") {
+		t.Errorf("doctor does not say the clock is an hour behind:\n%s", out)
+	}
+}
+
+// appliedConfig is the running daemon's applied configuration version and
+// the last refusal's reason.
+func appliedConfig(t *testing.T, d *harness.Daemon) (uint64, string) {
+	resp, err := d.Get("/api/v1/status")
+	if err != nil {
+		return 0, ""
+	}
+	defer resp.Body.Close()
+	var st struct {
+		Config struct {
+			Version uint64 `json:"version"`
+			Refused *struct {
+				Reason string `json:"reason"`
+			} `json:"refused"`
+		} `json:"config"`
+	}
+	if json.NewDecoder(resp.Body).Decode(&st) != nil {
+		return 0, ""
+	}
+	if st.Config.Refused != nil {
+		return st.Config.Version, fmt.Sprint(st.Config.Refused.Reason)
+	}
+	return st.Config.Version, ""
+}
