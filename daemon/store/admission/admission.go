@@ -45,6 +45,11 @@ var pendingBucket = []byte("devices_pending")
 // keeps the pending records under ~0.5 MB.
 const MaxPending = 1000
 
+// seenEvery is how often a login rewrites a known device's record (last
+// seen, address, name): the record is for the technician's eyes, and a
+// device logging in many times a second must not write as often.
+const seenEvery = time.Minute
+
 // ErrPendingFull is SeeDevice's refusal of a new device at MaxPending.
 var ErrPendingFull = errors.New("too many devices are waiting for approval")
 
@@ -103,8 +108,32 @@ func (r *Records) Device(id string) (d Device, ok bool, err error) {
 // device keeps its status and gets its last-seen details updated. A new
 // pending device while MaxPending wait is refused with ErrPendingFull.
 func (r *Records) SeeDevice(seen Device, newStatus string) (Device, error) {
+	// Read first: a device seen within seenEvery, or a new one at the cap,
+	// needs no write transaction, so a flood of logins (new ids at the cap,
+	// or the same ids again and again) costs reads, not fsyncs and the
+	// writer lock that orders share.
+	var known Device
+	found, full := false, false
+	err := r.db.View(func(tx *bbolt.Tx) error {
+		if v := tx.Bucket(bucket).Get([]byte(seen.EquipID)); v != nil {
+			found = true
+			return json.Unmarshal(v, &known)
+		}
+		if idx := tx.Bucket(pendingBucket); idx != nil && newStatus == DevicePending {
+			full = countKeys(idx, MaxPending) >= MaxPending
+		}
+		return nil
+	})
+	switch {
+	case err != nil:
+		return Device{}, err
+	case found && time.Since(known.LastSeen) < seenEvery:
+		return known, nil
+	case full:
+		return Device{}, ErrPendingFull
+	}
 	var out Device
-	err := r.db.Batch(func(t *store.Tx) error {
+	err = r.db.Batch(func(t *store.Tx) error {
 		b := t.Bucket(bucket)
 		idx, err := pendingIndex(t.Tx)
 		if err != nil {

@@ -1,6 +1,8 @@
 package admission
 
 import (
+	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -93,5 +95,44 @@ func TestSetStatusesAllOrNothing(t *testing.T) {
 	}
 	if changed, _ = s.SetStatuses(map[string]string{"T-1": DeviceApproved, "T-2": DeviceApproved}); len(changed) != 1 || changed[0].EquipID != "T-2" {
 		t.Fatalf("changed %v, want T-2 only", changed)
+	}
+}
+
+// writeCounter is the real store, counting the write transactions asked of it.
+type writeCounter struct {
+	DB
+	writes int
+}
+
+func (w *writeCounter) Update(fn func(*store.Tx) error) error { w.writes++; return w.DB.Update(fn) }
+func (w *writeCounter) Batch(fn func(*store.Tx) error) error  { w.writes++; return w.DB.Batch(fn) }
+
+// A login flood costs reads: a new id at the cap, and a device seen within
+// the last minute, take no write transaction (no fsync, no writer lock
+// shared with orders).
+func TestSeeDeviceFloodTakesNoWrites(t *testing.T) {
+	db := &writeCounter{DB: storetest.Open(t, t.TempDir(), store.Options{})}
+	s := New(db)
+	set := map[string]string{}
+	for i := range MaxPending {
+		set[fmt.Sprintf("P-%04d", i)] = DevicePending
+	}
+	if _, err := s.SetStatuses(set); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.SeeDevice(Device{EquipID: "P-0001", Kind: "terminal"}, DevicePending); err != nil {
+		t.Fatal(err)
+	}
+	db.writes = 0
+	for i := range 100 {
+		if _, err := s.SeeDevice(Device{EquipID: fmt.Sprintf("NEW-%d", i), Kind: "terminal"}, DevicePending); !errors.Is(err, ErrPendingFull) {
+			t.Fatalf("new id at the cap: %v", err)
+		}
+		if d, err := s.SeeDevice(Device{EquipID: "P-0001", Kind: "terminal", Name: fmt.Sprint(i)}, DevicePending); err != nil || d.Status != DevicePending {
+			t.Fatalf("known id: %+v %v", d, err)
+		}
+	}
+	if db.writes != 0 {
+		t.Fatalf("%d write transactions for 200 logins", db.writes)
 	}
 }
