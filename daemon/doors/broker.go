@@ -218,7 +218,7 @@ func (h *aclHook) OnConnectAuthenticate(cl *mqtt.Client, pk packets.Packet) bool
 	user := string(pk.Connect.Username)
 	refuse := func(why string) bool {
 		s.authRefused.Add(1)
-		s.log.Info("mqtt connection refused", "door", user, "remote", cl.Net.Remote, "reason", why)
+		s.refusals.refused(user, cl.Net.Remote, why)
 		return false
 	}
 	d := s.door(user)

@@ -56,6 +56,7 @@ type Config struct {
 	AdmittedTTL    time.Duration // how long LastAdmitted remembers a scan (default 10m; <0 forever)
 	ConnectTimeout time.Duration // time allowed between TCP connect and CONNECT (default 10s)
 	BrokerLogLevel *slog.Level   // level for the broker's own log (default: errors only)
+	RefusalSummary time.Duration // how often repeated refused connections are summed up in the log (default 1m)
 }
 
 // Errors returned by Open.
@@ -192,6 +193,7 @@ type Service struct {
 
 	bcryptSem chan struct{}
 	connSeq   atomic.Uint64
+	refusals  *refusals
 
 	startMu   sync.Mutex
 	started   bool
@@ -232,6 +234,7 @@ func New(cfg Config, orders OrderLookup, events EventSink, log *slog.Logger) (*S
 		log:       log,
 		pending:   map[string]*pending{},
 		bcryptSem: make(chan struct{}, 2),
+		refusals:  newRefusals(log, cfg.RefusalSummary),
 	}
 	set, _, err := s.buildDoors(cfg.Doors, nil)
 	if err != nil {
@@ -450,6 +453,11 @@ func (s *Service) Serve(ctx context.Context) error {
 		s.startWorker(ctx, d)
 	}
 	s.reloadMu.Unlock()
+	s.workers.Add(1)
+	go func() {
+		defer s.workers.Done()
+		s.refusals.run(ctx)
+	}()
 	<-ctx.Done()
 	s.Close()
 	s.workers.Wait()

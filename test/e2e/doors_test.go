@@ -160,3 +160,31 @@ func waitLog(t *testing.T, d *harness.Daemon, s string) {
 	t.Helper()
 	testenv.Eventually(t, "the log to say "+s, func() bool { return strings.Contains(d.Log(), s) })
 }
+
+// Issue 22 item 7: a door retrying with a wrong secret (a door would every
+// second) is logged once, not at every retry; repeats are summed up per
+// minute.
+func TestRefusedDoorRetriesAreLoggedOnce(t *testing.T) {
+	d := harness.New(t, "[[doors]]\nid = \"front\"\nsecret = \"s-front\"\npolicy = \"entry\"\n")
+	d.Start()
+	for range 5 {
+		if err := doorConnects(d, "front", "wrong"); err == nil {
+			t.Fatal("a wrong secret connected")
+		}
+	}
+	if err := doorConnects(d, "front", "s-front"); err != nil { // after every refusal was handled
+		t.Fatal(err)
+	}
+	n := 0
+	for _, l := range strings.Split(d.Log(), "\n") {
+		if strings.Contains(l, "mqtt connection") && strings.Contains(l, "refused") && strings.Contains(l, "door=front") {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Fatalf("%d log lines for 5 refused connections of door front, want 1 (repeats summed up per minute):\n%s", n, d.Log())
+	}
+	if !strings.Contains(d.Log(), "repeats are summed up every 1m0s") {
+		t.Fatalf("the first refusal does not say repeats are summed up:\n%s", d.Log())
+	}
+}
