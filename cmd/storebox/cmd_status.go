@@ -11,6 +11,7 @@ import (
 	"github.com/storebox/storebox/cmd/storebox/internal/localapi"
 	"github.com/storebox/storebox/cmd/storebox/internal/report"
 	"github.com/storebox/storebox/daemon/httpapi"
+	"github.com/storebox/storebox/daemon/servicectl"
 	"github.com/storebox/storebox/internal/termtext"
 )
 
@@ -41,7 +42,7 @@ orders. --json prints the snapshot exactly as GET /api/v1/status returns it.`,
 				if _, other := errors.AsType[*localapi.OtherDataDirError](err); other {
 					return err
 				}
-				return fmt.Errorf("%w; start it with `storebox run` or `systemctl start storebox`, and `storebox doctor` checks the setup", err)
+				return fmt.Errorf("%w; start it with `storebox run` or `%s`, and `storebox doctor` checks the setup", err, servicectl.StartCommand)
 			}
 			out := cmd.OutOrStdout()
 			if asJSON {

@@ -26,13 +26,6 @@ import (
 	"github.com/storebox/storebox/protocol/scaleproto"
 )
 
-// Installed default paths (PROTOCOL.md §1).
-const (
-	DefaultConfigPath     = "/etc/storebox/storebox.toml"
-	DefaultInstallDataDir = "/var/lib/storebox"
-	DefaultHandDataDir    = "./storebox-data"
-)
-
 // Duration is a time.Duration written in TOML as a string such as "60s".
 type Duration struct{ time.Duration }
 

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/grandcat/zeroconf"
+	"github.com/miekg/dns"
+	"golang.org/x/net/ipv4"
 
 	"github.com/storebox/storebox/daemon/mdns"
 	wire "github.com/storebox/storebox/protocol/discovery"
@@ -186,4 +188,89 @@ func TestMDNSFailureKeepsUDP(t *testing.T) {
 	if !ok || a.Port != 0 || a.StoreID != "S-42" {
 		t.Fatalf("answer %+v ok=%v", a, ok)
 	}
+}
+
+// TestMDNSAnswersAfterOversizeDatagram: a datagram larger than any mDNS
+// packet (Windows fails that read with WSAEMSGSIZE, where Linux truncates)
+// does not stop the responder; a legacy unicast query after it is answered,
+// which also needs the arrival interface where the platform gives no
+// control messages (Windows), and the answer goes back to the querier.
+func TestMDNSAnswersAfterOversizeDatagram(t *testing.T) {
+	ifi, src := multicastIface()
+	if ifi == nil {
+		t.Skip("no up multicast interface with an IPv4 address on this host: mDNS cannot work here")
+	}
+	suffix := make([]byte, 3)
+	rand.Read(suffix)
+	cfg := testConfig("127.0.0.1:0")
+	cfg.MDNS = true
+	cfg.StoreName = "Oversize " + hex.EncodeToString(suffix)
+	cfg.DevicePort = 18687
+	startService(t, cfg)
+
+	c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: src})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	p := ipv4.NewPacketConn(c)
+	if err := p.SetMulticastInterface(ifi); err != nil {
+		t.Fatal(err)
+	}
+	_ = p.SetMulticastLoopback(true)
+	group := &net.UDPAddr{IP: net.IPv4(224, 0, 0, 251), Port: 5353}
+	instance := mdns.EscapeLabel(wire.InstanceName(cfg.StoreName)) + "." + wire.MDNSService + "." + wire.MDNSDomain
+	q := new(dns.Msg)
+	q.SetQuestion(instance, dns.TypeSRV)
+	q.RecursionDesired = false
+	query, err := q.Pack()
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(15 * time.Second)
+	buf := make([]byte, 9000)
+	for time.Now().Before(deadline) {
+		// The responder may still be joining: send both again each round.
+		if _, err := c.WriteTo(make([]byte, 9500), group); err != nil {
+			t.Fatalf("send the oversize datagram: %v", err)
+		}
+		if _, err := c.WriteTo(query, group); err != nil {
+			t.Fatalf("send the query: %v", err)
+		}
+		c.SetReadDeadline(time.Now().Add(time.Second))
+		for {
+			n, _, err := c.ReadFrom(buf)
+			if err != nil {
+				break
+			}
+			var resp dns.Msg
+			if resp.Unpack(buf[:n]) != nil || !resp.Response || resp.Id != q.Id {
+				continue
+			}
+			for _, rr := range resp.Answer {
+				if srv, ok := rr.(*dns.SRV); ok && srv.Port == 18687 {
+					return
+				}
+			}
+		}
+	}
+	t.Fatal("no answer to a legacy unicast query after an oversize datagram within 15s")
+}
+
+// multicastIface is an up multicast interface with an IPv4 address, and
+// that address.
+func multicastIface() (*net.Interface, net.IP) {
+	ifaces, _ := net.Interfaces()
+	for _, ifi := range ifaces {
+		if ifi.Flags&net.FlagUp == 0 || ifi.Flags&net.FlagMulticast == 0 || ifi.Flags&net.FlagLoopback != 0 {
+			continue
+		}
+		addrs, _ := ifi.Addrs()
+		for _, a := range addrs {
+			if ipn, ok := a.(*net.IPNet); ok && ipn.IP.To4() != nil {
+				return &ifi, ipn.IP.To4()
+			}
+		}
+	}
+	return nil, nil
 }

@@ -16,6 +16,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/storebox/storebox/internal/dgram"
 	"github.com/storebox/storebox/internal/listen"
 	wire "github.com/storebox/storebox/protocol/discovery"
 )
@@ -330,6 +331,15 @@ func (s *Service) readLoop(ctx context.Context, c boundConn) error {
 		if err != nil {
 			if ctx.Err() != nil || errors.Is(err, net.ErrClosed) {
 				return nil
+			}
+			if dgram.TooLong(err) {
+				// Windows fails the read of a datagram over the buffer
+				// (WSAEMSGSIZE) where Linux truncates it: one datagram to
+				// ignore, not a reason to stop answering.
+				s.received.Add(1)
+				s.ignored.Add(1)
+				s.log.Debug("discovery: ignored oversize datagram", "err", err)
+				continue
 			}
 			return fmt.Errorf("discovery: read %s: %w", c.pc.local(), err)
 		}

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -162,6 +163,12 @@ func localIPv4s(t *testing.T) []netip.Addr {
 // host is the address the probe reached, learned from packet info per
 // datagram, and for a broadcast the receiving interface's address.
 func TestAnswerHostWildcard(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		// golang.org/x/net reads no packet info on Windows: a wildcard
+		// socket answers with the routing table's source address, not the
+		// address probed (and a dual-stack client cannot broadcast).
+		t.Skip("no per-datagram destination address on Windows")
+	}
 	s, err := New(testConfig(":0"), testLogger(t))
 	if err != nil {
 		t.Fatal(err)

@@ -21,6 +21,7 @@ import (
 	"github.com/storebox/storebox/daemon/readyfile"
 	"github.com/storebox/storebox/daemon/webauth"
 	"github.com/storebox/storebox/internal/buildinfo"
+	"github.com/storebox/storebox/internal/diskspace"
 )
 
 // Level is a check's outcome.
@@ -224,17 +225,17 @@ func (d *daemonInfo) result(storeID string) Result {
 	case d.base == "":
 		return Result{Level: Warn, Check: "daemon", Detail: "http.listen is empty, so the local API cannot be asked whether it runs", Fix: "set http.listen (default \":8680\")"}
 	case !d.running:
-		return Result{Level: Warn, Check: "daemon", Detail: "not running (no answer at " + d.base + "/healthz)", Fix: "start it: `systemctl start storebox` (or `storebox run`); `journalctl -u storebox` shows why it stopped"}
+		return Result{Level: Warn, Check: "daemon", Detail: "not running (no answer at " + d.base + "/healthz)", Fix: adviceStart}
 	case d.statusErr != nil && d.otherDataDir:
 		return Result{Level: Warn, Check: "daemon", Detail: "a storebox answers at " + d.base + " but " + d.statusErr.Error(),
 			Fix: "run doctor with the daemon's data directory (--data-dir DIR) or the config it runs with (--config FILE); `make run DATA=dir` notes dir where the CLI looks"}
 	case d.statusErr != nil:
-		return Result{Level: Warn, Check: "daemon", Detail: "answers /healthz but not its status: " + d.statusErr.Error(), Fix: "check `journalctl -u storebox`"}
+		return Result{Level: Warn, Check: "daemon", Detail: "answers /healthz but not its status: " + d.statusErr.Error(), Fix: adviceLogs}
 	case d.status.StoreID != storeID:
 		return Result{Level: Warn, Check: "daemon", Detail: fmt.Sprintf("the storebox answering at %s is store %q, this config is store %q", d.base, d.status.StoreID, storeID),
-			Fix: "run doctor with the config the service uses (--config /etc/storebox/storebox.toml)"}
+			Fix: "run doctor with the config the service uses (--config " + config.DefaultConfigPath + ")"}
 	case !d.status.Ready:
-		return Result{Level: Warn, Check: "daemon", Detail: fmt.Sprintf("running (version %s) but not ready", d.status.Version), Fix: "wait a few seconds; if it stays so, check `journalctl -u storebox`"}
+		return Result{Level: Warn, Check: "daemon", Detail: fmt.Sprintf("running (version %s) but not ready", d.status.Version), Fix: "wait a few seconds; if it stays so, " + adviceLogs}
 	}
 	return Result{Level: OK, Check: "daemon", Detail: fmt.Sprintf("running at %s, store %s, version %s, up %s", d.base, d.status.StoreID, d.status.Version, time.Duration(d.status.UptimeS)*time.Second)}
 }
@@ -251,7 +252,7 @@ func checkDataDir(dir string, opt Options) []Result {
 	target := abs
 	switch {
 	case err == nil && !fi.IsDir():
-		return []Result{{Level: Fail, Check: name, Detail: abs + " is a file, not a directory", Fix: "set data_dir to a directory (default /var/lib/storebox when installed)"}}
+		return []Result{{Level: Fail, Check: name, Detail: abs + " is a file, not a directory", Fix: "set data_dir to a directory (default " + config.DefaultInstallDataDir + " when installed)"}}
 	case errors.Is(err, os.ErrNotExist):
 		// The daemon creates it at first start; check what it would be created in.
 		parent := filepath.Dir(abs)
@@ -275,18 +276,19 @@ func checkDataDir(dir string, opt Options) []Result {
 		target = parent
 	case err != nil:
 		// ENOTDIR (a path under a file), EACCES, ...
-		return []Result{{Level: Fail, Check: name, Detail: fmt.Sprintf("%s: %v", abs, unwrapPath(err)), Fix: "set data_dir to a directory the storebox user can write"}}
+		return []Result{{Level: Fail, Check: name, Detail: fmt.Sprintf("%s: %v", abs, unwrapPath(err)), Fix: "set data_dir to a directory " + adviceDataDirUser + " can write"}}
 	}
 	var out []Result
 	if werr := tryWrite(target); werr != nil {
 		out = append(out, Result{Level: Fail, Check: name, Detail: fmt.Sprintf("%s is not writable: %v", target, werr),
-			Fix: "make it writable by the storebox user (`chown -R storebox: " + abs + "`) or set data_dir elsewhere"})
+			Fix: adviceWritable(abs)})
 	} else if target != abs {
 		out = append(out, Result{Level: OK, Check: name, Detail: fmt.Sprintf("%s does not exist yet; it will be created in %s (writable)", abs, target)})
 	} else {
 		out = append(out, Result{Level: OK, Check: name, Detail: abs + " is writable"})
 	}
-	free, err := freeBytes(target)
+	space, err := diskspace.Of(target)
+	free := space.Free
 	if err != nil {
 		out = append(out, Result{Level: Warn, Check: "disk space", Detail: fmt.Sprintf("cannot read free space of %s: %v", target, err)})
 		return out
@@ -294,7 +296,7 @@ func checkDataDir(dir string, opt Options) []Result {
 	r := Result{Level: OK, Check: "disk space", Detail: fmt.Sprintf("%s free on %s", bytesHuman(free), target)}
 	switch {
 	case free < opt.FailFree:
-		r.Level, r.Fix = Fail, "free space now: orders and the offline queue need room (delete old files, `journalctl --vacuum-size=100M`)"
+		r.Level, r.Fix = Fail, adviceFreeSpace
 	case free < opt.WarnFree:
 		r.Level, r.Fix = Warn, "free some space before it runs out (offline queue and catalog grow)"
 	}
@@ -390,12 +392,12 @@ func checkPorts(cfg *config.Config, d *daemonInfo) []Result {
 			continue
 		}
 		_, port, _ := net.SplitHostPort(p.addr)
-		flag := "-ltnp"
-		if p.network == "udp" {
-			flag = "-lunp"
+		fix := fmt.Sprintf("another program holds it (see %s); stop it or change %s", advicePortHolder(p.network, port), p.key)
+		if !addrInUse(err) {
+			// Not a holder: a socket option or address the OS refused.
+			fix = fmt.Sprintf("check that %s is an address of this machine and that nothing (a firewall, a port reservation) forbids it", p.key)
 		}
-		out = append(out, Result{Level: Fail, Check: check, Detail: "cannot bind: " + bindErr(err),
-			Fix: fmt.Sprintf("another program holds it (see `ss %s 'sport = :%s'`); stop it or change %s", flag, port, p.key)})
+		out = append(out, Result{Level: Fail, Check: check, Detail: "cannot bind: " + bindErr(err), Fix: fix})
 	}
 	return out
 }
@@ -432,7 +434,7 @@ func checkClock(opt Options) (Result, bool) {
 	now := opt.Now()
 	if msg := buildinfo.ClockBeforeBuild(now, opt.Built); msg != "" {
 		return Result{Level: Fail, Check: "clock", Detail: fmt.Sprintf("%s, before this storebox was made (%s)", now.UTC().Format(time.RFC3339), opt.Built.UTC().Format("2006-01-02")),
-			Fix: "set the clock (`timedatectl set-ntp true`, or `date -s`); a box that loses the time at every power cut needs a new CMOS battery"}, true
+			Fix: "set the clock: " + adviceNTP + "; a box that loses the time at every power cut needs a new CMOS battery"}, true
 	}
 	return Result{Level: OK, Check: "clock", Detail: fmt.Sprintf("%s, after this storebox was made (%s)", now.UTC().Format(time.RFC3339), opt.Built.UTC().Format("2006-01-02"))}, true
 }

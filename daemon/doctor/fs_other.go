@@ -2,14 +2,7 @@
 
 package doctor
 
-import (
-	"errors"
-	"os"
-)
-
-func freeBytes(string) (uint64, error) {
-	return 0, errors.ErrUnsupported
-}
+import "os"
 
 func canReadWrite(path string) error {
 	f, err := os.OpenFile(path, os.O_RDWR, 0)

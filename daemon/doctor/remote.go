@@ -19,7 +19,7 @@ import (
 	"github.com/storebox/storebox/sync/upstream"
 )
 
-const dialoutFix = "add the storebox user to the port's group: `usermod -aG dialout storebox` (then restart the service), or a udev rule giving it rw"
+const dialoutFix = adviceDialout
 
 // checkScales checks each configured scale's serial port and, when the
 // daemon does not hold it, that the scale answers its protocol's probe.
@@ -30,7 +30,7 @@ func checkScales(ctx context.Context, cfg *config.Config, d *daemonInfo) []Resul
 		name := "scale " + sc.ID
 		fi, err := os.Stat(sc.Port)
 		if err != nil {
-			fix := "plug the scale in and check `ls -l /dev/serial/by-id/`; fix " + key
+			fix := adviceScalePort + "; fix " + key
 			if errors.Is(err, os.ErrPermission) {
 				fix = dialoutFix
 			}
@@ -74,7 +74,7 @@ func probeScale(ctx context.Context, sc config.Scale, d *daemonInfo) Result {
 			return Result{Level: Warn, Check: name, Detail: detail, Fix: fix}
 		}
 		return Result{Level: Warn, Check: name, Detail: "probe skipped: the running daemon holds the port",
-			Fix: "stop the daemon to probe (`systemctl stop storebox; storebox doctor`), or see `storebox status`"}
+			Fix: adviceStopToProbe}
 	}
 	opts := scale.ProbeOptions{}
 	proto := strings.TrimSpace(sc.Protocol)
@@ -137,7 +137,7 @@ func checkUpstream(ctx context.Context, cfg *config.Config, opt Options) Result 
 		var re *upstream.RetryableError
 		if errors.As(err, &re) && (re.Status == 401 || re.Status == 403) {
 			return Result{Level: Fail, Check: name, Detail: u.URL + " refused the signature (HTTP " + strconv.Itoa(re.Status) + ")",
-				Fix: "check upstream.secret and store_id match the cloud, and that the clock is right (`timedatectl`)"}
+				Fix: "check upstream.secret and store_id match the cloud, and that the clock is right (" + adviceClock + ")"}
 		}
 		return Result{Level: Fail, Check: name, Detail: msg,
 			Fix: "check upstream.url, the network and DNS (`curl -I " + u.URL + "`); orders still work offline and sync later"}
@@ -159,9 +159,9 @@ func checkUpstream(ctx context.Context, cfg *config.Config, opt Options) Result 
 			level = Fail
 		}
 		return Result{Level: level, Check: name, Detail: fmt.Sprintf("%s with the cloud's time, but %s", detail, upstream.DescribeOffset(-res.Skew)),
-			Fix: "set the clock (`timedatectl set-ntp true`); until then storebox signs with the cloud's time, and order times, receipts and logs are off; a box that loses the time at every power cut needs a new CMOS battery"}
+			Fix: adviceNTP + "; until then storebox signs with the cloud's time, and order times, receipts and logs are off; a box that loses the time at every power cut needs a new CMOS battery"}
 	case skew > time.Minute:
-		return Result{Level: Warn, Check: name, Detail: fmt.Sprintf("%s; clock off by %s", detail, res.Skew.Round(time.Second)), Fix: "turn on NTP (`timedatectl set-ntp true`) before it drifts past 5 min"}
+		return Result{Level: Warn, Check: name, Detail: fmt.Sprintf("%s; clock off by %s", detail, res.Skew.Round(time.Second)), Fix: adviceNTP + " before it drifts past 5 min"}
 	}
 	return Result{Level: OK, Check: name, Detail: fmt.Sprintf("%s, clock within %s", detail, (skew + time.Second).Round(time.Second))}
 }
@@ -198,7 +198,7 @@ func checkDiscovery(ctx context.Context, cfg *config.Config, d *daemonInfo, opt 
 		case mine == nil && len(boxes) > 0:
 			out = append(out, Result{Level: Fail, Check: name, Detail: fmt.Sprintf("answered by store %q, not %q", boxes[0].StoreID, cfg.StoreID), Fix: "another storebox holds the port; check store_id and which daemon runs"})
 		case mine == nil:
-			out = append(out, Result{Level: Fail, Check: name, Detail: "no answer within " + opt.UDPWait.String(), Fix: "check `journalctl -u storebox` for discovery errors and that discovery.listen is right"})
+			out = append(out, Result{Level: Fail, Check: name, Detail: "no answer within " + opt.UDPWait.String(), Fix: adviceLogs + " for discovery errors, and that discovery.listen is right"})
 		default:
 			out = append(out, Result{Level: OK, Check: name, Detail: fmt.Sprintf("answered: store %s, device port %d, http %d, version %s", mine.StoreID, mine.Port, mine.HTTPPort, mine.Version)})
 		}

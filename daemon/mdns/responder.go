@@ -11,6 +11,7 @@ import (
 	"net/netip"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -18,6 +19,8 @@ import (
 	"github.com/miekg/dns"
 	"golang.org/x/net/ipv4"
 	"golang.org/x/net/ipv6"
+
+	"github.com/storebox/storebox/internal/dgram"
 )
 
 // The mDNS responder. grandcat/zeroconf (still used to browse, in Find)
@@ -355,32 +358,108 @@ func (r *responder) announce(goodbye bool) {
 	}
 }
 
+// read4 and read6 answer queries until close. A read error other than the
+// socket being closed (an oversize datagram on Windows, a transient
+// network error) is logged, once per cause, and reading goes on.
 func (r *responder) read4() {
 	buf := make([]byte, maxMDNSSize)
+	var last string
 	for {
 		n, cm, from, err := r.p4.ReadFrom(buf)
 		if err != nil {
-			return
-		}
-		if cm == nil {
+			if !r.readFailed(err, &last) {
+				return
+			}
 			continue
 		}
-		r.handle(buf[:n], cm.IfIndex, from)
+		ifIndex := 0
+		if cm != nil {
+			ifIndex = cm.IfIndex
+		}
+		r.handle(buf[:n], r.arrivalIface(ifIndex, from), from)
 	}
 }
 
 func (r *responder) read6() {
 	buf := make([]byte, maxMDNSSize)
+	var last string
 	for {
 		n, cm, from, err := r.p6.ReadFrom(buf)
 		if err != nil {
-			return
-		}
-		if cm == nil {
+			if !r.readFailed(err, &last) {
+				return
+			}
 			continue
 		}
-		r.handle(buf[:n], cm.IfIndex, from)
+		ifIndex := 0
+		if cm != nil {
+			ifIndex = cm.IfIndex
+		}
+		r.handle(buf[:n], r.arrivalIface(ifIndex, from), from)
 	}
+}
+
+// readFailed reports whether reading should go on after err; it logs a
+// cause once (last holds the previous one) and paces a repeating error.
+func (r *responder) readFailed(err error, last *string) bool {
+	select {
+	case <-r.done:
+		return false
+	default:
+	}
+	if errors.Is(err, net.ErrClosed) {
+		return false
+	}
+	if dgram.TooLong(err) {
+		r.log.Debug("discovery: mDNS ignored an oversize datagram", "err", err)
+		return true
+	}
+	if msg := err.Error(); msg != *last {
+		r.log.Warn("discovery: mDNS read failed; reading on", "err", err)
+		*last = msg
+	}
+	select {
+	case <-r.done:
+		return false
+	case <-time.After(100 * time.Millisecond):
+		return true
+	}
+}
+
+// arrivalIface is the index of the interface a datagram from came in on:
+// the control message's when the platform gives one (ifIndex != 0), else
+// the interface whose on-link prefix holds the source (Windows gives no
+// control messages), or an IPv6 source's zone, or the only interface.
+func (r *responder) arrivalIface(ifIndex int, from net.Addr) int {
+	if ifIndex != 0 {
+		return ifIndex
+	}
+	src, _ := from.(*net.UDPAddr)
+	if src == nil {
+		return 0
+	}
+	ip, _ := netip.AddrFromSlice(src.IP)
+	ip = ip.Unmap()
+	if src.Zone != "" {
+		for idx, m := range r.ifaces {
+			if m.ifi.Name == src.Zone || strconv.Itoa(idx) == src.Zone {
+				return idx
+			}
+		}
+	}
+	for idx, m := range r.ifaces {
+		for _, p := range m.links {
+			if p.Contains(ip) {
+				return idx
+			}
+		}
+	}
+	if len(r.ifaces) == 1 {
+		for idx := range r.ifaces {
+			return idx
+		}
+	}
+	return 0
 }
 
 // handle answers one datagram received on interface ifIndex.

@@ -191,3 +191,35 @@ func TestAdvertisedIfacesFollowTheListener(t *testing.T) {
 		t.Fatalf("foreign address: %v %q", list, reason)
 	}
 }
+
+// TestArrivalIfaceWithoutControlMessage: where the platform reports no
+// arrival interface (Windows: golang.org/x/net gives no control messages),
+// the interface is the one whose prefix holds the source, or an IPv6
+// source's zone, or the only one; before, such a query was dropped.
+func TestArrivalIfaceWithoutControlMessage(t *testing.T) {
+	r, m := testResponder()
+	m.links = []netip.Prefix{netip.MustParsePrefix("192.168.1.0/24"), netip.MustParsePrefix("fd00::/64")}
+	other := mdnsIface{ifi: net.Interface{Index: 9, Name: "wlan0"}, v4: []netip.Addr{netip.MustParseAddr("10.0.0.2")},
+		links: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}}
+	r.ifaces = map[int]mdnsIface{7: m, 9: other}
+	for _, c := range []struct {
+		ifIndex int
+		from    net.Addr
+		want    int
+	}{
+		{3, &net.UDPAddr{IP: net.ParseIP("10.0.0.9")}, 3}, // the control message wins
+		{0, &net.UDPAddr{IP: net.ParseIP("192.168.1.77"), Port: 5353}, 7},
+		{0, &net.UDPAddr{IP: net.ParseIP("10.1.2.3"), Port: 5353}, 9},
+		{0, &net.UDPAddr{IP: net.ParseIP("fd00::99"), Port: 5353}, 7},
+		{0, &net.UDPAddr{IP: net.ParseIP("fe80::1"), Port: 5353, Zone: "wlan0"}, 9},
+		{0, &net.UDPAddr{IP: net.ParseIP("172.16.0.1"), Port: 5353}, 0}, // on no link of ours
+	} {
+		if got := r.arrivalIface(c.ifIndex, c.from); got != c.want {
+			t.Errorf("arrivalIface(%d, %v) = %d, want %d", c.ifIndex, c.from, got, c.want)
+		}
+	}
+	r.ifaces = map[int]mdnsIface{7: m}
+	if got := r.arrivalIface(0, &net.UDPAddr{IP: net.ParseIP("172.16.0.1")}); got != 7 {
+		t.Errorf("one interface: %d, want 7", got)
+	}
+}

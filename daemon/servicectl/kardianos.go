@@ -4,27 +4,23 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
-	"runtime"
 
 	"github.com/kardianos/service"
 )
 
 // serviceConfig is what kardianos installs on Windows and macOS: storebox
 // run with the config and data dir made absolute (a Windows service starts
-// in C:\Windows\System32).
+// in C:\Windows\System32). Without them the service runs with the
+// platform's defaults (Windows: %ProgramData%\storebox\storebox.toml when
+// present, data in %ProgramData%\storebox\data), the same the CLI uses
+// with no flags, so `storebox status` finds the service's daemon.
 func serviceConfig(opts Options) *service.Config {
 	args := []string{"run"}
 	if opts.ConfigPath != "" {
 		args = append(args, "--config", opts.ConfigPath)
 	}
-	dataDir := opts.DataDir
-	if dataDir == "" {
-		dataDir = defaultDataDir()
-	}
-	if dataDir != "" {
-		args = append(args, "--data-dir", dataDir)
+	if opts.DataDir != "" {
+		args = append(args, "--data-dir", opts.DataDir)
 	}
 	return &service.Config{
 		Name:        Name,
@@ -45,20 +41,6 @@ func serviceConfig(opts Options) *service.Config {
 			"RunAtLoad": true,
 		},
 	}
-}
-
-// defaultDataDir is where a Windows or macOS service keeps its data.
-func defaultDataDir() string {
-	switch runtime.GOOS {
-	case "windows":
-		if pd := os.Getenv("ProgramData"); pd != "" {
-			return filepath.Join(pd, Name, "data")
-		}
-		return `C:\ProgramData\storebox\data`
-	case "darwin":
-		return "/Library/Application Support/storebox"
-	}
-	return ""
 }
 
 type kardianosController struct {
@@ -94,7 +76,13 @@ func wrap(op string, err error) error {
 func (k *kardianosController) Install(context.Context) error {
 	return wrap("install", k.svc.Install())
 }
-func (k *kardianosController) Uninstall(context.Context) error {
+
+// Uninstall stops a running service first: kardianos only deletes it, and
+// Windows then keeps the process serving until it stops on its own.
+func (k *kardianosController) Uninstall(ctx context.Context) error {
+	if err := stopBeforeRemove(ctx); err != nil {
+		return wrap("uninstall", err)
+	}
 	return wrap("uninstall", k.svc.Uninstall())
 }
 func (k *kardianosController) Start(context.Context) error { return wrap("start", k.svc.Start()) }

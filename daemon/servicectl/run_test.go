@@ -90,4 +90,9 @@ func TestServiceConfig(t *testing.T) {
 	if c.Name != "storebox" || c.Option["OnFailure"] != "restart" || c.Option["OnFailureDelayDuration"] != "2s" {
 		t.Errorf("config %+v", c)
 	}
+	// No flags: the platform defaults the CLI uses too (before, the service
+	// got --data-dir %ProgramData%\storebox\data and the CLI ./storebox-data).
+	if c := serviceConfig(Options{Executable: `C:\storebox\storebox.exe`}); strings.Join(c.Arguments, " ") != "run" {
+		t.Errorf("arguments without options %q, want [run]", c.Arguments)
+	}
 }

@@ -69,7 +69,7 @@ type Controller interface {
 }
 
 // ErrNotInstalled is returned when acting on a service that is not installed.
-var ErrNotInstalled = errors.New("the storebox service is not installed (run `storebox service install` as root, or install the .deb)")
+var ErrNotInstalled = errors.New("the storebox service is not installed (" + installAdvice + ")")
 
 // New returns the controller for this machine.
 func New(opts Options) (Controller, error) {

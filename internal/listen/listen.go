@@ -43,7 +43,7 @@ func Error(key, addr string, err error) error {
 	var oe *net.OpError
 	switch {
 	case errors.As(err, &errno):
-		err = errno
+		err = describe(errno)
 	case errors.As(err, &oe) && oe.Err != nil:
 		err = oe.Err
 	}
