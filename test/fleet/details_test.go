@@ -234,6 +234,18 @@ func TestFleetPageDetailsAndAdmin(t *testing.T) {
 		t.Error("the store's refusal left the details' record when it cleared")
 	}
 
+	// On a phone the details fill the screen and nothing in them scrolls
+	// sideways.
+	b.Do(t, "phone viewport", chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(3), chromedp.EmulateMobile))
+	b.WaitJS(t, "the phone layout", `window.innerWidth <= 400`, 5*time.Second)
+	wide := `Array.from(document.querySelectorAll("#details, #details *")).filter(e => e.getClientRects().length && e.scrollWidth > e.clientWidth + 1 && getComputedStyle(e).overflowX !== "visible" || e.getBoundingClientRect && e.getBoundingClientRect().right > window.innerWidth + 1).map(e => e.tagName + "." + e.className + " " + (e.id || "")).slice(0, 10).join(", ")`
+	if got := eval[string](t, b, wide); got != "" {
+		t.Errorf("at 390 px the details scroll sideways or reach past the screen: %s", got)
+	}
+	if path, err := b.ScreenshotViewport("storebox-fleet-details-phone.png"); err == nil {
+		t.Logf("screenshot: %s", path)
+	}
+
 	b.Do(t, "close the details", chromedp.Click(chromedp.CSS("#d-close")))
 	b.WaitJS(t, "the details closed", `document.getElementById("details").hidden`, 5*time.Second)
 	var errs []string

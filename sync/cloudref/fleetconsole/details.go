@@ -78,6 +78,7 @@ func recordHealth(st *storeState, h *fleetmsg.Health, now time.Time) {
 			st.AlertEvents = appendCapped(st.AlertEvents, AlertEvent{At: now.UTC(), Change: "cleared", Kind: a.Kind, Subject: a.Subject}, maxAlertEvents)
 		}
 	}
+	slices.SortStableFunc(raised, func(a, b AlertEvent) int { return a.At.Compare(b.At) })
 	for _, e := range raised {
 		st.AlertEvents = appendCapped(st.AlertEvents, e, maxAlertEvents)
 	}
