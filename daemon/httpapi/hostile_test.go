@@ -108,3 +108,33 @@ func TestHTTPConnectionCapPerClient(t *testing.T) {
 		t.Fatalf("another client's /healthz: %v %v", err, resp)
 	}
 }
+
+// A client that used up its wrong tokens is refused as it connects, with
+// a 429 that says why; another client is not.
+func TestGuessingClientIsRefusedAtAccept(t *testing.T) {
+	addr := serveTest(t, Config{ReadAuth: true})
+	get := func(from, auth string) *http.Response {
+		t.Helper()
+		c := dialFrom(t, from, addr)
+		io.WriteString(c, "GET /api/v1/events HTTP/1.1\r\nHost: box\r\nAuthorization: Bearer "+auth+"\r\nConnection: close\r\n\r\n")
+		c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+		if err != nil {
+			t.Fatalf("from %s: %v", from, err)
+		}
+		return resp
+	}
+	for i := 0; i < 10; i++ {
+		if r := get("127.0.0.1", "wrong"); r.StatusCode != 401 {
+			t.Fatalf("wrong token %d: %d", i, r.StatusCode)
+		}
+	}
+	r := get("127.0.0.1", "wrong")
+	b, _ := io.ReadAll(r.Body)
+	if r.StatusCode != http.StatusTooManyRequests || r.Header.Get("Retry-After") != "60" || !strings.Contains(string(b), "wrong admin tokens") {
+		t.Errorf("after 10 wrong tokens: %d %q %s", r.StatusCode, r.Header.Get("Retry-After"), b)
+	}
+	if r := get("127.0.0.2", "0123456789abcdef0123456789abcdef"); r.StatusCode != 200 {
+		t.Errorf("another client with the token: %d", r.StatusCode)
+	}
+}

@@ -134,9 +134,15 @@ func (b *deadlineBody) Close() error {
 	return err
 }
 
-// refuse answers a connection over the per-client cap and logs it at most
-// once every 10 s.
-func (s *Server) refuse(c net.Conn, client netip.Prefix) {
+// refuse answers a connection over the per-client cap, or of a client
+// that used up its wrong tokens, with a 429, and logs the first kind at
+// most once every 10 s.
+func (s *Server) refuse(c net.Conn, client netip.Prefix, guessing bool) {
+	if guessing {
+		const body = `{"error": "too many wrong admin tokens from this address; wait a minute"}` + "\n"
+		fmt.Fprintf(c, "HTTP/1.1 429 Too Many Requests\r\nContent-Type: application/json\r\nRetry-After: 60\r\nConnection: close\r\nContent-Length: %d\r\n\r\n%s", len(body), body)
+		return
+	}
 	const body = "too many connections from this address\n"
 	fmt.Fprintf(c, "HTTP/1.1 429 Too Many Requests\r\nContent-Type: text/plain\r\nConnection: close\r\nContent-Length: %d\r\n\r\n%s", len(body), body)
 	now := time.Now().Unix()
@@ -163,7 +169,9 @@ func (s *Server) Serve(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	ln = &peerlimit.Listener{Listener: ln, Counter: s.perClient, Refuse: s.refuse}
+	// A client refused for wrong tokens is refused as it connects: a spray
+	// then costs an accept, not a request.
+	ln = &peerlimit.Listener{Listener: ln, Counter: s.perClient, Deny: s.gate.Blocked, Refuse: s.refuse}
 	srv := &http.Server{Handler: s, ReadHeaderTimeout: s.readTimeout, IdleTimeout: s.idleTimeout,
 		ErrorLog: slog.NewLogLogger(s.Log.Handler(), slog.LevelDebug)}
 	for _, f := range s.onShutdown {

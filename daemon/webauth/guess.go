@@ -44,10 +44,13 @@ func newGuessLimit() *guessLimit {
 func clientOf(r *http.Request) netip.Prefix { return peerlimit.KeyOfString(r.RemoteAddr) }
 
 // blocked reports whether r's client used up its wrong guesses.
-func (g *guessLimit) blocked(r *http.Request) bool {
+func (g *guessLimit) blocked(r *http.Request) bool { return g.blockedClient(clientOf(r)) }
+
+// blockedClient reports whether client used up its wrong guesses.
+func (g *guessLimit) blockedClient(client netip.Prefix) bool {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	e := g.fails[clientOf(r)]
+	e := g.fails[client]
 	if e == nil {
 		return false
 	}

@@ -7,6 +7,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"net/netip"
 )
 
 // Config is what the gate is told at construction.
@@ -90,6 +91,11 @@ func (g *Gate) unauthorized(w http.ResponseWriter) {
 	w.Header().Set("WWW-Authenticate", `Bearer realm="storebox"`)
 	g.error(w, http.StatusUnauthorized, "admin token required: sign in on the status page, or send Authorization: Bearer <token from the data directory's admin.token>")
 }
+
+// Blocked reports whether client (peerlimit.Key) used up its wrong
+// tokens for the current minute: the server may then refuse its
+// connections as they are accepted, before they cost a request.
+func (g *Gate) Blocked(client netip.Prefix) bool { return g.guesses.blockedClient(client) }
 
 func (g *Gate) tooManyGuesses(w http.ResponseWriter) {
 	w.Header().Set("Retry-After", "60")

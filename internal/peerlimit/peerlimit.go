@@ -5,9 +5,11 @@
 package peerlimit
 
 import (
+	"io"
 	"net"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -93,15 +95,26 @@ func (c *Counter) Open(k netip.Prefix) int {
 }
 
 // Listener is a net.Listener whose Accept hands out only connections of
-// clients under the cap; a connection over it is given to Refuse (which
-// may write a short reply) and closed, and Accept goes on.
+// clients under the cap and not denied; any other connection is given to
+// Refuse (which may write a short reply) and closed, and Accept goes on.
 type Listener struct {
 	net.Listener
 	Counter *Counter
-	// Refuse, if set, answers a refused connection before it is closed. It
-	// runs on the accepting goroutine with a 100 ms write deadline set.
-	Refuse func(c net.Conn, k netip.Prefix)
+	// Deny, if set, refuses every connection of a client it names (one
+	// that is being refused anyway), before the connection costs more
+	// than its accept.
+	Deny func(k netip.Prefix) bool
+	// Refuse, if set, answers a refused connection before it is closed;
+	// denied says Deny refused it rather than the cap. It runs off the
+	// accepting goroutine, at most maxRefusing at once (past that a refused
+	// connection is closed unanswered), with a 100 ms write deadline.
+	Refuse func(c net.Conn, k netip.Prefix, denied bool)
+
+	refusing atomic.Int32
 }
+
+// maxRefusing bounds the refused connections being answered at once.
+const maxRefusing = 64
 
 // Accept returns the next connection from a client under the cap.
 func (l *Listener) Accept() (net.Conn, error) {
@@ -111,15 +124,35 @@ func (l *Listener) Accept() (net.Conn, error) {
 			return nil, err
 		}
 		k := KeyOf(c.RemoteAddr())
-		if l.Counter.Acquire(k) {
+		denied := l.Deny != nil && l.Deny(k)
+		if !denied && l.Counter.Acquire(k) {
 			return &conn{Conn: c, release: func() { l.Counter.Release(k) }}, nil
 		}
-		if l.Refuse != nil {
-			c.SetWriteDeadline(time.Now().Add(100 * time.Millisecond))
-			l.Refuse(c, k)
+		if l.Refuse == nil || l.refusing.Add(1) > maxRefusing {
+			if l.Refuse != nil {
+				l.refusing.Add(-1)
+			}
+			c.Close()
+			continue
 		}
-		c.Close()
+		go func() {
+			defer l.refusing.Add(-1)
+			l.refuse(c, k, denied)
+		}()
 	}
+}
+
+// refuse answers c, then reads what the client sent for a moment before
+// closing: closing with its request unread would reset the connection
+// and lose the answer.
+func (l *Listener) refuse(c net.Conn, k netip.Prefix, denied bool) {
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(100 * time.Millisecond))
+	l.Refuse(c, k, denied)
+	if tc, ok := c.(interface{ CloseWrite() error }); ok {
+		tc.CloseWrite()
+	}
+	io.CopyN(io.Discard, c, 64<<10)
 }
 
 // conn gives its slot back on the first Close.

@@ -35,7 +35,7 @@ func TestListenerCapsEachClient(t *testing.T) {
 		t.Fatal(err)
 	}
 	refused := make(chan netip.Prefix, 10)
-	ln := &Listener{Listener: inner, Counter: NewCounter(2), Refuse: func(c net.Conn, k netip.Prefix) {
+	ln := &Listener{Listener: inner, Counter: NewCounter(2), Refuse: func(c net.Conn, k netip.Prefix, _ bool) {
 		io.WriteString(c, "busy\n")
 		refused <- k
 	}}
