@@ -33,6 +33,7 @@ import (
 	"github.com/storebox/storebox/daemon/supervisor"
 	"github.com/storebox/storebox/daemon/webauth"
 	"github.com/storebox/storebox/internal/dirowner"
+	"github.com/storebox/storebox/internal/steadyclock"
 	"github.com/storebox/storebox/sync/catalogfeed"
 	"github.com/storebox/storebox/sync/uploader"
 	"github.com/storebox/storebox/sync/upstream"
@@ -76,6 +77,7 @@ type Daemon struct {
 var (
 	_ supervisor.Service = (*storeService)(nil)
 	_ supervisor.Service = (*orders.Service)(nil)
+	_ supervisor.Service = (*clockWatch)(nil)
 	_ supervisor.Service = (*scales.Service)(nil)
 	_ supervisor.Binder  = (*devices.Server)(nil)
 	_ supervisor.Binder  = (*doors.Service)(nil)
@@ -165,9 +167,14 @@ func New(cfg *config.Config, version string, log *slog.Logger) (_ *Daemon, err e
 	if d.doors != nil {
 		ocfg.Admitted = d.doors
 	}
+	// Order deadlines follow a clock that a jumping wall clock reaches
+	// only after they were moved by the jump (internal/steadyclock).
+	clock := steadyclock.New()
+	ocfg.Now = clock.Now
 	if d.orders, err = orders.New(ocfg, d.store, pay, d.devices, log.With("component", "orders")); err != nil {
 		return nil, err
 	}
+	d.sup.Add("clock", &clockWatch{clock: clock, jumped: d.orders.ShiftDeadlines, log: log.With("component", "clock")})
 	d.orders.Register(d.devices)
 	d.sup.Add("orders", d.orders)
 
@@ -384,4 +391,18 @@ func loadAdminToken(c *config.Config) (string, error) {
 // ReadAdminToken is what the CLI uses to talk to the local API.
 func ReadAdminToken(c *config.Config) (string, error) {
 	return webauth.ReadAdminToken(c.DataDir, c.HTTP.AdminToken)
+}
+
+// clockWatch follows the wall clock for the orders' steady clock.
+type clockWatch struct {
+	clock  *steadyclock.Clock
+	jumped func(time.Duration) error
+	log    *slog.Logger
+}
+
+func (w *clockWatch) Serve(ctx context.Context) error {
+	w.clock.Watch(ctx, time.Second, w.jumped, func(d time.Duration, err error) {
+		w.log.Error("the wall clock jumped; pending orders' deadlines not moved yet, retrying", "jump", d, "err", err)
+	})
+	return nil
 }

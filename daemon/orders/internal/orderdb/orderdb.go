@@ -419,3 +419,13 @@ func Owing(tx *bbolt.Tx) []string {
 func Settled(t *store.Tx, oid string) error {
 	return t.Bucket(bktWork).Delete([]byte(oid))
 }
+
+// Pending returns every pending order's oid, soonest expiry first.
+func Pending(tx *bbolt.Tx) []string {
+	var oids []string
+	tx.Bucket(bktExpiry).ForEach(func(k, _ []byte) error {
+		oids = append(oids, string(k[8:]))
+		return nil
+	})
+	return oids
+}
