@@ -70,6 +70,9 @@ type Daemon struct {
 	reporter *fleet.Reporter // nil without an upstream
 
 	adminToken string
+	// source reads the configuration file again for a reload (SIGHUP, POST
+	// /api/v1/reload); nil until SetConfigSource.
+	source atomic.Pointer[func() (*config.Config, error)]
 }
 
 // Every part the supervisor runs is a supervisor.Service; those with

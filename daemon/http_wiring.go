@@ -16,7 +16,7 @@ func (d *Daemon) httpParts() httpapi.Parts {
 		Info: httpapi.Info{StoreID: d.cfg.StoreID, StoreName: d.cfg.StoreName, Version: d.version, Started: d.started,
 			UpstreamConfigured: d.uploader != nil},
 		Ready: d.Ready, Store: d.store, Outbox: d.store.Outbox(), Admission: d.admission, Catalog: catalogFiles{d.store}, Devices: d.devices, Orders: d.orders,
-		Metrics: d.metrics, Config: d.configStatus,
+		Metrics: d.metrics, Config: d.configStatus, Reload: d.ReloadSource,
 	}
 	if d.doors != nil {
 		p.Doors = d.doors

@@ -35,6 +35,32 @@ func (d *Daemon) Reload(cfg *config.Config) error {
 	return d.remote.Reload(context.Background(), cfg)
 }
 
+// SetConfigSource sets how ReloadSource reads the configuration again (the
+// file the daemon was started with). Call it before Run.
+func (d *Daemon) SetConfigSource(load func() (*config.Config, error)) { d.source.Store(&load) }
+
+// ReloadSource reads the configuration again and reloads it, all or
+// nothing: what SIGHUP does and what POST /api/v1/reload (`storebox
+// reload`, the way on Windows, which has no SIGHUP) does.
+func (d *Daemon) ReloadSource() error {
+	if !d.Ready() {
+		return errors.New("reload: the daemon is not ready yet; nothing applied")
+	}
+	load := d.source.Load()
+	if load == nil {
+		return errors.New("reload: this daemon has no configuration file to read again")
+	}
+	cfg, err := (*load)()
+	if err != nil {
+		return fmt.Errorf("reload: configuration not applied: %w", err)
+	}
+	if err := d.Reload(cfg); err != nil {
+		return err
+	}
+	d.log.Info("reload: configuration applied")
+	return nil
+}
+
 // applyConfig checks cfg against every live setting, then applies it.
 func (d *Daemon) applyConfig(_ context.Context, cfg *config.Config) error {
 	d.reloadMu.Lock()

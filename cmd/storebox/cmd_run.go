@@ -50,7 +50,8 @@ func runCommand(g *globals) *cobra.Command {
 				if err != nil {
 					return err
 				}
-				go reloadOnHUP(ctx, g, d, log)
+				d.SetConfigSource(g.loadOwnConfig)
+				go reloadOnHUP(ctx, d, log)
 				if err := d.Run(ctx); err != nil {
 					return fmt.Errorf("%w", err)
 				}
@@ -61,10 +62,10 @@ func runCommand(g *globals) *cobra.Command {
 }
 
 // reloadOnHUP reads the configuration file again on SIGHUP (systemctl
-// reload) and hands it to daemon.Reload, which applies what can change
+// reload) and hands it to the daemon, which applies what can change
 // without a restart, all or nothing. A file that does not load is logged
-// and changes nothing.
-func reloadOnHUP(ctx context.Context, g *globals, d *daemon.Daemon, log *slog.Logger) {
+// and changes nothing. (Windows has no SIGHUP: `storebox reload`.)
+func reloadOnHUP(ctx context.Context, d *daemon.Daemon, log *slog.Logger) {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
@@ -74,16 +75,7 @@ func reloadOnHUP(ctx context.Context, g *globals, d *daemon.Daemon, log *slog.Lo
 			return
 		case <-hup:
 		}
-		if !d.Ready() {
-			log.Warn("reload asked before the daemon was ready; ignored")
-			continue
-		}
-		cfg, err := g.loadOwnConfig()
-		if err != nil {
-			log.Error("reload: configuration not applied", "err", err)
-			continue
-		}
-		if err := d.Reload(cfg); err != nil {
+		if err := d.ReloadSource(); err != nil {
 			log.Error("reload: configuration not applied", "err", err)
 		}
 	}

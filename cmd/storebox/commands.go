@@ -18,6 +18,7 @@ func subcommands(g *globals) []*cobra.Command {
 		scaleCommand(g),
 		simCommand(g),
 		syncCommand(g),
+		reloadCommand(g),
 		dataCommand(g),
 		backupCommand(g),
 		restoreCommand(g),

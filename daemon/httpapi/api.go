@@ -40,6 +40,7 @@ func (s *Server) MountAPI(p Parts) {
 	s.Mux.HandleFunc("GET /api/v1/catalog", s.Admin(a.exportCatalog))
 	s.Mux.HandleFunc("GET /api/v1/sync", func(w http.ResponseWriter, _ *http.Request) { JSON(w, 200, a.queue()) })
 	s.Mux.HandleFunc("POST /api/v1/sync/now", s.Admin(a.syncNow))
+	s.Mux.HandleFunc("POST /api/v1/reload", s.Admin(a.reload))
 	s.Mux.HandleFunc("GET /api/v1/orders", a.orders)
 	// The customer's test pay page and the provider's signed callback.
 	s.HandleOpen("/pay/test/", p.Orders.PayPageHandler())
@@ -201,6 +202,20 @@ func (a *api) syncNow(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	a.p.Uploader.SyncNowHandler().ServeHTTP(w, r)
+}
+
+// reload reads the configuration file again and applies it, all or
+// nothing (SIGHUP's work, for `storebox reload` and Windows).
+func (a *api) reload(w http.ResponseWriter, _ *http.Request) {
+	if a.p.Reload == nil {
+		Error(w, http.StatusNotImplemented, "this daemon cannot reload")
+		return
+	}
+	if err := a.p.Reload(); err != nil {
+		Error(w, http.StatusUnprocessableEntity, err.Error())
+		return
+	}
+	JSON(w, http.StatusOK, map[string]bool{"reloaded": true})
 }
 
 func (a *api) orders(w http.ResponseWriter, r *http.Request) {

@@ -34,6 +34,7 @@ type Parts struct {
 	Uploader Uploader // nil without an upstream
 
 	Config func() ConfigStatus // the running configuration's source (fleet)
+	Reload func() error        // read the configuration file again and apply it (SIGHUP's work)
 
 	Metrics *Metrics
 }

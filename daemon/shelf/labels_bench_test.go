@@ -1,3 +1,5 @@
+//go:build unix
+
 package shelf_test
 
 import (
