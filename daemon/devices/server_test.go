@@ -529,6 +529,15 @@ func TestConnectionCapPerClient(t *testing.T) {
 	// A closed connection gives its slot back.
 	idle[0].Close()
 	testenv.Eventually(t, "the slot to free up", func() bool {
-		return h.Dial(t, frame.ModeLine, "T-AGAIN").Login(nil).Exception() == ""
+		c, err := net.Dial("tcp", h.Addr)
+		if err != nil {
+			return false
+		}
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(5 * time.Second))
+		cl := devicetest.NewClient(t, c, frame.ModeLine, "T-AGAIN")
+		cl.Send("login", map[string]any{})
+		r, err := cl.Read()
+		return err == nil && r.Exception() == ""
 	})
 }
