@@ -153,7 +153,17 @@ func restoreCommand(g *globals) *cobra.Command {
 			if cfgPath == "" {
 				cfgPath = config.DefaultConfigPath
 			}
-			res, err := backup.Restore(in, backup.RestoreOptions{DataDir: cfg.DataDir, ConfigPath: cfgPath, WithConfig: withConfig, StoreID: cfg.StoreID})
+			check := func(b []byte) error {
+				bc, err := config.Parse(cfgPath, b)
+				if err != nil {
+					return err
+				}
+				if filepath.Clean(bc.DataDir) != filepath.Clean(cfg.DataDir) {
+					return fmt.Errorf("it keeps the data in %s, this box's configuration in %s: restore there (storebox restore --data-dir %s --with-config), or without --with-config", bc.DataDir, cfg.DataDir, bc.DataDir)
+				}
+				return nil
+			}
+			res, err := backup.Restore(in, backup.RestoreOptions{DataDir: cfg.DataDir, ConfigPath: cfgPath, WithConfig: withConfig, StoreID: cfg.StoreID, CheckConfig: check})
 			if err != nil {
 				return err
 			}

@@ -189,3 +189,23 @@ func TestRestoreWithConfigOntoAFreshBox(t *testing.T) {
 		t.Fatalf("old config %q", b)
 	}
 }
+
+func TestRestoreWithConfigRefusedByItsCheck(t *testing.T) {
+	dataDir, cfgPath := storeWithEvents(t, 1)
+	arch := archive(t, dataDir, cfgPath)
+	root := t.TempDir()
+	target := filepath.Join(root, "data")
+	_, err := backup.Restore(bytes.NewReader(arch), backup.RestoreOptions{DataDir: target, ConfigPath: filepath.Join(root, "c.toml"), WithConfig: true,
+		CheckConfig: func(b []byte) error {
+			if !strings.Contains(string(b), `"s1"`) {
+				t.Errorf("checked %q", b)
+			}
+			return errors.New("it keeps the data elsewhere")
+		}})
+	if err == nil || !strings.Contains(err.Error(), "nothing was changed: the backup's configuration: it keeps the data elsewhere") {
+		t.Fatal(err)
+	}
+	if m, _ := filepath.Glob(filepath.Join(root, "*")); len(m) != 0 {
+		t.Fatalf("left behind: %v", m)
+	}
+}

@@ -24,7 +24,11 @@ type RestoreOptions struct {
 	// another store is refused unless WithConfig takes its configuration
 	// too.
 	StoreID string
-	Now     func() time.Time
+	// CheckConfig, with WithConfig, judges the backup's configuration file
+	// before anything is replaced (it must load, and keep the data where
+	// it is being restored).
+	CheckConfig func(b []byte) error
+	Now         func() time.Time
 }
 
 // Restored says what Restore did.
@@ -90,6 +94,15 @@ func Restore(r io.Reader, opt RestoreOptions) (Restored, error) {
 	hasConfig := statErr == nil
 	if opt.WithConfig && !hasConfig {
 		return res, errors.New("restore refused, nothing was changed: the backup holds no configuration file (restore without --with-config)")
+	}
+	if opt.WithConfig && opt.CheckConfig != nil {
+		b, err := os.ReadFile(staged)
+		if err == nil {
+			err = opt.CheckConfig(b)
+		}
+		if err != nil {
+			return res, fmt.Errorf("restore refused, nothing was changed: the backup's configuration: %w", err)
+		}
 	}
 	if err := store.MarkRestored(staging); err != nil {
 		return res, fmt.Errorf("restore: %w", err)
