@@ -23,6 +23,7 @@ import (
 	"github.com/storebox/storebox/daemon/httpapi"
 	"github.com/storebox/storebox/daemon/orders"
 	"github.com/storebox/storebox/daemon/payments"
+	"github.com/storebox/storebox/daemon/printing"
 	"github.com/storebox/storebox/daemon/readyfile"
 	"github.com/storebox/storebox/daemon/scales"
 	"github.com/storebox/storebox/daemon/sdnotify"
@@ -61,6 +62,8 @@ type Daemon struct {
 	doors  *doors.Service  // nil when mqtt.listen and mqtt.tls_listen are empty
 	scales *scales.Service // nil without [[scales]]
 
+	printing *printing.Service // nil without [[printers]]
+
 	upstream *upstream.Client   // nil without upstream.url
 	uploader *uploader.Uploader // nil without an upstream
 	feed     *catalogfeed.Feed  // nil without upstream.url
@@ -82,6 +85,7 @@ var (
 	_ supervisor.Service = (*orders.Service)(nil)
 	_ supervisor.Service = (*clockWatch)(nil)
 	_ supervisor.Service = (*scales.Service)(nil)
+	_ supervisor.Service = (*printing.Service)(nil)
 	_ supervisor.Binder  = (*devices.Server)(nil)
 	_ supervisor.Binder  = (*doors.Service)(nil)
 	_ supervisor.Service = (*uploaderService)(nil)
@@ -174,12 +178,19 @@ func New(cfg *config.Config, version string, log *slog.Logger) (_ *Daemon, err e
 	// only after they were moved by the jump (internal/steadyclock).
 	clock := steadyclock.New()
 	ocfg.Now = clock.Now
+	if err := d.buildPrinting(&ocfg); err != nil {
+		return nil, err
+	}
 	if d.orders, err = orders.New(ocfg, d.store, pay, d.devices, log.With("component", "orders")); err != nil {
 		return nil, err
 	}
 	d.sup.Add("clock", &clockWatch{clock: clock, jumped: d.orders.ShiftDeadlines, log: log.With("component", "clock")})
 	d.orders.Register(d.devices)
 	d.sup.Add("orders", d.orders)
+	if d.printing != nil {
+		d.orders.OnPrune(d.printing.PruneOrder)
+		d.sup.Add("printing", d.printing)
+	}
 
 	if len(cfg.Scales) > 0 {
 		if d.scales, err = scales.New(cfg.Scales, log.With("component", "scales")); err != nil {

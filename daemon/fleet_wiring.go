@@ -151,6 +151,12 @@ func (d *Daemon) observe(counts bool) fleet.Observation {
 			o.Scales = append(o.Scales, sh)
 		}
 	}
+	if d.printing != nil {
+		for _, ps := range d.printing.States() {
+			o.Printers = append(o.Printers, fleet.PrinterObservation{Fault: ps.Fault,
+				PrinterHealth: fleetmsg.PrinterHealth{ID: ps.ID, State: ps.State, Queued: ps.Queued, Error: ps.Error}})
+		}
+	}
 	if d.doors != nil {
 		for _, ds := range d.doors.Snapshot() {
 			o.Doors = append(o.Doors, fleetmsg.DoorHealth{ID: ds.ID, State: ds.State, Online: ds.Online})

@@ -24,6 +24,9 @@ func (d *Daemon) httpParts() httpapi.Parts {
 	if d.scales != nil {
 		p.Scales = d.scales
 	}
+	if d.printing != nil {
+		p.Printers = printers{d.printing, d.orders}
+	}
 	if d.uploader != nil {
 		p.Uploader = d.uploader
 	}

@@ -22,6 +22,7 @@ type Observation struct {
 	PendingFull bool
 	Scales      []fleetmsg.ScaleHealth
 	Doors       []fleetmsg.DoorHealth
+	Printers    []PrinterObservation
 	Queue       fleetmsg.QueueHealth
 	// QueueOldest is the oldest unsent event's time, zero when the queue
 	// is empty.
@@ -35,6 +36,14 @@ type Observation struct {
 	// says the store signs with the cloud's time because of it.
 	ClockOffset    time.Duration
 	ClockCorrected bool
+}
+
+// PrinterObservation is a printer's health and whether its state is a
+// fault (the printing service decides: paper end at once, silence after
+// 10 s).
+type PrinterObservation struct {
+	fleetmsg.PrinterHealth
+	Fault bool
 }
 
 // ledgerRebasedFor is how long ledger_rebased stays raised after a rebase
@@ -91,6 +100,16 @@ func conditions(o Observation, disk fleetmsg.DiskHealth, diskOK bool, dataDir st
 			msg += ": " + s.Error
 		}
 		cs = append(cs, condition{kind: fleetmsg.AlertScaleFault, subject: s.ID, message: msg, hold: scaleHold})
+	}
+	for _, p := range o.Printers {
+		if !p.Fault {
+			continue
+		}
+		msg := fmt.Sprintf("printer %s is %s (%d receipts waiting)", p.ID, p.State, p.Queued)
+		if p.Error != "" {
+			msg += ": " + p.Error
+		}
+		cs = append(cs, condition{kind: fleetmsg.AlertPrinterFault, subject: p.ID, message: msg})
 	}
 	for _, d := range o.Doors {
 		if !d.Online {

@@ -162,3 +162,23 @@ func TestClockSkewNamesTheOffset(t *testing.T) {
 		t.Fatalf("not corrected: %+v", alerts)
 	}
 }
+
+func TestPrinterFaultAlert(t *testing.T) {
+	t0 := time.Date(2026, 12, 6, 10, 0, 0, 0, time.UTC)
+	var tr tracker
+	obs := Observation{Printers: []PrinterObservation{
+		{PrinterHealth: fleetmsg.PrinterHealth{ID: "front", State: "paper_end", Queued: 3, Error: "out of paper"}, Fault: true},
+		{PrinterHealth: fleetmsg.PrinterHealth{ID: "back", State: "ok"}},
+		{PrinterHealth: fleetmsg.PrinterHealth{ID: "bar", State: "unreachable", Error: "connection refused"}}, // not yet 10 s
+	}}
+	alerts, _, _ := tr.update(conditions(obs, fleetmsg.DiskHealth{FreeRatio: 1}, true, "/d", time.Hour, t0), t0)
+	if len(alerts) != 1 || alerts[0].Kind != fleetmsg.AlertPrinterFault || alerts[0].Subject != "front" ||
+		!strings.Contains(alerts[0].Message, "out of paper") || !strings.Contains(alerts[0].Message, "3 receipts waiting") {
+		t.Fatalf("alerts %+v", alerts)
+	}
+	obs.Printers[0].Fault, obs.Printers[0].State = false, "ok"
+	alerts, _, cleared := tr.update(conditions(obs, fleetmsg.DiskHealth{FreeRatio: 1}, true, "/d", time.Hour, t0.Add(time.Minute)), t0.Add(time.Minute))
+	if len(alerts) != 0 || len(cleared) != 1 {
+		t.Fatalf("after paper was loaded: alerts %+v cleared %+v", alerts, cleared)
+	}
+}

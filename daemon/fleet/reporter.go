@@ -155,6 +155,9 @@ func (r *Reporter) Snapshot(now time.Time) (fleetmsg.Health, bool) {
 	if h.Alerts == nil {
 		h.Alerts = []fleetmsg.Alert{}
 	}
+	for _, p := range o.Printers {
+		h.Printers = append(h.Printers, p.PrinterHealth)
+	}
 	return h, changed
 }
 

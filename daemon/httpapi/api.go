@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/storebox/storebox/daemon/doors"
+	"github.com/storebox/storebox/daemon/printing"
 	"github.com/storebox/storebox/daemon/store"
 	"github.com/storebox/storebox/daemon/store/admission"
 	"github.com/storebox/storebox/internal/nulltime"
@@ -46,6 +47,9 @@ func (s *Server) MountAPI(p Parts) {
 	s.HandleOpen("/pay/test/", p.Orders.PayPageHandler())
 	s.HandleOpen("POST /api/v1/payments/notify", p.Orders.NotifyHandler())
 	s.Mux.HandleFunc("POST /api/v1/doors/{id}/open", s.Admin(a.openDoor))
+	s.Mux.HandleFunc("GET /api/v1/printers", a.printers)
+	s.Mux.HandleFunc("POST /api/v1/printers/{id}/test", s.Admin(a.printTest))
+	s.Mux.HandleFunc("POST /api/v1/orders/{oid}/reprint", s.Admin(a.reprint))
 	if p.Metrics != nil {
 		s.HandleMetrics(p.Metrics.handler(p))
 	}
@@ -265,4 +269,49 @@ func nonNil[T any](xs []T) []T {
 		return []T{}
 	}
 	return xs
+}
+
+func (a *api) printers(w http.ResponseWriter, _ *http.Request) {
+	states := []printing.State{}
+	if a.p.Printers != nil {
+		states = a.p.Printers.States()
+	}
+	JSON(w, 200, map[string]any{"printers": states})
+}
+
+func (a *api) printTest(w http.ResponseWriter, r *http.Request) {
+	if a.p.Printers == nil {
+		Error(w, http.StatusNotFound, "no printer configured ([[printers]] in the config)")
+		return
+	}
+	id := r.PathValue("id")
+	if err := a.p.Printers.TestPage(id); err != nil {
+		printError(w, err)
+		return
+	}
+	JSON(w, http.StatusAccepted, map[string]any{"queued": []string{id}})
+}
+
+func (a *api) reprint(w http.ResponseWriter, r *http.Request) {
+	if a.p.Printers == nil {
+		Error(w, http.StatusNotFound, "no printer configured ([[printers]] in the config)")
+		return
+	}
+	ids, err := a.p.Printers.Reprint(r.PathValue("oid"), r.URL.Query().Get("printer"))
+	if err != nil {
+		printError(w, err)
+		return
+	}
+	JSON(w, http.StatusAccepted, map[string]any{"queued": ids})
+}
+
+func printError(w http.ResponseWriter, err error) {
+	switch {
+	case errors.Is(err, printing.ErrUnknownPrinter), errors.Is(err, printing.ErrNoReceipt):
+		Error(w, http.StatusNotFound, err.Error())
+	case errors.Is(err, printing.ErrNoPrinter):
+		Error(w, http.StatusConflict, err.Error())
+	default:
+		Error(w, http.StatusInternalServerError, err.Error())
+	}
 }

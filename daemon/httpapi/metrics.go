@@ -83,10 +83,13 @@ var (
 	descDoorsOnline = prometheus.NewDesc("storebox_doors_online", "Doors connected to the broker.", nil, nil)
 	descScaleErrs   = prometheus.NewDesc("storebox_scale_read_errors_total", "Garbage, partial, checksum-failed frames and missed polls by scale.", []string{"scale"}, nil)
 	descReady       = prometheus.NewDesc("storebox_ready", "1 when every listener is up.", nil, nil)
+	descPrintQueue  = prometheus.NewDesc("storebox_printer_queue", "Print jobs waiting for a receipt printer.", []string{"printer"}, nil)
+	descPrintFault  = prometheus.NewDesc("storebox_printer_fault", "1 while a receipt printer is in fault (paper end, cover open, error, unreachable).", []string{"printer", "state"}, nil)
+	descPrinted     = prometheus.NewDesc("storebox_printer_printed_total", "Jobs a receipt printer acknowledged since the daemon started.", []string{"printer"}, nil)
 )
 
 func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descConns, descSessions, descGoods, descDepth, descOldest, descDead, descSyncUp, descSyncErrAt, descOrders, descDoorOpens, descDoorsOnline, descScaleErrs, descReady} {
+	for _, d := range []*prometheus.Desc{descConns, descSessions, descGoods, descDepth, descOldest, descDead, descSyncUp, descSyncErrAt, descOrders, descDoorOpens, descDoorsOnline, descScaleErrs, descReady, descPrintQueue, descPrintFault, descPrinted} {
 		ch <- d
 	}
 }
@@ -131,6 +134,17 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 			errAt = float64(u.LastErrorAt.Unix())
 		}
 		gauge(descSyncErrAt, errAt)
+	}
+	if p.Printers != nil {
+		for _, ps := range p.Printers.States() {
+			fault := 0.0
+			if ps.Fault {
+				fault = 1
+			}
+			gauge(descPrintQueue, float64(ps.Queued), ps.ID)
+			gauge(descPrintFault, fault, ps.ID, ps.State)
+			counter(descPrinted, float64(ps.Printed), ps.ID)
+		}
 	}
 	if p.Orders != nil {
 		for state, n := range p.Orders.Counts() {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/storebox/storebox/daemon/devices"
 	"github.com/storebox/storebox/daemon/doors"
+	"github.com/storebox/storebox/daemon/printing"
 	"github.com/storebox/storebox/daemon/store"
 	"github.com/storebox/storebox/daemon/store/admission"
 	"github.com/storebox/storebox/daemon/store/outbox"
@@ -31,6 +32,7 @@ type Parts struct {
 
 	Doors    Doors    // nil without an MQTT broker
 	Scales   Scales   // nil without [[scales]]
+	Printers Printers // nil without [[printers]]
 	Uploader Uploader // nil without an upstream
 
 	Config func() ConfigStatus // the running configuration's source (fleet)
@@ -70,6 +72,16 @@ type Admission interface {
 type Catalog interface {
 	Import(r io.Reader, name, format string, opt store.ImportOptions) (store.ImportResult, error)
 	Export(w io.Writer, format string) error
+}
+
+// Printers is the receipt printers (PROTOCOL.md §7.2): their state, a test
+// page, and a receipt printed again.
+type Printers interface {
+	States() []printing.State
+	TestPage(id string) error
+	// Reprint queues a copy of paid order oid on printer id, or on the
+	// printers of the order's terminal when id is "", and names them.
+	Reprint(oid, id string) ([]string, error)
 }
 
 // Devices is the device listener's sessions.

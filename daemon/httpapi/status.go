@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/storebox/storebox/daemon/devices"
+	"github.com/storebox/storebox/daemon/printing"
 	"github.com/storebox/storebox/daemon/store/admission"
 	"github.com/storebox/storebox/internal/nulltime"
 )
@@ -29,11 +30,12 @@ type StatusSnapshot struct {
 	Queue         QueueStatus           `json:"queue"`
 	// Sections filled by the components that own them; absent or empty
 	// when the component is not configured.
-	Doors    []any        `json:"doors"`
-	Scales   []any        `json:"scales"`
-	Orders   OrdersStatus `json:"orders"`
-	TestMode bool         `json:"test_mode"`
-	Config   ConfigStatus `json:"config"`
+	Doors    []any            `json:"doors"`
+	Scales   []any            `json:"scales"`
+	Printers []printing.State `json:"printers"`
+	Orders   OrdersStatus     `json:"orders"`
+	TestMode bool             `json:"test_mode"`
+	Config   ConfigStatus     `json:"config"`
 }
 
 // ConfigStatus is where the running configuration came from (fleet, UPSTREAM.md
@@ -98,7 +100,7 @@ func (a *api) status(onlineLimit int) StatusSnapshot {
 		StoreID: p.Info.StoreID, StoreName: p.Info.StoreName, Version: p.Info.Version, Started: p.Info.Started.UTC(),
 		UptimeS: int64(time.Since(p.Info.Started).Seconds()), Ready: p.Ready(), Goods: p.Store.GoodsCount(),
 		Sessions: byKind, Conns: conns, Pending: []admission.Device{}, Online: p.Devices.SessionsLimit(onlineLimit),
-		Doors: []any{}, Scales: []any{}, Orders: OrdersStatus{Counts: map[string]int{}, Recent: []any{}, NeedsReview: []any{}},
+		Doors: []any{}, Scales: []any{}, Printers: []printing.State{}, Orders: OrdersStatus{Counts: map[string]int{}, Recent: []any{}, NeedsReview: []any{}},
 	}
 	if pending, total, err := p.Admission.Pending(StatusPendingLimit); err == nil {
 		s.Pending, s.PendingTotal = pending, total
@@ -114,6 +116,9 @@ func (a *api) status(onlineLimit int) StatusSnapshot {
 	if p.Scales != nil {
 		s.Scales = p.Scales.Snapshot()
 		s.DevicesOnline["scale"] += p.Scales.Connected()
+	}
+	if p.Printers != nil {
+		s.Printers = p.Printers.States()
 	}
 	if p.Doors != nil {
 		for _, ds := range p.Doors.Snapshot() {

@@ -130,7 +130,7 @@ func (l *serialLink) Query(n byte) (byte, error) {
 	for {
 		left := time.Until(deadline)
 		if left <= 0 {
-			return 0, fmt.Errorf("status query %d: no answer in %s", n, l.to.Query)
+			return 0, fmt.Errorf("status query %d: no answer in %s: %w", n, l.to.Query, os.ErrDeadlineExceeded)
 		}
 		if err := l.p.SetReadTimeout(left); err != nil {
 			return 0, fmt.Errorf("status query %d: %w", n, err)
@@ -201,7 +201,8 @@ func (l *fileLink) Query(n byte) (byte, error) {
 func (l *fileLink) Close() error { return l.f.Close() }
 
 // ReadStatus asks DLE EOT 1, 2 and 4. ErrNoStatus means the link is
-// one-way; any other error means the printer did not answer.
+// one-way; an error matching os.ErrDeadlineExceeded that the printer is
+// connected but did not answer; any other that the link broke.
 func ReadStatus(l Link) (Status, error) {
 	var b [3]byte
 	for i, n := range []byte{1, 2, 4} {

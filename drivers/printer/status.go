@@ -22,6 +22,7 @@ const (
 	StateError       = "error"
 	StateOffline     = "offline"
 	StateUnreachable = "unreachable"
+	StateNoAnswer    = "no_answer" // connected, but status queries go unanswered
 )
 
 // State is the one word for the status: the worst condition wins.

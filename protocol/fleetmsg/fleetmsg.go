@@ -19,6 +19,7 @@ const (
 	// records; new devices are refused until some are approved or rejected.
 	AlertPendingFull   = "devices_pending_full"
 	AlertScaleFault    = "scale_fault"
+	AlertPrinterFault  = "printer_fault" // subject: the printer id
 	AlertDoorOffline   = "door_offline"
 	AlertQueueStale    = "queue_stale"
 	AlertDeadLetters   = "dead_letters"
@@ -49,9 +50,12 @@ type Health struct {
 	Devices map[string]DeviceCounts `json:"devices"`
 	Scales  []ScaleHealth           `json:"scales"`
 	Doors   []DoorHealth            `json:"doors"`
-	Queue   QueueHealth             `json:"queue"`
-	Disk    DiskHealth              `json:"disk"`
-	Alerts  []Alert                 `json:"alerts"`
+	// Printers is omitted by stores without [[printers]] (and by older
+	// stores); a cloud reads it as none.
+	Printers []PrinterHealth `json:"printers,omitempty"`
+	Queue    QueueHealth     `json:"queue"`
+	Disk     DiskHealth      `json:"disk"`
+	Alerts   []Alert         `json:"alerts"`
 }
 
 // ConfigStatus is the applied configuration and the last refusal.
@@ -75,6 +79,14 @@ type ScaleHealth struct {
 	State         string     `json:"state"`
 	Error         string     `json:"error,omitempty"`
 	LastReadingAt *time.Time `json:"last_reading_at,omitempty"`
+}
+
+// PrinterHealth is one receipt printer (PROTOCOL.md §7.2).
+type PrinterHealth struct {
+	ID     string `json:"id"`
+	State  string `json:"state"`
+	Queued int    `json:"queued"`
+	Error  string `json:"error,omitempty"`
 }
 
 // DoorHealth is one door.

@@ -163,6 +163,7 @@
     const doors = list(s.doors);
     generic("doors", doors, ["id", "policy", "state", "online", "lastSeen", "last_seen", "stateAt", "lastOpen", "error"]);
     $("doors-count").textContent = doors.length ? doors.filter((d) => d && d.online).length + "/" + doors.length + " online" : "";
+    renderPrinters(list(s.printers));
     renderQueue(s.queue || {}, s.config || {});
     renderOrders(s.orders || {});
     tick();
@@ -248,6 +249,57 @@
     }
     tbl.tBodies[0].replaceChildren(frag);
     labelRows(tbl);
+  }
+
+  // Receipt printers: state, queue, last error, and a test page for admins
+  // (the POST needs the admin session; a refusal says to sign in).
+  function renderPrinters(rows) {
+    const faults = rows.filter((p) => p && p.fault).length;
+    $("printers-count").textContent = rows.length ? (faults ? faults + " in fault" : "all ok") : "";
+    show($("printers").querySelector(".empty"), rows.length === 0);
+    const tbl = $("printers-table");
+    show(tbl, rows.length > 0);
+    const frag = document.createDocumentFragment();
+    for (const p of rows) {
+      const tr = el("tr");
+      tr.dataset.printer = p.id;
+      tr.appendChild(el("td", p.id, "mono"));
+      tr.appendChild(el("td", p.state, p.fault ? "bad" : "good"));
+      tr.appendChild(el("td", String(p.queued || 0), (p.queued || 0) > 0 && p.fault ? "warn" : ""));
+      tr.appendChild(el("td", p.error || "–", p.error ? "bad" : ""));
+      tr.appendChild(el("td", p.last_printed ? time(p.last_printed) : "never"));
+      const td = el("td", null, "actions");
+      const b = el("button", "Test page", "test-page");
+      b.type = "button";
+      b.addEventListener("click", () => testPage(p.id));
+      td.appendChild(b);
+      tr.appendChild(td);
+      frag.appendChild(tr);
+    }
+    tbl.tBodies[0].replaceChildren(frag);
+    labelRows(tbl);
+  }
+
+  async function testPage(id) {
+    message("Queueing a test page on " + id + "…", "");
+    let resp;
+    try {
+      resp = await fetch("/api/v1/printers/" + encodeURIComponent(id) + "/test", { method: "POST", credentials: "same-origin" });
+    } catch (e) {
+      message("Could not reach the daemon: " + e.message, "bad");
+      return;
+    }
+    if (resp.status === 401) {
+      message("A test page needs the admin token.", "bad", { text: "Sign in", href: "/signin" });
+      return;
+    }
+    if (!resp.ok) {
+      let msg = resp.status + " " + resp.statusText;
+      try { const j = await resp.json(); if (j && j.error) msg = j.error; } catch (e) { /* not JSON */ }
+      message("Test page on " + id + " failed: " + msg, "bad");
+      return;
+    }
+    message("Test page queued on " + id + ".", "good");
   }
 
   function renderOnline(rows, total) {

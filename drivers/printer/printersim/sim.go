@@ -22,6 +22,7 @@ type Sim struct {
 	mu       sync.Mutex
 	status   printer.Status
 	silent   bool
+	cutAfter int // close the next connection after this many bytes (0: never)
 	receipts []Receipt
 	conns    int
 	bytes    int64
@@ -80,8 +81,17 @@ func (s *Sim) ServeConn(rw io.ReadWriteCloser) {
 	s.mu.Unlock()
 	p := NewParser(s.enc)
 	buf := make([]byte, 4096)
+	var read int
 	for {
 		n, err := rw.Read(buf)
+		s.mu.Lock()
+		if limit := s.cutAfter; limit > 0 && read+n >= limit {
+			// the link breaks mid-job: what came so far is on paper
+			n, err = limit-read, io.ErrUnexpectedEOF
+			s.cutAfter = 0
+		}
+		s.mu.Unlock()
+		read += n
 		if n > 0 {
 			s.mu.Lock()
 			s.bytes += int64(n)
@@ -165,6 +175,14 @@ func (s *Sim) SetPaper(ok bool) {
 	s.mu.Lock()
 	s.status.PaperEnd = !ok
 	s.notify()
+	s.mu.Unlock()
+}
+
+// CutAfter makes the first connection that reaches n bytes break there, as
+// a cable pulled mid-job.
+func (s *Sim) CutAfter(n int) {
+	s.mu.Lock()
+	s.cutAfter = n
 	s.mu.Unlock()
 }
 
