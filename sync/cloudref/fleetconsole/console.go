@@ -115,7 +115,7 @@ type storeState struct {
 	Rev       uint64           `json:"-"`
 	// For the details view (details.go).
 	Older       []*desiredDoc `json:"older,omitempty"` // accepted before Desired, newest first
-	AlertEvents []AlertEvent  `json:"alert_events,omitempty"`
+	AlertEvents []AlertEvent  `json:"-"`               // memory only: fleet.json, written every 2 s, stays the size of the snapshots
 	Refusals    []Refusal     `json:"refusals,omitempty"`
 }
 

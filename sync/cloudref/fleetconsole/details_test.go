@@ -130,3 +130,29 @@ func TestAdminSession(t *testing.T) {
 		}
 	}
 }
+
+// After a restart the details still find the applied document among the
+// older ones and keep the refusals; the alert history starts again.
+func TestDetailsAfterARestart(t *testing.T) {
+	dir := t.TempDir()
+	s, base := newFleetCloud(t, Config{DataDir: dir}, nil)
+	for v := 1; v <= 3; v++ {
+		if resp, m := adminPut(t, base, "s1", testAdmin, fmt.Sprintf(`{"version": %d, "config": {"orders": {"payment_ttl": "%dm"}}}`, v, v)); resp.StatusCode != 200 {
+			t.Fatal(resp.StatusCode, m)
+		}
+	}
+	putHealthReq(t, base, "s1", fleetmsg.Health{At: time.Now().UTC(), Store: "s1",
+		Config: fleetmsg.ConfigStatus{Version: 2, Source: fleetmsg.SourceRemote, Error: "refused v3"},
+		Alerts: []fleetmsg.Alert{{Kind: fleetmsg.AlertConfigRefused, Subject: "3", Since: time.Now().UTC()}}})
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	_, base2 := newFleetCloud(t, Config{DataDir: dir}, nil)
+	_, d, raw := getDetails(t, base2, "s1")
+	if d.Applied == nil || d.Applied.Version != 2 || !strings.Contains(string(d.Applied.Config), `"2m"`) {
+		t.Errorf("applied document after a restart: %s", raw)
+	}
+	if len(d.Refusals) != 1 || d.Refusals[0].Version != "3" || len(d.AlertEvents) != 0 {
+		t.Errorf("refusals %+v, alert events %+v after a restart", d.Refusals, d.AlertEvents)
+	}
+}
