@@ -2,11 +2,14 @@ package daemon
 
 import (
 	"errors"
+	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"testing"
 
 	"github.com/storebox/storebox/daemon/config"
+	"github.com/storebox/storebox/daemon/store/admission"
 )
 
 // FuzzConfigCheckAgreesWithParts mutates the shipped config file: whatever
@@ -34,4 +37,30 @@ func FuzzConfigCheckAgreesWithParts(f *testing.F) {
 			t.Fatalf("config.Parse accepted what the parts refuse: %v\n%s", err, file)
 		}
 	})
+}
+
+// At the pending cap the health observation says so (the fleet raises
+// devices_pending_full from it); below it, it does not.
+func TestObservePendingFull(t *testing.T) {
+	d := runDaemon(t, testConfig(t, t.TempDir(), ""), slog.New(slog.DiscardHandler))
+	set := map[string]string{}
+	for i := range admission.MaxPending - 1 {
+		set[fmt.Sprintf("P-%04d", i)] = admission.DevicePending
+	}
+	if _, err := d.admission.SetStatuses(set); err != nil {
+		t.Fatal(err)
+	}
+	for _, counts := range []bool{false, true} {
+		if o := d.observe(counts); o.PendingFull || len(o.Pending) != admission.MaxPending-1 {
+			t.Fatalf("below the cap (counts %v): full %v, %d pending", counts, o.PendingFull, len(o.Pending))
+		}
+	}
+	if _, err := d.admission.SetDeviceStatus("P-LAST", admission.DevicePending); err != nil {
+		t.Fatal(err)
+	}
+	for _, counts := range []bool{false, true} {
+		if o := d.observe(counts); !o.PendingFull {
+			t.Fatalf("at the cap (counts %v): not full, %d pending", counts, len(o.Pending))
+		}
+	}
 }
