@@ -2,7 +2,9 @@
 GO       ?= go
 # A .deb version must start with a digit.
 VERSION  ?= 0.1.0-dev
-LDFLAGS  := -s -w -X main.version=$(VERSION)
+# The last commit's time: a box whose clock is before it says so at start.
+BUILD_TIME ?= $(shell git log -1 --format=%cI 2>/dev/null)
+LDFLAGS  := -s -w -X main.version=$(VERSION) -X main.buildTime=$(BUILD_TIME)
 BIN      := bin/storebox
 DATA     ?= ./storebox-data
 PKGS     := ./...

@@ -48,6 +48,9 @@ fi
 # commit are identical.
 SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH:-$(git log -1 --format=%ct 2>/dev/null || date +%s)}
 export SOURCE_DATE_EPOCH
+# The binary knows when it was made at the latest: a box whose clock is
+# before that says so at start.
+BUILD_TIME=$(date -u -d "@$SOURCE_DATE_EPOCH" +%Y-%m-%dT%H:%M:%SZ)
 
 # Man pages, from a binary for this machine.
 rm -rf dist/man dist/doc
@@ -86,7 +89,7 @@ for arch in $ARCHES; do
 	echo "building storebox $VERSION linux/$arch" >&2
 	mkdir -p "dist/linux_$arch"
 	GOOS=linux GOARCH=$arch CGO_ENABLED=0 go build -trimpath \
-		-ldflags "-s -w -X main.version=$VERSION" \
+		-ldflags "-s -w -X main.version=$VERSION -X main.buildTime=$BUILD_TIME" \
 		-o "dist/linux_$arch/storebox" ./cmd/storebox
 	go run ./packaging/debcopyright -o "dist/linux_$arch/copyright" "dist/linux_$arch/storebox"
 	out="$DEB_DIR/storebox_${VERSION}_${arch}.deb"

@@ -7,6 +7,7 @@ import (
 
 	"github.com/storebox/storebox/cmd/storebox/internal/report"
 	"github.com/storebox/storebox/daemon/doctor"
+	"github.com/storebox/storebox/internal/buildinfo"
 )
 
 func doctorCommand(g *globals) *cobra.Command {
@@ -37,7 +38,8 @@ It exits non-zero when any check fails.`,
 			if err != nil {
 				results = []doctor.Result{doctor.ConfigError(err)}
 			} else {
-				results = doctor.Run(cmd.Context(), cfg)
+				built, _ := buildinfo.Built(buildTime)
+				results = doctor.RunWith(cmd.Context(), cfg, doctor.Options{Built: built})
 			}
 			out := cmd.OutOrStdout()
 			fails, warns, err := report.Doctor(out, results, asJSON)

@@ -40,7 +40,7 @@ func runCommand(g *globals) *cobra.Command {
 			floor := tuneGC()
 			defer runtime.KeepAlive(floor)
 			log.Info("memory", "limit", memlimit.Apply(memlimit.System()))
-			if built, ok := buildinfo.CommitTime(); ok {
+			if built, ok := buildinfo.Built(buildTime); ok {
 				if msg := buildinfo.ClockBeforeBuild(time.Now(), built); msg != "" {
 					log.Error(msg)
 				}

@@ -19,6 +19,10 @@ import (
 // version is set at build time with -ldflags "-X main.version=...".
 var version = "0.1.0-dev"
 
+// buildTime is when the binary was made at the latest (RFC 3339), set by
+// -ldflags "-X main.buildTime=…" (make, the .deb).
+var buildTime string
+
 // globals are the flags every subcommand accepts.
 type globals struct {
 	configPath string

@@ -63,8 +63,8 @@ type Options struct {
 	WarnFree, FailFree uint64
 	// Now is the local clock (default time.Now), for the upstream skew check.
 	Now func() time.Time
-	// Built is when this binary was made at the latest (default its
-	// commit time; zero skips the clock check).
+	// Built is when this binary was made at the latest (buildinfo.Built;
+	// zero skips the clock check).
 	Built time.Time
 }
 
@@ -83,9 +83,6 @@ func (o *Options) defaults() {
 	}
 	if o.Now == nil {
 		o.Now = time.Now
-	}
-	if o.Built.IsZero() {
-		o.Built, _ = buildinfo.CommitTime()
 	}
 }
 

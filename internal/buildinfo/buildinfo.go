@@ -9,10 +9,16 @@ import (
 	"time"
 )
 
-// CommitTime is the time of the commit the binary was built from
-// (debug.BuildInfo's vcs.time, set by `go build` in a git checkout); the
-// binary cannot be older. ok is false for a build without VCS stamping.
-func CommitTime() (t time.Time, ok bool) {
+// Built is when the binary was made at the latest: stamp (RFC 3339, set
+// with -ldflags "-X main.buildTime=…" by make and the .deb to the last
+// commit's time) when set, else debug.BuildInfo's vcs.time (a plain `go
+// build` in a git checkout without -buildvcs=false). ok is false when
+// neither says.
+func Built(stamp string) (t time.Time, ok bool) {
+	if stamp != "" {
+		t, err := time.Parse(time.RFC3339, stamp)
+		return t, err == nil
+	}
 	bi, ok := debug.ReadBuildInfo()
 	if !ok {
 		return time.Time{}, false

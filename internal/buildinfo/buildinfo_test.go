@@ -18,3 +18,12 @@ func TestClockBeforeBuild(t *testing.T) {
 		t.Fatalf("no build time: %q", msg)
 	}
 }
+
+func TestBuiltFromStamp(t *testing.T) {
+	if b, ok := Built("2026-12-07T03:55:00+00:00"); !ok || !b.Equal(time.Date(2026, 12, 7, 3, 55, 0, 0, time.UTC)) {
+		t.Fatalf("%v %v", b, ok)
+	}
+	if _, ok := Built("yesterday"); ok {
+		t.Fatal("a bad stamp accepted")
+	}
+}

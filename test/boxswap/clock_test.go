@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -77,4 +79,27 @@ func appliedConfig(t *testing.T, d *harness.Daemon) (uint64, string) {
 		return st.Config.Version, fmt.Sprint(st.Config.Refused.Reason)
 	}
 	return st.Config.Version, ""
+}
+
+// A box whose clock is before the binary was made (a dead CMOS battery,
+// no NTP) says so at start, and doctor fails its clock check. The box's
+// clock cannot be turned back in a test, so the binary is stamped as
+// made in 2099 instead.
+func TestClockBeforeTheBuildSaidAtStart(t *testing.T) {
+	bin := filepath.Join(t.TempDir(), "storebox")
+	build := exec.Command("go", "build", "-ldflags", "-X main.buildTime=2099-01-01T00:00:00Z", "-o", bin, "./cmd/storebox")
+	build.Dir = harness.ModuleRoot()
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	d := harness.New(t, "")
+	d.Bin = bin
+	d.Start()
+	if log := d.Log(); !strings.Contains(log, "before this storebox was made (2099-01-01T00:00:00Z)") || !strings.Contains(log, "level=ERROR") {
+		t.Errorf("no clock error at start:\n%s", log)
+	}
+	out, err := d.Run("doctor")
+	if err == nil || !strings.Contains(out, "clock") || !strings.Contains(out, "before this storebox was made (2099-01-01)") {
+		t.Errorf("doctor (%v):\n%s", err, out)
+	}
 }
