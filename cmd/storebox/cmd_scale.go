@@ -110,7 +110,7 @@ func simCommand(g *globals) *cobra.Command {
 		Use:   "sim",
 		Short: "simulate devices for tests and demos",
 	}
-	cmd.AddCommand(simScaleCommand(), simDoorCommand(g), simFleetCommand())
+	cmd.AddCommand(simScaleCommand(), simDoorCommand(g), simFleetCommand(), simPrinterCommand())
 	return cmd
 }
 

@@ -15,6 +15,7 @@ func subcommands(g *globals) []*cobra.Command {
 		qpayCommand(g),
 		serviceCommand(g),
 		doorCommand(g),
+		printCommand(g),
 		scaleCommand(g),
 		simCommand(g),
 		syncCommand(g),

@@ -104,6 +104,7 @@ func RunWith(ctx context.Context, cfg *config.Config, opt Options) []Result {
 	out = append(out, checkDataDir(cfg.DataDir, opt)...)
 	out = append(out, checkPorts(cfg, d)...)
 	out = append(out, checkScales(ctx, cfg, d)...)
+	out = append(out, checkPrinters(ctx, cfg, d)...)
 	out = append(out, checkUpstream(ctx, cfg, opt))
 	out = append(out, checkFleet(cfg, d)...)
 	out = append(out, checkDiscovery(ctx, cfg, d, opt)...)
@@ -136,12 +137,13 @@ type daemonInfo struct {
 	// and does not run from it.
 	otherDataDir bool
 	status       struct {
-		StoreID string           `json:"store_id"`
-		Version string           `json:"version"`
-		UptimeS int64            `json:"uptime_s"`
-		Ready   bool             `json:"ready"`
-		Scales  []map[string]any `json:"scales"`
-		Config  fleetStatus      `json:"config"`
+		StoreID  string           `json:"store_id"`
+		Version  string           `json:"version"`
+		UptimeS  int64            `json:"uptime_s"`
+		Ready    bool             `json:"ready"`
+		Scales   []map[string]any `json:"scales"`
+		Printers []printerStatus  `json:"printers"`
+		Config   fleetStatus      `json:"config"`
 	}
 	statusErr error
 }

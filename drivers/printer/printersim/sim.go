@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"sync"
+	"time"
 
 	"golang.org/x/text/encoding"
 
@@ -18,11 +19,15 @@ type Sim struct {
 	enc encoding.Encoding
 	// OnReceipt, if set, is called with every receipt as it comes out.
 	OnReceipt func(Receipt)
+	// OnDrawer, if set, is called for a drawer kick that follows a cut
+	// (the receipt was already handed to OnReceipt).
+	OnDrawer func()
 
 	mu       sync.Mutex
 	status   printer.Status
 	silent   bool
 	cutAfter int // close the next connection after this many bytes (0: never)
+	pace     int // bytes per second the printer takes (0: as fast as they come)
 	receipts []Receipt
 	conns    int
 	bytes    int64
@@ -83,7 +88,17 @@ func (s *Sim) ServeConn(rw io.ReadWriteCloser) {
 	buf := make([]byte, 4096)
 	var read int
 	for {
-		n, err := rw.Read(buf)
+		s.mu.Lock()
+		pace := s.pace
+		s.mu.Unlock()
+		chunk := buf
+		if pace > 0 {
+			chunk = buf[:min(len(buf), max(pace/20, 1))]
+		}
+		n, err := rw.Read(chunk)
+		if pace > 0 && n > 0 {
+			time.Sleep(time.Duration(n) * time.Second / time.Duration(pace))
+		}
 		s.mu.Lock()
 		if limit := s.cutAfter; limit > 0 && read+n >= limit {
 			// the link breaks mid-job: what came so far is on paper
@@ -161,7 +176,11 @@ func (s *Sim) kick() {
 		s.receipts[n-1].Drawer = true
 	}
 	s.notify()
+	f := s.OnDrawer
 	s.mu.Unlock()
+	if f != nil {
+		f()
+	}
 }
 
 // notify wakes Wait callers; s.mu held.
@@ -175,6 +194,14 @@ func (s *Sim) SetPaper(ok bool) {
 	s.mu.Lock()
 	s.status.PaperEnd = !ok
 	s.notify()
+	s.mu.Unlock()
+}
+
+// SetPace makes the printer take bytesPerSec bytes a second, like a slow
+// serial printer (0: as fast as they come).
+func (s *Sim) SetPace(bytesPerSec int) {
+	s.mu.Lock()
+	s.pace = bytesPerSec
 	s.mu.Unlock()
 }
 
