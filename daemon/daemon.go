@@ -219,7 +219,8 @@ func New(cfg *config.Config, version string, log *slog.Logger) (_ *Daemon, err e
 
 	if cfg.HTTP.Listen != "" {
 		d.http = httpapi.New(httpapi.Config{Listen: cfg.HTTP.Listen, AdminToken: d.adminToken, ReadAuth: cfg.HTTP.ReadAuth, MetricsAuth: cfg.HTTP.MetricsAuth,
-			ReadTimeout: cfg.HTTP.ReadTimeout.Duration, IdleTimeout: cfg.HTTP.IdleTimeout.Duration, MaxConnsPerAddress: cfg.HTTP.MaxConnsPerAddress},
+			ReadTimeout: cfg.HTTP.ReadTimeout.Duration, IdleTimeout: cfg.HTTP.IdleTimeout.Duration, MaxConnsPerAddress: cfg.HTTP.MaxConnsPerAddress,
+			DataDir: cfg.DataDir},
 			log.With("component", "http"))
 		d.http.MountAPI(d.httpParts())
 		d.http.Mux.HandleFunc("GET /api/v1/backup", d.http.Admin(d.serveBackup))

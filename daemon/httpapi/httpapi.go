@@ -42,6 +42,8 @@ type Config struct {
 	// MaxConnsPerAddress caps the open connections of one client, an IPv4
 	// address or an IPv6 /64 (http.max_conns_per_address; 64 when zero).
 	MaxConnsPerAddress int
+	// DataDir keeps state a restart must not lose: the sign-out list.
+	DataDir string
 }
 
 // Server is the local HTTP server. Its gate (webauth.Gate) decides who
@@ -79,7 +81,7 @@ func New(cfg Config, log *slog.Logger) *Server {
 	s := &Server{Listen: cfg.Listen, Log: log, Mux: http.NewServeMux(), ln: &listen.Held{Key: "http.listen", Addr: cfg.Listen},
 		readTimeout: cfg.ReadTimeout, idleTimeout: cfg.IdleTimeout, perClient: peerlimit.NewCounter(cfg.MaxConnsPerAddress)}
 	s.gate = webauth.New(webauth.Config{AdminToken: cfg.AdminToken, ReadAuth: cfg.ReadAuth, MetricsAuth: cfg.MetricsAuth,
-		Page: pagePattern, Log: log, JSON: JSON, PageHeaders: setPageHeaders, LANBase: s.LANBase}, s.Mux)
+		Page: pagePattern, Log: log, JSON: JSON, PageHeaders: setPageHeaders, LANBase: s.LANBase, DataDir: cfg.DataDir}, s.Mux)
 	s.HandleOpen("GET /healthz", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain")
 		fmt.Fprintln(w, "ok")

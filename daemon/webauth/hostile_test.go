@@ -130,3 +130,23 @@ func TestSignOutListIsBounded(t *testing.T) {
 		t.Error("a session started after the cutoff is refused")
 	}
 }
+
+// The sign-out list is kept in the data directory: after a restart (a new
+// gate over the same directory) a signed-out cookie still does not read,
+// while a session that did not sign out does.
+func TestSignOutSurvivesARestart(t *testing.T) {
+	dir := t.TempDir()
+	g, srv := authServer(t, Config{ReadAuth: true, DataDir: dir})
+	out := sessionCookie(t, signIn(t, srv, testToken))
+	kept := sessionCookie(t, signIn(t, srv, testToken))
+	if r := call(t, "POST", srv.URL+"/signout", nil, "Cookie", out.Name+"="+out.Value, "Origin", srv.URL); r.code != http.StatusSeeOther {
+		t.Fatalf("sign-out: %d", r.code)
+	}
+	after := New(Config{AdminToken: testToken, ReadAuth: true, DataDir: dir, Log: g.cfg.Log}, http.NewServeMux())
+	if _, ok := after.auth.verify(out.Value); ok {
+		t.Error("a signed-out cookie reads again after a restart")
+	}
+	if _, ok := after.auth.verify(kept.Value); !ok {
+		t.Error("a session that did not sign out was ended by the restart")
+	}
+}

@@ -2,10 +2,81 @@ package webauth
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"time"
 )
+
+// SignedOutFile is the sign-out list's file in the data directory: a
+// restart must not bring a signed-out cookie back.
+const SignedOutFile = "signed-out.json"
+
+// signedOut is SignedOutFile's content.
+type signedOut struct {
+	Cutoff   int64            `json:"cutoff,omitempty"` // unix seconds; 0: none
+	Sessions map[string]int64 `json:"sessions"`         // nonce → expiry, unix seconds
+}
+
+// load reads the list saved at path (none yet is an empty list), keeping
+// only sessions that have not expired by now.
+func (v *revoked) load(path string, now time.Time) error {
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("read sign-outs: %w", err)
+	}
+	var f signedOut
+	if err := json.Unmarshal(b, &f); err != nil {
+		return fmt.Errorf("sign-outs %s: %w", path, err)
+	}
+	if f.Cutoff != 0 {
+		v.cutoff = time.Unix(f.Cutoff, 0)
+	}
+	for n, e := range f.Sessions {
+		if exp := time.Unix(e, 0); now.Before(exp) && len(v.nonces) < maxRevoked {
+			v.nonces[n] = exp
+		}
+	}
+	return nil
+}
+
+// save writes the list to path whole (a temporary file renamed over it).
+func (v *revoked) save(path string) error {
+	f := signedOut{Sessions: make(map[string]int64, len(v.nonces))}
+	if !v.cutoff.IsZero() {
+		f.Cutoff = v.cutoff.Unix()
+	}
+	for n, e := range v.nonces {
+		f.Sessions[n] = e.Unix()
+	}
+	b, _ := json.Marshal(f)
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".signed-out-*")
+	if err != nil {
+		return fmt.Errorf("save sign-outs: %w", err)
+	}
+	defer os.Remove(tmp.Name())
+	_, err = tmp.Write(b)
+	if err == nil {
+		err = tmp.Sync()
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp.Name(), path)
+	}
+	if err != nil {
+		return fmt.Errorf("save sign-outs: %w", err)
+	}
+	return nil
+}
 
 // maxRevoked bounds the sign-out list. Past it the oldest half of the
 // list is replaced by a cutoff: every session started before the newest
@@ -109,15 +180,21 @@ func nonceOf(r *http.Request) string {
 }
 
 // endSessionOf ends r's session server-side: its cookie no longer reads
-// or acts, and its live streams stop.
-func (a *auth) endSessionOf(r *http.Request) {
+// or acts, and its live streams stop. With a sign-out file the list is
+// saved, so a restart keeps it; an error saving is returned (the session
+// has ended in this process all the same).
+func (a *auth) endSessionOf(r *http.Request) error {
 	exp, ok := a.session(r)
 	if !ok {
-		return
+		return nil
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.ended.add(nonceOf(r), exp, a.now())
+	if a.signedOutFile == "" {
+		return nil
+	}
+	return a.ended.save(a.signedOutFile)
 }
 
 // watch ties cancel to r's session: signing it out calls cancel. The

@@ -36,9 +36,10 @@ type auth struct {
 	metricsAuth bool
 	now         func() time.Time
 
-	mu    sync.Mutex
-	links map[string]time.Time // one-time sign-in codes → expiry
-	ended revoked              // sessions signed out, and their live streams
+	mu            sync.Mutex
+	links         map[string]time.Time // one-time sign-in codes → expiry
+	ended         revoked              // sessions signed out, and their live streams
+	signedOutFile string               // where ended is kept across restarts; "" in memory only
 }
 
 func newAuth(token string, readAuth, metricsAuth bool) *auth {

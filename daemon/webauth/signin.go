@@ -61,7 +61,10 @@ func (g *Gate) mountSignIn() {
 	}))
 	g.HandleOpen("POST /signout", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if sameOrigin(r) {
-			g.auth.endSessionOf(r) // the cookie is dead whatever the browser keeps
+			// The cookie is dead whatever the browser keeps.
+			if err := g.auth.endSessionOf(r); err != nil {
+				g.cfg.Log.Warn("signed out; a restart will not remember it", "err", err)
+			}
 			endSession(w)
 		}
 		http.Redirect(w, r, "/signin", http.StatusSeeOther)

@@ -8,6 +8,8 @@ import (
 	"log/slog"
 	"net/http"
 	"net/netip"
+	"path/filepath"
+	"time"
 )
 
 // Config is what the gate is told at construction.
@@ -29,6 +31,9 @@ type Config struct {
 	// LANBase is the server as a phone on the LAN reaches it (http://host:port),
 	// the start of every one-time sign-in link.
 	LANBase func() string
+	// DataDir, if set, keeps the sign-out list in SignedOutFile there, so
+	// a restart does not bring a signed-out cookie back.
+	DataDir string
 }
 
 // Gate serves a mux's routes to those who may use them. Every route
@@ -48,6 +53,12 @@ type Gate struct {
 func New(cfg Config, mux *http.ServeMux) *Gate {
 	g := &Gate{cfg: cfg, mux: mux, auth: newAuth(cfg.AdminToken, cfg.ReadAuth, cfg.MetricsAuth),
 		guesses: newGuessLimit(), open: map[string]bool{}}
+	if cfg.DataDir != "" {
+		g.auth.signedOutFile = filepath.Join(cfg.DataDir, SignedOutFile)
+		if err := g.auth.ended.load(g.auth.signedOutFile, time.Now()); err != nil && cfg.Log != nil {
+			cfg.Log.Warn("sign-outs before this start are forgotten", "err", err)
+		}
+	}
 	g.mountSignIn()
 	return g
 }
