@@ -24,7 +24,7 @@ func (d *Daemon) newRemote(file *config.Config) *fleet.Remote {
 	return fleet.NewRemote(fleet.RemoteConfig{
 		Interval: file.Fleet.ConfigInterval.Duration,
 		DataDir:  file.DataDir,
-		Enabled:  file.Fleet.RemoteConfig && hasUpstream(file),
+		Enabled:  fleet.RemoteEnabled(file),
 		File:     file,
 		Apply:    d.applyConfig,
 		Log:      d.log.With("component", "fleet"),

@@ -67,9 +67,11 @@ duration_ms) and reads lines from stdin:
   state open|closed|fault   publish a state
   quit
 The broker (mqtt.listen), the store id (store_id) and the door's secret (its
-[[doors]] entry) are read from the config, found as every command finds it
+[[doors]] entry, or the applied remote configuration's doors, as the daemon
+runs them) are read from the config, found as every command finds it
 (--config, the installed file, or the one the daemon last ran with); the
-flags override them.`,
+flags override them. It says when it loses its connection and when it is
+back.`,
 		Example: `  storebox sim door --id front                 # with make run's demo config
   storebox sim door --id front --config /etc/storebox/storebox.toml
   storebox sim door --id D1 --secret s3 --store store-7 --broker 10.0.0.5:1883`,

@@ -112,6 +112,20 @@ func NewRemote(cfg RemoteConfig) *Remote {
 	return r
 }
 
+// RemoteEnabled reports whether a daemon running c takes remote
+// configuration: fleet.remote_config and an upstream to take it from.
+func RemoteEnabled(c *config.Config) bool {
+	return c.Fleet.RemoteConfig && (c.Upstream.URL != "" || c.Upstream.Kind == "nats")
+}
+
+// Running is the configuration a daemon started on file runs: the remote
+// document stored in its data directory (when remote configuration is on)
+// laid over file, as at start. Tools use it to see the doors the daemon
+// has, a door only the cloud's document names included.
+func Running(file *config.Config) *config.Config {
+	return NewRemote(RemoteConfig{DataDir: file.DataDir, Enabled: RemoteEnabled(file), File: file}).Effective()
+}
+
 // ReadStored reports the remote document stored in dataDir (what the next
 // start runs on before it reaches the cloud); os.ErrNotExist when none.
 func ReadStored(dataDir string) (fleetmsg.Version, time.Time, error) {

@@ -1,9 +1,11 @@
 package e2e
 
 import (
+	"context"
 	"encoding/json"
 	"io"
 	"net/http"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -143,5 +145,54 @@ func TestFleetDocumentSaysWhatItReplacesAndPatchEditsDoors(t *testing.T) {
 	}
 	if err := doorConnects(d, "back", "s-back"); err != nil {
 		t.Fatalf("the file's door is not back: %v", err)
+	}
+}
+
+// Issue 22 item 6: `sim door` finds a door only the applied remote
+// document has, as the daemon does, and says when it reconnected (here
+// after the next document changed the door, which the daemon answers by
+// disconnecting it).
+func TestSimDoorTakesARemoteOnlyDoorAndSaysItReconnected(t *testing.T) {
+	cloud := harness.StartCloud(t, "--secret", fleetSecret, "--admin-token", "admin-e2e", "--health-interval", "2s")
+	d := fleetDaemon(t, cloud.URL, "")
+	d.Start()
+	adminPut(t, cloud, "/v1/admin/stores/test/config", `{"version": 1, "config": {"doors": [{"id": "side", "secret": "s-side", "policy": "entry"}]}}`)
+	waitConfig(t, d, "at version 1", func(c configStatus) bool { return c.Version == 1 })
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	sim := exec.CommandContext(ctx, d.Bin, "sim", "door", "--id", "side", "--config", d.Config)
+	stdout, _ := sim.StdoutPipe()
+	var stderr strings.Builder
+	sim.Stderr = &stderr
+	sim.Stdin = strings.NewReader("")
+	if err := sim.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { cancel(); sim.Wait() }()
+	lines := linesOf(stdout)
+	next := func(what string) string {
+		t.Helper()
+		select {
+		case l, ok := <-lines:
+			if !ok {
+				t.Fatalf("sim door ended before %s: %s", what, stderr.String())
+			}
+			return l
+		case <-time.After(20 * time.Second):
+			t.Fatalf("sim door printed no line for %s", what)
+		}
+		return ""
+	}
+	if l := next("connected"); !strings.Contains(l, "door side connected to "+d.MQTTAddr) {
+		t.Fatalf("sim door of a remote-only door: %q %s", l, stderr.String())
+	}
+
+	adminPut(t, cloud, "/v1/admin/stores/test/config", `{"version": 2, "config": {"doors": [{"id": "side", "secret": "s-side", "policy": "exit"}]}}`)
+	if l := next("connection lost"); !strings.Contains(l, "door side lost its connection") {
+		t.Fatalf("after the door changed: %q", l)
+	}
+	if l := next("reconnected"); !strings.Contains(l, "door side reconnected to "+d.MQTTAddr) {
+		t.Fatalf("after the door changed: %q", l)
 	}
 }

@@ -35,7 +35,12 @@ type Config struct {
 	KeepAlive uint16
 	// OnCmd, if set, sees every cmd received (after the ack is sent).
 	OnCmd func(doormsg.Cmd)
-	Log   *slog.Logger
+	// OnDown, if set, is told when the connection is lost (the door then
+	// reconnects every second), and OnReconnect when a later connection
+	// is up and subscribed again. Neither may block.
+	OnDown      func()
+	OnReconnect func()
+	Log         *slog.Logger
 }
 
 // Door is a running simulated door.
@@ -47,6 +52,7 @@ type Door struct {
 
 	mu      sync.Mutex
 	closeAt *time.Timer
+	ups     int // connections made, the first included
 
 	subscribed    chan struct{} // closed after the first cmd subscription
 	subscribeOnce sync.Once
@@ -89,6 +95,13 @@ func Start(ctx context.Context, cfg Config) (*Door, error) {
 		ConnectUsername:               cfg.DoorID,
 		ConnectPassword:               []byte(cfg.Secret),
 		OnConnectionUp:                d.onUp,
+		OnConnectionDown: func() bool {
+			d.log.Info("door connection lost")
+			if cfg.OnDown != nil {
+				cfg.OnDown()
+			}
+			return true // keep reconnecting
+		},
 		OnConnectError: func(err error) {
 			d.log.Warn("door connect failed", "error", err)
 			var ce *autopaho.ConnackError
@@ -150,6 +163,10 @@ func (d *Door) conn() *autopaho.ConnectionManager {
 
 func (d *Door) onUp(cm *autopaho.ConnectionManager, _ *paho.Connack) {
 	d.setConn(cm)
+	d.mu.Lock()
+	d.ups++
+	again := d.ups > 1
+	d.mu.Unlock()
 	d.log.Info("door connected")
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -163,6 +180,9 @@ func (d *Door) onUp(cm *autopaho.ConnectionManager, _ *paho.Connack) {
 		}
 		if err == nil {
 			d.publishState(ctx, doormsg.StateClosed)
+			if again && d.cfg.OnReconnect != nil {
+				d.cfg.OnReconnect()
+			}
 		}
 		first := false
 		d.subscribeOnce.Do(func() { first = true; d.subscribeErr = err; close(d.subscribed) })
@@ -295,6 +315,19 @@ func Run(ctx context.Context, cfg Config, in io.Reader, out io.Writer) error {
 		say("cmd %s requestId=%s openId=%s duration_ms=%d: %s", c.Cmd, c.RequestID, c.OpenID, c.DurationMS, acked)
 		if prev != nil {
 			prev(c)
+		}
+	}
+	prevDown, prevUp := cfg.OnDown, cfg.OnReconnect
+	cfg.OnDown = func() {
+		say("door %s lost its connection to %s; reconnecting every second", cfg.DoorID, cfg.Broker)
+		if prevDown != nil {
+			prevDown()
+		}
+	}
+	cfg.OnReconnect = func() {
+		say("door %s reconnected to %s (store %s)", cfg.DoorID, cfg.Broker, cfg.StoreID)
+		if prevUp != nil {
+			prevUp()
 		}
 	}
 	ctx, cancel := context.WithCancel(ctx)

@@ -1,5 +1,6 @@
 // Package doorsetup fills a door simulator's settings from the store's
-// config: the broker, the store id and the door's secret.
+// config: the broker, the store id and the door's secret, from the doors
+// the daemon runs (the applied remote document's over the file's).
 package doorsetup
 
 import (
@@ -9,6 +10,7 @@ import (
 	"github.com/storebox/storebox/cmd/storebox/internal/localapi"
 	"github.com/storebox/storebox/daemon/config"
 	"github.com/storebox/storebox/daemon/doors/doorsim"
+	"github.com/storebox/storebox/daemon/fleet"
 	"github.com/storebox/storebox/daemon/readyfile"
 )
 
@@ -25,7 +27,7 @@ func Fill(cfg *doorsim.Config, sc *config.Config, changed func(string) bool) err
 		cfg.Broker = localapi.DialAddr(localapi.BoundListen(sc, sc.MQTT.Listen, func(f readyfile.File) string { return f.MQTT }))
 	}
 	if !changed("secret") {
-		secret, err := doorSecret(sc, cfg.DoorID)
+		secret, err := doorSecret(fleet.Running(sc), cfg.DoorID)
 		if err != nil {
 			return err
 		}
@@ -34,7 +36,7 @@ func Fill(cfg *doorsim.Config, sc *config.Config, changed func(string) bool) err
 	return nil
 }
 
-// doorSecret finds a door's plain secret in the config.
+// doorSecret finds a door's plain secret in the running configuration.
 func doorSecret(c *config.Config, id string) (string, error) {
 	var ids []string
 	for _, d := range c.Doors {
@@ -53,10 +55,18 @@ func doorSecret(c *config.Config, id string) (string, error) {
 	return "", fmt.Errorf("no door %q in %s (configured: %s)", id, configName(c), strings.Join(ids, ", "))
 }
 
-// configName names where a configuration came from, for messages.
+// configName names where a configuration came from, for messages: the
+// file, and the applied remote document when one is laid over it.
 func configName(c *config.Config) string {
-	if c.Path == "" {
-		return "the embedded default config"
+	name := c.Path
+	if name == "" {
+		name = "the embedded default config"
 	}
-	return c.Path
+	if !fleet.RemoteEnabled(c) {
+		return name
+	}
+	if v, _, err := fleet.ReadStored(c.DataDir); err == nil {
+		name += fmt.Sprintf(" with the applied remote configuration version %d", v)
+	}
+	return name
 }
