@@ -335,10 +335,18 @@ func (s *Server) bump(f func(*counters)) {
 	s.evMu.Unlock()
 }
 
-// logLine is one stored event in events.jsonl.
+// logLine is one stored event in events.jsonl, or (Copy set, Event
+// empty) the seq a dropped renumbered copy took.
 type logLine struct {
 	Store string       `json:"store"`
 	Event ledger.Event `json:"event"`
+	Copy  *copyRef     `json:"copy,omitempty"`
+}
+
+// copyRef is a renumbered copy of a held event: its seq is taken.
+type copyRef struct {
+	ID  string `json:"id"`
+	Seq uint64 `json:"seq"`
 }
 
 func (s *Server) state(store string) *storeState {
@@ -350,20 +358,19 @@ func (s *Server) state(store string) *storeState {
 	return st
 }
 
-// record accounts for one event; it reports whether it is new.
-func (s *Server) record(store string, e ledger.Event) bool {
+// record accounts for one event; it reports whether it is new, and
+// whether it was a renumbered copy whose seq is now taken.
+func (s *Server) record(store string, e ledger.Event) (isNew, copyTook bool) {
 	st := s.state(store)
 	if seq, dup := st.ids[e.ID]; dup {
 		s.counts.Duplicates++
 		if seq != e.Seq && !st.seqs.has(e.Seq) {
 			// A renumbered copy (a box restored from a backup): its seq is
-			// taken by the copy, not a gap. (Not in the log: after a
-			// restart such seqs count as gaps.)
-			st.seqs.set(e.Seq)
-			st.distinct++
-			st.lastSeq = max(st.lastSeq, e.Seq)
+			// taken by the copy, not a gap.
+			s.takeSeq(st, e.Seq)
+			return false, true
 		}
-		return false
+		return false, false
 	}
 	st.ids[e.ID] = e.Seq
 	if !st.seqs.has(e.Seq) {
@@ -381,7 +388,15 @@ func (s *Server) record(store string, e ledger.Event) bool {
 	}
 	s.counts.Events++
 	s.byType[e.Type]++
-	return true
+	return true, false
+}
+
+func (s *Server) takeSeq(st *storeState, seq uint64) {
+	if !st.seqs.has(seq) {
+		st.seqs.set(seq)
+		st.distinct++
+	}
+	st.lastSeq = max(st.lastSeq, seq)
 }
 
 // replayEvents rebuilds the in-memory indexes from the log; a torn last line
@@ -406,7 +421,11 @@ func (s *Server) replayEvents(path string) error {
 		if json.Unmarshal(line, &ll) != nil {
 			break
 		}
-		s.record(ll.Store, ll.Event)
+		if ll.Copy != nil {
+			s.takeSeq(s.state(ll.Store), ll.Copy.Seq)
+		} else {
+			s.record(ll.Store, ll.Event)
+		}
 		good += int64(len(line))
 	}
 	s.counts.Duplicates = 0
@@ -458,8 +477,11 @@ func (s *Server) postEvents(w http.ResponseWriter, r *http.Request) {
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	for _, e := range take {
-		if s.record(store, e) {
+		switch isNew, took := s.record(store, e); {
+		case isNew:
 			enc.Encode(logLine{Store: store, Event: e})
+		case took:
+			enc.Encode(logLine{Store: store, Copy: &copyRef{ID: e.ID, Seq: e.Seq}})
 		}
 	}
 	// Every seq the ack covers was appended at or before this offset (record

@@ -89,3 +89,26 @@ func TestClockOffsetMovesDateAndSignatureCheck(t *testing.T) {
 		t.Fatalf("Date %q: %v", resp.Header.Get("Date"), err)
 	}
 }
+
+// The seqs renumbered copies took stay taken across a restart of the cloud.
+func TestCopySeqsSurviveARestart(t *testing.T) {
+	dir := t.TempDir()
+	srv, c := newCloud(t, cloudref.Options{DataDir: dir})
+	ctx := context.Background()
+	if _, err := c.PostEvents(ctx, events(1, "a", "b")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.PostEvents(ctx, events(3, "b", "c")); err != nil { // b renumbered to 3
+		t.Fatal(err)
+	}
+	srv.Close()
+	again, err := cloudref.New(cloudref.Options{DataDir: dir, Secret: "k"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer again.Close()
+	st := again.Stats()
+	if ss := st.Stores["s1"]; st.Events != 3 || ss.LastSeq != 4 || ss.Gaps != 0 || st.SeqFaults != 0 {
+		t.Fatalf("after a restart: events %d, %+v", st.Events, ss)
+	}
+}
