@@ -87,6 +87,8 @@ bench: build
 	  $(GO) test -run '^$$' -bench CatalogPageToLabels -benchtime 1x ./daemon/shelf/; \
 	group "doors: 1,000 doors, scan → open → ack round trip at 50 scans/s (issue 6)" \
 	  $(GO) test -run '^$$' -bench BenchmarkDoors1000 -benchtime 1x ./daemon/doors/; \
+	group "receipts (issue 21): paid → first byte at the printer, jobs/s to one printer, 10,000 queued jobs" \
+	  $(GO) test -run '^$$' -bench 'PaidToPrinter|JobsPerSecond|Queued10k' -benchtime 1x ./daemon/printing/; \
 	group "catalog files: parse 1M rows" \
 	  $(GO) test -run '^$$' -bench 1M -benchtime 1x ./protocol/catalogfile/; \
 	group "fleet (issue 12): reference cloud, 2,000 simulated stores at a 10 s health interval" \
