@@ -290,6 +290,7 @@ func (e *Events) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// as the page does); each write gets streamWriteWait instead, so a
 	// client that stops reading is dropped rather than held.
 	rc.SetWriteDeadline(time.Now().Add(streamWriteWait))
+	defer rc.SetWriteDeadline(time.Time{}) // the connection may serve another request
 	w.WriteHeader(http.StatusOK)
 	ch := e.subscribe()
 	defer e.unsubscribe(ch)
