@@ -23,6 +23,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -53,6 +54,14 @@ var (
 	phase  = flag.Duration("phase", 8*time.Second, "length of each phase")
 	nGoods = flag.Int("goods", 10000, "catalog size")
 	pace   = flag.Duration("pace", 4*time.Millisecond, "interval between one connection's getGoods requests")
+
+	// An attack runs in a process of its own at the lowest CPU priority,
+	// as if from another host: its own CPU does not slow the daemon or
+	// the getGoods client down, only what it makes the daemon do.
+	attackName = flag.String("attack", "", "internal: run this attack (flood, idle, mdns, spray) against -pid, -dev, -http")
+	attackPid  = flag.Int("pid", 0, "internal: the daemon's pid")
+	attackDev  = flag.String("dev", "", "internal: the device address")
+	attackHTTP = flag.String("http", "", "internal: the HTTP port")
 )
 
 func main() {
@@ -60,7 +69,30 @@ func main() {
 	if os.Getenv(innerEnv) == "" {
 		os.Exit(outer())
 	}
+	if *attackName != "" {
+		runAttack()
+		return
+	}
 	inner()
+}
+
+func (e *env) attacks() map[string]attack {
+	return map[string]attack{"flood": e.pendingFlood, "idle": e.idleHTTP, "mdns": e.mdnsStream, "spray": e.tokenSpray}
+}
+
+// runAttack is the attacking process: it says READY once under way, runs
+// until SIGINT and prints its REPORT line.
+func runAttack() {
+	e := &env{pid: *attackPid, devAddr: *attackDev, httpPort: *attackHTTP}
+	a := e.attacks()[*attackName]
+	if a == nil {
+		benchkit.Check(fmt.Errorf("no attack %q", *attackName))
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	var once sync.Once
+	report := a(ctx, func() { once.Do(func() { fmt.Println("READY") }) })
+	fmt.Println("REPORT " + report)
 }
 
 // outer makes the namespace, runs the bench in it and removes it.
@@ -159,12 +191,13 @@ admin_token = "the-right-token-is-long-enough-0123456789"
 
 	fmt.Printf("hostile LAN (issue 19): getGoods paced every %v on %d connections (%d/s), %v per phase, %d goods\n",
 		*pace, loadN, int(float64(loadN)*float64(time.Second)/float64(*pace)), *phase, *nGoods)
-	quiet := e.phase("quiet", 0, nil)
-	e.phase("pending-login flood (new equipId per login, 128 B names)", quiet, e.pendingFlood)
-	e.phase("5,000 idle HTTP connections (50 per address)", quiet, e.idleHTTP)
-	e.phase("hostile mDNS stream, 200 packets/s", quiet, e.mdnsStream)
-	e.phase("wrong-token spray from one IPv6 /64", quiet, e.tokenSpray)
-	e.phase("quiet again (the machine's own noise)", quiet, nil)
+	fmt.Println("  (each attack runs in a process of its own at nice 19, as if from another host)")
+	quiet := e.phase("quiet", 0, "")
+	e.phase("pending-login flood (new equipId per login, 128 B names)", quiet, "flood")
+	e.phase("5,000 idle HTTP connections (50 per address)", quiet, "idle")
+	e.phase("hostile mDNS stream, 200 packets/s", quiet, "mdns")
+	e.phase("wrong-token spray from one IPv6 /64", quiet, "spray")
+	e.phase("quiet again (the machine's own noise)", quiet, "")
 	fmt.Printf("  %-58s %8.0f MB   (goal < 300 MB)\n", "daemon peak RSS (VmHWM) over all phases", benchkit.RSSMB(e.pid, "VmHWM:"))
 }
 
@@ -175,17 +208,36 @@ type attack func(ctx context.Context, ready func()) string
 // phase starts attack (nil: none), then runs getGoods for the phase and
 // stops the attack; it prints getGoods p99 (against quiet's, base), the
 // daemon's CPU and RSS over the phase and what the attack reports.
-func (e *env) phase(name string, base time.Duration, a attack) time.Duration {
-	actx, stop := context.WithCancel(context.Background())
-	defer stop()
+func (e *env) phase(name string, base time.Duration, attackName string) time.Duration {
 	report, ready := make(chan string, 1), make(chan struct{})
-	if a != nil {
-		var once sync.Once
-		go func() { report <- a(actx, func() { once.Do(func() { close(ready) }) }) }()
+	stop := func() {}
+	if attackName != "" {
+		self, err := os.Executable()
+		benchkit.Check(err)
+		cmd := exec.Command("nice", "-n", "19", self, "-attack", attackName, "-pid", fmt.Sprint(e.pid), "-dev", e.devAddr, "-http", e.httpPort)
+		cmd.Stderr = os.Stderr
+		out, err := cmd.StdoutPipe()
+		benchkit.Check(err)
+		benchkit.Check(cmd.Start())
+		go func() {
+			sc := bufio.NewScanner(out)
+			note := "attack ended without a report"
+			for sc.Scan() {
+				switch line := sc.Text(); {
+				case line == "READY":
+					close(ready)
+				case strings.HasPrefix(line, "REPORT "):
+					note = strings.TrimPrefix(line, "REPORT ")
+				}
+			}
+			cmd.Wait()
+			report <- note
+		}()
 		select {
 		case <-ready:
 		case <-time.After(2 * time.Minute):
 		}
+		stop = func() { cmd.Process.Signal(os.Interrupt) }
 	} else {
 		report <- ""
 	}
