@@ -9,7 +9,7 @@ BIN      := bin/storebox
 DATA     ?= ./storebox-data
 PKGS     := ./...
 
-.PHONY: all build run test test-short vet lint fuzz bench cross deb deb-test man test-arm64 test-windows clean
+.PHONY: all build run test test-short vet lint fuzz bench cross deb deb-test man test-arm64 test-windows msi clean
 
 all: build
 
@@ -142,6 +142,13 @@ test-arm64:
 # tests build or exec programs with the Go toolchain.
 test-windows:
 	packaging/windows/test-windows.sh
+
+# The Windows installer, built on Linux with msitools' wixl (apt-get
+# install wixl): dist/storebox-$(VERSION)-x64.msi. What it installs and
+# what its custom action does is in packaging/windows/storebox.wxs.
+msi:
+	GOOS=windows GOARCH=amd64 CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o dist/windows-amd64/storebox.exe ./cmd/storebox
+	packaging/windows/build-msi.sh $(VERSION) dist/windows-amd64/storebox.exe dist/storebox-$(VERSION)-x64.msi
 
 # The man pages the .deb ships, one per command, into dist/man.
 man:

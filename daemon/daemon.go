@@ -6,7 +6,9 @@ package daemon
 import (
 	"cmp"
 	"context"
+	"errors"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net"
 	"path/filepath"
@@ -34,6 +36,7 @@ import (
 	"github.com/storebox/storebox/daemon/supervisor"
 	"github.com/storebox/storebox/daemon/webauth"
 	"github.com/storebox/storebox/internal/dirowner"
+	"github.com/storebox/storebox/internal/private"
 	"github.com/storebox/storebox/internal/steadyclock"
 	"github.com/storebox/storebox/sync/catalogfeed"
 	"github.com/storebox/storebox/sync/uploader"
@@ -140,6 +143,7 @@ func New(cfg *config.Config, version string, log *slog.Logger) (_ *Daemon, err e
 	if d.adminToken, err = loadAdminToken(cfg); err != nil {
 		return nil, err
 	}
+	restrictDataDir(cfg.DataDir, log)
 	d.metrics = httpapi.NewMetrics()
 	datafile.CompactIfWasteful(filepath.Join(cfg.DataDir, store.FileName), store.SchemaVersion, log)
 	if d.store, err = store.Open(cfg.DataDir, store.Options{Warehouse: cfg.Warehouse, Log: log}); err != nil {
@@ -401,6 +405,17 @@ func loadAdminToken(c *config.Config) (string, error) {
 		dirowner.Match(c.DataDir, path)
 	}
 	return tok, err
+}
+
+// restrictDataDir keeps the data directory and the admin token to the
+// service and administrators where file modes do not (Windows: an explicit,
+// protected ACL). A file system without ACLs is a warning, not a refusal.
+func restrictDataDir(dataDir string, log *slog.Logger) {
+	for _, p := range []string{dataDir, filepath.Join(dataDir, webauth.AdminTokenFile)} {
+		if err := private.Restrict(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			log.Warn("data directory: access not restricted to the service and administrators", "err", err)
+		}
+	}
 }
 
 // ReadAdminToken is what the CLI uses to talk to the local API.

@@ -142,3 +142,28 @@ func TestEveryKeyIsListed(t *testing.T) {
 		t.Errorf("only %d keys found in config.Config; reflection walk broken?", len(want))
 	}
 }
+
+// TestWindowsConfig: the Windows default config loads, names no Linux
+// path or tool, and leaves data_dir to the Windows default (every edit
+// still matches DefaultConfig's text).
+func TestWindowsConfig(t *testing.T) {
+	for _, e := range windowsEdits {
+		if !strings.Contains(string(DefaultConfig), e.linux) {
+			t.Errorf("storebox.toml no longer has %q: update windowsEdits", e.linux)
+		}
+	}
+	w := string(WindowsConfig())
+	if m := regexp.MustCompile(`/var/lib|/etc/storebox|systemctl|\./storebox-data|group storebox`).FindString(w); m != "" {
+		t.Errorf("Windows config mentions %q", m)
+	}
+	if strings.Count(w, "\r\n") != strings.Count(w, "\n") {
+		t.Error("not CRLF throughout")
+	}
+	c, err := config.Parse("storebox.toml", []byte(w))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.DataDir != config.DefaultHandDataDir {
+		t.Errorf("data_dir %q, want the default %q", c.DataDir, config.DefaultHandDataDir)
+	}
+}

@@ -54,6 +54,11 @@ func serviceCommand(g *globals) *cobra.Command {
 			if err := ctl.Install(cmd.Context()); err != nil {
 				return err
 			}
+			if runtime.GOOS == "windows" {
+				if err := windowsSetup(g, executable, cmd); err != nil {
+					return err
+				}
+			}
 			fmt.Fprintf(cmd.OutOrStdout(), "storebox service installed and enabled (%s); start it with: storebox service start\n", ctl.Platform())
 			return nil
 		},
@@ -73,11 +78,28 @@ func serviceCommand(g *globals) *cobra.Command {
 			if err := ctl.Uninstall(cmd.Context()); err != nil {
 				return err
 			}
+			if runtime.GOOS == "windows" {
+				servicectl.RemoveWindows(serviceExe(executable), cmd.ErrOrStderr())
+			}
 			fmt.Fprintln(cmd.OutOrStdout(), "storebox service removed; its config and data directory were kept")
 			return nil
 		},
 	}
 	c.AddCommand(install, uninstall)
+	// The MSI's custom actions: after its ServiceInstall, what the MSI
+	// tables cannot say (restart on failure, firewall rules, the Event Log
+	// source, the data directory's ACL); before its removal, the rules.
+	c.AddCommand(&cobra.Command{
+		Use: "windows-setup", Hidden: true, Args: cobra.NoArgs,
+		Short: "finish the installed Windows service (the MSI runs it)",
+		RunE:  func(cmd *cobra.Command, _ []string) error { return windowsSetup(g, executable, cmd) },
+	}, &cobra.Command{
+		Use: "windows-remove", Hidden: true, Args: cobra.NoArgs,
+		Short: "remove storebox's firewall rules and Event Log source (the MSI runs it)",
+		Run: func(cmd *cobra.Command, _ []string) {
+			servicectl.RemoveWindows(serviceExe(executable), cmd.ErrOrStderr())
+		},
+	})
 	for _, a := range []struct {
 		verb, short, done string
 		fn                func(servicectl.Controller, *cobra.Command) error
@@ -135,4 +157,36 @@ func needRoot(verb string) error {
 		return fmt.Errorf("storebox service %s needs root: sudo storebox service %s", verb, verb)
 	}
 	return nil
+}
+
+// windowsSetup runs servicectl.SetupWindows with the config the service
+// uses (the default one unless --config).
+func windowsSetup(g *globals, executable string, cmd *cobra.Command) error {
+	if g.configPath == "" {
+		written, err := servicectl.EnsureWindowsConfig(config.DefaultConfigPath)
+		if err != nil {
+			return err
+		}
+		if written {
+			fmt.Fprintln(cmd.OutOrStdout(), "storebox: wrote the commented default config", config.DefaultConfigPath)
+		}
+	}
+	cfg, err := g.loadOwnConfig()
+	if err != nil {
+		return err
+	}
+	if err := servicectl.SetupWindows(cfg, serviceExe(executable), cmd.ErrOrStderr()); err != nil {
+		return err
+	}
+	fmt.Fprintln(cmd.OutOrStdout(), "storebox service: restart on failure, Event Log source, data directory and firewall rules set")
+	return nil
+}
+
+// serviceExe is the binary the service runs: --executable, else this one.
+func serviceExe(executable string) string {
+	if executable != "" {
+		return executable
+	}
+	exe, _ := os.Executable()
+	return exe
 }

@@ -84,6 +84,8 @@ func main() {
 	if err := rootCommand().ExecuteContext(ctx); err != nil {
 		// An error may quote a device, the cloud or the daemon's reply.
 		fmt.Fprintln(os.Stderr, "storebox:", termtext.Lines(err.Error()))
+		// A service has no stderr: the log file and the Event Log on Windows.
+		servicectl.ReportFatal(err)
 		// 78 for config errors: the unit does not restart those.
 		os.Exit(servicectl.ExitCode(err))
 	}

@@ -29,28 +29,37 @@ func Interactive() bool {
 
 // NewLogger builds a logger for config's log.level and log.format
 // (auto|text|json; auto asks Interactive). Given os.Stderr under the
-// Windows service manager, it writes to the service's log file instead.
+// Windows service manager, it writes to the service's log file instead,
+// and copies warnings and errors to the Event Log.
 func NewLogger(w io.Writer, format, level string) (*slog.Logger, error) {
+	service := false
 	if f, ok := w.(*os.File); ok && f == os.Stderr && !Interactive() {
-		w = serviceLogWriter()
+		w, service = serviceLogWriter(), true
 	}
 	var lv slog.Level
 	if err := lv.UnmarshalText([]byte(level)); err != nil {
 		return nil, fmt.Errorf("log level %q: use debug, info, warn or error", level)
 	}
 	opts := &slog.HandlerOptions{Level: lv, ReplaceAttr: durationText}
+	var h slog.Handler
 	switch format {
 	case "auto", "":
 		if Interactive() {
-			return slog.New(slog.NewTextHandler(w, opts)), nil
+			h = slog.NewTextHandler(w, opts)
+		} else {
+			h = slog.NewJSONHandler(w, opts)
 		}
-		return slog.New(slog.NewJSONHandler(w, opts)), nil
 	case "text":
-		return slog.New(slog.NewTextHandler(w, opts)), nil
+		h = slog.NewTextHandler(w, opts)
 	case "json":
-		return slog.New(slog.NewJSONHandler(w, opts)), nil
+		h = slog.NewJSONHandler(w, opts)
+	default:
+		return nil, fmt.Errorf("log format %q: use auto, text or json", format)
 	}
-	return nil, fmt.Errorf("log format %q: use auto, text or json", format)
+	if service && runtime.GOOS == "windows" {
+		h = serviceHandler(h)
+	}
+	return slog.New(h), nil
 }
 
 // durationText writes a duration as "11ms" rather than nanoseconds (JSON's

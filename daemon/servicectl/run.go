@@ -66,6 +66,7 @@ func (p *program) Start(service.Service) error {
 		if ctx.Err() == nil {
 			// Nobody asked us to stop.
 			fmt.Fprintln(os.Stderr, "storebox: daemon stopped on its own:", err)
+			ReportFatal(fmt.Errorf("daemon stopped on its own: %w", err))
 			p.exit(1)
 		}
 	}()

@@ -12,19 +12,31 @@ ROOT=${WINE_ROOT:-/var/cache/storebox-ci/wine-root}
 GO=${GO:-go}
 start=$SECONDS
 
-# Not built: packages whose tests build and exec the real storebox binary
-# or other Go programs with the host's toolchain (GOOS=windows is
-# inherited, and Wine is not a go toolchain host) or that test Linux only
-# parts; the Windows storebox.exe is covered by test/wine instead.
-#  - cmd/storebox, cmd/storebox-cloud, daemon/doctor's CLI half, packaging,
-#    sync/uploader/drainbench, test/*: build or start binaries with `go`.
-NOT_RUN='storebox/(cmd/storebox|cmd/storebox-cloud|packaging|packaging/debcopyright|sync/uploader/drainbench|test/.*)$'
+# Not built (each with its reason):
+#  - cmd/storebox, cmd/storebox-cloud, packaging, packaging/debcopyright,
+#    sync/uploader/drainbench, test/*: their tests build or exec storebox
+#    and other programs with the Go toolchain (GOOS=windows would be
+#    inherited; Wine is no toolchain host). storebox.exe itself is tested
+#    end to end by test/wine.
+#  - daemon/sdnotify: systemd's notify socket (unixgram), Linux only.
+#  - drivers/scale, drivers/scale/scalesim: the scale simulators need POSIX
+#    pseudo-terminals; Windows COM ports are not simulated.
+NOT_RUN='storebox/(cmd/storebox|cmd/storebox-cloud|packaging|packaging/debcopyright|sync/uploader/drainbench|test/.*|daemon/sdnotify|drivers/scale|drivers/scale/scalesim)$'
 # Skipped tests (go test -skip patterns), each with its reason:
 #  - TestRemoteRefusesAndChangesNothing/10_MB_document: the client gives up
 #    on the 10 MB body after its 300 ms timeout, and Wine then leaves the
 #    server's side of the connection active, so httptest.Server.Close
 #    waits forever (make test-arm64 skips it for its timeout too).
-SKIP='^TestRemoteRefusesAndChangesNothing$/^10_MB_document$'
+#  - TestConnectionCapPerClient: the refused connection's reply is lost:
+#    Windows (and Wine) reset a connection closed with unread input, and
+#    the client reads "connection reset" instead of the refusal. Known
+#    Windows behaviour gap of daemon/devices (reported in issue 23).
+#  - TestPriceChangeReachesExactlyTheBoundLabels: 100s of loopback
+#    connections at once; under Wine their logins time out.
+#  - TestFileLinkIsOneWay: drivers/printer takes "C:\...\lp0" for a URL
+#    scheme ("use tcp://..."): a Windows path gap of drivers/printer
+#    (reported in issue 23).
+SKIP='^TestRemoteRefusesAndChangesNothing$/^10_MB_document$|^TestConnectionCapPerClient$|^TestPriceChangeReachesExactlyTheBoundLabels$|^TestFileLinkIsOneWay$'
 
 sh packaging/windows/wine-root.sh "$ROOT"
 work=$(mktemp -d /tmp/storebox-wine.XXXXXX)
@@ -32,15 +44,17 @@ ns=windows-ut$$
 cleanup() {
 	ip netns pids "$ns" 2>/dev/null | xargs -r kill -9 2>/dev/null || true
 	ip netns del "$ns" 2>/dev/null || true
-	umount "$ROOT/proc" "$ROOT/src" "$ROOT/run-tests" 2>/dev/null || true
-	rm -rf "$work"
+	umount "$ROOT/storebox-runs/$ns/src" "$ROOT/storebox-runs/$ns/tests" 2>/dev/null || true
+	rm -rf "$work" "${ROOT:?}/storebox-runs/$ns"
+	# /proc stays mounted while another run uses the root.
+	if rmdir "$ROOT/storebox-runs" 2>/dev/null; then umount "$ROOT/proc" 2>/dev/null || true; fi
 }
 trap cleanup EXIT
 sh packaging/windows/wine-overlay.sh "$work/overlay"
 
 # Build every test binary (two at a time).
 mkdir -p "$work/bin"
-mapfile -t pkgs < <($GO list -f '{{if or .TestGoFiles .XTestGoFiles}}{{.ImportPath}}{{end}}' "${@:-./...}" | grep -vE "$NOT_RUN")
+mapfile -t pkgs < <(GOOS=windows $GO list -f '{{if or .TestGoFiles .XTestGoFiles}}{{.ImportPath}}{{end}}' "${@:-./...}" | grep -vE "$NOT_RUN")
 mod=$($GO list -m)
 binname() { local rel=${1#"$mod"}; rel=${rel#/}; echo "${rel//\//_}"; }
 build() {
@@ -70,14 +84,15 @@ ip -n "$ns" link set windows-lan up
 ip -n "$ns" addr add 10.231.0.1/24 dev windows-lan
 ip -n "$ns" route add 224.0.0.0/4 dev windows-lan
 
-mkdir -p "$ROOT/src" "$ROOT/run-tests"
-mount --bind "$PWD" "$ROOT/src"
-mount --bind "$work" "$ROOT/run-tests"
-mount -t proc proc "$ROOT/proc"
-# A fresh copy of the prepared prefix for this run.
-rm -rf "$ROOT/tmp/prefix"
-cp -a "$ROOT/opt/wineprefix" "$ROOT/tmp/prefix"
-wine_env=(env -i HOME=/root PATH=/usr/bin:/bin WINEPREFIX=/tmp/prefix WINEDEBUG=-all
+# This run's sources, binaries and Wine prefix (a fresh copy of the
+# prepared one) under storebox-runs/$ns in the root, so runs do not meet.
+run=/storebox-runs/$ns
+mkdir -p "$ROOT$run/src" "$ROOT$run/tests"
+mount --bind "$PWD" "$ROOT$run/src"
+mount --bind "$work" "$ROOT$run/tests"
+mountpoint -q "$ROOT/proc" || mount -t proc proc "$ROOT/proc"
+cp -a "$ROOT/opt/wineprefix" "$ROOT$run/prefix"
+wine_env=(env -i HOME=/root PATH=/usr/bin:/bin "WINEPREFIX=$run/prefix" WINEDEBUG=-all
 	WINEDLLOVERRIDES='mscoree,mshtml=' STOREBOX_UNDER_WINE=1 LANG=C.UTF-8)
 inroot() { ip netns exec "$ns" chroot "$ROOT" "${wine_env[@]}" "$@"; }
 inroot wineserver -p
@@ -90,7 +105,7 @@ for p in "${pkgs[@]}"; do
 	args=(-test.count=1 -test.v -test.timeout=5m)
 	[ -n "$SKIP" ] && args+=("-test.skip=$SKIP")
 	# shellcheck disable=SC2016 # expanded by the inner sh
-	if inroot sh -c 'cd "/src/$1" && shift && exec wine "$@"' sh "$rel" "/run-tests/bin/$n.test.exe" "${args[@]}" >"$log" 2>&1; then
+	if inroot sh -c 'cd "$1" && shift && exec wine "$@"' sh "$run/src/$rel" "$run/tests/bin/$n.test.exe" "${args[@]}" >"$log" 2>&1; then
 		status=ok
 	else
 		status=FAIL
