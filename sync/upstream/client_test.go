@@ -347,3 +347,32 @@ func TestSmallOffsetIsOnlyMeasured(t *testing.T) {
 		t.Fatalf("clock %+v, want about +1m, not corrected", st)
 	}
 }
+
+// A cloud stricter than five minutes refuses a signature 90 s off as
+// stale: the client follows its Date although the offset is under the
+// two minutes it would act on by itself.
+func TestStaleRefusalUnderTheThresholdFollowsTheCloud(t *testing.T) {
+	cloudNow := func() time.Time { return time.Now().Add(90 * time.Second) }
+	refused := 0
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Date", cloudNow().UTC().Format(http.TimeFormat))
+		sig := r.Header.Get(ledger.HeaderSignature)
+		var ts int64
+		fmt.Sscanf(sig, "t=%d", &ts)
+		if d := cloudNow().Sub(time.Unix(ts, 0)); d > time.Minute || d < -time.Minute {
+			refused++
+			w.WriteHeader(http.StatusUnauthorized)
+			fmt.Fprint(w, `{"error":"bad_signature","detail":"stale signature"}`)
+			return
+		}
+		fmt.Fprint(w, `{"last_seq": 3}`)
+	}))
+	defer srv.Close()
+	c := upstream.New(srv.URL, "s1", "k", 2*time.Second)
+	if last, err := c.LastSeq(context.Background()); err != nil || last != 3 || refused != 1 {
+		t.Fatalf("last %d, %v, refused %d", last, err, refused)
+	}
+	if st := c.Clock(); !st.Corrected {
+		t.Fatalf("clock %+v, want corrected after a stale refusal", st)
+	}
+}
