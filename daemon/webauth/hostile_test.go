@@ -43,12 +43,12 @@ func TestWrongTokensAreLimitedPerIPv6Slash64(t *testing.T) {
 	}
 }
 
-// The limiter remembers a bounded number of clients: a spray from 20,000
+// The limiter remembers a bounded number of clients: a spray from 6,000
 // /64s leaves at most maxClients entries, and the most recent sprayer is
 // still limited.
 func TestGuessLimiterIsBounded(t *testing.T) {
 	g, _ := authServer(t, Config{ReadAuth: true})
-	for i := 0; i < 20000; i++ {
+	for i := 0; i < 6000; i++ {
 		serveFrom(g, fmt.Sprintf("[2001:db8:%x:%x::1]:4000", i>>16, i&0xffff), "GET", "/api/v1/orders", "Authorization", "Bearer guess")
 	}
 	if n := g.guesses.clients(); n > g.guesses.maxClients {
