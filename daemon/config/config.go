@@ -13,6 +13,7 @@ import (
 	"net"
 	"os"
 	"reflect"
+	"runtime"
 	"slices"
 	"sort"
 	"strconv"
@@ -241,7 +242,7 @@ type Receipt struct {
 // Printer is one ESC/POS receipt printer (PROTOCOL.md §8).
 type Printer struct {
 	ID        string   `toml:"id"`
-	Connect   string   `toml:"connect"`   // tcp://HOST:PORT, a device path, serial:PATH@BAUD
+	Connect   string   `toml:"connect"`   // tcp://HOST:PORT, a device path, serial:PATH@BAUD, spooler:NAME (Windows)
 	Terminals []string `toml:"terminals"` // equipIds whose paid orders print here; ["*"] all
 	Codepage  string   `toml:"codepage"`  // gb18030 (default), big5, cp437, …
 	Width     int      `toml:"width"`     // columns; 0 uses receipt.width
@@ -622,7 +623,7 @@ func (c *Config) validatePrinting() Errors {
 }
 
 // CheckPrinterConnect checks a printer's connect string: tcp://HOST:PORT,
-// serial:PATH@BAUD or an absolute device path.
+// serial:PATH@BAUD, an absolute device path, or spooler:NAME (Windows only).
 func CheckPrinterConnect(v string) error {
 	switch {
 	case v == "":
@@ -644,8 +645,14 @@ func CheckPrinterConnect(v string) error {
 		if strings.TrimPrefix(v, "spooler:") == "" {
 			return fmt.Errorf("%q: name the Windows printer (spooler:NAME)", v)
 		}
+		if runtime.GOOS != "windows" {
+			return fmt.Errorf("%q: spooler: printers exist only on Windows; here use tcp://HOST:PORT, a device path such as /dev/usb/lp0, or serial:PATH@BAUD", v)
+		}
 	case strings.HasPrefix(v, "/") || strings.HasPrefix(v, `\\`):
 	default:
+		if runtime.GOOS == "windows" {
+			return fmt.Errorf("%q: use spooler:NAME (a printer installed in Windows), tcp://HOST:PORT, or serial:COM3@9600", v)
+		}
 		return fmt.Errorf("%q: use tcp://HOST:PORT, a device path such as /dev/usb/lp0, or serial:PATH@BAUD", v)
 	}
 	return nil

@@ -197,6 +197,9 @@ func (w *worker) noAnswer(err error) {
 }
 
 func describe(st printer.Status) string {
+	if st.Detail != "" {
+		return st.Detail
+	}
 	switch st.State() {
 	case printer.StatePaperEnd:
 		return "out of paper"
@@ -218,7 +221,9 @@ func (w *worker) print(j *Job) error {
 		return fmt.Errorf("send job %d (%s %s): %w", j.Seq, j.Kind, j.OID, err)
 	}
 	if !w.oneWay {
-		if _, err := w.link.Query(1); err != nil {
+		// ErrNoStatus: nothing to wait for; a Windows spooler link's
+		// write returns once the spooler holds the job.
+		if _, err := w.link.Query(1); err != nil && !errors.Is(err, printer.ErrNoStatus) {
 			return fmt.Errorf("job %d sent, but the printer did not acknowledge it (it will be sent again): %w", j.Seq, err)
 		}
 	}

@@ -1,8 +1,10 @@
 // Package printer talks ESC/POS to receipt printers: it encodes a receipt
 // (text in the printer's code page, a QR code, the cut, the drawer kick),
 // reads the printer's status bytes (DLE EOT 1, 2, 4), and reaches the
-// printer over TCP (port 9100), a USB printer-class device or a file, or a
-// serial port. It knows no prices and no orders: daemon/printing decides
+// printer over TCP (port 9100), a USB printer-class device or a file, a
+// serial port, or on Windows a printer installed in the print spooler
+// (spooler:NAME, RAW jobs through winspool.drv; our own binding, see
+// spooler_windows.go). It knows no prices and no orders: daemon/printing decides
 // what to print and when.
 //
 // The encoder is our own, about a hundred lines. The Go ESC/POS libraries

@@ -200,10 +200,18 @@ func (l *fileLink) Query(n byte) (byte, error) {
 
 func (l *fileLink) Close() error { return l.f.Close() }
 
-// ReadStatus asks DLE EOT 1, 2 and 4. ErrNoStatus means the link is
-// one-way; an error matching os.ErrDeadlineExceeded that the printer is
-// connected but did not answer; any other that the link broke.
+// statusLink is a link whose printer's status comes from elsewhere than
+// DLE EOT (the Windows spooler's view of the printer).
+type statusLink interface{ status() (Status, error) }
+
+// ReadStatus asks DLE EOT 1, 2 and 4 (a spooler link asks its spooler).
+// ErrNoStatus means the link is one-way; an error matching
+// os.ErrDeadlineExceeded that the printer is connected but did not answer;
+// any other that the link broke.
 func ReadStatus(l Link) (Status, error) {
+	if s, ok := l.(statusLink); ok {
+		return s.status()
+	}
 	var b [3]byte
 	for i, n := range []byte{1, 2, 4} {
 		v, err := l.Query(n)

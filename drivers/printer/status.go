@@ -11,6 +11,9 @@ type Status struct {
 	Error        bool // DLE EOT 2 bit 6
 	PaperNearEnd bool // DLE EOT 4 bits 2-3
 	PaperEnd     bool // DLE EOT 4 bits 5-6
+	// Detail says what the printer's state rests on where the status did
+	// not come from DLE EOT (the Windows spooler's words); else empty.
+	Detail string
 }
 
 // States of a printer as the daemon reports them.
