@@ -125,7 +125,7 @@ func TestFleetPageDetailsAndAdmin(t *testing.T) {
 	}
 
 	// The details view.
-	b.Do(t, "open the store's details", chromedp.Click(chromedp.CSS(row(id)+` td.store a`)))
+	press(t, b, "open the store's details", row(id)+` td.store a`)
 	b.WaitJS(t, "the details", `!document.getElementById("details").hidden && !!document.querySelector("#details .desired-config")`, 10*time.Second)
 	text := eval[string](t, b, `document.getElementById("details").innerText`)
 	for _, want := range []string{"Health", "Uptime", "0.1.0", "device_pending", "T-NEW", "raised", "Applied by the store", "Desired in the cloud", "Refusals", "front"} {
@@ -148,13 +148,13 @@ func TestFleetPageDetailsAndAdmin(t *testing.T) {
 
 	// Admin sign-in: a wrong token is refused, the right one kept in the
 	// page's memory only.
-	b.Do(t, "press Admin sign-in", chromedp.Click(chromedp.CSS("#d-signin")))
+	press(t, b, "press Admin sign-in", "#d-signin")
 	b.Do(t, "type a wrong token", chromedp.SendKeys(chromedp.CSS("#admin-token"), "not-the-token"))
-	b.Do(t, "submit", chromedp.Click(chromedp.CSS("#admin-submit")))
+	press(t, b, "submit", "#admin-submit")
 	b.WaitJS(t, "the refusal", `document.getElementById("admin-msg").textContent.includes("not accepted")`, 10*time.Second)
 	eval[bool](t, b, `(document.getElementById("admin-token").value = "", true)`)
 	b.Do(t, "type the token", chromedp.SendKeys(chromedp.CSS("#admin-token"), adminToken))
-	b.Do(t, "submit", chromedp.Click(chromedp.CSS("#admin-submit")))
+	press(t, b, "submit", "#admin-submit")
 	b.WaitJS(t, "signed in", `!document.getElementById("admin-on").hidden && !!document.querySelector('#d-pending [data-equip-id="T-NEW"] button')`, 10*time.Second)
 	if where := eval[string](t, b, `location.href + JSON.stringify(Object.entries(localStorage)) + JSON.stringify(Object.entries(sessionStorage)) + document.cookie`); strings.Contains(where, adminToken) {
 		t.Errorf("the admin token is kept where it can leak: %s", where)
@@ -162,7 +162,7 @@ func TestFleetPageDetailsAndAdmin(t *testing.T) {
 
 	// Approve the pending device: the cloud's desired configuration names
 	// it, the store applies it, and the device is admitted.
-	b.Do(t, "press Approve", chromedp.Click(chromedp.CSS(`#d-pending [data-equip-id="T-NEW"] button`)))
+	press(t, b, "press Approve", `#d-pending [data-equip-id="T-NEW"] button`)
 	b.WaitJS(t, "the approval stored", `document.getElementById("d-msg").textContent.includes("v2 stored")`, 10*time.Second)
 	if v, cfg := desiredAt(t, cloud.URL, id); v != 2 || fmt.Sprint(cfg["devices"]) != "map[approve:[T-NEW]]" || fmt.Sprint(cfg["doors"]) == "<nil>" {
 		t.Errorf("desired after the approval: v%v %v", v, cfg)
@@ -181,7 +181,7 @@ func TestFleetPageDetailsAndAdmin(t *testing.T) {
 	// "back"; the store runs both.
 	eval[bool](t, b, `(document.getElementById("door-id").value = "back", document.getElementById("door-policy").value = "exit", true)`)
 	b.Do(t, "type the door secret", chromedp.SendKeys(chromedp.CSS("#door-secret"), "back-door-secret"))
-	b.Do(t, "press Add or change door", chromedp.Click(chromedp.CSS("#door-save")))
+	press(t, b, "press Add or change door", "#door-save")
 	b.WaitJS(t, "the door stored", `document.getElementById("d-msg").textContent.includes("v3 stored")`, 10*time.Second)
 	_, cfg := desiredAt(t, cloud.URL, id)
 	if doors, _ := json.Marshal(cfg["doors"]); !strings.Contains(string(doors), `"id":"front","policy":"entry","secret":"door-secret-v1"`) || !strings.Contains(string(doors), `"id":"back","policy":"exit","secret":"back-door-secret"`) {
@@ -191,12 +191,12 @@ func TestFleetPageDetailsAndAdmin(t *testing.T) {
 
 	// Removing a door the store runs asks twice.
 	eval[bool](t, b, `(document.getElementById("door-id").value = "front", true)`)
-	b.Do(t, "press Remove door", chromedp.Click(chromedp.CSS("#door-remove")))
+	press(t, b, "press Remove door", "#door-remove")
 	b.WaitJS(t, "the warning", `document.getElementById("d-msg").textContent.includes("removes door front")`, 10*time.Second)
 	if v, _ := desiredAt(t, cloud.URL, id); v != 3 {
 		t.Errorf("a removal pushed without the second press: v%v", v)
 	}
-	b.Do(t, "press Remove door again", chromedp.Click(chromedp.CSS("#door-remove")))
+	press(t, b, "press Remove door again", "#door-remove")
 	b.WaitJS(t, "the removal stored", `document.getElementById("d-msg").textContent.includes("v4 stored")`, 10*time.Second)
 	eventually(t, "the store runs only door back", 30*time.Second, func() bool { return storeDoors(t, d) == "back:exit" })
 	b.WaitJS(t, "the details show v4 applied", `document.querySelector("#details .desired-config") && document.getElementById("d-body").textContent.includes("v4, set") && document.getElementById("d-body").textContent.includes("(applied)")`, 15*time.Second)
@@ -246,7 +246,7 @@ func TestFleetPageDetailsAndAdmin(t *testing.T) {
 		t.Logf("screenshot: %s", path)
 	}
 
-	b.Do(t, "close the details", chromedp.Click(chromedp.CSS("#d-close")))
+	press(t, b, "close the details", "#d-close")
 	b.WaitJS(t, "the details closed", `document.getElementById("details").hidden`, 5*time.Second)
 	var errs []string
 	for _, e := range b.Errors() {
@@ -257,4 +257,14 @@ func TestFleetPageDetailsAndAdmin(t *testing.T) {
 	if len(errs) > 0 {
 		t.Errorf("page errors:\n%s", strings.Join(errs, "\n"))
 	}
+}
+
+// press clicks the element selector finds, found and clicked in one script:
+// the page makes rows and the details' lists again as polls arrive, and a
+// node held between two protocol calls (chromedp.Click) may by then be gone
+// ("Could not find node with given id").
+func press(t *testing.T, b *browser, what, selector string) {
+	t.Helper()
+	sel, _ := json.Marshal(selector)
+	b.WaitJS(t, what, `(() => { const e = document.querySelector(`+string(sel)+`); if (!e) return false; e.click(); return true })()`, 10*time.Second)
 }
