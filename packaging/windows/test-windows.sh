@@ -82,6 +82,7 @@ ip -n "$ns" link add windows-lan type veth peer name windows-peer
 ip -n "$ns" link set windows-peer up
 ip -n "$ns" link set windows-lan up
 ip -n "$ns" addr add 10.231.0.1/24 dev windows-lan
+ip -n "$ns" addr add 10.231.0.2/24 dev windows-peer
 ip -n "$ns" route add 224.0.0.0/4 dev windows-lan
 
 # This run's sources, binaries and Wine prefix (a fresh copy of the
@@ -123,6 +124,25 @@ for p in "${pkgs[@]}"; do
 done
 inroot wineserver -k || true
 echo "test-windows: unit tests: ${#pkgs[@]} packages, $pass passed, $skip skipped, $fail failed (build ${built}s, total $((SECONDS - start))s)"
+
+# End to end: the real storebox.exe (built with the overlay) under Wine,
+# driven by test/wine (a Linux test) from inside the namespace.
+e2e=0
+if [ $# -eq 0 ] || [ -n "${WINE_E2E:-}" ]; then
+	t=$SECONDS
+	GOOS=windows GOARCH=amd64 CGO_ENABLED=0 $GO build -overlay "$work/overlay/overlay.json" -o "$work/storebox.exe" ./cmd/storebox
+	$GO test -c -o "$work/wine-e2e.test" ./test/wine
+	if ip netns exec "$ns" env STOREBOX_WINE_ROOT="$ROOT" STOREBOX_WINE_RUN="$run" \
+		"$work/wine-e2e.test" -test.v -test.count=1 -test.timeout=10m >"$work/e2e.log" 2>&1; then
+		e2e=ok
+	else
+		e2e=FAIL
+		failed+=(test/wine)
+	fi
+	grep -E '^\s*(---|ok|FAIL|panic)|FIGURE|wine_test.go' "$work/e2e.log" || tail -40 "$work/e2e.log"
+	echo "test-windows: end to end (test/wine): $e2e in $((SECONDS - t))s"
+fi
+echo "test-windows: total $((SECONDS - start))s"
 if [ ${#failed[@]} -gt 0 ]; then
 	echo "test-windows: failed: ${failed[*]}" >&2
 	exit 1
