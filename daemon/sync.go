@@ -55,6 +55,9 @@ func (d *Daemon) buildSync() error {
 	if d.feed != nil {
 		ucfg.Reconnected = d.feed
 	}
+	if d.upstream != nil {
+		ucfg.Clock = d.upstream.Clock
+	}
 	d.uploader = uploader.New(OutboxQueue(d.store), sink, ucfg)
 	d.sup.Add("uploader", &uploaderService{d.uploader, sink})
 	if d.feed != nil {

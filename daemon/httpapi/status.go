@@ -83,6 +83,10 @@ type QueueStatus struct {
 	// SignatureRejected: the cloud answers but refuses the signature.
 	SignatureRejected bool       `json:"signature_rejected"`
 	NextRetry         *time.Time `json:"next_retry"`
+	// ClockOffsetS: this box's clock minus the cloud's, in seconds (absent
+	// until known); ClockCorrected: signing with the cloud's time.
+	ClockOffsetS   *int64 `json:"clock_offset_s,omitempty"`
+	ClockCorrected bool   `json:"clock_corrected,omitempty"`
 }
 
 // StatusPendingLimit bounds the pending devices a status snapshot lists:
@@ -155,6 +159,7 @@ func (a *api) queue() QueueStatus {
 			qs.LastError = &u.LastError
 		}
 		qs.LastSuccess, qs.LastErrorAt, qs.NextRetry = nulltime.Of(u.LastSuccess), nulltime.Of(u.LastErrorAt), nulltime.Of(u.NextRetry)
+		qs.ClockOffsetS, qs.ClockCorrected = u.ClockOffsetS, u.ClockCorrected
 	}
 	return qs
 }

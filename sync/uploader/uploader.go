@@ -138,7 +138,10 @@ type Config struct {
 	// or ping succeeds after a failure or at the first success: the
 	// catalog feed pulls at once.
 	Reconnected Kicker
-	Logger      *slog.Logger
+	// Clock, if set, tells this box's clock against the cloud's (the HTTP
+	// client's); Status shows it.
+	Clock  func() upstream.ClockState
+	Logger *slog.Logger
 }
 
 // Kicker is asked to act now (catalogfeed.Feed implements it).
@@ -161,6 +164,11 @@ type State struct {
 	Sent              uint64    `json:"sent"`
 	LastSeq           uint64    `json:"last_seq"`
 	NextRetry         time.Time `json:"next_retry,omitzero"`
+	// ClockOffsetS is this box's clock minus the cloud's in whole seconds
+	// (nil until a reply carried a Date); ClockCorrected: requests are
+	// signed with the cloud's time because of it.
+	ClockOffsetS   *int64 `json:"clock_offset_s,omitempty"`
+	ClockCorrected bool   `json:"clock_corrected,omitempty"`
 }
 
 // MarshalJSON shows OldestAge as oldest_age_s (seconds, a number).
@@ -218,6 +226,12 @@ func (u *Uploader) Status() State {
 	u.stateMu.Lock()
 	st := u.st
 	u.stateMu.Unlock()
+	if u.cfg.Clock != nil {
+		if cl := u.cfg.Clock(); cl.Known {
+			off := int64(cl.Offset.Round(time.Second) / time.Second)
+			st.ClockOffsetS, st.ClockCorrected = &off, cl.Corrected
+		}
+	}
 	if qs, err := u.q.QueueStats(); err == nil {
 		st.Depth, st.DeadLetters, st.LastSeq = qs.Depth, qs.DeadLetters, qs.LastSeq
 		if !qs.Oldest.IsZero() {

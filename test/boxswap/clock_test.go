@@ -50,6 +50,9 @@ func TestCloudClockAnHourAhead(t *testing.T) {
 		return v == 2
 	})
 
+	if out, err := d.Run("sync", "status"); err != nil || !strings.Contains(out, "clock:         this box's clock is 1h0m0s behind the cloud's: signing with the cloud's time") {
+		t.Errorf("sync status (%v):\n%s", err, out)
+	}
 	out, _ := d.Run("doctor")
 	if !strings.Contains(out, "1h0m0s behind the cloud's") || !strings.Contains(out, "timedatectl set-ntp true") {
 		t.Errorf("doctor does not say the clock is an hour behind:\n%s", out)

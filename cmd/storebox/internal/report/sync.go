@@ -7,6 +7,7 @@ import (
 
 	"github.com/storebox/storebox/daemon/config"
 	"github.com/storebox/storebox/internal/termtext"
+	"github.com/storebox/storebox/sync/upstream"
 )
 
 // SyncReport is GET /api/v1/sync (the same members with or without an
@@ -25,6 +26,9 @@ type SyncReport struct {
 	Sent        uint64    `json:"sent"`
 	LastSeq     uint64    `json:"last_seq"`
 	NextRetry   time.Time `json:"next_retry"`
+	// ClockOffsetS is this box's clock minus the cloud's (nil: unknown).
+	ClockOffsetS   *int64 `json:"clock_offset_s"`
+	ClockCorrected bool   `json:"clock_corrected"`
 }
 
 // Sync writes the upstream queue report; running says whether the figures
@@ -63,6 +67,17 @@ func Sync(w io.Writer, cfg *config.Config, r SyncReport, running bool) {
 		}
 		if !r.NextRetry.IsZero() && time.Until(r.NextRetry) > 0 {
 			fmt.Fprintf(w, "next retry:    in %s\n", time.Until(r.NextRetry).Round(time.Second))
+		}
+		if r.ClockOffsetS != nil {
+			off := time.Duration(*r.ClockOffsetS) * time.Second
+			switch {
+			case r.ClockCorrected:
+				fmt.Fprintf(w, "clock:         %s: signing with the cloud's time; set the clock (timedatectl set-ntp true)\n", upstream.DescribeOffset(off))
+			case off != 0:
+				fmt.Fprintf(w, "clock:         within %s of the cloud's\n", max(off, -off))
+			default:
+				fmt.Fprintln(w, "clock:         agrees with the cloud's")
+			}
 		}
 	}
 	fmt.Fprintf(w, "dead letters:  %d", r.DeadLetters)
