@@ -97,7 +97,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	)
 	opt.StoreSecrets = map[string]string{}
 	opt.Credits = map[string]int64{}
-	fs.StringVar(&opt.DataDir, "data", "", "directory for the event log, catalog, credit and fleet state (default: memory only)")
+	fs.StringVar(&opt.DataDir, "data", "", "directory for the event log, catalog, credit and fleet state (default: memory only; desired versions below what a store says it runs are refused either way)")
 	fs.StringVar(&opt.Secret, "secret", "", "HMAC secret for every store (or use --store-secret)")
 	fs.Func("store-secret", "STORE=SECRET (repeatable)", func(v string) error {
 		k, s, ok := strings.Cut(v, "=")
