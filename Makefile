@@ -97,6 +97,8 @@ bench: build
 	  $(GO) run ./test/bench/fleetcpu; \
 	group "hostile LAN (issue 19): getGoods p99, RSS and CPU during a pending-login flood, 5,000 idle HTTP connections, a hostile mDNS stream, a wrong-token spray from a /64" \
 	  $(GO) run ./test/bench/hostile; \
+	group "years soak (issue 20): 5 simulated years at 3,000 orders a day, retention 90d: file size, start, getGoods p99, RSS (about half an hour on a busy 2-core box)" \
+	  $(GO) run ./test/bench/yearsoak; \
 	if [ -n "$$failed" ]; then echo "bench: failed groups: $${failed#|}" | sed 's/|/; /g'; exit 1; fi
 
 cross:

@@ -2,6 +2,7 @@ package orders
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -62,38 +63,46 @@ func (s *Service) Prune(ctx context.Context, now time.Time) (PruneResult, error)
 	if s.cfg.Retention <= 0 || !s.cfg.Acknowledged {
 		return res, nil
 	}
-	refs, complete, err := s.st.Outbox().OrderRefs(pruneRefsLimit)
-	if err != nil {
-		return res, fmt.Errorf("prune orders: %w", err)
-	}
-	if !complete {
-		res.Waiting = true
-		return res, nil
-	}
 	cutoff := now.Add(-s.cfg.Retention)
 	var from []byte
-	for {
-		removed, kept, next, err := s.pruneOnce(&refs, cutoff, from)
-		res.Removed += removed
-		res.Kept += kept
+	for fresh := true; ; fresh = false {
+		refs, complete, err := s.st.Outbox().OrderRefs(pruneRefsLimit)
 		if err != nil {
-			res.Took = time.Since(start)
 			return res, fmt.Errorf("prune orders: %w", err)
 		}
-		if next == nil {
-			break
+		if !complete {
+			res.Waiting = true
+			return res, nil
 		}
-		from = next
-		select {
-		case <-ctx.Done():
-			res.Took = time.Since(start)
-			return res, ctx.Err()
-		case <-time.After(prunePause):
+		for {
+			removed, kept, next, err := s.pruneOnce(&refs, cutoff, from)
+			res.Removed += removed
+			res.Kept += kept
+			if errors.Is(err, errRenumbered) && fresh {
+				break // read the renumbered queue once more and go on
+			}
+			if err != nil {
+				res.Took = time.Since(start)
+				return res, fmt.Errorf("prune orders: %w", err)
+			}
+			if next == nil {
+				res.Took = time.Since(start)
+				return res, nil
+			}
+			from = next
+			select {
+			case <-ctx.Done():
+				res.Took = time.Since(start)
+				return res, ctx.Err()
+			case <-time.After(prunePause):
+			}
 		}
 	}
-	res.Took = time.Since(start)
-	return res, nil
 }
+
+// errRenumbered: the ledger's events were renumbered (a rebase after a box
+// swap) while a pass ran, so the refs it read no longer tell new events.
+var errRenumbered = errors.New("the ledger was renumbered during the pass")
 
 // pruneOnce removes up to s.pruneBatch orders that closed before cutoff, in
 // one transaction, walking the finish-time index from from. next is where
@@ -104,7 +113,7 @@ func (s *Service) pruneOnce(refs *outbox.OrderRefs, cutoff time.Time, from []byt
 		// Events appended since the refs were read (a late report on an
 		// old order) count as well.
 		if !s.st.Outbox().Since(t.Tx, refs) {
-			return fmt.Errorf("the ledger was renumbered during the pass; the next pass starts over")
+			return errRenumbered
 		}
 		done, more := orderdb.FinishedBefore(t.Tx, cutoff, from, pruneLook)
 		if more {

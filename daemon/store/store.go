@@ -62,6 +62,10 @@ type Options struct {
 	Log       *slog.Logger
 	// LockTimeout is how long to wait for another process's lock (default 1s).
 	LockTimeout time.Duration
+	// NoSync skips the fsync of every commit: for simulations that write
+	// years of data to measure the file (make bench's years soak), never
+	// for a store that sells.
+	NoSync bool
 }
 
 // Store is the open database plus its in-memory indexes.
@@ -96,6 +100,7 @@ func Open(dataDir string, opts Options) (*Store, error) {
 	db, err := bbolt.Open(path, 0o600, &bbolt.Options{
 		Timeout:      opts.LockTimeout,
 		FreelistType: bbolt.FreelistMapType,
+		NoSync:       opts.NoSync,
 	})
 	if errors.Is(err, berrors.ErrTimeout) {
 		return nil, fmt.Errorf("open store %s: locked by another process (is storebox already running on this data directory?)", path)
