@@ -24,6 +24,12 @@
 // in the seqs the cloud sees; the cloud must not wait for them (see
 // sync/cloudref for acked_through semantics that allow this).
 //
+// A queue in a data directory that is new or restored from a backup
+// (Rebaser) sends nothing until the sink told the store's last seq
+// (LastSeqer: GET …/events/last, or the JetStream subject's last message);
+// its unsent events are then renumbered above it, ids unchanged, so the
+// cloud's seqs keep rising across a box swap (docs/UPSTREAM.md §3).
+//
 // Memory is bounded by one batch, whatever the queue length.
 package uploader
 
