@@ -44,7 +44,11 @@ func TestSimulatedStoresTellTheTruth(t *testing.T) {
 	// Ten more health ticks of every store: the refusal's since stays, and
 	// no store reports a stale queue with nothing queued.
 	seen := map[time.Time]bool{}
+	deadline := time.Now().Add(20 * time.Second)
 	for len(seen) < 10 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d health snapshots of %s in 20 s, want 10 at a 100 ms interval", len(seen), id)
+		}
 		resp, err := http.Get(cloud.URL + "/fleet.json")
 		if err != nil {
 			t.Fatal(err)

@@ -350,3 +350,42 @@ func TestFleetPageInlinesEveryStore(t *testing.T) {
 		t.Fatalf("since=x: %d", resp.StatusCode)
 	}
 }
+
+// The store's own word on its version bounds the admin's: a memory-only
+// console (a restarted cloud) refuses a version the store would refuse as
+// older, learnt from health or from a config poll's If-None-Match.
+func TestDesiredVersionAboveTheStoresApplied(t *testing.T) {
+	_, base := newFleetCloud(t, Config{}, nil)
+	admin := func(method, store, body string) (int, string) {
+		req, _ := http.NewRequest(method, base+"/v1/admin/stores/"+store+"/config", strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+testAdmin)
+		resp, b := do(t, req)
+		return resp.StatusCode, string(b)
+	}
+	if code, body := admin("PUT", "s1", `{"version": 1, "config": {}}`); code != 200 || !strings.Contains(body, "has not said which version it runs") {
+		t.Fatalf("before the store said anything: %d %s", code, body)
+	}
+	putHealthReq(t, base, "s2", fleetmsg.Health{At: time.Now(), Store: "s2", Config: fleetmsg.ConfigStatus{Version: 7, Source: fleetmsg.SourceRemote}})
+	if code, body := admin("PUT", "s2", `{"version": 7, "config": {}}`); code != 409 || !strings.Contains(body, "use 8 or above") {
+		t.Fatalf("version 7 for a store on 7: %d %s", code, body)
+	}
+	req := storeReq(t, "GET", base+"/v1/stores/s3/config", "s3", "k", nil, time.Now())
+	req.Header.Set("If-None-Match", `"4"`)
+	if resp, _ := do(t, req); resp.StatusCode != 404 {
+		t.Fatalf("config poll: %d", resp.StatusCode)
+	}
+	if code, body := admin("PUT", "s3", `{"version": 2, "config": {}}`); code != 409 || !strings.Contains(body, "which store s3 runs") {
+		t.Fatalf("version 2 for a store polling with version 4: %d %s", code, body)
+	}
+	if code, body := admin("PUT", "s3", `{"version": 5, "config": {"doors": [{"id": "a", "secret": "x", "policy": "entry"}]}}`); code != 200 || !strings.Contains(body, `"store_applied":4`) {
+		t.Fatalf("version 5: %d %s", code, body)
+	}
+	// A PATCH edits that list and picks the next version.
+	if code, body := admin("PATCH", "s3", `{"doors": {"add": [{"id": "b", "secret": "y", "policy": "exit"}], "remove": ["a"]}}`); code != 200 ||
+		!strings.Contains(body, `"version":6`) || !strings.Contains(body, `"removes":["door a"]`) {
+		t.Fatalf("PATCH: %d %s", code, body)
+	}
+	if code, body := admin("PATCH", "s3", `{"doors": {"drop": ["b"]}}`); code != 400 || !strings.Contains(body, "bad_patch") {
+		t.Fatalf("PATCH with an unknown field: %d %s", code, body)
+	}
+}
