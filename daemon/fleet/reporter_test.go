@@ -107,3 +107,22 @@ func TestReporterSendsWhenTheDaemonBecomesReady(t *testing.T) {
 	st.set(func(o *Observation) { o.Ready = true })
 	cloud.waitSnapshot(5*time.Second, func(h fleetmsg.Health) bool { return h.Ready })
 }
+
+// A printer out of paper goes to the cloud at once: its state in printers[]
+// and a printer_fault alert naming it.
+func TestReporterSendsPrinterFault(t *testing.T) {
+	cloud := newTestCloud(t)
+	st := &fakeState{obs: Observation{Ready: true, Printers: []PrinterObservation{{PrinterHealth: fleetmsg.PrinterHealth{ID: "front", State: "ok"}}}}}
+	startReporter(t, cloud, st, time.Hour, &logRecorder{})
+	first := cloud.waitSnapshot(5*time.Second, func(fleetmsg.Health) bool { return true })
+	if len(first.Printers) != 1 || first.Printers[0].ID != "front" || first.Printers[0].State != "ok" || len(first.Alerts) != 0 {
+		t.Fatalf("first snapshot printers %+v alerts %+v", first.Printers, first.Alerts)
+	}
+	st.set(func(o *Observation) {
+		o.Printers[0] = PrinterObservation{PrinterHealth: fleetmsg.PrinterHealth{ID: "front", State: "paper_end", Queued: 2, Error: "out of paper"}, Fault: true}
+	})
+	h := cloud.waitSnapshot(5*time.Second, func(h fleetmsg.Health) bool { return len(h.Alerts) == 1 })
+	if a := h.Alerts[0]; a.Kind != fleetmsg.AlertPrinterFault || a.Subject != "front" || h.Printers[0].State != "paper_end" || h.Printers[0].Queued != 2 {
+		t.Fatalf("alert %+v printers %+v", a, h.Printers)
+	}
+}
