@@ -53,10 +53,12 @@ const RunRecordFile = "run.json"
 
 // StateFiles are the data directory's files besides the store that a
 // restored box needs: the admin token (so links and scripts keep
-// working), the applied remote configuration (so it starts on it
-// offline), the run record. ready.json belongs to a running process and
-// is left out.
-var StateFiles = []string{webauth.AdminTokenFile, fleet.StateFile, RunRecordFile}
+// working), the sessions signed out before the backup (so those cookies
+// stay dead with the token), the applied remote configuration (so it
+// starts on it offline), the run record. ready.json belongs to a running
+// process and is left out (test/boxswap checks a running daemon's
+// directory holds nothing else).
+var StateFiles = []string{webauth.AdminTokenFile, webauth.SignedOutFile, fleet.StateFile, RunRecordFile}
 
 // Manifest describes an archive; it is its last entry.
 type Manifest struct {

@@ -4,12 +4,17 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/storebox/storebox/daemon/backup"
+	"github.com/storebox/storebox/daemon/readyfile"
+	"github.com/storebox/storebox/daemon/store"
 	"github.com/storebox/storebox/test/harness"
 	"github.com/storebox/storebox/test/testenv"
 )
@@ -50,6 +55,17 @@ func TestCloudClockAnHourAhead(t *testing.T) {
 		return v == 2
 	})
 
+	// Every file the daemon keeps in its data directory travels in a
+	// backup (or is the running process's own).
+	entries, err := os.ReadDir(d.DataDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		if n := e.Name(); n != store.FileName && n != readyfile.Name && !slices.Contains(backup.StateFiles, n) {
+			t.Errorf("%s in the data directory is not in a backup (daemon/backup.StateFiles)", n)
+		}
+	}
 	if out, err := d.Run("sync", "status"); err != nil || !strings.Contains(out, "clock:         this box's clock is 1h0m0s behind the cloud's: signing with the cloud's time") {
 		t.Errorf("sync status (%v):\n%s", err, out)
 	}
