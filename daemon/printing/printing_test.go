@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"go.etcd.io/bbolt"
 	"golang.org/x/text/encoding/simplifiedchinese"
 
 	"github.com/storebox/storebox/daemon/orders"
@@ -339,5 +340,60 @@ func TestReprintAndTestPage(t *testing.T) {
 	tp := receipts(t, p, 3)[2]
 	if !strings.Contains(tp.Text(), "TEST PAGE") || !strings.Contains(tp.Text(), "12345678901234567890123456789012") {
 		t.Fatalf("test page:\n%s", tp.Text())
+	}
+}
+
+// A receipt still queued for a printer that never came back leaves with its
+// order when the order retention removes the order.
+func TestQueuedJobLeavesWithItsOrder(t *testing.T) {
+	st := storetest.Open(t, t.TempDir(), store.Options{})
+	_, err := st.Import(func(y func(store.ImportRow) error) error {
+		return y(store.ImportRow{Line: 1, Goods: goods.Goods{GID: "G1", Name: "Tea", Price: 100, Unit: goods.UnitPieces},
+			Stock: map[string]int64{"main": 10}, HasStock: true})
+	}, store.ImportOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	prn, err := New(Config{Printers: []Printer{{ID: "off", Connect: "tcp://127.0.0.1:1", Terminals: []string{"*"}}}}, st, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2026, 1, 5, 9, 0, 0, 0, time.UTC)
+	ord, err := orders.New(orders.Config{OnPaid: prn.OnPaid, Now: func() time.Time { return now }, Retention: 24 * time.Hour, Acknowledged: true},
+		st, payments.Providers{}, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ord.OnPrune(prn.PruneOrder)
+	info, err := ord.GetPayInfo(context.Background(), "T-01", ordermsg.PayRequest{OrderID: "r-1", PayMethod: "cash",
+		Lines: []ordermsg.LineRequest{{GID: "G1", Qty: new(1.0)}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ord.MakePayment("T-01", info.OID, "cash", info.AmountTotal); err != nil {
+		t.Fatal(err)
+	}
+	if q := prn.States()[0].Queued; q != 1 {
+		t.Fatalf("queued %d", q)
+	}
+	qs, _ := st.Outbox().QueueStats()
+	if err := st.Outbox().Ack(qs.LastSeq); err != nil {
+		t.Fatal(err)
+	}
+	res, err := ord.Prune(context.Background(), now.Add(48*time.Hour))
+	if err != nil || res.Removed != 1 {
+		t.Fatalf("prune: %+v %v", res, err)
+	}
+	waitFor(t, "the queue to empty", func() bool { return prn.States()[0].Queued == 0 })
+	if err := st.View(func(tx *bbolt.Tx) error {
+		if j, _ := first(tx, "off"); j != nil {
+			t.Errorf("job %d of pruned order %s still queued", j.Seq, j.OID)
+		}
+		if k, _ := tx.Bucket(bktOIDs).Cursor().First(); k != nil {
+			t.Errorf("oid index keeps %q", k)
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
 	}
 }
