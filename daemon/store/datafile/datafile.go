@@ -66,17 +66,28 @@ func open(path string) (*bbolt.DB, error) {
 }
 
 // Read reads the file's figures; more, if set, reads more in the same
-// read transaction (the orders' ages).
+// read transaction (the orders' ages). Counting keys reads every page.
 func Read(path string, more func(*bbolt.Tx) error) (Stats, error) {
 	db, err := open(path)
 	if err != nil {
 		return Stats{}, err
 	}
 	defer db.Close()
-	return stats(db, path, more)
+	return stats(db, path, true, more)
 }
 
-func stats(db *bbolt.DB, path string, more func(*bbolt.Tx) error) (Stats, error) {
+// readSpace reads size, free space and schema only: the freelist and the
+// meta page, not the whole file (the daemon's start).
+func readSpace(path string) (Stats, error) {
+	db, err := open(path)
+	if err != nil {
+		return Stats{}, err
+	}
+	defer db.Close()
+	return stats(db, path, false, nil)
+}
+
+func stats(db *bbolt.DB, path string, buckets bool, more func(*bbolt.Tx) error) (Stats, error) {
 	st := Stats{Path: path}
 	fi, err := os.Stat(path)
 	if err != nil {
@@ -91,12 +102,17 @@ func stats(db *bbolt.DB, path string, more func(*bbolt.Tx) error) (Stats, error)
 				st.Schema = binary.BigEndian.Uint32(v)
 			}
 		}
-		err := tx.ForEach(func(name []byte, b *bbolt.Bucket) error {
-			st.Buckets = append(st.Buckets, Bucket{Name: string(name), Keys: b.Stats().KeyN})
+		if buckets {
+			err := tx.ForEach(func(name []byte, b *bbolt.Bucket) error {
+				st.Buckets = append(st.Buckets, Bucket{Name: string(name), Keys: b.Stats().KeyN})
+				return nil
+			})
+			if err != nil {
+				return err
+			}
+		}
+		if more == nil {
 			return nil
-		})
-		if err != nil || more == nil {
-			return err
 		}
 		return more(tx)
 	})
@@ -189,7 +205,7 @@ const (
 // not exist yet, cannot be read, or has a schema newer than maxSchema (which
 // this build refuses untouched) is left to the store's open to report.
 func CompactIfWasteful(path string, maxSchema uint32, log *slog.Logger) {
-	st, err := Read(path, nil)
+	st, err := readSpace(path)
 	if err != nil || st.Schema > maxSchema || st.Size < startMinSize || st.FreeShare() <= startFreeShare {
 		return
 	}

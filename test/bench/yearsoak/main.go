@@ -44,6 +44,7 @@ func main() {
 	terminals := flag.Int("terminals", 64, "terminals selling at once")
 	bin := flag.String("bin", "bin/storebox", "storebox binary")
 	cpuProfile := flag.String("cpuprofile", "", "write the simulation's CPU profile here")
+	keep := flag.Bool("keep", false, "keep the data directory (its path is printed)")
 	flag.Parse()
 	if *cpuProfile != "" {
 		f, err := os.Create(*cpuProfile)
@@ -53,7 +54,11 @@ func main() {
 	}
 	dir, err := os.MkdirTemp("", "yearsoak-")
 	check(err)
-	defer os.RemoveAll(dir)
+	if *keep {
+		fmt.Printf("  data directory %s (kept)\n", dir)
+	} else {
+		defer os.RemoveAll(dir)
+	}
 	data := filepath.Join(dir, "data")
 
 	days := int(*years * 365)
@@ -91,7 +96,7 @@ func main() {
 		st, err := datafile.Read(filepath.Join(data, store.FileName), nil)
 		check(err)
 		f := d.measure()
-		fmt.Printf("  %-8s file %6.1f MB (%4.1f%% free), orders stored %7d, removed %8d | daemon ready %6.0f ms, getGoods p99 %5.2f ms (%6.0f req/s, median of 3), RSS %5.1f MB   [simulated in %s]\n",
+		fmt.Printf("  %-8s file %6.1f MB (%4.1f%% free), orders stored %7d, removed %8d | daemon ready %6.0f ms (median of 3), getGoods p99 %5.2f ms (%6.0f req/s, median of 3), RSS %5.1f MB   [simulated in %s]\n",
 			m.label, mb(st.Size), 100*st.FreeShare(), sim.stored(), sim.removed, ms(f.ready), ms(f.p99), f.rate, f.rss, took.Round(time.Second))
 		if first == nil {
 			first = &f
@@ -249,7 +254,18 @@ listen = ""
 [http]
 listen = %q
 `, d.data, devAddr, httpAddr)), 0o644))
+	// Start time on a shared box swings by several times: the median of
+	// three starts, the last of which is measured under load.
+	var readies []time.Duration
+	for range 2 {
+		proc, ready := benchkit.StartDaemon(d.bin, cfg, httpAddr)
+		benchkit.StopDaemon(proc)
+		readies = append(readies, ready)
+	}
 	proc, ready := benchkit.StartDaemon(d.bin, cfg, httpAddr)
+	readies = append(readies, ready)
+	sort.Slice(readies, func(i, j int) bool { return readies[i] < readies[j] })
+	ready = readies[1]
 	running.Store(proc)
 	defer func() { running.Store(nil); benchkit.StopDaemon(proc) }()
 	// The catalog index builds in the background after ready; a few warm-up
