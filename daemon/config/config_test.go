@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -150,4 +151,34 @@ func TestRetentionInDays(t *testing.T) {
 			t.Errorf("%s: %v", doc, err)
 		}
 	}
+}
+
+// parseDuration is time.ParseDuration plus a leading count of days: any
+// input either parses as exactly that or is refused, and never panics.
+func FuzzParseDuration(f *testing.F) {
+	for _, s := range []string{"90d", "1d12h", "0d", "15m", "-1d", "d", "1dd", "3.5d", "1d-1h", "99999999999d", "1d1d", ""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		got, err := parseDuration(s)
+		i := strings.IndexByte(s, 'd')
+		days, derr := strconv.Atoi(s[:max(i, 0)])
+		if i <= 0 || derr != nil || strings.ContainsAny(s[:i], "+-") {
+			want, werr := time.ParseDuration(s)
+			if (err == nil) != (werr == nil) || (err == nil && got != want) {
+				t.Fatalf("%q: %v %v, time.ParseDuration says %v %v", s, got, err, want, werr)
+			}
+			return
+		}
+		if err != nil {
+			return // a day count or rest refused
+		}
+		rest := time.Duration(0)
+		if s[i+1:] != "" {
+			rest, _ = time.ParseDuration(s[i+1:])
+		}
+		if days > 100*366 || got != time.Duration(days)*24*time.Hour+rest || rest < 0 {
+			t.Fatalf("%q: %v", s, got)
+		}
+	})
 }
