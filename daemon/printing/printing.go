@@ -167,6 +167,7 @@ func (s *Service) doc(p Printer, r receipt.Receipt, copy, drawer bool) printer.D
 		l.Width = p.Width
 	}
 	l.Copy = copy
+	l.Measure, _ = printer.Columns(p.Codepage) // the code page was checked in New
 	d := printer.Doc{Lines: receipt.PrintList(r, l), Cut: p.Cut, Drawer: drawer}
 	if s.cfg.QR {
 		d.QR = r.OID
@@ -252,13 +253,14 @@ func (s *Service) TestPage(id string) error {
 	now := s.cfg.Now()
 	lines := []string{"*** TEST PAGE ***", "", "printer " + w.p.ID, w.p.Connect, "code page " + codepageName(w.p.Codepage),
 		fmt.Sprintf("%d columns:", width), ruler(width), "中文 繁體 ÄÖÜ éè ñ", now.Format("2006-01-02 15:04:05 MST")}
+	measure, _ := printer.Columns(w.p.Codepage)
 	var wrapped []string
 	for _, l := range lines {
 		if l == "" {
 			wrapped = append(wrapped, "")
 			continue
 		}
-		wrapped = append(wrapped, receipt.Wrap(l, width)...)
+		wrapped = append(wrapped, receipt.WrapMeasured(l, width, measure)...)
 	}
 	d := printer.Doc{Lines: wrapped, Cut: w.p.Cut}
 	if s.cfg.QR {

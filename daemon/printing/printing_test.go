@@ -397,3 +397,25 @@ func TestQueuedJobLeavesWithItsOrder(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// On a GB18030 printer é, · and — are double-byte glyphs two columns wide:
+// the receipt is laid out with the printer's measure, so no line runs over
+// the paper's width (with a display's measure this name takes 41 columns
+// of a 32-column line).
+func TestReceiptFitsThePrintersColumns(t *testing.T) {
+	st := storetest.Open(t, t.TempDir(), store.Options{})
+	s, err := New(Config{Printers: []Printer{{ID: "p", Connect: "tcp://127.0.0.1:1", Terminals: []string{"*"}}},
+		Layout: receipt.Layout{Width: 32, Decimals: 2, Footer: []string{"Merci · 谢谢 — à bientôt, très cher client fidèle"}}}, st, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := receipt.Receipt{OID: "x-1", StoreName: "Café Crème · 咖啡", Method: "cash", AmountTotal: 100,
+		Lines: []receipt.Line{{GID: "g", Name: "Crème brûlée · 特价 — très délicieuse édition", Qty: 1, UnitPrice: 100, Amount: 100}}}
+	doc := s.doc(s.cfg.Printers[0], r, false, false)
+	cols, _ := printer.Columns("gb18030")
+	for i, ln := range doc.Lines {
+		if n := cols(ln); n > 32 {
+			t.Errorf("line %d takes %d printer columns of 32: %q", i, n, ln)
+		}
+	}
+}

@@ -164,3 +164,33 @@ func writeQR(b *bytes.Buffer, data string) {
 	b.Write([]byte{gs, '(', 'k', 3, 0, '1', 'Q', '0'}) // fn 181: print
 	b.Write([]byte{esc, 'a', 0})
 }
+
+// Columns returns how many columns a string takes on a printer set to code
+// page codepageName. The encoder writes rune by rune, and a receipt printer
+// prints a double-byte character (Chinese font) two columns wide whatever
+// a display would do: in GB18030 é, · and — are double-byte too. A
+// character the page lacks prints as one '?'.
+func Columns(codepageName string) (func(string) int, error) {
+	cp, err := lookup(codepageName)
+	if err != nil {
+		return nil, err
+	}
+	return func(s string) int {
+		n := 0
+		var one [utf8.UTFMax]byte
+		for _, r := range s {
+			if r < 0x80 || !cp.multi {
+				n++
+				continue
+			}
+			k := utf8.EncodeRune(one[:], r)
+			out, err := cp.enc.NewEncoder().Bytes(one[:k])
+			if err != nil || len(out) < 2 || unicode.IsControl(r) {
+				n++
+				continue
+			}
+			n += 2
+		}
+		return n
+	}, nil
+}

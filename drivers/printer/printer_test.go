@@ -218,3 +218,23 @@ func FuzzParser(f *testing.F) {
 		p.Close()
 	})
 }
+
+func TestColumns(t *testing.T) {
+	for _, c := range []struct {
+		cp, s string
+		want  int
+	}{
+		{"gb18030", "abc", 3}, {"gb18030", "中文", 4}, {"gb18030", "é", 2}, {"gb18030", "·", 2}, {"gb18030", "—", 2},
+		{"gb18030", "e\u0301", 3},                             // the mark is its own double-byte glyph on paper
+		{"big5", "中文", 4}, {"big5", "é", 2}, {"big5", "😀", 1}, // Big5 lacks the emoji: one '?'
+		{"cp437", "é", 1}, {"cp437", "中", 1}, {"cp1252", "Crème brûlée", 12},
+	} {
+		m, err := printer.Columns(c.cp)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := m(c.s); got != c.want {
+			t.Errorf("%s: %q takes %d columns, want %d", c.cp, c.s, got, c.want)
+		}
+	}
+}

@@ -5,8 +5,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/rivo/uniseg"
 )
 
 // Width limits: a 58 mm printer has 32 columns (Font A), an 80 mm one 42
@@ -30,6 +28,11 @@ type Layout struct {
 	Location *time.Location
 	// Copy marks a reprint.
 	Copy bool
+	// Measure is how many columns a grapheme cluster takes; nil counts a
+	// display's way (East Asian wide 2, others 1). A printer in a
+	// double-byte code page prints every double-byte character two
+	// columns wide, é and · included, and measures with its own.
+	Measure Measure
 }
 
 func (l Layout) width() int {
@@ -55,7 +58,7 @@ var methodNames = map[string]string{
 // PrintList lays r out as text lines, none wider than the layout's width.
 func PrintList(r Receipt, l Layout) []string {
 	w := l.width()
-	p := printer{width: w}
+	p := printer{width: w, m: l.Measure}
 	if l.Copy {
 		p.center("*** COPY ***")
 	}
@@ -82,7 +85,7 @@ func PrintList(r Receipt, l Layout) []string {
 	p.rule()
 	dec := l.decimals()
 	for _, ln := range r.Lines {
-		p.lines = append(p.lines, Wrap(ln.Name, w)...)
+		p.lines = append(p.lines, WrapMeasured(ln.Name, w, l.Measure)...)
 		var detail string
 		if ln.WeightG != 0 {
 			detail = fmt.Sprintf("%s kg x %s/kg", formatFixed(ln.WeightG, 3), formatFixed(ln.UnitPrice, dec))
@@ -131,14 +134,15 @@ func formatFixed(v int64, dec int) string {
 // printer collects lines of at most width columns.
 type printer struct {
 	width int
+	m     Measure
 	lines []string
 }
 
 func (p *printer) rule() { p.lines = append(p.lines, strings.Repeat("-", p.width)) }
 
 func (p *printer) center(s string) {
-	for _, ln := range Wrap(s, p.width) {
-		pad := (p.width - uniseg.StringWidth(ln)) / 2
+	for _, ln := range WrapMeasured(s, p.width, p.m) {
+		pad := (p.width - p.m.String(ln)) / 2
 		p.lines = append(p.lines, strings.Repeat(" ", pad)+ln)
 	}
 }
@@ -148,13 +152,13 @@ func (p *printer) center(s string) {
 // lines flush right.
 func (p *printer) pair(label, value string) {
 	label, value = Clean(label), Clean(value)
-	lw, vw := uniseg.StringWidth(label), uniseg.StringWidth(value)
+	lw, vw := p.m.String(label), p.m.String(value)
 	if lw+1+vw <= p.width {
 		p.lines = append(p.lines, label+strings.Repeat(" ", p.width-lw-vw)+value)
 		return
 	}
-	p.lines = append(p.lines, Wrap(label, p.width)...)
-	for _, ln := range Wrap(value, p.width) {
-		p.lines = append(p.lines, strings.Repeat(" ", p.width-uniseg.StringWidth(ln))+ln)
+	p.lines = append(p.lines, WrapMeasured(label, p.width, p.m)...)
+	for _, ln := range WrapMeasured(value, p.width, p.m) {
+		p.lines = append(p.lines, strings.Repeat(" ", p.width-p.m.String(ln))+ln)
 	}
 }

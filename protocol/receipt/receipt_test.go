@@ -191,6 +191,18 @@ func FuzzPrintList(f *testing.F) {
 		r := Receipt{StoreName: store, OID: name, OrderID: store, Method: name, AmountTotal: price * 7,
 			Lines: []Line{{Name: name, Qty: qty, UnitPrice: price, Amount: price}, {Name: store, WeightG: qty, UnitPrice: price, Amount: qty}}}
 		checkLines(t, PrintList(r, Layout{Width: w, Header: []string{name}, Footer: []string{store}, Decimals: 2}), w)
+		double := Measure(func(c string) int { // a double-byte printer: every non-ASCII rune 2
+			n := 0
+			for _, r := range c {
+				n += 1 + min(int(r)/0x80, 1)
+			}
+			return n
+		})
+		for i, ln := range PrintList(r, Layout{Width: w, Header: []string{store}, Decimals: 2, Measure: double}) {
+			if got := double.String(ln); got > w {
+				t.Fatalf("line %d takes %d columns under the printer's measure (max %d): %q", i, got, w, ln)
+			}
+		}
 	})
 }
 
@@ -202,4 +214,33 @@ func abs(n int) int {
 		return -n
 	}
 	return n
+}
+
+// A printer in a double-byte code page prints é and · two columns wide:
+// with its measure, every line still fits.
+func TestMeasuredLayoutFits(t *testing.T) {
+	wideNonASCII := Measure(func(c string) int {
+		n := 0
+		for _, r := range c {
+			if r < 0x80 {
+				n++
+			} else {
+				n += 2
+			}
+		}
+		return n
+	})
+	for _, w := range []int{32, 42, 48} {
+		l := layout(w)
+		l.Measure = wideNonASCII
+		for i, ln := range PrintList(sample(), l) {
+			if got := wideNonASCII.String(ln); got > w {
+				t.Errorf("width %d: line %d takes %d columns on the printer: %q", w, i, got, ln)
+			}
+		}
+	}
+	// the display's measure is the default
+	if Measure(nil).String("中é") != 3 {
+		t.Errorf("display width of 中é: %d", Measure(nil).String("中é"))
+	}
 }

@@ -33,7 +33,27 @@ func Clean(s string) string {
 // (with its combining marks) is never split. A cluster wider than the
 // whole line (only possible below MinWidth) gets a line of its own.
 // An empty s gives no lines.
-func Wrap(s string, width int) []string {
+func Wrap(s string, width int) []string { return WrapMeasured(s, width, nil) }
+
+// Measure is the columns a grapheme cluster takes on the paper.
+type Measure func(cluster string) int
+
+// String is the columns s takes, cluster by cluster (nil m: a display's).
+func (m Measure) String(s string) int {
+	if m == nil {
+		return uniseg.StringWidth(s)
+	}
+	n := 0
+	g := uniseg.NewGraphemes(s)
+	for g.Next() {
+		n += m(g.Str())
+	}
+	return n
+}
+
+// WrapMeasured is Wrap with the columns of a cluster counted by m (nil:
+// a display's).
+func WrapMeasured(s string, width int, m Measure) []string {
 	s = Clean(s)
 	if s == "" {
 		return nil
@@ -63,6 +83,9 @@ func Wrap(s string, width int) []string {
 	g := uniseg.NewGraphemes(s)
 	for g.Next() {
 		c := cluster{s: g.Str(), w: g.Width()}
+		if m != nil {
+			c.w = m(c.s)
+		}
 		for lineW+c.w > width && len(line) > 0 && c.s != " " {
 			if brk > 0 {
 				flush(brk) // at the last break opportunity
