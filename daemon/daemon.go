@@ -156,8 +156,8 @@ func New(cfg *config.Config, version string, log *slog.Logger) (_ *Daemon, err e
 	d.devices = devices.New(devices.Config{
 		Listen: c.Listen, Admission: c.Admission, Heartbeat: c.Heartbeat.Duration,
 		MaxConnections: c.MaxConnections, OutboundQueue: c.OutboundQueue, Tokens: c.Tokens,
-		MaxConnsPerAddress: c.MaxConnsPerAddress,
-		Observer:           d.metrics,
+		MaxConnsPerAddress: c.MaxConnsPerAddress, NewDevicesPerMinute: c.NewDevicesPerMinute,
+		Observer: d.metrics,
 	}, d.store, log.With("component", "devices"))
 	shelf.New(d.store, d.devices, log.With("component", "shelf"))
 

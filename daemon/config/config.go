@@ -113,9 +113,12 @@ type Devices struct {
 	MaxConnections int      `toml:"max_connections"`
 	// MaxConnsPerAddress caps the connections of one client (an IPv4
 	// address or an IPv6 /64), so one host cannot take every descriptor.
-	MaxConnsPerAddress int               `toml:"max_conns_per_address"`
-	OutboundQueue      int               `toml:"outbound_queue"`
-	Tokens             map[string]string `toml:"tokens"` // equipId → token the device must present
+	MaxConnsPerAddress int `toml:"max_conns_per_address"`
+	// NewDevicesPerMinute is how many equipIds the store does not know one
+	// client may log in under pairing (at once, then spread over a minute).
+	NewDevicesPerMinute int               `toml:"new_devices_per_minute"`
+	OutboundQueue       int               `toml:"outbound_queue"`
+	Tokens              map[string]string `toml:"tokens"` // equipId → token the device must present
 	// Approve and Reject are equipIds approved or rejected at start and at
 	// each reload (the fleet's remote configuration sets them too).
 	Approve []string `toml:"approve"`
@@ -271,7 +274,8 @@ func Default() *Config {
 			MaxConnections: 10000,
 			OutboundQueue:  256,
 
-			MaxConnsPerAddress: 64,
+			MaxConnsPerAddress:  64,
+			NewDevicesPerMinute: 60,
 		},
 		Discovery: Discovery{Listen: ":8686", MDNS: true},
 		MQTT:      MQTT{Listen: ":1883"},
@@ -434,6 +438,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Devices.MaxConnsPerAddress < 1 {
 		add(c.errorf("devices.max_conns_per_address", "must be at least 1"))
+	}
+	if c.Devices.NewDevicesPerMinute < 1 || c.Devices.NewDevicesPerMinute > 60000 {
+		add(c.errorf("devices.new_devices_per_minute", "must be between 1 and 60000"))
 	}
 	for _, t := range []struct {
 		key string

@@ -39,8 +39,15 @@ type Config struct {
 	// address or an IPv6 /64 (devices.max_conns_per_address); zero: no cap.
 	// A connection over it is closed at once, before it costs a session.
 	MaxConnsPerAddress int
-	OutboundQueue      int
-	Tokens             map[string]string
+	// NewDevicesPerMinute is how many logins of equipIds the store has no
+	// record of one client may make under pairing: that many at once, then
+	// one every minute/NewDevicesPerMinute (devices.new_devices_per_minute);
+	// zero: no limit. Past it the login is refused with busy, and the
+	// client's new connections are closed as they are accepted until it is
+	// under the rate again.
+	NewDevicesPerMinute int
+	OutboundQueue       int
+	Tokens              map[string]string
 	// WriteTimeout bounds one socket write; a peer that stops reading is
 	// dropped after it rather than holding a goroutine forever.
 	WriteTimeout time.Duration
@@ -73,7 +80,9 @@ type Server struct {
 
 	nconns     atomic.Int64
 	perClient  *peerlimit.Counter
-	refusedLog atomic.Int64 // unix seconds of the last per-client refusal logged
+	refusedLog atomic.Int64    // unix seconds of the last per-client refusal logged
+	newDevices *peerlimit.Rate // nil: no limit on new devices per client
+	newLimited newLimitLog
 	loginN     atomic.Uint64
 	started    time.Time
 	admission  atomic.Pointer[string] // cfg.Admission, changed by a reload
@@ -104,6 +113,9 @@ func New(cfg Config, st *store.Store, log *slog.Logger) *Server {
 		labels:   map[string]map[*Session]struct{}{},
 
 		perClient: peerlimit.NewCounter(cfg.MaxConnsPerAddress),
+	}
+	if n := cfg.NewDevicesPerMinute; n > 0 {
+		s.newDevices = peerlimit.NewRate(n, time.Minute/time.Duration(n))
 	}
 	s.SetAdmission(cfg.Admission)
 	return s
@@ -175,6 +187,13 @@ func (s *Server) Serve(ctx context.Context) error {
 		}
 		failures = 0
 		client := peerlimit.KeyOf(c.RemoteAddr())
+		if s.newDevices != nil && s.newDevices.Exhausted(client) {
+			// A client inventing devices faster than its rate: its
+			// connections cost an accept and a close, not a session.
+			c.Close()
+			s.newLimited.closed(s.log, client)
+			continue
+		}
 		if !s.perClient.Acquire(client) {
 			c.Close()
 			if now := time.Now().Unix(); now-s.refusedLog.Load() >= 10 {

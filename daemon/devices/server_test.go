@@ -541,3 +541,53 @@ func TestConnectionCapPerClient(t *testing.T) {
 		return err == nil && r.Exception() == ""
 	})
 }
+
+// One client (an address) logging in new equipIds past
+// devices.new_devices_per_minute is refused with busy and nothing is
+// recorded; its next connections are closed at accept, while its open
+// connections still log in devices the store knows and another client
+// still records new ones (issue 19: a flood of invented equipIds cost the
+// daemon half the CPU).
+func TestNewDevicesRatePerClient(t *testing.T) {
+	h := devicetest.New(t, devices.Config{Admission: "pairing", NewDevicesPerMinute: 3})
+	records := admission.New(h.St)
+	records.SetDeviceStatus("T-KNOWN", admission.DeviceApproved)
+	var open []*devicetest.Client
+	for i := 1; i <= 3; i++ {
+		cl := h.Dial(t, frame.ModeLine, fmt.Sprintf("NEW-%d", i))
+		if r := cl.Login(nil); r.Code() != devmsg.CodePendingApproval {
+			t.Fatalf("new device %d of 3: %s", i, r.Raw)
+		}
+		open = append(open, cl)
+	}
+	over := devicetest.NewClient(t, open[2].C, frame.ModeLine, "NEW-4")
+	if r := over.Login(nil); r.Code() != devmsg.CodeBusy || !strings.Contains(r.Exception(), "devices.new_devices_per_minute") {
+		t.Fatalf("a 4th new device within the minute: %s", r.Raw)
+	}
+	if _, ok, _ := records.Device("NEW-4"); ok {
+		t.Fatal("the refused new device was recorded")
+	}
+	c, err := net.Dial("tcp", h.Addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if n, err := c.Read(make([]byte, 1)); n != 0 || err == nil || errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("a new connection of the client over its rate was kept: %d %v", n, err)
+	}
+	known := devicetest.NewClient(t, open[0].C, frame.ModeLine, "T-KNOWN")
+	known.MustLogin(nil)
+	if r := known.Call("getGoods", map[string]any{"code": "6901234567892"}); r.Exception() != "" {
+		t.Fatalf("getGoods on the client's open connection: %s", r.Raw)
+	}
+	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP("127.0.0.2")}}
+	c2, err := d.Dial("tcp", h.Addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c2.Close()
+	if r := devicetest.NewClient(t, c2, frame.ModeLine, "NEW-5").Login(nil); r.Code() != devmsg.CodePendingApproval {
+		t.Fatalf("a new device of another client: %s", r.Raw)
+	}
+}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/storebox/storebox/daemon/store"
 	"github.com/storebox/storebox/daemon/store/admission"
+	"github.com/storebox/storebox/internal/peerlimit"
 	"github.com/storebox/storebox/protocol/charset"
 	"github.com/storebox/storebox/protocol/devmsg"
 	"github.com/storebox/storebox/protocol/frame"
@@ -472,7 +473,13 @@ func (c *Session) login(req *devmsg.Request) (any, error) {
 	if c.srv.openAdmission() || tokenOK {
 		initial = admission.DeviceApproved
 	}
-	d, err := c.srv.records.SeeDevice(admission.Device{EquipID: id, Kind: b.Kind, Name: b.Name, MacID: b.MacID, Addr: c.nc.RemoteAddr().String()}, initial)
+	client := peerlimit.KeyOf(c.nc.RemoteAddr())
+	newAllowed := func() bool { return c.srv.newDevices == nil || c.srv.newDevices.Allow(client) }
+	d, err := c.srv.records.SeeDevice(admission.Device{EquipID: id, Kind: b.Kind, Name: b.Name, MacID: b.MacID, Addr: c.nc.RemoteAddr().String()}, initial, newAllowed)
+	if errors.Is(err, admission.ErrNewRefused) {
+		c.srv.newLimited.refused(c.srv.log, client, id)
+		return nil, devmsg.Errorf(devmsg.CodeBusy, "too many new devices from this address (devices.new_devices_per_minute = %d); device %s is not recorded; try again later", c.srv.cfg.NewDevicesPerMinute, id)
+	}
 	if errors.Is(err, admission.ErrPendingFull) {
 		c.srv.pendingFull.refused(c.srv.log, id, c.nc.RemoteAddr().String())
 		return nil, devmsg.Errorf(devmsg.CodeBusy, "%d devices are already waiting for approval; device %s is not recorded until the technician approves or rejects some (storebox devices forget-pending clears them)", admission.MaxPending, id)

@@ -88,7 +88,7 @@ const MaxDocument = 1 << 20
 // daemon/config's tests hold this to the Config type.
 var FileKeys = map[string][]string{
 	"":        {"store_id", "store_name", "data_dir", "warehouse", "log", "devices", "discovery", "mqtt", "http", "upstream", "orders", "payments", "doors", "scales", "fleet", "receipt", "printers"},
-	"devices": {"listen", "admission", "heartbeat", "max_connections", "max_conns_per_address", "outbound_queue", "tokens", "approve", "reject"},
+	"devices": {"listen", "admission", "heartbeat", "max_connections", "max_conns_per_address", "new_devices_per_minute", "outbound_queue", "tokens", "approve", "reject"},
 	"orders":  {"payment_ttl", "retention"},
 	"doors":   {"id", "secret", "policy", "terminal", "staff", "open_ms"},
 }

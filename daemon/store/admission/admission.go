@@ -53,6 +53,10 @@ const seenEvery = time.Minute
 // ErrPendingFull is SeeDevice's refusal of a new device at MaxPending.
 var ErrPendingFull = errors.New("too many devices are waiting for approval")
 
+// ErrNewRefused is SeeDevice's refusal of a new device its caller's
+// newAllowed turned down (a client over its rate of new devices).
+var ErrNewRefused = errors.New("new device refused")
+
 // DB is the part of the store the records need: read transactions, and
 // write transactions that can append ledger events.
 type DB interface {
@@ -107,19 +111,29 @@ func (r *Records) Device(id string) (d Device, ok bool, err error) {
 // newStatus (pending under pairing, approved under open admission); a known
 // device keeps its status and gets its last-seen details updated. A new
 // pending device while MaxPending wait is refused with ErrPendingFull.
-func (r *Records) SeeDevice(seen Device, newStatus string) (Device, error) {
+// newAllowed, if not nil, is asked once before a device the store has no
+// record of is counted or stored as pending; false refuses it with
+// ErrNewRefused, having only read the store.
+func (r *Records) SeeDevice(seen Device, newStatus string, newAllowed func() bool) (Device, error) {
 	// Read first: a device seen within seenEvery, or a new one at the cap,
 	// needs no write transaction, so a flood of logins (new ids at the cap,
 	// or the same ids again and again) costs reads, not fsyncs and the
 	// writer lock that orders share.
 	var known Device
-	found, full := false, false
+	found, full, refused := false, false, false
 	err := r.db.View(func(tx *bbolt.Tx) error {
 		if v := tx.Bucket(bucket).Get([]byte(seen.EquipID)); v != nil {
 			found = true
 			return json.Unmarshal(v, &known)
 		}
-		if idx := tx.Bucket(pendingBucket); idx != nil && newStatus == DevicePending {
+		if newStatus != DevicePending {
+			return nil
+		}
+		if newAllowed != nil && !newAllowed() {
+			refused = true
+			return nil
+		}
+		if idx := tx.Bucket(pendingBucket); idx != nil {
 			full = countKeys(idx, MaxPending) >= MaxPending
 		}
 		return nil
@@ -129,6 +143,8 @@ func (r *Records) SeeDevice(seen Device, newStatus string) (Device, error) {
 		return Device{}, err
 	case found && time.Since(known.LastSeen) < seenEvery:
 		return known, nil
+	case refused:
+		return Device{}, ErrNewRefused
 	case full:
 		return Device{}, ErrPendingFull
 	}

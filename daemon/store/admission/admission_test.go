@@ -12,16 +12,16 @@ import (
 
 func TestPendingDevices(t *testing.T) {
 	s := New(storetest.Open(t, t.TempDir(), store.Options{}))
-	if _, err := s.SeeDevice(Device{EquipID: "T-2", Kind: "terminal"}, DevicePending); err != nil {
+	if _, err := s.SeeDevice(Device{EquipID: "T-2", Kind: "terminal"}, DevicePending, nil); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.SeeDevice(Device{EquipID: "T-1", Kind: "terminal", Name: `x "status":"pending" y`}, DeviceApproved); err != nil {
+	if _, err := s.SeeDevice(Device{EquipID: "T-1", Kind: "terminal", Name: `x "status":"pending" y`}, DeviceApproved, nil); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.SeeDevice(Device{EquipID: "T-0", Kind: "scale"}, DevicePending); err != nil {
+	if _, err := s.SeeDevice(Device{EquipID: "T-0", Kind: "scale"}, DevicePending, nil); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.SeeDevice(Device{EquipID: "T-3", Kind: "label"}, DevicePending); err != nil {
+	if _, err := s.SeeDevice(Device{EquipID: "T-3", Kind: "label"}, DevicePending, nil); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.SetDeviceStatus("T-3", DeviceRejected); err != nil {
@@ -52,7 +52,7 @@ func TestPendingIndexBuiltForOlderFiles(t *testing.T) {
 	st := storetest.Open(t, t.TempDir(), store.Options{})
 	s := New(st)
 	for _, id := range []string{"P-1", "P-2"} {
-		if _, err := s.SeeDevice(Device{EquipID: id, Kind: "terminal"}, DevicePending); err != nil {
+		if _, err := s.SeeDevice(Device{EquipID: id, Kind: "terminal"}, DevicePending, nil); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -120,15 +120,15 @@ func TestSeeDeviceFloodTakesNoWrites(t *testing.T) {
 	if _, err := s.SetStatuses(set); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.SeeDevice(Device{EquipID: "P-0001", Kind: "terminal"}, DevicePending); err != nil {
+	if _, err := s.SeeDevice(Device{EquipID: "P-0001", Kind: "terminal"}, DevicePending, nil); err != nil {
 		t.Fatal(err)
 	}
 	db.writes = 0
 	for i := range 100 {
-		if _, err := s.SeeDevice(Device{EquipID: fmt.Sprintf("NEW-%d", i), Kind: "terminal"}, DevicePending); !errors.Is(err, ErrPendingFull) {
+		if _, err := s.SeeDevice(Device{EquipID: fmt.Sprintf("NEW-%d", i), Kind: "terminal"}, DevicePending, nil); !errors.Is(err, ErrPendingFull) {
 			t.Fatalf("new id at the cap: %v", err)
 		}
-		if d, err := s.SeeDevice(Device{EquipID: "P-0001", Kind: "terminal", Name: fmt.Sprint(i)}, DevicePending); err != nil || d.Status != DevicePending {
+		if d, err := s.SeeDevice(Device{EquipID: "P-0001", Kind: "terminal", Name: fmt.Sprint(i)}, DevicePending, nil); err != nil || d.Status != DevicePending {
 			t.Fatalf("known id: %+v %v", d, err)
 		}
 	}

@@ -112,7 +112,7 @@ func seedDevices(dataDir string, n int) {
 		sem <- struct{}{}
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			_, err := records.SeeDevice(admission.Device{EquipID: fmt.Sprintf("L-%05d", i), Kind: "label"}, status)
+			_, err := records.SeeDevice(admission.Device{EquipID: fmt.Sprintf("L-%05d", i), Kind: "label"}, status, nil)
 			benchkit.Check(err)
 		}()
 	}
