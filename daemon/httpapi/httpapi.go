@@ -136,6 +136,11 @@ func (b *deadlineBody) Close() error {
 	return err
 }
 
+// refusalAnswers is how many refused connections of one client are
+// answered with a 429 at once, and then one a second; the others are closed
+// unanswered (PROTOCOL.md §5).
+const refusalAnswers = 4
+
 // refuse answers a connection over the per-client cap, or of a client
 // that used up its wrong tokens, with a 429, and logs the first kind at
 // most once every 10 s.
@@ -173,7 +178,8 @@ func (s *Server) Serve(ctx context.Context) error {
 	}
 	// A client refused for wrong tokens is refused as it connects: a spray
 	// then costs an accept, not a request.
-	ln = &peerlimit.Listener{Listener: ln, Counter: s.perClient, Deny: s.gate.Blocked, Refuse: s.refuse}
+	ln = &peerlimit.Listener{Listener: ln, Counter: s.perClient, Deny: s.gate.Blocked, Refuse: s.refuse,
+		Answers: peerlimit.NewRate(refusalAnswers, time.Second)}
 	srv := &http.Server{Handler: s, ReadHeaderTimeout: s.readTimeout, IdleTimeout: s.idleTimeout,
 		ErrorLog: slog.NewLogLogger(s.Log.Handler(), slog.LevelDebug)}
 	for _, f := range s.onShutdown {

@@ -109,6 +109,11 @@ type Listener struct {
 	// accepting goroutine, at most maxRefusing at once (past that a refused
 	// connection is closed unanswered), with a 100 ms write deadline.
 	Refuse func(c net.Conn, k netip.Prefix, denied bool)
+	// Answers, if set, is how often one client's refused connections are
+	// answered: past it they are closed at once, unanswered. A client
+	// that keeps coming back after its answer (a token spray) then costs
+	// an accept and a close, not a reply, a goroutine and a linger each.
+	Answers *Rate
 
 	refusing atomic.Int32
 }
@@ -128,10 +133,12 @@ func (l *Listener) Accept() (net.Conn, error) {
 		if !denied && l.Counter.Acquire(k) {
 			return &conn{Conn: c, release: func() { l.Counter.Release(k) }}, nil
 		}
-		if l.Refuse == nil || l.refusing.Add(1) > maxRefusing {
-			if l.Refuse != nil {
-				l.refusing.Add(-1)
-			}
+		answer := l.Refuse != nil && (l.Answers == nil || l.Answers.Allow(k))
+		if answer && l.refusing.Add(1) > maxRefusing {
+			l.refusing.Add(-1)
+			answer = false
+		}
+		if !answer {
 			c.Close()
 			continue
 		}
