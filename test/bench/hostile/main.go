@@ -46,12 +46,16 @@ const (
 	dummy    = "hostile-net0" // a veth end: the LAN interface mDNS answers on
 	dummyIP  = "10.99.0.1"
 	slash64  = "fd99:1:2:3::/64"
-	loadN    = 4 // getGoods connections
+	floodIP  = "127.0.3.1" // the pending-login flood's host
+	loadN    = 4           // getGoods connections
+
+	adminToken = "the-right-token-is-long-enough-0123456789"
 )
 
 var (
 	bin    = flag.String("bin", "bin/storebox", "storebox binary")
-	phase  = flag.Duration("phase", 8*time.Second, "length of each phase")
+	phase  = flag.Duration("phase", 6*time.Second, "length of each phase")
+	rounds = flag.Int("rounds", 3, "rounds of quiet and attack phases")
 	nGoods = flag.Int("goods", 10000, "catalog size")
 	pace   = flag.Duration("pace", 4*time.Millisecond, "interval between one connection's getGoods requests")
 
@@ -62,6 +66,8 @@ var (
 	attackPid  = flag.Int("pid", 0, "internal: the daemon's pid")
 	attackDev  = flag.String("dev", "", "internal: the device address")
 	attackHTTP = flag.String("http", "", "internal: the HTTP port")
+
+	profileDir = flag.String("profile", "", "save the daemon's CPU profile of each phase in this directory")
 )
 
 func main() {
@@ -140,6 +146,7 @@ type env struct {
 	devAddr  string // 127.0.0.1:port
 	httpPort string
 	barcodes []string
+	load     []*loadConn
 }
 
 func inner() {
@@ -182,33 +189,94 @@ mdns = true
 listen = ""
 [http]
 listen = "[::]:%s"
-admin_token = "the-right-token-is-long-enough-0123456789"
-`, data, devPort, strings.Join(approve, ", "), devPort, httpPort)), 0o644))
+admin_token = %q
+`, data, devPort, strings.Join(approve, ", "), devPort, httpPort, adminToken)), 0o644))
 	d, _ := benchkit.StartDaemon(*bin, cfg, "127.0.0.1:"+httpPort)
 	defer benchkit.StopDaemon(d)
 	e.pid = d.Process.Pid
 	time.Sleep(2500 * time.Millisecond) // the mDNS announcements are over
 
-	fmt.Printf("hostile LAN (issue 19): getGoods paced every %v on %d connections (%d/s), %v per phase, %d goods\n",
-		*pace, loadN, int(float64(loadN)*float64(time.Second)/float64(*pace)), *phase, *nGoods)
-	fmt.Println("  (each attack runs in a process of its own at nice 19, as if from another host)")
-	quiet := e.phase("quiet", 0, "")
-	e.phase("pending-login flood (new equipId per login, 128 B names)", quiet, "flood")
-	e.phase("5,000 idle HTTP connections (50 per address)", quiet, "idle")
-	e.phase("hostile mDNS stream, 200 packets/s", quiet, "mdns")
-	e.phase("wrong-token spray from one IPv6 /64", quiet, "spray")
-	e.phase("quiet again (the machine's own noise)", quiet, "")
+	e.connectLoad()
+	fmt.Printf("hostile LAN (issue 19): getGoods paced every %v on %d connections (%d/s), %v per phase, %d goods, %d rounds\n",
+		*pace, loadN, int(float64(loadN)*float64(time.Second)/float64(*pace)), *phase, *nGoods, *rounds)
+	fmt.Println("  (each attack runs in a process of its own at nice 19, as if from another host; the getGoods")
+	fmt.Println("  connections stay open throughout, as a till's does. Each round is quiet, then each attack")
+	fmt.Println("  followed by quiet; an attack's ratio is its p99 over the mean p99 of the quiet phases just")
+	fmt.Println("  before and after it, so the machine's drift is not counted as the attack's)")
+	attacks := []struct{ name, attack string }{
+		{"pending-login flood (new equipId per login, 128 B names)", "flood"},
+		{"5,000 idle HTTP connections (50 per address)", "idle"},
+		{"hostile mDNS stream, 200 packets/s", "mdns"},
+		{"wrong-token spray from one IPv6 /64", "spray"},
+	}
+	results := make([][]phaseResult, len(attacks))
+	var quiets []phaseResult
+	for r := 1; r <= *rounds; r++ {
+		fmt.Printf("  round %d\n", r)
+		before := e.phase("quiet", "")
+		quiets = append(quiets, before)
+		for i, a := range attacks {
+			res := e.phase(a.name, a.attack)
+			after := e.phase("quiet", "")
+			quiets = append(quiets, after)
+			res.ratio = float64(res.p99) / ((float64(before.p99) + float64(after.p99)) / 2)
+			fmt.Printf("  %-58s → %.1f× the quiet around it (%s, %s)\n", "", res.ratio, before.p99.Round(10*time.Microsecond), after.p99.Round(10*time.Microsecond))
+			results[i] = append(results[i], res)
+			before = after
+		}
+	}
+	fmt.Printf("  summary over %d rounds (median; min–max)\n", *rounds)
+	qp := durations(quiets, func(p phaseResult) float64 { return float64(p.p99) })
+	fmt.Printf("  %-58s getGoods p99 %s (%s–%s) over %d quiet phases; daemon CPU %.0f%%\n", "quiet", time.Duration(median(qp)).Round(10*time.Microsecond),
+		time.Duration(qp[0]).Round(10*time.Microsecond), time.Duration(qp[len(qp)-1]).Round(10*time.Microsecond), len(quiets),
+		median(durations(quiets, func(p phaseResult) float64 { return p.cpu })))
+	for i, a := range attacks {
+		ratios := durations(results[i], func(p phaseResult) float64 { return p.ratio })
+		p99s := durations(results[i], func(p phaseResult) float64 { return float64(p.p99) })
+		fmt.Printf("  %-58s getGoods p99 %s, %.1f× quiet (%.1f–%.1f; goal ≤ 2×); daemon CPU %.0f%%, RSS %.0f MB\n", a.name,
+			time.Duration(median(p99s)).Round(10*time.Microsecond), median(ratios), ratios[0], ratios[len(ratios)-1],
+			median(durations(results[i], func(p phaseResult) float64 { return p.cpu })),
+			median(durations(results[i], func(p phaseResult) float64 { return p.rss })))
+	}
 	fmt.Printf("  %-58s %8.0f MB   (goal < 300 MB)\n", "daemon peak RSS (VmHWM) over all phases", benchkit.RSSMB(e.pid, "VmHWM:"))
+}
+
+// phaseResult is what one phase measured.
+type phaseResult struct {
+	p99      time.Duration
+	cpu, rss float64
+	ratio    float64 // p99 over the quiet phases' around it (attacks)
+}
+
+// durations returns f of each result, sorted.
+func durations(rs []phaseResult, f func(phaseResult) float64) []float64 {
+	out := make([]float64, len(rs))
+	for i, r := range rs {
+		out[i] = f(r)
+	}
+	sort.Float64s(out)
+	return out
+}
+
+func median(sorted []float64) float64 {
+	n := len(sorted)
+	if n == 0 {
+		return 0
+	}
+	if n%2 == 1 {
+		return sorted[n/2]
+	}
+	return (sorted[n/2-1] + sorted[n/2]) / 2
 }
 
 // attack runs until ctx ends and reports what it did; it calls ready once
 // it is under way (connections opened, sockets bound).
 type attack func(ctx context.Context, ready func()) string
 
-// phase starts attack (nil: none), then runs getGoods for the phase and
-// stops the attack; it prints getGoods p99 (against quiet's, base), the
-// daemon's CPU and RSS over the phase and what the attack reports.
-func (e *env) phase(name string, base time.Duration, attackName string) time.Duration {
+// phase starts attack (none: ""), then runs getGoods for the phase and
+// stops the attack; it prints getGoods p99 and p50, the daemon's CPU and
+// RSS over the phase and what the attack reports.
+func (e *env) phase(name string, attackName string) phaseResult {
 	report, ready := make(chan string, 1), make(chan struct{})
 	stop := func() {}
 	if attackName != "" {
@@ -243,52 +311,70 @@ func (e *env) phase(name string, base time.Duration, attackName string) time.Dur
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), *phase)
 	defer cancel()
+	prof := make(chan struct{})
+	if *profileDir != "" {
+		go func() { defer close(prof); e.saveProfile(attackName, *phase-time.Second) }()
+	} else {
+		close(prof)
+	}
 	cpu0, t0 := benchkit.CPUTime(e.pid), time.Now()
 	p50, p99, n := e.getGoods(ctx)
+	<-prof
 	cpu := float64(benchkit.CPUTime(e.pid)-cpu0) / float64(time.Since(t0)) * 100
 	rss := benchkit.RSSMB(e.pid, "VmRSS:")
 	stop()
 	note := <-report
-	ratio := ""
-	if base > 0 {
-		ratio = fmt.Sprintf(" (%.1f× quiet; goal ≤ 2×)", float64(p99)/float64(base))
-	}
-	fmt.Printf("  %-58s getGoods p99 %7s%s, p50 %s, %d calls; daemon CPU %.0f%%, RSS %.0f MB\n", name, p99.Round(10*time.Microsecond), ratio, p50.Round(10*time.Microsecond), n, cpu, rss)
+	fmt.Printf("  %-58s getGoods p99 %7s, p50 %s, %d calls; daemon CPU %.0f%%, RSS %.0f MB\n", name, p99.Round(10*time.Microsecond), p50.Round(10*time.Microsecond), n, cpu, rss)
 	if note != "" {
 		fmt.Printf("  %-58s %s\n", "", note)
 	}
-	return p99
+	return phaseResult{p99: p99, cpu: cpu, rss: rss}
 }
 
-// getGoods calls getGoods on loadN approved connections, each every pace,
+// loadConn is one approved device's connection for the getGoods load.
+type loadConn struct {
+	c  net.Conn
+	fr *frame.Reader
+}
+
+// call sends msg and returns the reply, skipping heartbeats.
+func (l *loadConn) call(msg string) []byte {
+	_, err := l.c.Write(frame.Append(nil, frame.ModeLength, []byte(msg)))
+	benchkit.Check(err)
+	for {
+		p, err := l.fr.Next()
+		benchkit.Check(err)
+		if !bytes.Contains(p[:min(len(p), 40)], []byte(`"action":"health"`)) {
+			return p
+		}
+	}
+}
+
+// connectLoad logs loadN approved devices in, once: a till keeps its
+// connection, so the attacks meet sessions that are already open.
+func (e *env) connectLoad() {
+	for i := 0; i < loadN; i++ {
+		c, err := net.Dial("tcp", e.devAddr)
+		benchkit.Check(err)
+		l := &loadConn{c: c, fr: frame.NewReader(c, 0)}
+		if r := l.call(fmt.Sprintf(`{"head":{"action":"login","equipId":"B-%d","seq":0},"body":{}}`, i)); !bytes.Contains(r, []byte(`"exception":""`)) {
+			benchkit.Check(fmt.Errorf("load device login: %s", r))
+		}
+		e.load = append(e.load, l)
+	}
+}
+
+// getGoods calls getGoods on the loadN connections, each every pace,
 // until ctx ends; it returns p50 and p99 of the replies' latency.
 func (e *env) getGoods(ctx context.Context) (p50, p99 time.Duration, n int) {
 	var mu sync.Mutex
 	var lat []time.Duration
 	var wg sync.WaitGroup
-	for i := 0; i < loadN; i++ {
+	for i, l := range e.load {
 		wg.Add(1)
-		go func(i int) {
+		go func(i int, l *loadConn) {
 			defer wg.Done()
-			c, err := net.Dial("tcp", e.devAddr)
-			benchkit.Check(err)
-			defer c.Close()
-			fr := frame.NewReader(c, 0)
-			call := func(msg string) []byte {
-				_, err := c.Write(frame.Append(nil, frame.ModeLength, []byte(msg)))
-				benchkit.Check(err)
-				for {
-					p, err := fr.Next()
-					benchkit.Check(err)
-					if !bytes.Contains(p[:min(len(p), 40)], []byte(`"action":"health"`)) {
-						return p
-					}
-				}
-			}
-			if r := call(fmt.Sprintf(`{"head":{"action":"login","equipId":"B-%d","seq":0},"body":{}}`, i)); !bytes.Contains(r, []byte(`"exception":""`)) {
-				benchkit.Check(fmt.Errorf("load device login: %s", r))
-			}
-			r := rand.New(rand.NewSource(int64(i)))
+			r := rand.New(rand.NewSource(time.Now().UnixNano() + int64(i)))
 			local := make([]time.Duration, 0, 4096)
 			tick := time.NewTicker(*pace)
 			defer tick.Stop()
@@ -302,13 +388,13 @@ func (e *env) getGoods(ctx context.Context) (p50, p99 time.Duration, n int) {
 				case <-tick.C:
 				}
 				t := time.Now()
-				reply := call(`{"head":{"action":"getGoods","seq":1},"body":{"code":"` + e.barcodes[r.Intn(len(e.barcodes))] + `"}}`)
+				reply := l.call(`{"head":{"action":"getGoods","seq":1},"body":{"code":"` + e.barcodes[r.Intn(len(e.barcodes))] + `"}}`)
 				local = append(local, time.Since(t))
 				if !bytes.Contains(reply, []byte(`"exception":""`)) {
 					benchkit.Check(fmt.Errorf("getGoods: %s", reply))
 				}
 			}
-		}(i)
+		}(i, l)
 	}
 	wg.Wait()
 	if len(lat) == 0 {
@@ -319,10 +405,11 @@ func (e *env) getGoods(ctx context.Context) (p50, p99 time.Duration, n int) {
 }
 
 // pendingFlood logs in new equipIds as fast as 8 connections can, each
-// with a 128-byte name and mac_id, under admission "pairing".
+// with a 128-byte name and mac_id, under admission "pairing", from one
+// address of its own (floodIP), as a host on the LAN would.
 func (e *env) pendingFlood(ctx context.Context, ready func()) string {
 	ready()
-	var logins, pending, busy, other atomic.Int64
+	var logins, pending, busy, other, closed atomic.Int64
 	var wg sync.WaitGroup
 	name := strings.Repeat("n", 128)
 	for w := 0; w < 8; w++ {
@@ -330,7 +417,8 @@ func (e *env) pendingFlood(ctx context.Context, ready func()) string {
 		go func(w int) {
 			defer wg.Done()
 			for i := 0; ctx.Err() == nil; i++ {
-				c, err := net.Dial("tcp", e.devAddr)
+				d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(floodIP)}, Timeout: 5 * time.Second}
+				c, err := d.Dial("tcp", e.devAddr)
 				if err != nil {
 					continue
 				}
@@ -340,6 +428,7 @@ func (e *env) pendingFlood(ctx context.Context, ready func()) string {
 				p, err := frame.NewReader(c, 0).Next()
 				c.Close()
 				if err != nil {
+					closed.Add(1)
 					continue
 				}
 				logins.Add(1)
@@ -355,7 +444,8 @@ func (e *env) pendingFlood(ctx context.Context, ready func()) string {
 		}(w)
 	}
 	wg.Wait()
-	return fmt.Sprintf("%d logins: %d recorded pending, %d refused busy (pending cap), %d other", logins.Load(), pending.Load(), busy.Load(), other.Load())
+	return fmt.Sprintf("%d logins answered: %d recorded pending, %d refused busy (pending cap or rate), %d other; %d connections closed unanswered",
+		logins.Load(), pending.Load(), busy.Load(), other.Load(), closed.Load())
 }
 
 // idleHTTP opens 5,000 connections to the HTTP port from 100 loopback
@@ -514,7 +604,7 @@ func hostTarget(c *net.UDPConn, to *net.UDPAddr) string {
 // a new connection (and address) per guess, from 16 workers.
 func (e *env) tokenSpray(ctx context.Context, ready func()) string {
 	ready()
-	var tries, evaluated, limited, other atomic.Int64
+	var tries, evaluated, limited, closed, other atomic.Int64
 	var wg sync.WaitGroup
 	for w := 0; w < 16; w++ {
 		wg.Add(1)
@@ -538,7 +628,7 @@ func (e *env) tokenSpray(ctx context.Context, ready func()) string {
 				tries.Add(1)
 				switch {
 				case err != nil:
-					other.Add(1)
+					closed.Add(1)
 				case resp.StatusCode == http.StatusUnauthorized:
 					evaluated.Add(1)
 				case resp.StatusCode == http.StatusTooManyRequests:
@@ -554,7 +644,25 @@ func (e *env) tokenSpray(ctx context.Context, ready func()) string {
 		}(w)
 	}
 	wg.Wait()
-	return fmt.Sprintf("%d wrong tokens, each from a random address of %s: %d evaluated (401), %d refused (429), %d other", tries.Load(), slash64, evaluated.Load(), limited.Load(), other.Load())
+	return fmt.Sprintf("%d wrong tokens, each from a random address of %s: %d evaluated (401), %d refused (429), %d closed unanswered, %d other",
+		tries.Load(), slash64, evaluated.Load(), limited.Load(), closed.Load(), other.Load())
+}
+
+// saveProfile saves the daemon's CPU profile over d in -profile's
+// directory, named after the phase's attack.
+func (e *env) saveProfile(name string, d time.Duration) {
+	if name == "" {
+		name = "quiet"
+	}
+	benchkit.Check(os.MkdirAll(*profileDir, 0o755))
+	req, _ := http.NewRequest("GET", fmt.Sprintf("http://127.0.0.1:%s/debug/pprof/profile?seconds=%d", e.httpPort, int(d.Seconds())), nil)
+	req.Header.Set("Authorization", "Bearer "+adminToken)
+	resp, err := http.DefaultClient.Do(req)
+	benchkit.Check(err)
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	benchkit.Check(err)
+	benchkit.Check(os.WriteFile(filepath.Join(*profileDir, name+".pprof"), b, 0o644))
 }
 
 func writeCatalog(path string, n int, e *env) {
