@@ -2,6 +2,7 @@ package orders
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"strconv"
 	"testing"
@@ -132,5 +133,25 @@ func TestRetentionBatches(t *testing.T) {
 	}
 	if c := e.svc.Counts(); c[ordermsg.StatusCancelled] != 0 {
 		t.Fatalf("counts %v", c)
+	}
+}
+
+// A batch that finds the ledger's sequence below what its pass read (a
+// rebase renumbered the queue) removes nothing and says so.
+func TestRetentionBatchSeesRenumberedLedger(t *testing.T) {
+	clock := &fakeClock{t: time.Date(2026, 1, 5, 9, 0, 0, 0, time.UTC)}
+	e := newEnv(t, Config{Now: clock.Now, Retention: 90 * day, Acknowledged: true}, payments.Providers{})
+	retentionShop(t, e, clock)
+	refs, complete, err := e.st.Outbox().OrderRefs(1000)
+	if err != nil || !complete {
+		t.Fatal(err)
+	}
+	refs.Through += 10 // as if the counter had gone back by 10 since
+	removed, _, _, err := e.svc.pruneOnce(&refs, clock.Now().Add(200*day), nil)
+	if !errors.Is(err, errRenumbered) || removed != 0 {
+		t.Fatalf("removed %d, %v", removed, err)
+	}
+	if c := e.svc.Counts(); c[ordermsg.StatusPaid] == 0 {
+		t.Fatal("orders removed")
 	}
 }

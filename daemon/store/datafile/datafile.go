@@ -205,8 +205,12 @@ const (
 // not exist yet, cannot be read, or has a schema newer than maxSchema (which
 // this build refuses untouched) is left to the store's open to report.
 func CompactIfWasteful(path string, maxSchema uint32, log *slog.Logger) {
+	compactIfWasteful(path, maxSchema, startMinSize, log)
+}
+
+func compactIfWasteful(path string, maxSchema uint32, minSize int64, log *slog.Logger) {
 	st, err := readSpace(path)
-	if err != nil || st.Schema > maxSchema || st.Size < startMinSize || st.FreeShare() <= startFreeShare {
+	if err != nil || st.Schema > maxSchema || st.Size < minSize || st.FreeShare() <= startFreeShare {
 		return
 	}
 	log.Info("compacting the store file: more than half of it is free", "path", path, "size_mb", st.Size>>20, "free_share", fmt.Sprintf("%.0f%%", 100*st.FreeShare()))

@@ -14,7 +14,11 @@ import (
 	"github.com/storebox/storebox/daemon/store/storetest"
 )
 
-// wasteful writes a file over startMinSize and deletes most of it again,
+// testMinSize stands for startMinSize: a file over it is large enough to
+// compact at start (64 MB would make the test slow under emulation).
+const testMinSize = 2 << 20
+
+// wasteful writes a file over testMinSize and deletes most of it again,
 // keeping one small bucket with a sequence.
 func wasteful(t *testing.T) string {
 	t.Helper()
@@ -24,13 +28,13 @@ func wasteful(t *testing.T) string {
 		t.Fatal(err)
 	}
 	val := bytes.Repeat([]byte("x"), 4000)
-	for i := range 5 {
+	for i := range 2 {
 		err := db.Update(func(tx *bbolt.Tx) error {
 			b, err := tx.CreateBucketIfNotExists([]byte("junk"))
 			if err != nil {
 				return err
 			}
-			for j := range 4000 {
+			for j := range 500 {
 				if err := b.Put([]byte{byte(i), byte(j >> 8), byte(j)}, val); err != nil {
 					return err
 				}
@@ -67,15 +71,15 @@ func TestCompactIfWasteful(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st.Size < startMinSize || st.FreeShare() <= startFreeShare {
+	if st.Size < testMinSize || st.FreeShare() <= startFreeShare {
 		t.Fatalf("fixture not wasteful: %d bytes, %.2f free", st.Size, st.FreeShare())
 	}
-	CompactIfWasteful(path, 99, slog.New(slog.DiscardHandler))
+	compactIfWasteful(path, 99, testMinSize, slog.New(slog.DiscardHandler))
 	after, err := Read(path, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if after.Size > 1<<20 {
+	if after.Size > 256<<10 {
 		t.Fatalf("after compaction %d bytes (before %d)", after.Size, st.Size)
 	}
 	if len(after.Buckets) != 1 || after.Buckets[0] != (Bucket{Name: "kept", Keys: 1}) {
@@ -95,7 +99,7 @@ func TestCompactIfWasteful(t *testing.T) {
 	storetest.CheckFile(t, path)
 }
 
-// A small file, or a file of a newer schema, is left alone.
+// A file of a newer schema is left alone, and so is a small one.
 func TestCompactIfWastefulLeavesAlone(t *testing.T) {
 	path := wasteful(t)
 	db, _ := bbolt.Open(path, 0o600, nil)
@@ -105,10 +109,16 @@ func TestCompactIfWastefulLeavesAlone(t *testing.T) {
 	})
 	db.Close()
 	before, _ := os.Stat(path)
-	CompactIfWasteful(path, 2, slog.New(slog.DiscardHandler))
+	compactIfWasteful(path, 2, testMinSize, slog.New(slog.DiscardHandler))
 	after, _ := os.Stat(path)
 	if after.Size() != before.Size() || !after.ModTime().Equal(before.ModTime()) {
 		t.Fatal("a file of a newer schema was compacted")
+	}
+	small := wasteful(t)
+	before, _ = os.Stat(small)
+	compactIfWasteful(small, 99, before.Size()+1, slog.New(slog.DiscardHandler))
+	if after, _ := os.Stat(small); after.Size() != before.Size() {
+		t.Fatal("a file under the minimum size was compacted")
 	}
 }
 
