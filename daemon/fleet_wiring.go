@@ -12,6 +12,7 @@ import (
 	"github.com/storebox/storebox/daemon/store/admission"
 	"github.com/storebox/storebox/protocol/fleetmsg"
 	"github.com/storebox/storebox/sync/fleetlink"
+	"github.com/storebox/storebox/sync/upstream"
 )
 
 // hasUpstream reports whether a cloud is configured at all.
@@ -56,7 +57,7 @@ func (d *Daemon) buildFleet() error {
 	d.reporter = fleet.NewReporter(fleet.ReporterConfig{
 		Link: link, Observe: d.observe, Config: d.remote.State, StoreID: c.StoreID, Version: d.version, DataDir: c.DataDir,
 		Started: d.started, Interval: c.Fleet.HealthInterval.Duration, QueueAlarmAge: c.Fleet.QueueAlarmAge.Duration,
-		Log: d.log.With("component", "fleet"),
+		Clock: d.cloudClock, Log: d.log.With("component", "fleet"),
 	})
 	d.remote.Attach(link, d.reporter.Kick)
 	d.sup.Add("fleet-health", d.reporter)
@@ -64,6 +65,15 @@ func (d *Daemon) buildFleet() error {
 		d.sup.Add("fleet-config", d.remote)
 	}
 	return nil
+}
+
+// cloudClock is this box's clock against the cloud's, as the link that
+// carries health measures it (zero: unknown).
+func (d *Daemon) cloudClock() upstream.ClockState {
+	if d.upstream != nil {
+		return d.upstream.Clock()
+	}
+	return upstream.ClockState{}
 }
 
 // natsWatch follows the store's entry in storebox_config and closes the
@@ -172,10 +182,8 @@ func (d *Daemon) observe(counts bool) fleet.Observation {
 	if rb, ok, err := d.store.LastLedgerRebase(); err == nil && ok {
 		o.LedgerRebased, o.RebaseFirstSeq = rb.At, rb.FirstSeq
 	}
-	if d.upstream != nil {
-		cl := d.upstream.Clock()
-		o.ClockOffset, o.ClockCorrected = cl.Offset, cl.Corrected
-	}
+	cl := d.cloudClock()
+	o.ClockOffset, o.ClockCorrected = cl.Offset, cl.Corrected
 	if d.uploader != nil {
 		u := d.uploader.Status()
 		if !u.LastSuccess.IsZero() {

@@ -147,8 +147,20 @@ func conditions(o Observation, disk fleetmsg.DiskHealth, diskOK bool, dataDir st
 // tracker turns conditions into alerts whose since stays put while they
 // stay raised.
 type tracker struct {
-	seen   map[string]time.Time // key → first observed (or the condition's own since)
+	seen   map[string]seenAlert
 	raised map[string]bool
+	// toCloud turns a time of this box's clock into the cloud's (known:
+	// the offset has been measured); nil is this box's clock, known.
+	toCloud func(time.Time) (time.Time, bool)
+}
+
+// seenAlert is when an alert was first observed (or its condition's own
+// since), on this box's clock (holds count from it) and as reported: on
+// the cloud's clock, pinned at the first evaluation that knew the offset,
+// so a clock set right later does not move it.
+type seenAlert struct {
+	first, since time.Time
+	pinned       bool
 }
 
 func alertKey(kind, subject string) string { return kind + "\x00" + subject }
@@ -157,24 +169,31 @@ func alertKey(kind, subject string) string { return kind + "\x00" + subject }
 // cleared by this observation.
 func (t *tracker) update(cs []condition, now time.Time) (alerts []fleetmsg.Alert, raised, cleared []fleetmsg.Alert) {
 	if t.seen == nil {
-		t.seen, t.raised = map[string]time.Time{}, map[string]bool{}
+		t.seen, t.raised = map[string]seenAlert{}, map[string]bool{}
+	}
+	toCloud := t.toCloud
+	if toCloud == nil {
+		toCloud = func(t time.Time) (time.Time, bool) { return t, true }
 	}
 	present := make(map[string]bool, len(cs))
 	for _, c := range cs {
 		k := alertKey(c.kind, c.subject)
 		present[k] = true
-		first, ok := t.seen[k]
+		s, ok := t.seen[k]
 		if !ok {
-			first = now
+			s.first = now
 			if !c.since.IsZero() {
-				first = c.since
+				s.first = c.since
 			}
-			t.seen[k] = first
 		}
-		if now.Sub(first) < c.hold {
+		if !s.pinned {
+			s.since, s.pinned = toCloud(s.first)
+		}
+		t.seen[k] = s
+		if now.Sub(s.first) < c.hold {
 			continue
 		}
-		a := fleetmsg.Alert{Kind: c.kind, Subject: c.subject, Since: first.UTC(), Message: c.message}
+		a := fleetmsg.Alert{Kind: c.kind, Subject: c.subject, Since: s.since.UTC(), Message: c.message}
 		alerts = append(alerts, a)
 		if !t.raised[k] {
 			t.raised[k] = true

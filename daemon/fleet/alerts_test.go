@@ -182,3 +182,48 @@ func TestPrinterFaultAlert(t *testing.T) {
 		t.Fatalf("after paper was loaded: alerts %+v cleared %+v", alerts, cleared)
 	}
 }
+
+// A box an hour behind the cloud reports its alerts' since on the cloud's
+// clock; a since once reported on it stays put when the box's clock is set
+// right, and one seen before the offset was known is reported on the
+// cloud's clock once it is.
+func TestAlertSinceOnTheCloudsClock(t *testing.T) {
+	local := time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC) // the box's clock, an hour behind
+	clock := struct {
+		offset       time.Duration
+		known, fixed bool
+	}{}
+	tr := tracker{toCloud: func(t time.Time) (time.Time, bool) {
+		if clock.fixed {
+			return t.Add(-clock.offset), true
+		}
+		return t, clock.known
+	}}
+	obs := Observation{Pending: []string{"T-1"}}
+	eval := func(now time.Time) map[string]time.Time {
+		alerts, _, _ := tr.update(conditions(obs, fleetmsg.DiskHealth{FreeRatio: 0.5}, true, "d", time.Hour, now), now)
+		out := map[string]time.Time{}
+		for _, a := range alerts {
+			out[a.Kind+":"+a.Subject] = a.Since
+		}
+		return out
+	}
+	// Seen before any reply: reported on the box's clock for now.
+	if got := eval(local)["device_pending:T-1"]; !got.Equal(local) {
+		t.Fatalf("offset unknown: since %v", got)
+	}
+	// The cloud's Date shows the box an hour behind.
+	clock.offset, clock.known, clock.fixed = -time.Hour, true, true
+	cloud := local.Add(time.Hour)
+	obs.Pending = []string{"T-1", "T-2"}
+	got := eval(local.Add(time.Minute))
+	if !got["device_pending:T-1"].Equal(cloud) || !got["device_pending:T-2"].Equal(cloud.Add(time.Minute)) {
+		t.Fatalf("offset known: %v, want T-1 at %v and T-2 a minute later", got, cloud)
+	}
+	// NTP sets the box right: its clock jumps an hour, the offset is gone.
+	clock.offset = 0
+	got = eval(local.Add(time.Hour + 2*time.Minute))
+	if !got["device_pending:T-1"].Equal(cloud) || !got["device_pending:T-2"].Equal(cloud.Add(time.Minute)) {
+		t.Fatalf("after the clock was set right: %v, want them where they were", got)
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/storebox/storebox/protocol/fleetmsg"
+	"github.com/storebox/storebox/sync/upstream"
 )
 
 // HealthLink sends snapshots (fleetlink.Link does).
@@ -31,6 +32,11 @@ type ReporterConfig struct {
 	Version string // the daemon's
 	DataDir string // whose file system disk_low watches
 	Started time.Time
+	// Clock tells this box's clock against the cloud's (the link's); nil:
+	// unknown. Once the store signs with the cloud's time, every time in a
+	// snapshot (at, alerts' since, applied_at, last_reading_at,
+	// last_sync_at) is reported on the cloud's clock too (UPSTREAM.md §7.1).
+	Clock func() upstream.ClockState
 
 	Interval      time.Duration // fleet.health_interval
 	QueueAlarmAge time.Duration // fleet.queue_alarm_age
@@ -75,7 +81,38 @@ func NewReporter(cfg ReporterConfig) *Reporter {
 	if cfg.Config == nil {
 		cfg.Config = func() ConfigState { return ConfigState{Source: fleetmsg.SourceFile} }
 	}
-	return &Reporter{cfg: cfg, kick: make(chan struct{}, 1)}
+	r := &Reporter{cfg: cfg, kick: make(chan struct{}, 1)}
+	r.tr.toCloud = r.toCloud
+	return r
+}
+
+// toCloud is a time of this box's clock on the cloud's, as the store signs
+// (this box's minus the offset once it corrects); known says the offset
+// has been measured (or there is nothing to measure against).
+func (r *Reporter) toCloud(t time.Time) (time.Time, bool) {
+	if r.cfg.Clock == nil {
+		return t, true
+	}
+	st := r.cfg.Clock()
+	if st.Corrected {
+		return t.Add(-st.Offset), true
+	}
+	return t, st.Known
+}
+
+// cloudTime is toCloud without the knowing.
+func (r *Reporter) cloudTime(t time.Time) time.Time {
+	c, _ := r.toCloud(t)
+	return c.UTC()
+}
+
+// cloudTimeP converts an optional time in place.
+func (r *Reporter) cloudTimeP(t *time.Time) *time.Time {
+	if t == nil {
+		return nil
+	}
+	c := r.cloudTime(*t)
+	return &c
 }
 
 // Kick asks for a snapshot soon (a remote configuration applied or refused).
@@ -131,23 +168,26 @@ func (r *Reporter) Snapshot(now time.Time) (fleetmsg.Health, bool) {
 	st := ev.config
 	cfgStatus := fleetmsg.ConfigStatus{Version: st.Version, Source: st.Source}
 	if !st.AppliedAt.IsZero() {
-		at := st.AppliedAt.UTC()
-		cfgStatus.AppliedAt = &at
+		cfgStatus.AppliedAt = r.cloudTimeP(&st.AppliedAt)
 	}
 	if rf := st.Refusal; rf != nil {
 		cfgStatus.Error = rf.Reason
 	}
 	disk, alerts := ev.disk, ev.alerts
 	h := fleetmsg.Health{
-		At: now.UTC(), Store: r.cfg.StoreID, Version: r.cfg.Version, UptimeS: int64(now.Sub(r.cfg.Started) / time.Second),
+		At: r.cloudTime(now), Store: r.cfg.StoreID, Version: r.cfg.Version, UptimeS: int64(now.Sub(r.cfg.Started) / time.Second),
 		Ready: o.Ready, Config: cfgStatus, Devices: o.Devices, Scales: o.Scales, Doors: o.Doors, Queue: o.Queue, Disk: disk,
 		Alerts: alerts,
 	}
 	if h.Devices == nil {
 		h.Devices = map[string]fleetmsg.DeviceCounts{}
 	}
+	h.Queue.LastSyncAt = r.cloudTimeP(h.Queue.LastSyncAt)
 	if h.Scales == nil {
 		h.Scales = []fleetmsg.ScaleHealth{}
+	}
+	for i := range h.Scales {
+		h.Scales[i].LastReadingAt = r.cloudTimeP(h.Scales[i].LastReadingAt)
 	}
 	if h.Doors == nil {
 		h.Doors = []fleetmsg.DoorHealth{}
@@ -224,7 +264,7 @@ func (r *Reporter) send(ctx context.Context, h fleetmsg.Health) {
 		r.cfg.Log.Info("health snapshots delivered again")
 		r.lastErr = ""
 	}
-	r.sentAt = h.At
+	r.sentAt = time.Now() // this box's clock, as the local status shows times
 	r.sent++
 }
 

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/storebox/storebox/protocol/fleetmsg"
+	"github.com/storebox/storebox/sync/upstream"
 )
 
 type fakeState struct {
@@ -124,5 +125,44 @@ func TestReporterSendsPrinterFault(t *testing.T) {
 	h := cloud.waitSnapshot(5*time.Second, func(h fleetmsg.Health) bool { return len(h.Alerts) == 1 })
 	if a := h.Alerts[0]; a.Kind != fleetmsg.AlertPrinterFault || a.Subject != "front" || h.Printers[0].State != "paper_end" || h.Printers[0].Queued != 2 {
 		t.Fatalf("alert %+v printers %+v", a, h.Printers)
+	}
+}
+
+// Once the store signs with the cloud's time, every time in a snapshot is
+// on the cloud's clock: at, alerts' since, applied_at, last_reading_at,
+// last_sync_at (UPSTREAM.md §7.1).
+func TestSnapshotTimesOnTheCloudsClock(t *testing.T) {
+	now := time.Now()
+	synced, read := now.Add(-time.Minute), now.Add(-time.Second)
+	st := &fakeState{obs: Observation{
+		Pending:     []string{"T-1"},
+		QueueOldest: now.Add(-20 * time.Minute),
+		Queue:       fleetmsg.QueueHealth{Depth: 1, LastSyncAt: &synced},
+		Scales:      []fleetmsg.ScaleHealth{{ID: "deli", State: "connected", LastReadingAt: &read}},
+	}}
+	r := NewReporter(ReporterConfig{Observe: st.observe, StoreID: "s1", DataDir: t.TempDir(), Started: now, QueueAlarmAge: 15 * time.Minute,
+		Config: func() ConfigState { return ConfigState{Source: fleetmsg.SourceFile, AppliedAt: now.Add(-time.Hour)} },
+		Clock: func() upstream.ClockState {
+			return upstream.ClockState{Offset: -time.Hour, Known: true, Corrected: true}
+		}})
+	h, _ := r.Snapshot(now)
+	cloud := func(t time.Time) time.Time { return t.Add(time.Hour).UTC() }
+	if !h.At.Equal(cloud(now)) || !h.Queue.LastSyncAt.Equal(cloud(synced)) || !h.Scales[0].LastReadingAt.Equal(cloud(read)) ||
+		!h.Config.AppliedAt.Equal(cloud(now.Add(-time.Hour))) {
+		t.Fatalf("snapshot times not on the cloud's clock: at %v, last_sync_at %v, last_reading_at %v, applied_at %v (cloud now %v)",
+			h.At, h.Queue.LastSyncAt, h.Scales[0].LastReadingAt, h.Config.AppliedAt, cloud(now))
+	}
+	want := map[string]time.Time{"device_pending": cloud(now), "queue_stale": cloud(now.Add(-5 * time.Minute))}
+	for _, a := range h.Alerts {
+		if w, ok := want[a.Kind]; !ok || !a.Since.Equal(w) {
+			t.Errorf("%s since %v, want %v", a.Kind, a.Since, w)
+		}
+		delete(want, a.Kind)
+	}
+	if len(want) != 0 {
+		t.Errorf("missing alerts %v in %+v", want, h.Alerts)
+	}
+	if h.UptimeS != 0 {
+		t.Errorf("uptime %d s", h.UptimeS)
 	}
 }

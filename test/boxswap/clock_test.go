@@ -40,6 +40,31 @@ func TestCloudClockAnHourAhead(t *testing.T) {
 		return strings.Contains(h, `"clock_skew"`) && strings.Contains(h, `"-3600"`)
 	})
 
+	// The snapshot's times are on the cloud's clock (UPSTREAM.md §7.1):
+	// at within seconds of when the cloud received it, clock_skew's since
+	// not an hour before.
+	var got struct {
+		ReceivedAt time.Time `json:"received_at"`
+		Health     struct {
+			At     time.Time `json:"at"`
+			Alerts []struct {
+				Kind  string    `json:"kind"`
+				Since time.Time `json:"since"`
+			} `json:"alerts"`
+		} `json:"health"`
+	}
+	if err := json.Unmarshal([]byte(fleetJSON(t, cloud)), &got); err != nil {
+		t.Fatal(err)
+	}
+	if d := got.ReceivedAt.Sub(got.Health.At); d < -5*time.Second || d > 5*time.Second {
+		t.Errorf("health at %v, received at %v (cloud's clock): %s apart", got.Health.At, got.ReceivedAt, d)
+	}
+	for _, a := range got.Health.Alerts {
+		if d := got.ReceivedAt.Sub(a.Since); a.Kind == "clock_skew" && (d < -5*time.Second || d > 2*time.Minute) {
+			t.Errorf("clock_skew since %v, received at %v (cloud's clock)", a.Since, got.ReceivedAt)
+		}
+	}
+
 	req, _ := http.NewRequest(http.MethodPut, cloud.URL+"/v1/admin/stores/test/config", strings.NewReader(`{"version": 2, "config": {"orders": {"payment_ttl": "7m"}}}`))
 	req.Header.Set("Authorization", "Bearer adm")
 	resp, err := http.DefaultClient.Do(req)
