@@ -195,6 +195,10 @@ drawer = "cash"
 	if out, err := d.Run("print", "reprint", "no-such-oid"); err == nil || !strings.Contains(out, "no paid order") {
 		t.Fatalf("reprint of an unknown order: %v\n%s", err, out)
 	}
+	out, _ := d.Run("doctor")
+	if !strings.Contains(out, "printer front: tcp://"+prn.addr+": ok (the running daemon's view), 0 receipts queued") {
+		t.Fatalf("doctor does not report the printer:\n%s", out)
+	}
 	if n := strings.Count(prn.text(), "=== receipt "); n != 4 {
 		t.Fatalf("%d receipts printed, want 4:\n%s", n, prn.text())
 	}
