@@ -257,7 +257,7 @@ func (r *Remote) Poll(ctx context.Context) {
 	switch {
 	case errors.As(err, &ref):
 		r.reached()
-		r.refuse(looseVersion(ref.Body), ref.Reason)
+		r.refuse(fleetmsg.StatedVersion(ref.Body), ref.Reason)
 		return
 	case err != nil:
 		r.mu.Lock()
@@ -307,7 +307,7 @@ func (r *Remote) Offer(ctx context.Context, body []byte) error {
 	defer r.applyMu.Unlock()
 	d, doc, err := fleetmsg.ParseDesired(body)
 	if err != nil {
-		return r.refuse(looseVersion(body), err.Error())
+		return r.refuse(fleetmsg.StatedVersion(body), err.Error())
 	}
 	applied := r.appliedVersion()
 	switch {
@@ -370,17 +370,6 @@ func (r *Remote) refuseLocked(v fleetmsg.Version, reason string) bool {
 	r.refusal = &Refusal{Version: ver, Reason: reason, At: time.Now().UTC()}
 	r.cfg.Log.Warn("remote configuration refused; the running configuration stays", "version", ver, "reason", reason)
 	return true
-}
-
-// looseVersion reads a refused document's version if it has one.
-func looseVersion(body []byte) fleetmsg.Version {
-	var d struct {
-		Version fleetmsg.Version `json:"version"`
-	}
-	if json.Unmarshal(body, &d) != nil {
-		return 0
-	}
-	return d.Version
 }
 
 // removals names what the running configuration loses from before to

@@ -123,6 +123,19 @@ func ParseDesired(body []byte) (Desired, Document, error) {
 	return d, doc, nil
 }
 
+// StatedVersion is the version a document states, read loosely: refused
+// documents are named by it. 0 when the body is not JSON or has no
+// version.
+func StatedVersion(body []byte) Version {
+	var d struct {
+		Version Version `json:"version"`
+	}
+	if json.Unmarshal(body, &d) != nil {
+		return 0
+	}
+	return d.Version
+}
+
 // CheckConfig checks the "config" object of a desired configuration: only the
 // keys UPSTREAM.md §7 allows, each with a valid value. The first fault (in key
 // order) is returned as a *KeyError.

@@ -146,3 +146,19 @@ func TestParseDesiredBounds(t *testing.T) {
 		}
 	}
 }
+
+// A refused document is named by the version it states, even one
+// ParseDesired refuses; a body without one names none.
+func TestStatedVersion(t *testing.T) {
+	for body, want := range map[string]Version{
+		`{"version": 7, "config": {"doors": "garbage"}}`: 7,
+		`{"version": "12", "config": 5}`:                 12,
+		`{"config": {}}`:                                 0,
+		`not json`:                                       0,
+		`{"version": -1}`:                                0,
+	} {
+		if got := StatedVersion([]byte(body)); got != want {
+			t.Errorf("StatedVersion(%s) = %d, want %d", body, got, want)
+		}
+	}
+}

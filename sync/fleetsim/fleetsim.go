@@ -397,11 +397,8 @@ func (st *store) pollConfig(ctx context.Context) bool {
 		}
 		st.config.Error = why
 		subject := fleetmsg.SubjectUnreadableDocument
-		var loose struct {
-			Version fleetmsg.Version `json:"version"`
-		}
-		if json.Unmarshal(body, &loose) == nil && loose.Version > 0 {
-			subject = strconv.FormatUint(uint64(loose.Version), 10)
+		if v := fleetmsg.StatedVersion(body); v > 0 {
+			subject = strconv.FormatUint(uint64(v), 10)
 		}
 		st.refused = &fleetmsg.Alert{Kind: fleetmsg.AlertConfigRefused, Subject: subject, Since: time.Now().UTC(), Message: "remote configuration refused: " + why}
 		return true

@@ -550,7 +550,7 @@ func (c *Console) accept(w http.ResponseWriter, store string, body []byte) {
 			key = ke.Key
 		}
 		c.refuseConfig(w, http.StatusBadRequest, "bad_config", key, err.Error())
-		c.recordCloudRefusal(store, looseVersion(body), err.Error())
+		c.recordCloudRefusal(store, fleetmsg.StatedVersion(body), err.Error())
 		return
 	}
 	newDoc := &desiredDoc{Version: d.Version, Config: compactJSON(d.Config), SetAt: c.cfg.Now().UTC()}

@@ -235,14 +235,3 @@ func (c *Console) getAdminSession(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
 	cloudkit.WriteJSON(w, http.StatusOK, map[string]bool{"admin": true})
 }
-
-// looseVersion reads a refused document's version if it has one.
-func looseVersion(body []byte) fleetmsg.Version {
-	var d struct {
-		Version fleetmsg.Version `json:"version"`
-	}
-	if json.Unmarshal(body, &d) != nil {
-		return 0
-	}
-	return d.Version
-}
