@@ -36,18 +36,6 @@ func desiredAt(t *testing.T, cloudURL, store string) (version float64, config ma
 	return d.Version, d.Config
 }
 
-// eventually polls cond until it holds or within passes.
-func eventually(t *testing.T, what string, within time.Duration, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %s", what, within)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
-
 // storeDoors are the door ids a running daemon reports on its status API.
 func storeDoors(t *testing.T, d *harness.Daemon) string {
 	t.Helper()
@@ -98,7 +86,7 @@ func TestFleetPageDetailsAndAdmin(t *testing.T) {
 		t.Fatalf("login in pairing mode: %v %s", err, r.Raw)
 	}
 	dev.Close()
-	eventually(t, "v1 applied and T-NEW pending at the cloud", 30*time.Second, func() bool {
+	testenv.EventuallyWithin(t, 30*time.Second, "v1 applied and T-NEW pending at the cloud", func() bool {
 		s, _ := cloudStore(t, cloud.URL, id)
 		return s.Config.Version == 1 && hasAlert(s, fleetmsg.AlertDevicePending, "T-NEW")
 	})
@@ -167,7 +155,7 @@ func TestFleetPageDetailsAndAdmin(t *testing.T) {
 	if v, cfg := desiredAt(t, cloud.URL, id); v != 2 || fmt.Sprint(cfg["devices"]) != "map[approve:[T-NEW]]" || fmt.Sprint(cfg["doors"]) == "<nil>" {
 		t.Errorf("desired after the approval: v%v %v", v, cfg)
 	}
-	eventually(t, "the store applies v2", 30*time.Second, func() bool { s, _ := cloudStore(t, cloud.URL, id); return s.Config.Version == 2 })
+	testenv.EventuallyWithin(t, 30*time.Second, "the store applies v2", func() bool { s, _ := cloudStore(t, cloud.URL, id); return s.Config.Version == 2 })
 	dev, err = d.Dial("T-NEW")
 	if err != nil {
 		t.Fatal(err)
@@ -187,7 +175,7 @@ func TestFleetPageDetailsAndAdmin(t *testing.T) {
 	if doors, _ := json.Marshal(cfg["doors"]); !strings.Contains(string(doors), `"id":"front","policy":"entry","secret":"door-secret-v1"`) || !strings.Contains(string(doors), `"id":"back","policy":"exit","secret":"back-door-secret"`) {
 		t.Errorf("desired doors after adding back: %s", doors)
 	}
-	eventually(t, "the store runs door back", 30*time.Second, func() bool { return storeDoors(t, d) == "front:entry,back:exit" })
+	testenv.EventuallyWithin(t, 30*time.Second, "the store runs door back", func() bool { return storeDoors(t, d) == "front:entry,back:exit" })
 
 	// Removing a door the store runs asks twice.
 	eval[bool](t, b, `(document.getElementById("door-id").value = "front", true)`)
@@ -198,7 +186,7 @@ func TestFleetPageDetailsAndAdmin(t *testing.T) {
 	}
 	press(t, b, "press Remove door again", "#door-remove")
 	b.WaitJS(t, "the removal stored", `document.getElementById("d-msg").textContent.includes("v4 stored")`, 10*time.Second)
-	eventually(t, "the store runs only door back", 30*time.Second, func() bool { return storeDoors(t, d) == "back:exit" })
+	testenv.EventuallyWithin(t, 30*time.Second, "the store runs only door back", func() bool { return storeDoors(t, d) == "back:exit" })
 	b.WaitJS(t, "the details show v4 applied", `document.querySelector("#details .desired-config") && document.getElementById("d-body").textContent.includes("v4, set") && document.getElementById("d-body").textContent.includes("(applied)")`, 15*time.Second)
 	if path, err := b.ScreenshotViewport("storebox-fleet-details.png"); err == nil {
 		t.Logf("screenshot: %s", path)
@@ -212,16 +200,7 @@ func TestFleetPageDetailsAndAdmin(t *testing.T) {
 	// garbage, and its row and details say so; the fault ends and the
 	// refusal clears, its record stays.
 	setFault := func(mode string) {
-		req, _ := http.NewRequest("PUT", cloud.URL+"/v1/admin/stores/"+id+"/config-fault", strings.NewReader(`{"mode": "`+mode+`"}`))
-		req.Header.Set("Authorization", "Bearer "+adminToken)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			t.Fatalf("config fault %q: %s", mode, resp.Status)
-		}
+		admin(t, "PUT", cloud.URL+"/v1/admin/stores/"+id+"/config-fault", `{"mode": "`+mode+`"}`)
 	}
 	setFault("garbage")
 	// A newer desired version makes the store fetch a body again.

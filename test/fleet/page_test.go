@@ -39,16 +39,7 @@ func putHealth(t testing.TB, cloudURL, store string, h fleetmsg.Health) {
 // putDesired stores a desired configuration through the admin endpoint.
 func putDesired(t testing.TB, cloudURL, store, doc string) {
 	t.Helper()
-	req, _ := http.NewRequest("PUT", cloudURL+"/v1/admin/stores/"+store+"/config", strings.NewReader(doc))
-	req.Header.Set("Authorization", "Bearer "+adminToken)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("PUT desired config for %s: %d", store, resp.StatusCode)
-	}
+	admin(t, "PUT", cloudURL+"/v1/admin/stores/"+store+"/config", doc)
 }
 
 // The fleet page with a few hundred simulated stores: every store listed,

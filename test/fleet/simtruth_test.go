@@ -82,7 +82,8 @@ func TestSimulatedStoresTellTheTruth(t *testing.T) {
 	})
 }
 
-func admin(t *testing.T, method, url, body string) {
+// admin sends one request to the cloud's admin API; anything but 200 fails t.
+func admin(t testing.TB, method, url, body string) {
 	t.Helper()
 	req, _ := http.NewRequest(method, url, strings.NewReader(body))
 	req.Header.Set("Authorization", "Bearer "+adminToken)
