@@ -137,7 +137,7 @@ func MarkRestored(dataDir string) error {
 	err = db.Update(func(tx *bbolt.Tx) error {
 		meta := tx.Bucket(bktMeta)
 		if meta == nil {
-			return errors.New("not a storebox data file (no meta bucket)")
+			return ErrNotStore
 		}
 		if err := meta.Put(keyFreshIDs, []byte("1")); err != nil {
 			return err
