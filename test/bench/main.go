@@ -252,19 +252,7 @@ func raiseNoFile() {
 	}
 }
 
-func writeCatalog(path string, n int) {
-	f, err := os.Create(path)
-	check(err)
-	defer f.Close()
-	bw := bufio.NewWriterSize(f, 1<<20)
-	w := catalogfile.NewWriter(bw, catalogfile.FormatCSV)
-	for i := 0; i < n; i++ {
-		g, stock := synth.Goods(i)
-		check(w.Write(g, stock))
-	}
-	check(w.Flush())
-	check(bw.Flush())
-}
+func writeCatalog(path string, n int) { check(synth.WriteFile(path, catalogfile.FormatCSV, n)) }
 
 func (e *env) start() time.Duration {
 	var ready time.Duration

@@ -1,7 +1,6 @@
 package boxswap
 
 import (
-	"bufio"
 	"fmt"
 	"io"
 	"os"
@@ -24,23 +23,9 @@ import (
 func bigCatalog(t *testing.T, n int) string {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "goods.csv")
-	f, err := os.Create(path)
-	if err != nil {
+	if err := synth.WriteFile(path, catalogfile.FormatCSV, n); err != nil {
 		t.Fatal(err)
 	}
-	bw := bufio.NewWriter(f)
-	cw := catalogfile.NewWriter(bw, catalogfile.FormatCSV)
-	for i := range n {
-		g, stock := synth.Goods(i)
-		if err := cw.Write(g, stock); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := cw.Flush(); err != nil {
-		t.Fatal(err)
-	}
-	bw.Flush()
-	f.Close()
 	return path
 }
 

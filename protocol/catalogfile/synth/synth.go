@@ -4,7 +4,9 @@
 package synth
 
 import (
+	"bufio"
 	"fmt"
+	"os"
 	"strconv"
 	"strings"
 
@@ -68,6 +70,35 @@ func Goods(i int) (goods.Goods, map[string]int64) {
 		}
 	}
 	return g, stock
+}
+
+// WriteFile writes goods 0 to n-1 with their stock as a catalog file in
+// format at path, for tests and benchmarks that import a large catalog.
+func WriteFile(path string, format catalogfile.Format, n int) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	bw := bufio.NewWriterSize(f, 1<<20)
+	cw := catalogfile.NewWriter(bw, format)
+	for i := range n {
+		g, stock := Goods(i)
+		if err := cw.Write(g, stock); err != nil {
+			f.Close()
+			return err
+		}
+	}
+	err = cw.Flush()
+	if err == nil {
+		err = bw.Flush()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
 }
 
 func pad(i, width int) string {

@@ -1,6 +1,8 @@
 package synth
 
 import (
+	"os"
+	"path/filepath"
 	"reflect"
 	"testing"
 
@@ -39,5 +41,28 @@ func TestMACsUniqueAcrossPrefixes(t *testing.T) {
 	}
 	if len(seen) == 0 {
 		t.Fatal("no mac_ids generated")
+	}
+}
+
+func TestWriteFileReadsBack(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "goods.csv")
+	if err := WriteFile(path, catalogfile.FormatCSV, 50); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	n := 0
+	err = catalogfile.Read(f, catalogfile.FormatCSV, "main", func(r catalogfile.Row) error {
+		if want, _ := Goods(n); r.Goods.GID != want.GID {
+			t.Errorf("row %d is %s, want %s", n, r.Goods.GID, want.GID)
+		}
+		n++
+		return nil
+	})
+	if err != nil || n != 50 {
+		t.Fatalf("read back %d goods, err %v; want 50", n, err)
 	}
 }

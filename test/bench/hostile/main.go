@@ -665,21 +665,15 @@ func (e *env) saveProfile(name string, d time.Duration) {
 	benchkit.Check(os.WriteFile(filepath.Join(*profileDir, name+".pprof"), b, 0o644))
 }
 
+// writeCatalog writes n synthetic goods and keeps up to 4,096 of their
+// barcodes for the load.
 func writeCatalog(path string, n int, e *env) {
-	f, err := os.Create(path)
-	benchkit.Check(err)
-	defer f.Close()
-	bw := bufio.NewWriterSize(f, 1<<20)
-	w := catalogfile.NewWriter(bw, catalogfile.FormatCSV)
-	for i := 0; i < n; i++ {
-		g, stock := synth.Goods(i)
-		benchkit.Check(w.Write(g, stock))
-		if g.Barcode != "" && len(e.barcodes) < 4096 {
+	benchkit.Check(synth.WriteFile(path, catalogfile.FormatCSV, n))
+	for i := 0; i < n && len(e.barcodes) < 4096; i++ {
+		if g, _ := synth.Goods(i); g.Barcode != "" {
 			e.barcodes = append(e.barcodes, g.Barcode)
 		}
 	}
-	benchkit.Check(w.Flush())
-	benchkit.Check(bw.Flush())
 }
 
 func port() string {
