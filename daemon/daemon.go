@@ -39,6 +39,7 @@ import (
 	"github.com/storebox/storebox/internal/private"
 	"github.com/storebox/storebox/internal/steadyclock"
 	"github.com/storebox/storebox/sync/catalogfeed"
+	"github.com/storebox/storebox/sync/fleetlink"
 	"github.com/storebox/storebox/sync/uploader"
 	"github.com/storebox/storebox/sync/upstream"
 )
@@ -74,6 +75,9 @@ type Daemon struct {
 	reloadMu sync.Mutex
 	remote   *fleet.Remote   // every configuration change goes through it
 	reporter *fleet.Reporter // nil without an upstream
+	// natsFleet is the fleet's NATS link (upstream.kind = "nats"): its
+	// health puts measure the clock there is no Date for.
+	natsFleet *fleetlink.NATS
 
 	adminToken string
 	// source reads the configuration file again for a reload (SIGHUP, POST

@@ -47,7 +47,7 @@ func (d *Daemon) buildFleet() error {
 		if err != nil {
 			return err
 		}
-		link = n
+		link, d.natsFleet = n, n
 		if c.Fleet.RemoteConfig {
 			d.sup.Add("fleet-watch", &natsWatch{n})
 		}
@@ -70,6 +70,9 @@ func (d *Daemon) buildFleet() error {
 // cloudClock is this box's clock against the cloud's, as the link that
 // carries health measures it (zero: unknown).
 func (d *Daemon) cloudClock() upstream.ClockState {
+	if d.natsFleet != nil {
+		return d.natsFleet.Clock()
+	}
 	if d.upstream != nil {
 		return d.upstream.Clock()
 	}

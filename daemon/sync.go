@@ -55,9 +55,7 @@ func (d *Daemon) buildSync() error {
 	if d.feed != nil {
 		ucfg.Reconnected = d.feed
 	}
-	if d.upstream != nil {
-		ucfg.Clock = d.upstream.Clock
-	}
+	ucfg.Clock = d.cloudClock // read at each Status: the fleet's link is built later
 	d.uploader = uploader.New(OutboxQueue(d.store), sink, ucfg)
 	d.sup.Add("uploader", &uploaderService{d.uploader, sink})
 	if d.feed != nil {

@@ -49,6 +49,10 @@ type NATS struct {
 	log     *slog.Logger
 	changed chan struct{}
 
+	// clock follows the server's clock from the time it stores each health
+	// snapshot (UPSTREAM.md §2): there is no Date over NATS.
+	clock upstream.Follower
+
 	mu      sync.Mutex
 	buckets map[string]jetstream.Stream
 	lastSeq uint64 // the config message returned last
@@ -125,25 +129,57 @@ func (n *NATS) bucket(ctx context.Context, name string) (jetstream.Stream, error
 
 func subject(bucket, key string) string { return "$KV." + bucket + "." + key }
 
-// PutHealth puts the snapshot under the store id in storebox_health.
+// Clock is this box's clock against the NATS server's, measured from the
+// time the server stored each health snapshot.
+func (n *NATS) Clock() upstream.ClockState { return n.clock.State() }
+
+// PutHealth puts the snapshot under the store id in storebox_health. The
+// server's time on the stored message measures this box's clock; a
+// snapshot signed with a time that measurement shows over 2 minutes off
+// is put once more, signed with the server's time (latest wins).
 func (n *NATS) PutHealth(ctx context.Context, body []byte) error {
 	const op = "put health (nats)"
 	ctx, cancel := context.WithTimeout(ctx, n.cfg.Timeout)
 	defer cancel()
-	if _, err := n.bucket(ctx, BucketHealth); err != nil {
+	st, err := n.bucket(ctx, BucketHealth)
+	if err != nil {
 		return retryable(op, err)
 	}
+	applied, err := n.putHealth(ctx, op, st, body)
+	if err != nil {
+		return err
+	}
+	if c := n.clock.State(); c.Corrected && c.Offset != applied {
+		_, err = n.putHealth(ctx, op, st, body)
+	}
+	return err
+}
+
+// putHealth publishes one signed snapshot, measures the clock from the
+// stored message's time, and returns the correction its signature applied.
+func (n *NATS) putHealth(ctx context.Context, op string, st jetstream.Stream, body []byte) (time.Duration, error) {
 	m := nats.NewMsg(subject(BucketHealth, n.cfg.StoreID))
 	m.Data = body
 	m.Header.Set(ledger.HeaderStore, n.cfg.StoreID)
-	m.Header.Set(ledger.HeaderSignature, ledger.Sign(n.cfg.Secret, n.now(), body))
-	if _, err := n.js.PublishMsg(ctx, m); err != nil {
+	sent := n.now()
+	signAt := n.clock.SigningTime(sent)
+	m.Header.Set(ledger.HeaderSignature, ledger.Sign(n.cfg.Secret, signAt, body))
+	ack, err := n.js.PublishMsg(ctx, m)
+	if err != nil {
 		if errors.Is(err, nats.ErrMaxPayload) {
-			return &upstream.RejectedError{Op: op, Status: 413, Body: err.Error()}
+			return 0, &upstream.RejectedError{Op: op, Status: 413, Body: err.Error()}
 		}
-		return retryable(op, err)
+		return 0, retryable(op, err)
 	}
-	return nil
+	recv := n.now()
+	// The ack carries no time; the stored message does (one more request
+	// per snapshot). Without it the clock is just not measured this time.
+	if sm, err := st.GetMsg(ctx, ack.Sequence); err == nil {
+		n.clock.Observe(sm.Time, sent, recv)
+	} else {
+		n.log.Debug("health snapshot's server time not read; clock not measured", "err", err)
+	}
+	return sent.Sub(signAt), nil
 }
 
 // FetchConfig reads the store's entry in storebox_config. No entry, a

@@ -157,3 +157,61 @@ func TestNATSServerDownIsRetryable(t *testing.T) {
 		t.Fatal("a store id that cannot be a key was accepted")
 	}
 }
+
+// Over NATS there is no Date: a box an hour behind learns the server's
+// clock from the time the server stored its health snapshot, puts the
+// snapshot again signed with the server's time (a cloud that checks the
+// signature against its clock takes it), and signs the next ones right at
+// once. Clock reports the offset as the HTTP client does.
+func TestNATSHealthFollowsTheServersClock(t *testing.T) {
+	url := natsServer(t)
+	l, err := fleetlink.DialNATS(fleetlink.NATSConfig{URL: url, StoreID: "s1", Secret: secret, Timeout: 5 * time.Second,
+		Now: func() time.Time { return time.Now().Add(-time.Hour) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	ctx := context.Background()
+	if c := l.Clock(); c.Known {
+		t.Fatalf("before any put: %+v", c)
+	}
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		if err = l.PutHealth(ctx, []byte(`{"store":"s1"}`)); err == nil || time.Now().After(deadline) {
+			break
+		}
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := l.Clock(); !c.Known || !c.Corrected || c.Offset > -time.Hour+time.Second || c.Offset < -time.Hour-time.Second {
+		t.Fatalf("clock %+v, want about -1h, corrected", c)
+	}
+	nc, err := nats.Connect(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, _ := jetstream.New(nc)
+	st, err := js.Stream(ctx, "KV_"+fleetlink.BucketHealth)
+	if err != nil {
+		t.Fatal(err)
+	}
+	check := func(what string) uint64 {
+		t.Helper()
+		m, err := st.GetLastMsgForSubject(ctx, "$KV."+fleetlink.BucketHealth+".s1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := ledger.Verify(secret, m.Header.Get(ledger.HeaderSignature), m.Data, m.Time); err != nil {
+			t.Fatalf("%s: signature against the server's time: %v", what, err)
+		}
+		return m.Sequence
+	}
+	first := check("first snapshot")
+	if err := l.PutHealth(ctx, []byte(`{"store":"s1","n":2}`)); err != nil {
+		t.Fatal(err)
+	}
+	if second := check("second snapshot"); second != first+1 {
+		t.Fatalf("second snapshot at stream seq %d after %d: put twice though signed right", second, first)
+	}
+}

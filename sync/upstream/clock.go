@@ -42,8 +42,11 @@ func (c *cloudClock) observe(date string, sent, recv time.Time) {
 	}
 	// Date has whole seconds: compare with the middle of the exchange,
 	// truncated the same way.
-	mid := sent.Add(recv.Sub(sent) / 2).Truncate(time.Second)
-	off := mid.Sub(d)
+	c.record(sent.Add(recv.Sub(sent)/2).Truncate(time.Second).Sub(d), recv)
+}
+
+// record takes in one measured offset.
+func (c *cloudClock) record(off time.Duration, recv time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	// Each measurement is good to about a second: keep the offset until it
@@ -89,3 +92,24 @@ func DescribeOffset(offset time.Duration) string {
 	}
 	return fmt.Sprintf("this box's clock is %s %s the cloud's", d.Round(time.Second), way)
 }
+
+// Follower follows a server's clock from the times it stamps on what it
+// stores (a NATS server's message timestamps), by the same rule as the
+// HTTP client follows the cloud's Date: over SkewThreshold off, the store
+// signs with the server's time from then on.
+type Follower struct{ c cloudClock }
+
+// Observe records that the server stamped server on something sent at
+// sent and acknowledged at recv (this box's clock).
+func (f *Follower) Observe(server, sent, recv time.Time) {
+	if server.IsZero() {
+		return
+	}
+	f.c.record(sent.Add(recv.Sub(sent)/2).Round(0).Sub(server), recv)
+}
+
+// State is what the follower knows.
+func (f *Follower) State() ClockState { return f.c.state() }
+
+// SigningTime is local on the server's clock when correcting, else local.
+func (f *Follower) SigningTime(local time.Time) time.Time { return f.c.signingTime(local) }
