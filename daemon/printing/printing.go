@@ -54,6 +54,10 @@ type Config struct {
 	// (30s); FaultAfter how long a printer may not answer before it is a
 	// fault (10s).
 	StatusEvery time.Duration
+	// Recheck is how often an idle printer in trouble (unreachable, out of
+	// paper, cover open…) is asked again, so a fault is raised after
+	// FaultAfter and cleared soon after the paper is in (5s).
+	Recheck time.Duration
 	FaultAfter  time.Duration
 	Timeouts    printer.Timeouts
 	Now         func() time.Time
@@ -92,6 +96,9 @@ func (s *Service) OnPrinted(f func(printerID string, j *Job)) { s.printed = f }
 func New(cfg Config, st *store.Store, log *slog.Logger) (*Service, error) {
 	if cfg.StatusEvery <= 0 {
 		cfg.StatusEvery = 30 * time.Second
+	}
+	if cfg.Recheck <= 0 {
+		cfg.Recheck = 5 * time.Second
 	}
 	if cfg.FaultAfter <= 0 {
 		cfg.FaultAfter = 10 * time.Second

@@ -419,3 +419,28 @@ func TestReceiptFitsThePrintersColumns(t *testing.T) {
 		}
 	}
 }
+
+// An idle printer that is switched off becomes a fault after FaultAfter,
+// not at the next 30-second status round, and clears as soon as it is back.
+func TestIdleFaultRaisedAndClearedOnTime(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	st := storetest.Open(t, t.TempDir(), store.Options{})
+	prn, err := New(Config{Printers: []Printer{{ID: "p", Connect: "tcp://" + addr, Terminals: []string{"*"}}},
+		StatusEvery: time.Hour, Recheck: 100 * time.Millisecond, FaultAfter: 300 * time.Millisecond,
+		Timeouts: printer.Timeouts{Dial: time.Second, Query: 300 * time.Millisecond}}, st, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { prn.Serve(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	waitFor(t, "printer_fault while idle", func() bool { s := prn.States()[0]; return s.Fault && s.State == printer.StateUnreachable })
+	sim(t, addr)
+	waitFor(t, "the fault to clear", func() bool { s := prn.States()[0]; return !s.Fault && s.State == printer.StateOK })
+}

@@ -94,12 +94,14 @@ func (w *worker) run(ctx context.Context) {
 		}
 		if job == nil {
 			w.closeLink() // between bursts the printer is free for others
-			if time.Since(lastCheck) >= w.s.cfg.StatusEvery {
+			every := w.idleEvery()
+			if time.Since(lastCheck) >= every {
 				w.check(ctx)
 				w.closeLink()
 				lastCheck = time.Now()
+				every = w.idleEvery()
 			}
-			t := time.NewTimer(w.s.cfg.StatusEvery - time.Since(lastCheck))
+			t := time.NewTimer(every - time.Since(lastCheck))
 			select {
 			case <-ctx.Done():
 			case <-w.kick:
@@ -124,6 +126,24 @@ func (w *worker) run(ctx context.Context) {
 		}
 		w.failures = 0
 	}
+}
+
+// idleEvery is how long an idle printer waits for its next status check:
+// StatusEvery, or Recheck while it is in trouble, so that a silence
+// becomes a fault after FaultAfter and a fault clears soon after it ends.
+// A printer that never answers status stays on StatusEvery once its fault
+// is raised.
+func (w *worker) idleEvery() time.Duration {
+	st := w.snapshot()
+	switch st.State {
+	case printer.StateOK, printer.StateNoStatus, "starting":
+		return w.s.cfg.StatusEvery
+	case printer.StateNoAnswer:
+		if st.Fault {
+			return w.s.cfg.StatusEvery
+		}
+	}
+	return min(w.s.cfg.Recheck, w.s.cfg.StatusEvery)
 }
 
 // next is the oldest queued job, or nil.
