@@ -57,10 +57,10 @@ type Config struct {
 	// Recheck is how often an idle printer in trouble (unreachable, out of
 	// paper, cover open…) is asked again, so a fault is raised after
 	// FaultAfter and cleared soon after the paper is in (5s).
-	Recheck time.Duration
-	FaultAfter  time.Duration
-	Timeouts    printer.Timeouts
-	Now         func() time.Time
+	Recheck    time.Duration
+	FaultAfter time.Duration
+	Timeouts   printer.Timeouts
+	Now        func() time.Time
 }
 
 // State is a printer's condition for the status page, health and metrics.
