@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -19,7 +18,6 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/storebox/storebox/test/harness"
-	"github.com/storebox/storebox/test/testenv"
 )
 
 // inNetns runs fn on a thread moved into network namespace ns: sockets
@@ -61,33 +59,12 @@ func inNetns(t *testing.T, ns string, fn func()) {
 //     query;
 //   - 20 multicast queries in a second draw one multicast answer (§6).
 func TestMDNSHostileQueries(t *testing.T) {
-	if os.Geteuid() != 0 {
-		if os.Getenv("CI") != "" {
-			t.Fatal("this test needs root to create network namespaces (CI runs as root)")
-		}
-		t.Skip("needs root to create network namespaces")
-	}
-	testenv.RequireCommand(t, "ip")
+	needNetns(t)
 	bin := harness.Binary(t)
 	id := fmt.Sprintf("%d", os.Getpid()%1000)
 	nsA, nsB := "hostile-netA"+id, "hostile-netB"+id
 	vA, vB := "hostile-netA"+id, "hostile-netB"+id
-	sh := func(args ...string) {
-		t.Helper()
-		if out, err := exec.Command(args[0], args[1:]...).CombinedOutput(); err != nil {
-			t.Fatalf("%s: %v\n%s", strings.Join(args, " "), err, out)
-		}
-	}
-	t.Cleanup(func() {
-		exec.Command("ip", "netns", "del", nsA).Run()
-		exec.Command("ip", "netns", "del", nsB).Run()
-	})
-	sh("ip", "netns", "add", nsA)
-	sh("ip", "netns", "add", nsB)
-	sh("ip", "link", "add", vA, "type", "veth", "peer", "name", vB)
-	sh("ip", "link", "set", vA, "netns", nsA)
-	sh("ip", "link", "set", vB, "netns", nsB)
-	for _, c := range [][]string{
+	vethNamespaces(t, nsA, nsB, vA, vB, [][]string{
 		{nsA, "ip", "addr", "add", "10.78.0.1/24", "dev", vA},
 		{nsA, "ip", "addr", "add", "fd78::1/64", "dev", vA, "nodad"},
 		{nsA, "ip", "link", "set", vA, "up"},
@@ -102,9 +79,7 @@ func TestMDNSHostileQueries(t *testing.T) {
 		{nsB, "ip", "link", "set", "lo", "up"},
 		{nsA, "ip", "route", "add", "203.0.113.5/32", "via", "10.78.0.9"},
 		{nsA, "ip", "-6", "route", "add", "2001:db8:99::5/128", "via", "fd78::9"},
-	} {
-		sh(append([]string{"ip", "netns", "exec"}, c...)...)
-	}
+	})
 
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "storebox.toml")
@@ -122,13 +97,7 @@ listen = ""
 listen = "127.0.0.1:0"
 `, filepath.Join(dir, "data"))), 0o644)
 	logPath := filepath.Join(dir, "storebox.log")
-	logf, _ := os.Create(logPath)
-	daemon := exec.Command("ip", "netns", "exec", nsA, bin, "run", "--config", cfg)
-	daemon.Stdout, daemon.Stderr = logf, logf
-	if err := daemon.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { daemon.Process.Kill(); daemon.Wait(); logf.Close() })
+	runInNetns(t, nsA, logPath, bin, "run", "--config", cfg)
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		b, _ := os.ReadFile(logPath)

@@ -20,35 +20,15 @@ import (
 // one address its device listener is bound to — not the interface's second
 // address, which would get "connection refused" — and connect there.
 func TestMDNSAcrossHosts(t *testing.T) {
-	if os.Geteuid() != 0 {
-		if os.Getenv("CI") != "" {
-			t.Fatal("this test needs root to create network namespaces (CI runs as root)")
-		}
-		t.Skip("needs root to create network namespaces")
-	}
-	for _, c := range []string{"ip", "avahi-daemon", "avahi-browse", "dbus-daemon"} {
+	needNetns(t)
+	for _, c := range []string{"avahi-daemon", "avahi-browse", "dbus-daemon"} {
 		testenv.RequireCommand(t, c)
 	}
 	bin := harness.Binary(t)
 	id := fmt.Sprintf("%d", os.Getpid()%100000)
 	nsA, nsB := "sbmdnsA"+id, "sbmdnsB"+id
 	vA, vB := "sbva"+id, "sbvb"+id
-	sh := func(args ...string) {
-		t.Helper()
-		if out, err := exec.Command(args[0], args[1:]...).CombinedOutput(); err != nil {
-			t.Fatalf("%s: %v\n%s", strings.Join(args, " "), err, out)
-		}
-	}
-	t.Cleanup(func() {
-		exec.Command("ip", "netns", "del", nsA).Run()
-		exec.Command("ip", "netns", "del", nsB).Run()
-	})
-	sh("ip", "netns", "add", nsA)
-	sh("ip", "netns", "add", nsB)
-	sh("ip", "link", "add", vA, "type", "veth", "peer", "name", vB)
-	sh("ip", "link", "set", vA, "netns", nsA)
-	sh("ip", "link", "set", vB, "netns", nsB)
-	for _, c := range [][]string{
+	vethNamespaces(t, nsA, nsB, vA, vB, [][]string{
 		{nsA, "ip", "addr", "add", "10.77.0.1/24", "dev", vA},
 		{nsA, "ip", "addr", "add", "10.77.0.2/24", "dev", vA}, // a second address the listener does not accept on
 		{nsA, "ip", "link", "set", vA, "up"},
@@ -56,9 +36,7 @@ func TestMDNSAcrossHosts(t *testing.T) {
 		{nsB, "ip", "addr", "add", "10.77.0.9/24", "dev", vB},
 		{nsB, "ip", "link", "set", vB, "up"},
 		{nsB, "ip", "link", "set", "lo", "up"},
-	} {
-		sh(append([]string{"ip", "netns", "exec"}, c...)...)
-	}
+	})
 
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "storebox.toml")
@@ -77,13 +55,7 @@ listen = ""
 listen = "127.0.0.1:18680"
 `, filepath.Join(dir, "data"))), 0o644)
 	logPath := filepath.Join(dir, "storebox.log")
-	logf, _ := os.Create(logPath)
-	daemon := exec.Command("ip", "netns", "exec", nsA, bin, "run", "--config", cfg)
-	daemon.Stdout, daemon.Stderr = logf, logf
-	if err := daemon.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { daemon.Process.Kill(); daemon.Wait(); logf.Close() })
+	runInNetns(t, nsA, logPath, bin, "run", "--config", cfg)
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		b, _ := os.ReadFile(logPath)
