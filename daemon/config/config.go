@@ -12,6 +12,7 @@ import (
 	"io/fs"
 	"net"
 	"os"
+	"path/filepath"
 	"reflect"
 	"runtime"
 	"slices"
@@ -655,7 +656,7 @@ func CheckPrinterConnect(v string) error {
 		if runtime.GOOS != "windows" {
 			return fmt.Errorf("%q: spooler: printers exist only on Windows; here use tcp://HOST:PORT, a device path such as /dev/usb/lp0, or serial:PATH@BAUD", v)
 		}
-	case strings.HasPrefix(v, "/") || strings.HasPrefix(v, `\\`):
+	case strings.HasPrefix(v, "/") || strings.HasPrefix(v, `\\`) || filepath.IsAbs(v): // C:\... on Windows
 	default:
 		if runtime.GOOS == "windows" {
 			return fmt.Errorf("%q: use spooler:NAME (a printer installed in Windows), tcp://HOST:PORT, or serial:COM3@9600", v)

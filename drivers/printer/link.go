@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -157,7 +158,7 @@ type fileLink struct {
 }
 
 func openFile(path string, to Timeouts) (Link, error) {
-	if !strings.HasPrefix(path, "/") && !strings.HasPrefix(path, `\\`) {
+	if !filepath.IsAbs(path) && !strings.HasPrefix(path, "/") && !strings.HasPrefix(path, `\\`) {
 		return nil, fmt.Errorf("connect %q: use tcp://HOST:PORT, serial:PATH@BAUD or a device path", path)
 	}
 	st, err := os.Stat(path)

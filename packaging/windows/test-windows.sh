@@ -33,10 +33,7 @@ NOT_RUN='storebox/(cmd/storebox|cmd/storebox-cloud|packaging|packaging/debcopyri
 #    Windows behaviour gap of daemon/devices (reported in issue 23).
 #  - TestPriceChangeReachesExactlyTheBoundLabels: 100s of loopback
 #    connections at once; under Wine their logins time out.
-#  - TestFileLinkIsOneWay: drivers/printer takes "C:\...\lp0" for a URL
-#    scheme ("use tcp://..."): a Windows path gap of drivers/printer
-#    (reported in issue 23).
-SKIP='^TestRemoteRefusesAndChangesNothing$/^10_MB_document$|^TestConnectionCapPerClient$|^TestPriceChangeReachesExactlyTheBoundLabels$|^TestFileLinkIsOneWay$'
+SKIP='^TestRemoteRefusesAndChangesNothing$/^10_MB_document$|^TestConnectionCapPerClient$|^TestPriceChangeReachesExactlyTheBoundLabels$'
 
 sh packaging/windows/wine-root.sh "$ROOT"
 work=$(mktemp -d /tmp/storebox-wine.XXXXXX)

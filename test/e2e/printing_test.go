@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -19,6 +20,7 @@ import (
 // simPrinter is `storebox sim printer` as a process: its stdout (the
 // receipts as text) collected, its stdin the control.
 type simPrinter struct {
+	cmd   *exec.Cmd
 	addr  string
 	stdin io.WriteCloser
 	mu    sync.Mutex
@@ -39,7 +41,7 @@ func startSimPrinter(t *testing.T) *simPrinter {
 	if !sc.Scan() {
 		t.Fatal("sim printer printed no address")
 	}
-	p := &simPrinter{addr: strings.TrimSpace(sc.Text()), stdin: stdin}
+	p := &simPrinter{cmd: cmd, addr: strings.TrimSpace(sc.Text()), stdin: stdin}
 	go func() {
 		for sc.Scan() {
 			p.mu.Lock()
@@ -195,11 +197,20 @@ drawer = "cash"
 	if out, err := d.Run("print", "reprint", "no-such-oid"); err == nil || !strings.Contains(out, "no paid order") {
 		t.Fatalf("reprint of an unknown order: %v\n%s", err, out)
 	}
+	// SIGUSR1 runs the simulator out of paper: the next test page waits.
+	prn.cmd.Process.Signal(syscall.SIGUSR1)
+	if out, err := d.Run("print", "test", "front"); err != nil {
+		t.Fatalf("print test: %v\n%s", err, out)
+	}
+	waitPrinters("paper_end after SIGUSR1", func(p printerState) bool { return p.State == "paper_end" && p.Queued == 1 })
+	prn.cmd.Process.Signal(syscall.SIGUSR1)
+	prn.waitFor(t, "the second test page", func(s string) bool { return strings.Contains(s, "=== receipt 5 ===") })
+	waitPrinters("ok and empty again", func(p printerState) bool { return p.State == "ok" && p.Queued == 0 })
 	out, _ := d.Run("doctor")
 	if !strings.Contains(out, "printer front: tcp://"+prn.addr+": ok (the running daemon's view), 0 receipts queued") {
 		t.Fatalf("doctor does not report the printer:\n%s", out)
 	}
-	if n := strings.Count(prn.text(), "=== receipt "); n != 4 {
-		t.Fatalf("%d receipts printed, want 4:\n%s", n, prn.text())
+	if n := strings.Count(prn.text(), "=== receipt "); n != 5 {
+		t.Fatalf("%d receipts printed, want 5:\n%s", n, prn.text())
 	}
 }
