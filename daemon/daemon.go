@@ -179,6 +179,12 @@ func New(cfg *config.Config, version string, log *slog.Logger) (_ *Daemon, err e
 		return nil, err
 	}
 	ocfg := orders.ConfigFrom(cfg, base)
+	// What the cloud signs or a bank dates is judged and dated on the
+	// cloud's time (the links are built later; cloudNow reads them then).
+	ocfg.CloudNow = d.cloudNow
+	if q, ok := pay.Payment.(*payments.QPay); ok {
+		q.Now = d.cloudNow
+	}
 	if d.doors != nil {
 		ocfg.Admitted = d.doors
 	}

@@ -79,6 +79,19 @@ func (d *Daemon) cloudClock() upstream.ClockState {
 	return upstream.ClockState{}
 }
 
+// cloudNow is the cloud's time as this box knows it: its clock, corrected
+// once a cloud reply showed it off — the HTTP cloud's Date (which relays
+// payment notifies), else the NATS server's timestamps.
+func (d *Daemon) cloudNow() time.Time {
+	switch {
+	case d.upstream != nil:
+		return d.upstream.CloudNow()
+	case d.natsFleet != nil:
+		return d.natsFleet.CloudNow()
+	}
+	return time.Now()
+}
+
 // natsWatch follows the store's entry in storebox_config and closes the
 // fleet's NATS connection when the daemon stops.
 type natsWatch struct{ n *fleetlink.NATS }

@@ -2,6 +2,7 @@ package orders
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -63,4 +64,48 @@ func TestWallClockJumpsKeepEachOrdersTimeLeft(t *testing.T) {
 	if st := e.order(info.OID).Status; st != ordermsg.StatusExpired {
 		t.Fatalf("after its ten minutes: %s", st)
 	}
+}
+
+// An order that expired while its QR payment may still come in is asked
+// about for LatePoll after it closed. A wall clock set forward an hour in
+// that time does not end the asking early (a payment made at the last
+// second would be missed), and one set back keeps the orders owing work.
+func TestWallClockJumpKeepsALatePaymentAskedAbout(t *testing.T) {
+	wall := time.Date(2026, 12, 7, 10, 0, 0, 0, time.UTC)
+	var mono time.Duration
+	advance := func(d time.Duration) { wall, mono = wall.Add(d), mono+d }
+	clock := steadyclock.NewWith(func() time.Time { return wall }, func() time.Duration { return mono })
+	_, q := newBank(t)
+	e := newEnv(t, Config{Now: clock.Now, TTL: 10 * time.Minute, LatePoll: 30 * time.Minute}, payments.Providers{Payment: q})
+	info, err := e.svc.GetPayInfo(context.Background(), "T-01", qrReq("late", pcs("G1", 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	advance(11 * time.Minute)
+	if _, err := e.svc.expireDue(clock.Now()); err != nil {
+		t.Fatal(err)
+	}
+	asked := func(when string) {
+		t.Helper()
+		o := e.order(info.OID)
+		if o.Status != ordermsg.StatusExpired || !latePolled(e.svc.workFor(&o, clock.Now())) {
+			t.Fatalf("%s: %s, work %v: the provider is no longer asked", when, o.Status, e.svc.workFor(&o, clock.Now()))
+		}
+	}
+	asked("expired")
+	for _, jump := range []time.Duration{time.Hour, -3 * time.Hour} {
+		wall = wall.Add(jump)
+		if _, err := clock.Check(e.svc.ShiftDeadlines); err != nil {
+			t.Fatal(err)
+		}
+		asked(fmt.Sprintf("after a %s jump", jump))
+	}
+	// Still 30 minutes from closing on the monotonic clock.
+	advance(30*time.Minute - time.Second)
+	asked("a second before LatePoll ends")
+	advance(2 * time.Second)
+	if o := e.order(info.OID); latePolled(e.svc.workFor(&o, clock.Now())) {
+		t.Fatalf("still asked after LatePoll: closed %v now %v", o.ClosedAt, clock.Now())
+	}
+	e.checkInvariants()
 }

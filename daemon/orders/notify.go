@@ -16,7 +16,7 @@ import (
 // NotifyHandler serves POST /api/v1/payments/notify for these orders
 // (payments.NotifyHandler).
 func (s *Service) NotifyHandler() http.Handler {
-	return payments.NotifyHandler(s.cfg.NotifySecret, s.pay, outcomes{s}, s.log)
+	return payments.NotifyHandler(s.cfg.NotifySecret, s.pay, outcomes{s}, s.cfg.CloudNow, s.log)
 }
 
 // PayPageHandler serves the test provider's pay page for these orders

@@ -385,3 +385,48 @@ func TestCreditAgainstReferenceCloud(t *testing.T) {
 	e.checkInvariants()
 	e2.checkInvariants()
 }
+
+// A box an hour behind its cloud: the cloud relays a notify signed with
+// its own time, which this box's clock would call an hour stale. Judged by
+// the cloud's time as the box knows it (CloudNow), it is taken.
+func TestNotifyFromACloudAnHourAhead(t *testing.T) {
+	bank, q := newBank(t)
+	cloudNow := func() time.Time { return time.Now().Add(time.Hour) }
+	e := newEnv(t, Config{NotifySecret: secret, CloudNow: cloudNow}, payments.Providers{Payment: q})
+	srv := httptest.NewServer(e.svc.NotifyHandler())
+	defer srv.Close()
+	p, err := e.svc.GetPayInfo(context.Background(), "T-01", qrReq("C-1", pcs("G1", 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, err := bank.MarkPaid(p.OID + "-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := json.Marshal(map[string]string{"ShopNo": shopNo, "PayToken": tok})
+	if code, msg := postNotify(t, srv.URL, ledger.Sign(secret, time.Now(), body), body); code != http.StatusUnauthorized {
+		t.Fatalf("signed with the box's own time, an hour off the cloud's: HTTP %d %s", code, msg)
+	}
+	if code, msg := postNotify(t, srv.URL, ledger.Sign(secret, cloudNow(), body), body); code != http.StatusOK {
+		t.Fatalf("signed with the cloud's time: HTTP %d %s", code, msg)
+	}
+	if o := e.order(p.OID); o.Status != ordermsg.StatusPaid {
+		t.Fatalf("after the notify: %s", o.Status)
+	}
+}
+
+// An ATM payment's expiry date goes to the bank on the cloud's time
+// (QPay.Now), not on a box clock that lost the date.
+func TestQPayATMExpiryOnTheCloudsDate(t *testing.T) {
+	bank, q := newBank(t)
+	cloud := time.Date(2026, 12, 7, 4, 0, 0, 0, time.UTC)
+	q.Now = func() time.Time { return cloud }
+	e := newEnv(t, Config{}, payments.Providers{Payment: q})
+	atm, err := e.svc.GetPayInfo(context.Background(), "T-01", ordermsg.PayRequest{OrderID: "A-1", PayMethod: ordermsg.MethodATM, Lines: []ordermsg.LineRequest{pcs("G2", 1)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bo, _ := bank.Order(atm.OID + "-1"); bo.ExpireDate != "20261208" {
+		t.Fatalf("ATM expiry date %q, want the cloud's tomorrow 20261208", bo.ExpireDate)
+	}
+}

@@ -42,6 +42,10 @@ type Config struct {
 	// NotifySecret is upstream.secret: relayed notifies must be signed with
 	// it. Empty disables the notify endpoint.
 	NotifySecret string
+	// CloudNow is the cloud's time as this box knows it (its clock
+	// corrected by the cloud's Date): relayed notifies are signed with
+	// the cloud's time. Nil: time.Now.
+	CloudNow func() time.Time
 	// PayPageBase is the local HTTP server's base URL as devices reach it
 	// ("http://192.168.1.10:8680"); the test provider's pay links use it.
 	PayPageBase string

@@ -37,8 +37,13 @@ const (
 // the token and only its answer, matched against the local order by
 // orders, counts. A token already processed is ignored. Answers
 // {"Status":"S"} once the news is recorded; 503 when the provider cannot be
-// asked (the cloud resends).
-func NotifyHandler(secret string, p Provider, orders NotifyRecorder, log *slog.Logger) http.Handler {
+// asked (the cloud resends). The cloud signs with its own time, so the
+// signature's age is judged by cloudNow (this box's clock corrected by the
+// cloud's Date, UPSTREAM.md §2; nil: this box's clock).
+func NotifyHandler(secret string, p Provider, orders NotifyRecorder, cloudNow func() time.Time, log *slog.Logger) http.Handler {
+	if cloudNow == nil {
+		cloudNow = time.Now
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodPost {
 			w.Header().Set("Allow", "POST")
@@ -54,7 +59,7 @@ func NotifyHandler(secret string, p Provider, orders NotifyRecorder, log *slog.L
 			notifyReply(w, http.StatusBadRequest, "F", "read body: "+err.Error())
 			return
 		}
-		if err := ledger.Verify(secret, r.Header.Get(ledger.HeaderSignature), ledger.SignedPayload(body, r.URL.RequestURI()), time.Now()); err != nil {
+		if err := ledger.Verify(secret, r.Header.Get(ledger.HeaderSignature), ledger.SignedPayload(body, r.URL.RequestURI()), cloudNow()); err != nil {
 			log.Warn("payment notify refused", "err", err, "remote", r.RemoteAddr)
 			notifyReply(w, http.StatusUnauthorized, "F", "signature: "+err.Error())
 			return

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"github.com/storebox/storebox/daemon/config"
 	"github.com/storebox/storebox/sync/qpay"
@@ -13,7 +14,14 @@ import (
 // QPay is the SinoPac QPay provider. qr and card become card orders (the
 // QR code encodes the card pay URL), atm a virtual account. Amounts are
 // passed as they are: the store's minor unit is the bank's TWD×100.
-type QPay struct{ c *qpay.Client }
+type QPay struct {
+	c *qpay.Client
+	// Now dates what goes to the bank (an ATM payment's expiry date): the
+	// cloud's time as this box knows it, which a bank's clock agrees with
+	// better than a box that lost its time (UPSTREAM.md §6). Nil: this
+	// box's clock. Set before the first payment.
+	Now func() time.Time
+}
 
 // NewQPay wraps a QPay client.
 func NewQPay(c *qpay.Client) *QPay { return &QPay{c: c} }
@@ -51,7 +59,11 @@ func (q *QPay) Create(ctx context.Context, r CreateRequest) (Created, error) {
 	if r.Method == "atm" {
 		pt = "A"
 	}
-	res, err := q.c.CreateOrder(ctx, qpay.CreateRequest{OrderNo: r.Ref, Amount: r.Amount, PayType: pt, ProductName: r.Product})
+	req := qpay.CreateRequest{OrderNo: r.Ref, Amount: r.Amount, PayType: pt, ProductName: r.Product}
+	if pt == "A" && q.Now != nil {
+		req.ATMExpireDate = qpay.ATMExpireDateAfter(q.Now())
+	}
+	res, err := q.c.CreateOrder(ctx, req)
 	if err != nil {
 		return Created{}, classify("create "+r.Ref, err)
 	}

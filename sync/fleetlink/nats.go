@@ -133,6 +133,10 @@ func subject(bucket, key string) string { return "$KV." + bucket + "." + key }
 // time the server stored each health snapshot.
 func (n *NATS) Clock() upstream.ClockState { return n.clock.State() }
 
+// CloudNow is the server's time as well as this box knows it: its own
+// clock, corrected once a stored snapshot's time showed it off.
+func (n *NATS) CloudNow() time.Time { return n.clock.SigningTime(n.now()) }
+
 // PutHealth puts the snapshot under the store id in storebox_health. The
 // server's time on the stored message measures this box's clock; a
 // snapshot signed with a time that measurement shows over 2 minutes off

@@ -168,6 +168,12 @@ type CreateResult struct {
 
 var taipei = time.FixedZone("Asia/Taipei", 8*3600)
 
+// ATMExpireDateAfter is the default ATM expiry date at now: tomorrow,
+// Taiwan time (yyyyMMdd).
+func ATMExpireDateAfter(now time.Time) string {
+	return now.In(taipei).AddDate(0, 0, 1).Format("20060102")
+}
+
 // CreateOrder creates an order at the bank.
 func (c *Client) CreateOrder(ctx context.Context, r CreateRequest) (CreateResult, error) {
 	req := wire.OrderCreateRequest{
@@ -179,7 +185,7 @@ func (c *Client) CreateOrder(ctx context.Context, r CreateRequest) (CreateResult
 	case wire.PayTypeATM:
 		exp := r.ATMExpireDate
 		if exp == "" {
-			exp = c.now().In(taipei).AddDate(0, 0, 1).Format("20060102")
+			exp = ATMExpireDateAfter(c.now())
 		}
 		if _, err := time.Parse("20060102", exp); err != nil {
 			return CreateResult{}, fmt.Errorf("%w: ATM expire date %q is not yyyyMMdd", ErrInvalid, exp)
