@@ -27,9 +27,12 @@ type simPrinter struct {
 	out   strings.Builder
 }
 
-func startSimPrinter(t *testing.T) *simPrinter {
+func startSimPrinter(t *testing.T, args ...string) *simPrinter {
 	t.Helper()
-	cmd := exec.Command(harness.Binary(t), "sim", "printer", "--listen", "127.0.0.1:0")
+	if len(args) == 0 {
+		args = []string{"--listen", "127.0.0.1:0"}
+	}
+	cmd := exec.Command(harness.Binary(t), append([]string{"sim", "printer"}, args...)...)
 	stdin, _ := cmd.StdinPipe()
 	stdout, _ := cmd.StdoutPipe()
 	cmd.Stderr = os.Stderr
@@ -212,5 +215,46 @@ drawer = "cash"
 	}
 	if n := strings.Count(prn.text(), "=== receipt "); n != 5 {
 		t.Fatalf("%d receipts printed, want 5:\n%s", n, prn.text())
+	}
+}
+
+// A serial receipt printer: `storebox sim printer --serial` on a pty, the
+// daemon on serial:PATH@9600, status bytes and the receipt over the line.
+func TestReceiptOnASerialPrinter(t *testing.T) {
+	prn := startSimPrinter(t, "--serial")
+	d := harness.New(t, fmt.Sprintf("[[printers]]\nid = \"counter\"\nconnect = \"serial:%s@9600\"\nterminals = [\"*\"]\n", prn.addr))
+	cat := filepath.Join(t.TempDir(), "catalog.jsonl")
+	os.WriteFile(cat, []byte(`{"gid":"G1","barcode":"","gname":"Tea 茶","price":150,"unit":"pcs","stock":{"main":10}}`+"\n"), 0o644)
+	if out, err := d.Run("catalog", "import", cat); err != nil {
+		t.Fatalf("catalog import: %v\n%s", err, out)
+	}
+	d.Start()
+	tm, err := d.Dial("T-07")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tm.Close()
+	tm.Login(t, map[string]any{"kind": "terminal"})
+	r, err := tm.Call("getPayInfo", map[string]any{"order_id": "S-1", "pay_method": "cash", "lines": []any{map[string]any{"gid": "G1", "qty": 1}}})
+	if err != nil || r.Exception() != "" {
+		t.Fatalf("getPayInfo: %v %s", err, r.Raw)
+	}
+	oid, _ := r.Body["oid"].(string)
+	if r, err := tm.Call("makePayment", map[string]any{"oid": oid, "method": "cash", "amount": 150}); err != nil || r.Exception() != "" {
+		t.Fatalf("makePayment: %v %s", err, r.Raw)
+	}
+	prn.waitFor(t, "the receipt on the serial line", func(s string) bool {
+		return strings.Contains(s, "=== receipt 1 ===") && strings.Contains(s, oid) && strings.Contains(s, "Tea 茶") && strings.Contains(s, "--- cut ---")
+	})
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		ps := printers(t, d)
+		if len(ps) == 1 && ps[0].State == "ok" && ps[0].Queued == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("printers %+v", ps)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
