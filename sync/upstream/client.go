@@ -302,7 +302,13 @@ func (c *Client) doOnce(parent context.Context, op, method, pathAndQuery string,
 		return nil, applied, &RetryableError{Op: op, Status: resp.StatusCode, Err: fmt.Errorf("read reply: %w", err)}
 	}
 	r := &response{status: resp.StatusCode, header: resp.Header, body: b}
-	if err := classify(op, r, c.now()); err != nil {
+	// A Retry-After date is on the cloud's clock: measure it from the
+	// reply's own Date, else from the cloud's time as this box knows it.
+	ref := c.CloudNow()
+	if d, err := http.ParseTime(resp.Header.Get("Date")); err == nil {
+		ref = d
+	}
+	if err := classify(op, r, ref); err != nil {
 		return r, applied, err
 	}
 	return r, applied, nil

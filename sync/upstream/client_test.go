@@ -376,3 +376,20 @@ func TestStaleRefusalUnderTheThresholdFollowsTheCloud(t *testing.T) {
 		t.Fatalf("clock %+v, want corrected after a stale refusal", st)
 	}
 }
+
+// A Retry-After date is on the cloud's clock: from a box an hour behind
+// the cloud, "retry at the cloud's now + 30 s" is a 30 s wait, not 1h30m.
+func TestRetryAfterDateOnTheCloudsClock(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		cloud := time.Now().Add(time.Hour).UTC()
+		w.Header().Set("Date", cloud.Format(http.TimeFormat))
+		w.Header().Set("Retry-After", cloud.Add(30*time.Second).Format(http.TimeFormat))
+		w.WriteHeader(http.StatusServiceUnavailable)
+	}))
+	defer srv.Close()
+	c := upstream.New(srv.URL, "s1", "k", 2*time.Second)
+	_, err := c.LastSeq(context.Background())
+	if d, _ := upstream.RetryAfter(err); d < 28*time.Second || d > 31*time.Second {
+		t.Fatalf("retry after %s (%v), want about 30s", d, err)
+	}
+}
