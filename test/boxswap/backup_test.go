@@ -50,17 +50,9 @@ func sellFor(t *testing.T, d *harness.Daemon, equip string, stop <-chan struct{}
 			return
 		default:
 		}
-		r, err := dev.Call("getPayInfo", map[string]any{"order_id": fmt.Sprintf("%s-%d", equip, i), "pay_method": "cash",
-			"lines": []any{map[string]any{"gid": fmt.Sprintf("%d", 10001+i%3), "qty": 1}}})
-		if err != nil || r.Exception() != "" {
-			t.Errorf("getPayInfo: %v %v", r.Body, err)
-			return
-		}
-		oid, _ := r.Body["oid"].(string)
-		amount, _ := r.Body["amount_total"].(float64)
-		r, err = dev.Call("makePayment", map[string]any{"oid": oid, "method": "cash", "amount": int64(amount)})
-		if err != nil || r.Exception() != "" {
-			t.Errorf("makePayment: %v %v", r.Body, err)
+		oid, err := sellOne(dev, fmt.Sprintf("%s-%d", equip, i), i)
+		if err != nil {
+			t.Error(err)
 			return
 		}
 		mu.Lock()

@@ -47,21 +47,30 @@ func sell(t *testing.T, d *harness.Daemon, equip, prefix string, n int) []string
 	dev.Login(t, nil)
 	var oids []string
 	for i := range n {
-		gid := fmt.Sprintf("%d", 10001+i%3)
-		r, err := dev.Call("getPayInfo", map[string]any{"order_id": fmt.Sprintf("%s-%d", prefix, i), "pay_method": "cash",
-			"lines": []any{map[string]any{"gid": gid, "qty": 1}}})
-		if err != nil || r.Exception() != "" {
-			t.Fatalf("getPayInfo: %v %v", r.Body, err)
-		}
-		oid, _ := r.Body["oid"].(string)
-		amount, _ := r.Body["amount_total"].(float64)
-		r, err = dev.Call("makePayment", map[string]any{"oid": oid, "method": "cash", "amount": int64(amount)})
-		if err != nil || r.Exception() != "" {
-			t.Fatalf("makePayment %s: %v %v", oid, r.Body, err)
+		oid, err := sellOne(dev, fmt.Sprintf("%s-%d", prefix, i), i)
+		if err != nil {
+			t.Fatal(err)
 		}
 		oids = append(oids, oid)
 	}
 	return oids
+}
+
+// sellOne makes order orderID of one of the sample's goods 10001 to 10003
+// (by i) and pays it in cash; it returns the oid.
+func sellOne(dev *harness.Device, orderID string, i int) (string, error) {
+	r, err := dev.Call("getPayInfo", map[string]any{"order_id": orderID, "pay_method": "cash",
+		"lines": []any{map[string]any{"gid": fmt.Sprintf("%d", 10001+i%3), "qty": 1}}})
+	if err != nil || r.Exception() != "" {
+		return "", fmt.Errorf("getPayInfo: %v %v", r.Body, err)
+	}
+	oid, _ := r.Body["oid"].(string)
+	amount, _ := r.Body["amount_total"].(float64)
+	r, err = dev.Call("makePayment", map[string]any{"oid": oid, "method": "cash", "amount": int64(amount)})
+	if err != nil || r.Exception() != "" {
+		return "", fmt.Errorf("makePayment %s: %v %v", oid, r.Body, err)
+	}
+	return oid, nil
 }
 
 // cloudLedger reads the reference cloud's event log (--data dir): the
