@@ -107,6 +107,23 @@ func Status(w io.Writer, s *httpapi.StatusSnapshot, limit int, now time.Time) er
 		}
 	}
 	section(w, "Scales", rows(s.Scales), []string{"id", "state", "weight_g", "stable", "at", "protocol", "port", "error"}, 0, now)
+	if len(s.Printers) > 0 {
+		fmt.Fprintf(w, "\nPrinters\n")
+		tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "  ID\tSTATE\tQUEUED\tLAST PRINTED\tERROR")
+		for _, pr := range s.Printers {
+			state := pr.State
+			if pr.Fault {
+				state += " (FAULT)"
+			}
+			last := "never"
+			if !pr.LastPrinted.IsZero() {
+				last = Time(pr.LastPrinted, now)
+			}
+			fmt.Fprintf(tw, "  %s\t%s\t%d\t%s\t%s\n", termtext.Safe(pr.ID), state, pr.Queued, last, Dash(termtext.Safe(pr.Error)))
+		}
+		tw.Flush()
+	}
 	section(w, "Doors", rows(s.Doors), []string{"id", "policy", "state", "online", "lastSeen", "last_seen", "stateAt", "lastOpen", "error"}, 0, now)
 	orderCols := []string{"oid", "status", "amount_total", "method", "created_at", "equipId", "reason"}
 	section(w, "NEEDS REVIEW", rows(s.Orders.NeedsReview), orderCols, 0, now)

@@ -17,6 +17,7 @@ func TestStatusSections(t *testing.T) {
 	"sessions":{"terminal":2,"label":1},"connections":3,"goods":10,
 	"queue":{"depth":4,"oldest_age_s":90,"dead_letters":1,"last_seq":42,"upstream_configured":true,"online":false,"last_success":"2026-11-27T11:59:00Z","last_error":"HTTP 503"},
 	"scales":[{"id":"S1","state":"ok","weight_g":1250,"stable":true,"at":"2026-11-27T11:59:59Z"}],
+	"printers":[{"id":"front","state":"paper_end","queued":3,"error":"out of paper","fault":true,"printed":9,"last_printed":"2026-11-27T11:50:00Z"},{"id":"back","state":"ok","queued":0}],
 	"doors":[{"id":"D1","policy":"entry","state":"closed","online":true,"lastSeen":"2026-11-27T11:58:00Z","stateAt":"0001-01-01T00:00:00Z","lastOpen":{"outcome":"denied","reason":"unpaid order","at":"2026-11-27T11:57:00Z"}}],
 	"orders":{"counts":{"paid":3,"pending":1},"recent":[{"oid":"O-1","status":"paid","amount_total":123456,"method":"cash","created_at":"2026-11-27T11:00:00Z"}],
 	"needs_review":[{"oid":"O-9","status":"pending","amount_total":-5,"method":"qr","reason":"amount mismatch"}]},
@@ -33,7 +34,7 @@ func TestStatusSections(t *testing.T) {
 	out := b.String()
 	for _, want := range []string{"TEST MODE", "up 1h2m", "terminals 2", "labels 1", "OFFLINE", "4 events unsent, oldest 1m30s, 1 dead letters", "HTTP 503",
 		"1250 g", "entry", "closed", "denied (unpaid order)", "NEEDS REVIEW (1)", "-0.05", "amount mismatch", "1234.56", "paid 3, pending 1", "Online sessions (3)", "T-1",
-		"remote version 7, applied 2026-11-26", "remote version 8 at ", "devices.listen: cannot be set remotely"} {
+		"remote version 7, applied 2026-11-26", "front", "paper_end (FAULT)", "out of paper", "back", "remote version 8 at ", "devices.listen: cannot be set remotely"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}
