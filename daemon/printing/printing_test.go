@@ -13,6 +13,7 @@ import (
 	"go.etcd.io/bbolt"
 	"golang.org/x/text/encoding/simplifiedchinese"
 
+	"github.com/storebox/storebox/daemon/config"
 	"github.com/storebox/storebox/daemon/orders"
 	"github.com/storebox/storebox/daemon/payments"
 	"github.com/storebox/storebox/daemon/store"
@@ -443,4 +444,13 @@ func TestIdleFaultRaisedAndClearedOnTime(t *testing.T) {
 	waitFor(t, "printer_fault while idle", func() bool { s := prn.States()[0]; return s.Fault && s.State == printer.StateUnreachable })
 	sim(t, addr)
 	waitFor(t, "the fault to clear", func() bool { s := prn.States()[0]; return !s.Fault && s.State == printer.StateOK })
+}
+
+func TestConfigFromDefaultsToEveryTerminal(t *testing.T) {
+	c := config.Default()
+	c.Printers = []config.Printer{{ID: "a", Connect: "tcp://10.0.0.5:9100"}, {ID: "b", Connect: "/dev/usb/lp0", Terminals: []string{"T-01"}, Cut: new(false)}}
+	got := ConfigFrom(c, receipt.Layout{}, "x").Printers
+	if !got[0].serves("T-77") || !got[0].Cut || got[1].serves("T-77") || !got[1].serves("T-01") || got[1].Cut {
+		t.Fatalf("printers %+v", got)
+	}
 }
