@@ -178,7 +178,11 @@ func (n *NATS) putHealth(ctx context.Context, op string, st jetstream.Stream, bo
 	recv := n.now()
 	// The ack carries no time; the stored message does (one more request
 	// per snapshot). Without it the clock is just not measured this time.
-	if sm, err := st.GetMsg(ctx, ack.Sequence); err == nil {
+	// Bounded apart: a server that does not answer it (no permission for
+	// the stream's message API) must not hold up the snapshots.
+	gctx, cancel := context.WithTimeout(ctx, min(n.cfg.Timeout, 2*time.Second))
+	defer cancel()
+	if sm, err := st.GetMsg(gctx, ack.Sequence); err == nil {
 		n.clock.Observe(sm.Time, sent, recv)
 	} else {
 		n.log.Debug("health snapshot's server time not read; clock not measured", "err", err)
