@@ -40,6 +40,9 @@ func runCommand(g *globals) *cobra.Command {
 			floor := tuneGC()
 			defer runtime.KeepAlive(floor)
 			log.Info("memory", "limit", memlimit.Apply(memlimit.System()))
+			if runtime.GOOS == "windows" {
+				log.Info("windows", "service", servicectl.UnderServiceManager(), "parent", servicectl.ParentImage())
+			}
 			if built, ok := buildinfo.Built(buildTime); ok {
 				if msg := buildinfo.ClockBeforeBuild(time.Now(), built); msg != "" {
 					log.Error(msg)

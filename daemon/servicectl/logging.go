@@ -7,7 +7,6 @@ import (
 	"os"
 	"runtime"
 
-	"github.com/kardianos/service"
 	"golang.org/x/term"
 )
 
@@ -16,7 +15,7 @@ import (
 // stderr is no terminal) and under the Windows service manager.
 func Interactive() bool {
 	if runtime.GOOS == "windows" {
-		return service.Interactive()
+		return !isWindowsService()
 	}
 	if stderrIsJournal() {
 		return false

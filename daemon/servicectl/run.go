@@ -13,20 +13,16 @@ import (
 )
 
 // RunAsService runs runFn for the life of the process. Started by the
-// Windows service manager, it hosts runFn inside kardianos's service.Run so
-// the SCM's stop request cancels runFn's context; everywhere else (a
+// Windows service manager, it hosts runFn under golang.org/x/sys/windows/svc
+// so the SCM's stop request cancels runFn's context; everywhere else (a
 // terminal, systemd, which signals with SIGTERM) it calls runFn(ctx)
 // directly. runFn must return soon after its context is cancelled.
 func RunAsService(ctx context.Context, runFn func(ctx context.Context) error) error {
-	if runtime.GOOS != "windows" || service.Interactive() {
+	if runtime.GOOS != "windows" || !isWindowsService() {
 		return runFn(ctx)
 	}
 	p := newProgram(ctx, runFn)
-	s, err := service.New(p, &service.Config{Name: Name})
-	if err != nil {
-		return fmt.Errorf("service manager: %w", err)
-	}
-	if err := s.Run(); err != nil {
+	if err := runService(p); err != nil {
 		return fmt.Errorf("run as service: %w", err)
 	}
 	return p.result()
