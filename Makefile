@@ -140,9 +140,14 @@ test-arm64:
 # /var/cache/storebox-ci/wine-root), in a network namespace of their own.
 # Built with a `go build -overlay` over two Wine gaps in Go's net package
 # (packaging/windows/wine-overlay.sh: SIO_UDP_NETRESET, GetAdaptersAddresses
-# AF_UNSPEC), generated from this Go's GOROOT. Not run there, and why, is
-# listed in packaging/windows/test-windows.sh (NOT_RUN): the packages whose
-# tests build or exec programs with the Go toolchain.
+# AF_UNSPEC), generated from this Go's GOROOT; then test/wine: storebox.exe
+# (overlay build) end to end and its MSI (msiexec /i, /x; needs wixl) under
+# Wine in the namespace. Not run there, and why (packaging/windows/
+# test-windows.sh, NOT_RUN and SKIP): packages whose tests build or exec
+# programs with the Go toolchain (cmd/storebox, packaging, test/*, ...);
+# daemon/sdnotify (unixgram, Linux only); the scale simulators (POSIX ptys);
+# four tests with a Wine or Windows reason each. Wine gap C (services in
+# session 1) is stepped over in servicectl itself (parent services.exe).
 test-windows:
 	packaging/windows/test-windows.sh
 
