@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -154,6 +155,17 @@ func (s *Server) Serve(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if s.newDevices != nil {
+		// A client inventing devices faster than its rate: its connections
+		// cost an accept and a close, not a session.
+		ln = &peerlimit.AcceptFunc{Listener: ln, Drop: func(k netip.Prefix) bool {
+			if !s.newDevices.Exhausted(k) {
+				return false
+			}
+			s.newLimited.closed(s.log, k)
+			return true
+		}}
+	}
 	s.started = time.Now()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -187,13 +199,6 @@ func (s *Server) Serve(ctx context.Context) error {
 		}
 		failures = 0
 		client := peerlimit.KeyOf(c.RemoteAddr())
-		if s.newDevices != nil && s.newDevices.Exhausted(client) {
-			// A client inventing devices faster than its rate: its
-			// connections cost an accept and a close, not a session.
-			c.Close()
-			s.newLimited.closed(s.log, client)
-			continue
-		}
 		if !s.perClient.Acquire(client) {
 			c.Close()
 			if now := time.Now().Unix(); now-s.refusedLog.Load() >= 10 {

@@ -124,29 +124,44 @@ const maxRefusing = 64
 // Accept returns the next connection from a client under the cap.
 func (l *Listener) Accept() (net.Conn, error) {
 	for {
-		c, err := l.Listener.Accept()
+		c, k, v, err := acceptFiltered(l.Listener, l.decide)
 		if err != nil {
+			switch v {
+			case keep:
+				l.Counter.Release(k)
+			case refuseCap, refuseDenied:
+				l.refusing.Add(-1)
+			}
 			return nil, err
 		}
-		k := KeyOf(c.RemoteAddr())
-		denied := l.Deny != nil && l.Deny(k)
-		if !denied && l.Counter.Acquire(k) {
+		if v == keep {
 			return &conn{Conn: c, release: func() { l.Counter.Release(k) }}, nil
-		}
-		answer := l.Refuse != nil && (l.Answers == nil || l.Answers.Allow(k))
-		if answer && l.refusing.Add(1) > maxRefusing {
-			l.refusing.Add(-1)
-			answer = false
-		}
-		if !answer {
-			c.Close()
-			continue
 		}
 		go func() {
 			defer l.refusing.Add(-1)
-			l.refuse(c, k, denied)
+			l.refuse(c, k, v == refuseDenied)
 		}()
 	}
+}
+
+// decide takes k's connection slot (keep), or one of the answers to
+// refused connections, or drops the connection.
+func (l *Listener) decide(k netip.Prefix) verdict {
+	denied := l.Deny != nil && l.Deny(k)
+	if !denied && l.Counter.Acquire(k) {
+		return keep
+	}
+	if l.Refuse == nil || (l.Answers != nil && !l.Answers.Allow(k)) {
+		return drop
+	}
+	if l.refusing.Add(1) > maxRefusing {
+		l.refusing.Add(-1)
+		return drop
+	}
+	if denied {
+		return refuseDenied
+	}
+	return refuseCap
 }
 
 // refuse answers c, then reads what the client sent for a moment before
