@@ -43,7 +43,12 @@ func sellFor(t *testing.T, d *harness.Daemon, equip string, stop <-chan struct{}
 		return
 	}
 	defer dev.Close()
-	dev.Login(t, nil)
+	// Not dev.Login: it calls t.Fatal, which must not run off the test's
+	// goroutine.
+	if r, err := dev.Call("login", map[string]any{}); err != nil || r.Exception() != "" {
+		t.Errorf("login %s: %v %s", equip, err, r.Raw)
+		return
+	}
 	for i := 0; ; i++ {
 		select {
 		case <-stop:
