@@ -81,8 +81,9 @@ type Server struct {
 
 	nconns     atomic.Int64
 	perClient  *peerlimit.Counter
-	refusedLog atomic.Int64    // unix seconds of the last per-client refusal logged
-	newDevices *peerlimit.Rate // nil: no limit on new devices per client
+	refuser    peerlimit.Refuser // closes connections over perClient
+	refusedLog atomic.Int64      // unix seconds of the last per-client refusal logged
+	newDevices *peerlimit.Rate   // nil: no limit on new devices per client
 	newLimited newLimitLog
 	loginN     atomic.Uint64
 	started    time.Time
@@ -178,6 +179,7 @@ func (s *Server) Serve(ctx context.Context) error {
 	defer func() {
 		s.closeAll()
 		wg.Wait()
+		s.refuser.Wait()
 	}()
 	// Running out of descriptors must slow the server down, not stop it.
 	pace := backoff.Policy{Min: 5 * time.Millisecond, Max: time.Second}
@@ -200,7 +202,10 @@ func (s *Server) Serve(ctx context.Context) error {
 		failures = 0
 		client := peerlimit.KeyOf(c.RemoteAddr())
 		if !s.perClient.Acquire(client) {
-			c.Close()
+			// Nothing written; closed after a short drain, so that the
+			// client's first request, unread, does not turn the close
+			// into a reset (Windows, and Linux with input queued).
+			s.refuser.Refuse(c, nil)
 			if now := time.Now().Unix(); now-s.refusedLog.Load() >= 10 {
 				s.refusedLog.Store(now)
 				s.log.Warn("device connection refused: client at its cap (devices.max_conns_per_address)", "client", client, "open", s.perClient.Open(client))

@@ -164,18 +164,55 @@ func (l *Listener) decide(k netip.Prefix) verdict {
 	return refuseCap
 }
 
-// refuse answers c, then reads what the client sent for a moment before
-// closing: closing with its request unread would reset the connection
-// and lose the answer.
+// refuse answers c and closes it (see AnswerAndClose).
 func (l *Listener) refuse(c net.Conn, k netip.Prefix, denied bool) {
+	AnswerAndClose(c, func(c net.Conn) { l.Refuse(c, k, denied) })
+}
+
+// AnswerAndClose runs answer on c (if answer is set), half-closes c, then
+// reads what the client sent for a moment (100 ms, 64 KiB at most) before
+// closing: closing with its request unread would reset the connection
+// (Windows always does, Linux when unread input remains) and the client
+// would read the reset instead of the answer or the end.
+func AnswerAndClose(c net.Conn, answer func(net.Conn)) {
 	defer c.Close()
 	c.SetDeadline(time.Now().Add(100 * time.Millisecond))
-	l.Refuse(c, k, denied)
+	if answer != nil {
+		answer(c)
+	}
 	if tc, ok := c.(interface{ CloseWrite() error }); ok {
 		tc.CloseWrite()
 	}
 	io.CopyN(io.Discard, c, 64<<10)
 }
+
+// Refuser closes refused connections with AnswerAndClose off the
+// accepting goroutine, at most maxRefusing at once: past that a refused
+// connection is closed at once, so a flood cannot pile up goroutines.
+// The zero Refuser is ready to use.
+type Refuser struct {
+	n  atomic.Int32
+	wg sync.WaitGroup
+}
+
+// Refuse answers and closes c in the background, or closes it at once
+// when maxRefusing connections are being refused already.
+func (r *Refuser) Refuse(c net.Conn, answer func(net.Conn)) {
+	if r.n.Add(1) > maxRefusing {
+		r.n.Add(-1)
+		c.Close()
+		return
+	}
+	r.wg.Add(1)
+	go func() {
+		defer r.wg.Done()
+		defer r.n.Add(-1)
+		AnswerAndClose(c, answer)
+	}()
+}
+
+// Wait waits for the connections being refused to be closed.
+func (r *Refuser) Wait() { r.wg.Wait() }
 
 // conn gives its slot back on the first Close.
 type conn struct {

@@ -4,6 +4,7 @@ import (
 	"io"
 	"net"
 	"net/netip"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -91,4 +92,38 @@ func TestListenerCapsEachClient(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("a slot given back was not reused")
 	}
+}
+
+// A Refuser answers at most maxRefusing connections at once; the next is
+// closed at once, unanswered, and a slot frees up when an answer ends.
+func TestRefuserBoundsAnswersAtOnce(t *testing.T) {
+	var r Refuser
+	release := make(chan struct{})
+	var answered atomic.Int32
+	answer := func(net.Conn) { answered.Add(1); <-release }
+	for i := 0; i < maxRefusing; i++ {
+		c, peer := net.Pipe()
+		defer peer.Close()
+		r.Refuse(c, answer)
+	}
+	over, overPeer := net.Pipe()
+	defer overPeer.Close()
+	r.Refuse(over, answer)
+	overPeer.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := overPeer.Read(make([]byte, 1)); err != io.EOF {
+		t.Fatalf("connection past the bound: read %v, want it closed at once (EOF)", err)
+	}
+	close(release)
+	r.Wait()
+	if n := answered.Load(); n != maxRefusing {
+		t.Fatalf("%d answered, want %d", n, maxRefusing)
+	}
+	c, peer := net.Pipe()
+	defer peer.Close()
+	r.Refuse(c, func(c net.Conn) { c.Write([]byte("x")) })
+	peer.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if b, err := io.ReadAll(peer); string(b) != "x" {
+		t.Fatalf("after the answers ended: read %q, %v; want the answer", b, err)
+	}
+	r.Wait()
 }

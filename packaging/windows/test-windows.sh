@@ -27,13 +27,9 @@ NOT_RUN='storebox/(cmd/storebox|cmd/storebox-cloud|packaging|packaging/debcopyri
 #    on the 10 MB body after its 300 ms timeout, and Wine then leaves the
 #    server's side of the connection active, so httptest.Server.Close
 #    waits forever (make test-arm64 skips it for its timeout too).
-#  - TestConnectionCapPerClient: the refused connection's reply is lost:
-#    Windows (and Wine) reset a connection closed with unread input, and
-#    the client reads "connection reset" instead of the refusal. Known
-#    Windows behaviour gap of daemon/devices (reported in issue 23).
 #  - TestPriceChangeReachesExactlyTheBoundLabels: 100s of loopback
 #    connections at once; under Wine their logins time out.
-SKIP='^TestRemoteRefusesAndChangesNothing$/^10_MB_document$|^TestConnectionCapPerClient$|^TestPriceChangeReachesExactlyTheBoundLabels$'
+SKIP='^TestRemoteRefusesAndChangesNothing$/^10_MB_document$|^TestPriceChangeReachesExactlyTheBoundLabels$'
 
 sh packaging/windows/wine-root.sh "$ROOT"
 work=$(mktemp -d /tmp/storebox-wine.XXXXXX)
