@@ -4,8 +4,15 @@
 // LAN (issue 19), each while devices call getGoods at a steady pace: a
 // pending-login flood, 5,000 idle HTTP connections, a 200 packets/s
 // hostile mDNS stream and a wrong-token spray from one IPv6 /64. It prints
-// getGoods p99 during each against a quiet phase, the daemon's RSS and
-// CPU, and mDNS bytes sent per byte received. It asserts nothing.
+// getGoods p99 during each against the quiet phases just before and after
+// it, over -rounds rounds (every phase raw, then medians), the daemon's RSS
+// and CPU, and mDNS bytes sent per byte received. It asserts nothing.
+//
+// The attackers are closed loops (a worker's next connection follows the
+// answer or close of its last), so a daemon that refuses more slowly also
+// meets fewer connections: compare the counts each phase prints. They run
+// on the same cores as the daemon; nice does not lower the kernel's
+// loopback TCP work they cause.
 //
 // It needs root: it runs itself again inside a network namespace of its
 // own (hostile-netbench…) holding loopback, a veth pair for mDNS and a local route for a whole /64, and removes it at the end.
